@@ -1,0 +1,137 @@
+#include "pyramidion/ops/successive_halving_topk.h"
+
+#include <torch/torch.h>
+
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include "successive_halving_rounds.h"
+
+namespace pyramidion {
+namespace {
+
+using ops_detail::HalvingRound;
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+std::string shape_of(const torch::Tensor& t) {
+  std::ostringstream out;
+  out << t.sizes();
+  return out.str();
+}
+
+void validate(const torch::Tensor& embeddings, const torch::Tensor& scores, int64_t k, const torch::Tensor& mask) {
+  auto fail = [](const std::string& message) { throw std::invalid_argument("successive_halving_topk: " + message); };
+  if (!embeddings.defined() || !scores.defined()) fail("embeddings and scores must be defined tensors");
+  if (embeddings.dim() != 3) fail("embeddings must be (batch, n, dim), got shape " + shape_of(embeddings));
+  if (scores.dim() != 2) fail("scores must be (batch, n), got shape " + shape_of(scores));
+  if (scores.size(0) != embeddings.size(0) || scores.size(1) != embeddings.size(1))
+    fail("scores " + shape_of(scores) + " do not match embeddings " + shape_of(embeddings));
+  if (!embeddings.is_floating_point() || !scores.is_floating_point())
+    fail("embeddings and scores must be floating point");
+  if (embeddings.device() != scores.device()) fail("embeddings and scores are on different devices");
+  if (k < 1) fail("k must be >= 1, got " + std::to_string(k));
+  if (mask.defined()) {
+    if (mask.dim() != 2 || mask.size(0) != scores.size(0) || mask.size(1) != scores.size(1))
+      fail("mask " + shape_of(mask) + " does not match scores " + shape_of(scores));
+    if (mask.scalar_type() != torch::kBool) fail("mask must be a bool tensor (true = real token)");
+  }
+  if (scores.numel() > 0 && torch::isnan(scores).any().item<bool>()) fail("scores contain NaN");
+}
+
+// The internal score dtype: float32 at least, so base^score differences stay meaningful in half precision.
+torch::ScalarType score_dtype(const torch::Tensor& embeddings) {
+  auto t = embeddings.scalar_type();
+  return (t == torch::kDouble || t == torch::kFloat) ? t : torch::kFloat;
+}
+
+// All rounds as one autograd node: forward keeps each round's inputs and pairing, backward walks them back.
+class SuccessiveHalvingFunction : public torch::autograd::Function<SuccessiveHalvingFunction> {
+ public:
+  // embeddings (batch, k * 2^rounds, dim), scores (batch, k * 2^rounds) -> {(batch, k, dim), (batch, k)}
+  static variable_list forward(AutogradContext* ctx, torch::Tensor embeddings, torch::Tensor scores, double base,
+                               bool flip_right, bool sort_back, int64_t rounds) {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> saved;
+    saved.reserve(static_cast<size_t>(rounds) * 5);
+    torch::Tensor e = embeddings.contiguous();
+    torch::Tensor s = scores.contiguous();
+    for (int64_t r = 0; r < rounds; ++r) {
+      HalvingRound round;
+      round.embeddings = e;
+      round.scores = s;
+      auto out = ops_detail::halving_round_forward(round, base, flip_right, sort_back);
+      saved.insert(saved.end(), {round.embeddings, round.scores, round.first, round.second, round.weight});
+      e = out.embeddings;
+      s = out.scores;
+    }
+    ctx->saved_data["rounds"] = saved;
+    ctx->saved_data["base"] = base;
+    return {e, s};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->saved_data["rounds"].toTensorVector();
+    const double base = ctx->saved_data["base"].toDouble();
+    const int64_t rounds = static_cast<int64_t>(saved.size() / 5);
+    torch::Tensor grad_e = grads[0];
+    torch::Tensor grad_s = grads[1];
+    for (int64_t r = rounds - 1; r >= 0; --r) {
+      HalvingRound round{saved[r * 5], saved[r * 5 + 1], saved[r * 5 + 2], saved[r * 5 + 3], saved[r * 5 + 4]};
+      if (!grad_e.defined()) grad_e = torch::zeros({round.embeddings.size(0), round.first.size(1), round.embeddings.size(2)}, round.embeddings.options());
+      if (!grad_s.defined()) grad_s = torch::zeros_like(round.weight);
+      auto g = ops_detail::halving_round_backward(round, grad_e, grad_s, base);
+      grad_e = g.embeddings;
+      grad_s = g.scores;
+    }
+    return {grad_e, grad_s, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+// Exact top-k: rows of the k highest scores (ties: lower index first), in score or document order.
+TopKResult hard_topk(const torch::Tensor& embeddings, const torch::Tensor& scores, int64_t k,
+                     const TopKOptions& options, const torch::Tensor& mask) {
+  torch::Tensor key = scores.detach();
+  if (mask.defined()) key = key.masked_fill(mask.logical_not(), -std::numeric_limits<double>::infinity());
+  torch::Tensor index = std::get<1>(torch::sort(key, /*stable=*/true, /*dim=*/1, /*descending=*/true)).narrow(1, 0, k);
+  if (options.sort_back) index = std::get<0>(torch::sort(index, /*stable=*/true, /*dim=*/1, /*descending=*/false));
+  auto rows = index.unsqueeze(-1).expand({index.size(0), k, embeddings.size(2)});
+  return {embeddings.gather(1, rows), scores.gather(1, index)};
+}
+
+}  // namespace
+
+int64_t successive_halving_rounds(int64_t n, int64_t k) {
+  int64_t rounds = 0;
+  while ((k << rounds) < n) ++rounds;
+  return rounds;
+}
+
+TopKResult successive_halving_topk(const torch::Tensor& embeddings, const torch::Tensor& scores, int64_t k,
+                                   const TopKOptions& options, const torch::Tensor& mask) {
+  validate(embeddings, scores, k, mask);
+  torch::Tensor e = embeddings;
+  torch::Tensor s = scores;
+  if (mask.defined()) {
+    auto m = mask.to(e.device());
+    e = torch::where(m.unsqueeze(-1), e, torch::zeros({}, e.options()));
+    s = torch::where(m, s, torch::full({}, kTopKPaddingScore, s.options()));
+  }
+  const int64_t batch = e.size(0), n = e.size(1), dim = e.size(2);
+  if (k >= n) return {e, s};
+  if (options.hard) return hard_topk(e, s, k, options, mask.defined() ? mask.to(e.device()) : mask);
+
+  const auto input_score_dtype = s.scalar_type();
+  s = s.to(score_dtype(e));
+  const int64_t rounds = successive_halving_rounds(n, k);
+  const int64_t padded = k << rounds;
+  if (padded > n) {
+    e = torch::cat({e, torch::zeros({batch, padded - n, dim}, e.options())}, 1);
+    s = torch::cat({s, torch::full({batch, padded - n}, kTopKPaddingScore, s.options())}, 1);
+  }
+  auto out = SuccessiveHalvingFunction::apply(e, s, options.base, options.flip_right, options.sort_back, rounds);
+  return {out[0], out[1].to(input_score_dtype)};
+}
+
+}  // namespace pyramidion
