@@ -6,6 +6,7 @@
 
 #include "pyramidion/ops/successive_halving_topk.h"
 #include "pyramidion/ops/successive_halving_topk_reference.h"
+#include "pyramidion/util/runtime.h"
 
 namespace {
 
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   int threads = 1;
   if (const char* env = std::getenv("PYRAMIDION_THREADS")) threads = std::max(1, std::atoi(env));
   torch::set_num_threads(threads);
+  pyramidion::keep_freed_memory();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "command.h"
-#include "pyramidion/util/threads.h"
+#include "pyramidion/util/runtime.h"
 
 namespace pyramidion::cli {
 
@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&]() {
     spdlog::set_level(spdlog::level::from_str(global.log_level));
     pyramidion::configure_threads(global.threads);
+    pyramidion::keep_freed_memory();
   });
   for (auto& entry : command_registry()) entry.setup(app);
   try {

@@ -1,0 +1,15 @@
+#pragma once
+// Process-wide settings for programs built on pyramidion (the CLI, tests, benchmarks).
+namespace pyramidion {
+
+// Intra-op thread count for LibTorch (Debian's build defaults to 1 thread; we use the machine).
+// requested > 0: use it; otherwise $PYRAMIDION_THREADS, else the number of hardware threads.
+// Returns the count that was set.
+int configure_threads(int requested);
+
+// glibc returns every allocation above 32 MiB to the kernel when it is freed, so each training step
+// page-faults its large activations afresh (measured: 3x slower top-k forward+backward). This serves
+// large blocks from the heap and keeps freed memory for reuse. $PYRAMIDION_KEEP_MEMORY=0 turns it off.
+void keep_freed_memory();
+
+}  // namespace pyramidion
