@@ -1,0 +1,13 @@
+// `pyramidion bench`: measurements. `bench topk` times and checks the pooling operator.
+#include "bench_commands.h"
+#include "command.h"
+
+namespace pyramidion::cli {
+
+PYRAMIDION_COMMAND("bench", [](CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "measure speed, memory and approximation quality");
+  bench->require_subcommand(1);
+  add_bench_topk(*bench);
+});
+
+}  // namespace pyramidion::cli
