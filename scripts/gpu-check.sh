@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds pyramidion against a pip PyTorch (LibTorch 2.x with CUDA) and runs the checks that need a GPU:
+# the per-device test suites and the CUDA benchmarks. Results go to ${OUT:-out/gpu}.
+# Libraries the machine lacks can come as Debian .deb files in .devdeps/ (unpacked with dpkg -x).
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${OUT:-$root/out/gpu}"
+mkdir -p "$out"
+log="$out/gpu-log.txt"
+exec > >(tee -a "$log") 2>&1
+step() { echo; echo "=== $* ($(date +%T))"; }
+
+prefix_path="$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')"
+if compgen -G "$root/.devdeps/*.deb" >/dev/null; then
+  deps=/tmp/pyramidion-devdeps
+  mkdir -p "$deps"
+  for deb in "$root"/.devdeps/*.deb; do dpkg -x "$deb" "$deps"; done
+  prefix_path="$prefix_path;$deps/usr"
+  export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+  export CPATH="$deps/usr/include:${CPATH:-}"
+fi
+step "machine"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c 'import torch;print("torch", torch.__version__, "cuda", torch.version.cuda)'
+
+step "configure + build"
+export BUILD_DIR="${BUILD_DIR:-$root/build-gpu}"
+export BUILD_JOBS="${BUILD_JOBS:-$(nproc)}"
+export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
+bash "$root/scripts/build.sh" -DCMAKE_PREFIX_PATH="$prefix_path" -DPYRAMIDION_BUILD_BENCH=ON || { echo "BUILD FAILED"; exit 1; }
+
+status=0
+step "tests (CUDA cases run here)"
+for suite in ops nn models decoding; do
+  if [ -x "$BUILD_DIR/tests/test_$suite" ]; then
+    "$BUILD_DIR/tests/test_$suite" --gtest_brief=1 || status=1
+  fi
+done
+
+step "bench topk"
+bin="$BUILD_DIR/pyramidion"
+"$bin" bench topk --device cuda --dtype float32 --repetitions 50 --skip-quality || status=1
+"$bin" bench topk --device cuda --dtype bfloat16 --repetitions 50 --skip-quality --skip-reference || status=1
+
+if [ -n "${GPU_EXTRA:-}" ]; then
+  step "extra: $GPU_EXTRA"
+  bash -c "$GPU_EXTRA" || status=1
+fi
+echo "gpu-check status $status"
+exit $status

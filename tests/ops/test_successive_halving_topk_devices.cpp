@@ -1,0 +1,88 @@
+// The operator over device x dtype: every available device and dtype agrees with the float64 CPU result
+// (outputs and gradients), within the dtype's precision. CUDA cases run where a GPU is present.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "pyramidion/ops/successive_halving_topk.h"
+#include "pyramidion/ops/successive_halving_topk_reference.h"
+
+namespace pyramidion {
+namespace {
+
+struct DeviceDtype {
+  torch::Device device;
+  torch::ScalarType dtype;
+  double tolerance;
+};
+
+std::vector<DeviceDtype> available_cases() {
+  std::vector<DeviceDtype> cases = {{torch::kCPU, torch::kFloat, 2e-5}, {torch::kCPU, torch::kDouble, 1e-12},
+                                    {torch::kCPU, torch::kBFloat16, 5e-2}};
+  if (torch::cuda::is_available()) {
+    cases.push_back({torch::Device(torch::kCUDA, 0), torch::kFloat, 2e-5});
+    cases.push_back({torch::Device(torch::kCUDA, 0), torch::kDouble, 1e-12});
+    cases.push_back({torch::Device(torch::kCUDA, 0), torch::kBFloat16, 5e-2});
+    cases.push_back({torch::Device(torch::kCUDA, 0), torch::kHalf, 1e-2});
+  }
+  return cases;
+}
+
+TEST(SuccessiveHalvingTopKDevices, AgreesWithFloat64CpuOnEveryDeviceAndDtype) {
+  torch::manual_seed(21);
+  const int64_t batch = 3, n = 200, k = 24, dim = 16;
+  auto e64 = torch::randn({batch, n, dim}, torch::kDouble);
+  auto s64 = (torch::randperm(batch * n, torch::kDouble).view({batch, n}) + 1) / (batch * n + 1.0);
+  auto mask = torch::rand({batch, n}) > 0.1;
+  auto up_e = torch::randn({batch, k, dim}, torch::kDouble);
+  auto up_s = torch::randn({batch, k}, torch::kDouble);
+  for (bool sort_back : {false, true}) {
+    TopKOptions options;
+    options.sort_back = sort_back;
+    auto ev = e64.clone().requires_grad_(true), sv = s64.clone().requires_grad_(true);
+    auto want = successive_halving_topk(ev, sv, k, options, mask);
+    ((want.embeddings * up_e).sum() + (want.scores * up_s).sum()).backward();
+    for (const auto& c : available_cases()) {
+      SCOPED_TRACE(c.device.str() + " " + std::string(c10::toString(c.dtype)) + (sort_back ? " sort_back" : ""));
+      // copy=true: a same-dtype .to() would return e64 itself and make it a leaf.
+      auto e = e64.to(c.device, c.dtype, false, true).requires_grad_(true);
+      const bool half = c.dtype == torch::kBFloat16 || c.dtype == torch::kHalf;
+      auto s = s64.to(c.device, half ? torch::kFloat : c.dtype, false, true).requires_grad_(true);
+      auto got = successive_halving_topk(e, s, k, options, mask.to(c.device));
+      EXPECT_EQ(got.embeddings.scalar_type(), c.dtype);
+      EXPECT_EQ(got.embeddings.device(), c.device);
+      ((got.embeddings.to(torch::kDouble).cpu() * up_e).sum() + (got.scores.to(torch::kDouble).cpu() * up_s).sum())
+          .backward();
+      auto scale = [](const torch::Tensor& t) { return 1.0 + t.abs().max().item<double>(); };
+      EXPECT_LT((got.embeddings.to(torch::kDouble).cpu() - want.embeddings).abs().max().item<double>(),
+                c.tolerance * scale(want.embeddings));
+      EXPECT_LT((e.grad().to(torch::kDouble).cpu() - ev.grad()).abs().max().item<double>(),
+                c.tolerance * scale(ev.grad()));
+      // Score gradients pass through base^s (up to 20x) and the mixing: looser in low precision.
+      EXPECT_LT((s.grad().to(torch::kDouble).cpu() - sv.grad()).abs().max().item<double>(),
+                c.tolerance * 20 * scale(sv.grad()));
+    }
+  }
+}
+
+TEST(SuccessiveHalvingTopKDevices, FusedKernelsMatchTheReferenceComposition) {
+  torch::manual_seed(4);
+  for (const auto& c : available_cases()) {
+    if (c.dtype != torch::kDouble) continue;
+    SCOPED_TRACE(c.device.str());
+    auto e = torch::randn({2, 100, 8}, torch::TensorOptions().dtype(torch::kDouble).device(c.device)).requires_grad_(true);
+    auto s = torch::rand({2, 100}, e.options().requires_grad(false)).add_(1e-5).requires_grad_(true);
+    TopKOptions options;
+    options.sort_back = true;
+    auto a = successive_halving_topk(e, s, 7, options);
+    auto b = successive_halving_topk_reference(e, s, 7, options);
+    EXPECT_LT((a.embeddings - b.embeddings).abs().max().item<double>(), 1e-12);
+    EXPECT_LT((a.scores - b.scores).abs().max().item<double>(), 1e-12);
+    auto ga = torch::autograd::grad({a.embeddings.sum() + a.scores.sum()}, {e, s});
+    auto gb = torch::autograd::grad({b.embeddings.sum() + b.scores.sum()}, {e, s});
+    EXPECT_LT((ga[0] - gb[0]).abs().max().item<double>(), 1e-10);
+    EXPECT_LT((ga[1] - gb[1]).abs().max().item<double>(), 1e-9);
+  }
+}
+
+}  // namespace
+}  // namespace pyramidion
