@@ -1,0 +1,49 @@
+#pragma once
+// Beam search with fairseq's sequence-generator semantics, batched over documents x beams.
+#include <cstdint>
+#include <vector>
+
+#include "pyramidion/decoding/incremental_decoder.h"
+
+namespace pyramidion {
+
+struct BeamSearchOptions {
+  int64_t beam = 4;                  // 1 = greedy
+  double lenpen = 1.0;               // final score = sum of log-probs / length^lenpen (length counts EOS)
+  int64_t min_len = 1;               // EOS is forbidden before this many tokens
+  double max_len_a = 0.0;            // max length = a * source_length + b
+  int64_t max_len_b = 200;
+  int64_t no_repeat_ngram_size = 0;  // > 0: never repeat an n-gram of this size
+  int64_t nbest = 1;                 // hypotheses returned per document
+  double unk_penalty = 0.0;          // subtracted from the UNK log-probability
+};
+
+struct SpecialTokenIds {
+  int64_t pad = 0, unk = 1, bos = 2, eos = 3;
+};
+
+struct Hypothesis {
+  std::vector<int64_t> tokens;            // generated tokens, EOS excluded
+  double score = 0;                       // length-normalized as above
+  std::vector<double> positional_scores;  // log-probability of each token, EOS included
+};
+
+class BeamSearch {
+ public:
+  BeamSearch(BeamSearchOptions options, SpecialTokenIds special);
+
+  // The decoder starts with batch * beam rows (document-major: row r belongs to document r / beam), all
+  // primed for the first step; the first input token is BOS. source_lengths (batch) set each document's
+  // max length (a * length + b, at most max_positions - 1). Returns, per document, up to nbest
+  // hypotheses, best first.
+  std::vector<std::vector<Hypothesis>> search(IncrementalDecoder& decoder, const std::vector<int64_t>& source_lengths,
+                                              int64_t max_positions) const;
+
+  const BeamSearchOptions& options() const { return options_; }
+
+ private:
+  BeamSearchOptions options_;
+  SpecialTokenIds special_;
+};
+
+}  // namespace pyramidion

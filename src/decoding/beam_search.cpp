@@ -1,0 +1,179 @@
+#include "pyramidion/decoding/beam_search.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace pyramidion {
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+// One live hypothesis (a decoder row).
+struct Row {
+  std::vector<int64_t> tokens;
+  std::vector<double> positional_scores;
+  double score = 0;  // sum of log-probabilities
+};
+
+struct Document {
+  int64_t max_len = 0;
+  std::vector<Row> rows;                 // beam rows while active
+  std::vector<Hypothesis> finished;
+  bool done = false;
+};
+
+// Tokens that would complete an n-gram already present in `tokens`.
+std::vector<int64_t> banned_by_ngrams(const std::vector<int64_t>& tokens, int64_t n) {
+  std::vector<int64_t> banned;
+  const int64_t len = static_cast<int64_t>(tokens.size());
+  if (n <= 0 || len + 1 < n) return banned;
+  if (n == 1) return tokens;
+  const int64_t prefix_start = len - (n - 1);
+  for (int64_t i = 0; i + n - 1 < len; ++i) {
+    if (std::equal(tokens.begin() + i, tokens.begin() + i + n - 1, tokens.begin() + prefix_start))
+      banned.push_back(tokens[i + n - 1]);
+  }
+  return banned;
+}
+
+}  // namespace
+
+BeamSearch::BeamSearch(BeamSearchOptions options, SpecialTokenIds special) : options_(options), special_(special) {
+  if (options_.beam < 1) throw std::invalid_argument("beam must be >= 1");
+  if (options_.nbest < 1 || options_.nbest > options_.beam)
+    throw std::invalid_argument("nbest must be between 1 and beam (" + std::to_string(options_.beam) + ")");
+  if (options_.min_len < 0) throw std::invalid_argument("min_len must be >= 0");
+}
+
+std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& decoder,
+                                                        const std::vector<int64_t>& source_lengths,
+                                                        int64_t max_positions) const {
+  const int64_t beam = options_.beam;
+  const int64_t batch = static_cast<int64_t>(source_lengths.size());
+  std::vector<Document> docs(batch);
+  int64_t longest = 0;
+  for (int64_t d = 0; d < batch; ++d) {
+    int64_t max_len = static_cast<int64_t>(options_.max_len_a * static_cast<double>(source_lengths[d])) + options_.max_len_b;
+    if (max_positions > 0) max_len = std::min(max_len, max_positions - 1);
+    docs[d].max_len = std::max<int64_t>(max_len, 0);
+    docs[d].rows.assign(beam, Row{});
+    longest = std::max(longest, docs[d].max_len);
+  }
+  std::vector<int64_t> active(batch);  // documents whose rows the decoder holds, in row order
+  for (int64_t d = 0; d < batch; ++d) active[d] = d;
+  std::vector<int64_t> last_tokens(batch * beam, special_.bos);
+
+  for (int64_t step = 0; step <= longest && !active.empty(); ++step) {
+    const int64_t rows = static_cast<int64_t>(active.size()) * beam;
+    torch::Tensor input = torch::tensor(last_tokens, torch::kLong);
+    torch::Tensor lprobs = decoder.step(input).to(torch::kCPU, torch::kDouble).contiguous();  // (rows, vocab)
+    if (lprobs.dim() != 2 || lprobs.size(0) != rows)
+      throw std::runtime_error("decoder returned log-probabilities of shape " + std::to_string(lprobs.size(0)) +
+                               " rows, expected " + std::to_string(rows));
+    const int64_t vocab = lprobs.size(1);
+    double* lp = lprobs.data_ptr<double>();
+
+    // Constraints, per row.
+    for (int64_t a = 0; a < static_cast<int64_t>(active.size()); ++a) {
+      const Document& doc = docs[active[a]];
+      for (int64_t b = 0; b < beam; ++b) {
+        double* row = lp + (a * beam + b) * vocab;
+        const Row& hyp = doc.rows[b];
+        if (special_.pad >= 0 && special_.pad < vocab) row[special_.pad] = kNegInf;
+        if (special_.unk >= 0 && special_.unk < vocab) row[special_.unk] -= options_.unk_penalty;
+        if (step >= doc.max_len) {
+          for (int64_t v = 0; v < vocab; ++v)
+            if (v != special_.eos) row[v] = kNegInf;
+        } else if (step < options_.min_len) {
+          row[special_.eos] = kNegInf;
+        }
+        if (options_.no_repeat_ngram_size > 0) {
+          for (int64_t t : banned_by_ngrams(hyp.tokens, options_.no_repeat_ngram_size)) row[t] = kNegInf;
+        }
+        // At the first step all beams are the same: expand only the first.
+        if (step == 0 && b > 0) std::fill(row, row + vocab, kNegInf);
+        for (int64_t v = 0; v < vocab; ++v) row[v] += hyp.score;
+      }
+    }
+
+    // 2 * beam best candidates per document over (beam x vocab).
+    const int64_t candidates = std::min<int64_t>(2 * beam, beam * vocab);
+    auto flat = lprobs.view({static_cast<int64_t>(active.size()), beam * vocab});
+    auto [top_scores, top_index] = flat.topk(candidates, 1, /*largest=*/true, /*sorted=*/true);
+    const double* ts = top_scores.data_ptr<double>();
+    const int64_t* ti = top_index.data_ptr<int64_t>();
+
+    std::vector<int64_t> next_active;
+    std::vector<int64_t> reorder_rows;
+    std::vector<int64_t> next_tokens;
+    for (int64_t a = 0; a < static_cast<int64_t>(active.size()); ++a) {
+      Document& doc = docs[active[a]];
+      std::vector<Row> next;
+      std::vector<int64_t> sources;
+      for (int64_t j = 0; j < candidates; ++j) {
+        const double total = ts[a * candidates + j];
+        if (!std::isfinite(total)) break;  // sorted: the rest are -inf too
+        const int64_t b = ti[a * candidates + j] / vocab;
+        const int64_t token = ti[a * candidates + j] % vocab;
+        const Row& parent = doc.rows[b];
+        const double token_score = total - parent.score;
+        if (token == special_.eos) {
+          // As fairseq: only EOS among the first `beam` candidates finishes a hypothesis.
+          if (j < beam && static_cast<int64_t>(doc.finished.size()) < beam) {
+            Hypothesis h;
+            h.tokens = parent.tokens;
+            h.positional_scores = parent.positional_scores;
+            h.positional_scores.push_back(token_score);
+            h.score = total / std::pow(static_cast<double>(step + 1), options_.lenpen);
+            doc.finished.push_back(std::move(h));
+          }
+          continue;
+        }
+        if (static_cast<int64_t>(next.size()) < beam) {
+          Row r;
+          r.tokens = parent.tokens;
+          r.tokens.push_back(token);
+          r.positional_scores = parent.positional_scores;
+          r.positional_scores.push_back(token_score);
+          r.score = total;
+          next.push_back(std::move(r));
+          sources.push_back(a * beam + b);
+        }
+      }
+      doc.done = static_cast<int64_t>(doc.finished.size()) >= beam || step >= doc.max_len || next.empty();
+      if (doc.done) continue;
+      // Fewer live candidates than beams (tiny vocabularies): fill with dead rows that never win.
+      while (static_cast<int64_t>(next.size()) < beam) {
+        Row dead = next.back();
+        dead.score = kNegInf;
+        next.push_back(dead);
+        sources.push_back(sources.back());
+      }
+      doc.rows = std::move(next);
+      next_active.push_back(active[a]);
+      for (int64_t b = 0; b < beam; ++b) {
+        reorder_rows.push_back(sources[b]);
+        next_tokens.push_back(doc.rows[b].tokens.back());
+      }
+    }
+    active = std::move(next_active);
+    last_tokens = std::move(next_tokens);
+    if (!active.empty()) decoder.reorder(torch::tensor(reorder_rows, torch::kLong));
+  }
+
+  std::vector<std::vector<Hypothesis>> results(batch);
+  for (int64_t d = 0; d < batch; ++d) {
+    auto& finished = docs[d].finished;
+    std::stable_sort(finished.begin(), finished.end(),
+                     [](const Hypothesis& x, const Hypothesis& y) { return x.score > y.score; });
+    const int64_t keep = std::min<int64_t>(options_.nbest, static_cast<int64_t>(finished.size()));
+    results[d].assign(finished.begin(), finished.begin() + keep);
+  }
+  return results;
+}
+
+}  // namespace pyramidion

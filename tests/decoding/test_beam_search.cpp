@@ -1,0 +1,234 @@
+// Beam search against exhaustive search and greedy decoding on toy decoders whose scores are known.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <functional>
+#include <set>
+
+#include "pyramidion/decoding/beam_search.h"
+
+namespace pyramidion {
+namespace {
+
+constexpr SpecialTokenIds kSpecial{0, 1, 2, 3};
+
+// A first-order Markov "decoder": log p(next | last) from a fixed table per document.
+class MarkovDecoder : public IncrementalDecoder {
+ public:
+  MarkovDecoder(std::vector<torch::Tensor> tables, int64_t beam) : tables_(std::move(tables)) {
+    for (size_t d = 0; d < tables_.size(); ++d)
+      for (int64_t b = 0; b < beam; ++b) row_doc_.push_back(static_cast<int64_t>(d));
+  }
+  torch::Tensor step(const torch::Tensor& tokens) override {
+    EXPECT_EQ(tokens.size(0), static_cast<int64_t>(row_doc_.size()));
+    std::vector<torch::Tensor> out;
+    for (int64_t r = 0; r < tokens.size(0); ++r) out.push_back(tables_[row_doc_[r]][tokens[r].item<int64_t>()]);
+    ++steps;
+    return torch::stack(out);
+  }
+  void reorder(const torch::Tensor& rows) override {
+    std::vector<int64_t> next;
+    for (int64_t i = 0; i < rows.size(0); ++i) next.push_back(row_doc_[rows[i].item<int64_t>()]);
+    row_doc_ = next;
+  }
+  int steps = 0;
+
+ private:
+  std::vector<torch::Tensor> tables_;
+  std::vector<int64_t> row_doc_;
+};
+
+torch::Tensor random_table(int64_t vocab, uint64_t seed, double sharpness = 2.0) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  return torch::log_softmax(torch::randn({vocab, vocab}, gen, torch::kDouble) * sharpness, 1);
+}
+
+struct Best {
+  std::vector<int64_t> tokens;
+  double score = -INFINITY;
+};
+
+// All sequences of at most max_len tokens then EOS (EOS forced at max_len), scored as beam search does.
+Best exhaustive(const torch::Tensor& table, int64_t max_len, int64_t min_len, double lenpen) {
+  Best best;
+  const int64_t vocab = table.size(0);
+  std::vector<int64_t> seq;
+  std::function<void(int64_t, double)> walk = [&](int64_t last, double score) {
+    const int64_t len = static_cast<int64_t>(seq.size());
+    if (len >= min_len || len >= max_len) {
+      double total = (score + table[last][kSpecial.eos].item<double>()) / std::pow(len + 1.0, lenpen);
+      if (total > best.score) best = {seq, total};
+    }
+    if (len >= max_len) return;
+    for (int64_t v = 0; v < vocab; ++v) {
+      if (v == kSpecial.pad || v == kSpecial.eos) continue;
+      seq.push_back(v);
+      walk(v, score + table[last][v].item<double>());
+      seq.pop_back();
+    }
+  };
+  walk(kSpecial.bos, 0.0);
+  return best;
+}
+
+TEST(BeamSearch, WideBeamFindsTheExhaustiveOptimum) {
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    for (double lenpen : {0.0, 1.0, 2.0}) {
+      for (int64_t min_len : {0, 2}) {
+        auto table = random_table(7, seed);
+        BeamSearchOptions options;
+        options.beam = 64;
+        options.lenpen = lenpen;
+        options.min_len = min_len;
+        options.max_len_b = 3;
+        MarkovDecoder decoder({table}, options.beam);
+        auto result = BeamSearch(options, kSpecial).search(decoder, {10}, 0);
+        auto want = exhaustive(table, 3, min_len, lenpen);
+        ASSERT_EQ(result.size(), 1u);
+        ASSERT_FALSE(result[0].empty());
+        EXPECT_EQ(result[0][0].tokens, want.tokens) << "seed " << seed << " lenpen " << lenpen;
+        EXPECT_NEAR(result[0][0].score, want.score, 1e-12);
+      }
+    }
+  }
+}
+
+TEST(BeamSearch, BeamOneIsGreedy) {
+  for (uint64_t seed = 0; seed < 5; ++seed) {
+    auto table = random_table(12, 100 + seed);
+    BeamSearchOptions options;
+    options.beam = 1;
+    options.max_len_b = 15;
+    options.min_len = 3;
+    MarkovDecoder decoder({table}, 1);
+    auto result = BeamSearch(options, kSpecial).search(decoder, {10}, 0);
+    std::vector<int64_t> greedy;
+    int64_t last = kSpecial.bos;
+    double score = 0;
+    for (int64_t step = 0; step <= 15; ++step) {
+      auto row = table[last].clone();
+      row[kSpecial.pad] = -INFINITY;
+      if (step < 3) row[kSpecial.eos] = -INFINITY;
+      if (step == 15) { last = kSpecial.eos; score += table[greedy.empty() ? kSpecial.bos : greedy.back()][kSpecial.eos].item<double>(); break; }
+      last = row.argmax().item<int64_t>();
+      score += row[last].item<double>();
+      if (last == kSpecial.eos) break;
+      greedy.push_back(last);
+    }
+    EXPECT_EQ(result[0][0].tokens, greedy);
+    EXPECT_NEAR(result[0][0].score, score / (greedy.size() + 1.0), 1e-12);
+  }
+}
+
+TEST(BeamSearch, WiderBeamNeverScoresWorseOnAGardenPath) {
+  // Greedy takes 4 (p .6) and then only bad continuations; the beam keeps 5 (p .4) whose EOS is certain.
+  auto table = torch::full({7, 7}, -30.0, torch::kDouble);
+  table[kSpecial.bos][4] = std::log(0.6);
+  table[kSpecial.bos][5] = std::log(0.4);
+  for (int64_t v = 4; v < 7; ++v) table[4][v] = std::log(1.0 / 3);
+  table[5][kSpecial.eos] = 0.0;
+  table[6][kSpecial.eos] = 0.0;
+  BeamSearchOptions options;
+  options.max_len_b = 3;
+  options.lenpen = 0.0;
+  options.beam = 1;
+  MarkovDecoder greedy_decoder({table}, 1);
+  auto greedy = BeamSearch(options, kSpecial).search(greedy_decoder, {1}, 0);
+  options.beam = 2;
+  MarkovDecoder beam_decoder({table}, 2);
+  auto beam = BeamSearch(options, kSpecial).search(beam_decoder, {1}, 0);
+  EXPECT_EQ(beam[0][0].tokens, (std::vector<int64_t>{5}));
+  EXPECT_GT(beam[0][0].score, greedy[0][0].score);
+}
+
+TEST(BeamSearch, NoRepeatNgramNeverRepeats) {
+  // A table that loves repeating itself.
+  auto table = random_table(30, 9, 0.5);
+  table = torch::log_softmax(table + torch::eye(30, torch::kDouble) * 8, 1);
+  for (int64_t n : {1, 2, 3}) {
+    BeamSearchOptions options;
+    options.beam = 4;
+    options.nbest = 4;
+    options.min_len = 12;
+    options.max_len_b = 20;
+    options.no_repeat_ngram_size = n;
+    MarkovDecoder decoder({table}, 4);
+    auto result = BeamSearch(options, kSpecial).search(decoder, {5}, 0);
+    ASSERT_EQ(result[0].size(), 4u);
+    for (const auto& h : result[0]) {
+      ASSERT_GE(h.tokens.size(), 12u);
+      std::set<std::vector<int64_t>> seen;
+      for (size_t i = 0; i + n <= h.tokens.size(); ++i) {
+        std::vector<int64_t> gram(h.tokens.begin() + i, h.tokens.begin() + i + n);
+        EXPECT_TRUE(seen.insert(gram).second) << "repeated " << n << "-gram at " << i;
+      }
+    }
+  }
+}
+
+TEST(BeamSearch, LengthLimitsAndNbestOrder) {
+  // EOS is very likely everywhere, so min_len must hold it back; max_len = a * src + b per document.
+  auto table = random_table(10, 3);
+  table.index_put_({torch::indexing::Slice(), kSpecial.eos}, 5.0);
+  table = torch::log_softmax(table, 1);
+  BeamSearchOptions options;
+  options.beam = 5;
+  options.nbest = 5;
+  options.min_len = 4;
+  options.max_len_a = 0.5;
+  options.max_len_b = 2;
+  MarkovDecoder decoder({table, table}, 5);
+  auto result = BeamSearch(options, kSpecial).search(decoder, {6, 20}, 0);  // max 5 and 12
+  for (int d = 0; d < 2; ++d) {
+    ASSERT_EQ(result[d].size(), 5u);
+    for (size_t i = 0; i < result[d].size(); ++i) {
+      EXPECT_GE(result[d][i].tokens.size(), 4u);
+      EXPECT_LE(result[d][i].tokens.size(), d == 0 ? 5u : 12u);
+      EXPECT_EQ(result[d][i].positional_scores.size(), result[d][i].tokens.size() + 1);
+      if (i > 0) EXPECT_GE(result[d][i - 1].score, result[d][i].score);
+    }
+  }
+  // max_positions caps the length too.
+  options.min_len = 0;
+  options.max_len_b = 50;
+  options.max_len_a = 0;
+  table.index_put_({torch::indexing::Slice(), kSpecial.eos}, -50.0);
+  MarkovDecoder capped({table}, 5);
+  auto short_result = BeamSearch(options, kSpecial).search(capped, {3}, 8);
+  EXPECT_EQ(short_result[0][0].tokens.size(), 7u);
+}
+
+TEST(BeamSearch, BatchEqualsOneByOne) {
+  std::vector<torch::Tensor> tables = {random_table(15, 41), random_table(15, 42), random_table(15, 43)};
+  std::vector<int64_t> lengths = {4, 30, 12};
+  BeamSearchOptions options;
+  options.beam = 3;
+  options.nbest = 2;
+  options.max_len_a = 0.5;
+  options.max_len_b = 3;
+  options.no_repeat_ngram_size = 2;
+  MarkovDecoder batched(tables, 3);
+  auto all = BeamSearch(options, kSpecial).search(batched, lengths, 0);
+  for (size_t d = 0; d < tables.size(); ++d) {
+    MarkovDecoder single({tables[d]}, 3);
+    auto one = BeamSearch(options, kSpecial).search(single, {lengths[d]}, 0);
+    ASSERT_EQ(one[0].size(), all[d].size());
+    for (size_t i = 0; i < one[0].size(); ++i) {
+      EXPECT_EQ(one[0][i].tokens, all[d][i].tokens) << "doc " << d;
+      EXPECT_EQ(one[0][i].score, all[d][i].score);
+    }
+  }
+}
+
+TEST(BeamSearch, RejectsBadOptions) {
+  BeamSearchOptions options;
+  options.beam = 0;
+  EXPECT_THROW(BeamSearch(options, kSpecial), std::invalid_argument);
+  options.beam = 2;
+  options.nbest = 3;
+  EXPECT_THROW(BeamSearch(options, kSpecial), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace pyramidion
