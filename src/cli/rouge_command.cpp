@@ -1,0 +1,140 @@
+// `pyramidion rouge`: scores summaries with rouge_score-compatible ROUGE and prints corpus means with
+// bootstrap confidence intervals (a table, or JSON with --json).
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "pyramidion/eval/rouge.h"
+#include "pyramidion/eval/rouge_bootstrap.h"
+#include "rouge_io.h"
+
+namespace pyramidion::cli {
+namespace {
+
+struct RougeCommandOptions {
+  std::string pairs;
+  std::string references;
+  std::string predictions;
+  std::string per_example;
+  std::string filter;
+  bool no_stem = false;
+  bool json = false;
+  BootstrapOptions bootstrap;
+};
+
+struct NamedInterval {
+  const char* name;
+  const RougeScoreInterval* interval;
+};
+
+std::vector<NamedInterval> metrics_of(const RougeCorpusScores& corpus) {
+  return {{"rouge1", &corpus.rouge1}, {"rouge2", &corpus.rouge2}, {"rougeL", &corpus.rougeL},
+          {"rougeLsum", &corpus.rougeLsum}};
+}
+
+nlohmann::ordered_json interval_json(const MeanInterval& m) {
+  return {{"mean", m.mean}, {"low", m.low}, {"mid", m.mid}, {"high", m.high}};
+}
+
+void print_json(const RougeCorpusScores& corpus, const RougeCommandOptions& options) {
+  nlohmann::ordered_json out;
+  out["count"] = corpus.count;
+  out["use_stemmer"] = !options.no_stem;
+  if (!options.filter.empty()) out["filter"] = options.filter;
+  out["confidence"] = options.bootstrap.confidence;
+  out["bootstrap_samples"] = options.bootstrap.samples;
+  out["seed"] = options.bootstrap.seed;
+  for (const auto& [name, interval] : metrics_of(corpus)) {
+    out[name] = {{"precision", interval_json(interval->precision)},
+                 {"recall", interval_json(interval->recall)},
+                 {"fmeasure", interval_json(interval->fmeasure)}};
+  }
+  std::cout << out.dump(2) << "\n";
+}
+
+std::string cell(const MeanInterval& m) {
+  return fmt::format("{:5.2f} [{:5.2f}, {:5.2f}]", 100 * m.mean, 100 * m.low, 100 * m.high);
+}
+
+void print_table(const RougeCorpusScores& corpus, const RougeCommandOptions& options) {
+  fmt::print("ROUGE over {} pair{}{}, {}. Mean [{:g}% bootstrap interval; {} resamples, seed {}], in %.\n",
+             corpus.count, corpus.count == 1 ? "" : "s",
+             options.filter.empty() ? std::string() : " matching " + options.filter,
+             options.no_stem ? "no stemming" : "Porter stemming", 100 * options.bootstrap.confidence,
+             options.bootstrap.samples, options.bootstrap.seed);
+  fmt::print("{:<10} {:<22}  {:<22}  {}\n", "metric", "precision", "recall", "F1");
+  for (const auto& [name, interval] : metrics_of(corpus))
+    fmt::print("{:<10} {:<22}  {:<22}  {}\n", name, cell(interval->precision), cell(interval->recall),
+               cell(interval->fmeasure));
+}
+
+void run_rouge(const RougeCommandOptions& options) {
+  const bool parallel = !options.references.empty() || !options.predictions.empty();
+  if (options.pairs.empty() == !parallel)
+    throw CommandError("rouge: give either --pairs FILE or both --references and --predictions");
+  if (parallel && (options.references.empty() || options.predictions.empty()))
+    throw CommandError("rouge: --references and --predictions go together");
+  if (parallel && !options.filter.empty()) throw CommandError("rouge: --filter needs --pairs (it tests a pair's field)");
+
+  std::vector<RougeExample> examples =
+      parallel ? read_rouge_parallel(options.references, options.predictions) : read_rouge_pairs(options.pairs);
+  if (!options.filter.empty()) {
+    const RougeFieldFilter filter = RougeFieldFilter::parse(options.filter);
+    std::vector<RougeExample> kept;
+    for (auto& example : examples)
+      if (filter.matches(example.fields)) kept.push_back(std::move(example));
+    examples = std::move(kept);
+  }
+  if (examples.empty())
+    throw CommandError((parallel ? options.references : options.pairs) + ": no examples to score" +
+                       (options.filter.empty() ? "" : " (none match --filter " + options.filter + ")"));
+
+  const RougeScorer scorer(RougeOptions{!options.no_stem});
+  RougeBootstrapAggregator aggregator(options.bootstrap);
+  std::vector<RougeScores> scores;
+  scores.reserve(examples.size());
+  for (const auto& example : examples) {
+    scores.push_back(scorer.score(example.target, example.prediction));
+    aggregator.add(scores.back());
+  }
+  if (!options.per_example.empty()) write_rouge_per_example(options.per_example, examples, scores);
+
+  const RougeCorpusScores corpus = aggregator.aggregate();
+  if (options.json)
+    print_json(corpus, options);
+  else
+    print_table(corpus, options);
+}
+
+}  // namespace
+
+PYRAMIDION_COMMAND("rouge", [](CLI::App& app) {
+  auto options = std::make_shared<RougeCommandOptions>();
+  CLI::App* command = app.add_subcommand(
+      "rouge", "ROUGE-1/2/L/Lsum as Google's rouge_score computes them, with corpus bootstrap intervals");
+  command->add_option("--pairs", options->pairs,
+                      "JSONL, one object per line with string fields \"target\" and \"prediction\"");
+  command->add_option("--references", options->references,
+                      "reference summaries, one per line (plain text, or *.jsonl: a string or list of sentences)");
+  command->add_option("--predictions", options->predictions, "predicted summaries, line by line like --references");
+  command->add_flag("--no-stem", options->no_stem, "do not Porter-stem tokens (rouge_score use_stemmer=False)");
+  command->add_option("--per-example", options->per_example,
+                      "write per-example scores as JSONL here (input fields + rouge1..rougeLsum {p,r,f})");
+  command->add_flag("--json", options->json, "print the corpus scores as JSON (fractions, not %)");
+  command->add_option("--filter", options->filter,
+                      "score only pairs whose string field equals VALUE: FIELD=VALUE, or FIELD=PREFIX* ");
+  command->add_option("--bootstrap-samples", options->bootstrap.samples, "bootstrap resamples")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--confidence", options->bootstrap.confidence, "confidence interval mass")
+      ->check(CLI::Range(0.0, 1.0));
+  command->add_option("--seed", options->bootstrap.seed, "bootstrap random seed");
+  command->callback([options] { run_rouge(*options); });
+});
+
+}  // namespace pyramidion::cli
