@@ -63,7 +63,14 @@ SPM_EXPORT int spm_train(const char* const* keys, const char* const* values, siz
                          size_t* model_size, char* err, size_t err_size) {
   try {
     std::unordered_map<std::string, std::string> kwargs;
-    for (size_t i = 0; i < count; ++i) kwargs[keys[i]] = values[i];
+    for (size_t i = 0; i < count; ++i) {
+      // Not a TrainerSpec field: the seed of SentencePiece's global generator (sampling, shuffling).
+      if (std::strcmp(keys[i], "random_seed") == 0) {
+        sentencepiece::SetRandomGeneratorSeed(static_cast<unsigned int>(std::strtoul(values[i], nullptr, 10)));
+        continue;
+      }
+      kwargs[keys[i]] = values[i];
+    }
     std::string serialized;
     auto status = sentencepiece::SentencePieceTrainer::Train(kwargs, nullptr, &serialized);
     if (!status.ok()) {
