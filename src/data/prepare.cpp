@@ -98,6 +98,12 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
     throw std::invalid_argument("maximum lengths must be at least 2 (one token and EOS)");
   if (options.splits.empty()) throw std::invalid_argument("no input splits to prepare");
   if (options.output_dir.empty()) throw std::invalid_argument("no output directory");
+  // Fail on a missing or unrecognizable input before writing anything.
+  for (const auto& split : options.splits) {
+    if (options.reader.format == CorpusFormat::kAuto) detect_format(split.path);
+    else if (options.reader.format != CorpusFormat::kTextPair && !fs::exists(split.path))
+      throw std::runtime_error("cannot open " + split.path + ": no such file");
+  }
   auto tokenizer = SentencePieceTokenizer::from_file(options.tokenizer_path);
   if (tokenizer.eos_id() < 0) throw std::runtime_error(options.tokenizer_path + ": the tokenizer has no EOS id");
   fs::create_directories(options.output_dir);

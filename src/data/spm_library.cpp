@@ -51,7 +51,7 @@ SpmLibrary load_library() {
   void* handle = nullptr;
   std::string path;
   for (const auto& candidate : candidate_paths()) {
-    searched += "\n  " + candidate;
+    searched += (searched.empty() ? " " : ", ") + candidate;
     if (!fs::exists(candidate)) continue;
     handle = dlmopen(LM_ID_NEWLM, candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle == nullptr) {
