@@ -1,0 +1,54 @@
+#pragma once
+// `pyramidion data prepare`: reads corpora, tokenizes them once (in parallel, input order kept) and writes one
+// BinaryDataset file per split, plus the tokenizer and meta.json, into an output directory.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pyramidion/data/readers.h"
+
+namespace pyramidion::data {
+
+class SentencePieceTokenizer;
+
+struct SplitInput {
+  std::string name;  // "train", "valid", "test": the output is DIR/<name>.bin
+  std::string path;
+};
+
+struct PrepareOptions {
+  std::string tokenizer_path;      // a SentencePiece .model (copied to DIR/spm.model)
+  std::vector<SplitInput> splits;
+  ReaderOptions reader;
+  std::string output_dir;
+  int max_source_length = 16384;   // tokens, EOS included
+  int max_target_length = 1024;    // tokens, EOS included
+  // Mark source sentence boundaries with <sep> too (targets always have them).
+  bool source_sentence_separators = false;
+  int threads = 0;                 // 0 = hardware threads
+  size_t chunk_size = 512;         // examples tokenized per parallel step
+  bool progress = true;            // progress bar on stderr
+};
+
+struct SplitReport {
+  std::string name;
+  std::string input_path, output_path;
+  ReadStats read;
+  int64_t examples = 0;
+  int64_t source_truncated = 0, target_truncated = 0;
+  int64_t source_tokens = 0, target_tokens = 0;  // as stored
+};
+
+struct PrepareReport {
+  std::vector<SplitReport> splits;
+  std::string meta_path;
+};
+
+// Source: encode(source) [+ truncation to max_source_length - 1] + EOS; target: encode_sentences(target) likewise.
+void encode_example(const SentencePieceTokenizer& tokenizer, const SummarizationExample& example,
+                    const PrepareOptions& options, std::vector<int64_t>& source, std::vector<int64_t>& target,
+                    bool& source_truncated, bool& target_truncated);
+
+PrepareReport prepare_dataset(const PrepareOptions& options);
+
+}  // namespace pyramidion::data

@@ -1,0 +1,151 @@
+#include "pyramidion/data/prepare.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "atomic_file.h"
+#include "pyramidion/data/binary_dataset.h"
+#include "pyramidion/data/tokenizer.h"
+#include "pyramidion/util/progress.h"
+#include "pyramidion/util/thread_pool.h"
+
+namespace fs = std::filesystem;
+
+namespace pyramidion::data {
+namespace {
+
+// Keeps at most max_length tokens including the final EOS; returns whether anything was cut.
+bool truncate_and_close(std::vector<int64_t>& ids, int max_length, int64_t eos) {
+  bool truncated = false;
+  if (static_cast<int64_t>(ids.size()) + 1 > max_length) {
+    ids.resize(static_cast<size_t>(max_length - 1));
+    truncated = true;
+  }
+  ids.push_back(eos);
+  return truncated;
+}
+
+struct EncodedExample {
+  std::vector<int64_t> source, target;
+  bool source_truncated = false, target_truncated = false;
+};
+
+SplitReport prepare_split(const SentencePieceTokenizer& tokenizer, const SplitInput& split,
+                          const PrepareOptions& options, ThreadPool& pool) {
+  SplitReport report;
+  report.name = split.name;
+  report.input_path = split.path;
+  report.output_path = (fs::path(options.output_dir) / (split.name + ".bin")).string();
+  auto reader = open_reader(split.path, options.reader);
+  BinaryDatasetWriter writer(report.output_path, tokenizer.vocab_size());
+
+  ProgressOptions progress;
+  progress.label = "prepare " + split.name;
+  progress.unit = "docs";
+  progress.mode = options.progress ? ProgressOptions::Mode::kAuto : ProgressOptions::Mode::kOff;
+  ProgressBar bar(progress);
+
+  const size_t chunk = std::max<size_t>(1, options.chunk_size);
+  std::vector<SummarizationExample> examples(chunk);
+  std::vector<EncodedExample> encoded(chunk);
+  bool more = true;
+  while (more) {
+    size_t n = 0;
+    while (n < chunk && (more = reader->next(examples[n]))) ++n;
+    pool.parallel_for(n, [&](size_t i) {
+      EncodedExample& out = encoded[i];
+      encode_example(tokenizer, examples[i], options, out.source, out.target, out.source_truncated,
+                     out.target_truncated);
+      bar.advance();
+    });
+    for (size_t i = 0; i < n; ++i) {  // written in input order
+      writer.add(examples[i].id, encoded[i].source, encoded[i].target);
+      report.source_truncated += encoded[i].source_truncated;
+      report.target_truncated += encoded[i].target_truncated;
+      report.source_tokens += static_cast<int64_t>(encoded[i].source.size());
+      report.target_tokens += static_cast<int64_t>(encoded[i].target.size());
+    }
+  }
+  bar.finish();
+  writer.finish();
+  report.read = reader->stats();
+  report.examples = static_cast<int64_t>(writer.size());
+  return report;
+}
+
+}  // namespace
+
+void encode_example(const SentencePieceTokenizer& tokenizer, const SummarizationExample& example,
+                    const PrepareOptions& options, std::vector<int64_t>& source, std::vector<int64_t>& target,
+                    bool& source_truncated, bool& target_truncated) {
+  if (options.source_sentence_separators) {
+    source = tokenizer.encode_sentences(example.source_sentences);
+  } else {
+    std::string text;
+    for (const auto& sentence : example.source_sentences) text += (text.empty() ? "" : " ") + sentence;
+    source = tokenizer.encode(text);
+  }
+  target = tokenizer.encode_sentences(example.target_sentences);
+  source_truncated = truncate_and_close(source, options.max_source_length, tokenizer.eos_id());
+  target_truncated = truncate_and_close(target, options.max_target_length, tokenizer.eos_id());
+}
+
+PrepareReport prepare_dataset(const PrepareOptions& options) {
+  if (options.max_source_length < 2 || options.max_target_length < 2)
+    throw std::invalid_argument("maximum lengths must be at least 2 (one token and EOS)");
+  if (options.splits.empty()) throw std::invalid_argument("no input splits to prepare");
+  if (options.output_dir.empty()) throw std::invalid_argument("no output directory");
+  // Fail on a missing or unrecognizable input before writing anything.
+  for (const auto& split : options.splits) {
+    if (options.reader.format == CorpusFormat::kAuto) detect_format(split.path);
+    else if (options.reader.format != CorpusFormat::kTextPair && !fs::exists(split.path))
+      throw std::runtime_error("cannot open " + split.path + ": no such file");
+  }
+  auto tokenizer = SentencePieceTokenizer::from_file(options.tokenizer_path);
+  if (tokenizer.eos_id() < 0) throw std::runtime_error(options.tokenizer_path + ": the tokenizer has no EOS id");
+  fs::create_directories(options.output_dir);
+  write_file_atomically((fs::path(options.output_dir) / "spm.model").string(), tokenizer.serialized());
+
+  ThreadPool pool(options.threads);
+  PrepareReport report;
+  nlohmann::json meta;
+  meta["format_version"] = kBinaryDatasetVersion;
+  meta["tokenizer"] = "spm.model";
+  meta["tokenizer_source"] = fs::absolute(options.tokenizer_path).string();
+  meta["vocab_size"] = tokenizer.vocab_size();
+  meta["special_ids"] = {{"pad", tokenizer.pad_id()},
+                         {"unk", tokenizer.unk_id()},
+                         {"bos", tokenizer.bos_id()},
+                         {"eos", tokenizer.eos_id()},
+                         {"sep", tokenizer.sentence_separator_id()}};
+  meta["max_source_length"] = options.max_source_length;
+  meta["max_target_length"] = options.max_target_length;
+  meta["source_sentence_separators"] = options.source_sentence_separators;
+  meta["token_width"] = tokenizer.vocab_size() <= 65536 ? 2 : 4;
+  for (const auto& split : options.splits) {
+    SplitReport done = prepare_split(tokenizer, split, options, pool);
+    spdlog::info("{}: {} examples from {} ({} skipped empty, {} malformed); truncated {} sources, {} targets; "
+                 "{} source + {} target tokens -> {}",
+                 done.name, done.examples, done.input_path, done.read.skipped_empty, done.read.errors,
+                 done.source_truncated, done.target_truncated, done.source_tokens, done.target_tokens,
+                 done.output_path);
+    meta["splits"][done.name] = {{"file", done.name + ".bin"},
+                                 {"input", done.input_path},
+                                 {"examples", done.examples},
+                                 {"skipped_empty", done.read.skipped_empty},
+                                 {"malformed", done.read.errors},
+                                 {"source_truncated", done.source_truncated},
+                                 {"target_truncated", done.target_truncated},
+                                 {"source_tokens", done.source_tokens},
+                                 {"target_tokens", done.target_tokens}};
+    report.splits.push_back(std::move(done));
+  }
+  report.meta_path = (fs::path(options.output_dir) / "meta.json").string();
+  write_file_atomically(report.meta_path, meta.dump(2) + "\n");
+  return report;
+}
+
+}  // namespace pyramidion::data

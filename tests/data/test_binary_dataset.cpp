@@ -1,0 +1,212 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "pyramidion/data/binary_dataset.h"
+#include "pyramidion/data/prepare.h"
+#include "tokenizer_fixture.h"
+
+using namespace pyramidion::data;
+using pyramidion::testing::TempDir;
+
+namespace {
+
+std::string error_opening(const std::string& path) {
+  try {
+    BinaryDataset dataset(path);
+    dataset.verify();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void write_small_dataset(const std::string& path, int64_t vocab_size) {
+  BinaryDatasetWriter writer(path, vocab_size);
+  writer.add("first", {5, 6, 7, 3}, {8, 3});
+  writer.add("", {}, {9});
+  writer.add("third-id", {vocab_size - 1, 3}, {10, 11, 12, 3});
+  writer.finish();
+}
+
+std::string normalize_spaces(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n') c = ' ';
+    if (c == ' ' && (out.empty() || out.back() == ' ')) continue;
+    out += c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+TEST(BinaryDataset, WriterReaderRoundTripBothTokenWidths) {
+  TempDir dir;
+  for (int64_t vocab : {800, 70000}) {
+    auto path = dir.file("d" + std::to_string(vocab) + ".bin");
+    write_small_dataset(path, vocab);
+    BinaryDataset dataset(path);
+    dataset.verify();
+    EXPECT_EQ(dataset.token_width(), vocab <= 65536 ? 2 : 4);
+    EXPECT_EQ(dataset.vocab_size(), vocab);
+    ASSERT_EQ(dataset.size(), 3u);
+    EXPECT_EQ(dataset.source(0).to_vector(), (std::vector<int64_t>{5, 6, 7, 3}));
+    EXPECT_EQ(dataset.target(0).to_vector(), (std::vector<int64_t>{8, 3}));
+    EXPECT_TRUE(dataset.source(1).empty());
+    EXPECT_EQ(dataset.target(1).to_vector(), (std::vector<int64_t>{9}));
+    EXPECT_EQ(dataset.source(2)[0], vocab - 1);
+    EXPECT_EQ(dataset.source_length(2), 2u);
+    EXPECT_EQ(dataset.target_length(2), 4u);
+    EXPECT_EQ(dataset.target_lengths()[0], 2u);
+    EXPECT_EQ(dataset.id(0), "first");
+    EXPECT_EQ(dataset.id(1), "");
+    EXPECT_EQ(dataset.id(2), "third-id");
+    EXPECT_EQ(dataset.total_source_tokens(), 6u);
+    EXPECT_EQ(dataset.total_target_tokens(), 7u);
+    EXPECT_THROW(dataset.source(3), std::out_of_range);
+  }
+  BinaryDatasetWriter writer(dir.file("bad.bin"), 10);
+  EXPECT_THROW(writer.add("x", {10}, {}), std::out_of_range);
+}
+
+TEST(BinaryDataset, CorruptFilesFailNamingTheFile) {
+  TempDir dir;
+  auto path = dir.file("train.bin");
+  write_small_dataset(path, 800);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto variant = [&](const std::string& name, std::string content) {
+    return dir.write(name, content);
+  };
+  std::string error = error_opening(variant("truncated.bin", bytes.substr(0, bytes.size() - 5)));
+  EXPECT_NE(error.find("truncated.bin: truncated or corrupt file"), std::string::npos) << error;
+  error = error_opening(variant("tiny.bin", bytes.substr(0, 20)));
+  EXPECT_NE(error.find("tiny.bin: not a pyramidion dataset"), std::string::npos) << error;
+  std::string bad_magic = bytes;
+  bad_magic[0] = 'X';
+  error = error_opening(variant("magic.bin", bad_magic));
+  EXPECT_NE(error.find("magic.bin: not a pyramidion dataset (bad magic)"), std::string::npos) << error;
+  std::string bad_version = bytes;
+  bad_version[8] = 9;
+  error = error_opening(variant("version.bin", bad_version));
+  EXPECT_NE(error.find("version.bin: unsupported format version 9"), std::string::npos) << error;
+  std::string flipped = bytes;
+  flipped[64] ^= 0x01;  // first token: the index still adds up, only the checksum notices
+  std::string flipped_path = variant("flipped.bin", flipped);
+  EXPECT_NO_THROW(BinaryDataset{flipped_path});
+  error = error_opening(flipped_path);
+  EXPECT_NE(error.find("flipped.bin: checksum mismatch"), std::string::npos) << error;
+  std::string bad_length = bytes;
+  bad_length[bytes.size() - 8 * 4 - 13 - 8 * 3 + 0] ^= 0x7f;  // somewhere in the length arrays
+  error = error_opening(variant("lengths.bin", bad_length));
+  EXPECT_NE(error.find("lengths.bin: "), std::string::npos) << error;
+  EXPECT_NE(error_opening(dir.file("absent.bin")).find("absent.bin"), std::string::npos);
+}
+
+TEST(PrepareDataset, RoundTripTruncationCountsAndMeta) {
+  PYRAMIDION_REQUIRE_SMALL_TOKENIZER();
+  TempDir dir;
+  auto corpus = (pyramidion::testing::shared_dir() / "data/cohan-sample/pubmed").string();
+  PrepareOptions options;
+  options.tokenizer_path = small->model_path;
+  options.splits = {{"train", corpus + "/train.txt"}, {"valid", corpus + "/val.txt"}};
+  options.output_dir = dir.file("prepared");
+  options.max_source_length = 400;
+  options.max_target_length = 120;
+  options.threads = 3;
+  options.chunk_size = 7;  // several parallel steps, order must survive them
+  options.progress = false;
+  auto report = prepare_dataset(options);
+  ASSERT_EQ(report.splits.size(), 2u);
+  EXPECT_EQ(report.splits[0].examples, 88);
+  EXPECT_EQ(report.splits[0].read.skipped_empty, 3);
+  EXPECT_EQ(report.splits[1].examples, 11);
+
+  auto copied = SentencePieceTokenizer::from_file(dir.file("prepared/spm.model"));
+  EXPECT_EQ(copied.serialized(), tokenizer.serialized());
+  auto meta = nlohmann::json::parse(std::ifstream(dir.file("prepared/meta.json")));
+  EXPECT_EQ(meta["vocab_size"], 800);
+  EXPECT_EQ(meta["max_source_length"], 400);
+  EXPECT_EQ(meta["splits"]["train"]["examples"], 88);
+  EXPECT_EQ(meta["splits"]["train"]["skipped_empty"], 3);
+  EXPECT_EQ(meta["special_ids"]["eos"], 3);
+
+  for (size_t s = 0; s < 2; ++s) {
+    const auto& split = report.splits[s];
+    BinaryDataset dataset(split.output_path);
+    dataset.verify();
+    ASSERT_EQ(static_cast<int64_t>(dataset.size()), split.examples);
+    EXPECT_EQ(dataset.token_width(), 2);
+    // Re-read the corpus: the file holds the same examples in the same order.
+    auto reader = open_reader(split.input_path);
+    SummarizationExample example;
+    int64_t source_truncated = 0, target_truncated = 0;
+    for (size_t i = 0; i < dataset.size(); ++i) {
+      ASSERT_TRUE(reader->next(example));
+      EXPECT_EQ(dataset.id(i), example.id);
+      auto source = dataset.source(i).to_vector();
+      auto target = dataset.target(i).to_vector();
+      ASSERT_LE(source.size(), 400u);
+      ASSERT_LE(target.size(), 120u);
+      EXPECT_EQ(source.back(), tokenizer.eos_id());
+      EXPECT_EQ(target.back(), tokenizer.eos_id());
+      EXPECT_EQ(dataset.source_length(i), source.size());
+
+      auto full_source = tokenizer.encode(normalize_spaces(example.source()));
+      auto full_target = tokenizer.encode_sentences(example.target_sentences);
+      bool cut_source = full_source.size() + 1 > 400;
+      bool cut_target = full_target.size() + 1 > 120;
+      source_truncated += cut_source;
+      target_truncated += cut_target;
+      EXPECT_EQ(source.size(), std::min<size_t>(full_source.size() + 1, 400));
+      EXPECT_TRUE(std::equal(source.begin(), source.end() - 1, full_source.begin())) << example.id;
+      std::string decoded_target = tokenizer.decode(target);
+      if (!cut_target) {
+        EXPECT_EQ(decoded_target, example.target()) << example.id;  // sentence breaks come back as '\n'
+      }
+      EXPECT_EQ(target.size(), std::min<size_t>(full_target.size() + 1, 120));
+      EXPECT_TRUE(std::equal(target.begin(), target.end() - 1, full_target.begin())) << example.id;
+      if (!cut_source) EXPECT_EQ(tokenizer.decode(source), normalize_spaces(example.source())) << example.id;
+    }
+    EXPECT_FALSE(reader->next(example));
+    EXPECT_EQ(split.source_truncated, source_truncated);
+    EXPECT_EQ(split.target_truncated, target_truncated);
+    EXPECT_GT(source_truncated, 0);
+  }
+}
+
+TEST(PrepareDataset, ShortDocumentsAreNotTruncated) {
+  PYRAMIDION_REQUIRE_SMALL_TOKENIZER();
+  TempDir dir;
+  auto tsv = dir.write("t.tsv", "the cells were treated .\tthe cells .\nobesity in england .\tobesity .\n");
+  PrepareOptions options;
+  options.tokenizer_path = small->model_path;
+  options.splits = {{"train", tsv}};
+  options.output_dir = dir.file("out");
+  options.max_source_length = 1000;
+  options.max_target_length = 1000;
+  options.progress = false;
+  auto report = prepare_dataset(options);
+  EXPECT_EQ(report.splits[0].source_truncated, 0);
+  EXPECT_EQ(report.splits[0].target_truncated, 0);
+  BinaryDataset dataset(report.splits[0].output_path);
+  ASSERT_EQ(dataset.size(), 2u);
+  EXPECT_EQ(tokenizer.decode(dataset.source(1).to_vector()), "obesity in england .");
+  EXPECT_EQ(tokenizer.decode(dataset.target(0).to_vector()), "the cells .");
+  EXPECT_EQ(dataset.id(1), "2");
+
+  options.max_source_length = 3;  // two tokens and EOS
+  report = prepare_dataset(options);
+  EXPECT_EQ(report.splits[0].source_truncated, 2);
+  BinaryDataset cut(report.splits[0].output_path);
+  EXPECT_EQ(cut.source_length(0), 3u);
+  EXPECT_EQ(cut.source(0)[2], tokenizer.eos_id());
+  EXPECT_EQ(cut.source(0)[0], tokenizer.encode("the cells were treated .")[0]);
+}
