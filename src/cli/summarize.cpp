@@ -1,0 +1,194 @@
+// `pyramidion summarize`: summaries of documents from JSONL (arXiv/PubMed format or any text field), plain text
+// (one document per line) or stdin; JSONL or plain-text output in input order, streamed chunk by chunk.
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "command.h"
+#include "decoding_options.h"
+#include "model_loading.h"
+#include "pyramidion/data/prepare.h"
+#include "pyramidion/util/atomic_file.h"
+#include "pyramidion/util/progress.h"
+
+namespace pyramidion::cli {
+namespace {
+
+struct SummarizeOptions {
+  std::string model;
+  std::string input = "-";
+  std::string output = "-";
+  std::string input_format = "auto";   // auto, jsonl, text
+  std::string output_format = "auto";  // auto, jsonl, text
+  std::string text_field = "article_text";
+  std::string id_field = "article_id";
+  std::string device = "auto";
+  bool strict = false;
+  int64_t chunk = 64;  // documents generated per chunk (output is written after each)
+  GenerationOptions generation;
+};
+
+struct Document {
+  int64_t line = 0;
+  std::string id;
+  std::vector<std::string> sentences;  // empty = nothing to summarize (a warning was given)
+};
+
+// One input line -> a document; problems become a warning (or an error with --strict).
+Document parse_line(const std::string& line, int64_t number, const SummarizeOptions& o, const std::string& name) {
+  Document doc;
+  doc.line = number;
+  doc.id = std::to_string(number);
+  auto problem = [&](const std::string& what) {
+    const std::string message = name + ":" + std::to_string(number) + ": " + what;
+    if (o.strict) throw CommandError(message);
+    spdlog::warn("{} (empty summary)", message);
+    doc.sentences.clear();
+    return doc;
+  };
+  const bool json = o.input_format == "jsonl" || (o.input_format == "auto" && !line.empty() && line[0] == '{');
+  if (!json) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) return problem("empty document");
+    doc.sentences = {line};
+    return doc;
+  }
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::exception& e) {
+    return problem("invalid JSON");
+  }
+  if (!value.is_object()) return problem("not a JSON object");
+  if (value.contains(o.id_field) && value[o.id_field].is_string()) doc.id = value[o.id_field].get<std::string>();
+  else if (value.contains("id") && value["id"].is_string()) doc.id = value["id"].get<std::string>();
+  if (!value.contains(o.text_field)) return problem("field \"" + o.text_field + "\" missing");
+  const auto& text = value[o.text_field];
+  if (text.is_string()) {
+    doc.sentences = {text.get<std::string>()};
+  } else if (text.is_array()) {
+    for (const auto& s : text) {
+      if (!s.is_string()) return problem("field \"" + o.text_field + "\" is not a string or a list of strings");
+      doc.sentences.push_back(s.get<std::string>());
+    }
+  } else {
+    return problem("field \"" + o.text_field + "\" is not a string or a list of strings");
+  }
+  bool empty = true;
+  for (const auto& s : doc.sentences) empty = empty && s.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (empty) return problem("empty document");
+  return doc;
+}
+
+void run(const SummarizeOptions& o) {
+  auto summarizer = load_summarizer(o.model, parse_device(o.device));
+  SummaryGenerator generator(summarizer.loaded.model, o.generation);
+  const auto& config = summarizer.loaded.config;
+
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (o.input != "-") {
+    file.open(o.input);
+    if (!file) throw CommandError(o.input + ": cannot open");
+    in = &file;
+  }
+  const std::string input_name = o.input == "-" ? "stdin" : o.input;
+  const bool jsonl_out = o.output_format == "jsonl" ||
+                         (o.output_format == "auto" && (o.output == "-" ? o.input_format != "text" : o.output.size() >= 6 &&
+                                                                          o.output.substr(o.output.size() - 6) == ".jsonl"));
+  std::unique_ptr<AtomicFileWriter> writer;
+  std::ostream* out = &std::cout;
+  if (o.output != "-") {
+    writer = std::make_unique<AtomicFileWriter>(o.output, false);
+    out = &writer->stream();
+  }
+
+  ProgressOptions progress_options;
+  progress_options.label = "summarize";
+  progress_options.unit = "docs";
+  ProgressBar progress(progress_options);
+
+  data::PrepareOptions encoding;
+  encoding.max_source_length = static_cast<int>(config.max_source_positions);
+  int64_t number = 0, written = 0, empty = 0;
+  std::string line;
+  bool more = true;
+  while (more) {
+    std::vector<Document> docs;
+    while (static_cast<int64_t>(docs.size()) < o.chunk && (more = static_cast<bool>(std::getline(*in, line)))) {
+      ++number;
+      docs.push_back(parse_line(line, number, o, input_name));
+    }
+    if (docs.empty()) break;
+    std::vector<std::vector<int64_t>> sources;
+    std::vector<size_t> which;
+    for (size_t i = 0; i < docs.size(); ++i) {
+      if (docs[i].sentences.empty()) continue;
+      data::SummarizationExample example;
+      example.source_sentences = docs[i].sentences;
+      std::vector<int64_t> source, target;
+      bool source_truncated = false, target_truncated = false;
+      data::encode_example(summarizer.tokenizer, example, encoding, source, target, source_truncated, target_truncated);
+      sources.push_back(std::move(source));
+      which.push_back(i);
+    }
+    std::vector<std::string> summaries(docs.size());
+    if (!sources.empty()) {
+      auto hypotheses = generator.generate(sources);
+      for (size_t j = 0; j < which.size(); ++j) {
+        if (!hypotheses[j].empty()) summaries[which[j]] = summarizer.tokenizer.decode(hypotheses[j][0].tokens);
+      }
+    }
+    for (size_t i = 0; i < docs.size(); ++i) {
+      if (docs[i].sentences.empty()) ++empty;
+      if (jsonl_out) {
+        nlohmann::ordered_json record;
+        record["id"] = docs[i].id;
+        record["summary"] = summaries[i];
+        *out << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      } else {
+        std::string flat = summaries[i];
+        for (char& c : flat) if (c == '\n') c = ' ';
+        *out << flat << "\n";
+      }
+      ++written;
+    }
+    out->flush();
+    progress.advance(static_cast<int64_t>(docs.size()));
+  }
+  progress.finish();
+  if (writer) writer->commit();
+  spdlog::info("summarized {} documents ({} empty or invalid)", written, empty);
+}
+
+}  // namespace
+
+PYRAMIDION_COMMAND("summarize", [](CLI::App& app) {
+  auto options = std::make_shared<SummarizeOptions>();
+  auto* cmd = app.add_subcommand("summarize", "summarize documents with a trained model");
+  cmd->add_option("-m,--model", options->model, "model file (from `train` or `demo`)")->required();
+  cmd->add_option("-i,--input", options->input, "JSONL (arXiv/PubMed or any text field) or plain text, one document a line; - = stdin")
+      ->capture_default_str();
+  cmd->add_option("-o,--output", options->output, "output file (written atomically); - = stdout")->capture_default_str();
+  cmd->add_option("--input-format", options->input_format, "auto, jsonl, text")
+      ->check(CLI::IsMember({"auto", "jsonl", "text"}))->capture_default_str();
+  cmd->add_option("--output-format", options->output_format, "auto (jsonl for .jsonl files and JSONL input), jsonl, text")
+      ->check(CLI::IsMember({"auto", "jsonl", "text"}))->capture_default_str();
+  cmd->add_option("--text-field", options->text_field, "JSONL field holding the document (string or list of sentences)")
+      ->capture_default_str();
+  cmd->add_option("--id-field", options->id_field, "JSONL field holding the document id (else \"id\", else the line number)")
+      ->capture_default_str();
+  cmd->add_option("--device", options->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  cmd->add_option("--chunk", options->chunk, "documents per chunk (output is written after each chunk)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_flag("--strict", options->strict, "an empty or invalid input line is an error, not a warning");
+  add_decoding_options(*cmd, options->generation);
+  cmd->callback([options] { run(*options); });
+});
+
+}  // namespace pyramidion::cli
