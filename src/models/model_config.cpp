@@ -194,6 +194,12 @@ std::string ModelConfig::to_yaml_string() const {
   return std::string(out.c_str()) + "\n";
 }
 
+std::vector<std::string> ModelConfig::keys() {
+  std::vector<std::string> names;
+  for (const auto& [name, f] : fields()) names.push_back(name);
+  return names;
+}
+
 void ModelConfig::validate() const {
   auto require = [](bool ok, const std::string& field, const std::string& message) {
     if (!ok) throw std::invalid_argument("model." + field + ": " + message);
@@ -259,7 +265,7 @@ std::vector<int64_t> ModelConfig::encoder_lengths(int64_t source_length) const {
 
 void apply_override(ModelConfig& config, const std::string& assignment) {
   YAML::Node document = config.to_yaml();
-  const std::string scoped = assignment.rfind("model.", 0) == 0 ? assignment : "model." + assignment;
+  const std::string scoped = assignment.rfind("model.", 0) == 0 ? assignment : "model." + assignment;  // model keys only
   apply_yaml_override(document, scoped);
   config = ModelConfig::from_yaml(document, "--set " + assignment);
 }

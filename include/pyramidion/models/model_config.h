@@ -53,6 +53,8 @@ struct ModelConfig {
   static ModelConfig from_file(const std::string& path);
   static ModelConfig from_yaml_string(const std::string& text, const std::string& origin);
 
+  static std::vector<std::string> keys();  // every key of the `model:` section, in documentation order
+
   YAML::Node to_yaml() const;           // {model: {...}}, every key
   std::string to_yaml_string() const;
 
@@ -66,7 +68,8 @@ struct ModelConfig {
   std::vector<int64_t> encoder_lengths(int64_t source_length) const;
 };
 
-// Applies `key=value` (key relative to `model.`, a leading `model.` is accepted) and re-validates.
+// Applies `key=value` (key relative to `model.`, a leading `model.` is accepted, e.g. "pooling.0=128" or
+// "pooling={0: 256}") and re-validates; errors name the override.
 void apply_override(ModelConfig& config, const std::string& assignment);
 
 // Throws std::runtime_error naming `path` when a tokenizer's vocabulary does not match the model's.
