@@ -61,7 +61,8 @@ torch::Tensor pooling_provenance(const PoolingRecord& record) {
   const int64_t batch = record.scores.size(0), n = record.scores.size(1);
   auto options = record.scores.options();
   torch::Tensor identity = torch::eye(n, options).unsqueeze(0).expand({batch, n, n}).contiguous();
-  return pool_documents(identity, record.scores.detach(), record.mask, record.width, record.options).states;
+  PooledSequence pooled = pool_documents(identity, record.scores.detach(), record.mask, record.width, record.options);
+  return pooled.states.masked_fill(pooled.mask.logical_not().unsqueeze(-1), 0);
 }
 
 RepresentationPoolerImpl::RepresentationPoolerImpl(const RepresentationPoolerOptions& options) : options_(options) {

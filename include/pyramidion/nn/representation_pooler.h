@@ -33,7 +33,9 @@ struct PoolingRecord {
 };
 
 // Which inputs make up each pooled slot: re-runs the grouped top-k on identity vectors with the recorded (detached)
-// scores. Returns (batch, out_len, n_in) mixing weights; rows of real slots sum to 1. Memory: batch * n_in^2.
+// scores. Returns (batch, out_len, n_in) mixing weights: pooled = weights @ inputs (padding inputs zeroed). A row
+// sums to at most 1; the rest went to the zero vectors the operator pads with. Padding slots are zero rows.
+// Memory: batch * n_in^2 elements.
 torch::Tensor pooling_provenance(const PoolingRecord& record);
 
 struct RepresentationPoolerOptions {
