@@ -1,0 +1,78 @@
+#pragma once
+// Every hyper-parameter of a summarization model; read from the `model:` section of a YAML file.
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pyramidion/nn/layer_options.h"
+#include "pyramidion/ops/successive_halving_topk.h"
+
+namespace pyramidion {
+
+struct ModelConfig {
+  // Vocabulary and special tokens (vocab_size is set from the tokenizer).
+  int64_t vocab_size = 32000;
+  int64_t pad_id = 0;
+  int64_t bos_id = 2;
+  int64_t eos_id = 3;
+
+  // Transformer shape.
+  int64_t d_model = 512;
+  int64_t attention_heads = 8;
+  int64_t ffn_dim = 2048;
+  int64_t encoder_layers = 6;
+  int64_t decoder_layers = 6;
+  double dropout = 0.1;
+  double attention_dropout = 0.1;
+  double activation_dropout = 0.0;
+  Activation activation = Activation::relu;
+  bool normalize_before = false;       // pre-norm (adds a final layer norm to encoder and decoder)
+  bool scale_embedding = true;         // token embeddings * sqrt(d_model)
+  bool tie_output_projection = true;   // output projection = token embedding matrix
+  AttentionBackend attention_backend = AttentionBackend::automatic;
+
+  // Lengths.
+  int64_t max_source_positions = 2048;
+  int64_t max_target_positions = 512;
+
+  // Encoder sparsity.
+  int64_t chunk_size = 0;                // blockwise self-attention block; 0 = full attention
+  std::map<int64_t, int64_t> pooling;    // encoder layer index -> width kept after that layer
+  double pooling_base = 20.0;            // successive-halving softmax base
+  bool pooling_flip_right = true;
+  bool pooling_sort_back = true;         // keep pooled representations in document order
+  bool pooling_hard_at_inference = false;
+
+  // Parses the `model:` section of a YAML document; other top-level sections (training:, ...) are ignored.
+  // Unknown keys inside `model:`, wrong types and invalid values throw std::invalid_argument naming
+  // `origin` and the field, e.g. "configs/x.yaml: model.d_modle: unknown key".
+  static ModelConfig from_yaml(const YAML::Node& document, const std::string& origin);
+  static ModelConfig from_file(const std::string& path);
+  static ModelConfig from_yaml_string(const std::string& text, const std::string& origin);
+
+  static std::vector<std::string> keys();  // every key of the `model:` section, in documentation order
+
+  YAML::Node to_yaml() const;           // {model: {...}}, every key
+  std::string to_yaml_string() const;
+
+  void validate() const;  // throws std::invalid_argument on inconsistent values (heads vs d_model, pooling layers)
+
+  int64_t head_dim() const { return d_model / attention_heads; }
+  TransformerLayerOptions layer_options() const;
+  TopKOptions topk_options() const;
+
+  // Sequence length after each encoder layer for a source of `source_length` tokens.
+  std::vector<int64_t> encoder_lengths(int64_t source_length) const;
+};
+
+// Applies `key=value` (key relative to `model.`, a leading `model.` is accepted, e.g. "pooling.0=128" or
+// "pooling={0: 256}") and re-validates; errors name the override.
+void apply_override(ModelConfig& config, const std::string& assignment);
+
+// Throws std::runtime_error naming `path` when a tokenizer's vocabulary does not match the model's.
+void check_vocabulary(const ModelConfig& config, int64_t tokenizer_vocab_size, const std::string& path);
+
+}  // namespace pyramidion

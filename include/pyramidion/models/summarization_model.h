@@ -1,0 +1,69 @@
+#pragma once
+// The encoder-decoder summarization model: vanilla, blockwise, Transpooler and (Deep) Pyramidion are all this
+// class with different ModelConfig values (chunk_size, pooling).
+//
+//   source tokens -> tied embeddings * sqrt(d) + sinusoidal positions (whole document)
+//     -> encoder layers (full or blockwise self-attention); after layer i in config.pooling, a
+//        RepresentationPooler keeps config.pooling[i] representations
+//     -> EncoderOutput (memory) -> decoder layers (causal self-attention + cross-attention) -> tied output projection
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include <map>
+
+#include "pyramidion/models/model_config.h"
+#include "pyramidion/nn/decoder_cache.h"
+#include "pyramidion/nn/encoder_output.h"
+#include "pyramidion/nn/representation_pooler.h"
+#include "pyramidion/nn/transformer_decoder_layer.h"
+#include "pyramidion/nn/transformer_encoder_layer.h"
+
+namespace pyramidion {
+
+class SummarizationModelImpl : public torch::nn::Module {
+ public:
+  explicit SummarizationModelImpl(const ModelConfig& config);  // validates the config
+
+  // source (batch, src_len) int64 token ids, source_mask (batch, src_len) bool, true = real; right-padded.
+  // src_len <= config.max_source_positions. Returns memory (batch, memory_len, dim) + its mask.
+  EncoderOutput encode(const torch::Tensor& source, const torch::Tensor& source_mask);
+
+  // Teacher forcing: target_in (batch, tgt_len) int64 (bos + summary[:-1]) -> logits (batch, tgt_len, vocab).
+  torch::Tensor decode(const torch::Tensor& target_in, const EncoderOutput& memory);
+
+  // Incremental decoding: computes the cross-attention keys/values of `memory` once.
+  DecoderCache start_decoding(const EncoderOutput& memory);
+  // tokens (batch) int64, the last token of each row -> logits (batch, vocab) for the next one; extends the cache.
+  torch::Tensor decode_step(const torch::Tensor& tokens, DecoderCache& cache);
+
+  // encode + decode: logits (batch, tgt_len, vocab).
+  torch::Tensor forward(const torch::Tensor& source, const torch::Tensor& source_mask, const torch::Tensor& target_in);
+
+  const ModelConfig& config() const { return config_; }
+  int64_t parameter_count() const;
+
+  // Tokens per self-attention block of encoder layer `layer` for an input of `input_length` tokens.
+  int64_t block_size(int64_t layer, int64_t input_length) const;
+
+ private:
+  torch::Tensor embed_source(const torch::Tensor& source, const torch::Tensor& source_mask);  // (batch, src_len, dim)
+  torch::Tensor embed_target(const torch::Tensor& tokens, int64_t first_position);            // (batch, len, dim)
+  torch::Tensor project_output(const torch::Tensor& hidden);  // (batch, ..., dim) -> (batch, ..., vocab)
+
+  ModelConfig config_;
+  torch::nn::Embedding embed_tokens_{nullptr};  // (vocab, dim), shared by encoder, decoder and output
+  torch::nn::Linear output_projection_{nullptr};  // only when tie_output_projection is false
+  torch::nn::ModuleList encoder_layers_{nullptr};
+  std::vector<TransformerEncoderLayer> encoder_layer_list_;
+  std::map<int64_t, RepresentationPooler> poolers_;  // after encoder layer index
+  torch::nn::ModuleList decoder_layers_{nullptr};
+  std::vector<TransformerDecoderLayer> decoder_layer_list_;
+  torch::nn::LayerNorm encoder_final_norm_{nullptr}, decoder_final_norm_{nullptr};  // pre-norm only
+};
+TORCH_MODULE(SummarizationModel);
+
+}  // namespace pyramidion

@@ -1,0 +1,40 @@
+#pragma once
+// One decoder layer: causal self-attention, cross-attention to the encoder memory, feed-forward.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include "pyramidion/nn/decoder_cache.h"
+#include "pyramidion/nn/feed_forward.h"
+#include "pyramidion/nn/layer_options.h"
+#include "pyramidion/nn/multihead_attention.h"
+
+namespace pyramidion {
+
+class TransformerDecoderLayerImpl : public torch::nn::Module {
+ public:
+  explicit TransformerDecoderLayerImpl(const TransformerLayerOptions& options);
+
+  // Teacher forcing. states (batch, tgt_len, dim), memory (batch, memory_len, dim),
+  // memory_mask (batch, memory_len) bool -> (batch, tgt_len, dim)
+  torch::Tensor forward(const torch::Tensor& states, const torch::Tensor& memory, const torch::Tensor& memory_mask);
+
+  // Cross-attention keys/values of memory (batch, memory_len, dim), for incremental decoding.
+  DecoderLayerCache start(const torch::Tensor& memory);
+
+  // One token per row: states (batch, 1, dim) -> (batch, 1, dim); appends this token's keys/values to `cache`.
+  torch::Tensor step(const torch::Tensor& states, DecoderLayerCache& cache, const torch::Tensor& memory_mask);
+
+ private:
+  // The shared body; self_attention maps the (normalized) input to the self-attention output.
+  template <typename SelfAttention, typename CrossAttention>
+  torch::Tensor body(const torch::Tensor& states, SelfAttention&& self_attention, CrossAttention&& cross_attention);
+
+  TransformerLayerOptions options_;
+  MultiheadAttention self_attn_{nullptr}, cross_attn_{nullptr};
+  torch::nn::LayerNorm self_attn_norm_{nullptr}, cross_attn_norm_{nullptr}, ffn_norm_{nullptr};
+  FeedForward ffn_{nullptr};
+};
+TORCH_MODULE(TransformerDecoderLayer);
+
+}  // namespace pyramidion

@@ -1,0 +1,156 @@
+#include "pyramidion/models/architecture_summary.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace pyramidion {
+namespace {
+
+// Self- or cross-attention of `queries` tokens over `keys` tokens in blocks (`blocks` independent problems).
+AttentionCost attention_cost(double blocks, double queries, double keys, double dim, double heads, double bytes,
+                             bool self) {
+  AttentionCost cost;
+  const double q_tokens = blocks * queries, k_tokens = blocks * keys;
+  const double projections = 2 * dim * dim * (2 * q_tokens + 2 * k_tokens);  // q, out on queries; k, v on keys
+  const double products = 4 * blocks * queries * keys * dim;                  // QK^T and PV
+  cost.flops = projections + products;
+  const double probs = heads * blocks * queries * keys;
+  const double tensors = (2 * q_tokens + 2 * k_tokens) * dim;
+  cost.activation_bytes = (probs + tensors) * bytes;
+  (void)self;
+  return cost;
+}
+
+std::string human(double value, const char* unit) {
+  const char* prefixes[] = {"", "K", "M", "G", "T", "P"};
+  int i = 0;
+  while (value >= 1000 && i < 5) {
+    value /= 1000;
+    ++i;
+  }
+  return fmt::format("{:.2f} {}{}", value, prefixes[i], unit);
+}
+
+std::string bytes_text(double value) {
+  const char* prefixes[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int i = 0;
+  while (value >= 1024 && i < 4) {
+    value /= 1024;
+    ++i;
+  }
+  return fmt::format("{:.1f} {}", value, prefixes[i]);
+}
+
+nlohmann::json costs_json(const ArchitectureSummary& s, double AttentionCost::*member) {
+  return {{"encoder_self", s.encoder_self.*member},
+          {"decoder_cross", s.decoder_cross.*member},
+          {"decoder_self", s.decoder_self.*member}};
+}
+
+}  // namespace
+
+int64_t count_parameters(const ModelConfig& c) {
+  const int64_t d = c.d_model, f = c.ffn_dim;
+  const int64_t attention = 4 * (d * d + d);
+  const int64_t ffn = d * f + f + f * d + d;
+  const int64_t norm = 2 * d;
+  int64_t total = c.vocab_size * d;
+  if (!c.tie_output_projection) total += c.vocab_size * d;
+  total += c.encoder_layers * (attention + ffn + 2 * norm);
+  total += c.decoder_layers * (2 * attention + ffn + 3 * norm);
+  total += static_cast<int64_t>(c.pooling.size()) * (d + 1);
+  if (c.normalize_before) total += 2 * norm;
+  return total;
+}
+
+ArchitectureSummary summarize_architecture(const ModelConfig& config, const SummaryOptions& options) {
+  ArchitectureSummary s;
+  s.parameters = count_parameters(config);
+  s.source_length = options.source_length > 0 ? options.source_length : config.max_source_positions;
+  s.target_length = options.target_length > 0 ? options.target_length : config.max_target_positions;
+  s.bytes_per_element = options.bytes_per_element;
+  if (s.source_length > config.max_source_positions)
+    throw std::invalid_argument("source length " + std::to_string(s.source_length) + " exceeds max_source_positions " +
+                                std::to_string(config.max_source_positions));
+  const double d = static_cast<double>(config.d_model), heads = static_cast<double>(config.attention_heads);
+  const double bytes = static_cast<double>(options.bytes_per_element);
+  const auto lengths = config.encoder_lengths(s.source_length);
+  int64_t length = s.source_length;
+  for (int64_t i = 0; i < config.encoder_layers; ++i) {
+    EncoderLayerSummary layer;
+    layer.layer = i;
+    layer.input_length = length;
+    layer.block_size = config.chunk_size > 0 ? std::min(config.chunk_size, length) : length;
+    const int64_t blocks = layer.block_size > 0 ? (length + layer.block_size - 1) / layer.block_size : 0;
+    layer.self_attention = attention_cost(static_cast<double>(blocks), static_cast<double>(layer.block_size),
+                                          static_cast<double>(layer.block_size), d, heads, bytes, true);
+    layer.output_length = lengths[static_cast<size_t>(i)];
+    layer.pooled = layer.output_length < length;
+    s.encoder_self += layer.self_attention;
+    s.encoder_layers.push_back(layer);
+    length = layer.output_length;
+  }
+  s.decoder_memory_length = length;
+  const double t = static_cast<double>(s.target_length), layers = static_cast<double>(config.decoder_layers);
+  AttentionCost cross = attention_cost(1, t, static_cast<double>(length), d, heads, bytes, false);
+  AttentionCost self = attention_cost(1, t, t, d, heads, bytes, true);
+  s.decoder_cross = {cross.flops * layers, cross.activation_bytes * layers};
+  s.decoder_self = {self.flops * layers, self.activation_bytes * layers};
+  return s;
+}
+
+std::vector<int64_t> ArchitectureSummary::encoder_lengths() const {
+  std::vector<int64_t> out;
+  for (const auto& layer : encoder_layers) out.push_back(layer.output_length);
+  return out;
+}
+
+nlohmann::json ArchitectureSummary::to_json() const {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : encoder_layers)
+    layers.push_back({{"layer", l.layer},
+                      {"input_length", l.input_length},
+                      {"block_size", l.block_size},
+                      {"output_length", l.output_length},
+                      {"pooled", l.pooled},
+                      {"attention_flops", l.self_attention.flops},
+                      {"activation_bytes", l.self_attention.activation_bytes}});
+  return {{"parameters", parameters},
+          {"source_length", source_length},
+          {"target_length", target_length},
+          {"bytes_per_element", bytes_per_element},
+          {"encoder_lengths", encoder_lengths()},
+          {"encoder_layers", layers},
+          {"decoder_memory_length", decoder_memory_length},
+          {"attention_flops", costs_json(*this, &AttentionCost::flops)},
+          {"activation_bytes", costs_json(*this, &AttentionCost::activation_bytes)}};
+}
+
+std::string ArchitectureSummary::to_text() const {
+  std::string out;
+  out += fmt::format("parameters        {} ({})\n", parameters, human(static_cast<double>(parameters), ""));
+  out += fmt::format("source length     {} tokens, target length {} tokens\n", source_length, target_length);
+  out += "\nencoder  input  block  output   attn FLOPs    attn activations\n";
+  for (const auto& l : encoder_layers)
+    out += fmt::format("  {:>5}  {:>5}  {:>5}  {:>6}{}  {:>11}  {:>12}\n", l.layer, l.input_length, l.block_size,
+                       l.output_length, l.pooled ? "*" : " ", human(l.self_attention.flops, "FLOP"),
+                       bytes_text(l.self_attention.activation_bytes));
+  out += "  (* pooled after this layer)\n";
+  out += fmt::format("\ndecoder memory length  {}\n", decoder_memory_length);
+  out += fmt::format("\nattention per document, forward ({} bytes/element)\n", bytes_per_element);
+  out += fmt::format("  {:<24} {:>14}  {:>12}\n", "", "FLOPs", "activations");
+  auto row = [&](const char* name, const AttentionCost& c) {
+    out += fmt::format("  {:<24} {:>14}  {:>12}\n", name, human(c.flops, "FLOP"), bytes_text(c.activation_bytes));
+  };
+  row("encoder self-attention", encoder_self);
+  row("decoder cross-attention", decoder_cross);
+  row("decoder self-attention", decoder_self);
+  AttentionCost total = encoder_self;
+  total += decoder_cross;
+  total += decoder_self;
+  row("total", total);
+  return out;
+}
+
+}  // namespace pyramidion

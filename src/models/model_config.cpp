@@ -1,0 +1,279 @@
+#include "pyramidion/models/model_config.h"
+
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "pyramidion/util/yaml_override.h"
+
+namespace pyramidion {
+namespace {
+
+[[noreturn]] void fail(const std::string& origin, const std::string& field, const std::string& message) {
+  throw std::invalid_argument(origin + ": " + (field.empty() ? "" : field + ": ") + message);
+}
+
+std::string describe_node(const YAML::Node& node) {
+  if (node.IsScalar()) return "'" + node.Scalar() + "'";
+  if (node.IsMap()) return "a map";
+  if (node.IsSequence()) return "a list";
+  return "nothing";
+}
+
+template <typename T>
+T read_scalar(const YAML::Node& node, const std::string& origin, const std::string& field, const char* what) {
+  if (!node.IsScalar()) fail(origin, field, std::string("expected ") + what + ", got " + describe_node(node));
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    fail(origin, field, std::string("expected ") + what + ", got " + describe_node(node));
+  }
+}
+
+struct Field {
+  std::function<void(ModelConfig&, const YAML::Node&, const std::string& origin, const std::string& name)> read;
+  std::function<YAML::Node(const ModelConfig&)> write;
+};
+
+template <typename T>
+Field integer(T ModelConfig::*member) {
+  return {[member](ModelConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
+            c.*member = read_scalar<T>(n, o, f, "an integer");
+          },
+          [member](const ModelConfig& c) { return YAML::Node(c.*member); }};
+}
+Field real(double ModelConfig::*member) {
+  return {[member](ModelConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
+            c.*member = read_scalar<double>(n, o, f, "a number");
+          },
+          [member](const ModelConfig& c) { return YAML::Node(c.*member); }};
+}
+Field boolean(bool ModelConfig::*member) {
+  return {[member](ModelConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
+            c.*member = read_scalar<bool>(n, o, f, "true or false");
+          },
+          [member](const ModelConfig& c) { return YAML::Node(c.*member); }};
+}
+
+template <typename E>
+Field choice(E ModelConfig::*member, std::vector<std::pair<std::string, E>> names) {
+  return {[member, names](ModelConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
+            const auto text = read_scalar<std::string>(n, o, f, "a name");
+            std::string allowed;
+            for (const auto& [name, value] : names) {
+              if (name == text) {
+                c.*member = value;
+                return;
+              }
+              allowed += (allowed.empty() ? "" : ", ") + name;
+            }
+            fail(o, f, "'" + text + "' is not one of " + allowed);
+          },
+          [member, names](const ModelConfig& c) {
+            for (const auto& [name, value] : names)
+              if (value == c.*member) return YAML::Node(name);
+            return YAML::Node();
+          }};
+}
+
+Field pooling_schedule() {
+  return {[](ModelConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
+            c.pooling.clear();
+            if (n.IsNull()) return;
+            if (!n.IsMap()) fail(o, f, "expected a map {layer_index: width}, got " + describe_node(n));
+            for (const auto& item : n) {
+              const auto layer = read_scalar<int64_t>(item.first, o, f, "integer layer indices");
+              const auto width = read_scalar<int64_t>(item.second, o, f + "." + item.first.Scalar(), "an integer width");
+              c.pooling[layer] = width;
+            }
+          },
+          [](const ModelConfig& c) {
+            YAML::Node map(YAML::NodeType::Map);
+            for (const auto& [layer, width] : c.pooling) map[layer] = width;
+            map.SetStyle(YAML::EmitterStyle::Flow);
+            return map;
+          }};
+}
+
+// Key order = order in to_yaml() and in the docs.
+const std::vector<std::pair<std::string, Field>>& fields() {
+  using C = ModelConfig;
+  static const std::vector<std::pair<std::string, Field>> table = {
+      {"vocab_size", integer(&C::vocab_size)},
+      {"pad_id", integer(&C::pad_id)},
+      {"bos_id", integer(&C::bos_id)},
+      {"eos_id", integer(&C::eos_id)},
+      {"d_model", integer(&C::d_model)},
+      {"attention_heads", integer(&C::attention_heads)},
+      {"ffn_dim", integer(&C::ffn_dim)},
+      {"encoder_layers", integer(&C::encoder_layers)},
+      {"decoder_layers", integer(&C::decoder_layers)},
+      {"dropout", real(&C::dropout)},
+      {"attention_dropout", real(&C::attention_dropout)},
+      {"activation_dropout", real(&C::activation_dropout)},
+      {"activation", choice(&C::activation, {{"relu", Activation::relu}, {"gelu", Activation::gelu}})},
+      {"normalize_before", boolean(&C::normalize_before)},
+      {"scale_embedding", boolean(&C::scale_embedding)},
+      {"tie_output_projection", boolean(&C::tie_output_projection)},
+      {"attention_backend",
+       choice(&C::attention_backend, {{"auto", AttentionBackend::automatic}, {"math", AttentionBackend::math}})},
+      {"max_source_positions", integer(&C::max_source_positions)},
+      {"max_target_positions", integer(&C::max_target_positions)},
+      {"chunk_size", integer(&C::chunk_size)},
+      {"pooling", pooling_schedule()},
+      {"pooling_base", real(&C::pooling_base)},
+      {"pooling_flip_right", boolean(&C::pooling_flip_right)},
+      {"pooling_sort_back", boolean(&C::pooling_sort_back)},
+      {"pooling_hard_at_inference", boolean(&C::pooling_hard_at_inference)},
+  };
+  return table;
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::from_yaml(const YAML::Node& document, const std::string& origin) {
+  if (!document.IsMap()) fail(origin, "", "expected a YAML map with a 'model:' section");
+  const YAML::Node model = document["model"];
+  if (!model) fail(origin, "", "missing 'model:' section");
+  if (!model.IsMap() && !model.IsNull()) fail(origin, "model", "expected a map, got " + describe_node(model));
+  ModelConfig config;
+  if (model.IsMap()) {
+    for (const auto& item : model) {
+      const std::string key = item.first.as<std::string>();
+      const std::string field = "model." + key;
+      bool known = false;
+      for (const auto& [name, f] : fields()) {
+        if (name == key) {
+          f.read(config, item.second, origin, field);
+          known = true;
+          break;
+        }
+      }
+      if (!known) fail(origin, field, "unknown key (see docs/model.md for the model keys)");
+    }
+  }
+  try {
+    config.validate();
+  } catch (const std::invalid_argument& e) {
+    fail(origin, "", e.what());
+  }
+  return config;
+}
+
+ModelConfig ModelConfig::from_yaml_string(const std::string& text, const std::string& origin) {
+  YAML::Node document;
+  try {
+    document = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    fail(origin, "", "invalid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
+  }
+  return from_yaml(document, origin);
+}
+
+ModelConfig ModelConfig::from_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, "", "cannot read the file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return from_yaml_string(text.str(), path);
+}
+
+YAML::Node ModelConfig::to_yaml() const {
+  YAML::Node model(YAML::NodeType::Map);
+  for (const auto& [name, f] : fields()) model[name] = f.write(*this);
+  YAML::Node document(YAML::NodeType::Map);
+  document["model"] = model;
+  return document;
+}
+
+std::string ModelConfig::to_yaml_string() const {
+  YAML::Emitter out;
+  out << to_yaml();
+  return std::string(out.c_str()) + "\n";
+}
+
+std::vector<std::string> ModelConfig::keys() {
+  std::vector<std::string> names;
+  for (const auto& [name, f] : fields()) names.push_back(name);
+  return names;
+}
+
+void ModelConfig::validate() const {
+  auto require = [](bool ok, const std::string& field, const std::string& message) {
+    if (!ok) throw std::invalid_argument("model." + field + ": " + message);
+  };
+  require(d_model >= 2, "d_model", "must be >= 2");
+  require(attention_heads >= 1 && d_model % attention_heads == 0, "attention_heads",
+          std::to_string(attention_heads) + " must divide d_model (" + std::to_string(d_model) + ")");
+  require(ffn_dim >= 1, "ffn_dim", "must be >= 1");
+  require(encoder_layers >= 1, "encoder_layers", "must be >= 1");
+  require(decoder_layers >= 1, "decoder_layers", "must be >= 1");
+  for (auto [name, p] : {std::pair<const char*, double>{"dropout", dropout},
+                         {"attention_dropout", attention_dropout},
+                         {"activation_dropout", activation_dropout}})
+    require(p >= 0 && p < 1, name, "must be in [0, 1)");
+  require(max_source_positions >= 1, "max_source_positions", "must be >= 1");
+  require(max_target_positions >= 1, "max_target_positions", "must be >= 1");
+  require(chunk_size >= 0, "chunk_size", "must be >= 0 (0 = full attention)");
+  for (auto [name, id] : {std::pair<const char*, int64_t>{"pad_id", pad_id}, {"bos_id", bos_id}, {"eos_id", eos_id}})
+    require(id >= 0 && id < vocab_size, name,
+            std::to_string(id) + " is outside the vocabulary (vocab_size " + std::to_string(vocab_size) + ")");
+  require(vocab_size >= 1, "vocab_size", "must be >= 1");
+  require(pooling_base > 1, "pooling_base", "must be > 1");
+  for (const auto& [layer, width] : pooling) {
+    require(layer >= 0 && layer < encoder_layers, "pooling",
+            "layer index " + std::to_string(layer) + " is outside 0.." + std::to_string(encoder_layers - 1));
+    require(width >= 1, "pooling", "width for layer " + std::to_string(layer) + " must be >= 1");
+  }
+}
+
+TransformerLayerOptions ModelConfig::layer_options() const {
+  TransformerLayerOptions o;
+  o.dim = d_model;
+  o.heads = attention_heads;
+  o.ffn_dim = ffn_dim;
+  o.dropout = dropout;
+  o.attention_dropout = attention_dropout;
+  o.activation_dropout = activation_dropout;
+  o.activation = activation;
+  o.normalize_before = normalize_before;
+  o.attention_backend = attention_backend;
+  return o;
+}
+
+TopKOptions ModelConfig::topk_options() const {
+  TopKOptions o;
+  o.base = pooling_base;
+  o.flip_right = pooling_flip_right;
+  o.sort_back = pooling_sort_back;
+  o.hard = false;
+  return o;
+}
+
+std::vector<int64_t> ModelConfig::encoder_lengths(int64_t source_length) const {
+  std::vector<int64_t> lengths;
+  int64_t length = source_length;
+  for (int64_t layer = 0; layer < encoder_layers; ++layer) {
+    auto it = pooling.find(layer);
+    if (it != pooling.end()) length = std::min(length, it->second);
+    lengths.push_back(length);
+  }
+  return lengths;
+}
+
+void apply_override(ModelConfig& config, const std::string& assignment) {
+  YAML::Node document = config.to_yaml();
+  const std::string scoped = assignment.rfind("model.", 0) == 0 ? assignment : "model." + assignment;  // model keys only
+  apply_yaml_override(document, scoped);
+  config = ModelConfig::from_yaml(document, "--set " + assignment);
+}
+
+void check_vocabulary(const ModelConfig& config, int64_t tokenizer_vocab_size, const std::string& path) {
+  if (tokenizer_vocab_size != config.vocab_size)
+    throw std::runtime_error(path + ": the tokenizer has " + std::to_string(tokenizer_vocab_size) +
+                             " pieces but the model's vocab_size is " + std::to_string(config.vocab_size));
+}
+
+}  // namespace pyramidion

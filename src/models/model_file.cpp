@@ -1,0 +1,201 @@
+#include "pyramidion/models/model_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+namespace pyramidion {
+namespace {
+
+constexpr char kMagic[8] = {'P', 'Y', 'R', 'M', 'O', 'D', 'E', 'L'};
+constexpr size_t kHeaderSize = 8 + 4 + 4 + 8;
+constexpr size_t kTrailerSize = 8;
+
+uint64_t fnv1a64(const char* data, size_t size) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < size; ++i) {
+    hash ^= static_cast<unsigned char>(data[i]);
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+template <typename T>
+void put(std::string& out, T value) {
+  for (size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((static_cast<uint64_t>(value) >> (8 * i)) & 0xff));
+}
+
+template <typename T>
+T get(const std::string& in, size_t offset) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) value |= static_cast<uint64_t>(static_cast<unsigned char>(in[offset + i])) << (8 * i);
+  return static_cast<T>(value);
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& message) {
+  throw std::runtime_error(path + ": " + message);
+}
+
+// c10::Error messages carry a backtrace; keep the first line.
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::string shape_string(c10::IntArrayRef sizes) {
+  std::ostringstream out;
+  out << sizes;
+  return out.str();
+}
+
+}  // namespace
+
+void write_model_file_contents(const std::string& path, const ModelFileContents& contents) {
+  const std::vector<std::pair<const char*, const std::string*>> sections = {
+      {"CONF", &contents.config_yaml},
+      {"TOKN", &contents.tokenizer_bytes},
+      {"WGHT", &contents.weights},
+      {"META", &contents.metadata_json}};
+  uint64_t total = kHeaderSize + kTrailerSize;
+  for (const auto& s : sections) total += 4 + 8 + s.second->size();
+  std::string bytes;
+  bytes.reserve(total);
+  bytes.append(kMagic, sizeof(kMagic));
+  put<uint32_t>(bytes, kModelFileVersion);
+  put<uint32_t>(bytes, static_cast<uint32_t>(sections.size()));
+  put<uint64_t>(bytes, total);
+  for (const auto& [tag, payload] : sections) {
+    bytes.append(tag, 4);
+    put<uint64_t>(bytes, payload->size());
+    bytes.append(*payload);
+  }
+  put<uint64_t>(bytes, fnv1a64(bytes.data(), bytes.size()));
+
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) fail(path, std::string("cannot write ") + temp + ": " + std::strerror(errno));
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(temp.c_str());
+      fail(path, std::string("write failed: ") + std::strerror(err));
+    }
+    written += static_cast<size_t>(n);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || std::rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    fail(path, std::string("cannot replace the file: ") + std::strerror(err));
+  }
+}
+
+ModelFileContents read_model_file_contents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot open the model file");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t magic_bytes = std::min(bytes.size(), sizeof(kMagic));
+  if (std::memcmp(bytes.data(), kMagic, magic_bytes) != 0 || bytes.empty())
+    fail(path, "not a pyramidion model file (bad magic)");
+  if (bytes.size() < kHeaderSize) fail(path, "truncated model file (" + std::to_string(bytes.size()) + " bytes, header incomplete)");
+  const uint32_t version = get<uint32_t>(bytes, 8);
+  if (version != kModelFileVersion)
+    fail(path, "model file format version " + std::to_string(version) + " is not supported (this build reads version " +
+                   std::to_string(kModelFileVersion) + ")");
+  const uint32_t count = get<uint32_t>(bytes, 12);
+  const uint64_t total = get<uint64_t>(bytes, 16);
+  if (bytes.size() < total)
+    fail(path, "truncated model file (" + std::to_string(bytes.size()) + " of " + std::to_string(total) + " bytes)");
+  if (bytes.size() > total)
+    fail(path, "corrupt model file (" + std::to_string(bytes.size() - total) + " unexpected bytes at the end)");
+  const size_t body = bytes.size() - kTrailerSize;
+  if (get<uint64_t>(bytes, body) != fnv1a64(bytes.data(), body)) fail(path, "corrupt model file (checksum mismatch)");
+
+  std::map<std::string, std::string> sections;
+  size_t offset = kHeaderSize;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (offset + 12 > body) fail(path, "corrupt model file (section table runs past the end)");
+    const std::string tag = bytes.substr(offset, 4);
+    const uint64_t size = get<uint64_t>(bytes, offset + 4);
+    offset += 12;
+    if (size > body - offset) fail(path, "corrupt model file (section " + tag + " runs past the end)");
+    sections[tag] = bytes.substr(offset, size);
+    offset += size;
+  }
+  for (const char* tag : {"CONF", "TOKN", "WGHT", "META"})
+    if (!sections.count(tag)) fail(path, std::string("corrupt model file (no ") + tag + " section)");
+  return {sections["CONF"], sections["TOKN"], sections["WGHT"], sections["META"]};
+}
+
+void save_model_file(const std::string& path, SummarizationModel& model, const std::string& tokenizer_bytes,
+                     const nlohmann::json& metadata) {
+  ModelFileContents contents;
+  contents.config_yaml = model->config().to_yaml_string();
+  contents.tokenizer_bytes = tokenizer_bytes;
+  contents.metadata_json = metadata.dump();
+  torch::serialize::OutputArchive archive;
+  model->save(archive);
+  std::ostringstream weights;
+  archive.save_to(weights);
+  contents.weights = weights.str();
+  write_model_file_contents(path, contents);
+}
+
+LoadedModel load_model_file(const std::string& path, torch::Device device) {
+  ModelFileContents contents = read_model_file_contents(path);
+  LoadedModel loaded;
+  try {
+    loaded.config = ModelConfig::from_yaml_string(contents.config_yaml, path + " (config section)");
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(e.what());
+  }
+  try {
+    loaded.metadata = nlohmann::json::parse(contents.metadata_json);
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, std::string("metadata is not valid JSON: ") + e.what());
+  }
+  loaded.tokenizer_bytes = std::move(contents.tokenizer_bytes);
+  loaded.model = SummarizationModel(loaded.config);
+
+  // Module::load silently resizes tensors to what the file holds, so compare shapes before and after.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
+  for (const auto& item : loaded.model->named_parameters()) expected.emplace_back(item.key(), item.value().sizes().vec());
+  for (const auto& item : loaded.model->named_buffers()) expected.emplace_back(item.key(), item.value().sizes().vec());
+  try {
+    torch::serialize::InputArchive archive;
+    std::istringstream weights(contents.weights);
+    archive.load_from(weights, torch::kCPU);
+    loaded.model->load(archive);
+  } catch (const c10::Error& e) {
+    fail(path, "weights do not match the config: " + first_line(e.what_without_backtrace()));
+  }
+  auto params = loaded.model->named_parameters();
+  auto buffers = loaded.model->named_buffers();
+  for (const auto& [name, shape] : expected) {
+    const torch::Tensor* t = params.find(name);
+    if (!t) t = buffers.find(name);
+    if (t && t->sizes().vec() != shape) {
+      std::string hint;
+      if (name == "embed_tokens.weight" || name == "output_projection.weight")
+        hint = " (vocabulary size mismatch: the config says vocab_size " + std::to_string(loaded.config.vocab_size) + ")";
+      fail(path, "weights do not match the config: " + name + " is " + shape_string(t->sizes()) +
+                     " in the file but the config needs " + shape_string(shape) + hint);
+    }
+  }
+  loaded.model->to(device);
+  loaded.model->eval();
+  return loaded;
+}
+
+}  // namespace pyramidion

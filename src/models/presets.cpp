@@ -1,0 +1,91 @@
+#include "pyramidion/models/presets.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+#include "pyramidion/util/yaml_override.h"
+
+namespace pyramidion {
+namespace fs = std::filesystem;
+
+std::string configs_dir() {
+  std::vector<fs::path> tried;
+  if (const char* env = std::getenv("PYRAMIDION_CONFIGS")) tried.emplace_back(env);
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) tried.push_back(exe.parent_path() / ".." / "share" / "pyramidion" / "configs");
+#ifdef PYRAMIDION_SOURCE_CONFIGS_DIR
+  tried.emplace_back(PYRAMIDION_SOURCE_CONFIGS_DIR);
+#endif
+  for (const auto& dir : tried)
+    if (fs::is_directory(dir, ec)) return fs::weakly_canonical(dir, ec).string();
+  std::string list;
+  for (const auto& dir : tried) list += (list.empty() ? "" : ", ") + dir.string();
+  throw std::runtime_error("no configs directory found (tried: " + list + "); set $PYRAMIDION_CONFIGS");
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(configs_dir()))
+    if (entry.is_regular_file() && entry.path().extension() == ".yaml") names.push_back(entry.path().stem().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string preset_path(const std::string& name) {
+  const auto names = preset_names();
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown preset '" + name + "' (known: " + list + ")");
+  }
+  return (fs::path(configs_dir()) / (name + ".yaml")).string();
+}
+
+YAML::Node load_preset_yaml(const std::string& name) {
+  const std::string path = preset_path(name);
+  try {
+    return YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw std::invalid_argument(path + ": invalid YAML: " + e.msg);
+  }
+}
+
+ModelConfig load_preset(const std::string& name) { return ModelConfig::from_yaml(load_preset_yaml(name), preset_path(name)); }
+
+ModelConfig resolve_model_config(const std::string& config_path, const std::string& preset,
+                                 const std::vector<std::string>& overrides) {
+  if (config_path.empty() == preset.empty()) throw std::invalid_argument("give either a config file or a preset");
+  YAML::Node document;
+  std::string origin;
+  if (!preset.empty()) {
+    document = load_preset_yaml(preset);
+    origin = preset_path(preset);
+  } else {
+    origin = config_path;
+    if (!fs::exists(config_path)) throw std::invalid_argument(config_path + ": no such file");
+    try {
+      document = YAML::LoadFile(config_path);
+    } catch (const YAML::Exception& e) {
+      throw std::invalid_argument(config_path + ": invalid YAML: " + e.msg);
+    }
+  }
+  for (const auto& assignment : overrides) {
+    // "d_model=256" and "pooling.0=128" are model keys (a misspelt key then fails as an unknown model key);
+    // "model.x=..." and "training.x=..." name their section.
+    const auto split = assignment.find_first_of(".=");
+    const std::string first = assignment.substr(0, split);
+    const auto keys = ModelConfig::keys();
+    const bool model_key = std::find(keys.begin(), keys.end(), first) != keys.end();
+    const bool sectioned = !model_key && split != std::string::npos && assignment[split] == '.';
+    apply_yaml_override(document, sectioned ? assignment : "model." + assignment);
+    origin += " --set " + assignment;
+  }
+  return ModelConfig::from_yaml(document, origin);
+}
+
+}  // namespace pyramidion

@@ -1,0 +1,158 @@
+#include "pyramidion/models/summarization_model.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <stdexcept>
+
+#include "pyramidion/nn/sinusoidal_positions.h"
+
+namespace pyramidion {
+
+SummarizationModelImpl::SummarizationModelImpl(const ModelConfig& config) : config_(config) {
+  config_.validate();
+  const int64_t dim = config_.d_model;
+  embed_tokens_ = register_module(
+      "embed_tokens", torch::nn::Embedding(torch::nn::EmbeddingOptions(config_.vocab_size, dim).padding_idx(config_.pad_id)));
+  {
+    torch::NoGradGuard no_grad;  // fairseq: N(0, dim^-1/2), padding row zero
+    torch::nn::init::normal_(embed_tokens_->weight, 0.0, std::pow(static_cast<double>(dim), -0.5));
+    embed_tokens_->weight[config_.pad_id].zero_();
+  }
+  if (!config_.tie_output_projection) {
+    output_projection_ = register_module("output_projection",
+                                         torch::nn::Linear(torch::nn::LinearOptions(dim, config_.vocab_size).bias(false)));
+    torch::NoGradGuard no_grad;
+    torch::nn::init::normal_(output_projection_->weight, 0.0, std::pow(static_cast<double>(dim), -0.5));
+  }
+  const TransformerLayerOptions layer = config_.layer_options();
+  encoder_layers_ = register_module("encoder_layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config_.encoder_layers; ++i) {
+    encoder_layer_list_.push_back(TransformerEncoderLayer(layer, config_.chunk_size));
+    encoder_layers_->push_back(encoder_layer_list_.back());
+  }
+  for (const auto& [index, width] : config_.pooling) {
+    RepresentationPoolerOptions options;
+    options.dim = dim;
+    options.width = width;
+    options.topk = config_.topk_options();
+    options.hard_at_inference = config_.pooling_hard_at_inference;
+    poolers_.emplace(index, register_module("pooler_after_layer_" + std::to_string(index), RepresentationPooler(options)));
+  }
+  decoder_layers_ = register_module("decoder_layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config_.decoder_layers; ++i) {
+    decoder_layer_list_.push_back(TransformerDecoderLayer(layer));
+    decoder_layers_->push_back(decoder_layer_list_.back());
+  }
+  if (config_.normalize_before) {
+    encoder_final_norm_ = register_module("encoder_final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+    decoder_final_norm_ = register_module("decoder_final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  }
+}
+
+int64_t SummarizationModelImpl::parameter_count() const {
+  int64_t total = 0;
+  for (const auto& p : parameters()) total += p.numel();
+  return total;
+}
+
+int64_t SummarizationModelImpl::block_size(int64_t layer, int64_t input_length) const {
+  return encoder_layer_list_.at(static_cast<size_t>(layer))->block_size(input_length);
+}
+
+torch::Tensor SummarizationModelImpl::embed_source(const torch::Tensor& source, const torch::Tensor& source_mask) {
+  const double scale = config_.scale_embedding ? std::sqrt(static_cast<double>(config_.d_model)) : 1.0;
+  torch::Tensor x = embed_tokens_(source) * scale;
+  x = x + document_positions(source_mask, config_.pad_id, config_.d_model, x.scalar_type());
+  return torch::dropout(x, config_.dropout, is_training());
+}
+
+torch::Tensor SummarizationModelImpl::embed_target(const torch::Tensor& tokens, int64_t first_position) {
+  const double scale = config_.scale_embedding ? std::sqrt(static_cast<double>(config_.d_model)) : 1.0;
+  torch::Tensor x = embed_tokens_(tokens) * scale;  // (batch, len, dim)
+  // Target positions count from the first token (bos) regardless of padding: decoding is causal and padding
+  // only ever follows the real tokens.
+  torch::Tensor positions =
+      torch::arange(first_position, first_position + tokens.size(1), tokens.options().dtype(torch::kLong)) +
+      (config_.pad_id + 1);
+  x = x + sinusoidal_embeddings(positions, config_.d_model, x.scalar_type()).unsqueeze(0);
+  return torch::dropout(x, config_.dropout, is_training());
+}
+
+torch::Tensor SummarizationModelImpl::project_output(const torch::Tensor& hidden) {
+  if (output_projection_) return output_projection_(hidden);
+  return torch::matmul(hidden, embed_tokens_->weight.t().to(hidden.scalar_type()));
+}
+
+EncoderOutput SummarizationModelImpl::encode(const torch::Tensor& source, const torch::Tensor& source_mask) {
+  TORCH_CHECK(source.dim() == 2 && source_mask.sizes() == source.sizes(),
+              "encode: source and source_mask must both be (batch, src_len), got ", source.sizes(), " and ",
+              source_mask.sizes());
+  TORCH_CHECK(source_mask.scalar_type() == torch::kBool, "encode: source_mask must be bool");
+  if (source.size(1) > config_.max_source_positions)
+    throw std::invalid_argument("encode: source length " + std::to_string(source.size(1)) +
+                                " exceeds max_source_positions " + std::to_string(config_.max_source_positions));
+  {
+    // Pooling groups documents by their real length, which needs right padding (true..true false..false).
+    torch::Tensor lengths = source_mask.sum(1, /*keepdim=*/true);
+    torch::Tensor prefix = torch::arange(source.size(1), lengths.options()).unsqueeze(0) < lengths;
+    if (!torch::equal(prefix, source_mask))
+      throw std::invalid_argument("encode: source_mask must be right-padded (real tokens first)");
+  }
+  EncoderOutput out;
+  torch::Tensor mask = source_mask;
+  torch::Tensor x = embed_source(source, mask);  // (batch, src_len, dim)
+  for (int64_t i = 0; i < config_.encoder_layers; ++i) {
+    x = encoder_layer_list_[static_cast<size_t>(i)](x, mask);
+    auto pooler = poolers_.find(i);
+    if (pooler != poolers_.end()) {
+      PoolerOutput pooled = pooler->second(x, mask, i);
+      x = pooled.pooled.states;  // (batch, min(width, len), dim)
+      mask = pooled.pooled.mask;
+      out.pooling.push_back(std::move(pooled.record));
+    }
+  }
+  if (encoder_final_norm_) x = encoder_final_norm_(x);
+  out.states = x.masked_fill(mask.logical_not().unsqueeze(-1), 0);
+  out.mask = mask;
+  return out;
+}
+
+torch::Tensor SummarizationModelImpl::decode(const torch::Tensor& target_in, const EncoderOutput& memory) {
+  TORCH_CHECK(target_in.dim() == 2, "decode: target_in must be (batch, tgt_len), got ", target_in.sizes());
+  if (target_in.size(1) > config_.max_target_positions)
+    throw std::invalid_argument("decode: target length " + std::to_string(target_in.size(1)) +
+                                " exceeds max_target_positions " + std::to_string(config_.max_target_positions));
+  torch::Tensor x = embed_target(target_in, 0);
+  for (auto& layer : decoder_layer_list_) x = layer(x, memory.states, memory.mask);
+  if (decoder_final_norm_) x = decoder_final_norm_(x);
+  return project_output(x);
+}
+
+DecoderCache SummarizationModelImpl::start_decoding(const EncoderOutput& memory) {
+  std::vector<DecoderLayerCache> layers;
+  layers.reserve(decoder_layer_list_.size());
+  for (auto& layer : decoder_layer_list_) layers.push_back(layer->start(memory.states));
+  return DecoderCache(std::move(layers), memory.mask);
+}
+
+torch::Tensor SummarizationModelImpl::decode_step(const torch::Tensor& tokens, DecoderCache& cache) {
+  TORCH_CHECK(tokens.dim() == 1 && tokens.size(0) == cache.batch_size(), "decode_step: tokens must be (",
+              cache.batch_size(), "), got ", tokens.sizes());
+  if (cache.length() >= config_.max_target_positions)
+    throw std::invalid_argument("decode_step: position " + std::to_string(cache.length()) +
+                                " exceeds max_target_positions " + std::to_string(config_.max_target_positions));
+  torch::Tensor x = embed_target(tokens.unsqueeze(1), cache.length());  // (batch, 1, dim)
+  for (size_t i = 0; i < decoder_layer_list_.size(); ++i)
+    x = decoder_layer_list_[i]->step(x, cache.layers()[i], cache.memory_mask());
+  if (decoder_final_norm_) x = decoder_final_norm_(x);
+  cache.advance();
+  return project_output(x).squeeze(1);
+}
+
+torch::Tensor SummarizationModelImpl::forward(const torch::Tensor& source, const torch::Tensor& source_mask,
+                                              const torch::Tensor& target_in) {
+  return decode(target_in, encode(source, source_mask));
+}
+
+}  // namespace pyramidion

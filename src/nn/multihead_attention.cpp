@@ -1,0 +1,50 @@
+#include "pyramidion/nn/multihead_attention.h"
+
+#include <torch/torch.h>
+
+#include <stdexcept>
+
+namespace pyramidion {
+
+MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& options) : options_(options) {
+  if (options.heads < 1 || options.dim % options.heads != 0)
+    throw std::invalid_argument("MultiheadAttention: heads (" + std::to_string(options.heads) +
+                                ") must divide dim (" + std::to_string(options.dim) + ")");
+  q_proj_ = register_module("q_proj", torch::nn::Linear(options.dim, options.dim));
+  k_proj_ = register_module("k_proj", torch::nn::Linear(options.dim, options.dim));
+  v_proj_ = register_module("v_proj", torch::nn::Linear(options.dim, options.dim));
+  out_proj_ = register_module("out_proj", torch::nn::Linear(options.dim, options.dim));
+  // fairseq initialization: scaled Xavier for the input projections, plain Xavier for the output.
+  const double gain = 1.0 / std::sqrt(2.0);
+  torch::NoGradGuard no_grad;
+  for (auto* linear : {&q_proj_, &k_proj_, &v_proj_}) {
+    torch::nn::init::xavier_uniform_((*linear)->weight, gain);
+    torch::nn::init::zeros_((*linear)->bias);
+  }
+  torch::nn::init::xavier_uniform_(out_proj_->weight);
+  torch::nn::init::zeros_(out_proj_->bias);
+}
+
+torch::Tensor MultiheadAttentionImpl::split_heads(const torch::Tensor& x) const {
+  return x.view({x.size(0), x.size(1), options_.heads, options_.dim / options_.heads}).transpose(1, 2);
+}
+
+ProjectedKeyValue MultiheadAttentionImpl::project_key_value(const torch::Tensor& states) {
+  return {split_heads(k_proj_(states)), split_heads(v_proj_(states))};
+}
+
+torch::Tensor MultiheadAttentionImpl::attend(const torch::Tensor& query, const ProjectedKeyValue& kv,
+                                             const torch::Tensor& key_mask, bool causal) {
+  torch::Tensor q = split_heads(q_proj_(query));  // (batch, heads, query_len, head_dim)
+  const double p = is_training() ? options_.dropout : 0.0;
+  torch::Tensor out = scaled_dot_product(q, kv.key, kv.value, key_mask, causal, p, options_.backend);
+  out = out.transpose(1, 2).reshape({query.size(0), query.size(1), options_.dim});
+  return out_proj_(out);
+}
+
+torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& query, const torch::Tensor& key_value,
+                                              const torch::Tensor& key_mask, bool causal) {
+  return attend(query, project_key_value(key_value), key_mask, causal);
+}
+
+}  // namespace pyramidion

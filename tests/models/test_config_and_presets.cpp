@@ -1,0 +1,191 @@
+// ModelConfig parsing and errors, overrides, presets (each builds and trains a step at a small size), the
+// architecture summary and the describe command.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "model_test_support.h"
+#include "pyramidion/models/architecture_summary.h"
+#include "pyramidion/models/presets.h"
+#include "pyramidion/util/yaml_override.h"
+#include "test_support.h"
+
+namespace pyramidion {
+namespace {
+
+std::string parse_error(const std::string& yaml) {
+  try {
+    ModelConfig::from_yaml_string(yaml, "x.yaml");
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "parsed: " << yaml;
+  return "";
+}
+
+TEST(ModelConfig, ParsesModelSectionAndIgnoresOtherSections) {
+  auto c = ModelConfig::from_yaml_string(
+      "training: {lr: 0.1, whatever: [1, 2]}\nmodel:\n  d_model: 64\n  attention_heads: 4\n  chunk_size: 16\n"
+      "  pooling: {0: 100, 3: 7}\n  activation: gelu\n  attention_backend: math\n",
+      "x.yaml");
+  EXPECT_EQ(c.d_model, 64);
+  EXPECT_EQ(c.chunk_size, 16);
+  EXPECT_EQ(c.pooling, (std::map<int64_t, int64_t>{{0, 100}, {3, 7}}));
+  EXPECT_EQ(c.activation, Activation::gelu);
+  EXPECT_EQ(c.attention_backend, AttentionBackend::math);
+  EXPECT_EQ(c.dropout, 0.1);  // default
+  // to_yaml round trip.
+  auto again = ModelConfig::from_yaml_string(c.to_yaml_string(), "again");
+  EXPECT_EQ(again.to_yaml_string(), c.to_yaml_string());
+}
+
+TEST(ModelConfig, ErrorsNameTheOriginAndTheField) {
+  auto unknown = parse_error("model:\n  d_model: 64\n  d_modle: 3\n");
+  EXPECT_NE(unknown.find("x.yaml"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("model.d_modle"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("unknown key"), std::string::npos) << unknown;
+  EXPECT_NE(parse_error("model:\n  d_model: big\n").find("model.d_model: expected an integer"), std::string::npos);
+  EXPECT_NE(parse_error("model:\n  activation: tanh\n").find("model.activation"), std::string::npos);
+  EXPECT_NE(parse_error("model:\n  d_model: 100\n  attention_heads: 3\n").find("attention_heads"), std::string::npos);
+  EXPECT_NE(parse_error("model:\n  pooling: {6: 10}\n").find("model.pooling"), std::string::npos);
+  EXPECT_NE(parse_error("model:\n  pooling: {0: 0}\n").find("model.pooling"), std::string::npos);
+  EXPECT_NE(parse_error("model:\n  vocab_size: 2\n").find("outside the vocabulary"), std::string::npos);
+  EXPECT_NE(parse_error("training: {}\n").find("missing 'model:'"), std::string::npos);
+  EXPECT_NE(parse_error("model: [1\n").find("invalid YAML"), std::string::npos);
+}
+
+TEST(YamlOverride, SetsNestedKeysAndParsesValues) {
+  YAML::Node root = YAML::Load("model: {d_model: 64, pooling: {0: 10}}\ntraining: 3\n");
+  apply_yaml_override(root, "model.d_model=128");
+  apply_yaml_override(root, "model.pooling.1=5");
+  apply_yaml_override(root, "training.lr=0.5");  // replaces a scalar by a map
+  apply_yaml_override(root, "new.deep.key=[1, 2]");
+  EXPECT_EQ(root["model"]["d_model"].as<int>(), 128);
+  EXPECT_EQ(root["model"]["pooling"]["0"].as<int>(), 10);
+  EXPECT_EQ(root["model"]["pooling"]["1"].as<int>(), 5);
+  EXPECT_EQ(root["training"]["lr"].as<double>(), 0.5);
+  EXPECT_EQ(root["new"]["deep"]["key"].size(), 2u);
+  apply_yaml_override(root, "model.pooling={}");
+  EXPECT_EQ(root["model"]["pooling"].size(), 0u);
+  EXPECT_THROW(apply_yaml_override(root, "no_equals"), std::invalid_argument);
+  EXPECT_THROW(apply_yaml_override(root, "a..b=1"), std::invalid_argument);
+
+  ModelConfig c;
+  apply_override(c, "pooling={1: 64}");
+  apply_override(c, "model.pooling.3=32");
+  apply_override(c, "chunk_size=128");
+  EXPECT_EQ(c.pooling, (std::map<int64_t, int64_t>{{1, 64}, {3, 32}}));
+  EXPECT_EQ(c.chunk_size, 128);
+  EXPECT_THROW(apply_override(c, "d_modle=3"), std::invalid_argument);
+}
+
+// Scale a preset to d 32, 2 heads, source 256 / target 16, pooling widths and chunks shrunk in proportion.
+ModelConfig small_version(const std::string& name) {
+  ModelConfig preset = load_preset(name);
+  const int64_t source = 256;
+  auto scale = [&](int64_t v) { return std::max<int64_t>(1, v * source / preset.max_source_positions); };
+  std::string pooling = "{";
+  for (const auto& [layer, width] : preset.pooling) pooling += std::to_string(layer) + ": " + std::to_string(scale(width)) + ", ";
+  pooling += "}";
+  return resolve_model_config("", name,
+                              {"d_model=32", "attention_heads=2", "ffn_dim=64", "vocab_size=64",
+                               "max_source_positions=" + std::to_string(source), "max_target_positions=16",
+                               "chunk_size=" + std::to_string(preset.chunk_size ? scale(preset.chunk_size) : 0),
+                               "pooling=" + pooling, "training.ignored=1"});
+}
+
+TEST(Presets, EveryPresetBuildsAndTrainsOneStep) {
+  const auto names = preset_names();
+  for (const char* expected : {"vanilla", "blockwise", "transpooler", "pyramidion", "deep-pyramidion", "tiny-vanilla",
+                               "tiny-blockwise", "tiny-transpooler", "tiny-pyramidion", "tiny-deep-pyramidion"})
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  for (const auto& name : names) {
+    SCOPED_TRACE(name);
+    ModelConfig config = small_version(name);
+    torch::manual_seed(31);
+    SummarizationModel model(config);
+    model->train();
+    EXPECT_EQ(model->parameter_count(), count_parameters(config));
+    auto batch = testing::random_batch({256, 100}, 256, config.vocab_size);
+    auto target = torch::randint(4, config.vocab_size, {2, 8}, torch::kLong);
+    auto memory = model->encode(batch.tokens, batch.mask);
+    EXPECT_EQ(memory.memory_length(), summarize_architecture(config).decoder_memory_length);
+    auto logits = model->decode(target, memory);
+    auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, config.vocab_size}), target.reshape({-1}));
+    loss.backward();
+    EXPECT_TRUE(std::isfinite(loss.item<double>()));
+    for (const auto& p : model->named_parameters()) ASSERT_TRUE(p.value().grad().defined()) << p.key();
+  }
+}
+
+TEST(ArchitectureSummary, EncoderLengthsFollowEachPresetSchedule) {
+  const std::map<std::string, std::vector<int64_t>> expected = {
+      {"vanilla", {8192, 8192, 8192, 8192, 8192, 8192}},
+      {"blockwise", {8192, 8192, 8192, 8192, 8192, 8192}},
+      {"transpooler", {8192, 8192, 8192, 8192, 8192, 512}},
+      {"pyramidion", {1024, 512}},
+      {"deep-pyramidion", {4096, 2048, 1024, 512, 512, 512}},
+      {"tiny-pyramidion", {256, 64}},
+      {"tiny-deep-pyramidion", {512, 256, 128, 64}},
+  };
+  for (const auto& [name, lengths] : expected) {
+    auto summary = summarize_architecture(load_preset(name));
+    EXPECT_EQ(summary.encoder_lengths(), lengths) << name;
+    EXPECT_EQ(summary.decoder_memory_length, lengths.back()) << name;
+  }
+  // Pooling buys cheaper attention at the same depth.
+  auto blockwise = summarize_architecture(load_preset("blockwise"));
+  auto deep = summarize_architecture(load_preset("deep-pyramidion"));
+  auto vanilla = summarize_architecture(load_preset("vanilla"));
+  EXPECT_LT(deep.encoder_self.flops, blockwise.encoder_self.flops);
+  EXPECT_LT(blockwise.encoder_self.flops, vanilla.encoder_self.flops);
+  EXPECT_LT(deep.decoder_cross.activation_bytes, blockwise.decoder_cross.activation_bytes);
+  EXPECT_EQ(blockwise.encoder_layers[0].block_size, 512);
+  // A shorter source: widths above the length do nothing.
+  auto short_doc = summarize_architecture(load_preset("deep-pyramidion"), {1500, 100, 2});
+  EXPECT_EQ(short_doc.encoder_lengths(), (std::vector<int64_t>{1500, 1500, 1024, 512, 512, 512}));
+  EXPECT_EQ(short_doc.to_json()["attention_flops"].size(), 3u);
+  // Closed form check for one full-attention layer: projections 8 L d^2, products 4 L^2 d.
+  ModelConfig one;
+  one.encoder_layers = 1;
+  one.d_model = 8;
+  one.attention_heads = 2;
+  auto s = summarize_architecture(one, {10, 1, 4});
+  EXPECT_DOUBLE_EQ(s.encoder_self.flops, 8.0 * 10 * 64 + 4.0 * 100 * 8);
+  EXPECT_DOUBLE_EQ(s.encoder_self.activation_bytes, (2.0 * 100 + 4.0 * 10 * 8) * 4);
+}
+
+std::string run_cli(const std::string& args, int* status) {
+  const std::string command = (testing::binary_dir() / "pyramidion").string() + " " + args + " 2>&1";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  std::string out;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe.get())) out.append(buffer, n);
+  *status = pclose(pipe.release());
+  return out;
+}
+
+TEST(DescribeCommand, JsonOutputAndBadKeys) {
+  if (!std::filesystem::exists(testing::binary_dir() / "pyramidion")) GTEST_SKIP() << "CLI not built";
+  int status = 0;
+  auto out = run_cli("describe --preset deep-pyramidion --json", &status);
+  ASSERT_EQ(status, 0) << out;
+  auto json = nlohmann::json::parse(out);
+  EXPECT_EQ(json["encoder_lengths"], (std::vector<int64_t>{4096, 2048, 1024, 512, 512, 512}));
+  EXPECT_EQ(json["decoder_memory_length"], 512);
+  EXPECT_EQ(json["parameters"], count_parameters(load_preset("deep-pyramidion")));
+  for (const char* key : {"encoder_self", "decoder_cross", "decoder_self"}) {
+    EXPECT_GT(json["attention_flops"][key].get<double>(), 0) << key;
+    EXPECT_GT(json["activation_bytes"][key].get<double>(), 0) << key;
+  }
+  out = run_cli("describe --preset tiny-pyramidion --set d_modle=3", &status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(out.find("model.d_modle"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+}
+
+}  // namespace
+}  // namespace pyramidion
