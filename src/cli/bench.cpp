@@ -1,4 +1,5 @@
-// `pyramidion bench`: measurements. `bench topk` times and checks the pooling operator.
+// `pyramidion bench`: measurements. Plain `bench [options]` compares architectures over input lengths;
+// `bench topk` times and checks the pooling operator.
 #include "bench_commands.h"
 #include "command.h"
 
@@ -6,7 +7,8 @@ namespace pyramidion::cli {
 
 PYRAMIDION_COMMAND("bench", [](CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "measure speed, memory and approximation quality");
-  bench->require_subcommand(1);
+  bench->require_subcommand(0, 1);
+  add_bench_architectures(*bench);
   add_bench_topk(*bench);
 });
 
