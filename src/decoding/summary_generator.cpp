@@ -15,7 +15,8 @@ torch::Tensor ModelIncrementalDecoder::step(const torch::Tensor& tokens) {
   return torch::log_softmax(logits.to(torch::kFloat), -1);
 }
 
-void ModelIncrementalDecoder::reorder(const torch::Tensor& rows) { cache_.reorder(rows.to(device_)); }
+// The cache reads the rows on the host (to keep documents' memory rows shared) and moves them itself.
+void ModelIncrementalDecoder::reorder(const torch::Tensor& rows) { cache_.reorder(rows); }
 
 SummaryGenerator::SummaryGenerator(SummarizationModel model, GenerationOptions options)
     : model_(std::move(model)), options_(options) {}

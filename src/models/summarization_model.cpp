@@ -139,12 +139,14 @@ DecoderCache SummarizationModelImpl::start_decoding(const EncoderOutput& memory)
 torch::Tensor SummarizationModelImpl::decode_step(const torch::Tensor& tokens, DecoderCache& cache) {
   TORCH_CHECK(tokens.dim() == 1 && tokens.size(0) == cache.batch_size(), "decode_step: tokens must be (",
               cache.batch_size(), "), got ", tokens.sizes());
+  TORCH_CHECK(cache.memory_group() >= 1 && tokens.size(0) % cache.memory_group() == 0,
+              "decode_step: memory group does not divide the rows");
   if (cache.length() >= config_.max_target_positions)
     throw std::invalid_argument("decode_step: position " + std::to_string(cache.length()) +
                                 " exceeds max_target_positions " + std::to_string(config_.max_target_positions));
   torch::Tensor x = embed_target(tokens.unsqueeze(1), cache.length());  // (batch, 1, dim)
   for (size_t i = 0; i < decoder_layer_list_.size(); ++i)
-    x = decoder_layer_list_[i]->step(x, cache.layers()[i], cache.memory_mask());
+    x = decoder_layer_list_[i]->step(x, cache.layers()[i], cache.memory_mask(), cache.memory_group());
   if (decoder_final_norm_) x = decoder_final_norm_(x);
   cache.advance();
   return project_output(x).squeeze(1);

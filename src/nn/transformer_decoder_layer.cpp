@@ -45,21 +45,19 @@ DecoderLayerCache TransformerDecoderLayerImpl::start(const torch::Tensor& memory
 }
 
 torch::Tensor TransformerDecoderLayerImpl::step(const torch::Tensor& states, DecoderLayerCache& cache,
-                                                const torch::Tensor& memory_mask) {
+                                                const torch::Tensor& memory_mask, int64_t memory_group) {
   auto self_attention = [&](const torch::Tensor& h) {
     ProjectedKeyValue kv = self_attn_->project_key_value(h);  // (batch, heads, 1, head_dim)
-    if (cache.self_key.defined()) {
-      cache.self_key = torch::cat({cache.self_key, kv.key}, 2);
-      cache.self_value = torch::cat({cache.self_value, kv.value}, 2);
-    } else {
-      cache.self_key = kv.key;
-      cache.self_value = kv.value;
-    }
+    cache.append_self(kv.key, kv.value);
     // The single query is the newest token: it may see every cached key, so no causal mask is needed.
-    return self_attn_->attend(h, {cache.self_key, cache.self_value}, torch::Tensor());
+    return self_attn_->attend(h, {cache.self_keys(), cache.self_values()}, torch::Tensor());
   };
   auto cross_attention = [&](const torch::Tensor& h) {
-    return cross_attn_->attend(h, {cache.cross_key, cache.cross_value}, memory_mask);
+    if (memory_group == 1) return cross_attn_->attend(h, {cache.cross_key, cache.cross_value}, memory_mask);
+    // The beams of one document share its memory row: they are memory_group queries of one attention.
+    const int64_t rows = h.size(0), dim = h.size(2);
+    torch::Tensor grouped = h.reshape({rows / memory_group, memory_group, dim});
+    return cross_attn_->attend(grouped, {cache.cross_key, cache.cross_value}, memory_mask).reshape({rows, 1, dim});
   };
   return body(states, self_attention, cross_attention);
 }

@@ -1,6 +1,14 @@
 #pragma once
 // Incremental-decoding state: per decoder layer, the self-attention keys/values of the tokens decoded so far
 // and the cross-attention keys/values of the encoder memory (computed once per document).
+//
+// Cost per step: the self-attention cache is a preallocated buffer (capacity doubles when full), so appending a
+// token writes one slot instead of copying the whole history. The cross-attention cache stays one row per
+// document, shared by the document's beams: beam rows of a document are consecutive, and the cross-attention of a
+// step treats them as `memory_group()` queries of one document. Beam search reorders rows within documents every
+// step, which then copies nothing of the memory side; only when a document finishes are the remaining documents'
+// rows compacted. Reorders that break the grouping (rows of different documents interleaved unevenly) fall back
+// to one memory row per decoder row.
 #include <torch/types.h>
 
 #include <cstdint>
@@ -9,16 +17,26 @@
 namespace pyramidion {
 
 struct DecoderLayerCache {
-  torch::Tensor self_key;     // (batch, heads, steps, head_dim); undefined before the first step
-  torch::Tensor self_value;   // (batch, heads, steps, head_dim)
-  torch::Tensor cross_key;    // (batch, heads, memory_len, head_dim)
-  torch::Tensor cross_value;  // (batch, heads, memory_len, head_dim)
+  // Self-attention, (batch, heads, capacity, head_dim); steps [0, self_length) are valid. Undefined before the
+  // first step. Views of the valid part: self_keys() / self_values().
+  torch::Tensor self_key;
+  torch::Tensor self_value;
+  int64_t self_length = 0;
+  // Cross-attention, (memory_rows, heads, memory_len, head_dim); decoder row r uses memory row r / memory_group.
+  torch::Tensor cross_key;
+  torch::Tensor cross_value;
+
+  torch::Tensor self_keys() const { return self_key.narrow(2, 0, self_length); }      // (batch, heads, steps, hd)
+  torch::Tensor self_values() const { return self_value.narrow(2, 0, self_length); }  // (batch, heads, steps, hd)
+  // Appends one step's keys/values (batch, heads, 1, head_dim). Writes in place (buffer) unless autograd records
+  // the step, where it concatenates: in-place writes would invalidate tensors saved for backward.
+  void append_self(const torch::Tensor& key, const torch::Tensor& value);
 };
 
 class DecoderCache {
  public:
   DecoderCache() = default;
-  // memory_mask (batch, memory_len) bool, true = real encoder state.
+  // memory_mask (batch, memory_len) bool, true = real encoder state; one decoder row per memory row to begin.
   DecoderCache(std::vector<DecoderLayerCache> layers, torch::Tensor memory_mask);
 
   // Keeps row rows[i] of the current batch as row i (beam search: rows (batch * beam) int64, the beams that
@@ -27,8 +45,11 @@ class DecoderCache {
   void reorder(const torch::Tensor& rows);
 
   int64_t length() const { return length_; }  // tokens decoded so far (the next token's position)
-  int64_t batch_size() const { return memory_mask_.defined() ? memory_mask_.size(0) : 0; }
-  const torch::Tensor& memory_mask() const { return memory_mask_; }  // (batch, memory_len) bool
+  int64_t batch_size() const { return static_cast<int64_t>(row_memory_.size()); }  // decoder rows
+
+  // Memory side: (memory_rows, memory_len) bool; decoder row r attends to memory row r / memory_group().
+  const torch::Tensor& memory_mask() const { return memory_mask_; }
+  int64_t memory_group() const { return memory_group_; }
 
   // For the decoder layers.
   std::vector<DecoderLayerCache>& layers() { return layers_; }
@@ -38,6 +59,8 @@ class DecoderCache {
  private:
   std::vector<DecoderLayerCache> layers_;
   torch::Tensor memory_mask_;
+  std::vector<int64_t> row_memory_;  // memory row of each decoder row (row_memory_[r] == r / memory_group_)
+  int64_t memory_group_ = 1;
   int64_t length_ = 0;
 };
 

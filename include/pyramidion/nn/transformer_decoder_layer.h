@@ -23,7 +23,10 @@ class TransformerDecoderLayerImpl : public torch::nn::Module {
   DecoderLayerCache start(const torch::Tensor& memory);
 
   // One token per row: states (batch, 1, dim) -> (batch, 1, dim); appends this token's keys/values to `cache`.
-  torch::Tensor step(const torch::Tensor& states, DecoderLayerCache& cache, const torch::Tensor& memory_mask);
+  // memory_mask (batch / memory_group, memory_len): row r attends to memory row r / memory_group
+  // (DecoderCache::memory_group(): the beams of one document share its cross-attention keys/values).
+  torch::Tensor step(const torch::Tensor& states, DecoderLayerCache& cache, const torch::Tensor& memory_mask,
+                     int64_t memory_group = 1);
 
  private:
   // The shared body; self_attention maps the (normalized) input to the self-attention output.
