@@ -42,6 +42,13 @@ bin="$BUILD_DIR/pyramidion"
 "$bin" bench topk --device cuda --dtype float32 --repetitions 50 --skip-quality || status=1
 "$bin" bench topk --device cuda --dtype bfloat16 --repetitions 50 --skip-quality --skip-reference || status=1
 
+step "bench architectures (paper scale: 6+6 layers, d 512, bf16; issue 6)"
+# Training batch 16, inference 4 documents x beam 16 x 64 tokens; ~3 minutes on an H200.
+"$bin" bench --device cuda --dtype bfloat16 --archs vanilla,blockwise,transpooler,deep-pyramidion \
+    --lengths 2048,4096,8192,16384 --batch 16 --target-length 256 --steps 5 --warmup 2 \
+    --gen-tokens 64 --beam 16 --gen-batch 4 --max-seconds 20 \
+    --json "$out/bench-gpu.json" --svg "$out/bench-gpu.svg" || status=1
+
 if [ -n "${GPU_EXTRA:-}" ]; then
   step "extra: $GPU_EXTRA"
   bash -c "$GPU_EXTRA" || status=1

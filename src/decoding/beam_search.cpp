@@ -70,40 +70,62 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
   for (int64_t step = 0; step <= longest && !active.empty(); ++step) {
     const int64_t rows = static_cast<int64_t>(active.size()) * beam;
     torch::Tensor input = torch::tensor(last_tokens, torch::kLong);
-    torch::Tensor lprobs = decoder.step(input).to(torch::kCPU, torch::kDouble).contiguous();  // (rows, vocab)
+    // The step's scores stay where the decoder computed them (the GPU): the constraints are applied as tensor
+    // operations there and only the 2 * beam best candidates per document come back to the host, instead of
+    // copying and looping over rows x vocabulary every step.
+    torch::Tensor lprobs = decoder.step(input).to(torch::kDouble).contiguous();  // (rows, vocab)
     if (lprobs.dim() != 2 || lprobs.size(0) != rows)
       throw std::runtime_error("decoder returned log-probabilities of shape " + std::to_string(lprobs.size(0)) +
                                " rows, expected " + std::to_string(rows));
     const int64_t vocab = lprobs.size(1);
-    double* lp = lprobs.data_ptr<double>();
+    const auto device = lprobs.device();
+    auto on_device = [&](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kLong).to(device); };
 
-    // Constraints, per row.
+    // Constraints, per row (decided on the host, applied on the device).
+    std::vector<double> row_scores(static_cast<size_t>(rows));
+    std::vector<int64_t> eos_only_rows, no_eos_rows, dead_rows, banned_rows, banned_tokens;
     for (int64_t a = 0; a < static_cast<int64_t>(active.size()); ++a) {
       const Document& doc = docs[active[a]];
       for (int64_t b = 0; b < beam; ++b) {
-        double* row = lp + (a * beam + b) * vocab;
+        const int64_t r = a * beam + b;
         const Row& hyp = doc.rows[b];
-        if (special_.pad >= 0 && special_.pad < vocab) row[special_.pad] = kNegInf;
-        if (special_.unk >= 0 && special_.unk < vocab) row[special_.unk] -= options_.unk_penalty;
-        if (step >= doc.max_len) {
-          for (int64_t v = 0; v < vocab; ++v)
-            if (v != special_.eos) row[v] = kNegInf;
-        } else if (step < options_.min_len) {
-          row[special_.eos] = kNegInf;
-        }
+        row_scores[static_cast<size_t>(r)] = hyp.score;
+        if (step >= doc.max_len)
+          eos_only_rows.push_back(r);
+        else if (step < options_.min_len)
+          no_eos_rows.push_back(r);
         if (options_.no_repeat_ngram_size > 0) {
-          for (int64_t t : banned_by_ngrams(hyp.tokens, options_.no_repeat_ngram_size)) row[t] = kNegInf;
+          for (int64_t t : banned_by_ngrams(hyp.tokens, options_.no_repeat_ngram_size)) {
+            banned_rows.push_back(r);
+            banned_tokens.push_back(t);
+          }
         }
         // At the first step all beams are the same: expand only the first.
-        if (step == 0 && b > 0) std::fill(row, row + vocab, kNegInf);
-        for (int64_t v = 0; v < vocab; ++v) row[v] += hyp.score;
+        if (step == 0 && b > 0) dead_rows.push_back(r);
       }
     }
+    if (special_.pad >= 0 && special_.pad < vocab) lprobs.select(1, special_.pad).fill_(kNegInf);
+    if (special_.unk >= 0 && special_.unk < vocab && options_.unk_penalty != 0)
+      lprobs.select(1, special_.unk).sub_(options_.unk_penalty);
+    if (!eos_only_rows.empty()) {  // at the maximum length only EOS remains
+      const torch::Tensor index = on_device(eos_only_rows);
+      const torch::Tensor eos = lprobs.select(1, special_.eos).index_select(0, index);
+      lprobs.index_fill_(0, index, kNegInf);
+      lprobs.select(1, special_.eos).index_copy_(0, index, eos);
+    }
+    if (!no_eos_rows.empty()) lprobs.select(1, special_.eos).index_fill_(0, on_device(no_eos_rows), kNegInf);
+    if (!banned_rows.empty())
+      lprobs.index_put_({on_device(banned_rows), on_device(banned_tokens)},
+                        torch::full({}, kNegInf, lprobs.options()));
+    if (!dead_rows.empty()) lprobs.index_fill_(0, on_device(dead_rows), kNegInf);
+    lprobs.add_(torch::tensor(row_scores, torch::kDouble).to(device).unsqueeze(1));
 
     // 2 * beam best candidates per document over (beam x vocab).
     const int64_t candidates = std::min<int64_t>(2 * beam, beam * vocab);
     auto flat = lprobs.view({static_cast<int64_t>(active.size()), beam * vocab});
-    auto [top_scores, top_index] = flat.topk(candidates, 1, /*largest=*/true, /*sorted=*/true);
+    auto [top_scores_device, top_index_device] = flat.topk(candidates, 1, /*largest=*/true, /*sorted=*/true);
+    const torch::Tensor top_scores = top_scores_device.to(torch::kCPU).contiguous();
+    const torch::Tensor top_index = top_index_device.to(torch::kCPU).contiguous();
     const double* ts = top_scores.data_ptr<double>();
     const int64_t* ti = top_index.data_ptr<int64_t>();
 
