@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "command.h"
+#include "rouge_report.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/eval/rouge_bootstrap.h"
 #include "rouge_io.h"
@@ -27,52 +28,6 @@ struct RougeCommandOptions {
   bool json = false;
   BootstrapOptions bootstrap;
 };
-
-struct NamedInterval {
-  const char* name;
-  const RougeScoreInterval* interval;
-};
-
-std::vector<NamedInterval> metrics_of(const RougeCorpusScores& corpus) {
-  return {{"rouge1", &corpus.rouge1}, {"rouge2", &corpus.rouge2}, {"rougeL", &corpus.rougeL},
-          {"rougeLsum", &corpus.rougeLsum}};
-}
-
-nlohmann::ordered_json interval_json(const MeanInterval& m) {
-  return {{"mean", m.mean}, {"low", m.low}, {"mid", m.mid}, {"high", m.high}};
-}
-
-void print_json(const RougeCorpusScores& corpus, const RougeCommandOptions& options) {
-  nlohmann::ordered_json out;
-  out["count"] = corpus.count;
-  out["use_stemmer"] = !options.no_stem;
-  if (!options.filter.empty()) out["filter"] = options.filter;
-  out["confidence"] = options.bootstrap.confidence;
-  out["bootstrap_samples"] = options.bootstrap.samples;
-  out["seed"] = options.bootstrap.seed;
-  for (const auto& [name, interval] : metrics_of(corpus)) {
-    out[name] = {{"precision", interval_json(interval->precision)},
-                 {"recall", interval_json(interval->recall)},
-                 {"fmeasure", interval_json(interval->fmeasure)}};
-  }
-  std::cout << out.dump(2) << "\n";
-}
-
-std::string cell(const MeanInterval& m) {
-  return fmt::format("{:5.2f} [{:5.2f}, {:5.2f}]", 100 * m.mean, 100 * m.low, 100 * m.high);
-}
-
-void print_table(const RougeCorpusScores& corpus, const RougeCommandOptions& options) {
-  fmt::print("ROUGE over {} pair{}{}, {}. Mean [{:g}% bootstrap interval; {} resamples, seed {}], in %.\n",
-             corpus.count, corpus.count == 1 ? "" : "s",
-             options.filter.empty() ? std::string() : " matching " + options.filter,
-             options.no_stem ? "no stemming" : "Porter stemming", 100 * options.bootstrap.confidence,
-             options.bootstrap.samples, options.bootstrap.seed);
-  fmt::print("{:<10} {:<22}  {:<22}  {}\n", "metric", "precision", "recall", "F1");
-  for (const auto& [name, interval] : metrics_of(corpus))
-    fmt::print("{:<10} {:<22}  {:<22}  {}\n", name, cell(interval->precision), cell(interval->recall),
-               cell(interval->fmeasure));
-}
 
 void run_rouge(const RougeCommandOptions& options) {
   const bool parallel = !options.references.empty() || !options.predictions.empty();
@@ -106,10 +61,11 @@ void run_rouge(const RougeCommandOptions& options) {
   if (!options.per_example.empty()) write_rouge_per_example(options.per_example, examples, scores);
 
   const RougeCorpusScores corpus = aggregator.aggregate();
+  const RougeReportOptions report{!options.no_stem, options.filter, options.bootstrap};
   if (options.json)
-    print_json(corpus, options);
+    std::cout << rouge_report_json(corpus, report).dump(2) << "\n";
   else
-    print_table(corpus, options);
+    print_rouge_table(corpus, report);
 }
 
 }  // namespace

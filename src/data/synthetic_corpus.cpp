@@ -58,7 +58,7 @@ SyntheticCorpus::SyntheticCorpus(SyntheticCorpusOptions options) : options_(std:
     throw std::invalid_argument("synthetic corpus: inconsistent options (min > max, or zero counts)");
   filler_ = make_words(o.filler_vocabulary, {"b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v"},
                        {"a", "e", "i", "o", "u"}, "");
-  facts_ = make_words(o.fact_vocabulary, {"x", "z", "q", "j"}, {"a", "e", "i", "o", "u", "y"}, "");
+  facts_ = make_words(o.fact_vocabulary, {"x", "z", "q", "j", "w", "h"}, {"a", "e", "i", "o", "u", "y"}, "");
 }
 
 std::vector<std::string> SyntheticCorpus::vocabulary() const {

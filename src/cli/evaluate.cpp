@@ -1,0 +1,162 @@
+// `pyramidion evaluate`: generate summaries for a test file and report ROUGE (table, or JSON with --json).
+// `--baseline lead-N` scores the first N source sentences instead of a model.
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "command.h"
+#include "decoding_options.h"
+#include "model_loading.h"
+#include "pyramidion/data/prepare.h"
+#include "pyramidion/data/readers.h"
+#include "pyramidion/eval/rouge.h"
+#include "pyramidion/util/atomic_file.h"
+#include "pyramidion/util/progress.h"
+#include "rouge_report.h"
+
+namespace pyramidion::cli {
+namespace {
+
+struct EvaluateOptions {
+  std::string model;
+  std::string data;
+  std::string baseline;  // "lead-N"
+  std::string format = "auto";
+  std::string source_field = "source", target_field = "target";
+  int64_t max_docs = 0;
+  std::string predictions;
+  std::string device = "auto";
+  bool no_stem = false;
+  bool json = false;
+  int64_t chunk = 64;
+  GenerationOptions generation;
+  BootstrapOptions bootstrap;
+};
+
+int64_t lead_count(const std::string& baseline) {
+  if (baseline.rfind("lead-", 0) != 0) throw CommandError("--baseline " + baseline + ": expected lead-N, e.g. lead-3");
+  try {
+    const int64_t n = std::stoll(baseline.substr(5));
+    if (n < 1) throw std::invalid_argument("n");
+    return n;
+  } catch (const std::exception&) {
+    throw CommandError("--baseline " + baseline + ": expected lead-N with N >= 1");
+  }
+}
+
+void run(const EvaluateOptions& o) {
+  if (o.model.empty() == o.baseline.empty()) throw CommandError("evaluate: give either -m MODEL or --baseline lead-N");
+  data::ReaderOptions reader;
+  try {
+    reader.format = data::parse_corpus_format(o.format);
+  } catch (const std::exception& e) {
+    throw CommandError(std::string("--format: ") + e.what());
+  }
+  reader.source_field = o.source_field;
+  reader.target_field = o.target_field;
+  std::vector<data::SummarizationExample> examples;
+  try {
+    auto input = data::open_reader(o.data, reader);
+    data::SummarizationExample example;
+    while ((o.max_docs <= 0 || static_cast<int64_t>(examples.size()) < o.max_docs) && input->next(example))
+      examples.push_back(example);
+    if (input->stats().skipped_empty > 0)
+      spdlog::warn("{}: skipped {} examples with an empty document or summary", o.data, input->stats().skipped_empty);
+  } catch (const CommandError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CommandError(e.what());
+  }
+  if (examples.empty()) throw CommandError(o.data + ": no examples to evaluate");
+
+  std::vector<std::string> predictions(examples.size());
+  std::string system = o.baseline;
+  if (!o.baseline.empty()) {
+    const int64_t n = lead_count(o.baseline);
+    for (size_t i = 0; i < examples.size(); ++i) {
+      const auto& s = examples[i].source_sentences;
+      for (int64_t j = 0; j < n && j < static_cast<int64_t>(s.size()); ++j)
+        predictions[i] += (j ? "\n" : "") + s[j];
+    }
+  } else {
+    auto summarizer = load_summarizer(o.model, parse_device(o.device));
+    system = o.model;
+    SummaryGenerator generator(summarizer.loaded.model, o.generation);
+    data::PrepareOptions encoding;
+    encoding.max_source_length = static_cast<int>(summarizer.loaded.config.max_source_positions);
+    ProgressOptions progress_options;
+    progress_options.label = "evaluate";
+    progress_options.unit = "docs";
+    progress_options.total = static_cast<int64_t>(examples.size());
+    ProgressBar progress(progress_options);
+    for (size_t start = 0; start < examples.size(); start += static_cast<size_t>(o.chunk)) {
+      const size_t end = std::min(examples.size(), start + static_cast<size_t>(o.chunk));
+      std::vector<std::vector<int64_t>> sources;
+      for (size_t i = start; i < end; ++i) {
+        std::vector<int64_t> source, target;
+        bool source_truncated = false, target_truncated = false;
+        data::encode_example(summarizer.tokenizer, examples[i], encoding, source, target, source_truncated, target_truncated);
+        sources.push_back(std::move(source));
+      }
+      auto hypotheses = generator.generate(sources);
+      for (size_t i = start; i < end; ++i)
+        if (!hypotheses[i - start].empty()) predictions[i] = summarizer.tokenizer.decode(hypotheses[i - start][0].tokens);
+      progress.advance(static_cast<int64_t>(end - start));
+    }
+    progress.finish();
+  }
+
+  const RougeScorer scorer(RougeOptions{!o.no_stem});
+  RougeBootstrapAggregator aggregator(o.bootstrap);
+  std::unique_ptr<AtomicFileWriter> writer;
+  if (!o.predictions.empty()) writer = std::make_unique<AtomicFileWriter>(o.predictions, false);
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const std::string target = examples[i].target();
+    aggregator.add(scorer.score(target, predictions[i]));
+    if (writer) {
+      nlohmann::ordered_json record{{"id", examples[i].id}, {"target", target}, {"prediction", predictions[i]}};
+      writer->stream() << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    }
+  }
+  if (writer) writer->commit();
+  const auto corpus = aggregator.aggregate();
+  const RougeReportOptions report{!o.no_stem, "", o.bootstrap};
+  if (o.json) {
+    auto out = rouge_report_json(corpus, report);
+    out["system"] = system;
+    out["data"] = o.data;
+    std::cout << out.dump(2) << "\n";
+  } else {
+    fmt::print("system: {}\ndata:   {}\n", system, o.data);
+    print_rouge_table(corpus, report);
+  }
+}
+
+}  // namespace
+
+PYRAMIDION_COMMAND("evaluate", [](CLI::App& app) {
+  auto o = std::make_shared<EvaluateOptions>();
+  auto* cmd = app.add_subcommand("evaluate", "generate summaries for a test set and report ROUGE");
+  cmd->add_option("-m,--model", o->model, "model file");
+  cmd->add_option("--baseline", o->baseline, "lead-N: score the first N source sentences instead of a model");
+  cmd->add_option("--data", o->data, "test file: arXiv/PubMed JSONL, JSONL, TSV or text pair")->required();
+  cmd->add_option("--format", o->format, "auto, cohan, jsonl, tsv, text-pair")->capture_default_str();
+  cmd->add_option("--source-field", o->source_field, "JSONL source field")->capture_default_str();
+  cmd->add_option("--target-field", o->target_field, "JSONL target field")->capture_default_str();
+  cmd->add_option("--max-docs", o->max_docs, "evaluate only the first N documents (0 = all)")->capture_default_str();
+  cmd->add_option("--predictions", o->predictions, "write {id, target, prediction} JSONL (input of `rouge --pairs`)");
+  cmd->add_option("--device", o->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  cmd->add_option("--chunk", o->chunk, "documents generated per chunk")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--bootstrap-samples", o->bootstrap.samples, "bootstrap resamples")->capture_default_str();
+  cmd->add_flag("--no-stem", o->no_stem, "no Porter stemming");
+  cmd->add_flag("--json", o->json, "machine-readable output");
+  add_decoding_options(*cmd, o->generation);
+  cmd->callback([o] { run(*o); });
+});
+
+}  // namespace pyramidion::cli
