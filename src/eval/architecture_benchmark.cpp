@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <optional>
 #include <stdexcept>
 
 #include "pyramidion/decoding/beam_search.h"
@@ -16,6 +17,7 @@
 #include "pyramidion/eval/svg_plot.h"
 #include "pyramidion/models/summarization_model.h"
 #include "pyramidion/util/peak_memory.h"
+#include "pyramidion/util/runtime.h"
 #include "pyramidion/util/timing.h"
 
 namespace pyramidion {
@@ -103,6 +105,19 @@ bool guarded(Measurement& m, const torch::Device& device, Work&& work) {
   release_cached_device_memory(device);
   return false;
 }
+
+// The first warm-up run of a point, measured: on the CPU, freed blocks go back to the kernel meanwhile
+// (ReturnFreedMemoryScope), so the peak resident growth is the peak of live memory, not of the heap kept for speed.
+class MemoryMeasurement {
+ public:
+  MemoryMeasurement(PeakMemoryMeter& meter, const torch::Device& device) {
+    if (device.is_cpu()) scope_.emplace();
+    meter.start();
+  }
+
+ private:
+  std::optional<ReturnFreedMemoryScope> scope_;
+};
 
 void clear_gradients(SummarizationModel& model) {
   for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
@@ -194,18 +209,25 @@ void measure_training(std::vector<ArchitectureState>& archs, std::vector<Benchma
       continue;
     }
     log_line(o, fmt::format("training  {:>6} tokens  {:<16} warm-up", length, arch.spec->name));
-    meter.start();
     const bool done = guarded(m, o.device, [&] {
-      torch::manual_seed(o.seed + static_cast<uint64_t>(length));
-      run.source = random_tokens(arch.config, o.batch, length, o.device);
-      run.source_mask = torch::ones({o.batch, length}, torch::TensorOptions().dtype(torch::kBool).device(o.device));
-      run.target_in = random_tokens(arch.config, o.batch, o.target_length, o.device);
-      run.target_out = random_tokens(arch.config, o.batch, o.target_length, o.device);
-      arch.model->train();
-      run.optimizer = std::make_unique<torch::optim::AdamW>(arch.model->parameters(),
-                                                            torch::optim::AdamWOptions(o.learning_rate));
       for (int w = 0; w < o.warmup; ++w) {
-        const double seconds = timed(o.device, [&] { training_step(run); });
+        double seconds = 0;
+        if (w == 0) {  // memory: inputs, optimizer state and the first step, measured alone
+          MemoryMeasurement measuring(meter, o.device);
+          torch::manual_seed(o.seed + static_cast<uint64_t>(length));
+          run.source = random_tokens(arch.config, o.batch, length, o.device);
+          run.source_mask =
+              torch::ones({o.batch, length}, torch::TensorOptions().dtype(torch::kBool).device(o.device));
+          run.target_in = random_tokens(arch.config, o.batch, o.target_length, o.device);
+          run.target_out = random_tokens(arch.config, o.batch, o.target_length, o.device);
+          arch.model->train();
+          run.optimizer = std::make_unique<torch::optim::AdamW>(arch.model->parameters(),
+                                                                torch::optim::AdamWOptions(o.learning_rate));
+          seconds = timed(o.device, [&] { training_step(run); });
+          m.peak_bytes = meter.peak_bytes();
+        } else {
+          seconds = timed(o.device, [&] { training_step(run); });
+        }
         if (check_too_slow(m, arch.training_stop, seconds, o, length)) {
           m.seconds.push_back(seconds);
           return;
@@ -213,7 +235,6 @@ void measure_training(std::vector<ArchitectureState>& archs, std::vector<Benchma
       }
       run.active = true;
     });
-    m.peak_bytes = meter.peak_bytes();
     if (!done) {
       arch.training_stop = fmt::format("{} at {} tokens", to_string(m.status), length);
       run.optimizer.reset();
@@ -273,13 +294,20 @@ void measure_inference(std::vector<ArchitectureState>& archs, std::vector<Benchm
       continue;
     }
     log_line(o, fmt::format("inference {:>6} tokens  {:<16} warm-up", length, arch.spec->name));
-    meter.start();
     const bool done = guarded(m, o.device, [&] {
-      torch::manual_seed(o.seed + static_cast<uint64_t>(length) + 1);
-      run.source = random_tokens(arch.config, o.gen_batch, length, o.device);
-      run.source_mask = torch::ones({o.gen_batch, length}, torch::TensorOptions().dtype(torch::kBool).device(o.device));
       for (int w = 0; w < o.warmup; ++w) {
-        const double seconds = timed(o.device, [&] { generation_run(run, o); });
+        double seconds = 0;
+        if (w == 0) {
+          MemoryMeasurement measuring(meter, o.device);
+          torch::manual_seed(o.seed + static_cast<uint64_t>(length) + 1);
+          run.source = random_tokens(arch.config, o.gen_batch, length, o.device);
+          run.source_mask =
+              torch::ones({o.gen_batch, length}, torch::TensorOptions().dtype(torch::kBool).device(o.device));
+          seconds = timed(o.device, [&] { generation_run(run, o); });
+          m.peak_bytes = meter.peak_bytes();
+        } else {
+          seconds = timed(o.device, [&] { generation_run(run, o); });
+        }
         if (check_too_slow(m, arch.inference_stop, seconds, o, length)) {
           m.seconds.push_back(seconds);
           return;
@@ -287,7 +315,6 @@ void measure_inference(std::vector<ArchitectureState>& archs, std::vector<Benchm
       }
       run.active = true;
     });
-    m.peak_bytes = meter.peak_bytes();
     if (!done) arch.inference_stop = fmt::format("{} at {} tokens", to_string(m.status), length);
   }
   for (int step = 0; step < o.steps; ++step) {
@@ -460,7 +487,8 @@ ArchitectureBenchmarkResult run_architecture_benchmark(const std::vector<Archite
   if (std::none_of(architectures.begin(), architectures.end(), [&](const auto& a) { return a.name == o.baseline; }))
     result.baseline = architectures.front().name;
   PeakMemoryMeter meter(o.device);
-  result.memory_method = meter.method();
+  result.memory_method = meter.method() + (o.device.is_cpu() ? ", first warm-up run, freed blocks unmapped" : "") +
+                         "; growth over the memory in use before (model weights excluded)";
   result.device_name = o.device.is_cpu() ? fmt::format("cpu ({} threads)", torch::get_num_threads()) : o.device.str();
 
   const int64_t longest = *std::max_element(o.lengths.begin(), o.lengths.end());

@@ -23,11 +23,31 @@ int configure_threads(int requested) {
   return n;
 }
 
+namespace {
+bool keeping_freed_memory = false;
+}  // namespace
+
 void keep_freed_memory() {
   if (const char* env = std::getenv("PYRAMIDION_KEEP_MEMORY"); env && std::strcmp(env, "0") == 0) return;
 #if defined(__GLIBC__)
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  keeping_freed_memory = true;
+#endif
+}
+
+ReturnFreedMemoryScope::ReturnFreedMemoryScope() {
+#if defined(__GLIBC__)
+  restore_ = keeping_freed_memory;
+  mallopt(M_MMAP_MAX, 1 << 16);  // glibc's default
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  malloc_trim(0);
+#endif
+}
+
+ReturnFreedMemoryScope::~ReturnFreedMemoryScope() {
+#if defined(__GLIBC__)
+  if (restore_) mallopt(M_MMAP_MAX, 0);
 #endif
 }
 

@@ -12,4 +12,18 @@ int configure_threads(int requested);
 // large blocks from the heap and keeps freed memory for reuse. $PYRAMIDION_KEEP_MEMORY=0 turns it off.
 void keep_freed_memory();
 
+// While alive, undoes keep_freed_memory(): large blocks are mapped per allocation and unmapped when freed (every
+// block of 128 KiB or more), so the resident set follows the live memory instead of the heap's high-water mark
+// and its fragmentation. For measuring peak memory on the CPU (PeakMemoryMeter); slower, so not for timing.
+class ReturnFreedMemoryScope {
+ public:
+  ReturnFreedMemoryScope();
+  ~ReturnFreedMemoryScope();
+  ReturnFreedMemoryScope(const ReturnFreedMemoryScope&) = delete;
+  ReturnFreedMemoryScope& operator=(const ReturnFreedMemoryScope&) = delete;
+
+ private:
+  bool restore_ = false;
+};
+
 }  // namespace pyramidion
