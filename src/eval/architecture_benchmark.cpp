@@ -56,6 +56,10 @@ void log_line(const ArchitectureBenchmarkOptions& o, const std::string& line) {
   if (o.log) o.log(line);
 }
 
+std::string dtype_name(torch::ScalarType dtype) {
+  return dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kHalf ? "float16" : dtype == torch::kDouble ? "float64" : "float32";
+}
+
 int64_t element_bytes(torch::ScalarType dtype) { return static_cast<int64_t>(c10::elementSize(dtype)); }
 
 double median_of(std::vector<double> v) {
@@ -587,7 +591,7 @@ nlohmann::json ArchitectureBenchmarkResult::to_json() const {
   return {{"benchmark", "architectures"},
           {"device", o.device.str()},
           {"device_name", device_name},
-          {"dtype", std::string(c10::toString(o.dtype))},
+          {"dtype", dtype_name(o.dtype)},
           {"threads", torch::get_num_threads()},
           {"memory_method", memory_method},
           {"baseline", baseline},
@@ -613,7 +617,7 @@ nlohmann::json ArchitectureBenchmarkResult::to_json() const {
 std::string ArchitectureBenchmarkResult::to_table() const {
   const auto& o = options;
   std::string out;
-  out += fmt::format("device {}, {}, memory: {}\n", device_name, c10::toString(o.dtype), memory_method);
+  out += fmt::format("device {}, {}, memory: {}\n", device_name, dtype_name(o.dtype), memory_method);
   out += fmt::format("ratios are against {} at the same length (< 1: less time / memory)\n", baseline);
   if (o.training) {
     out += fmt::format(
@@ -668,7 +672,7 @@ std::string ArchitectureBenchmarkResult::to_table() const {
 
 std::string ArchitectureBenchmarkResult::to_svg() const {
   const auto& o = options;
-  SvgLinePlot plot(fmt::format("What pooling buys: {}, {}{}", device_name, c10::toString(o.dtype),
+  SvgLinePlot plot(fmt::format("What pooling buys: {}, {}{}", device_name, dtype_name(o.dtype),
                                architectures.empty() ? std::string()
                                                      : fmt::format(", d {} / {}+{} layers",
                                                                    architectures.front().config.d_model,

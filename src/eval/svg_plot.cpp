@@ -11,7 +11,7 @@ namespace {
 
 // Distinguishable on white, also for the common colour-vision deficiencies (Okabe-Ito order).
 const char* const kColours[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"};
-constexpr int kMarginLeft = 72, kMarginRight = 16, kMarginTop = 28, kMarginBottom = 46;
+constexpr int kMarginLeft = 72, kMarginRight = 16, kMarginTop = 40, kMarginBottom = 46;
 constexpr int kTitleHeight = 34, kLegendHeight = 28;
 
 struct Axis {
@@ -23,9 +23,12 @@ struct Axis {
 
 std::string number(double v) {
   if (v != 0 && (std::fabs(v) >= 1e6 || std::fabs(v) < 1e-3)) return fmt::format("{:.0e}", v);
-  std::string s = fmt::format("{:.3f}", v);
-  while (!s.empty() && s.back() == '0') s.pop_back();
-  if (!s.empty() && s.back() == '.') s.pop_back();
+  const double a = std::fabs(v);
+  std::string s = fmt::format("{:.{}f}", v, a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3);
+  if (s.find('.') != std::string::npos) {
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+  }
   return s;
 }
 
@@ -58,21 +61,30 @@ std::vector<double> make_ticks(double lo, double hi, bool log, double base, Axis
   }
   if (log) {
     const int a = static_cast<int>(std::floor(std::log10(lo))), b = static_cast<int>(std::ceil(std::log10(hi)));
-    std::vector<double> steps = (b - a) > 4 ? std::vector<double>{1} : std::vector<double>{1, 2, 5};
-    for (int e = a; e <= b; ++e)
-      for (double m : steps) {
-        const double v = m * std::pow(10.0, e);
-        if (v >= lo / 1.0001 && v <= hi * 1.0001) ticks.push_back(v);
-      }
-    // Pad the axis a little beyond the data; keep at least two ticks.
+    // Pad the axis a little beyond the data.
     axis.lo = std::log10(lo) - 0.05 * std::max(0.3, std::log10(hi / lo));
     axis.hi = std::log10(hi) + 0.05 * std::max(0.3, std::log10(hi / lo));
-    if (ticks.size() < 2) {
-      ticks = {std::pow(10.0, axis.lo), std::pow(10.0, axis.hi)};
+    const double shown_lo = std::pow(10.0, axis.lo), shown_hi = std::pow(10.0, axis.hi);
+    // Mantissas 1 (wide ranges), 1-2-5, or 1..9 (narrow ranges), whichever first gives at least two ticks.
+    const std::vector<std::vector<double>> mantissas = {
+        (b - a) > 4 ? std::vector<double>{1} : std::vector<double>{1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}};
+    for (const auto& set : mantissas) {
+      ticks.clear();
+      for (int e = a - 1; e <= b; ++e)
+        for (double m : set) {
+          const double v = m * std::pow(10.0, e);
+          if (v >= shown_lo && v <= shown_hi) ticks.push_back(v);
+        }
+      if (ticks.size() >= 2) return ticks;
     }
+    // Narrower still: evenly spaced round values.
+    Axis linear;
+    ticks.clear();
+    for (double v : make_ticks(shown_lo, shown_hi, false, 10, linear))
+      if (v >= shown_lo && v <= shown_hi) ticks.push_back(v);
+    axis.log = true;
     return ticks;
   }
-  if (lo > 0) lo = 0;  // linear axes start at zero
   if (hi <= lo) hi = lo + 1;
   const double raw = (hi - lo) / 5, magnitude = std::pow(10.0, std::floor(std::log10(raw)));
   double step = magnitude;
@@ -172,8 +184,9 @@ std::string SvgLinePlot::render() const {
                        right - left, bottom - top);
     out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", (left + right) / 2, bottom + 36,
                        xml_escape(panel.x_label));
-    out += fmt::format("<text x=\"{0}\" y=\"{1}\" text-anchor=\"middle\" transform=\"rotate(-90 {0} {1})\">{2}</text>\n",
-                       ox + 16, (top + bottom) / 2, xml_escape(panel.y_label));
+    // The y label sits above the axis, horizontal: rotated text is not drawn by every SVG renderer.
+    out += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#333\">{}</text>\n", ox + 8, top - 13,
+                       xml_escape(panel.y_label));
 
     const auto xs = usable(panel, true, panel.log2_x), ys = usable(panel, false, panel.log10_y);
     if (xs.empty() || ys.empty()) {
@@ -185,8 +198,9 @@ std::string SvgLinePlot::render() const {
     if (!xs.empty() && !ys.empty()) {
       xticks = make_ticks(*std::min_element(xs.begin(), xs.end()), *std::max_element(xs.begin(), xs.end()), panel.log2_x,
                           2, ax);
-      yticks = make_ticks(*std::min_element(ys.begin(), ys.end()), *std::max_element(ys.begin(), ys.end()),
-                          panel.log10_y, 10, ay);
+      const double ymin = *std::min_element(ys.begin(), ys.end());
+      yticks = make_ticks(panel.log10_y ? ymin : std::min(0.0, ymin), *std::max_element(ys.begin(), ys.end()),
+                          panel.log10_y, 10, ay);  // linear y axes start at zero
     }
     auto px = [&](double v) { return left + (ax.transform(v) - ax.lo) / (ax.hi - ax.lo) * (right - left); };
     auto py = [&](double v) { return bottom - (ay.transform(v) - ay.lo) / (ay.hi - ay.lo) * (bottom - top); };
@@ -208,8 +222,8 @@ std::string SvgLinePlot::render() const {
         if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
         if ((panel.log2_x && s.x[i] <= 0) || (panel.log10_y && s.y[i] <= 0)) continue;
         points += fmt::format("{}{:.1f},{:.1f}", points.empty() ? "" : " ", px(s.x[i]), py(s.y[i]));
-        markers += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"><title>{}: {} at {}</title></circle>",
-                               px(s.x[i]), py(s.y[i]), colour(s.name), xml_escape(s.name), number(s.y[i]), number(s.x[i]));
+        markers += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"/>", px(s.x[i]), py(s.y[i]),
+                               colour(s.name));
       }
       out += fmt::format("<polyline data-series=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>{}\n",
                          xml_escape(s.name), colour(s.name), points, markers);
