@@ -2,9 +2,10 @@
 // What pooling buys: training-step and generation time and peak memory of several architectures over a sweep of
 // input lengths, measured in one run. Random weights and token ids; no data needed.
 //
-// For each length, every architecture is measured in turn, and the timed repetitions go round-robin over the
-// architectures (one step of each, then the next round), so drift of the machine (other processes, clocks)
-// hits all alike. Peak memory comes from the warm-up runs, one architecture at a time.
+// Generation is measured over all lengths first, then training. For each length, every architecture is warmed
+// up in turn (peak memory is measured there, one architecture at a time), then the timed repetitions go
+// round-robin over the architectures (one run of each, then the next round), so drift of the machine (other
+// processes, clocks) hits all alike.
 //
 //   training:  forward + cross-entropy (float32) + backward + AdamW step on (batch, length) sources and
 //              (batch, target_length) targets; median seconds per step, input tokens/s.
