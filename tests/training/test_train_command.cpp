@@ -29,7 +29,7 @@ std::string cli() { return (testing::binary_dir() / "pyramidion").string(); }
 
 // Runs `pyramidion ARGS` with output in `log`; returns the exit code.
 int run_cli(const std::string& args, const std::string& log) {
-  const std::string command = cli() + " --threads 2 " + args + " > '" + log + "' 2>&1";
+  const std::string command = cli() + " --threads 1 " + args + " > '" + log + "' 2>&1";
   const int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -61,12 +61,12 @@ PreparedCorpus* prepared_corpus() {
       concatenate({sample / "arxiv" / (split + ".txt"), sample / "pubmed" / (split + ".txt")}, c->dir.file(split + ".txt"));
     c->test_file = c->dir.file("test.txt");
     const std::string log = c->dir.file("prepare.log");
-    EXPECT_EQ(run_cli("tokenizer train --input " + c->dir.file("train.txt") + " --vocab-size 1000 --train-threads 2 --output " +
+    EXPECT_EQ(run_cli("tokenizer train --input " + c->dir.file("train.txt") + " --vocab-size 1000 --train-threads 1 --output " +
                           c->dir.file("spm.model"), log), 0) << read_text(log);
     c->data_dir = c->dir.file("prepared");
     EXPECT_EQ(run_cli("data prepare --tokenizer " + c->dir.file("spm.model") + " --train " + c->dir.file("train.txt") +
                           " --valid " + c->dir.file("val.txt") + " --test " + c->test_file + " --output " + c->data_dir +
-                          " --max-source-length 512 --max-target-length 128 --threads 2 --no-progress", log), 0)
+                          " --max-source-length 512 --max-target-length 128 --threads 1 --no-progress", log), 0)
         << read_text(log);
     // tiny-pyramidion scaled down: d 64, 2+2 layers, chunk 128, pooling 512 -> 256 -> 64.
     c->config = c->dir.write("tiny.yaml", R"(model:
@@ -82,17 +82,18 @@ PreparedCorpus* prepared_corpus() {
   chunk_size: 128
   pooling: {0: 256, 1: 64}
 training:
-  max_tokens: 4096
-  lr: 2.0e-3
+  max_tokens: 2048
+  lr: 3.0e-3
   warmup_updates: 8
   clip_norm: 1.0
-  max_updates: 36
+  max_updates: 120
   log_interval: 1
-  validate_interval: 18
-  valid_subset_size: 8
+  validate_interval: 60
+  valid_subset_size: 6
   valid_beam: 2
   valid_min_len: 10
   valid_max_len_b: 40
+  valid_no_repeat_ngram_size: 2
   best_checkpoint_metric: rougeLsum
   device: cpu
   seed: 3
@@ -143,17 +144,17 @@ TEST(TrainCommand, EndToEndOnArxivAndPubmed) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::string output = read_text(log);
   EXPECT_NE(output.find("training:"), std::string::npos) << "the resolved config is echoed";
-  EXPECT_NE(output.find("| update 36 | loss"), std::string::npos) << output;
+  EXPECT_NE(output.find("| update 120 | loss"), std::string::npos) << output;
   EXPECT_TRUE(fs::exists(save + "/config.yaml"));
   EXPECT_EQ(YAML::LoadFile(save + "/config.yaml")["model"]["vocab_size"].as<int>(), 1000);
 
-  // Loss goes down: the mean of the first and of the last six logged updates.
+  // Loss goes down: the mean of the first and of the last ten logged updates.
   const auto losses = testing::train_losses(save + "/metrics.jsonl");
-  ASSERT_EQ(losses.size(), 36u);
+  ASSERT_EQ(losses.size(), 120u);
   double first = 0, last = 0;
-  for (int i = 0; i < 6; ++i) {
-    first += losses[i].second / 6;
-    last += losses[losses.size() - 1 - i].second / 6;
+  for (int i = 0; i < 10; ++i) {
+    first += losses[i].second / 10;
+    last += losses[losses.size() - 1 - i].second / 10;
   }
   EXPECT_LT(last, first - 0.5) << "first " << first << " last " << last;
 
@@ -171,7 +172,7 @@ TEST(TrainCommand, EndToEndOnArxivAndPubmed) {
     }
     EXPECT_TRUE(std::isfinite(v["loss"].get<double>()));
   }
-  std::cerr << "[e2e] " << seconds << " s; loss first-6 mean " << first << " -> last-6 mean " << last
+  std::cerr << "[e2e] " << seconds << " s; loss first-10 mean " << first << " -> last-10 mean " << last
             << "; valid loss " << validations[0]["loss"] << " -> " << validations[1]["loss"] << "; R1/R2/RLsum "
             << validations[1]["rouge1"] << " / " << validations[1]["rouge2"] << " / " << validations[1]["rougeLsum"]
             << "; " << updates_per_s << " upd/s\n";
@@ -191,46 +192,33 @@ TEST(TrainCommand, EndToEndOnArxivAndPubmed) {
   // An existing run is not overwritten by accident.
   EXPECT_EQ(run_cli("train -c " + corpus->config + " --data " + corpus->data_dir + " --save-dir " + save, log), 1);
   EXPECT_NE(read_text(log).find("pass --resume"), std::string::npos);
-}
 
-TEST(TrainCommand, SigtermSavesAndResumeContinuesIdentically) {
-  REQUIRE_CORPUS();
-  TempDir dir;
-  const std::string common = " -c " + corpus->config + " --data " + corpus->data_dir +
-                             " --set training.max_updates=14 training.validate_interval=0 training.validate_at_end=false";
-  // Uninterrupted reference.
-  const std::string straight = dir.file("straight");
-  ASSERT_EQ(run_cli("train" + common + " --save-dir " + straight, dir.file("straight.log")), 0)
-      << read_text(dir.file("straight.log"));
-
-  // The same run, stopped by SIGTERM after a few updates.
-  const std::string resumed = dir.file("resumed"), log = dir.file("resumed.log");
-  const std::string command = "exec " + cli() + " --threads 2 train" + common + " training.max_updates=1000 --save-dir " +
-                              resumed + " > " + log + " 2>&1";
+  // The same run stopped by SIGTERM, then resumed: the per-update losses equal the uninterrupted run's.
+  const std::string resumed = dir.file("resumed"), resumed_log = dir.file("resumed.log");
+  const std::string command = "exec " + cli() + " --threads 1 train -c " + corpus->config + " --data " + corpus->data_dir +
+                              " --set training.max_updates=100000 --save-dir " + resumed + " > " + resumed_log + " 2>&1";
   pid_t pid = 0;
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
   ASSERT_EQ(posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ), 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (testing::train_losses(resumed + "/metrics.jsonl").size() < 4 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  while (testing::train_losses(resumed + "/metrics.jsonl").size() < 10 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << read_text(log);
-  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << read_text(log);
-  EXPECT_NE(read_text(log).find("interrupted by SIGTERM"), std::string::npos) << read_text(log);
+  ASSERT_TRUE(WIFEXITED(status)) << read_text(resumed_log);
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << read_text(resumed_log);
+  EXPECT_NE(read_text(resumed_log).find("interrupted by SIGTERM"), std::string::npos) << read_text(resumed_log);
   ASSERT_TRUE(fs::exists(resumed + "/checkpoint_last.pt"));
   const int64_t stopped_at = load_model_file(resumed + "/checkpoint_last.pt").metadata["training_state"]["update"];
-  EXPECT_GE(stopped_at, 4);
-  ASSERT_LT(stopped_at, 14);
-
-  ASSERT_EQ(run_cli("train" + common + " --save-dir " + resumed + " --resume", dir.file("resume.log")), 0)
+  EXPECT_GE(stopped_at, 10);
+  ASSERT_LT(stopped_at, 120) << "the run finished before the signal: make it longer";
+  ASSERT_EQ(run_cli("train -c " + corpus->config + " --data " + corpus->data_dir + " --save-dir " + resumed + " --resume",
+                    dir.file("resume.log")), 0)
       << read_text(dir.file("resume.log"));
   EXPECT_NE(read_text(dir.file("resume.log")).find("resumed from"), std::string::npos);
-  const auto expected = testing::train_losses(straight + "/metrics.jsonl");
-  const auto actual = testing::train_losses(resumed + "/metrics.jsonl");
-  ASSERT_EQ(expected.size(), 14u);
-  EXPECT_EQ(actual, expected);  // bit-identical per-update losses across the interruption
+  EXPECT_EQ(testing::train_losses(resumed + "/metrics.jsonl"), losses);  // bit-identical across the interruption
+  std::cerr << "[e2e] SIGTERM at update " << stopped_at << ", resumed to 120: identical losses\n";
 }
 
 }  // namespace

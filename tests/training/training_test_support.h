@@ -70,6 +70,7 @@ inline TrainingConfig tiny_training_config() {
   t.valid_subset_size = 0;
   t.device = "cpu";
   t.seed = 7;
+  t.threads = 1;  // tiny models: more threads only contend (and the machine may be shared)
   return t;
 }
 
