@@ -148,8 +148,10 @@ void Trainer::on_validation(ValidationCallback callback) { callbacks_.push_back(
 void Trainer::set_auxiliary_loss(AuxiliaryLoss loss) { auxiliary_loss_ = std::move(loss); }
 void Trainer::request_stop() { stop_requested_.store(true); }
 
-void Trainer::set_train_dataset(std::shared_ptr<data::BinaryDataset> dataset) {
+void Trainer::set_train_dataset(std::shared_ptr<data::BinaryDataset> dataset, int64_t max_tokens) {
   if (!dataset || dataset->size() == 0) throw std::invalid_argument("set_train_dataset: the training set is empty");
+  if (max_tokens < 0) throw std::invalid_argument("set_train_dataset: max_tokens must be >= 0");
+  if (max_tokens > 0) config_.max_tokens = max_tokens;
   train_ = std::move(dataset);
   train_source_lengths_ = clipped_source_lengths(*train_, model_->config());
   train_target_lengths_ = clipped_target_lengths(*train_, model_->config());

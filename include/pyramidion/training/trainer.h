@@ -95,8 +95,8 @@ class Trainer {
   TrainingSummary run_for(int64_t updates, double max_seconds);
 
   // Curriculum: trains on `dataset` from the next update on, in a fresh epoch; optimizer, schedule and
-  // counters carry on.
-  void set_train_dataset(std::shared_ptr<data::BinaryDataset> dataset);
+  // counters carry on. max_tokens > 0 also changes the token budget per batch (longer documents, fewer per batch).
+  void set_train_dataset(std::shared_ptr<data::BinaryDataset> dataset, int64_t max_tokens = 0);
   void set_valid_dataset(std::shared_ptr<data::BinaryDataset> dataset);
 
   ValidationResult validate();  // updates the best metric and calls the callbacks; no checkpoint
