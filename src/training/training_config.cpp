@@ -6,75 +6,29 @@
 #include <stdexcept>
 
 #include "pyramidion/models/presets.h"
+#include "pyramidion/util/yaml_fields.h"
 #include "pyramidion/util/yaml_override.h"
 
 namespace pyramidion {
 namespace {
 
-[[noreturn]] void fail(const std::string& origin, const std::string& field, const std::string& message) {
-  throw std::invalid_argument(origin + ": " + (field.empty() ? "" : field + ": ") + message);
-}
+using yaml_fields::describe_node;
+using yaml_fields::fail;
+using yaml_fields::read_scalar;
+using Field = yaml_fields::Field<TrainingConfig>;
 
-std::string describe_node(const YAML::Node& node) {
-  if (node.IsScalar()) return "'" + node.Scalar() + "'";
-  if (node.IsMap()) return "a map";
-  if (node.IsSequence()) return "a list";
-  return "nothing";
-}
-
-template <typename T>
-T read_scalar(const YAML::Node& node, const std::string& origin, const std::string& field, const char* what) {
-  if (!node.IsScalar()) fail(origin, field, std::string("expected ") + what + ", got " + describe_node(node));
-  try {
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
-    fail(origin, field, std::string("expected ") + what + ", got " + describe_node(node));
-  }
-}
-
-using Reader = std::function<void(TrainingConfig&, const YAML::Node&, const std::string& origin, const std::string& field)>;
-using Writer = std::function<YAML::Node(const TrainingConfig&)>;
-struct Field {
-  Reader read;
-  Writer write;
-};
-
-// Member accessors go through a projection so nested members (valid_search.beam) share the helpers.
-template <typename T, typename Project>
-Field scalar(Project project, const char* what) {
-  return {[project, what](TrainingConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
-            project(c) = read_scalar<T>(n, o, f, what);
-          },
-          [project](const TrainingConfig& c) { return YAML::Node(project(const_cast<TrainingConfig&>(c))); }};
-}
+// Projections (TrainingConfig& -> member&) so nested members (valid_search.beam) share the helpers.
 template <typename Project>
-Field integer(Project project) { return scalar<int64_t>(project, "an integer"); }
+Field integer(Project project) { return yaml_fields::scalar<TrainingConfig, int64_t>(project, "an integer"); }
 template <typename Project>
-Field real(Project project) { return scalar<double>(project, "a number"); }
+Field real(Project project) { return yaml_fields::scalar<TrainingConfig, double>(project, "a number"); }
 template <typename Project>
-Field boolean(Project project) { return scalar<bool>(project, "true or false"); }
+Field boolean(Project project) { return yaml_fields::scalar<TrainingConfig, bool>(project, "true or false"); }
 template <typename Project>
-Field text(Project project) { return scalar<std::string>(project, "a string"); }
-
+Field text(Project project) { return yaml_fields::scalar<TrainingConfig, std::string>(project, "a string"); }
 template <typename E>
-Field choice(E TrainingConfig::*member, std::vector<std::pair<std::string, E>> names) {
-  return {[member, names](TrainingConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
-            const auto value = read_scalar<std::string>(n, o, f, "a name");
-            std::string allowed;
-            for (const auto& [name, e] : names) {
-              if (name == value) {
-                c.*member = e;
-                return;
-              }
-              allowed += (allowed.empty() ? "" : ", ") + name;
-            }
-            fail(o, f, "'" + value + "' is not one of " + allowed);
-          },
-          [member, names](const TrainingConfig& c) {
-            for (const auto& [name, e] : names)
-              if (e == c.*member) return YAML::Node(name);
-            return YAML::Node();
-          }};
+Field choice(E TrainingConfig::*m, std::vector<std::pair<std::string, E>> names) {
+  return yaml_fields::choice<TrainingConfig, E>(yaml_fields::member(m), std::move(names));
 }
 
 Field betas() {
