@@ -4,4 +4,4 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install-deps.sh"
 bash "$root/scripts/build.sh"
-exec "${BUILD_DIR:-$root/build}/pyramidion" bench topk "$@"
+exec "${BUILD_DIR:-$root/build}/pyramidion" demo "$@"

@@ -128,8 +128,8 @@ PYRAMIDION_COMMAND("tokenizer", [](CLI::App& app) {
   train->add_option("--target-field", args->target_field, "jsonl: target field");
   train->add_option("--max-documents", args->max_documents, "documents used from each input (0 = all)");
   train->add_option("--vocab-size", args->train.vocab_size, "vocabulary size")->required();
-  train->add_option("--model-type", args->train.model_type, "unigram or bpe")
-      ->check(CLI::IsMember({"unigram", "bpe"}));
+  train->add_option("--model-type", args->train.model_type, "unigram, bpe or word (whole words; rare ones become <unk>)")
+      ->check(CLI::IsMember({"unigram", "bpe", "word"}));
   train->add_option("--character-coverage", args->train.character_coverage, "share of characters covered");
   train->add_option("--max-sentence-length", args->train.max_sentence_length, "bytes; longer lines are cut");
   train->add_option("--input-sentence-size", args->train.input_sentence_size, "sentences sampled (0 = all)");

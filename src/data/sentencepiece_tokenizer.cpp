@@ -69,8 +69,8 @@ SentencePieceTokenizer SentencePieceTokenizer::from_bytes(const std::string& byt
 
 SentencePieceTokenizer SentencePieceTokenizer::train(const TokenizerTrainOptions& options) {
   if (options.input_files.empty()) throw std::invalid_argument("tokenizer training needs at least one input file");
-  if (options.model_type != "unigram" && options.model_type != "bpe")
-    throw std::invalid_argument("model type must be unigram or bpe, not " + options.model_type);
+  if (options.model_type != "unigram" && options.model_type != "bpe" && options.model_type != "word")
+    throw std::invalid_argument("model type must be unigram, bpe or word, not " + options.model_type);
   std::string inputs;
   for (const auto& file : options.input_files) {
     if (file.find(',') != std::string::npos)

@@ -6,76 +6,24 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "pyramidion/util/yaml_fields.h"
 #include "pyramidion/util/yaml_override.h"
 
 namespace pyramidion {
 namespace {
 
-[[noreturn]] void fail(const std::string& origin, const std::string& field, const std::string& message) {
-  throw std::invalid_argument(origin + ": " + (field.empty() ? "" : field + ": ") + message);
-}
-
-std::string describe_node(const YAML::Node& node) {
-  if (node.IsScalar()) return "'" + node.Scalar() + "'";
-  if (node.IsMap()) return "a map";
-  if (node.IsSequence()) return "a list";
-  return "nothing";
-}
+using yaml_fields::describe_node;
+using yaml_fields::fail;
+using yaml_fields::read_scalar;
+using Field = yaml_fields::Field<ModelConfig>;
 
 template <typename T>
-T read_scalar(const YAML::Node& node, const std::string& origin, const std::string& field, const char* what) {
-  if (!node.IsScalar()) fail(origin, field, std::string("expected ") + what + ", got " + describe_node(node));
-  try {
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
-    fail(origin, field, std::string("expected ") + what + ", got " + describe_node(node));
-  }
-}
-
-struct Field {
-  std::function<void(ModelConfig&, const YAML::Node&, const std::string& origin, const std::string& name)> read;
-  std::function<YAML::Node(const ModelConfig&)> write;
-};
-
-template <typename T>
-Field integer(T ModelConfig::*member) {
-  return {[member](ModelConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
-            c.*member = read_scalar<T>(n, o, f, "an integer");
-          },
-          [member](const ModelConfig& c) { return YAML::Node(c.*member); }};
-}
-Field real(double ModelConfig::*member) {
-  return {[member](ModelConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
-            c.*member = read_scalar<double>(n, o, f, "a number");
-          },
-          [member](const ModelConfig& c) { return YAML::Node(c.*member); }};
-}
-Field boolean(bool ModelConfig::*member) {
-  return {[member](ModelConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
-            c.*member = read_scalar<bool>(n, o, f, "true or false");
-          },
-          [member](const ModelConfig& c) { return YAML::Node(c.*member); }};
-}
-
+Field integer(T ModelConfig::*m) { return yaml_fields::scalar<ModelConfig, T>(yaml_fields::member(m), "an integer"); }
+Field real(double ModelConfig::*m) { return yaml_fields::scalar<ModelConfig, double>(yaml_fields::member(m), "a number"); }
+Field boolean(bool ModelConfig::*m) { return yaml_fields::scalar<ModelConfig, bool>(yaml_fields::member(m), "true or false"); }
 template <typename E>
-Field choice(E ModelConfig::*member, std::vector<std::pair<std::string, E>> names) {
-  return {[member, names](ModelConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
-            const auto text = read_scalar<std::string>(n, o, f, "a name");
-            std::string allowed;
-            for (const auto& [name, value] : names) {
-              if (name == text) {
-                c.*member = value;
-                return;
-              }
-              allowed += (allowed.empty() ? "" : ", ") + name;
-            }
-            fail(o, f, "'" + text + "' is not one of " + allowed);
-          },
-          [member, names](const ModelConfig& c) {
-            for (const auto& [name, value] : names)
-              if (value == c.*member) return YAML::Node(name);
-            return YAML::Node();
-          }};
+Field choice(E ModelConfig::*m, std::vector<std::pair<std::string, E>> names) {
+  return yaml_fields::choice<ModelConfig, E>(yaml_fields::member(m), std::move(names));
 }
 
 Field pooling_schedule() {

@@ -37,6 +37,35 @@ char* copy_out(const std::string& bytes) {
   return out;
 }
 
+// Runs `body` (returning 0 on success), turning exceptions into an error message: nothing may cross the C ABI.
+template <typename Body>
+int guarded(char* err, size_t err_size, const char* action, Body&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    set_error(err, err_size, e.what());
+  } catch (...) {
+    set_error(err, err_size, std::string("unknown error while ") + action);
+  }
+  return 1;
+}
+
+// Returns 1 with `status`'s message when it failed.
+int failed(const sentencepiece::util::Status& status, char* err, size_t err_size) {
+  if (status.ok()) return 0;
+  set_error(err, err_size, status.ToString());
+  return 1;
+}
+
+// Hands `bytes` to the caller as a malloc'ed buffer.
+int give_out(const std::string& bytes, char** out, size_t* out_size, char* err, size_t err_size) {
+  *out = copy_out(bytes);
+  *out_size = bytes.size();
+  if (*out != nullptr) return 0;
+  set_error(err, err_size, "out of memory");
+  return 1;
+}
+
 spm_processor* load(const std::function<sentencepiece::util::Status(sentencepiece::SentencePieceProcessor&)>& loader,
                     char* err, size_t err_size) {
   try {
@@ -61,7 +90,7 @@ SPM_EXPORT int spm_abi_version(void) { return PYRAMIDION_SPM_ABI_VERSION; }
 
 SPM_EXPORT int spm_train(const char* const* keys, const char* const* values, size_t count, char** model,
                          size_t* model_size, char* err, size_t err_size) {
-  try {
+  return guarded(err, err_size, "training SentencePiece", [&] {
     std::unordered_map<std::string, std::string> kwargs;
     for (size_t i = 0; i < count; ++i) {
       // Not a TrainerSpec field: the seed of SentencePiece's global generator (sampling, shuffling).
@@ -72,24 +101,9 @@ SPM_EXPORT int spm_train(const char* const* keys, const char* const* values, siz
       kwargs[keys[i]] = values[i];
     }
     std::string serialized;
-    auto status = sentencepiece::SentencePieceTrainer::Train(kwargs, nullptr, &serialized);
-    if (!status.ok()) {
-      set_error(err, err_size, status.ToString());
-      return 1;
-    }
-    *model = copy_out(serialized);
-    *model_size = serialized.size();
-    if (*model == nullptr) {
-      set_error(err, err_size, "out of memory");
-      return 1;
-    }
-    return 0;
-  } catch (const std::exception& e) {
-    set_error(err, err_size, e.what());
-  } catch (...) {
-    set_error(err, err_size, "unknown error while training SentencePiece");
-  }
-  return 1;
+    if (failed(sentencepiece::SentencePieceTrainer::Train(kwargs, nullptr, &serialized), err, err_size)) return 1;
+    return give_out(serialized, model, model_size, err, err_size);
+  });
 }
 
 SPM_EXPORT spm_processor* spm_load_from_file(const char* path, char* err, size_t err_size) {
@@ -108,13 +122,9 @@ SPM_EXPORT void spm_free_buffer(void* buffer) { std::free(buffer); }
 
 SPM_EXPORT int spm_encode_ids(const spm_processor* processor, const char* text, size_t text_size, int32_t** ids,
                               size_t* count, char* err, size_t err_size) {
-  try {
+  return guarded(err, err_size, "encoding", [&] {
     std::vector<int> out;
-    auto status = processor->processor.Encode(absl::string_view(text, text_size), &out);
-    if (!status.ok()) {
-      set_error(err, err_size, status.ToString());
-      return 1;
-    }
+    if (failed(processor->processor.Encode(absl::string_view(text, text_size), &out), err, err_size)) return 1;
     *count = out.size();
     *ids = static_cast<int32_t*>(std::malloc((out.size() + 1) * sizeof(int32_t)));
     if (*ids == nullptr) {
@@ -123,37 +133,17 @@ SPM_EXPORT int spm_encode_ids(const spm_processor* processor, const char* text, 
     }
     for (size_t i = 0; i < out.size(); ++i) (*ids)[i] = out[i];
     return 0;
-  } catch (const std::exception& e) {
-    set_error(err, err_size, e.what());
-  } catch (...) {
-    set_error(err, err_size, "unknown error while encoding");
-  }
-  return 1;
+  });
 }
 
 SPM_EXPORT int spm_decode_ids(const spm_processor* processor, const int32_t* ids, size_t count, char** text,
                               size_t* text_size, char* err, size_t err_size) {
-  try {
+  return guarded(err, err_size, "decoding", [&] {
     std::vector<int> in(ids, ids + count);
     std::string out;
-    auto status = processor->processor.Decode(in, &out);
-    if (!status.ok()) {
-      set_error(err, err_size, status.ToString());
-      return 1;
-    }
-    *text = copy_out(out);
-    *text_size = out.size();
-    if (*text == nullptr) {
-      set_error(err, err_size, "out of memory");
-      return 1;
-    }
-    return 0;
-  } catch (const std::exception& e) {
-    set_error(err, err_size, e.what());
-  } catch (...) {
-    set_error(err, err_size, "unknown error while decoding");
-  }
-  return 1;
+    if (failed(processor->processor.Decode(in, &out), err, err_size)) return 1;
+    return give_out(out, text, text_size, err, err_size);
+  });
 }
 
 SPM_EXPORT int spm_vocab_size(const spm_processor* processor) { return processor->processor.GetPieceSize(); }
@@ -179,19 +169,7 @@ SPM_EXPORT void spm_special_ids(const spm_processor* processor, int* unk, int* b
 
 SPM_EXPORT int spm_serialized_model(const spm_processor* processor, char** bytes, size_t* size, char* err,
                                     size_t err_size) {
-  try {
-    std::string serialized = processor->processor.serialized_model_proto();
-    *bytes = copy_out(serialized);
-    *size = serialized.size();
-    if (*bytes == nullptr) {
-      set_error(err, err_size, "out of memory");
-      return 1;
-    }
-    return 0;
-  } catch (const std::exception& e) {
-    set_error(err, err_size, e.what());
-  } catch (...) {
-    set_error(err, err_size, "unknown error while serializing the model");
-  }
-  return 1;
+  return guarded(err, err_size, "serializing the model", [&] {
+    return give_out(processor->processor.serialized_model_proto(), bytes, size, err, err_size);
+  });
 }

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <vector>
 
+#include "cli_runner.h"
 #include "test_support.h"
 
 namespace pyramidion {
@@ -17,23 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-CommandResult run_cli(const std::string& arguments) {
-  const std::string command = "'" + (testing::binary_dir() / "pyramidion").string() + "' " + arguments + " 2>&1";
-  CommandResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using testing::CommandResult;
+using testing::run_cli;
 
 class RougeCommand : public ::testing::Test {
  protected:

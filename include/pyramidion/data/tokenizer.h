@@ -22,7 +22,7 @@ struct TokenizerTrainOptions {
   std::vector<std::string> input_files;  // plain text, one sentence per line
   std::string output_path;               // the .model file, written atomically; "" = only return the bytes
   int vocab_size = 8000;
-  std::string model_type = "unigram";    // unigram or bpe
+  std::string model_type = "unigram";    // unigram, bpe or word
   double character_coverage = 0.9995;
   int max_sentence_length = 8192;        // bytes; longer lines are skipped by SentencePiece
   int64_t input_sentence_size = 2000000; // sentences sampled for training; 0 = all

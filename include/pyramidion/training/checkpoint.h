@@ -1,0 +1,64 @@
+#pragma once
+// Training checkpoints. A checkpoint is two files written atomically:
+//   NAME.pt              a model file (models/model_file.h): config, tokenizer, weights, and in its metadata
+//                        {"kind": "checkpoint", "training_state": {...}, "state_file": "NAME.pt.state-u<update>"}
+//                        -- `pyramidion summarize -m NAME.pt` uses it directly;
+//   NAME.pt.state-u<U>   a torch archive: optimizer state, RNG states (CPU, CUDA) and the training state JSON.
+// The state file is written first under a name unique to the update, then the model file that names it
+// replaces the old one, then older state files of NAME are removed: a crash at any point leaves a consistent
+// pair (the previous or the new one).
+#include <torch/optim/optimizer.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "pyramidion/models/summarization_model.h"
+
+namespace pyramidion {
+
+// Where training stands; everything a resumed run needs besides weights, optimizer and RNG states.
+struct TrainingState {
+  int64_t update = 0;             // completed (applied) updates
+  int64_t epoch = 1;              // current epoch, 1-based
+  int64_t batch_in_epoch = 0;     // batches of this epoch's order already consumed
+  int64_t skipped_updates = 0;    // updates skipped for NaN/Inf, in total
+  int64_t nonfinite_in_a_row = 0;
+  bool has_best = false;
+  double best_metric = 0.0;       // value of the best_checkpoint_metric so far
+  int64_t best_update = 0;
+  int64_t last_validated_update = -1;
+  double loss_scale = 128.0;      // fp16 dynamic loss scaling
+  int64_t loss_scale_clean_updates = 0;
+  double training_seconds = 0.0;  // wall-clock time spent training, across resumed runs
+  int64_t train_examples = 0;     // size of the training set the batch order was made for
+  // The log interval in progress (so a resumed run logs the same averages as an uninterrupted one).
+  int64_t interval_updates = 0;
+  double interval_loss_sum = 0.0, interval_nll_sum = 0.0, interval_grad_norm_sum = 0.0;
+  int64_t interval_target_tokens = 0, interval_source_tokens = 0;
+
+  nlohmann::json to_json() const;
+  static TrainingState from_json(const nlohmann::json& json);  // throws std::runtime_error on missing fields
+};
+
+struct CheckpointContents {
+  TrainingState state;
+  nlohmann::json metadata;  // the model file's metadata
+};
+
+// Writes NAME.pt (+ its state file unless optimizer is null: then a plain model file with the training state in
+// its metadata, e.g. checkpoint_best.pt). `extra_metadata` entries are added to the model file's metadata.
+void save_checkpoint(const std::string& path, SummarizationModel& model, const std::string& tokenizer_bytes,
+                     const TrainingState& state, torch::optim::Optimizer* optimizer,
+                     const nlohmann::json& extra_metadata = nlohmann::json::object());
+
+// Loads weights into `model` (same architecture), optimizer state and RNG states (when optimizer is not null;
+// the state file must then exist). Throws std::runtime_error naming the file.
+CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& model, torch::optim::Optimizer* optimizer);
+
+// Removes NAME.pt and its state files (ignores missing ones).
+void remove_checkpoint(const std::string& path);
+
+}  // namespace pyramidion

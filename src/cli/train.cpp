@@ -1,0 +1,150 @@
+// `pyramidion train`: trains a model on a directory from `pyramidion data prepare`, with checkpoints in --save-dir
+// that `summarize -m` reads directly and `--resume` continues exactly.
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "command.h"
+#include "pyramidion/data/binary_dataset.h"
+#include "pyramidion/data/tokenizer.h"
+#include "pyramidion/training/stop_signal.h"
+#include "pyramidion/training/trainer.h"
+#include "pyramidion/training/training_config.h"
+#include "pyramidion/util/atomic_file.h"
+#include "pyramidion/util/progress.h"
+
+namespace pyramidion::cli {
+namespace {
+namespace fs = std::filesystem;
+
+struct TrainOptions {
+  std::string config;
+  std::string preset;
+  std::vector<std::string> overrides;
+  std::string data_dir;
+  std::string save_dir;
+  bool resume = false;
+  bool no_progress = false;
+};
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CommandError(path + ": cannot read");
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+std::shared_ptr<data::BinaryDataset> open_split(const fs::path& dir, const std::string& name) {
+  const fs::path path = dir / (name + ".bin");
+  if (!fs::exists(path))
+    throw CommandError(path.string() + ": missing (--data must be a directory from `pyramidion data prepare`)");
+  try {
+    return std::make_shared<data::BinaryDataset>(path.string());
+  } catch (const std::exception& e) {
+    throw CommandError(e.what());
+  }
+}
+
+void run(const TrainOptions& o) {
+  const fs::path data_dir(o.data_dir);
+  const fs::path save_dir(o.save_dir);
+  const std::string tokenizer_path = (data_dir / "spm.model").string();
+  if (!fs::exists(tokenizer_path))
+    throw CommandError(tokenizer_path + ": missing (--data must be a directory from `pyramidion data prepare`)");
+  const std::string tokenizer_bytes = read_bytes(tokenizer_path);
+  const auto tokenizer = data::SentencePieceTokenizer::from_bytes(tokenizer_bytes);
+
+  RunConfig config;
+  try {
+    config = resolve_run_config(o.config, o.preset, o.overrides, tokenizer.vocab_size());
+  } catch (const std::invalid_argument& e) {
+    throw CommandError(e.what());
+  }
+  auto train = open_split(data_dir, "train");
+  auto valid = open_split(data_dir, "valid");
+  if (train->vocab_size() != tokenizer.vocab_size())
+    throw CommandError(train->path() + ": prepared with a vocabulary of " + std::to_string(train->vocab_size()) +
+                       " but " + tokenizer_path + " has " + std::to_string(tokenizer.vocab_size()));
+
+  const fs::path last = save_dir / "checkpoint_last.pt";
+  if (!o.resume && fs::exists(last))
+    throw CommandError(last.string() + " exists: pass --resume to continue that run, or choose another --save-dir");
+  fs::create_directories(save_dir);
+
+  const std::string resolved = config.to_yaml_string();
+  spdlog::info("config ({}):\n{}", config.origin, resolved);
+  write_file_atomically((save_dir / "config.yaml").string(), resolved);
+
+  TrainerOptions trainer_options;
+  trainer_options.save_dir = save_dir.string();
+  trainer_options.progress = !o.no_progress;
+  std::unique_ptr<Trainer> trainer;
+  try {
+    trainer = std::make_unique<Trainer>(config.model, config.training, train, valid, tokenizer_bytes, trainer_options);
+  } catch (const std::invalid_argument& e) {
+    throw CommandError(e.what());
+  }
+  spdlog::info("model: {} parameters | train: {} examples | valid: {} examples | device {}{}",
+               trainer->model()->parameter_count(), train->size(), valid->size(), trainer->device().str(),
+               config.training.amp != AmpMode::none && trainer->device().is_cuda() ? " | amp " + name_of(config.training.amp) : "");
+  if (o.resume) {
+    if (fs::exists(last)) {
+      try {
+        trainer->load_checkpoint(last.string());
+      } catch (const std::exception& e) {
+        throw CommandError(e.what());
+      }
+    } else {
+      spdlog::warn("--resume: no {} yet, starting from scratch", last.string());
+    }
+  }
+
+  StopSignalHandler signals;
+  const TrainingSummary summary = trainer->run();
+  spdlog::info("stopped ({}) at update {}, epoch {}: {} updates in {} ({:.2f} upd/s, {:.0f} tok/s){}", summary.stop_reason,
+               summary.update, summary.epoch, summary.updates, format_duration(summary.seconds),
+               summary.updates_per_second, summary.tokens_per_second,
+               trainer->state().has_best ? fmt::format(", best {} {:.4f} at update {}",
+                                                       name_of(config.training.best_checkpoint_metric),
+                                                       trainer->state().best_metric, trainer->state().best_update)
+                                         : std::string());
+  if (summary.stop_reason == "nonfinite")
+    throw CommandError(fmt::format("training diverged: {} consecutive updates had a NaN/Inf loss or gradient",
+                                   trainer->state().nonfinite_in_a_row), 3);
+  if (summary.stop_reason == "signal") {
+    const int code = 128 + summary.signal;
+    throw CommandError(fmt::format("interrupted by {}: {} holds update {}; continue with --resume (exit code {})",
+                                   signal_name(summary.signal), last.string(), summary.update, code), code);
+  }
+}
+
+}  // namespace
+
+PYRAMIDION_COMMAND("train", [](CLI::App& app) {
+  auto options = std::make_shared<TrainOptions>();
+  auto* cmd = app.add_subcommand("train", "train a summarization model (docs/training.md)");
+  auto* config = cmd->add_option("-c,--config", options->config, "YAML file with model: and training: sections");
+  auto* preset = cmd->add_option("--preset", options->preset, "a named config from configs/ instead of --config");
+  config->excludes(preset);
+  cmd->add_option("--set", options->overrides,
+                  "override, repeatable: d_model=64, pooling={0: 256}, training.lr=1e-3, lr=1e-3")
+      ->take_all();
+  cmd->add_option("--data", options->data_dir, "directory from `pyramidion data prepare` (train.bin, valid.bin, spm.model)")
+      ->required();
+  cmd->add_option("--save-dir", options->save_dir, "checkpoints, metrics.jsonl and config.yaml go here")->required();
+  cmd->add_flag("--resume", options->resume, "continue from SAVE_DIR/checkpoint_last.pt (from scratch when absent)");
+  cmd->add_flag("--no-progress", options->no_progress, "no progress bar on a terminal (log lines only)");
+  cmd->callback([options] {
+    if (options->config.empty() == options->preset.empty()) throw CommandError("give either -c CONFIG.yaml or --preset NAME");
+    run(*options);
+  });
+});
+
+}  // namespace pyramidion::cli

@@ -1,0 +1,183 @@
+#include "pyramidion/training/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <torch/serialize.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+
+#include "pyramidion/models/model_file.h"
+#include "pyramidion/util/atomic_file.h"
+
+namespace pyramidion {
+namespace fs = std::filesystem;
+namespace {
+
+const char* const kStateSuffix = ".state-u";
+
+std::string state_file_name(const std::string& path, int64_t update) {
+  return fs::path(path).filename().string() + kStateSuffix + std::to_string(update);
+}
+
+// State files of `path` other than `keep` (a file name, "" = all).
+void remove_state_files(const std::string& path, const std::string& keep) {
+  const fs::path p(path);
+  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  const std::string prefix = p.filename().string() + kStateSuffix;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && name != keep) fs::remove(entry.path(), ec);
+  }
+}
+
+torch::Tensor generator_state(at::Generator generator) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void set_generator_state(at::Generator generator, const torch::Tensor& state) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+}  // namespace
+
+nlohmann::json TrainingState::to_json() const {
+  return {{"update", update},
+          {"epoch", epoch},
+          {"batch_in_epoch", batch_in_epoch},
+          {"skipped_updates", skipped_updates},
+          {"nonfinite_in_a_row", nonfinite_in_a_row},
+          {"has_best", has_best},
+          {"best_metric", best_metric},
+          {"best_update", best_update},
+          {"last_validated_update", last_validated_update},
+          {"loss_scale", loss_scale},
+          {"loss_scale_clean_updates", loss_scale_clean_updates},
+          {"training_seconds", training_seconds},
+          {"train_examples", train_examples},
+          {"interval_updates", interval_updates},
+          {"interval_loss_sum", interval_loss_sum},
+          {"interval_nll_sum", interval_nll_sum},
+          {"interval_grad_norm_sum", interval_grad_norm_sum},
+          {"interval_target_tokens", interval_target_tokens},
+          {"interval_source_tokens", interval_source_tokens}};
+}
+
+TrainingState TrainingState::from_json(const nlohmann::json& json) {
+  TrainingState s;
+  try {
+    s.update = json.at("update").get<int64_t>();
+    s.epoch = json.at("epoch").get<int64_t>();
+    s.batch_in_epoch = json.at("batch_in_epoch").get<int64_t>();
+    s.skipped_updates = json.at("skipped_updates").get<int64_t>();
+    s.nonfinite_in_a_row = json.at("nonfinite_in_a_row").get<int64_t>();
+    s.has_best = json.at("has_best").get<bool>();
+    s.best_metric = json.at("best_metric").is_number() ? json.at("best_metric").get<double>() : 0.0;
+    s.best_update = json.at("best_update").get<int64_t>();
+    s.last_validated_update = json.at("last_validated_update").get<int64_t>();
+    s.loss_scale = json.at("loss_scale").get<double>();
+    s.loss_scale_clean_updates = json.at("loss_scale_clean_updates").get<int64_t>();
+    s.training_seconds = json.at("training_seconds").get<double>();
+    s.train_examples = json.at("train_examples").get<int64_t>();
+    s.interval_updates = json.at("interval_updates").get<int64_t>();
+    s.interval_loss_sum = json.at("interval_loss_sum").get<double>();
+    s.interval_nll_sum = json.at("interval_nll_sum").get<double>();
+    s.interval_grad_norm_sum = json.at("interval_grad_norm_sum").get<double>();
+    s.interval_target_tokens = json.at("interval_target_tokens").get<int64_t>();
+    s.interval_source_tokens = json.at("interval_source_tokens").get<int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(std::string("training state: ") + e.what());
+  }
+  return s;
+}
+
+void save_checkpoint(const std::string& path, SummarizationModel& model, const std::string& tokenizer_bytes,
+                     const TrainingState& state, torch::optim::Optimizer* optimizer,
+                     const nlohmann::json& extra_metadata) {
+  nlohmann::json metadata = extra_metadata.is_object() ? extra_metadata : nlohmann::json::object();
+  metadata["kind"] = "checkpoint";
+  metadata["training_state"] = state.to_json();
+  std::string state_name;
+  if (optimizer != nullptr) {
+    state_name = state_file_name(path, state.update);
+    torch::serialize::OutputArchive archive;
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+    archive.write("cpu_rng", generator_state(at::detail::getDefaultCPUGenerator()));
+    if (torch::cuda::is_available()) {
+      for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i)
+        archive.write("cuda_rng_" + std::to_string(i),
+                      generator_state(at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, i))));
+    }
+    archive.write("training_state", c10::IValue(state.to_json().dump()));
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    const fs::path dir = fs::path(path).parent_path();
+    write_file_atomically((dir / state_name).string(), bytes.str());
+    metadata["state_file"] = state_name;
+  }
+  save_model_file(path, model, tokenizer_bytes, metadata);
+  remove_state_files(path, state_name);
+}
+
+CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& model, torch::optim::Optimizer* optimizer) {
+  const auto contents = read_model_file_contents(path);
+  CheckpointContents loaded;
+  loaded.metadata = nlohmann::json::parse(contents.metadata_json, nullptr, false);
+  if (loaded.metadata.is_discarded() || !loaded.metadata.is_object() || !loaded.metadata.contains("training_state"))
+    throw std::runtime_error(path + ": not a training checkpoint (no training state in its metadata)");
+  loaded.state = TrainingState::from_json(loaded.metadata["training_state"]);
+  if (contents.config_yaml != model->config().to_yaml_string()) {
+    const auto saved = ModelConfig::from_yaml_string(contents.config_yaml, path);
+    if (saved.to_yaml_string() != model->config().to_yaml_string())
+      throw std::runtime_error(path + ": the checkpoint's model config differs from this run's (compare the model: "
+                                      "section of the checkpoint, `pyramidion describe -m " + path + "`)");
+  }
+  const torch::Device device =
+      model->parameters().empty() ? torch::Device(torch::kCPU) : model->parameters().front().device();
+  {
+    torch::serialize::InputArchive archive;
+    archive.load_from(contents.weights.data(), contents.weights.size(), device);
+    model->load(archive);
+  }
+  if (optimizer == nullptr) return loaded;
+  if (!loaded.metadata.contains("state_file"))
+    throw std::runtime_error(path + ": holds no optimizer state (a best/inference checkpoint cannot be resumed)");
+  const fs::path state_path = fs::path(path).parent_path() / loaded.metadata["state_file"].get<std::string>();
+  if (!fs::exists(state_path)) throw std::runtime_error(path + ": its state file " + state_path.string() + " is missing");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(state_path.string(), device);  // optimizer moments on the parameters' device
+    torch::serialize::InputArchive optimizer_archive;
+    archive.read("optimizer", optimizer_archive);
+    optimizer->load(optimizer_archive);
+    torch::Tensor cpu_rng;
+    archive.read("cpu_rng", cpu_rng);
+    set_generator_state(at::detail::getDefaultCPUGenerator(), cpu_rng.cpu());
+    if (torch::cuda::is_available()) {
+      for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i) {
+        torch::Tensor cuda_rng;
+        if (archive.try_read("cuda_rng_" + std::to_string(i), cuda_rng))
+          set_generator_state(at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, i)), cuda_rng.cpu());
+      }
+    }
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(state_path.string() + ": unreadable training state: " + e.what_without_backtrace());
+  }
+  return loaded;
+}
+
+void remove_checkpoint(const std::string& path) {
+  std::error_code ec;
+  fs::remove(path, ec);
+  remove_state_files(path, "");
+}
+
+}  // namespace pyramidion

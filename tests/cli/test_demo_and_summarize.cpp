@@ -1,0 +1,111 @@
+// The user-facing path of the embedded default: `demo` (a short budget) leaves a model file that `summarize`
+// and `evaluate` use; bad inputs give one-line errors. Whether the demo *learns* is measured in docs/demo.md
+// (a 15-minute run), not here.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "cli_runner.h"
+
+namespace pyramidion {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_cli;
+
+class DemoCommand : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("pyramidion_demo_" + std::to_string(std::random_device{}()));
+    result_ = run_cli("--threads 1 demo --minutes 0.3 --test-documents 6 --beam 2 --output '" + dir_.string() + "'");
+  }
+  static void TearDownTestSuite() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  static fs::path dir_;
+  static testing::CommandResult result_;
+};
+fs::path DemoCommand::dir_;
+testing::CommandResult DemoCommand::result_;
+
+TEST_F(DemoCommand, RunsEndToEndAndReports) {
+  ASSERT_EQ(result_.exit_code, 0) << result_.output;
+  for (const char* piece : {"tokenizer: 411 pieces", "stage 1", "lead-3", "tiny DeepPyramidion", "salient tokens",
+                            "verdict:", "held-out document"})
+    EXPECT_NE(result_.output.find(piece), std::string::npos) << piece << "\n" << result_.output;
+  for (const char* file : {"model.pt", "report.json", "curve.jsonl", "test.jsonl", "spm.model"})
+    EXPECT_TRUE(fs::exists(dir_ / file)) << file;
+  auto report = nlohmann::json::parse(std::ifstream(dir_ / "report.json"));
+  for (const char* key : {"lead3", "model", "exact_match", "pooling", "learned", "pooler_learned", "updates"})
+    EXPECT_TRUE(report.contains(key)) << key;
+  EXPECT_GT(report["updates"].get<int64_t>(), 0);
+  const auto& pooling = report["pooling"];
+  EXPECT_EQ(pooling["documents"].get<int64_t>(), 6);
+  EXPECT_LE(pooling["salient_share"].get<double>(), 1.0);
+  EXPECT_GT(pooling["base_rate"].get<double>(), 0.0);
+  EXPECT_LT(pooling["base_rate"].get<double>(), 0.2);  // salient passages hide among many tokens
+}
+
+TEST_F(DemoCommand, SummarizeReadsTheTestSplitAndWritesOneLinePerDocumentInOrder) {
+  ASSERT_EQ(result_.exit_code, 0) << result_.output;
+  const auto model = (dir_ / "model.pt").string(), input = (dir_ / "test.jsonl").string();
+  const auto output = (dir_ / "summaries.jsonl").string();
+  auto r = run_cli("--threads 1 summarize -m '" + model + "' -i '" + input + "' -o '" + output + "' --beam 2 --max-len-b 20");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(output);
+  std::string line;
+  std::vector<std::string> ids;
+  while (std::getline(in, line)) {
+    auto record = nlohmann::json::parse(line);
+    ASSERT_TRUE(record["summary"].is_string());
+    ids.push_back(record["id"]);
+  }
+  ASSERT_EQ(ids.size(), 6u);
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(ids[i], "test-" + std::to_string(i));
+
+  // Plain text on stdin, one document per line; an empty line gets a warning and an empty summary.
+  const auto text = (dir_ / "docs.txt").string();
+  std::ofstream(text) << "finding xaze xujo . bavo keti .\n\nnote zoju . finding xewu qequ .\n";
+  r = run_cli("--threads 1 summarize -m '" + model + "' --input-format text --max-len-b 10 < '" + text + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("stdin:2: empty document"), std::string::npos) << r.output;
+  r = run_cli("--threads 1 summarize --strict -m '" + model + "' --input-format text < '" + text + "'");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("stdin:2: empty document"), std::string::npos) << r.output;
+}
+
+TEST_F(DemoCommand, EvaluateReportsRougeForTheModelAndTheLeadBaseline) {
+  ASSERT_EQ(result_.exit_code, 0) << result_.output;
+  const auto model = (dir_ / "model.pt").string(), data = (dir_ / "test.jsonl").string();
+  auto r = run_cli("--threads 1 evaluate -m '" + model + "' --data '" + data + "' --beam 2 --max-len-b 20 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto json = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(json["count"].get<int64_t>(), 6);
+  const double f = json["rouge2"]["fmeasure"]["mean"].get<double>();
+  EXPECT_GE(f, 0.0);
+  EXPECT_LE(f, 1.0);
+  r = run_cli("evaluate --baseline lead-3 --data '" + data + "' --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output.substr(r.output.find('{')))["system"], "lead-3");
+}
+
+TEST(SummarizeCommand, BadInputsGiveOneLineErrors) {
+  auto r = run_cli("summarize -m /nonexistent/model.pt -i /dev/null");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("/nonexistent/model.pt: no such model file"), std::string::npos) << r.output;
+  const auto bogus = fs::temp_directory_path() / "pyramidion_bogus_model.pt";
+  std::ofstream(bogus) << "not a model";
+  r = run_cli("summarize -m '" + bogus.string() + "' -i /dev/null");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find(bogus.string()), std::string::npos) << r.output;
+  fs::remove(bogus);
+  r = run_cli("evaluate --baseline lead-x --data /dev/null");
+  EXPECT_NE(r.exit_code, 0);
+}
+
+}  // namespace
+}  // namespace pyramidion

@@ -1,0 +1,244 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "pyramidion/models/model_file.h"
+#include "pyramidion/training/stop_signal.h"
+#include "pyramidion/training/trainer.h"
+#include "training_test_support.h"
+
+namespace pyramidion {
+namespace {
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+TrainerOptions quiet(const std::string& save_dir = "") {
+  TrainerOptions o;
+  o.save_dir = save_dir;
+  o.progress = false;
+  o.log_lines = false;
+  return o;
+}
+
+SummarizationModel seeded(const ModelConfig& config, uint64_t seed) {
+  torch::manual_seed(seed);
+  return SummarizationModel(config);
+}
+
+// Bitwise comparison of two models' parameters.
+bool same_parameters(SummarizationModel& a, SummarizationModel& b) {
+  const auto pa = a->named_parameters(), pb = b->named_parameters();
+  for (const auto& item : pa)
+    if (!torch::equal(item.value(), pb[item.key()])) return false;
+  return true;
+}
+
+TEST(Trainer, GradientAccumulationMatchesOneFullBatch) {
+  TempDir dir;
+  // Equal lengths: two half batches hold exactly the examples of one full batch, without extra padding.
+  auto data = testing::synthetic_dataset(dir.file("train.bin"), 4, 1, 20, 20, 6, 6);
+  const auto model_config = testing::tiny_model_config(/*dropout=*/0.0);
+  auto config = testing::tiny_training_config();
+  config.clip_norm = 0;
+  config.max_tokens = 4 * 26;
+  auto full_model = seeded(model_config, 5);
+  full_model->to(torch::kFloat64);
+  Trainer full(full_model, config, data, nullptr, "", quiet());
+  config.max_tokens = 2 * 26;
+  config.update_freq = 2;
+  auto half_model = seeded(model_config, 5);
+  half_model->to(torch::kFloat64);
+  Trainer accumulated(half_model, config, data, nullptr, "", quiet());
+  ASSERT_EQ(full.epoch_batches(1).size(), 1u);
+  ASSERT_EQ(accumulated.epoch_batches(1).size(), 2u);
+
+  for (int step = 0; step < 2; ++step) {
+    const auto a = full.run_for(1, 0);
+    const auto b = accumulated.run_for(1, 0);
+    EXPECT_NEAR(a.last_loss, b.last_loss, 1e-12);
+  }
+  double max_difference = 0;
+  const auto pb = half_model->named_parameters();
+  for (const auto& item : full_model->named_parameters())
+    max_difference = std::max(max_difference, (item.value() - pb[item.key()]).abs().max().item<double>());
+  EXPECT_LT(max_difference, 1e-9);
+  auto initial = seeded(model_config, 5);
+  initial->to(torch::kFloat64);
+  EXPECT_FALSE(same_parameters(full_model, initial));  // training did move the weights
+}
+
+TEST(Trainer, NonFiniteUpdatesAreSkippedCountedAndStopTraining) {
+  TempDir dir;
+  auto data = testing::synthetic_dataset(dir.file("train.bin"), 12, 2);
+  auto config = testing::tiny_training_config();
+  config.max_nonfinite_updates = 3;
+  {
+    Trainer trainer(testing::tiny_model_config(), config, data, nullptr, "", quiet());
+    int calls = 0;
+    trainer.set_auxiliary_loss([&](const EncoderOutput& encoded, const Batch&) {
+      ++calls;
+      EXPECT_FALSE(encoded.pooling.empty());  // the scorer outputs reach the hook
+      return torch::tensor(calls == 2 ? std::nan("") : 0.0);
+    });
+    const auto before = trainer.model()->parameters()[0].clone();
+    trainer.run_for(1, 0);
+    const auto after_first = trainer.model()->parameters()[0].clone();
+    EXPECT_FALSE(torch::equal(before, after_first));
+    const auto summary = trainer.run_for(2, 0);  // the NaN update is skipped, the next one applies
+    EXPECT_EQ(trainer.update(), 3);
+    EXPECT_EQ(summary.updates, 2);
+    EXPECT_EQ(trainer.state().skipped_updates, 1);
+    EXPECT_EQ(trainer.state().nonfinite_in_a_row, 0);
+  }
+  Trainer trainer(testing::tiny_model_config(), config, data, nullptr, "", quiet());
+  trainer.set_auxiliary_loss([](const EncoderOutput&, const Batch&) { return torch::tensor(INFINITY); });
+  const auto before = trainer.model()->parameters()[0].clone();
+  const auto summary = trainer.run_for(100, 0);
+  EXPECT_EQ(summary.stop_reason, "nonfinite");
+  EXPECT_EQ(trainer.update(), 0);
+  EXPECT_EQ(trainer.state().skipped_updates, 3);
+  EXPECT_TRUE(torch::equal(before, trainer.model()->parameters()[0]));
+}
+
+TEST(Trainer, ResumeContinuesBitIdentically) {
+  TempDir dir;
+  auto data = testing::synthetic_dataset(dir.file("train.bin"), 14, 3);
+  const auto model_config = testing::tiny_model_config(/*dropout=*/0.2);  // dropout: the RNG state matters
+  auto config = testing::tiny_training_config();
+  config.update_freq = 2;
+  config.log_interval = 2;
+  const std::string straight_dir = dir.file("straight"), resumed_dir = dir.file("resumed");
+
+  Trainer straight(model_config, config, data, nullptr, "", quiet(straight_dir));
+  straight.run_for(9, 0);  // spans several epochs (about 3 batches each)
+  ASSERT_GT(straight.epoch(), 2);
+  {
+    Trainer first(model_config, config, data, nullptr, "", quiet(resumed_dir));
+    first.run_for(5, 0);  // stops mid log interval and mid epoch
+    first.save_checkpoint(resumed_dir + "/checkpoint_last.pt");
+  }
+  torch::randn({100});  // disturb the global generator: resume must restore it
+  Trainer second(model_config, config, data, nullptr, "", quiet(resumed_dir));
+  second.load_checkpoint(resumed_dir + "/checkpoint_last.pt");
+  EXPECT_EQ(second.update(), 5);
+  second.run_for(4, 0);
+
+  const auto expected = testing::train_losses(straight_dir + "/metrics.jsonl");
+  const auto actual = testing::train_losses(resumed_dir + "/metrics.jsonl");
+  ASSERT_EQ(expected.size(), 4u);
+  EXPECT_EQ(actual, expected);  // bit-identical losses
+  auto a = straight.model(), b = second.model();
+  EXPECT_TRUE(same_parameters(a, b));
+}
+
+TEST(Trainer, CheckpointsAreAtomicPairsUsableForInference) {
+  TempDir dir;
+  auto data = testing::synthetic_dataset(dir.file("train.bin"), 10, 4);
+  Trainer trainer(testing::tiny_model_config(), testing::tiny_training_config(), data, nullptr, "", quiet());
+  const std::string path = dir.file("ckpt.pt");
+  trainer.run_for(2, 0);
+  trainer.save_checkpoint(path);
+  EXPECT_TRUE(fs::exists(path + ".state-u2"));
+  dir.write("ckpt.pt.state-u77", "left over by a crash");
+  trainer.run_for(1, 0);
+  trainer.save_checkpoint(path);
+  EXPECT_TRUE(fs::exists(path + ".state-u3"));
+  EXPECT_FALSE(fs::exists(path + ".state-u2"));
+  EXPECT_FALSE(fs::exists(path + ".state-u77"));
+  for (const auto& entry : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+
+  const auto loaded = load_model_file(path);  // what `summarize -m` does
+  EXPECT_EQ(loaded.metadata["kind"], "checkpoint");
+  EXPECT_EQ(loaded.metadata["training_state"]["update"], 3);
+  EXPECT_EQ(loaded.metadata["state_file"], "ckpt.pt.state-u3");
+
+  dir.write("ckpt.pt.state-u3", "garbage");
+  Trainer other(testing::tiny_model_config(), testing::tiny_training_config(), data, nullptr, "", quiet());
+  try {
+    other.load_checkpoint(path);
+    FAIL() << "a corrupt state file must not load";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("ckpt.pt.state-u3"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Trainer, ValidationKeepsTheBestCheckpointAndCallsBack) {
+  TempDir dir;
+  auto train = testing::synthetic_dataset(dir.file("train.bin"), 16, 5);
+  auto valid = testing::synthetic_dataset(dir.file("valid.bin"), 6, 6);
+  auto config = testing::tiny_training_config();
+  config.max_updates = 6;
+  config.validate_interval = 3;
+  config.validate_at_end = true;
+  config.save_interval_updates = 2;
+  config.keep_last = 1;
+  const std::string save = dir.file("run");
+  Trainer trainer(testing::tiny_model_config(), config, train, valid, "", quiet(save));
+  std::vector<ValidationResult> seen;
+  trainer.on_validation([&](const ValidationResult& r) { seen.push_back(r); });
+  const auto summary = trainer.run();
+  EXPECT_EQ(summary.stop_reason, "max_updates");
+  ASSERT_EQ(seen.size(), 2u);  // updates 3 and 6 (no second validation at the end)
+  EXPECT_EQ(seen[0].update, 3);
+  EXPECT_EQ(seen[1].update, 6);
+  for (const auto& r : seen) {
+    EXPECT_TRUE(std::isfinite(r.loss));
+    EXPECT_NEAR(r.perplexity, std::exp(r.nll_loss), 1e-9);
+    EXPECT_FALSE(r.has_rouge);
+  }
+  EXPECT_TRUE(trainer.state().has_best);
+  EXPECT_TRUE(fs::exists(save + "/checkpoint_last.pt"));
+  EXPECT_TRUE(fs::exists(save + "/checkpoint_best.pt"));
+  EXPECT_TRUE(fs::exists(save + "/checkpoint_6.pt"));
+  EXPECT_FALSE(fs::exists(save + "/checkpoint_4.pt"));  // keep_last 1
+  const auto best = load_model_file(save + "/checkpoint_best.pt");
+  EXPECT_EQ(best.metadata["training_state"]["best_update"], trainer.state().best_update);
+  int valid_records = 0;
+  for (const auto& r : testing::read_jsonl(save + "/metrics.jsonl")) valid_records += r["kind"] == "valid";
+  EXPECT_EQ(valid_records, 2);
+}
+
+TEST(Trainer, CurriculumSwapKeepsCounters) {
+  TempDir dir;
+  auto short_docs = testing::synthetic_dataset(dir.file("short.bin"), 12, 7, 8, 16);
+  auto long_docs = testing::synthetic_dataset(dir.file("long.bin"), 12, 8, 40, 60);
+  Trainer trainer(testing::tiny_model_config(), testing::tiny_training_config(), short_docs, nullptr, "", quiet());
+  trainer.run_for(2, 0);
+  const double lr = trainer.learning_rate();
+  const int64_t epoch = trainer.epoch();
+  trainer.set_train_dataset(long_docs);
+  EXPECT_EQ(trainer.update(), 2);
+  EXPECT_EQ(trainer.learning_rate(), lr);
+  EXPECT_EQ(trainer.epoch(), epoch + 1);
+  trainer.run_for(2, 0);
+  EXPECT_EQ(trainer.update(), 4);
+}
+
+TEST(Trainer, StopSignalFinishesTheUpdateAndSavesCheckpointLast) {
+  TempDir dir;
+  auto data = testing::synthetic_dataset(dir.file("train.bin"), 12, 9);
+  auto config = testing::tiny_training_config();
+  config.max_updates = 1000;
+  const std::string save = dir.file("run");
+  Trainer trainer(testing::tiny_model_config(), config, data, nullptr, "", quiet(save));
+  int calls = 0;
+  trainer.set_auxiliary_loss([&](const EncoderOutput&, const Batch&) {
+    if (++calls == 3) std::raise(SIGTERM);  // arrives in the middle of update 3
+    return torch::tensor(0.0);
+  });
+  StopSignalHandler handler;
+  const auto summary = trainer.run();
+  EXPECT_EQ(summary.stop_reason, "signal");
+  EXPECT_EQ(summary.signal, SIGTERM);
+  EXPECT_EQ(trainer.update(), 3);
+  const auto saved = load_model_file(save + "/checkpoint_last.pt");
+  EXPECT_EQ(saved.metadata["training_state"]["update"], 3);
+  clear_stop_signal();
+}
+
+}  // namespace
+}  // namespace pyramidion

@@ -1,0 +1,79 @@
+#include <gtest/gtest.h>
+
+#include "../data/temp_dir.h"
+#include "pyramidion/training/training_config.h"
+
+namespace pyramidion {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(TrainingConfig, DefaultsAndRoundTrip) {
+  const auto config = TrainingConfig::from_yaml(YAML::Load("model: {}"), "x.yaml");
+  EXPECT_DOUBLE_EQ(config.lr, 5e-4);
+  EXPECT_EQ(config.warmup_updates, 5000);
+  EXPECT_EQ(config.lr_scheduler, LrSchedulerKind::inverse_sqrt);
+  EXPECT_DOUBLE_EQ(config.label_smoothing, 0.1);
+  EXPECT_EQ(config.adam_betas, (std::vector<double>{0.9, 0.98}));
+  TrainingConfig changed;
+  changed.lr = 1e-3;
+  changed.lr_scheduler = LrSchedulerKind::polynomial_decay;
+  changed.adam_betas = {0.8, 0.99};
+  changed.best_checkpoint_metric = ValidationMetric::rougeLsum;
+  changed.valid_search.beam = 3;
+  const auto again = TrainingConfig::from_yaml(changed.to_yaml(), "round trip");
+  EXPECT_DOUBLE_EQ(again.lr, 1e-3);
+  EXPECT_EQ(again.lr_scheduler, LrSchedulerKind::polynomial_decay);
+  EXPECT_EQ(again.adam_betas, changed.adam_betas);
+  EXPECT_EQ(again.best_checkpoint_metric, ValidationMetric::rougeLsum);
+  EXPECT_EQ(again.valid_search.beam, 3);
+  EXPECT_EQ(TrainingConfig::keys().size(), changed.to_yaml()["training"].size());
+}
+
+TEST(TrainingConfig, ErrorsNameTheFileAndKey) {
+  EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {lr_sheduler: constant}"), "run.yaml"); }),
+            "run.yaml: training.lr_sheduler: unknown key (see docs/training.md for the training keys)");
+  EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {max_tokens: lots}"), "run.yaml"); }),
+            "run.yaml: training.max_tokens: expected an integer, got 'lots'");
+  EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {amp: fp8}"), "run.yaml"); }),
+            "run.yaml: training.amp: 'fp8' is not one of none, bf16, fp16");
+  EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {label_smoothing: 1.5}"), "run.yaml"); }),
+            "run.yaml: training.label_smoothing: must be in [0, 1)");
+  EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {adam_betas: [0.9]}"), "run.yaml"); }),
+            "run.yaml: training.adam_betas: expected a list of two numbers, got a list");
+}
+
+TEST(TrainingConfig, ResolveAppliesOverridesToBothSections) {
+  testing::TempDir dir;
+  const auto path = dir.write("run.yaml", "model:\n  d_model: 32\n  attention_heads: 2\n  ffn_dim: 64\n"
+                                          "training:\n  lr: 1.0e-4\n  max_updates: 10\n");
+  const auto run = resolve_run_config(path, "", {"d_model=64", "training.lr=1e-3", "max_updates=20", "model.ffn_dim=128"}, 1000);
+  EXPECT_EQ(run.model.d_model, 64);
+  EXPECT_EQ(run.model.ffn_dim, 128);
+  EXPECT_EQ(run.model.vocab_size, 1000);  // from the tokenizer
+  EXPECT_DOUBLE_EQ(run.training.lr, 1e-3);
+  EXPECT_EQ(run.training.max_updates, 20);
+  const auto echoed = YAML::Load(run.to_yaml_string());
+  EXPECT_EQ(echoed["model"]["d_model"].as<int>(), 64);
+  EXPECT_EQ(echoed["training"]["max_updates"].as<int>(), 20);
+
+  EXPECT_NE(error_of([&] { resolve_run_config(path, "", {"training.lrr=1"}, 0); }).find("training.lrr: unknown key"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { resolve_run_config(path, "", {"bogus=1"}, 0); }).find("neither a model nor a training key"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { resolve_run_config(dir.file("none.yaml"), "", {}, 0); }).find("no such file"), std::string::npos);
+  EXPECT_NE(error_of([&] { resolve_run_config(path, "tiny-pyramidion", {}, 0); }).find("either"), std::string::npos);
+  const auto preset = resolve_run_config("", "tiny-pyramidion", {"training.warmup_updates=7"}, 500);
+  EXPECT_EQ(preset.model.chunk_size, 128);
+  EXPECT_EQ(preset.training.warmup_updates, 7);
+}
+
+}  // namespace
+}  // namespace pyramidion
