@@ -14,4 +14,7 @@ elif [ $# -gt 0 ]; then
   cmake "$build" "$@"
 fi
 jobs="${BUILD_JOBS:-$(nproc)}"
-cmake --build "$build" --parallel "$jobs"
+keep_going=()
+# BUILD_KEEP_GOING=1: build every target that can be built even when one fails (still exits non-zero).
+[ -n "${BUILD_KEEP_GOING:-}" ] && [ -f "$build/build.ninja" ] && keep_going=(-- -k 0)
+cmake --build "$build" --parallel "$jobs" "${keep_going[@]}"
