@@ -17,4 +17,7 @@ jobs="${BUILD_JOBS:-$(nproc)}"
 keep_going=()
 # BUILD_KEEP_GOING=1: build every target that can be built even when one fails (still exits non-zero).
 [ -n "${BUILD_KEEP_GOING:-}" ] && [ -f "$build/build.ninja" ] && keep_going=(-- -k 0)
-cmake --build "$build" --parallel "$jobs" "${keep_going[@]}"
+targets=()
+# BUILD_TARGETS="a b": only these targets (and what they need).
+for target in ${BUILD_TARGETS:-}; do targets+=(--target "$target"); done
+cmake --build "$build" --parallel "$jobs" "${targets[@]}" "${keep_going[@]}"

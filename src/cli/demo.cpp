@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -204,6 +205,7 @@ void write_cohan_jsonl(const std::string& path, const std::vector<data::Syntheti
 }
 
 void run(const DemoOptions& o) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines appear as they happen, also in a log file
   const auto started = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
   const double budget = o.minutes * 60.0;

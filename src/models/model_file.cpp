@@ -1,5 +1,7 @@
 #include "pyramidion/models/model_file.h"
 
+#include "pyramidion/util/tensor_archive.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -144,12 +146,24 @@ void save_model_file(const std::string& path, SummarizationModel& model, const s
   contents.config_yaml = model->config().to_yaml_string();
   contents.tokenizer_bytes = tokenizer_bytes;
   contents.metadata_json = metadata.dump();
-  torch::serialize::OutputArchive archive;
-  model->save(archive);
-  std::ostringstream weights;
-  archive.save_to(weights);
-  contents.weights = weights.str();
+  contents.weights = serialize_tensors(module_tensors(*model));
   write_model_file_contents(path, contents);
+}
+
+void load_model_weights(SummarizationModelImpl& model, const std::string& weights, const std::string& path) {
+  NamedTensors tensors = parse_tensors(weights, path + " (weights)");
+  // Name the usual cause of a shape mismatch.
+  for (const auto& [name, tensor] : tensors) {
+    if (name != "embed_tokens.weight" && name != "output_projection.weight") continue;
+    if (tensor.dim() == 2 && tensor.size(0) != model.config().vocab_size)
+      fail(path, "weights do not match the config: " + name + " is " + shape_string(tensor.sizes()) +
+                     " (vocabulary size mismatch: the config says vocab_size " + std::to_string(model.config().vocab_size) + ")");
+  }
+  try {
+    load_module_tensors(model, tensors, path);
+  } catch (const std::runtime_error& e) {
+    fail(path, std::string("weights do not match the config: ") + (std::string(e.what()).substr(path.size() + 2)));
+  }
 }
 
 LoadedModel load_model_file(const std::string& path, torch::Device device) {
@@ -168,31 +182,7 @@ LoadedModel load_model_file(const std::string& path, torch::Device device) {
   loaded.tokenizer_bytes = std::move(contents.tokenizer_bytes);
   loaded.model = SummarizationModel(loaded.config);
 
-  // Module::load silently resizes tensors to what the file holds, so compare shapes before and after.
-  std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
-  for (const auto& item : loaded.model->named_parameters()) expected.emplace_back(item.key(), item.value().sizes().vec());
-  for (const auto& item : loaded.model->named_buffers()) expected.emplace_back(item.key(), item.value().sizes().vec());
-  try {
-    torch::serialize::InputArchive archive;
-    std::istringstream weights(contents.weights);
-    archive.load_from(weights, torch::kCPU);
-    loaded.model->load(archive);
-  } catch (const c10::Error& e) {
-    fail(path, "weights do not match the config: " + first_line(e.what_without_backtrace()));
-  }
-  auto params = loaded.model->named_parameters();
-  auto buffers = loaded.model->named_buffers();
-  for (const auto& [name, shape] : expected) {
-    const torch::Tensor* t = params.find(name);
-    if (!t) t = buffers.find(name);
-    if (t && t->sizes().vec() != shape) {
-      std::string hint;
-      if (name == "embed_tokens.weight" || name == "output_projection.weight")
-        hint = " (vocabulary size mismatch: the config says vocab_size " + std::to_string(loaded.config.vocab_size) + ")";
-      fail(path, "weights do not match the config: " + name + " is " + shape_string(t->sizes()) +
-                     " in the file but the config needs " + shape_string(shape) + hint);
-    }
-  }
+  load_model_weights(*loaded.model, contents.weights, path);
   loaded.model->to(device);
   loaded.model->eval();
   return loaded;

@@ -6,12 +6,16 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <torch/version.h>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
 
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/util/atomic_file.h"
+#include "pyramidion/util/tensor_archive.h"
 
 namespace pyramidion {
 namespace fs = std::filesystem;
@@ -43,6 +47,61 @@ torch::Tensor generator_state(at::Generator generator) {
 void set_generator_state(at::Generator generator, const torch::Tensor& state) {
   std::lock_guard<std::mutex> lock(generator.mutex());
   generator.set_state(state);
+}
+
+// AdamW moments as named tensors "adamw.<group>.<index>.<field>". The optimizer's own archive format goes
+// through the TorchScript unpickler (crashed on load in a pip LibTorch 2.11 build), and its state map is
+// keyed differently across LibTorch versions.
+#if TORCH_VERSION_MAJOR >= 2
+void* state_key(const torch::Tensor& p) { return p.unsafeGetTensorImpl(); }
+#else
+std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+#endif
+
+std::string moment_name(size_t group, size_t index, const char* field) {
+  return "adamw." + std::to_string(group) + "." + std::to_string(index) + "." + field;
+}
+
+void add_optimizer_state(torch::optim::Optimizer& optimizer, NamedTensors& out) {
+  auto& groups = optimizer.param_groups();
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto& params = groups[g].params();
+    for (size_t i = 0; i < params.size(); ++i) {
+      auto found = optimizer.state().find(state_key(params[i]));
+      if (found == optimizer.state().end()) continue;
+      const auto* s = dynamic_cast<const torch::optim::AdamWParamState*>(found->second.get());
+      if (s == nullptr) throw std::runtime_error("checkpoint: only AdamW optimizer state can be saved");
+      out.emplace_back(moment_name(g, i, "step"), torch::tensor({s->step()}, torch::kLong));
+      out.emplace_back(moment_name(g, i, "exp_avg"), s->exp_avg());
+      out.emplace_back(moment_name(g, i, "exp_avg_sq"), s->exp_avg_sq());
+      if (s->max_exp_avg_sq().defined()) out.emplace_back(moment_name(g, i, "max_exp_avg_sq"), s->max_exp_avg_sq());
+    }
+  }
+}
+
+void restore_optimizer_state(torch::optim::Optimizer& optimizer, const std::map<std::string, torch::Tensor>& saved) {
+  optimizer.state().clear();
+  auto& groups = optimizer.param_groups();
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto& params = groups[g].params();
+    for (size_t i = 0; i < params.size(); ++i) {
+      auto step = saved.find(moment_name(g, i, "step"));
+      if (step == saved.end()) continue;  // no update touched this parameter yet
+      auto moment = [&](const char* field) {
+        auto it = saved.find(moment_name(g, i, field));
+        return it == saved.end() ? torch::Tensor() : it->second.to(params[i].device());
+      };
+      auto state = std::make_unique<torch::optim::AdamWParamState>();
+      state->step(step->second.item<int64_t>());
+      state->exp_avg(moment("exp_avg"));
+      state->exp_avg_sq(moment("exp_avg_sq"));
+      if (auto m = moment("max_exp_avg_sq"); m.defined()) state->max_exp_avg_sq(m);
+      if (!state->exp_avg().defined() || !state->exp_avg_sq().defined() ||
+          state->exp_avg().sizes() != params[i].sizes())
+        throw std::runtime_error("optimizer state of parameter " + std::to_string(i) + " does not match the model");
+      optimizer.state()[state_key(params[i])] = std::move(state);
+    }
+  }
 }
 
 }  // namespace
@@ -106,21 +165,16 @@ void save_checkpoint(const std::string& path, SummarizationModel& model, const s
   std::string state_name;
   if (optimizer != nullptr) {
     state_name = state_file_name(path, state.update);
-    torch::serialize::OutputArchive archive;
-    torch::serialize::OutputArchive optimizer_archive;
-    optimizer->save(optimizer_archive);
-    archive.write("optimizer", optimizer_archive);
-    archive.write("cpu_rng", generator_state(at::detail::getDefaultCPUGenerator()));
+    NamedTensors tensors;
+    add_optimizer_state(*optimizer, tensors);
+    tensors.emplace_back("cpu_rng", generator_state(at::detail::getDefaultCPUGenerator()));
     if (torch::cuda::is_available()) {
       for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i)
-        archive.write("cuda_rng_" + std::to_string(i),
-                      generator_state(at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, i))));
+        tensors.emplace_back("cuda_rng." + std::to_string(i),
+                             generator_state(at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, i))));
     }
-    archive.write("training_state", c10::IValue(state.to_json().dump()));
-    std::ostringstream bytes;
-    archive.save_to(bytes);
     const fs::path dir = fs::path(path).parent_path();
-    write_file_atomically((dir / state_name).string(), bytes.str());
+    write_file_atomically((dir / state_name).string(), serialize_tensors(tensors));
     metadata["state_file"] = state_name;
   }
   save_model_file(path, model, tokenizer_bytes, metadata);
@@ -140,36 +194,33 @@ CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& 
       throw std::runtime_error(path + ": the checkpoint's model config differs from this run's (compare the model: "
                                       "section of the checkpoint, `pyramidion describe -m " + path + "`)");
   }
-  const torch::Device device =
-      model->parameters().empty() ? torch::Device(torch::kCPU) : model->parameters().front().device();
-  {
-    torch::serialize::InputArchive archive;
-    archive.load_from(contents.weights.data(), contents.weights.size(), device);
-    model->load(archive);
-  }
+    load_model_weights(*model, contents.weights, path);
   if (optimizer == nullptr) return loaded;
   if (!loaded.metadata.contains("state_file"))
     throw std::runtime_error(path + ": holds no optimizer state (a best/inference checkpoint cannot be resumed)");
   const fs::path state_path = fs::path(path).parent_path() / loaded.metadata["state_file"].get<std::string>();
   if (!fs::exists(state_path)) throw std::runtime_error(path + ": its state file " + state_path.string() + " is missing");
-  torch::serialize::InputArchive archive;
+  std::map<std::string, torch::Tensor> saved;
   try {
-    archive.load_from(state_path.string(), device);  // optimizer moments on the parameters' device
-    torch::serialize::InputArchive optimizer_archive;
-    archive.read("optimizer", optimizer_archive);
-    optimizer->load(optimizer_archive);
-    torch::Tensor cpu_rng;
-    archive.read("cpu_rng", cpu_rng);
-    set_generator_state(at::detail::getDefaultCPUGenerator(), cpu_rng.cpu());
+    std::ifstream in(state_path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (auto& [name, tensor] : parse_tensors(bytes, state_path.string())) saved[name] = std::move(tensor);
+    restore_optimizer_state(*optimizer, saved);
+    auto cpu_rng = saved.find("cpu_rng");
+    if (cpu_rng == saved.end()) throw std::runtime_error("no cpu_rng state");
+    set_generator_state(at::detail::getDefaultCPUGenerator(), cpu_rng->second);
     if (torch::cuda::is_available()) {
       for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i) {
-        torch::Tensor cuda_rng;
-        if (archive.try_read("cuda_rng_" + std::to_string(i), cuda_rng))
-          set_generator_state(at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, i)), cuda_rng.cpu());
+        auto cuda_rng = saved.find("cuda_rng." + std::to_string(i));
+        if (cuda_rng != saved.end())
+          set_generator_state(at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, i)), cuda_rng->second);
       }
     }
-  } catch (const c10::Error& e) {
-    throw std::runtime_error(state_path.string() + ": unreadable training state: " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw std::runtime_error(what.rfind(state_path.string(), 0) == 0
+                                 ? what
+                                 : state_path.string() + ": unreadable training state: " + what);
   }
   return loaded;
 }

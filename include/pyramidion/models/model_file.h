@@ -4,7 +4,7 @@
 // Layout (little-endian):
 //   header   "PYRMODEL" (8 bytes) | u32 format version | u32 section count | u64 total file size
 //   sections tag (4 ASCII bytes) | u64 payload size | payload, for CONF (config YAML), TOKN (tokenizer model
-//            bytes, opaque), WGHT (torch::serialize archive of the weights), META (JSON text)
+//            bytes, opaque), WGHT (tensor archive of the weights, util/tensor_archive.h), META (JSON text)
 //   trailer  u64 FNV-1a-64 checksum of every byte before it
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
@@ -17,13 +17,13 @@
 
 namespace pyramidion {
 
-constexpr uint32_t kModelFileVersion = 1;
+constexpr uint32_t kModelFileVersion = 2;  // 2: weights as a pyramidion tensor archive (util/tensor_archive.h)
 
 // The raw sections, for tools that inspect or rewrite a file without building the model.
 struct ModelFileContents {
   std::string config_yaml;
   std::string tokenizer_bytes;
-  std::string weights;  // torch::serialize::OutputArchive bytes
+  std::string weights;  // util/tensor_archive.h bytes
   std::string metadata_json = "null";
 };
 
@@ -42,6 +42,9 @@ struct LoadedModel {
   std::string tokenizer_bytes;
   nlohmann::json metadata;  // null when none was saved
 };
+
+// Copies a WGHT section into `model`; errors name `path` (a vocabulary mismatch is named as such).
+void load_model_weights(SummarizationModelImpl& model, const std::string& weights, const std::string& path);
 
 // Also checks that the weights match the config (names and shapes; a vocabulary mismatch is named as such).
 LoadedModel load_model_file(const std::string& path, torch::Device device = torch::kCPU);
