@@ -298,8 +298,7 @@ void run(const DemoOptions& o) {
   nlohmann::ordered_json curve = nlohmann::ordered_json::array();
   const int64_t chunk = 100;
   for (size_t s = 0; s < kStages.size(); ++s) {
-    if (s > 0) trainer.set_train_dataset(stage_train[s], kStages[s].max_tokens);
-    else trainer.set_train_dataset(stage_train[s], kStages[s].max_tokens);
+    trainer.set_train_dataset(stage_train[s], kStages[s].max_tokens);
     fmt::print("stage {}: documents of {}-{} words\n", s + 1, kStages[s].max_words / 2, kStages[s].max_words);
     while (true) {
       const double used = elapsed() - train_start;
