@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -111,6 +113,11 @@ void run(const SummarizeOptions& o) {
   ProgressOptions progress_options;
   progress_options.label = "summarize";
   progress_options.unit = "docs";
+  if (o.input != "-") {  // a file: count its lines first, so the progress shows a percentage and an ETA
+    std::ifstream count(o.input);
+    progress_options.total = static_cast<int64_t>(
+        std::count(std::istreambuf_iterator<char>(count), std::istreambuf_iterator<char>(), '\n'));
+  }
   ProgressBar progress(progress_options);
 
   data::PrepareOptions encoding;
