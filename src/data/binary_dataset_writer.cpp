@@ -62,8 +62,8 @@ BinaryDatasetWriter::BinaryDatasetWriter(const std::string& path, int64_t vocab_
   state_->file = std::fopen(state_->temp_path.c_str(), "wb");
   if (state_->file == nullptr)
     throw std::runtime_error("cannot write " + state_->temp_path + ": " + std::strerror(errno));
-  BinaryDatasetHeader placeholder{};
-  if (std::fwrite(&placeholder, sizeof(placeholder), 1, state_->file) != 1)
+  BinaryDatasetHeader blank_header{};  // rewritten by finish() once the counts are known
+  if (std::fwrite(&blank_header, sizeof(blank_header), 1, state_->file) != 1)
     throw std::runtime_error("error writing " + state_->temp_path);
 }
 
