@@ -1,6 +1,8 @@
 // File formats of `pyramidion rouge`; see rouge_io.h.
 #include "rouge_io.h"
 
+#include "pyramidion/util/atomic_file.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -152,34 +154,16 @@ std::vector<RougeExample> read_rouge_parallel(const std::string& references, con
 
 void write_rouge_per_example(const std::string& path, const std::vector<RougeExample>& examples,
                              const std::vector<RougeScores>& scores) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path temporary = target.parent_path() / (target.filename().string() + ".tmp." + std::to_string(::getpid()));
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw CommandError(path + ": cannot write: " + std::strerror(errno));
-    for (std::size_t i = 0; i < examples.size(); ++i) {
-      ordered_json row = examples[i].fields;
-      row["rouge1"] = score_json(scores[i].rouge1);
-      row["rouge2"] = score_json(scores[i].rouge2);
-      row["rougeL"] = score_json(scores[i].rougeL);
-      row["rougeLsum"] = score_json(scores[i].rougeLsum);
-      out << row.dump(-1, ' ', false, ordered_json::error_handler_t::replace) << '\n';
-    }
-    out.flush();
-    if (!out) {
-      std::error_code ignored;
-      fs::remove(temporary, ignored);
-      throw CommandError(path + ": write failed");
-    }
+  AtomicFileWriter out(path, false);
+  for (std::size_t i = 0; i < examples.size(); ++i) {
+    ordered_json row = examples[i].fields;
+    row["rouge1"] = score_json(scores[i].rouge1);
+    row["rouge2"] = score_json(scores[i].rouge2);
+    row["rougeL"] = score_json(scores[i].rougeL);
+    row["rougeLsum"] = score_json(scores[i].rougeLsum);
+    out.stream() << row.dump(-1, ' ', false, ordered_json::error_handler_t::replace) << '\n';
   }
-  std::error_code error;
-  fs::rename(temporary, target, error);
-  if (error) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    throw CommandError(path + ": cannot replace: " + error.message());
-  }
+  out.commit();
 }
 
 }  // namespace pyramidion::cli

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "atomic_file.h"
+#include "pyramidion/util/atomic_file.h"
 #include "binary_format.h"
 #include "pyramidion/data/binary_dataset.h"
 

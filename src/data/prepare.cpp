@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "atomic_file.h"
+#include "pyramidion/util/atomic_file.h"
 #include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/util/progress.h"

@@ -5,7 +5,7 @@
 #include <thread>
 #include <utility>
 
-#include "atomic_file.h"
+#include "pyramidion/util/atomic_file.h"
 #include "spm_library.h"
 
 namespace pyramidion::data {

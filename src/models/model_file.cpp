@@ -1,9 +1,8 @@
 #include "pyramidion/models/model_file.h"
 
+#include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/tensor_archive.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <torch/torch.h>
 
@@ -80,27 +79,7 @@ void write_model_file_contents(const std::string& path, const ModelFileContents&
   }
   put<uint64_t>(bytes, fnv1a64(bytes.data(), bytes.size()));
 
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail(path, std::string("cannot write ") + temp + ": " + std::strerror(errno));
-  size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
-      fail(path, std::string("write failed: ") + std::strerror(err));
-    }
-    written += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(temp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(temp.c_str());
-    fail(path, std::string("cannot replace the file: ") + std::strerror(err));
-  }
+  write_file_atomically(path, bytes);
 }
 
 ModelFileContents read_model_file_contents(const std::string& path) {

@@ -1,10 +1,17 @@
 #pragma once
-// Files that appear whole or not at all: written to a temporary file beside the target, flushed, then
-// renamed over it. A crash or an error midway leaves the previous file untouched.
+// Files that appear whole or not at all: written to a temporary file beside the target (same file system),
+// flushed to disk, then renamed over it. A crash or an error midway leaves the previous file untouched.
 #include <fstream>
 #include <string>
 
 namespace pyramidion {
+
+// A unique temporary path in the directory of `final_path`.
+std::string temporary_path_for(const std::string& final_path);
+
+// fsyncs `temp_path` and renames it onto `final_path`; on failure removes it and throws std::runtime_error
+// naming `final_path`.
+void commit_file(const std::string& temp_path, const std::string& final_path);
 
 class AtomicFileWriter {
  public:
@@ -14,7 +21,7 @@ class AtomicFileWriter {
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
 
   std::ostream& stream() { return out_; }
-  void commit();  // flush + rename; throws std::runtime_error naming the file on failure
+  void commit();  // flush + fsync + rename; throws std::runtime_error naming the file on failure
 
   const std::string& path() const { return path_; }
 
@@ -27,5 +34,8 @@ class AtomicFileWriter {
 
 // The whole content at once.
 void write_file_atomically(const std::string& path, const std::string& content);
+
+// The whole file; throws std::runtime_error naming it when it cannot be read.
+std::string read_file_bytes(const std::string& path);
 
 }  // namespace pyramidion
