@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -281,6 +282,9 @@ void run(const DemoOptions& o) {
   run_config.training.seed = static_cast<int64_t>(o.seed);
   TrainerOptions trainer_options;
   trainer_options.save_dir = (fs::path(o.output) / "train").string();
+  // The demo prints one line per check (rate, ETA, quality); a bar redrawn between them would tear the lines.
+  trainer_options.progress = false;
+  trainer_options.log_lines = false;
   Trainer trainer(run_config.model, run_config.training, stage_train[0],
                   std::make_shared<data::BinaryDataset>(valid_path), tokenizer.serialized(), trainer_options);
   auto model = trainer.model();
@@ -313,10 +317,12 @@ void run(const DemoOptions& o) {
                                    {"train_loss", summary.mean_loss},   {"exact_match", check.exact},
                                    {"rouge2", check.rouge.rouge2.fmeasure}, {"pooling", pooling_json(pooled)}};
       curve.push_back(point);
-      fmt::print("  update {:5d}  {:5.0f}s  loss {:6.3f}  greedy exact match {:5.1f}%  ROUGE-2 {:5.1f}  "
-                 "salient share {:.2f} (base {:.3f}, ceiling {:.2f})\n",
-                 trainer.update(), elapsed(), summary.mean_loss, 100 * check.exact, 100 * check.rouge.rouge2.fmeasure,
-                 pooled.salient_share, pooled.base_rate, pooled.ceiling);
+      const double left = std::max(0.0, train_seconds - (elapsed() - train_start));
+      fmt::print("  update {:5d}  {:5.0f}s  {:5.1f} upd/s  eta {:2.0f}:{:02.0f}  loss {:6.3f}  greedy exact match {:5.1f}%  "
+                 "ROUGE-2 {:5.1f}  salient share {:.2f} (base {:.3f}, ceiling {:.2f})\n",
+                 trainer.update(), elapsed(), summary.updates_per_second, std::floor(left / 60), std::fmod(left, 60.0),
+                 summary.mean_loss, 100 * check.exact, 100 * check.rouge.rouge2.fmeasure, pooled.salient_share,
+                 pooled.base_rate, pooled.ceiling);
       if (summary.stop_reason == "signal") throw CommandError("interrupted", 130);
       if (check.exact >= kStages[s].advance_match) break;
     }
