@@ -24,7 +24,7 @@ using testing::run_cli;
 class RougeCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(testing::binary_dir() / "pyramidion")) GTEST_SKIP() << "CLI binary not built";
+    ASSERT_TRUE(fs::exists(testing::binary_dir() / "pyramidion")) << "the pyramidion program is part of every build";
     dir_ = fs::temp_directory_path() / ("pyramidion_rouge_cli_" + std::to_string(std::random_device{}()));
     fs::create_directories(dir_);
   }
