@@ -1,0 +1,87 @@
+#pragma once
+// The library's one entry point for summarizing: load a model file (config, weights, tokenizer) once, then
+// turn raw documents into n-best summaries. The CLI (`summarize`, `evaluate`, `demo`), the trainer's
+// validation and the server all call this; nothing else tokenizes, batches, generates and detokenizes.
+//
+//   auto summarizer = pyramidion::Summarizer::load("model.pt", {.device = "cpu"});
+//   pyramidion::GenerationOptions generation;  // beam search + batching
+//   generation.search.beam = 4;
+//   auto results = summarizer.summarize({"first document ...", "second document ..."}, generation);
+//   std::cout << results[0].hypotheses[0].text << "\n";
+//
+// Thread safety: summarize() is const and may run from several threads at once on one Summarizer; each call
+// works under inference mode on its own decoder caches and never changes the model's train/eval state.
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pyramidion/decoding/summary_generator.h"
+#include "pyramidion/models/model_config.h"
+#include "pyramidion/models/summarization_model.h"
+
+namespace pyramidion {
+namespace data {
+class SentencePieceTokenizer;
+}
+
+struct SummarizerOptions {
+  std::string device = "cpu";     // "cpu", "cuda", "cuda:N", or "auto" (CUDA when available)
+  std::string dtype = "float32";  // float32, float64, bfloat16, float16 (the weights are cast once at load)
+  int threads = 0;                // > 0: LibTorch intra-op threads for the process; 0 = leave as is
+};
+
+struct SummaryHypothesis {
+  std::string text;             // detokenized; sentence separators become "\n"
+  std::vector<int64_t> tokens;  // generated ids, EOS excluded
+  double score = 0;             // length-normalized log-probability (BeamSearchOptions::lenpen)
+};
+
+struct DocumentSummary {
+  std::vector<SummaryHypothesis> hypotheses;  // best first, up to GenerationOptions::search.nbest; empty = no input
+  int64_t source_tokens = 0;                  // tokens the encoder read (EOS included, after truncation)
+  bool truncated = false;                     // the document was longer than max_source_positions
+  // With GenerationOptions::return_pooling: what each pooling layer saw for this document (batch dimension 1,
+  // padding removed); feed to pooling_provenance() for the highlight view.
+  std::vector<PoolingRecord> pooling;
+};
+
+class Summarizer {
+ public:
+  // Reads and checks a model file: the weights must match the config and the embedded tokenizer the vocabulary.
+  // Throws std::runtime_error naming the file (one line) on a missing, corrupt or inconsistent file, and
+  // std::invalid_argument naming the option on a bad device or dtype.
+  static Summarizer load(const std::string& path, const SummarizerOptions& options = {});
+
+  // Wraps a model that already exists (e.g. the trainer's, for validation). The model is not copied: it must be
+  // in eval mode whenever summarize() runs (summarize() throws std::logic_error otherwise).
+  Summarizer(SummarizationModel model, std::shared_ptr<const data::SentencePieceTokenizer> tokenizer);
+
+  // Raw texts, one document each (empty or whitespace-only documents get no hypotheses). Results in input order.
+  std::vector<DocumentSummary> summarize(const std::vector<std::string>& documents,
+                                         const GenerationOptions& options) const;
+  // Documents as sentence lists (the arXiv/PubMed `article_text` layout), joined as training data is.
+  std::vector<DocumentSummary> summarize_sentences(const std::vector<std::vector<std::string>>& documents,
+                                                   const GenerationOptions& options) const;
+  // Already-tokenized documents (no BOS; EOS appended when missing, truncated to max_source_positions).
+  std::vector<DocumentSummary> summarize_tokens(const std::vector<std::vector<int64_t>>& documents,
+                                                const GenerationOptions& options) const;
+
+  const ModelConfig& config() const;
+  const data::SentencePieceTokenizer& tokenizer() const { return *tokenizer_; }
+  SpecialTokenIds special_tokens() const { return special_; }
+  SummarizationModel model() const { return model_; }
+  const torch::Device& device() const { return device_; }
+  const std::string& path() const { return path_; }  // "" when built from a model
+
+ private:
+  SummarizationModel model_;
+  std::shared_ptr<const data::SentencePieceTokenizer> tokenizer_;
+  SpecialTokenIds special_;
+  torch::Device device_;
+  std::string path_;
+};
+
+}  // namespace pyramidion
