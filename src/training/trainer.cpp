@@ -11,9 +11,11 @@
 #include <limits>
 
 #include "pyramidion/data/tokenizer.h"
-#include "pyramidion/decoding/summary_generator.h"
+#include "pyramidion/decoding/summarizer.h"
+#include "pyramidion/models/eval_mode_scope.h"
 #include "pyramidion/training/label_smoothed_cross_entropy.h"
 #include "pyramidion/training/stop_signal.h"
+#include "pyramidion/util/device.h"
 #include "pyramidion/util/progress.h"
 
 namespace pyramidion {
@@ -27,12 +29,13 @@ double seconds_since(Clock::time_point start) {
 }
 
 torch::Device resolve_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  torch::Device device(name);
-  if (device.is_cuda() && !torch::cuda::is_available())
-    throw std::invalid_argument("training.device: " + name + ": this build or machine has no CUDA device");
-  return device;
+  try {
+    return parse_device(name);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("training.device: ") + e.what());
+  }
 }
+
 
 void add_scores(RougeScore& total, const RougeScore& s) {
   total.precision += s.precision;
@@ -309,8 +312,7 @@ ValidationResult Trainer::validate() {
   const auto start = Clock::now();
   ValidationResult result;
   result.update = state_.update;
-  const bool was_training = model_->is_training();
-  model_->eval();
+  EvalModeScope eval_mode(model_);
   const auto& mc = model_->config();
   {
     torch::NoGradGuard no_grad;
@@ -343,12 +345,11 @@ ValidationResult Trainer::validate() {
     GenerationOptions generation;
     generation.search = config_.valid_search;
     generation.search.nbest = 1;
-    SummaryGenerator generator(model_, generation);
-    const auto hypotheses = generator.generate(documents);
+    const auto summaries = Summarizer(model_, tokenizer_).summarize_tokens(documents, generation);
     const RougeScorer scorer;
     for (size_t i = 0; i < count; ++i) {
       const std::string reference = tokenizer_->decode(valid_->target(i).to_vector());  // <sep> -> "\n"
-      const std::string prediction = hypotheses[i].empty() ? "" : tokenizer_->decode(hypotheses[i][0].tokens);
+      const std::string prediction = summaries[i].hypotheses.empty() ? "" : summaries[i].hypotheses.front().text;
       const RougeScores scores = scorer.score(reference, prediction);
       add_scores(result.rouge.rouge1, scores.rouge1);
       add_scores(result.rouge.rouge2, scores.rouge2);
@@ -362,7 +363,6 @@ ValidationResult Trainer::validate() {
       result.rouge_documents = static_cast<int64_t>(count);
     }
   }
-  if (was_training) model_->train();
   result.seconds = seconds_since(start);
   after_validation(result);
   return result;
