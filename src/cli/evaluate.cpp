@@ -12,6 +12,7 @@
 #include "command.h"
 #include "decoding_options.h"
 #include "model_loading.h"
+#include "output_paths.h"
 #include "pyramidion/data/readers.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/util/atomic_file.h"
@@ -50,6 +51,7 @@ int64_t lead_count(const std::string& baseline) {
 
 void run(const EvaluateOptions& o) {
   if (o.model.empty() == o.baseline.empty()) throw CommandError("evaluate: give either -m MODEL or --baseline lead-N");
+  refuse_output_over_input(o.predictions, {o.data, o.model});
   data::ReaderOptions reader;
   try {
     reader.format = data::parse_corpus_format(o.format);
@@ -108,7 +110,11 @@ void run(const EvaluateOptions& o) {
   if (!o.predictions.empty()) writer = std::make_unique<AtomicFileWriter>(o.predictions, false);
   for (size_t i = 0; i < examples.size(); ++i) {
     const std::string target = examples[i].target();
-    aggregator.add(scorer.score(target, predictions[i]));
+    try {
+      aggregator.add(scorer.score(target, predictions[i]));
+    } catch (const std::length_error& e) {
+      throw CommandError(o.data + ": example " + std::to_string(i + 1) + " (" + examples[i].id + "): " + e.what());
+    }
     if (writer) {
       nlohmann::ordered_json record{{"id", examples[i].id}, {"target", target}, {"prediction", predictions[i]}};
       writer->stream() << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -143,7 +149,7 @@ PYRAMIDION_COMMAND("evaluate", [](CLI::App& app) {
   cmd->add_option("--predictions", o->predictions, "write {id, target, prediction} JSONL (input of `rouge --pairs`)");
   add_model_loading_options(*cmd, o->loading);
   cmd->add_option("--chunk", o->chunk, "documents generated per chunk")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--bootstrap-samples", o->bootstrap.samples, "bootstrap resamples")->capture_default_str();
+  cmd->add_option("--bootstrap-samples", o->bootstrap.samples, "bootstrap resamples")->check(CLI::Range(1, kMaxBootstrapSamples))->capture_default_str();
   cmd->add_flag("--no-stem", o->no_stem, "no Porter stemming");
   cmd->add_flag("--json", o->json, "machine-readable output");
   add_decoding_options(*cmd, o->generation);

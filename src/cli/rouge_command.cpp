@@ -13,6 +13,7 @@
 #include "rouge_report.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/eval/rouge_bootstrap.h"
+#include "output_paths.h"
 #include "rouge_io.h"
 
 namespace pyramidion::cli {
@@ -37,6 +38,7 @@ void run_rouge(const RougeCommandOptions& options) {
     throw CommandError("rouge: --references and --predictions go together");
   if (parallel && !options.filter.empty()) throw CommandError("rouge: --filter needs --pairs (it tests a pair's field)");
 
+  refuse_output_over_input(options.per_example, {options.pairs, options.references, options.predictions});
   std::vector<RougeExample> examples =
       parallel ? read_rouge_parallel(options.references, options.predictions) : read_rouge_pairs(options.pairs);
   if (!options.filter.empty()) {
@@ -55,7 +57,12 @@ void run_rouge(const RougeCommandOptions& options) {
   std::vector<RougeScores> scores;
   scores.reserve(examples.size());
   for (const auto& example : examples) {
-    scores.push_back(scorer.score(example.target, example.prediction));
+    try {
+      scores.push_back(scorer.score(example.target, example.prediction));
+    } catch (const std::length_error& e) {
+      throw CommandError((parallel ? options.predictions : options.pairs) + ":" + std::to_string(example.line) + ": " +
+                         e.what());
+    }
     aggregator.add(scores.back());
   }
   if (!options.per_example.empty()) write_rouge_per_example(options.per_example, examples, scores);
@@ -85,7 +92,7 @@ PYRAMIDION_COMMAND("rouge", [](CLI::App& app) {
   command->add_flag("--json", options->json, "print the corpus scores as JSON (fractions, not %)");
   command->add_option("--filter", options->filter,
                       "score only pairs whose string field equals VALUE: FIELD=VALUE, or FIELD=PREFIX* ");
-  command->add_option("--bootstrap-samples", options->bootstrap.samples, "bootstrap resamples")
+  command->add_option("--bootstrap-samples", options->bootstrap.samples, "bootstrap resamples")->check(CLI::Range(1, kMaxBootstrapSamples))
       ->check(CLI::PositiveNumber);
   command->add_option("--confidence", options->bootstrap.confidence, "confidence interval mass")
       ->check(CLI::Range(0.0, 1.0));

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "command.h"
+#include "pyramidion/util/json_depth.h"
 
 namespace pyramidion::cli {
 namespace {
@@ -28,6 +29,7 @@ bool is_blank(const std::string& line) { return line.find_first_not_of(" \t\r") 
 std::string where(const std::string& path, std::size_t line) { return path + ":" + std::to_string(line) + ": "; }
 
 ordered_json parse_json_line(const std::string& path, std::size_t line_number, const std::string& line) {
+  if (!json_depth_ok(line)) throw CommandError(where(path, line_number) + "invalid JSON: " + json_depth_message());
   try {
     return ordered_json::parse(line);
   } catch (const ordered_json::parse_error& e) {

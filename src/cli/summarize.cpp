@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <iostream>
@@ -15,8 +16,10 @@
 #include "command.h"
 #include "decoding_options.h"
 #include "model_loading.h"
+#include "output_paths.h"
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/progress.h"
+#include "pyramidion/util/json_depth.h"
 
 namespace pyramidion::cli {
 namespace {
@@ -59,6 +62,7 @@ Document parse_line(const std::string& line, int64_t number, const SummarizeOpti
     doc.sentences = {line};
     return doc;
   }
+  if (!json_depth_ok(line)) return problem(json_depth_message());
   nlohmann::json value;
   try {
     value = nlohmann::json::parse(line);
@@ -87,6 +91,7 @@ Document parse_line(const std::string& line, int64_t number, const SummarizeOpti
 }
 
 void run(const SummarizeOptions& o) {
+  refuse_output_over_input(o.output, {o.input, o.model});
   const Summarizer summarizer = load_summarizer(o.model, o.loading);
 
   std::ifstream file;
@@ -110,7 +115,9 @@ void run(const SummarizeOptions& o) {
   ProgressOptions progress_options;
   progress_options.label = "summarize";
   progress_options.unit = "docs";
-  if (o.input != "-") {  // a file: count its lines first, so the progress shows a percentage and an ETA
+  // A regular file: count its lines first, so the progress shows a percentage and an ETA. A pipe or a
+  // terminal (-i <(...), /dev/stdin) is read once only: counting would consume it.
+  if (o.input != "-" && std::filesystem::is_regular_file(o.input)) {
     std::ifstream count(o.input);
     progress_options.total = static_cast<int64_t>(
         std::count(std::istreambuf_iterator<char>(count), std::istreambuf_iterator<char>(), '\n'));
@@ -148,6 +155,7 @@ void run(const SummarizeOptions& o) {
       ++written;
     }
     out->flush();
+    if (!*out) throw CommandError((o.output == "-" ? std::string("standard output") : o.output) + ": write failed");
     progress.advance(static_cast<int64_t>(docs.size()));
   }
   progress.finish();

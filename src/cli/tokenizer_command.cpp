@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "command.h"
+#include "output_paths.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/data/training_text.h"
 
@@ -38,6 +39,7 @@ SentencePieceTokenizer load_tokenizer(const std::string& path) {
 
 void run_train(TrainArgs& args) {
   if (args.train.vocab_size < 8) throw pyramidion::cli::CommandError("--vocab-size must be at least 8");
+  pyramidion::cli::refuse_output_over_input(args.train.output_path, args.inputs);
   // Removes the extracted text however training ends.
   struct TempFile {
     std::string path;

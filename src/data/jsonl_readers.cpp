@@ -3,6 +3,7 @@
 
 #include "line_source.h"
 #include "record_reader.h"
+#include "pyramidion/util/json_depth.h"
 
 namespace pyramidion::data {
 namespace {
@@ -39,6 +40,7 @@ class JsonlReader : public RecordReader {
     while (lines_.next(line)) {
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
       where_line_ = lines_.line_number();
+      if (!json_depth_ok(line)) fail(json_depth_message());
       record = json::parse(line, nullptr, /*allow_exceptions=*/false);
       if (record.is_discarded()) fail("invalid JSON");
       if (!record.is_object()) fail("expected a JSON object");

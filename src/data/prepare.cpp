@@ -1,5 +1,7 @@
 #include "pyramidion/data/prepare.h"
 
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -93,6 +95,26 @@ void encode_example(const SentencePieceTokenizer& tokenizer, const Summarization
   target_truncated = truncate_and_close(target, options.max_target_length, tokenizer.eos_id());
 }
 
+namespace {
+
+// Renames `staging` onto `target`; an existing `target` is moved aside first and removed after.
+void swap_in_directory(const fs::path& staging, const fs::path& target) {
+  const fs::path old = target.string() + ".old." + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(old, ec);
+  const bool existed = fs::exists(target);
+  if (existed) fs::rename(target, old);
+  try {
+    fs::rename(staging, target);
+  } catch (...) {
+    if (existed) fs::rename(old, target, ec);  // put the previous output back
+    throw;
+  }
+  if (existed) fs::remove_all(old, ec);
+}
+
+}  // namespace
+
 PrepareReport prepare_dataset(const PrepareOptions& options) {
   if (options.max_source_length < 2 || options.max_target_length < 2)
     throw std::invalid_argument("maximum lengths must be at least 2 (one token and EOS)");
@@ -104,10 +126,28 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
     else if (options.reader.format != CorpusFormat::kTextPair && !fs::exists(split.path))
       throw std::runtime_error("cannot open " + split.path + ": no such file");
   }
+  if (options.threads < 0 || options.threads > kMaxPrepareThreads)
+    throw std::invalid_argument("threads: " + std::to_string(options.threads) + " is outside 0.." +
+                                std::to_string(kMaxPrepareThreads));
   auto tokenizer = SentencePieceTokenizer::from_file(options.tokenizer_path);
   if (tokenizer.eos_id() < 0) throw std::runtime_error(options.tokenizer_path + ": the tokenizer has no EOS id");
-  fs::create_directories(options.output_dir);
-  write_file_atomically((fs::path(options.output_dir) / "spm.model").string(), tokenizer.serialized());
+  // Everything is written into a staging directory beside the output and swapped in at the end, so an existing
+  // output directory is replaced whole (never a mix of old and new files) and an error leaves it untouched.
+  fs::path final_dir = fs::absolute(options.output_dir).lexically_normal();
+  if (final_dir.filename().empty()) final_dir = final_dir.parent_path();  // "out/" -> "out"
+  const fs::path staging = final_dir.string() + ".tmp." + std::to_string(::getpid());
+  fs::remove_all(staging);
+  fs::create_directories(staging);
+  struct StagingCleanup {
+    fs::path path;
+    ~StagingCleanup() {
+      std::error_code ec;
+      if (!path.empty()) fs::remove_all(path, ec);
+    }
+  } cleanup{staging};
+  PrepareOptions staged = options;
+  staged.output_dir = staging.string();
+  write_file_atomically((staging / "spm.model").string(), tokenizer.serialized());
 
   ThreadPool pool(options.threads);
   PrepareReport report;
@@ -126,7 +166,8 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
   meta["source_sentence_separators"] = options.source_sentence_separators;
   meta["token_width"] = tokenizer.vocab_size() <= 65536 ? 2 : 4;
   for (const auto& split : options.splits) {
-    SplitReport done = prepare_split(tokenizer, split, options, pool);
+    SplitReport done = prepare_split(tokenizer, split, staged, pool);
+    done.output_path = (final_dir / fs::path(done.output_path).filename()).string();
     spdlog::info("{}: {} examples from {} ({} skipped empty, {} malformed); truncated {} sources, {} targets; "
                  "{} source + {} target tokens -> {}",
                  done.name, done.examples, done.input_path, done.read.skipped_empty, done.read.errors,
@@ -143,8 +184,10 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
                                  {"target_tokens", done.target_tokens}};
     report.splits.push_back(std::move(done));
   }
-  report.meta_path = (fs::path(options.output_dir) / "meta.json").string();
-  write_file_atomically(report.meta_path, meta.dump(2) + "\n");
+  write_file_atomically((staging / "meta.json").string(), meta.dump(2) + "\n");
+  report.meta_path = (final_dir / "meta.json").string();
+  swap_in_directory(staging, final_dir);
+  cleanup.path.clear();
   return report;
 }
 

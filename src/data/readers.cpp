@@ -6,6 +6,7 @@
 
 #include "line_source.h"
 #include "record_reader.h"
+#include "pyramidion/util/json_depth.h"
 
 namespace pyramidion::data {
 
@@ -72,6 +73,8 @@ CorpusFormat detect_format(const std::string& path) {
     size_t first = line.find_first_not_of(" \t");
     if (first == std::string::npos) continue;
     if (line[first] != '{') break;
+    if (!json_depth_ok(line))
+      throw std::runtime_error(path + ":" + std::to_string(lines.line_number()) + ": " + json_depth_message());
     auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (record.is_object() && record.contains("article_text") && record.contains("abstract_text"))
       return CorpusFormat::kCohan;

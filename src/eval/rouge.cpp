@@ -31,8 +31,16 @@ class TokenIds {
   std::unordered_map<std::string, int> ids_;
 };
 
+void check_lcs_size(std::size_t a, std::size_t b) {
+  if (a != 0 && b > kMaxRougeLcsCells / a)
+    throw std::length_error("ROUGE-L: " + std::to_string(a) + " x " + std::to_string(b) +
+                            " tokens exceed the limit of " + std::to_string(kMaxRougeLcsCells) +
+                            " token pairs (is a summary this long?)");
+}
+
 // rouge_score's _lcs_table: (|ref|+1) x (|can|+1), row-major.
 std::vector<int> lcs_table(const std::vector<int>& ref, const std::vector<int>& can) {
+  check_lcs_size(ref.size() + 1, can.size() + 1);
   const std::size_t cols = can.size() + 1;
   std::vector<int> table((ref.size() + 1) * cols, 0);
   for (std::size_t i = 1; i <= ref.size(); ++i) {
@@ -45,6 +53,7 @@ std::vector<int> lcs_table(const std::vector<int>& ref, const std::vector<int>& 
 }
 
 int lcs_length(const std::vector<int>& a, const std::vector<int>& b) {
+  check_lcs_size(a.size(), b.size());
   std::vector<int> previous(b.size() + 1, 0), current(b.size() + 1, 0);
   for (std::size_t i = 1; i <= a.size(); ++i) {
     for (std::size_t j = 1; j <= b.size(); ++j)
@@ -168,6 +177,11 @@ std::vector<std::string_view> split_rouge_sentences(std::string_view text) {
 RougeScorer::RougeScorer(RougeOptions options) : options_(options), tokenizer_(options.use_stemmer) {}
 
 RougeScores RougeScorer::score(std::string_view target, std::string_view prediction) const {
+  for (const auto& [what, text] : {std::pair{"reference", target}, std::pair{"prediction", prediction}})
+    if (text.size() > kMaxRougeTextBytes)
+      throw std::length_error(std::string("ROUGE: the ") + what + " has " + std::to_string(text.size()) +
+                              " bytes, more than the limit of " + std::to_string(kMaxRougeTextBytes) +
+                              " (is a summary this long?)");
   const RougeTokens target_tokens = tokenizer_.tokenize(target);
   const RougeTokens prediction_tokens = tokenizer_.tokenize(prediction);
   std::vector<RougeTokens> target_sentences, prediction_sentences;

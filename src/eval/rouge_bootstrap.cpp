@@ -13,7 +13,9 @@ namespace {
 void validate(const BootstrapOptions& options) {
   if (!(options.confidence >= 0.0 && options.confidence <= 1.0))
     throw std::invalid_argument("bootstrap confidence must be in [0, 1]");
-  if (options.samples <= 0) throw std::invalid_argument("bootstrap samples must be positive");
+  if (options.samples <= 0 || options.samples > kMaxBootstrapSamples)
+    throw std::invalid_argument("bootstrap samples: " + std::to_string(options.samples) + " is outside 1.." +
+                                std::to_string(kMaxBootstrapSamples));
 }
 
 // Uniform index in [0, count), drawn as numpy's legacy randint does: mask the 32-bit output to the

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "pyramidion/util/atomic_file.h"
+#include "pyramidion/util/json_depth.h"
 
 namespace pyramidion {
 
@@ -14,7 +15,7 @@ MetricsLog::MetricsLog(std::string path, int64_t keep_until_update) : path_(std:
     std::ostringstream kept;
     std::string line;
     while (std::getline(in, line)) {
-      if (line.empty()) continue;
+      if (line.empty() || !json_depth_ok(line)) continue;  // not a record this program wrote
       const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
       // A torn last line (killed mid-write) is dropped like a later record.
       if (record.is_discarded()) continue;

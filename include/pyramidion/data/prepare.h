@@ -16,6 +16,8 @@ struct SplitInput {
   std::string path;
 };
 
+inline constexpr int kMaxPrepareThreads = 256;
+
 struct PrepareOptions {
   std::string tokenizer_path;      // a SentencePiece .model (copied to DIR/spm.model)
   std::vector<SplitInput> splits;
@@ -25,7 +27,7 @@ struct PrepareOptions {
   int max_target_length = 1024;    // tokens, EOS included
   // Mark source sentence boundaries with <sep> too (targets always have them).
   bool source_sentence_separators = false;
-  int threads = 0;                 // 0 = hardware threads
+  int threads = 0;                 // 0 = hardware threads; at most kMaxPrepareThreads
   size_t chunk_size = 512;         // examples tokenized per parallel step
   bool progress = true;            // progress bar on stderr
 };
@@ -49,6 +51,8 @@ void encode_example(const SentencePieceTokenizer& tokenizer, const Summarization
                     const PrepareOptions& options, std::vector<int64_t>& source, std::vector<int64_t>& target,
                     bool& source_truncated, bool& target_truncated);
 
+// Writes into a staging directory beside options.output_dir and swaps it in at the end: an existing output
+// directory is replaced whole, and on an error it is left as it was.
 PrepareReport prepare_dataset(const PrepareOptions& options);
 
 }  // namespace pyramidion::data

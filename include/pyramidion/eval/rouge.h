@@ -3,6 +3,7 @@
 // (RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=...)): same tokenizer, same Porter
 // stemmer, same n-gram clipping, same LCS tie-breaking and the same summary-level union-LCS hit counting.
 #include <string>
+#include <cstddef>
 #include <string_view>
 #include <vector>
 
@@ -48,12 +49,17 @@ RougeScore rouge_lsum(const std::vector<RougeTokens>& target_sentences,
 // simply yields no tokens).
 std::vector<std::string_view> split_rouge_sentences(std::string_view text);
 
+// Bounds that keep one huge line from taking minutes or gigabytes: a summary this long is a data error.
+inline constexpr std::size_t kMaxRougeTextBytes = std::size_t{1} << 20;   // 1 MiB per reference or prediction
+inline constexpr std::size_t kMaxRougeLcsCells = 100'000'000;            // token pairs of one LCS (~0.3 s, 400 MB table)
+
 class RougeScorer {
  public:
   explicit RougeScorer(RougeOptions options = {});
 
   // `target` is the reference summary, `prediction` the system summary; sentences separated by '\n'
-  // (only rougeLsum looks at them). Empty target or prediction gives all zeros.
+  // (only rougeLsum looks at them). Empty target or prediction gives all zeros. Throws std::length_error with a
+  // one-line reason when a text exceeds kMaxRougeTextBytes or an LCS would exceed kMaxRougeLcsCells.
   RougeScores score(std::string_view target, std::string_view prediction) const;
 
   const RougeOptions& options() const { return options_; }

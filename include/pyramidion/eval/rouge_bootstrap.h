@@ -10,9 +10,12 @@
 
 namespace pyramidion {
 
+// More resamples than this change no reported digit and only cost memory (samples x 12 doubles) and time.
+inline constexpr int kMaxBootstrapSamples = 100000;
+
 struct BootstrapOptions {
   double confidence = 0.95;  // interval mass, in [0, 1]
-  int samples = 1000;        // bootstrap resamples, > 0
+  int samples = 1000;        // bootstrap resamples, 1..kMaxBootstrapSamples
   std::uint32_t seed = 0;    // resamples are drawn like numpy's legacy RandomState(seed).randint
 };
 
@@ -48,7 +51,7 @@ std::vector<MeanInterval> bootstrap_column_means(const std::vector<std::vector<d
 
 class RougeBootstrapAggregator {
  public:
-  // Throws std::invalid_argument for a confidence outside [0, 1] or samples <= 0.
+  // Throws std::invalid_argument for a confidence outside [0, 1] or samples outside 1..kMaxBootstrapSamples.
   explicit RougeBootstrapAggregator(BootstrapOptions options = {});
 
   void add(const RougeScores& scores) { scores_.push_back(scores); }
