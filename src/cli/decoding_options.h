@@ -2,7 +2,7 @@
 // Decoding options shared by `summarize`, `evaluate` and `train` (validation), with fairseq's names.
 #include <CLI/CLI.hpp>
 
-#include "pyramidion/decoding/summary_generator.h"
+#include "pyramidion/decoding/summarizer.h"
 
 namespace pyramidion::cli {
 

@@ -18,7 +18,8 @@
 #include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/data/synthetic_corpus.h"
 #include "pyramidion/data/tokenizer.h"
-#include "pyramidion/decoding/summary_generator.h"
+#include "pyramidion/decoding/summarizer.h"
+#include "pyramidion/models/eval_mode_scope.h"
 #include "pyramidion/eval/pooling_report.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/models/model_file.h"
@@ -118,8 +119,8 @@ DocumentBatch collate(const std::vector<EncodedDocument>& docs, size_t begin, si
 }
 
 PoolingReport pooling_report(SummarizationModel& model, const std::vector<EncodedDocument>& docs, int64_t pad_id) {
-  torch::NoGradGuard no_grad;
-  model->eval();
+  EvalModeScope eval_mode(model);
+  c10::InferenceMode inference;
   const auto device = model->parameters().front().device();
   PoolingReportAccumulator accumulator;
   for (size_t start = 0; start < docs.size(); start += 16) {
@@ -137,20 +138,24 @@ struct Quality {
   std::vector<std::string> predictions;
 };
 
-Quality summarize_and_score(SummarizationModel& model, const data::SentencePieceTokenizer& tokenizer,
+Quality summarize_and_score(SummarizationModel& model, const std::shared_ptr<const data::SentencePieceTokenizer>& tokenizer,
                             const std::vector<EncodedDocument>& docs, const BeamSearchOptions& search) {
   GenerationOptions options;
   options.search = search;
-  SummaryGenerator generator(model, options);
   std::vector<std::vector<int64_t>> sources;
   for (const auto& d : docs) sources.push_back(d.source);
-  auto hypotheses = generator.generate(sources);
+  std::vector<DocumentSummary> summaries;
+  {
+    EvalModeScope eval_mode(model);
+    summaries = Summarizer(model, tokenizer).summarize_tokens(sources, options);
+  }
   const RougeScorer scorer;
   Quality q;
   for (size_t i = 0; i < docs.size(); ++i) {
-    std::string prediction = hypotheses[i].empty() ? "" : tokenizer.decode(hypotheses[i][0].tokens);
+    const auto& hypotheses = summaries[i].hypotheses;
+    std::string prediction = hypotheses.empty() ? "" : hypotheses.front().text;
     std::vector<int64_t> want(docs[i].target.begin(), docs[i].target.end() - 1);
-    if (!hypotheses[i].empty() && hypotheses[i][0].tokens == want) q.exact += 1;
+    if (!hypotheses.empty() && hypotheses.front().tokens == want) q.exact += 1;
     auto s = scorer.score(docs[i].reference, prediction);
     q.rouge.rouge1.fmeasure += s.rouge1.fmeasure;
     q.rouge.rouge2.fmeasure += s.rouge2.fmeasure;
@@ -230,7 +235,9 @@ void run(const DemoOptions& o) {
   tokenizer_options.model_type = "word";
   tokenizer_options.vocab_size = static_cast<int64_t>(vocabulary.size()) + 5;  // + pad, unk, bos, eos, <sep>
   tokenizer_options.seed = static_cast<int64_t>(o.seed);
-  auto tokenizer = data::SentencePieceTokenizer::train(tokenizer_options);
+  const auto shared_tokenizer =
+      std::make_shared<const data::SentencePieceTokenizer>(data::SentencePieceTokenizer::train(tokenizer_options));
+  const auto& tokenizer = *shared_tokenizer;
   fs::remove(text_path);
   fmt::print("[{:5.0f}s] tokenizer: {} pieces (one per word)\n", elapsed(), tokenizer.vocab_size());
 
@@ -309,9 +316,8 @@ void run(const DemoOptions& o) {
       const double stage_end = kStages[s].until_share * train_seconds;
       if (used >= stage_end) break;
       auto summary = trainer.run_for(chunk, stage_end - used);
-      auto check = summarize_and_score(model, tokenizer, stage_valid[s], greedy);
+      auto check = summarize_and_score(model, shared_tokenizer, stage_valid[s], greedy);
       auto pooled = pooling_report(model, stage_valid[s], tokenizer.pad_id());
-      model->train();
       nlohmann::ordered_json point{{"update", trainer.update()},        {"seconds", elapsed()},
                                    {"stage", s + 1},                    {"max_words", kStages[s].max_words},
                                    {"train_loss", summary.mean_loss},   {"exact_match", check.exact},
@@ -339,7 +345,7 @@ void run(const DemoOptions& o) {
   BeamSearchOptions search;
   search.beam = o.beam;
   search.max_len_b = 48;
-  auto quality = summarize_and_score(model, tokenizer, test_encoded, search);
+  auto quality = summarize_and_score(model, shared_tokenizer, test_encoded, search);
   auto lead = lead_scores(test_docs);
   auto pooled = pooling_report(model, test_encoded, tokenizer.pad_id());
   fmt::print("\n{:<22} {:>8} {:>8} {:>8} {:>10} {:>12}\n", "system", "ROUGE-1", "ROUGE-2", "ROUGE-L", "ROUGE-Lsum", "exact match");

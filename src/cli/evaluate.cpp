@@ -12,7 +12,6 @@
 #include "command.h"
 #include "decoding_options.h"
 #include "model_loading.h"
-#include "pyramidion/data/prepare.h"
 #include "pyramidion/data/readers.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/util/atomic_file.h"
@@ -30,7 +29,7 @@ struct EvaluateOptions {
   std::string source_field = "source", target_field = "target";
   int64_t max_docs = 0;
   std::string predictions;
-  std::string device = "auto";
+  SummarizerOptions loading;
   bool no_stem = false;
   bool json = false;
   int64_t chunk = 64;
@@ -84,11 +83,8 @@ void run(const EvaluateOptions& o) {
         predictions[i] += (j ? "\n" : "") + s[j];
     }
   } else {
-    auto summarizer = load_summarizer(o.model, parse_device(o.device));
+    const Summarizer summarizer = load_summarizer(o.model, o.loading);
     system = o.model;
-    SummaryGenerator generator(summarizer.loaded.model, o.generation);
-    data::PrepareOptions encoding;
-    encoding.max_source_length = static_cast<int>(summarizer.loaded.config.max_source_positions);
     ProgressOptions progress_options;
     progress_options.label = "evaluate";
     progress_options.unit = "docs";
@@ -96,16 +92,11 @@ void run(const EvaluateOptions& o) {
     ProgressBar progress(progress_options);
     for (size_t start = 0; start < examples.size(); start += static_cast<size_t>(o.chunk)) {
       const size_t end = std::min(examples.size(), start + static_cast<size_t>(o.chunk));
-      std::vector<std::vector<int64_t>> sources;
-      for (size_t i = start; i < end; ++i) {
-        std::vector<int64_t> source, target;
-        bool source_truncated = false, target_truncated = false;
-        data::encode_example(summarizer.tokenizer, examples[i], encoding, source, target, source_truncated, target_truncated);
-        sources.push_back(std::move(source));
-      }
-      auto hypotheses = generator.generate(sources);
+      std::vector<std::vector<std::string>> sources;
+      for (size_t i = start; i < end; ++i) sources.push_back(examples[i].source_sentences);
+      const auto results = summarizer.summarize_sentences(sources, o.generation);
       for (size_t i = start; i < end; ++i)
-        if (!hypotheses[i - start].empty()) predictions[i] = summarizer.tokenizer.decode(hypotheses[i - start][0].tokens);
+        if (!results[i - start].hypotheses.empty()) predictions[i] = results[i - start].hypotheses.front().text;
       progress.advance(static_cast<int64_t>(end - start));
     }
     progress.finish();
@@ -150,7 +141,7 @@ PYRAMIDION_COMMAND("evaluate", [](CLI::App& app) {
   cmd->add_option("--target-field", o->target_field, "JSONL target field")->capture_default_str();
   cmd->add_option("--max-docs", o->max_docs, "evaluate only the first N documents (0 = all)")->capture_default_str();
   cmd->add_option("--predictions", o->predictions, "write {id, target, prediction} JSONL (input of `rouge --pairs`)");
-  cmd->add_option("--device", o->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  add_model_loading_options(*cmd, o->loading);
   cmd->add_option("--chunk", o->chunk, "documents generated per chunk")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--bootstrap-samples", o->bootstrap.samples, "bootstrap resamples")->capture_default_str();
   cmd->add_flag("--no-stem", o->no_stem, "no Porter stemming");

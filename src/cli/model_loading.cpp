@@ -1,35 +1,32 @@
 #include "model_loading.h"
 
-#include <torch/torch.h>
-
-#include <filesystem>
+#include <stdexcept>
 
 #include "command.h"
+#include "pyramidion/util/device.h"
 
 namespace pyramidion::cli {
 
-torch::Device parse_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+c10::Device parse_device(const std::string& name) {
   try {
-    torch::Device device(name);
-    if (device.is_cuda() && !torch::cuda::is_available())
-      throw CommandError("--device " + name + ": this build or machine has no CUDA device");
-    return device;
-  } catch (const c10::Error&) {
-    throw CommandError("--device " + name + ": not a device (cpu, cuda, cuda:N, auto)");
+    return pyramidion::parse_device(name);
+  } catch (const std::invalid_argument& e) {
+    throw CommandError(std::string("--device ") + e.what());
   }
 }
 
-Summarizer load_summarizer(const std::string& path, const torch::Device& device) {
-  if (!std::filesystem::exists(path)) throw CommandError(path + ": no such model file");
+void add_model_loading_options(CLI::App& app, SummarizerOptions& options) {
+  options.device = "auto";
+  app.add_option("--device", options.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  app.add_option("--dtype", options.dtype, "weights and activations: float32, float64, bfloat16, float16 (CUDA)")
+      ->capture_default_str();
+}
+
+Summarizer load_summarizer(const std::string& path, const SummarizerOptions& options) {
   try {
-    auto loaded = load_model_file(path, device);
-    if (loaded.tokenizer_bytes.empty()) throw CommandError(path + ": the model file holds no tokenizer");
-    auto tokenizer = data::SentencePieceTokenizer::from_bytes(loaded.tokenizer_bytes);
-    check_vocabulary(loaded.config, tokenizer.vocab_size(), path);
-    return {std::move(loaded), std::move(tokenizer)};
-  } catch (const CommandError&) {
-    throw;
+    return Summarizer::load(path, options);
+  } catch (const std::invalid_argument& e) {
+    throw CommandError(std::string("--") + e.what());  // "device cuda: ..." / "dtype x: ..."
   } catch (const std::exception& e) {
     throw CommandError(e.what());
   }

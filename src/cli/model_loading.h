@@ -1,21 +1,21 @@
 #pragma once
-// Loading a model file together with its embedded tokenizer, for the commands that generate.
+// The commands' side of model loading: library errors become one-line CommandErrors naming the option or file.
+#include <CLI/CLI.hpp>
+#include <c10/core/Device.h>
+
 #include <string>
 
-#include "pyramidion/data/tokenizer.h"
-#include "pyramidion/models/model_file.h"
+#include "pyramidion/decoding/summarizer.h"
 
 namespace pyramidion::cli {
 
-struct Summarizer {
-  LoadedModel loaded;
-  data::SentencePieceTokenizer tokenizer;
-};
+// "cpu", "cuda", "cuda:N", or "auto". Throws CommandError "--device NAME: ..." when unavailable.
+c10::Device parse_device(const std::string& name);
 
-// "cpu", "cuda", "cuda:1", or "auto" (CUDA when available). Throws CommandError when unavailable.
-torch::Device parse_device(const std::string& name);
+// --device and --dtype, for the commands that load a model.
+void add_model_loading_options(CLI::App& app, SummarizerOptions& options);
 
-// Throws CommandError naming the file on a missing/corrupt model or a tokenizer that does not match it.
-Summarizer load_summarizer(const std::string& path, const torch::Device& device);
+// Summarizer::load with the errors as CommandError (naming the file, or --device / --dtype).
+Summarizer load_summarizer(const std::string& path, const SummarizerOptions& options);
 
 }  // namespace pyramidion::cli

@@ -15,7 +15,6 @@
 #include "command.h"
 #include "decoding_options.h"
 #include "model_loading.h"
-#include "pyramidion/data/prepare.h"
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/progress.h"
 
@@ -30,7 +29,7 @@ struct SummarizeOptions {
   std::string output_format = "auto";  // auto, jsonl, text
   std::string text_field = "article_text";
   std::string id_field = "article_id";
-  std::string device = "auto";
+  SummarizerOptions loading;
   bool strict = false;
   int64_t chunk = 64;  // documents generated per chunk (output is written after each)
   GenerationOptions generation;
@@ -88,9 +87,7 @@ Document parse_line(const std::string& line, int64_t number, const SummarizeOpti
 }
 
 void run(const SummarizeOptions& o) {
-  auto summarizer = load_summarizer(o.model, parse_device(o.device));
-  SummaryGenerator generator(summarizer.loaded.model, o.generation);
-  const auto& config = summarizer.loaded.config;
+  const Summarizer summarizer = load_summarizer(o.model, o.loading);
 
   std::ifstream file;
   std::istream* in = &std::cin;
@@ -120,8 +117,6 @@ void run(const SummarizeOptions& o) {
   }
   ProgressBar progress(progress_options);
 
-  data::PrepareOptions encoding;
-  encoding.max_source_length = static_cast<int>(config.max_source_positions);
   int64_t number = 0, written = 0, empty = 0;
   std::string line;
   bool more = true;
@@ -132,25 +127,12 @@ void run(const SummarizeOptions& o) {
       docs.push_back(parse_line(line, number, o, input_name));
     }
     if (docs.empty()) break;
-    std::vector<std::vector<int64_t>> sources;
-    std::vector<size_t> which;
-    for (size_t i = 0; i < docs.size(); ++i) {
-      if (docs[i].sentences.empty()) continue;
-      data::SummarizationExample example;
-      example.source_sentences = docs[i].sentences;
-      std::vector<int64_t> source, target;
-      bool source_truncated = false, target_truncated = false;
-      data::encode_example(summarizer.tokenizer, example, encoding, source, target, source_truncated, target_truncated);
-      sources.push_back(std::move(source));
-      which.push_back(i);
-    }
+    std::vector<std::vector<std::string>> sentences;
+    for (const auto& d : docs) sentences.push_back(d.sentences);  // an empty list gets no summary
+    const auto results = summarizer.summarize_sentences(sentences, o.generation);
     std::vector<std::string> summaries(docs.size());
-    if (!sources.empty()) {
-      auto hypotheses = generator.generate(sources);
-      for (size_t j = 0; j < which.size(); ++j) {
-        if (!hypotheses[j].empty()) summaries[which[j]] = summarizer.tokenizer.decode(hypotheses[j][0].tokens);
-      }
-    }
+    for (size_t i = 0; i < docs.size(); ++i)
+      if (!results[i].hypotheses.empty()) summaries[i] = results[i].hypotheses.front().text;
     for (size_t i = 0; i < docs.size(); ++i) {
       if (docs[i].sentences.empty()) ++empty;
       if (jsonl_out) {
@@ -190,7 +172,7 @@ PYRAMIDION_COMMAND("summarize", [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--id-field", options->id_field, "JSONL field holding the document id (else \"id\", else the line number)")
       ->capture_default_str();
-  cmd->add_option("--device", options->device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  add_model_loading_options(*cmd, options->loading);
   cmd->add_option("--chunk", options->chunk, "documents per chunk (output is written after each chunk)")
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_flag("--strict", options->strict, "an empty or invalid input line is an error, not a warning");

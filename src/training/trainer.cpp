@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "pyramidion/training/stop_signal.h"
+#include "pyramidion/util/device.h"
 #include "pyramidion/util/progress.h"
 
 namespace pyramidion {
@@ -24,11 +25,11 @@ double seconds_since(Clock::time_point start) {
 }
 
 torch::Device resolve_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  torch::Device device(name);
-  if (device.is_cuda() && !torch::cuda::is_available())
-    throw std::invalid_argument("training.device: " + name + ": this build or machine has no CUDA device");
-  return device;
+  try {
+    return parse_device(name);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("training.device: ") + e.what());
+  }
 }
 
 SummarizationModel seeded_model(const ModelConfig& config, int64_t seed) {

@@ -8,6 +8,7 @@
 
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/summarizer.h"
+#include "pyramidion/models/eval_mode_scope.h"
 #include "pyramidion/training/batch.h"
 #include "pyramidion/training/label_smoothed_cross_entropy.h"
 #include "pyramidion/training/mixed_precision.h"
@@ -34,7 +35,7 @@ std::string reference_text(const data::SentencePieceTokenizer& tokenizer, const 
 }
 
 // The best hypothesis' text per document, through the library's summarizing entry point. The model is in
-// eval mode (the caller's ModelEvalGuard).
+// eval mode (the caller's EvalModeScope).
 std::vector<std::string> generate_summaries(const SummarizationModel& model,
                                             const std::shared_ptr<const data::SentencePieceTokenizer>& tokenizer,
                                             const std::vector<std::vector<int64_t>>& documents,
@@ -62,14 +63,6 @@ double ValidationResult::metric(ValidationMetric which) const {
   return loss;
 }
 
-ModelEvalGuard::ModelEvalGuard(SummarizationModel model) : model_(std::move(model)), was_training_(model_->is_training()) {
-  model_->eval();
-}
-
-ModelEvalGuard::~ModelEvalGuard() {
-  if (was_training_) model_->train();
-}
-
 ValidatorOptions ValidatorOptions::from_config(const TrainingConfig& config, AmpMode amp) {
   ValidatorOptions o;
   o.label_smoothing = config.label_smoothing;
@@ -89,7 +82,7 @@ ValidationResult Validator::validate(const data::BinaryDataset& dataset, int64_t
   const auto start = std::chrono::steady_clock::now();
   ValidationResult result;
   result.update = update;
-  ModelEvalGuard eval_mode(model_);
+  EvalModeScope eval_mode(model_);  // back to the previous mode on every exit, exceptions included
   add_loss(dataset, result);
   if (computes_rouge()) add_rouge(dataset, result);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -18,9 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "pyramidion/decoding/summary_generator.h"
+#include <nlohmann/json_fwd.hpp>
+
+#include "pyramidion/decoding/beam_search.h"
 #include "pyramidion/models/model_config.h"
 #include "pyramidion/models/summarization_model.h"
+#include "pyramidion/nn/representation_pooler.h"
 
 namespace pyramidion {
 namespace data {
@@ -31,6 +34,15 @@ struct SummarizerOptions {
   std::string device = "cpu";     // "cpu", "cuda", "cuda:N", or "auto" (CUDA when available)
   std::string dtype = "float32";  // float32, float64, bfloat16, float16 (the weights are cast once at load)
   int threads = 0;                // > 0: LibTorch intra-op threads for the process; 0 = leave as is
+};
+
+struct GenerationOptions {
+  BeamSearchOptions search;
+  // Documents are sorted by length and packed into generation batches of at most this many source tokens (beam
+  // rows not counted) and this many documents; a document's result does not depend on its batch.
+  int64_t max_source_tokens_per_batch = 16384;
+  int64_t max_documents_per_batch = 32;
+  bool return_pooling = false;  // fill DocumentSummary::pooling
 };
 
 struct SummaryHypothesis {
@@ -56,7 +68,9 @@ class Summarizer {
   static Summarizer load(const std::string& path, const SummarizerOptions& options = {});
 
   // Wraps a model that already exists (e.g. the trainer's, for validation). The model is not copied: it must be
-  // in eval mode whenever summarize() runs (summarize() throws std::logic_error otherwise).
+  // in eval mode whenever summarize() runs (summarize() throws std::logic_error otherwise). `tokenizer` may be null:
+  // then only summarize_tokens() works, and hypotheses carry no text. Special ids: pad/bos/eos from the model's
+  // config, unk from the tokenizer (checked against each other).
   Summarizer(SummarizationModel model, std::shared_ptr<const data::SentencePieceTokenizer> tokenizer);
 
   // Raw texts, one document each (empty or whitespace-only documents get no hypotheses). Results in input order.
@@ -70,11 +84,13 @@ class Summarizer {
                                                 const GenerationOptions& options) const;
 
   const ModelConfig& config() const;
-  const data::SentencePieceTokenizer& tokenizer() const { return *tokenizer_; }
+  const data::SentencePieceTokenizer& tokenizer() const;  // throws std::logic_error when there is none
+  bool has_tokenizer() const { return tokenizer_ != nullptr; }
   SpecialTokenIds special_tokens() const { return special_; }
   SummarizationModel model() const { return model_; }
   const torch::Device& device() const { return device_; }
   const std::string& path() const { return path_; }  // "" when built from a model
+  const nlohmann::json& metadata() const { return *metadata_; }  // the model file's META section (null if none)
 
  private:
   SummarizationModel model_;
@@ -82,6 +98,7 @@ class Summarizer {
   SpecialTokenIds special_;
   torch::Device device_;
   std::string path_;
+  std::shared_ptr<const nlohmann::json> metadata_;
 };
 
 }  // namespace pyramidion

@@ -1,6 +1,7 @@
 #pragma once
-// Summaries from a SummarizationModel: encode each document once, expand the memory to `beam` rows,
-// and run BeamSearch over the decoder's key/value cache.
+// One generation batch from a SummarizationModel: encode the documents once, expand the memory to `beam` rows
+// and run BeamSearch over the decoder's key/value cache. The layer below Summarizer (which tokenizes, batches by
+// length and detokenizes); benchmarks time it directly.
 #include <torch/types.h>
 
 #include <vector>
@@ -9,13 +10,6 @@
 #include "pyramidion/models/summarization_model.h"
 
 namespace pyramidion {
-
-struct GenerationOptions {
-  BeamSearchOptions search;
-  // Pack documents into generation batches of at most this many source tokens (beam rows not counted).
-  int64_t max_source_tokens_per_batch = 16384;
-  int64_t max_documents_per_batch = 32;
-};
 
 // Runs the model's decoder for BeamSearch (log-softmax over its logits).
 class ModelIncrementalDecoder : public IncrementalDecoder {
@@ -30,23 +24,25 @@ class ModelIncrementalDecoder : public IncrementalDecoder {
   torch::Device device_;
 };
 
+struct GeneratedBatch {
+  std::vector<std::vector<Hypothesis>> hypotheses;  // per document, up to nbest, best first
+  EncoderOutput encoded;                            // the encoder's output (memory + pooling records), batch rows
+};
+
 class SummaryGenerator {
  public:
-  SummaryGenerator(SummarizationModel model, GenerationOptions options);
+  SummaryGenerator(SummarizationModel model, BeamSearchOptions search, SpecialTokenIds special);
 
-  // source (batch, src_len) int64, source_mask (batch, src_len) bool -> per document, up to nbest
-  // hypotheses, best first. Runs under NoGradGuard and puts the model in eval mode for the call.
-  std::vector<std::vector<Hypothesis>> generate(const torch::Tensor& source, const torch::Tensor& source_mask);
+  // source (batch, src_len) int64, source_mask (batch, src_len) bool, right-padded. Runs under inference mode;
+  // the model must be in eval mode (throws std::logic_error otherwise: generation never switches it). Thread-safe.
+  GeneratedBatch generate(const torch::Tensor& source, const torch::Tensor& source_mask) const;
 
-  // Token-id documents of any lengths (truncated to max_source_positions, EOS appended when missing), batched
-  // by length; results in input order.
-  std::vector<std::vector<Hypothesis>> generate(const std::vector<std::vector<int64_t>>& documents);
-
-  const GenerationOptions& options() const { return options_; }
+  const BeamSearchOptions& options() const { return search_; }
 
  private:
   SummarizationModel model_;
-  GenerationOptions options_;
+  BeamSearchOptions search_;
+  SpecialTokenIds special_;
 };
 
 }  // namespace pyramidion

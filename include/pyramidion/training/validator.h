@@ -1,7 +1,7 @@
 #pragma once
 // Validation: the label-smoothed loss, NLL and perplexity per target token over a dataset, and ROUGE of the
 // summaries that pyramidion::Summarizer generates for its first documents against their reference text.
-// The model runs in eval mode for the call (ModelEvalGuard) and is put back in its previous mode even when
+// The model runs in eval mode for the call (models/eval_mode_scope.h) and is put back in its previous mode even when
 // validation throws.
 #include <torch/types.h>
 
@@ -13,6 +13,7 @@
 #include "pyramidion/decoding/beam_search.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/models/summarization_model.h"
+#include "pyramidion/training/mixed_precision.h"
 #include "pyramidion/training/training_config.h"
 
 namespace pyramidion {
@@ -32,19 +33,6 @@ struct ValidationResult {
   double seconds = 0;
 
   double metric(ValidationMetric which) const;  // F-measure for rouge*
-};
-
-// Eval mode while alive; the previous mode (train or eval) again on destruction, also during unwinding.
-class ModelEvalGuard {
- public:
-  explicit ModelEvalGuard(SummarizationModel model);
-  ~ModelEvalGuard();
-  ModelEvalGuard(const ModelEvalGuard&) = delete;
-  ModelEvalGuard& operator=(const ModelEvalGuard&) = delete;
-
- private:
-  SummarizationModel model_;
-  bool was_training_;
 };
 
 struct ValidatorOptions {

@@ -1,0 +1,198 @@
+#include "pyramidion/decoding/summarizer.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+#include <stdexcept>
+
+#include "pyramidion/data/prepare.h"
+#include "pyramidion/data/tokenizer.h"
+#include "pyramidion/decoding/summary_generator.h"
+#include "pyramidion/models/model_file.h"
+#include "pyramidion/util/device.h"
+
+namespace pyramidion {
+namespace {
+
+bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n\f\v") == std::string::npos; }
+
+SpecialTokenIds special_ids(const ModelConfig& config, const data::SentencePieceTokenizer* tokenizer) {
+  SpecialTokenIds ids{config.pad_id, /*unk=*/-1, config.bos_id, config.eos_id};
+  if (!tokenizer) return ids;  // no unknown-token penalty without a tokenizer to name the id
+  auto check = [&](const char* what, int64_t model_id, int64_t tokenizer_id) {
+    if (model_id != tokenizer_id)
+      throw std::invalid_argument(std::string("the tokenizer's ") + what + " id is " + std::to_string(tokenizer_id) +
+                                  " but the model's " + what + "_id is " + std::to_string(model_id));
+  };
+  check("pad", config.pad_id, tokenizer->pad_id());
+  check("bos", config.bos_id, tokenizer->bos_id());
+  check("eos", config.eos_id, tokenizer->eos_id());
+  ids.unk = tokenizer->unk_id();
+  return ids;
+}
+
+// Row `row` of a batch's pooling records, padding removed: (1, n_in) scores and mask per layer.
+std::vector<PoolingRecord> document_pooling(const std::vector<PoolingRecord>& records, int64_t row) {
+  std::vector<PoolingRecord> out;
+  out.reserve(records.size());
+  for (const auto& record : records) {
+    PoolingRecord r = record;
+    const int64_t length = record.mask[row].sum().item<int64_t>();
+    r.scores = record.scores.narrow(0, row, 1).narrow(1, 0, length).clone();
+    r.mask = record.mask.narrow(0, row, 1).narrow(1, 0, length).clone();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+Summarizer Summarizer::load(const std::string& path, const SummarizerOptions& options) {
+  const c10::Device device = [&] {
+    try {
+      return parse_device(options.device);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("device ") + e.what());
+    }
+  }();
+  const c10::ScalarType dtype = [&] {
+    try {
+      return parse_dtype(options.dtype);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("dtype ") + e.what());
+    }
+  }();
+  if (dtype == c10::kHalf && !device.is_cuda()) throw std::invalid_argument("dtype float16: needs a CUDA device");
+  if (options.threads > 0) torch::set_num_threads(options.threads);
+  if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such model file");
+
+  LoadedModel loaded = load_model_file(path, device);
+  if (loaded.tokenizer_bytes.empty()) throw std::runtime_error(path + ": the model file holds no tokenizer");
+  std::shared_ptr<const data::SentencePieceTokenizer> tokenizer;
+  try {
+    tokenizer = std::make_shared<const data::SentencePieceTokenizer>(
+        data::SentencePieceTokenizer::from_bytes(loaded.tokenizer_bytes));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": the embedded tokenizer cannot be read: " + e.what());
+  }
+  check_vocabulary(loaded.config, tokenizer->vocab_size(), path);
+  if (dtype != c10::kFloat) loaded.model->to(device, dtype);
+  loaded.model->eval();
+  try {
+    Summarizer summarizer(loaded.model, std::move(tokenizer));
+    summarizer.path_ = path;
+    summarizer.metadata_ = std::make_shared<const nlohmann::json>(std::move(loaded.metadata));
+    return summarizer;
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
+}
+
+Summarizer::Summarizer(SummarizationModel model, std::shared_ptr<const data::SentencePieceTokenizer> tokenizer)
+    : model_(std::move(model)),
+      tokenizer_(std::move(tokenizer)),
+      special_(special_ids(model_->config(), tokenizer_.get())),
+      device_(model_->parameters().front().device()),
+      metadata_(std::make_shared<const nlohmann::json>()) {}
+
+const ModelConfig& Summarizer::config() const { return model_->config(); }
+
+const data::SentencePieceTokenizer& Summarizer::tokenizer() const {
+  if (!tokenizer_) throw std::logic_error("Summarizer: built without a tokenizer");
+  return *tokenizer_;
+}
+
+std::vector<DocumentSummary> Summarizer::summarize(const std::vector<std::string>& documents,
+                                                   const GenerationOptions& options) const {
+  std::vector<std::vector<std::string>> sentences;
+  sentences.reserve(documents.size());
+  for (const auto& d : documents) sentences.push_back({d});
+  return summarize_sentences(sentences, options);
+}
+
+std::vector<DocumentSummary> Summarizer::summarize_sentences(const std::vector<std::vector<std::string>>& documents,
+                                                             const GenerationOptions& options) const {
+  const auto& tok = tokenizer();
+  // Encoded exactly as `data prepare` encodes training sources (sentences joined by spaces, EOS, truncation).
+  data::PrepareOptions encoding;
+  encoding.max_source_length = static_cast<int>(std::min<int64_t>(config().max_source_positions, 1 << 30));
+  std::vector<std::vector<int64_t>> sources(documents.size());
+  std::vector<char> truncated(documents.size(), 0);
+  for (size_t i = 0; i < documents.size(); ++i) {
+    if (std::all_of(documents[i].begin(), documents[i].end(), blank)) continue;  // nothing to summarize
+    data::SummarizationExample example;
+    example.source_sentences = documents[i];
+    std::vector<int64_t> target;
+    bool source_truncated = false, target_truncated = false;
+    data::encode_example(tok, example, encoding, sources[i], target, source_truncated, target_truncated);
+    truncated[i] = source_truncated;
+  }
+  auto results = summarize_tokens(sources, options);
+  for (size_t i = 0; i < results.size(); ++i) results[i].truncated = results[i].truncated || truncated[i];
+  return results;
+}
+
+std::vector<DocumentSummary> Summarizer::summarize_tokens(const std::vector<std::vector<int64_t>>& documents,
+                                                          const GenerationOptions& options) const {
+  if (options.max_documents_per_batch < 1 || options.max_source_tokens_per_batch < 1)
+    throw std::invalid_argument("generation: max_documents_per_batch and max_source_tokens_per_batch must be >= 1");
+  const auto& cfg = config();
+  std::vector<DocumentSummary> results(documents.size());
+  std::vector<std::vector<int64_t>> docs(documents.size());
+  std::vector<size_t> order;  // documents that have tokens
+  for (size_t i = 0; i < documents.size(); ++i) {
+    if (documents[i].empty()) continue;
+    auto& d = docs[i];
+    d = documents[i];
+    if (d.back() != cfg.eos_id) d.push_back(cfg.eos_id);
+    if (static_cast<int64_t>(d.size()) > cfg.max_source_positions) {
+      d.resize(static_cast<size_t>(cfg.max_source_positions));
+      d.back() = cfg.eos_id;
+      results[i].truncated = true;
+    }
+    results[i].source_tokens = static_cast<int64_t>(d.size());
+    order.push_back(i);
+  }
+  // Longest first, so each batch holds documents of similar length.
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return docs[a].size() > docs[b].size(); });
+  const SummaryGenerator generator(model_, options.search, special_);
+  size_t start = 0;
+  while (start < order.size()) {
+    const int64_t longest = static_cast<int64_t>(docs[order[start]].size());
+    size_t end = start + 1;
+    while (end < order.size() && static_cast<int64_t>(end - start) < options.max_documents_per_batch &&
+           longest * static_cast<int64_t>(end - start + 1) <= options.max_source_tokens_per_batch)
+      ++end;
+    const int64_t count = static_cast<int64_t>(end - start);
+    auto source = torch::full({count, longest}, cfg.pad_id, torch::kLong);  // (count, longest)
+    auto mask = torch::zeros({count, longest}, torch::kBool);               // (count, longest)
+    for (int64_t i = 0; i < count; ++i) {
+      const auto& d = docs[order[start + static_cast<size_t>(i)]];
+      const int64_t len = static_cast<int64_t>(d.size());
+      source[i].narrow(0, 0, len).copy_(torch::tensor(d, torch::kLong));
+      mask[i].narrow(0, 0, len).fill_(true);
+    }
+    GeneratedBatch batch = generator.generate(source, mask);
+    for (int64_t i = 0; i < count; ++i) {
+      auto& result = results[order[start + static_cast<size_t>(i)]];
+      for (auto& h : batch.hypotheses[static_cast<size_t>(i)]) {
+        SummaryHypothesis hypothesis;
+        if (tokenizer_) hypothesis.text = tokenizer_->decode(h.tokens);
+        hypothesis.tokens = std::move(h.tokens);
+        hypothesis.score = h.score;
+        result.hypotheses.push_back(std::move(hypothesis));
+      }
+      if (options.return_pooling) {
+        c10::InferenceMode inference;
+        result.pooling = document_pooling(batch.encoded.pooling, i);
+      }
+    }
+    start = end;
+  }
+  return results;
+}
+
+}  // namespace pyramidion

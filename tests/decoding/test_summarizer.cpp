@@ -1,0 +1,232 @@
+// Summarizer (the library's generation entry point) on a real (tiny, random, float64) model: greedy equals the
+// argmax of the full teacher-forced forward pass; batched generation equals one document at a time; four threads
+// on one loaded model give what one thread gives; the model's train/eval state is never touched.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "../data/tokenizer_fixture.h"
+#include "pyramidion/decoding/summarizer.h"
+#include "pyramidion/models/model_file.h"
+#include "pyramidion/nn/representation_pooler.h"
+
+namespace pyramidion {
+namespace {
+
+ModelConfig tiny_config() {
+  ModelConfig c;
+  c.vocab_size = 30;
+  c.d_model = 16;
+  c.attention_heads = 2;
+  c.ffn_dim = 24;
+  c.encoder_layers = 2;
+  c.decoder_layers = 2;
+  c.chunk_size = 8;
+  c.pooling = {{0, 12}, {1, 6}};
+  c.max_source_positions = 64;
+  c.max_target_positions = 32;
+  return c;
+}
+
+SummarizationModel float64_model(uint64_t seed) {
+  torch::manual_seed(seed);
+  SummarizationModel model(tiny_config());
+  model->to(torch::kDouble);
+  model->eval();
+  return model;
+}
+
+std::vector<int64_t> random_document(int64_t length, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  auto t = torch::randint(4, 30, {length}, gen, torch::kLong);
+  std::vector<int64_t> doc(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + length);
+  doc.back() = 3;  // EOS
+  return doc;
+}
+
+TEST(Summarizer, GreedyEqualsArgmaxOfTheFullForwardPass) {
+  for (uint64_t seed : {1, 2, 3}) {
+    auto model = float64_model(seed);
+    auto doc = random_document(40, seed);
+    GenerationOptions options;
+    options.search.beam = 1;
+    options.search.min_len = 2;
+    options.search.max_len_b = 12;
+    const Summarizer summarizer(model, nullptr);
+    auto result = summarizer.summarize_tokens({doc}, options);
+    ASSERT_EQ(result.size(), 1u);
+    ASSERT_EQ(result[0].hypotheses.size(), 1u);
+
+    torch::NoGradGuard no_grad;
+    auto source = torch::tensor(doc, torch::kLong).unsqueeze(0);
+    auto mask = torch::ones_like(source, torch::kBool);
+    std::vector<int64_t> prefix = {model->config().bos_id};
+    std::vector<int64_t> greedy;
+    for (int64_t step = 0; step <= 12; ++step) {
+      auto logits = model->forward(source, mask, torch::tensor(prefix, torch::kLong).unsqueeze(0))[0][-1];
+      logits[model->config().pad_id] = -INFINITY;
+      if (step < 2) logits[model->config().eos_id] = -INFINITY;
+      int64_t next = step == 12 ? model->config().eos_id : logits.argmax().item<int64_t>();
+      if (next == model->config().eos_id) break;
+      greedy.push_back(next);
+      prefix.push_back(next);
+    }
+    EXPECT_EQ(result[0].hypotheses[0].tokens, greedy) << "seed " << seed;
+  }
+}
+
+TEST(Summarizer, BatchedEqualsOneByOne) {
+  auto model = float64_model(5);
+  std::vector<std::vector<int64_t>> docs = {random_document(50, 1), random_document(9, 2), random_document(30, 3),
+                                            random_document(13, 4)};
+  GenerationOptions options;
+  options.search.beam = 3;
+  options.search.nbest = 2;
+  options.search.max_len_b = 10;
+  options.search.no_repeat_ngram_size = 2;
+  const Summarizer summarizer(model, nullptr);
+  auto batched = summarizer.summarize_tokens(docs, options);
+  ASSERT_EQ(batched.size(), docs.size());
+  for (size_t i = 0; i < docs.size(); ++i) {
+    EXPECT_EQ(batched[i].source_tokens, static_cast<int64_t>(docs[i].size()));
+    EXPECT_FALSE(batched[i].truncated);
+    auto alone = summarizer.summarize_tokens({docs[i]}, options);
+    ASSERT_EQ(alone[0].hypotheses.size(), batched[i].hypotheses.size());
+    ASSERT_EQ(batched[i].hypotheses.size(), 2u);
+    for (size_t h = 0; h < alone[0].hypotheses.size(); ++h) {
+      EXPECT_EQ(alone[0].hypotheses[h].tokens, batched[i].hypotheses[h].tokens) << "doc " << i << " hyp " << h;
+      EXPECT_NEAR(alone[0].hypotheses[h].score, batched[i].hypotheses[h].score, 1e-9);
+    }
+  }
+  // Small batches (one document each) give the same as one big batch.
+  options.max_documents_per_batch = 1;
+  auto singles = summarizer.summarize_tokens(docs, options);
+  for (size_t i = 0; i < docs.size(); ++i) EXPECT_EQ(singles[i].hypotheses[0].tokens, batched[i].hypotheses[0].tokens);
+}
+
+TEST(Summarizer, EmptyAndOverlongDocuments) {
+  auto model = float64_model(6);
+  GenerationOptions options;
+  options.search.beam = 2;
+  options.search.max_len_b = 5;
+  const Summarizer summarizer(model, nullptr);
+  auto results = summarizer.summarize_tokens({{}, random_document(100, 7)}, options);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].hypotheses.empty());
+  EXPECT_EQ(results[0].source_tokens, 0);
+  EXPECT_TRUE(results[1].truncated);  // 100 tokens > max_source_positions 64
+  EXPECT_EQ(results[1].source_tokens, 64);
+  EXPECT_FALSE(results[1].hypotheses.empty());
+}
+
+TEST(Summarizer, NeverChangesTheTrainEvalStateAndRefusesTrainingMode) {
+  auto model = float64_model(7);
+  const Summarizer summarizer(model, nullptr);
+  GenerationOptions options;
+  options.search.max_len_b = 4;
+  model->train();
+  EXPECT_THROW(summarizer.summarize_tokens({random_document(20, 1)}, options), std::logic_error);
+  EXPECT_TRUE(model->is_training());
+  model->eval();
+  summarizer.summarize_tokens({random_document(20, 1)}, options);
+  EXPECT_FALSE(model->is_training());
+}
+
+TEST(Summarizer, PoolingRecordsPerDocumentReproduceThePooledStates) {
+  auto model = float64_model(8);
+  GenerationOptions options;
+  options.search.beam = 1;
+  options.search.max_len_b = 3;
+  options.return_pooling = true;
+  const Summarizer summarizer(model, nullptr);
+  auto docs = std::vector<std::vector<int64_t>>{random_document(40, 2), random_document(20, 3)};
+  auto results = summarizer.summarize_tokens(docs, options);
+  for (size_t i = 0; i < docs.size(); ++i) {
+    ASSERT_EQ(results[i].pooling.size(), 2u) << "two pooling layers";
+    // Each record holds only this document's real inputs, and its provenance re-runs the same top-k alone:
+    // the mixing weights of the first layer applied to the layer's own inputs give the pooled states.
+    const auto& first = results[i].pooling[0];
+    EXPECT_EQ(first.scores.size(0), 1);
+    EXPECT_EQ(first.scores.size(1), static_cast<int64_t>(docs[i].size()));
+    EXPECT_TRUE(first.mask.all().item<bool>());
+    auto weights = pooling_provenance(first);  // (1, out_len, n_in)
+    EXPECT_EQ(weights.size(1), std::min<int64_t>(12, static_cast<int64_t>(docs[i].size())));
+    // Rows sum to at most 1 (the operator mixes with zero padding).
+    EXPECT_LE(weights.sum(-1).max().item<double>(), 1.0 + 1e-9);
+    EXPECT_EQ(results[i].pooling[1].scores.size(1), weights.size(1));
+  }
+}
+
+// A model file with a real tokenizer: text in, text out, from four threads at once on one loaded model.
+TEST(Summarizer, FourThreadsOnOneModelGiveTheSameSummariesAsOne) {
+  PYRAMIDION_REQUIRE_SMALL_TOKENIZER();
+  auto config = tiny_config();
+  config.vocab_size = tokenizer.vocab_size();
+  config.max_source_positions = 96;
+  torch::manual_seed(11);
+  SummarizationModel model(config);
+  testing::TempDir dir;
+  const std::string path = dir.file("model.pt");
+  save_model_file(path, model, tokenizer.serialized());
+  const Summarizer summarizer = Summarizer::load(path, {"cpu", "float32", 0});
+  EXPECT_EQ(summarizer.special_tokens().unk, tokenizer.unk_id());
+  EXPECT_FALSE(summarizer.model()->is_training());
+
+  const std::vector<std::string> documents = {
+      "the cell cycle is regulated by cyclins . mutations in these genes cause cancer .",
+      "patients were randomized to two groups and followed for five years .",
+      "   ",
+      "we measured the expression of the protein in mice and found that it increased with age , "
+      "which suggests a role in ageing . further work is needed to confirm the result in humans ."};
+  GenerationOptions options;
+  options.search.beam = 3;
+  options.search.max_len_b = 8;
+  options.max_documents_per_batch = 2;
+  const auto reference = summarizer.summarize(documents, options);
+  ASSERT_EQ(reference.size(), documents.size());
+  EXPECT_TRUE(reference[2].hypotheses.empty());
+  for (size_t i : {0u, 1u, 3u}) {
+    ASSERT_FALSE(reference[i].hypotheses.empty());
+    EXPECT_EQ(reference[i].hypotheses[0].text, tokenizer.decode(reference[i].hypotheses[0].tokens));
+  }
+
+  std::vector<std::vector<DocumentSummary>> outputs(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < outputs.size(); ++t)
+    threads.emplace_back([&, t] {
+      for (int repeat = 0; repeat < 2; ++repeat) outputs[t] = summarizer.summarize(documents, options);
+    });
+  for (auto& thread : threads) thread.join();
+  for (size_t t = 0; t < outputs.size(); ++t) {
+    ASSERT_EQ(outputs[t].size(), reference.size());
+    for (size_t i = 0; i < reference.size(); ++i) {
+      ASSERT_EQ(outputs[t][i].hypotheses.size(), reference[i].hypotheses.size());
+      for (size_t h = 0; h < reference[i].hypotheses.size(); ++h) {
+        EXPECT_EQ(outputs[t][i].hypotheses[h].tokens, reference[i].hypotheses[h].tokens) << "thread " << t;
+        EXPECT_EQ(outputs[t][i].hypotheses[h].text, reference[i].hypotheses[h].text);
+        EXPECT_EQ(outputs[t][i].hypotheses[h].score, reference[i].hypotheses[h].score);
+      }
+    }
+  }
+}
+
+TEST(Summarizer, LoadErrorsNameTheFileOrTheOption) {
+  testing::TempDir dir;
+  auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message([&] { Summarizer::load(dir.file("none.pt")); }).find("none.pt: no such model file"), std::string::npos);
+  EXPECT_NE(message([&] { Summarizer::load(dir.file("none.pt"), {"tpu", "float32", 0}); }).find("device tpu"),
+            std::string::npos);
+  EXPECT_NE(message([&] { Summarizer::load(dir.file("none.pt"), {"cpu", "int8", 0}); }).find("dtype int8"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace pyramidion
