@@ -120,6 +120,7 @@ nlohmann::json TrainingState::to_json() const {
           {"loss_scale_clean_updates", loss_scale_clean_updates},
           {"training_seconds", training_seconds},
           {"train_examples", train_examples},
+          {"curriculum_stage", curriculum_stage},
           {"interval_updates", interval_updates},
           {"interval_loss_sum", interval_loss_sum},
           {"interval_nll_sum", interval_nll_sum},
@@ -144,6 +145,7 @@ TrainingState TrainingState::from_json(const nlohmann::json& json) {
     s.loss_scale_clean_updates = json.at("loss_scale_clean_updates").get<int64_t>();
     s.training_seconds = json.at("training_seconds").get<double>();
     s.train_examples = json.at("train_examples").get<int64_t>();
+    s.curriculum_stage = json.value("curriculum_stage", int64_t{0});  // state files before curricula lack it
     s.interval_updates = json.at("interval_updates").get<int64_t>();
     s.interval_loss_sum = json.at("interval_loss_sum").get<double>();
     s.interval_nll_sum = json.at("interval_nll_sum").get<double>();

@@ -10,10 +10,6 @@
 #include <filesystem>
 #include <limits>
 
-#include "pyramidion/data/tokenizer.h"
-#include "pyramidion/decoding/summarizer.h"
-#include "pyramidion/models/eval_mode_scope.h"
-#include "pyramidion/training/label_smoothed_cross_entropy.h"
 #include "pyramidion/training/stop_signal.h"
 #include "pyramidion/util/device.h"
 #include "pyramidion/util/progress.h"
@@ -36,52 +32,12 @@ torch::Device resolve_device(const std::string& name) {
   }
 }
 
-
-void add_scores(RougeScore& total, const RougeScore& s) {
-  total.precision += s.precision;
-  total.recall += s.recall;
-  total.fmeasure += s.fmeasure;
-}
-void divide_scores(RougeScore& s, double n) {
-  s.precision /= n;
-  s.recall /= n;
-  s.fmeasure /= n;
-}
-
-// checkpoint_<update>.pt files beyond the newest `keep` are removed with their state files.
-void remove_old_periodic_checkpoints(const std::string& dir, int64_t keep) {
-  std::vector<std::pair<int64_t, std::string>> periodic;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    const std::string prefix = "checkpoint_", suffix = ".pt";
-    if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
-      continue;
-    const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-    if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    periodic.emplace_back(std::stoll(digits), entry.path().string());
-  }
-  std::sort(periodic.begin(), periodic.end());
-  for (size_t i = 0; i + static_cast<size_t>(keep) < periodic.size(); ++i) remove_checkpoint(periodic[i].second);
-}
-
 SummarizationModel seeded_model(const ModelConfig& config, int64_t seed) {
   torch::manual_seed(static_cast<uint64_t>(seed));  // reproducible initial weights
   return SummarizationModel(config);
 }
 
 }  // namespace
-
-double ValidationResult::metric(ValidationMetric which) const {
-  switch (which) {
-    case ValidationMetric::loss: return loss;
-    case ValidationMetric::rouge1: return rouge.rouge1.fmeasure;
-    case ValidationMetric::rouge2: return rouge.rouge2.fmeasure;
-    case ValidationMetric::rougeL: return rouge.rougeL.fmeasure;
-    case ValidationMetric::rougeLsum: return rouge.rougeLsum.fmeasure;
-  }
-  return loss;
-}
 
 Trainer::Trainer(SummarizationModel model, TrainingConfig config, std::shared_ptr<data::BinaryDataset> train,
                  std::shared_ptr<data::BinaryDataset> valid, std::string tokenizer_bytes, TrainerOptions options)
@@ -114,6 +70,9 @@ void Trainer::initialize() {
                                 " needs ROUGE validation (a tokenizer, a validation set and valid_subset_size > 0)");
   if (options_.world_size < 1 || options_.rank < 0 || options_.rank >= options_.world_size)
     throw std::invalid_argument("trainer: rank must be in 0..world_size-1");
+  if (!options_.reducer) options_.reducer = std::make_shared<LocalGradientReducer>();
+  if (options_.reducer->rank() != options_.rank || options_.reducer->world_size() != options_.world_size)
+    throw std::invalid_argument("trainer: the gradient reducer's rank and world size differ from the options'");
   amp_ = config_.amp;
   if (amp_ != AmpMode::none && !device_.is_cuda()) {
     spdlog::warn("training.amp: {} needs CUDA; training on the CPU in float32", name_of(amp_));
@@ -123,17 +82,28 @@ void Trainer::initialize() {
   torch::manual_seed(static_cast<uint64_t>(config_.seed));  // dropout stream
   model_->to(device_);
   model_->train();
-  torch::optim::AdamWOptions adam(config_.lr);
-  adam.betas({config_.adam_betas[0], config_.adam_betas[1]});
-  adam.eps(config_.adam_eps);
-  adam.weight_decay(config_.weight_decay);
-  optimizer_ = std::make_unique<torch::optim::AdamW>(model_->parameters(), adam);
+  update_step_ = std::make_unique<UpdateStep>(model_, config_, amp_, device_, options_.reducer);
+  validator_ = std::make_unique<Validator>(model_, device_, tokenizer_bytes_, ValidatorOptions::from_config(config_, amp_));
+  const bool is_writer = options_.reducer->is_writer();
+  CheckpointPolicyOptions checkpoint_options;
+  checkpoint_options.save_dir = options_.save_dir;
+  checkpoint_options.save_interval_updates = config_.save_interval_updates;
+  checkpoint_options.keep_last = config_.keep_last;
+  checkpoint_options.is_writer = is_writer;
+  checkpoints_ = std::make_unique<CheckpointPolicy>(checkpoint_options);
+  TrainingLogOptions log_options;
+  log_options.save_dir = options_.save_dir;
+  log_options.log_lines = options_.log_lines;
+  log_options.is_writer = is_writer;
+  log_options.max_updates = config_.max_updates;
+  log_options.best_metric = config_.best_checkpoint_metric;
+  log_ = std::make_unique<TrainingLog>(log_options);
   schedule_ = LrSchedule::from_config(config_);
   train_source_lengths_ = clipped_source_lengths(*train_, mc);
   train_target_lengths_ = clipped_target_lengths(*train_, mc);
   state_.train_examples = static_cast<int64_t>(train_->size());
-  state_.loss_scale = loss_scaler_.scale();
-  if (!options_.save_dir.empty()) fs::create_directories(options_.save_dir);
+  state_.loss_scale = update_step_->loss_scaler().scale();
+  if (!options_.save_dir.empty() && is_writer) fs::create_directories(options_.save_dir);
 }
 
 std::vector<ExampleBatch> Trainer::epoch_batches(int64_t epoch) const {
@@ -148,13 +118,16 @@ std::vector<ExampleBatch> Trainer::epoch_batches(int64_t epoch) const {
 double Trainer::learning_rate() const { return schedule_.rate(state_.update + 1); }
 
 void Trainer::on_validation(ValidationCallback callback) { callbacks_.push_back(std::move(callback)); }
-void Trainer::set_auxiliary_loss(AuxiliaryLoss loss) { auxiliary_loss_ = std::move(loss); }
+void Trainer::set_auxiliary_loss(AuxiliaryLoss loss) { update_step_->set_auxiliary_loss(std::move(loss)); }
 void Trainer::request_stop() { stop_requested_.store(true); }
 
 void Trainer::set_train_dataset(std::shared_ptr<data::BinaryDataset> dataset, int64_t max_tokens) {
   if (!dataset || dataset->size() == 0) throw std::invalid_argument("set_train_dataset: the training set is empty");
   if (max_tokens < 0) throw std::invalid_argument("set_train_dataset: max_tokens must be >= 0");
-  if (max_tokens > 0) config_.max_tokens = max_tokens;
+  if (max_tokens > 0) {
+    config_.max_tokens = max_tokens;
+    if (config_.valid_max_tokens == 0) validator_->options().max_tokens = max_tokens;  // valid_max_tokens 0 follows
+  }
   train_ = std::move(dataset);
   train_source_lengths_ = clipped_source_lengths(*train_, model_->config());
   train_target_lengths_ = clipped_target_lengths(*train_, model_->config());
@@ -185,185 +158,21 @@ std::optional<std::vector<ExampleBatch>> Trainer::next_update_batches() {
   return group;
 }
 
-Trainer::UpdateResult Trainer::train_step(const std::vector<ExampleBatch>& batches) {
-  UpdateResult result;
-  result.lr = schedule_.rate(state_.update + 1);
-  for (auto& group : optimizer_->param_groups())
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(result.lr);
-  optimizer_->zero_grad();
-  model_->train();
 
-  // Gradients are normalized by the update's target tokens (all accumulated batches), so update_freq k with
-  // batches of n examples matches one batch of k * n.
-  int64_t update_tokens = 0;
-  for (const auto& batch : batches)
-    for (int64_t i : batch) update_tokens += train_target_lengths_[static_cast<size_t>(i)];
-  const double scale = amp_ == AmpMode::fp16 ? loss_scaler_.scale() : 1.0;
-  const int64_t pad_id = model_->config().pad_id;
-
-  bool finite = true;
-  for (const auto& indices : batches) {
-    const Batch batch = collate_batch(*train_, indices, model_->config()).to(device_);
-    LabelSmoothedLoss loss;
-    torch::Tensor objective;  // () summed over tokens
-    {
-      AutocastScope autocast(amp_);
-      const EncoderOutput encoded = model_->encode(batch.source, batch.source_mask);
-      const torch::Tensor logits = model_->decode(batch.target_in, encoded);  // (batch, tgt_len, vocab)
-      loss = label_smoothed_cross_entropy(logits, batch.target_out, config_.label_smoothing, pad_id);
-      objective = loss.loss;
-      if (auxiliary_loss_) {
-        const torch::Tensor extra = auxiliary_loss_(encoded, batch);  // () per-token scale
-        objective = objective + extra.to(objective.scalar_type()) * static_cast<double>(batch.target_tokens);
-      }
-    }
-    const double loss_value = loss.loss.item<double>();
-    result.loss_sum += loss_value;
-    result.nll_sum += loss.nll_loss.item<double>();
-    result.target_tokens += batch.target_tokens;
-    result.source_tokens += batch.source_tokens;
-    const double objective_value = auxiliary_loss_ ? objective.item<double>() : loss_value;
-    if (!finite || !std::isfinite(objective_value)) {  // the rest of the update's batches are consumed unused
-      finite = false;
-      continue;
-    }
-    (objective * (scale / static_cast<double>(update_tokens))).backward();
-  }
-
-  if (finite) {
-    const auto parameters = model_->parameters();
-    if (scale != 1.0) {
-      torch::NoGradGuard no_grad;
-      for (auto& p : parameters)
-        if (p.grad().defined()) p.grad().mul_(1.0 / scale);
-    }
-    const double max_norm = config_.clip_norm > 0 ? config_.clip_norm : std::numeric_limits<double>::infinity();
-    result.grad_norm = torch::nn::utils::clip_grad_norm_(parameters, max_norm);
-    finite = std::isfinite(result.grad_norm);
-  }
-  if (amp_ == AmpMode::fp16) loss_scaler_.update(!finite);
-  if (!finite) {
-    optimizer_->zero_grad();
-    ++state_.skipped_updates;
-    ++state_.nonfinite_in_a_row;
-    return result;
-  }
-  optimizer_->step();
+void Trainer::account(const UpdateStepResult& step) {
   ++state_.update;
   state_.nonfinite_in_a_row = 0;
-  result.applied = true;
-  return result;
-}
-
-void Trainer::write_metrics(const nlohmann::ordered_json& record) {
-  if (options_.save_dir.empty()) return;
-  if (!metrics_) {
-    const std::string path = (fs::path(options_.save_dir) / "metrics.jsonl").string();
-    if (metrics_keep_until_ < 0) {
-      std::error_code ec;
-      fs::remove(path, ec);  // a fresh run starts a fresh log
-    }
-    metrics_ = std::make_unique<MetricsLog>(path, metrics_keep_until_);
-  }
-  metrics_->write(record);
-}
-
-void Trainer::log_interval_record(double lr, double interval_seconds) {
-  const auto& s = state_;
-  const double tokens = static_cast<double>(std::max<int64_t>(s.interval_target_tokens, 1));
-  const double loss = s.interval_loss_sum / tokens;
-  const double nll = s.interval_nll_sum / tokens;
-  const double grad_norm = s.interval_grad_norm_sum / static_cast<double>(std::max<int64_t>(s.interval_updates, 1));
-  const double seconds = std::max(interval_seconds, 1e-9);
-  const double tokens_per_s = static_cast<double>(s.interval_source_tokens + s.interval_target_tokens) / seconds;
-  const double updates_per_s = static_cast<double>(s.interval_updates) / seconds;
-  nlohmann::ordered_json record;
-  record["kind"] = "train";
-  record["epoch"] = s.epoch;
-  record["update"] = s.update;
-  record["loss"] = loss;
-  record["nll_loss"] = nll;
-  record["ppl"] = std::exp(nll);
-  record["lr"] = lr;
-  record["grad_norm"] = grad_norm;
-  record["target_tokens"] = s.interval_target_tokens;
-  record["tokens_per_s"] = tokens_per_s;
-  record["updates_per_s"] = updates_per_s;
-  record["elapsed_s"] = s.training_seconds;
-  record["skipped_updates"] = s.skipped_updates;
-  if (amp_ == AmpMode::fp16) record["loss_scale"] = loss_scaler_.scale();
-  write_metrics(record);
-  if (options_.log_lines) {
-    std::string eta;
-    if (config_.max_updates > 0 && updates_per_s > 0)
-      eta = " | eta " + format_duration(static_cast<double>(config_.max_updates - s.update) / updates_per_s);
-    spdlog::info("epoch {} | update {} | loss {:.4f} | nll {:.4f} | ppl {:.2f} | lr {:.3e} | gnorm {:.3f} | {:.0f} tok/s | "
-                 "{:.2f} upd/s | elapsed {}{}",
-                 s.epoch, s.update, loss, nll, std::exp(nll), lr, grad_norm, tokens_per_s, updates_per_s,
-                 format_duration(s.training_seconds), eta);
-  }
-  state_.interval_updates = 0;
-  state_.interval_loss_sum = state_.interval_nll_sum = state_.interval_grad_norm_sum = 0.0;
-  state_.interval_target_tokens = state_.interval_source_tokens = 0;
+  state_.interval_updates += 1;
+  state_.interval_loss_sum += step.loss_sum;
+  state_.interval_nll_sum += step.nll_sum;
+  state_.interval_grad_norm_sum += step.grad_norm;
+  state_.interval_target_tokens += step.target_tokens;
+  state_.interval_source_tokens += step.source_tokens;
 }
 
 ValidationResult Trainer::validate() {
   if (!valid_ || valid_->size() == 0) throw std::logic_error("validate(): no validation set");
-  const auto start = Clock::now();
-  ValidationResult result;
-  result.update = state_.update;
-  EvalModeScope eval_mode(model_);
-  const auto& mc = model_->config();
-  {
-    torch::NoGradGuard no_grad;
-    BatchingOptions batching;
-    batching.max_tokens = config_.valid_max_tokens > 0 ? config_.valid_max_tokens : config_.max_tokens;
-    batching.shuffle = false;
-    double loss_sum = 0, nll_sum = 0;
-    for (const auto& indices : make_token_budget_batches(clipped_source_lengths(*valid_, mc),
-                                                         clipped_target_lengths(*valid_, mc), batching, 0)) {
-      const Batch batch = collate_batch(*valid_, indices, mc).to(device_);
-      AutocastScope autocast(amp_);
-      const EncoderOutput encoded = model_->encode(batch.source, batch.source_mask);
-      const auto loss = label_smoothed_cross_entropy(model_->decode(batch.target_in, encoded), batch.target_out,
-                                                     config_.label_smoothing, mc.pad_id);
-      loss_sum += loss.loss.item<double>();
-      nll_sum += loss.nll_loss.item<double>();
-      result.tokens += loss.tokens;
-    }
-    const double tokens = static_cast<double>(std::max<int64_t>(result.tokens, 1));
-    result.loss = loss_sum / tokens;
-    result.nll_loss = nll_sum / tokens;
-    result.perplexity = std::exp(result.nll_loss);
-  }
-  if (!tokenizer_bytes_.empty() && config_.valid_subset_size > 0) {
-    if (!tokenizer_)
-      tokenizer_ = std::make_shared<data::SentencePieceTokenizer>(data::SentencePieceTokenizer::from_bytes(tokenizer_bytes_));
-    const size_t count = std::min<size_t>(valid_->size(), static_cast<size_t>(config_.valid_subset_size));
-    std::vector<std::vector<int64_t>> documents;
-    for (size_t i = 0; i < count; ++i) documents.push_back(valid_->source(i).to_vector());
-    GenerationOptions generation;
-    generation.search = config_.valid_search;
-    generation.search.nbest = 1;
-    const auto summaries = Summarizer(model_, tokenizer_).summarize_tokens(documents, generation);
-    const RougeScorer scorer;
-    for (size_t i = 0; i < count; ++i) {
-      const std::string reference = tokenizer_->decode(valid_->target(i).to_vector());  // <sep> -> "\n"
-      const std::string prediction = summaries[i].hypotheses.empty() ? "" : summaries[i].hypotheses.front().text;
-      const RougeScores scores = scorer.score(reference, prediction);
-      add_scores(result.rouge.rouge1, scores.rouge1);
-      add_scores(result.rouge.rouge2, scores.rouge2);
-      add_scores(result.rouge.rougeL, scores.rougeL);
-      add_scores(result.rouge.rougeLsum, scores.rougeLsum);
-    }
-    if (count > 0) {
-      for (RougeScore* s : {&result.rouge.rouge1, &result.rouge.rouge2, &result.rouge.rougeL, &result.rouge.rougeLsum})
-        divide_scores(*s, static_cast<double>(count));
-      result.has_rouge = true;
-      result.rouge_documents = static_cast<int64_t>(count);
-    }
-  }
-  result.seconds = seconds_since(start);
+  const ValidationResult result = validator_->validate(*valid_, state_.update);
   after_validation(result);
   return result;
 }
@@ -379,73 +188,44 @@ void Trainer::after_validation(const ValidationResult& result) {
   }
   last_validation_improved_ = improved;
   state_.last_validated_update = result.update;
-
-  nlohmann::ordered_json record;
-  record["kind"] = "valid";
-  record["epoch"] = state_.epoch;
-  record["update"] = result.update;
-  record["loss"] = result.loss;
-  record["nll_loss"] = result.nll_loss;
-  record["ppl"] = result.perplexity;
-  record["tokens"] = result.tokens;
-  if (result.has_rouge) {
-    record["rouge1"] = result.rouge.rouge1.fmeasure;
-    record["rouge2"] = result.rouge.rouge2.fmeasure;
-    record["rougeL"] = result.rouge.rougeL.fmeasure;
-    record["rougeLsum"] = result.rouge.rougeLsum.fmeasure;
-    record["rouge_documents"] = result.rouge_documents;
-  }
-  record["best_metric"] = name_of(config_.best_checkpoint_metric);
-  record["best"] = state_.best_metric;
-  record["best_update"] = state_.best_update;
-  record["seconds"] = result.seconds;
-  write_metrics(record);
-  if (options_.log_lines) {
-    std::string rouge;
-    if (result.has_rouge)
-      rouge = fmt::format(" | R1 {:.2f} R2 {:.2f} RL {:.2f} RLsum {:.2f} ({} docs)", 100 * result.rouge.rouge1.fmeasure,
-                          100 * result.rouge.rouge2.fmeasure, 100 * result.rouge.rougeL.fmeasure,
-                          100 * result.rouge.rougeLsum.fmeasure, result.rouge_documents);
-    spdlog::info("valid | epoch {} | update {} | loss {:.4f} | nll {:.4f} | ppl {:.2f}{} | best {} {:.4f} (update {}){} | {:.1f} s",
-                 state_.epoch, result.update, result.loss, result.nll_loss, result.perplexity, rouge,
-                 name_of(config_.best_checkpoint_metric), state_.best_metric, state_.best_update,
-                 improved ? " new best" : "", result.seconds);
-  }
+  log_->validation(result, state_, improved);
   for (const auto& callback : callbacks_) callback(result);
 }
 
-std::string Trainer::save_path(const std::string& name) const { return (fs::path(options_.save_dir) / name).string(); }
-
 void Trainer::save_checkpoint(const std::string& path) {
-  state_.loss_scale = loss_scaler_.scale();
-  state_.loss_scale_clean_updates = loss_scaler_.clean_updates();
+  state_.loss_scale = update_step_->loss_scaler().scale();
+  state_.loss_scale_clean_updates = update_step_->loss_scaler().clean_updates();
   nlohmann::json extra;
   extra["training_config"] = [&] {
     YAML::Emitter out;
     out << config_.to_yaml();
     return std::string(out.c_str());
   }();
-  pyramidion::save_checkpoint(path, model_, tokenizer_bytes_, state_, optimizer_.get(), extra);
+  pyramidion::save_checkpoint(path, model_, tokenizer_bytes_, state_, &update_step_->optimizer(), extra);
 }
 
-void Trainer::write_validation_checkpoints(const ValidationResult& result, bool improved) {
-  if (options_.save_dir.empty()) return;
-  save_checkpoint(save_path("checkpoint_last.pt"));
-  last_saved_update_ = state_.update;
-  if (improved) {
+void Trainer::write_checkpoints(const CheckpointWrites& writes, const ValidationResult* validation) {
+  if (writes.last) save_checkpoint(checkpoints_->last_path());
+  if (writes.best && validation != nullptr) {
     nlohmann::json extra;
+    const ValidationResult& result = *validation;
     extra["validation"] = {{"update", result.update}, {"loss", result.loss}, {"nll_loss", result.nll_loss}};
     if (result.has_rouge)
       extra["validation"].update({{"rouge1", result.rouge.rouge1.fmeasure}, {"rouge2", result.rouge.rouge2.fmeasure},
                                   {"rougeL", result.rouge.rougeL.fmeasure}, {"rougeLsum", result.rouge.rougeLsum.fmeasure}});
-    pyramidion::save_checkpoint(save_path("checkpoint_best.pt"), model_, tokenizer_bytes_, state_, nullptr, extra);
+    pyramidion::save_checkpoint(checkpoints_->best_path(), model_, tokenizer_bytes_, state_, nullptr, extra);
   }
+  if (writes.periodic_update >= 0) {
+    save_checkpoint(checkpoints_->periodic_path(writes.periodic_update));
+    checkpoints_->remove_old_periodic();
+  }
+  checkpoints_->wrote(writes, state_.update);
 }
 
 void Trainer::load_checkpoint(const std::string& path) {
-  const auto loaded = pyramidion::load_checkpoint(path, model_, optimizer_.get());
+  const auto loaded = pyramidion::load_checkpoint(path, model_, &update_step_->optimizer());
   state_ = loaded.state;
-  loss_scaler_.restore(state_.loss_scale, state_.loss_scale_clean_updates);
+  update_step_->loss_scaler().restore(state_.loss_scale, state_.loss_scale_clean_updates);
   if (state_.train_examples != static_cast<int64_t>(train_->size())) {
     spdlog::warn("{}: the checkpoint's training set had {} examples, this one has {}: continuing in a fresh epoch",
                  path, state_.train_examples, train_->size());
@@ -454,9 +234,8 @@ void Trainer::load_checkpoint(const std::string& path) {
     state_.train_examples = static_cast<int64_t>(train_->size());
   }
   epoch_order_for_ = -1;
-  metrics_.reset();
-  metrics_keep_until_ = state_.update;
-  last_saved_update_ = state_.update;
+  log_->resume_at(state_.update);
+  checkpoints_->last_holds(state_.update);
   model_->train();
   spdlog::info("resumed from {}: update {}, epoch {} (batch {} of the epoch), best {} {}", path, state_.update,
                state_.epoch, state_.batch_in_epoch, name_of(config_.best_checkpoint_metric),
@@ -470,6 +249,18 @@ TrainingSummary Trainer::run() {
   return train_loop(std::numeric_limits<int64_t>::max(), max_seconds, true);
 }
 
+void Trainer::finish(const std::string& stop_reason) {
+  if (stop_reason == "nonfinite") return;
+  const bool validate_now = config_.validate_at_end && valid_ && stop_reason != "signal" &&
+                            state_.last_validated_update != state_.update;
+  if (validate_now) {
+    const auto result = validate();
+    write_checkpoints(checkpoints_->after_validation(last_validation_improved_), &result);
+  } else {
+    write_checkpoints(checkpoints_->at_end(state_.update), nullptr);
+  }
+}
+
 TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_seconds, bool end_of_run) {
   stop_requested_.store(false);
   const auto start = Clock::now();
@@ -481,7 +272,8 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
   progress_options.label = "train";
   progress_options.unit = "updates";
   progress_options.total = config_.max_updates > 0 ? std::max<int64_t>(config_.max_updates - state_.update, 0) : -1;
-  progress_options.mode = options_.progress && ::isatty(2) ? ProgressOptions::Mode::kBar : ProgressOptions::Mode::kOff;
+  const bool bar = options_.progress && options_.reducer->is_writer() && ::isatty(2);
+  progress_options.mode = bar ? ProgressOptions::Mode::kBar : ProgressOptions::Mode::kOff;
   ProgressBar progress(progress_options);
 
   while (true) {
@@ -512,10 +304,15 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
       break;
     }
     const auto step_start = Clock::now();
-    const UpdateResult step = train_step(*batches);
+    int64_t update_tokens = 0;
+    for (const auto& batch : *batches)
+      for (int64_t i : batch) update_tokens += train_target_lengths_[static_cast<size_t>(i)];
+    const UpdateStepResult step = update_step_->run(*train_, *batches, update_tokens, schedule_.rate(state_.update + 1));
     state_.training_seconds += seconds_since(step_start);
     tokens += static_cast<double>(step.source_tokens + step.target_tokens);
     if (!step.applied) {
+      ++state_.skipped_updates;
+      ++state_.nonfinite_in_a_row;
       spdlog::warn("update {} skipped: non-finite loss or gradient norm ({} in a row, limit {}; {} skipped in total)",
                    state_.update + 1, state_.nonfinite_in_a_row, config_.max_nonfinite_updates, state_.skipped_updates);
       if (state_.nonfinite_in_a_row >= config_.max_nonfinite_updates) {
@@ -526,46 +323,32 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
       }
       continue;
     }
+    account(step);
     ++summary.updates;
     summary.last_loss = step.loss_sum / static_cast<double>(std::max<int64_t>(step.target_tokens, 1));
     loss_sum += step.loss_sum;
     loss_tokens += static_cast<double>(step.target_tokens);
-    state_.interval_updates += 1;
-    state_.interval_loss_sum += step.loss_sum;
-    state_.interval_nll_sum += step.nll_sum;
-    state_.interval_grad_norm_sum += step.grad_norm;
-    state_.interval_target_tokens += step.target_tokens;
-    state_.interval_source_tokens += step.source_tokens;
     progress.advance();
     if (state_.update % config_.log_interval == 0) {
       progress.set_field("loss", summary.last_loss, 4);
       progress.set_field("lr", fmt::format("{:.2e}", step.lr));
-      log_interval_record(step.lr, seconds_since(interval_start));
+      const std::optional<double> loss_scale =
+          amp_ == AmpMode::fp16 ? std::optional<double>(update_step_->loss_scaler().scale()) : std::nullopt;
+      log_->interval(state_, step.lr, seconds_since(interval_start), loss_scale);
+      state_.interval_updates = 0;
+      state_.interval_loss_sum = state_.interval_nll_sum = state_.interval_grad_norm_sum = 0.0;
+      state_.interval_target_tokens = state_.interval_source_tokens = 0;
       interval_start = Clock::now();
     }
     if (config_.validate_interval > 0 && state_.update % config_.validate_interval == 0 && valid_) {
       const auto result = validate();
-      write_validation_checkpoints(result, last_validation_improved_);
+      write_checkpoints(checkpoints_->after_validation(last_validation_improved_), &result);
     }
-    if (config_.save_interval_updates > 0 && state_.update % config_.save_interval_updates == 0 &&
-        !options_.save_dir.empty()) {
-      save_checkpoint(save_path(fmt::format("checkpoint_{}.pt", state_.update)));
-      remove_old_periodic_checkpoints(options_.save_dir, config_.keep_last);
-    }
+    write_checkpoints(checkpoints_->after_update(state_.update), nullptr);
   }
   progress.finish();
 
-  if (end_of_run && summary.stop_reason != "nonfinite") {
-    const bool validate_now = config_.validate_at_end && valid_ && summary.stop_reason != "signal" &&
-                              state_.last_validated_update != state_.update;
-    if (validate_now) {
-      const auto result = validate();
-      write_validation_checkpoints(result, last_validation_improved_);
-    } else if (!options_.save_dir.empty() && last_saved_update_ != state_.update) {
-      save_checkpoint(save_path("checkpoint_last.pt"));
-      last_saved_update_ = state_.update;
-    }
-  }
+  if (end_of_run) finish(summary.stop_reason);
   summary.update = state_.update;
   summary.epoch = state_.epoch;
   summary.seconds = seconds_since(start);

@@ -1,14 +1,12 @@
 #pragma once
-// The training loop: token-budget batches, label-smoothed cross-entropy computed from encode() then decode()
-// (so an auxiliary loss can look at the encoder output), gradient accumulation, AdamW with a warm-up schedule,
-// gradient clipping, CUDA autocast, NaN/Inf skipping, periodic validation (loss + ROUGE) and checkpoints that
-// resume bit-exactly (see training/checkpoint.h).
+// The training loop: token-budget batches in a resumable order, grouped update_freq at a time into updates
+// (training/update_step.h: loss, backward, gradient reduction, clipping, AdamW, AMP, NaN/Inf skipping), the
+// warm-up schedule, periodic validation (training/validator.h: loss + ROUGE), checkpoints
+// (training/checkpoint_policy.h, resuming bit-exactly) and the log (training/training_log.h).
 //
 //   Trainer trainer(model_config, training_config, train, valid, tokenizer_bytes, {.save_dir = "runs/x"});
 //   trainer.on_validation([](const ValidationResult& r) { ... });
 //   TrainingSummary summary = trainer.run();
-#include <torch/optim/adamw.h>
-
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -17,35 +15,20 @@
 #include <vector>
 
 #include "pyramidion/data/binary_dataset.h"
-#include "pyramidion/eval/rouge.h"
 #include "pyramidion/models/summarization_model.h"
 #include "pyramidion/nn/encoder_output.h"
 #include "pyramidion/training/batch.h"
 #include "pyramidion/training/checkpoint.h"
+#include "pyramidion/training/checkpoint_policy.h"
+#include "pyramidion/training/gradient_reducer.h"
 #include "pyramidion/training/lr_scheduler.h"
-#include "pyramidion/training/metrics_log.h"
-#include "pyramidion/training/mixed_precision.h"
 #include "pyramidion/training/token_budget_batcher.h"
 #include "pyramidion/training/training_config.h"
+#include "pyramidion/training/training_log.h"
+#include "pyramidion/training/update_step.h"
+#include "pyramidion/training/validator.h"
 
 namespace pyramidion {
-namespace data {
-class SentencePieceTokenizer;
-}
-
-struct ValidationResult {
-  int64_t update = 0;
-  double loss = 0;        // label-smoothed loss per target token (nats)
-  double nll_loss = 0;    // -log p per target token (nats)
-  double perplexity = 0;  // exp(nll_loss)
-  int64_t tokens = 0;     // target tokens the loss counted
-  bool has_rouge = false;
-  RougeScores rouge;      // mean over documents of precision, recall and F-measure
-  int64_t rouge_documents = 0;
-  double seconds = 0;
-
-  double metric(ValidationMetric which) const;  // F-measure for rouge*
-};
 
 struct TrainingSummary {
   int64_t updates = 0;          // applied in this call
@@ -67,13 +50,16 @@ struct TrainerOptions {
   bool log_lines = true;      // log lines (spdlog info) every log_interval updates
   int64_t rank = 0;           // data-parallel shard of the batches (multi-process training is not wired yet)
   int64_t world_size = 1;
+  // Sums gradients and agreement scalars over the processes; nullptr = one process (LocalGradientReducer).
+  // Its rank and world size must equal the two above. Only rank 0 writes checkpoints, metrics and log lines.
+  std::shared_ptr<GradientReducer> reducer;
 };
 
 class Trainer {
  public:
   // Per-token-scale extra loss (like the mean loss: it is weighted by the batch's share of the update's target
   // tokens). EncoderOutput.pooling holds the per-layer scorer outputs.
-  using AuxiliaryLoss = std::function<torch::Tensor(const EncoderOutput&, const Batch&)>;
+  using AuxiliaryLoss = UpdateStep::AuxiliaryLoss;
   using ValidationCallback = std::function<void(const ValidationResult&)>;
 
   // Moves `model` to config.device. tokenizer_bytes may be empty (then validation computes loss only).
@@ -98,6 +84,14 @@ class Trainer {
   // counters carry on. max_tokens > 0 also changes the token budget per batch (longer documents, fewer per batch).
   void set_train_dataset(std::shared_ptr<data::BinaryDataset> dataset, int64_t max_tokens = 0);
   void set_valid_dataset(std::shared_ptr<data::BinaryDataset> dataset);
+  const std::shared_ptr<data::BinaryDataset>& train_dataset() const { return train_; }
+  // The curriculum stage the state (and so the next checkpoint) records (training/curriculum.h).
+  void set_curriculum_stage(int64_t stage) { state_.curriculum_stage = stage; }
+
+  // What run() does when it ends, for loops that drive run_for() themselves (training/curriculum.h): after
+  // `stop_reason` "nonfinite" nothing; else validates (validate_at_end, not after "signal", not twice for one
+  // update) and saves checkpoint_last.pt unless it already holds this update.
+  void finish(const std::string& stop_reason);
 
   ValidationResult validate();  // updates the best metric and calls the callbacks; no checkpoint
   void save_checkpoint(const std::string& path);  // resumable (model file + state file)
@@ -118,23 +112,12 @@ class Trainer {
   std::vector<ExampleBatch> epoch_batches(int64_t epoch) const;  // this rank's batch order of `epoch`
 
  private:
-  struct UpdateResult {
-    bool applied = false;
-    double loss_sum = 0, nll_sum = 0;  // summed over target tokens
-    int64_t target_tokens = 0, source_tokens = 0;
-    double grad_norm = 0;
-    double lr = 0;
-  };
-
   void initialize();
   std::optional<std::vector<ExampleBatch>> next_update_batches();  // nullopt: max_epochs reached
-  UpdateResult train_step(const std::vector<ExampleBatch>& batches);
   TrainingSummary train_loop(int64_t max_updates_this_call, double max_seconds, bool end_of_run);
+  void account(const UpdateStepResult& step);  // the applied update into the state's counters and interval
   void after_validation(const ValidationResult& result);
-  void write_validation_checkpoints(const ValidationResult& result, bool improved);
-  std::string save_path(const std::string& name) const;
-  void write_metrics(const nlohmann::ordered_json& record);
-  void log_interval_record(double lr, double interval_seconds);
+  void write_checkpoints(const CheckpointWrites& writes, const ValidationResult* validation);
 
   TrainingConfig config_;
   TrainerOptions options_;
@@ -144,18 +127,15 @@ class Trainer {
   std::shared_ptr<data::BinaryDataset> train_, valid_;
   std::vector<int64_t> train_source_lengths_, train_target_lengths_;
   std::string tokenizer_bytes_;
-  std::shared_ptr<data::SentencePieceTokenizer> tokenizer_;  // from tokenizer_bytes_, on first ROUGE validation
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
   LrSchedule schedule_;
-  DynamicLossScaler loss_scaler_;
   TrainingState state_;
   std::vector<ExampleBatch> epoch_order_;  // batch order of state_.epoch
   int64_t epoch_order_for_ = -1;
   std::vector<ValidationCallback> callbacks_;
-  AuxiliaryLoss auxiliary_loss_;
-  std::unique_ptr<MetricsLog> metrics_;  // opened on the first record
-  int64_t metrics_keep_until_ = -1;      // -1: a fresh run truncates metrics.jsonl; else a resumed run's update
-  int64_t last_saved_update_ = -1;       // checkpoint_last.pt holds this update
+  std::unique_ptr<UpdateStep> update_step_;
+  std::unique_ptr<Validator> validator_;
+  std::unique_ptr<CheckpointPolicy> checkpoints_;
+  std::unique_ptr<TrainingLog> log_;
   std::atomic<bool> stop_requested_{false};
   bool last_validation_improved_ = false;
 };

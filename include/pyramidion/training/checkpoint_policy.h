@@ -1,0 +1,54 @@
+#pragma once
+// Which checkpoints to write when (the writing itself is training/checkpoint.h):
+//   after a validation          checkpoint_last.pt, and checkpoint_best.pt when the metric improved;
+//   every save_interval_updates checkpoint_<update>.pt, then only the newest keep_last of them are kept;
+//   at the end of a run         checkpoint_last.pt unless it already holds this update (also after a signal).
+// Only the writer process (rank 0 of data-parallel training) writes; the others get empty decisions.
+#include <cstdint>
+#include <string>
+
+namespace pyramidion {
+
+struct CheckpointPolicyOptions {
+  std::string save_dir;               // "" = write nothing
+  int64_t save_interval_updates = 0;  // 0 = no periodic checkpoints
+  int64_t keep_last = 2;              // periodic checkpoints kept
+  bool is_writer = true;              // false on every process but rank 0
+};
+
+// What to write now.
+struct CheckpointWrites {
+  bool last = false;              // checkpoint_last.pt (resumable)
+  bool best = false;              // checkpoint_best.pt (inference file)
+  int64_t periodic_update = -1;   // >= 0: checkpoint_<periodic_update>.pt (resumable), then prune to keep_last
+
+  bool any() const { return last || best || periodic_update >= 0; }
+};
+
+class CheckpointPolicy {
+ public:
+  explicit CheckpointPolicy(CheckpointPolicyOptions options);
+
+  CheckpointWrites after_validation(bool improved) const;
+  CheckpointWrites after_update(int64_t update) const;  // the periodic checkpoint, when one is due
+  CheckpointWrites at_end(int64_t update) const;        // end of a run, stop signal included
+
+  // Bookkeeping: the trainer reports what it wrote (and, on resume, that checkpoint_last.pt holds `update`).
+  void wrote(const CheckpointWrites& writes, int64_t update);
+  void last_holds(int64_t update) { last_saved_update_ = update; }
+
+  std::string last_path() const;
+  std::string best_path() const;
+  std::string periodic_path(int64_t update) const;
+  // Removes checkpoint_<update>.pt files (and their state files) beyond the newest keep_last.
+  void remove_old_periodic() const;
+
+  bool writes() const { return options_.is_writer && !options_.save_dir.empty(); }
+  const CheckpointPolicyOptions& options() const { return options_; }
+
+ private:
+  CheckpointPolicyOptions options_;
+  int64_t last_saved_update_ = -1;  // checkpoint_last.pt holds this update
+};
+
+}  // namespace pyramidion

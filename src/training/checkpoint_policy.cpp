@@ -1,0 +1,66 @@
+#include "pyramidion/training/checkpoint_policy.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <utility>
+#include <vector>
+
+#include "pyramidion/training/checkpoint.h"
+
+namespace pyramidion {
+namespace fs = std::filesystem;
+
+CheckpointPolicy::CheckpointPolicy(CheckpointPolicyOptions options) : options_(std::move(options)) {}
+
+CheckpointWrites CheckpointPolicy::after_validation(bool improved) const {
+  CheckpointWrites writes;
+  if (!this->writes()) return writes;
+  writes.last = true;
+  writes.best = improved;
+  return writes;
+}
+
+CheckpointWrites CheckpointPolicy::after_update(int64_t update) const {
+  CheckpointWrites writes;
+  if (this->writes() && options_.save_interval_updates > 0 && update % options_.save_interval_updates == 0)
+    writes.periodic_update = update;
+  return writes;
+}
+
+CheckpointWrites CheckpointPolicy::at_end(int64_t update) const {
+  CheckpointWrites writes;
+  writes.last = this->writes() && last_saved_update_ != update;
+  return writes;
+}
+
+void CheckpointPolicy::wrote(const CheckpointWrites& writes, int64_t update) {
+  if (writes.last) last_saved_update_ = update;
+}
+
+std::string CheckpointPolicy::last_path() const { return (fs::path(options_.save_dir) / "checkpoint_last.pt").string(); }
+std::string CheckpointPolicy::best_path() const { return (fs::path(options_.save_dir) / "checkpoint_best.pt").string(); }
+std::string CheckpointPolicy::periodic_path(int64_t update) const {
+  return (fs::path(options_.save_dir) / fmt::format("checkpoint_{}.pt", update)).string();
+}
+
+void CheckpointPolicy::remove_old_periodic() const {
+  if (!writes()) return;
+  std::vector<std::pair<int64_t, std::string>> periodic;
+  for (const auto& entry : fs::directory_iterator(options_.save_dir)) {
+    const std::string name = entry.path().filename().string();
+    const std::string prefix = "checkpoint_", suffix = ".pt";
+    if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    periodic.emplace_back(std::stoll(digits), entry.path().string());
+  }
+  std::sort(periodic.begin(), periodic.end());
+  for (size_t i = 0; i + static_cast<size_t>(options_.keep_last) < periodic.size(); ++i)
+    remove_checkpoint(periodic[i].second);
+}
+
+}  // namespace pyramidion

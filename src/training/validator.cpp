@@ -1,0 +1,138 @@
+#include "pyramidion/training/validator.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "pyramidion/data/tokenizer.h"
+#include "pyramidion/decoding/summarizer.h"
+#include "pyramidion/models/eval_mode_scope.h"
+#include "pyramidion/training/batch.h"
+#include "pyramidion/training/label_smoothed_cross_entropy.h"
+#include "pyramidion/training/mixed_precision.h"
+#include "pyramidion/training/token_budget_batcher.h"
+
+namespace pyramidion {
+namespace {
+
+void add_scores(RougeScore& total, const RougeScore& s) {
+  total.precision += s.precision;
+  total.recall += s.recall;
+  total.fmeasure += s.fmeasure;
+}
+void divide_scores(RougeScore& s, double n) {
+  s.precision /= n;
+  s.recall /= n;
+  s.fmeasure /= n;
+}
+
+// The reference ROUGE scores a validation summary against: the target tokens decoded by the tokenizer
+// (<sep> -> "\n", so ROUGE-Lsum sees the sentences). The one place that decides what the reference is.
+std::string reference_text(const data::SentencePieceTokenizer& tokenizer, const std::vector<int64_t>& target) {
+  return tokenizer.decode(target);
+}
+
+// The best hypothesis' text per document, through the library's summarizing entry point. The model is in
+// eval mode (the caller's EvalModeScope).
+std::vector<std::string> generate_summaries(const SummarizationModel& model,
+                                            const std::shared_ptr<const data::SentencePieceTokenizer>& tokenizer,
+                                            const std::vector<std::vector<int64_t>>& documents,
+                                            const BeamSearchOptions& search) {
+  GenerationOptions generation;
+  generation.search = search;
+  generation.search.nbest = 1;
+  const Summarizer summarizer(model, tokenizer);
+  std::vector<std::string> texts;
+  for (const auto& summary : summarizer.summarize_tokens(documents, generation))
+    texts.push_back(summary.hypotheses.empty() ? std::string() : summary.hypotheses.front().text);
+  return texts;
+}
+
+}  // namespace
+
+double ValidationResult::metric(ValidationMetric which) const {
+  switch (which) {
+    case ValidationMetric::loss: return loss;
+    case ValidationMetric::rouge1: return rouge.rouge1.fmeasure;
+    case ValidationMetric::rouge2: return rouge.rouge2.fmeasure;
+    case ValidationMetric::rougeL: return rouge.rougeL.fmeasure;
+    case ValidationMetric::rougeLsum: return rouge.rougeLsum.fmeasure;
+  }
+  return loss;
+}
+
+ValidatorOptions ValidatorOptions::from_config(const TrainingConfig& config, AmpMode amp) {
+  ValidatorOptions o;
+  o.label_smoothing = config.label_smoothing;
+  o.max_tokens = config.valid_max_tokens > 0 ? config.valid_max_tokens : config.max_tokens;
+  o.amp = amp;
+  o.rouge_documents = config.valid_subset_size;
+  o.search = config.valid_search;
+  return o;
+}
+
+Validator::Validator(SummarizationModel model, torch::Device device, std::string tokenizer_bytes, ValidatorOptions options)
+    : model_(std::move(model)), device_(device), tokenizer_bytes_(std::move(tokenizer_bytes)), options_(options) {}
+
+Validator::~Validator() = default;
+
+ValidationResult Validator::validate(const data::BinaryDataset& dataset, int64_t update) {
+  const auto start = std::chrono::steady_clock::now();
+  ValidationResult result;
+  result.update = update;
+  EvalModeScope eval_mode(model_);  // back to the previous mode on every exit, exceptions included
+  add_loss(dataset, result);
+  if (computes_rouge()) add_rouge(dataset, result);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+void Validator::add_loss(const data::BinaryDataset& dataset, ValidationResult& result) const {
+  torch::NoGradGuard no_grad;
+  const auto& mc = model_->config();
+  BatchingOptions batching;
+  batching.max_tokens = options_.max_tokens;
+  batching.shuffle = false;
+  double loss_sum = 0, nll_sum = 0;
+  for (const auto& indices : make_token_budget_batches(clipped_source_lengths(dataset, mc),
+                                                       clipped_target_lengths(dataset, mc), batching, 0)) {
+    const Batch batch = collate_batch(dataset, indices, mc).to(device_);
+    AutocastScope autocast(options_.amp);
+    const EncoderOutput encoded = model_->encode(batch.source, batch.source_mask);
+    const auto loss = label_smoothed_cross_entropy(model_->decode(batch.target_in, encoded), batch.target_out,
+                                                   options_.label_smoothing, mc.pad_id);
+    loss_sum += loss.loss.item<double>();
+    nll_sum += loss.nll_loss.item<double>();
+    result.tokens += loss.tokens;
+  }
+  const double tokens = static_cast<double>(std::max<int64_t>(result.tokens, 1));
+  result.loss = loss_sum / tokens;
+  result.nll_loss = nll_sum / tokens;
+  result.perplexity = std::exp(result.nll_loss);
+}
+
+void Validator::add_rouge(const data::BinaryDataset& dataset, ValidationResult& result) {
+  if (!tokenizer_)
+    tokenizer_ = std::make_shared<const data::SentencePieceTokenizer>(data::SentencePieceTokenizer::from_bytes(tokenizer_bytes_));
+  const size_t count = std::min<size_t>(dataset.size(), static_cast<size_t>(options_.rouge_documents));
+  if (count == 0) return;
+  std::vector<std::vector<int64_t>> documents;
+  for (size_t i = 0; i < count; ++i) documents.push_back(dataset.source(i).to_vector());
+  const auto predictions = generate_summaries(model_, tokenizer_, documents, options_.search);
+  const RougeScorer scorer;
+  for (size_t i = 0; i < count; ++i) {
+    const RougeScores scores = scorer.score(reference_text(*tokenizer_, dataset.target(i).to_vector()), predictions[i]);
+    add_scores(result.rouge.rouge1, scores.rouge1);
+    add_scores(result.rouge.rouge2, scores.rouge2);
+    add_scores(result.rouge.rougeL, scores.rougeL);
+    add_scores(result.rouge.rougeLsum, scores.rougeLsum);
+  }
+  for (RougeScore* s : {&result.rouge.rouge1, &result.rouge.rouge2, &result.rouge.rougeL, &result.rouge.rougeLsum})
+    divide_scores(*s, static_cast<double>(count));
+  result.has_rouge = true;
+  result.rouge_documents = static_cast<int64_t>(count);
+}
+
+}  // namespace pyramidion
