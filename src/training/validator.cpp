@@ -91,7 +91,8 @@ ValidationResult Validator::validate(const data::BinaryDataset& dataset, int64_t
 
 void Validator::add_loss(const data::BinaryDataset& dataset, ValidationResult& result) const {
   torch::NoGradGuard no_grad;
-  const auto& mc = model_->config();
+  SummarizationModel model = model_;  // a handle to the same module (encode/decode are not const)
+  const auto& mc = model->config();
   BatchingOptions batching;
   batching.max_tokens = options_.max_tokens;
   batching.shuffle = false;
@@ -100,8 +101,8 @@ void Validator::add_loss(const data::BinaryDataset& dataset, ValidationResult& r
                                                        clipped_target_lengths(dataset, mc), batching, 0)) {
     const Batch batch = collate_batch(dataset, indices, mc).to(device_);
     AutocastScope autocast(options_.amp);
-    const EncoderOutput encoded = model_->encode(batch.source, batch.source_mask);
-    const auto loss = label_smoothed_cross_entropy(model_->decode(batch.target_in, encoded), batch.target_out,
+    const EncoderOutput encoded = model->encode(batch.source, batch.source_mask);
+    const auto loss = label_smoothed_cross_entropy(model->decode(batch.target_in, encoded), batch.target_out,
                                                    options_.label_smoothing, mc.pad_id);
     loss_sum += loss.loss.item<double>();
     nll_sum += loss.nll_loss.item<double>();
