@@ -1,0 +1,282 @@
+// The bad-input campaign, kept fixed: the built `pyramidion` program runs on inputs each test crafts itself, and
+// must answer with the requested output on stdout only, a one-line error naming the file/line/field and a
+// non-zero exit, and nothing half-written. (Issue 10; the training-side findings live in tests/training.)
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "pyramidion/data/tokenizer.h"
+#include "pyramidion/models/model_file.h"
+#include "test_support.h"
+
+namespace pyramidion {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out, err;  // stdout and stderr, apart
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class Robustness : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("pyramidion_robustness_" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+  }
+  static void TearDownTestSuite() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  static std::string path(const std::string& name) { return (dir_ / name).string(); }
+  static std::string write(const std::string& name, const std::string& content) {
+    std::ofstream(path(name), std::ios::binary) << content;
+    return path(name);
+  }
+
+  // `shell` is a bash command line in which "PYR" stands for the program; stdout/stderr are captured apart
+  // unless the command line redirects them itself.
+  static CliRun run(const std::string& shell) {
+    std::string command = shell;
+    const std::string program = "'" + (testing::binary_dir() / "pyramidion").string() + "'";
+    for (size_t at; (at = command.find("PYR")) != std::string::npos;) command.replace(at, 3, program);
+    const std::string out = path("stdout.txt"), err = path("stderr.txt");
+    const std::string line = "timeout 120 bash -c '" + escape(command) + "' > '" + out + "' 2> '" + err + "'";
+    const int status = std::system(line.c_str());
+    CliRun r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+  static std::string escape(const std::string& s) {
+    std::string e;
+    for (char c : s) e += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return e;
+  }
+
+  // A tiny model file with a word tokenizer, made once (a second).
+  static const std::string& model() {
+    static const std::string file = [] {
+      const std::string text = write("corpus.txt",
+                                     "the cell cycle is regulated by cyclins .\nmutations in these genes cause cancer .\n"
+                                     "patients were followed for five years .\nthe protein increased with age .\n");
+      data::TokenizerTrainOptions options;
+      options.input_files = {text};
+      options.model_type = "word";
+      options.vocab_size = 29;
+      options.threads = 1;
+      auto tokenizer = data::SentencePieceTokenizer::train(options);
+      ModelConfig config;
+      config.vocab_size = tokenizer.vocab_size();
+      config.d_model = 16;
+      config.attention_heads = 2;
+      config.ffn_dim = 24;
+      config.encoder_layers = 2;
+      config.decoder_layers = 1;
+      config.chunk_size = 8;
+      config.pooling = {{0, 8}};
+      config.max_source_positions = 64;
+      config.max_target_positions = 16;
+      torch::manual_seed(1);
+      SummarizationModel m(config);
+      const std::string out = path("model.pt");
+      save_model_file(out, m, tokenizer.serialized());
+      return out;
+    }();
+    return file;
+  }
+  // The same word tokenizer as a .model file, for `tokenizer` and `data prepare`.
+  static const std::string& word_tokenizer() {
+    static const std::string file = [] {
+      model();  // writes corpus.txt
+      data::TokenizerTrainOptions options;
+      options.input_files = {path("corpus.txt")};
+      options.model_type = "word";
+      options.vocab_size = 29;
+      options.threads = 1;
+      options.output_path = path("spm-word.model");
+      data::SentencePieceTokenizer::train(options);
+      return options.output_path;
+    }();
+    return file;
+  }
+  static std::string docs() {
+    return write("docs.jsonl",
+                 "{\"article_id\": \"a\", \"article_text\": [\"the cell cycle is regulated by cyclins .\"], "
+                 "\"abstract_text\": [\"<S> the cell cycle . </S>\"]}\n"
+                 "{\"article_id\": \"b\", \"article_text\": [\"patients were followed for five years .\"], "
+                 "\"abstract_text\": [\"<S> patients were followed . </S>\"]}\n");
+  }
+
+  static fs::path dir_;
+};
+fs::path Robustness::dir_;
+
+int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+// --- output streams and exit codes --------------------------------------------------------------------------
+
+TEST_F(Robustness, SummarizeStdoutCarriesOnlyTheSummaries) {
+  auto r = run("PYR --threads 1 summarize -m '" + model() + "' -i '" + docs() + "' --max-len-b 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count_lines(r.out), 2) << r.out;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) EXPECT_NO_THROW(nlohmann::json::parse(line)) << line;
+  EXPECT_NE(r.err.find("summarized 2 documents"), std::string::npos) << r.err;  // the log line is on stderr
+}
+
+TEST_F(Robustness, EvaluateJsonIsTheWholeStdoutEvenWithWarnings) {
+  // An example with an empty summary is skipped with a warning: the warning must not precede the JSON.
+  const auto data = write("eval.jsonl", slurp(docs()) +
+                                            "{\"article_id\": \"c\", \"article_text\": [\"x\"], \"abstract_text\": []}\n");
+  auto r = run("PYR evaluate --baseline lead-1 --data '" + data + "' --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NO_THROW(nlohmann::json::parse(r.out)) << r.out;
+  EXPECT_NE(r.err.find("warning"), std::string::npos) << r.err;
+}
+
+TEST_F(Robustness, AFullDiskOrAClosedStdoutIsAnError) {
+  auto r = run("PYR --threads 1 summarize -m '" + model() + "' -i '" + docs() + "' --max-len-b 4 > /dev/full");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("write failed"), std::string::npos) << r.err;
+  const auto tokenizer_model = word_tokenizer();
+  r = run("echo 'the cell cycle' | PYR tokenizer encode -m '" + tokenizer_model + "' > /dev/full");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("writing standard output"), std::string::npos) << r.err;
+  r = run("PYR rouge --pairs '" + write("pairs1.jsonl", "{\"target\": \"a b\", \"prediction\": \"a\"}\n") +
+          "' --json >&-");
+  EXPECT_NE(r.exit_code, 0) << r.err;
+}
+
+TEST_F(Robustness, InputFromAPipeIsReadOnce) {
+  auto r = run("PYR --threads 1 summarize -m '" + model() + "' -i <(cat '" + docs() + "') --max-len-b 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count_lines(r.out), 2) << r.out << r.err;
+  r = run("cat '" + docs() + "' | PYR --threads 1 summarize -m '" + model() + "' -i /dev/stdin --max-len-b 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count_lines(r.out), 2) << r.out << r.err;
+}
+
+// --- crashes, hangs, memory -------------------------------------------------------------------------------
+
+TEST_F(Robustness, DeeplyNestedJsonIsAnErrorNamingTheLine) {
+  const std::string deep = std::string(200000, '[') + "\n";
+  const auto pairs = write("deep-pairs.jsonl", "{\"target\": \"a\", \"prediction\": \"a\"}\n" + deep);
+  auto r = run("PYR rouge --pairs '" + pairs + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("deep-pairs.jsonl:2: invalid JSON: JSON nested deeper than 64 levels"), std::string::npos)
+      << r.err;
+  const auto docs_file = write("deep-docs.jsonl", "{\"article_text\": " + std::string(100000, '[') + "}\n");
+  r = run("PYR --threads 1 summarize --strict -m '" + model() + "' -i '" + docs_file + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("deep-docs.jsonl:1: JSON nested deeper than 64 levels"), std::string::npos) << r.err;
+  r = run("PYR evaluate --baseline lead-3 --format cohan --data '" + docs_file + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("nested deeper"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(Robustness, OneHugeRougeLineIsRefusedWithAMessage) {
+  std::string huge = "{\"target\": \"";
+  for (int i = 0; i < 1 << 20; ++i) huge += "w ";  // 2 MiB
+  huge += "\", \"prediction\": \"w\"}\n";
+  const auto pairs = write("huge.jsonl", "{\"target\": \"a\", \"prediction\": \"a\"}\n" + huge);
+  auto r = run("PYR rouge --pairs '" + pairs + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("huge.jsonl:2: ROUGE: the reference has"), std::string::npos) << r.err;
+  // Long but allowed texts whose LCS would be too big are refused too (not minutes of work).
+  std::string words;
+  for (int i = 0; i < 120000; ++i) words += "w" + std::to_string(i % 7) + " ";
+  const auto lcs = write("lcs.jsonl", "{\"target\": \"" + words + "\", \"prediction\": \"" + words + "\"}\n");
+  r = run("PYR rouge --pairs '" + lcs + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("lcs.jsonl:1: ROUGE-L:"), std::string::npos) << r.err;
+}
+
+TEST_F(Robustness, CountsAreBounded) {
+  const auto pairs = write("pairs.jsonl", "{\"target\": \"a b\", \"prediction\": \"a\"}\n");
+  for (const char* samples : {"0", "-5", "2000000000"}) {
+    auto r = run(std::string("PYR rouge --pairs '") + pairs + "' --bootstrap-samples " + samples);
+    EXPECT_NE(r.exit_code, 0) << samples;
+    EXPECT_NE(r.err.find("--bootstrap-samples"), std::string::npos) << r.err;
+  }
+  auto r = run("PYR --threads 100000 rouge --pairs '" + pairs + "'");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--threads"), std::string::npos) << r.err;
+  r = run("PYR data prepare --tokenizer '" + word_tokenizer() + "' --train '" + docs() + "' --valid '" + docs() +
+          "' -o '" + path("prepared-threads") + "' --threads 100000");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("threads: 100000"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(path("prepared-threads")));
+}
+
+TEST_F(Robustness, LibTorchErrorsAreOneLine) {
+  // A device this machine lacks: one line naming the option, no LibTorch backtrace.
+  auto r = run("PYR --threads 1 summarize -m '" + model() + "' -i '" + docs() + "' --device cuda:7");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("--device cuda:7"), std::string::npos) << r.err;
+}
+
+// --- nothing lost ---------------------------------------------------------------------------------------------
+
+TEST_F(Robustness, AnOutputThatIsAnInputIsRefused) {
+  const auto input = docs();
+  const std::string before = slurp(input);
+  auto r = run("PYR --threads 1 summarize -m '" + model() + "' -i '" + input + "' -o '" + input + "'");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("is also an input"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(input), before);
+  // The same file through another spelling.
+  r = run("cd '" + dir_.string() + "' && PYR --threads 1 summarize -m model.pt -i ./docs.jsonl -o ../" +
+          dir_.filename().string() + "/docs.jsonl");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(slurp(input), before);
+  const auto pairs = write("pairs2.jsonl", "{\"target\": \"a b\", \"prediction\": \"a\"}\n");
+  r = run("PYR rouge --pairs '" + pairs + "' --per-example '" + pairs + "'");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("is also an input"), std::string::npos) << r.err;
+  r = run("PYR evaluate --baseline lead-1 --data '" + input + "' --predictions '" + input + "'");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(slurp(input), before);
+}
+
+TEST_F(Robustness, DataPrepareReplacesAnExistingDirectoryWhole) {
+  word_tokenizer();
+  const auto out = path("prepared");
+  fs::create_directories(out);
+  write("prepared/test.bin", "stale test split from an earlier run");
+  write("prepared/notes.txt", "a file of the old directory");
+  auto r = run("PYR data prepare --tokenizer '" + path("spm-word.model") + "' --train '" + docs() + "' --valid '" +
+               docs() + "' -o '" + out + "/'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out + "/train.bin"));
+  EXPECT_TRUE(fs::exists(out + "/meta.json"));
+  EXPECT_FALSE(fs::exists(out + "/test.bin")) << "an old split must not survive next to the new ones";
+  EXPECT_FALSE(fs::exists(out + "/notes.txt"));
+  for (const auto& entry : fs::directory_iterator(dir_))
+    EXPECT_EQ(entry.path().filename().string().find("prepared."), std::string::npos) << entry.path();
+  // A failing run leaves the previous output as it was.
+  r = run("PYR data prepare --tokenizer '" + path("spm-word.model") + "' --train '" + docs() + "' --valid '" +
+          path("missing.jsonl") + "' -o '" + out + "'");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(fs::exists(out + "/train.bin"));
+}
+
+}  // namespace
+}  // namespace pyramidion
