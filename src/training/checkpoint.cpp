@@ -194,7 +194,7 @@ CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& 
     const auto saved = ModelConfig::from_yaml_string(contents.config_yaml, path);
     if (saved.to_yaml_string() != model->config().to_yaml_string())
       throw std::runtime_error(path + ": the checkpoint's model config differs from this run's (compare the model: "
-                                      "section of the checkpoint, `pyramidion describe -m " + path + "`)");
+                                      "section of the checkpoint, `pyramidion info " + path + "`)");
   }
     load_model_weights(*model, contents.weights, path);
   if (optimizer == nullptr) return loaded;

@@ -233,6 +233,28 @@ TEST_F(Robustness, LibTorchErrorsAreOneLine) {
   EXPECT_NE(r.err.find("--device cuda:7"), std::string::npos) << r.err;
 }
 
+// --- the command that errors point at ---------------------------------------------------------------------------
+
+TEST_F(Robustness, InfoDescribesAModelFileAndNamesABadOne) {
+  auto r = run("PYR info '" + model() + "' --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto info = nlohmann::json::parse(r.out);
+  EXPECT_EQ(info["kind"], "model");
+  EXPECT_GT(info["parameters"].get<int64_t>(), 0);
+  EXPECT_EQ(info["tokenizer"]["vocab_size"].get<int64_t>(), 29);
+  EXPECT_EQ(info["tokenizer"]["special_ids"]["eos"].get<int64_t>(), 3);
+  EXPECT_EQ(info["config"]["d_model"], "16");
+  r = run("PYR info '" + model() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("parameters: " + std::to_string(info["parameters"].get<int64_t>())), std::string::npos) << r.out;
+  const auto bogus = write("bogus.pt", "PYRMODEL but not really a model file");
+  r = run("PYR info '" + bogus + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(bogus), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
 // --- nothing lost ---------------------------------------------------------------------------------------------
 
 TEST_F(Robustness, AnOutputThatIsAnInputIsRefused) {
