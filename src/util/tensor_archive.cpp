@@ -48,6 +48,7 @@ class Reader {
     return p;
   }
   bool done() const { return pos_ == bytes_.size(); }
+  size_t remaining() const { return bytes_.size() - pos_; }
   [[noreturn]] void fail(const std::string& what) const { throw std::runtime_error(origin_ + ": " + what); }
 
  private:
@@ -101,16 +102,24 @@ NamedTensors parse_tensors(const std::string& bytes, const std::string& origin) 
     const auto dims = in.get<uint32_t>();
     if (dims > 16) in.fail("tensor " + name + " has " + std::to_string(dims) + " dimensions");
     std::vector<int64_t> shape(dims);
-    int64_t numel = 1;
+    uint64_t numel = 1;
+    bool overflow = false;
     for (auto& d : shape) {
       d = in.get<int64_t>();
       if (d < 0) in.fail("tensor " + name + " has a negative dimension");
-      numel *= d;
+      overflow = overflow || __builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel);
     }
     const auto nbytes = in.get<uint64_t>();
-    auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
-    if (nbytes != static_cast<uint64_t>(numel) * tensor.element_size())
+    // Sizes are checked against the bytes that are really there before anything is allocated: a crafted
+    // shape must not make us allocate terabytes.
+    uint64_t expected = 0;
+    overflow = overflow || __builtin_mul_overflow(numel, static_cast<uint64_t>(c10::elementSize(type)), &expected);
+    if (overflow || nbytes != expected)
       in.fail("tensor " + name + " holds " + std::to_string(nbytes) + " bytes for shape " + shape_text(shape));
+    if (nbytes > in.remaining())
+      in.fail("tensor " + name + " claims " + std::to_string(nbytes) + " bytes but the archive has only " +
+              std::to_string(in.remaining()) + " left (truncated or corrupt)");
+    auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
     std::memcpy(tensor.data_ptr(), in.take(nbytes), nbytes);
     tensors.emplace_back(std::move(name), std::move(tensor));
   }

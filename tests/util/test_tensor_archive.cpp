@@ -1,6 +1,8 @@
 // The tensor archive: exact round trips for every stored dtype, module state in and out, and clear errors on
 // corrupt, truncated or mismatched input.
 #include <gtest/gtest.h>
+
+#include <cstring>
 #include <torch/torch.h>
 
 #include "pyramidion/util/tensor_archive.h"
@@ -52,6 +54,35 @@ TEST(TensorArchive, CorruptInputFailsWithTheOriginNamed) {
   auto wrong_version = bytes;
   wrong_version[8] = 9;
   expect_error(wrong_version, "version 9");
+}
+
+TEST(TensorArchive, AHugeCraftedShapeIsRefusedBeforeAllocating) {
+  auto bytes = serialize_tensors({{"w", torch::ones({4, 4})}});
+  // The shape (4, 4) and the byte count 64 follow each other in the header: rewrite them to claim 4 TiB.
+  std::string pattern(24, '\0');
+  const int64_t four = 4;
+  const uint64_t sixty_four = 64;
+  std::memcpy(&pattern[0], &four, 8);
+  std::memcpy(&pattern[8], &four, 8);
+  std::memcpy(&pattern[16], &sixty_four, 8);
+  const auto at = bytes.find(pattern);
+  ASSERT_NE(at, std::string::npos);
+  const int64_t big = int64_t{1} << 20;
+  const uint64_t claimed = uint64_t{1} << 42;  // (2^20)^2 floats
+  std::memcpy(&bytes[at], &big, 8);
+  std::memcpy(&bytes[at + 8], &big, 8);
+  std::memcpy(&bytes[at + 16], &claimed, 8);
+  try {
+    parse_tensors(bytes, "crafted.pt");
+    ADD_FAILURE() << "a 4 TiB tensor claim was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("crafted.pt: tensor w claims 4398046511104 bytes"), std::string::npos) << e.what();
+  }
+  // A shape whose element count overflows 64 bits.
+  const int64_t huge = int64_t{1} << 40;
+  std::memcpy(&bytes[at], &huge, 8);
+  std::memcpy(&bytes[at + 8], &huge, 8);
+  EXPECT_THROW(parse_tensors(bytes, "crafted.pt"), std::runtime_error);
 }
 
 TEST(TensorArchive, ModuleStateLoadsAndMismatchesAreNamed) {
