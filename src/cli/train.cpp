@@ -46,7 +46,10 @@ std::shared_ptr<data::BinaryDataset> open_split(const fs::path& dir, const std::
   if (!fs::exists(path))
     throw CommandError(path.string() + ": missing (--data must be a directory from `pyramidion data prepare`)");
   try {
-    return std::make_shared<data::BinaryDataset>(path.string());
+    auto dataset = std::make_shared<data::BinaryDataset>(path.string());
+    // A flipped byte is found here, naming the file, not as a LibTorch error after some updates.
+    dataset->verify();
+    return dataset;
   } catch (const std::exception& e) {
     throw CommandError(e.what());
   }

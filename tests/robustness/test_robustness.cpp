@@ -233,6 +233,27 @@ TEST_F(Robustness, LibTorchErrorsAreOneLine) {
   EXPECT_NE(r.err.find("--device cuda:7"), std::string::npos) << r.err;
 }
 
+TEST_F(Robustness, ACorruptDatasetIsFoundBeforeTraining) {
+  const auto out = path("prepared-corrupt");
+  auto r = run("PYR data prepare --tokenizer '" + word_tokenizer() + "' --train '" + docs() + "' --valid '" + docs() +
+               "' -o '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  {  // flip one bit of the last token id
+    std::fstream file(out + "/train.bin", std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(-2, std::ios::end);
+    char c = 0;
+    file.read(&c, 1);
+    c ^= 0x40;
+    file.seekp(-2, std::ios::end);
+    file.write(&c, 1);
+  }
+  r = run("PYR --threads 1 train --preset tiny-pyramidion --data '" + out + "' --save-dir '" + path("run-corrupt") +
+          "' --set training.max_updates=5");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(out + "/train.bin: checksum mismatch"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("frame #"), std::string::npos) << "no LibTorch backtrace: " << r.err;
+}
+
 // --- the command that errors point at ---------------------------------------------------------------------------
 
 TEST_F(Robustness, InfoDescribesAModelFileAndNamesABadOne) {
