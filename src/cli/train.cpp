@@ -18,6 +18,7 @@
 #include "pyramidion/training/training_config.h"
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/progress.h"
+#include "pyramidion/util/directory_lock.h"
 
 namespace pyramidion::cli {
 namespace {
@@ -76,6 +77,14 @@ void run(const TrainOptions& o) {
     throw CommandError(train->path() + ": prepared with a vocabulary of " + std::to_string(train->vocab_size()) +
                        " but " + tokenizer_path + " has " + std::to_string(tokenizer.vocab_size()));
 
+  std::unique_ptr<DirectoryLock> lock;
+  try {
+    lock = std::make_unique<DirectoryLock>(save_dir.string());
+  } catch (const std::exception& e) {
+    throw CommandError(e.what());
+  }
+  if (const int stale = remove_stale_temporary_files(save_dir.string()))
+    spdlog::info("{}: removed {} temporary files left by an interrupted save", save_dir.string(), stale);
   const fs::path last = save_dir / "checkpoint_last.pt";
   if (!o.resume && fs::exists(last))
     throw CommandError(last.string() + " exists: pass --resume to continue that run, or choose another --save-dir");

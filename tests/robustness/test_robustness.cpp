@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -13,6 +14,7 @@
 
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/models/model_file.h"
+#include "pyramidion/util/directory_lock.h"
 #include "test_support.h"
 
 namespace pyramidion {
@@ -252,6 +254,30 @@ TEST_F(Robustness, ACorruptDatasetIsFoundBeforeTraining) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find(out + "/train.bin: checksum mismatch"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("frame #"), std::string::npos) << "no LibTorch backtrace: " << r.err;
+}
+
+TEST_F(Robustness, ASaveDirectoryHasOneWriterAndStaleTemporaryFilesGo) {
+  const auto data = path("prepared-lock");
+  auto r = run("PYR data prepare --tokenizer '" + word_tokenizer() + "' --train '" + docs() + "' --valid '" + docs() +
+               "' -o '" + data + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto save = path("run-lock");
+  const std::string train = "PYR --threads 1 train --preset tiny-pyramidion --data '" + data + "' --save-dir '" + save +
+                            "' --no-progress --set training.max_updates=1 --set training.valid_subset_size=0";
+  {
+    DirectoryLock held(save);  // another writer
+    r = run(train);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find(save + ": in use by another process (pid " + std::to_string(::getpid()) + ")"),
+              std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(save + "/metrics.jsonl"));
+  }
+  // What an interrupted save of a process that no longer runs left behind (pid 4194303: above Linux's pid range).
+  write("run-lock/checkpoint_last.pt.tmp.4194303.0", "half a checkpoint");
+  r = run(train);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(save + "/checkpoint_last.pt.tmp.4194303.0"));
+  EXPECT_TRUE(fs::exists(save + "/checkpoint_last.pt"));
 }
 
 // --- the command that errors point at ---------------------------------------------------------------------------
