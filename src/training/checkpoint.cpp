@@ -1,5 +1,9 @@
 #include "pyramidion/training/checkpoint.h"
 
+#include <fmt/core.h>
+
+#include <cmath>
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <torch/serialize.h>
@@ -106,6 +110,49 @@ void restore_optimizer_state(torch::optim::Optimizer& optimizer, const std::map<
 
 }  // namespace
 
+namespace {
+
+// FNV-1a-64 of the state file's bytes, kept in the model file's (itself checksummed) metadata: a flipped bit in
+// the optimizer state is found at --resume instead of silently steering the run.
+std::string state_checksum(const std::string& bytes) {
+  uint64_t hash = 1469598103934665603ull;
+  for (const unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return fmt::format("{:016x}", hash);
+}
+
+// Values no run can reach mean a crafted or damaged state: refused, naming the field.
+void check_state_ranges(const TrainingState& s) {
+  auto fail = [](const char* field, const std::string& value) {
+    throw std::runtime_error(std::string("training state: ") + field + ": " + value + " is out of range");
+  };
+  auto non_negative = [&](const char* field, int64_t v) {
+    if (v < 0) fail(field, std::to_string(v));
+  };
+  non_negative("update", s.update);
+  if (s.epoch < 1) fail("epoch", std::to_string(s.epoch));
+  non_negative("batch_in_epoch", s.batch_in_epoch);
+  non_negative("skipped_updates", s.skipped_updates);
+  non_negative("nonfinite_in_a_row", s.nonfinite_in_a_row);
+  non_negative("best_update", s.best_update);
+  if (s.best_update > s.update) fail("best_update", std::to_string(s.best_update) + " > update");
+  if (s.last_validated_update < -1 || s.last_validated_update > s.update)
+    fail("last_validated_update", std::to_string(s.last_validated_update));
+  if (!std::isfinite(s.loss_scale) || s.loss_scale <= 0) fail("loss_scale", fmt::format("{}", s.loss_scale));
+  non_negative("loss_scale_clean_updates", s.loss_scale_clean_updates);
+  if (!std::isfinite(s.training_seconds) || s.training_seconds < 0)
+    fail("training_seconds", fmt::format("{}", s.training_seconds));
+  non_negative("train_examples", s.train_examples);
+  non_negative("curriculum_stage", s.curriculum_stage);
+  non_negative("interval_updates", s.interval_updates);
+  non_negative("interval_target_tokens", s.interval_target_tokens);
+  non_negative("interval_source_tokens", s.interval_source_tokens);
+}
+
+}  // namespace
+
 nlohmann::json TrainingState::to_json() const {
   return {{"update", update},
           {"epoch", epoch},
@@ -155,6 +202,7 @@ TrainingState TrainingState::from_json(const nlohmann::json& json) {
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(std::string("training state: ") + e.what());
   }
+  check_state_ranges(s);
   return s;
 }
 
@@ -176,8 +224,10 @@ void save_checkpoint(const std::string& path, SummarizationModel& model, const s
                              generator_state(at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, i))));
     }
     const fs::path dir = fs::path(path).parent_path();
-    write_file_atomically((dir / state_name).string(), serialize_tensors(tensors));
+    const std::string bytes = serialize_tensors(tensors);
+    write_file_atomically((dir / state_name).string(), bytes);
     metadata["state_file"] = state_name;
+    metadata["state_file_fnv1a64"] = state_checksum(bytes);
   }
   save_model_file(path, model, tokenizer_bytes, metadata);
   remove_state_files(path, state_name);
@@ -189,7 +239,11 @@ CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& 
   loaded.metadata = nlohmann::json::parse(contents.metadata_json, nullptr, false);
   if (loaded.metadata.is_discarded() || !loaded.metadata.is_object() || !loaded.metadata.contains("training_state"))
     throw std::runtime_error(path + ": not a training checkpoint (no training state in its metadata)");
-  loaded.state = TrainingState::from_json(loaded.metadata["training_state"]);
+  try {
+    loaded.state = TrainingState::from_json(loaded.metadata["training_state"]);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
   if (contents.config_yaml != model->config().to_yaml_string()) {
     const auto saved = ModelConfig::from_yaml_string(contents.config_yaml, path);
     if (saved.to_yaml_string() != model->config().to_yaml_string())
@@ -206,6 +260,9 @@ CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& 
   try {
     std::ifstream in(state_path, std::ios::binary);
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto expected = loaded.metadata.find("state_file_fnv1a64");  // absent in checkpoints of older versions
+    if (expected != loaded.metadata.end() && (!expected->is_string() || expected->get<std::string>() != state_checksum(bytes)))
+      throw std::runtime_error(state_path.string() + ": checksum mismatch (corrupt file)");
     for (auto& [name, tensor] : parse_tensors(bytes, state_path.string())) saved[name] = std::move(tensor);
     restore_optimizer_state(*optimizer, saved);
     auto cpu_rng = saved.find("cpu_rng");

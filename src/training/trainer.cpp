@@ -205,7 +205,8 @@ void Trainer::save_checkpoint(const std::string& path) {
 }
 
 void Trainer::write_checkpoints(const CheckpointWrites& writes, const ValidationResult* validation) {
-  if (writes.last) save_checkpoint(checkpoints_->last_path());
+  // Best before last: checkpoint_last.pt's state records the best update, so a kill between the two writes must
+  // leave a best file at least as new as that record (never an old best with a log that says otherwise).
   if (writes.best && validation != nullptr) {
     nlohmann::json extra;
     const ValidationResult& result = *validation;
@@ -215,6 +216,7 @@ void Trainer::write_checkpoints(const CheckpointWrites& writes, const Validation
                                   {"rougeL", result.rouge.rougeL.fmeasure}, {"rougeLsum", result.rouge.rougeLsum.fmeasure}});
     pyramidion::save_checkpoint(checkpoints_->best_path(), model_, tokenizer_bytes_, state_, nullptr, extra);
   }
+  if (writes.last) save_checkpoint(checkpoints_->last_path());
   if (writes.periodic_update >= 0) {
     save_checkpoint(checkpoints_->periodic_path(writes.periodic_update));
     checkpoints_->remove_old_periodic();

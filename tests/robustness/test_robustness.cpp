@@ -280,6 +280,56 @@ TEST_F(Robustness, ASaveDirectoryHasOneWriterAndStaleTemporaryFilesGo) {
   EXPECT_TRUE(fs::exists(save + "/checkpoint_last.pt"));
 }
 
+TEST_F(Robustness, CheckpointStateIsCheckedAtResume) {
+  const auto data = path("prepared-resume");
+  auto r = run("PYR data prepare --tokenizer '" + word_tokenizer() + "' --train '" + docs() + "' --valid '" + docs() +
+               "' -o '" + data + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto save = path("run-resume");
+  const std::string train = "PYR --threads 1 train --preset tiny-pyramidion --data '" + data + "' --save-dir '" + save +
+                            "' --no-progress --set training.valid_subset_size=0";
+  r = run(train + " --set training.max_updates=2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The best checkpoint is written before the last one (whose state records it).
+  ASSERT_TRUE(fs::exists(save + "/checkpoint_best.pt"));
+  EXPECT_LE(fs::last_write_time(save + "/checkpoint_best.pt"), fs::last_write_time(save + "/checkpoint_last.pt"));
+
+  const auto last = save + "/checkpoint_last.pt";
+  auto contents = read_model_file_contents(last);
+  const auto metadata = nlohmann::json::parse(contents.metadata_json);
+  const auto state_file = save + "/" + metadata["state_file"].get<std::string>();
+  const std::string good_state = slurp(state_file);
+  {  // one flipped bit in the optimizer state
+    std::string bad = good_state;
+    bad[bad.size() / 2] ^= 0x01;
+    std::ofstream(state_file, std::ios::binary) << bad;
+  }
+  r = run(train + " --set training.max_updates=4 --resume");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(state_file + ": checksum mismatch"), std::string::npos) << r.err;
+  std::ofstream(state_file, std::ios::binary) << good_state;
+
+  // A state no run can reach (a crafted or damaged metadata section with a valid file checksum).
+  auto crafted = metadata;
+  crafted["training_state"]["update"] = -5;
+  contents.metadata_json = crafted.dump();
+  write_model_file_contents(last, contents);
+  r = run(train + " --set training.max_updates=4 --resume");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("training state: update: -5 is out of range"), std::string::npos) << r.err;
+  crafted["training_state"]["update"] = 2;
+  crafted["training_state"]["loss_scale"] = -1.0;
+  contents.metadata_json = crafted.dump();
+  write_model_file_contents(last, contents);
+  r = run(train + " --set training.max_updates=4 --resume");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("loss_scale"), std::string::npos) << r.err;
+  contents.metadata_json = metadata.dump();
+  write_model_file_contents(last, contents);
+  r = run(train + " --set training.max_updates=4 --resume");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 // --- the command that errors point at ---------------------------------------------------------------------------
 
 TEST_F(Robustness, InfoDescribesAModelFileAndNamesABadOne) {
