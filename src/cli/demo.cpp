@@ -19,7 +19,7 @@
 #include "pyramidion/data/synthetic_corpus.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/summary_generator.h"
-#include "pyramidion/eval/pooling_report.h"
+#include "pyramidion/nn/pooling_report.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/training/trainer.h"
