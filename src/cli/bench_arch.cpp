@@ -1,5 +1,5 @@
 // `pyramidion bench [-c CONFIG ...] [--archs ...]`: training-step and generation time and peak memory per
-// architecture and input length (issue 6). The library part is eval/architecture_benchmark.h.
+// architecture and input length (issue 6). The library part is benchmark/architecture_benchmark.h.
 #include <fmt/core.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include "bench_commands.h"
 #include "command.h"
 #include "model_loading.h"
-#include "pyramidion/eval/architecture_benchmark.h"
+#include "pyramidion/benchmark/architecture_benchmark.h"
 #include "pyramidion/models/presets.h"
 #include "pyramidion/util/atomic_file.h"
 

@@ -5,7 +5,7 @@
 
 #include "bench_commands.h"
 #include "command.h"
-#include "pyramidion/eval/topk_approximation.h"
+#include "pyramidion/benchmark/topk_approximation.h"
 #include "pyramidion/ops/successive_halving_topk.h"
 #include "pyramidion/ops/successive_halving_topk_reference.h"
 #include "pyramidion/util/timing.h"

@@ -20,7 +20,7 @@
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/summarizer.h"
 #include "pyramidion/models/eval_mode_scope.h"
-#include "pyramidion/eval/pooling_report.h"
+#include "pyramidion/nn/pooling_report.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/training/trainer.h"

@@ -1,6 +1,7 @@
 #pragma once
 // What a config costs before anything is trained: parameters, per-layer lengths, attention FLOPs and activation
-// memory per document. Used by `pyramidion describe` and the benchmark.
+// memory per document, and the order-of-magnitude memory of a training step or a generation run. Used by
+// `pyramidion describe` and the benchmark.
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -60,5 +61,13 @@ struct ArchitectureSummary {
 int64_t count_parameters(const ModelConfig& config);
 
 ArchitectureSummary summarize_architecture(const ModelConfig& config, const SummaryOptions& options = {});
+
+// Estimated peak bytes of a training step / a generation run (weights, gradients and AdamW moments, attention
+// probabilities as kept by the math path, feed-forward and logits activations). For the --max-memory-gb guard:
+// a conservative order of magnitude, not a prediction.
+double estimate_training_bytes(const ModelConfig& config, int64_t length, int64_t batch, int64_t target_length,
+                               int64_t bytes_per_element);
+double estimate_inference_bytes(const ModelConfig& config, int64_t length, int64_t documents, int64_t beam,
+                                int64_t gen_tokens, int64_t bytes_per_element);
 
 }  // namespace pyramidion

@@ -1,4 +1,4 @@
-#include "pyramidion/eval/svg_plot.h"
+#include "pyramidion/benchmark/svg_plot.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "pyramidion/eval/topk_approximation.h"
+#include "pyramidion/benchmark/topk_approximation.h"
 
 #include <torch/torch.h>
 

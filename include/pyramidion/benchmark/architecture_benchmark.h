@@ -100,14 +100,6 @@ struct ArchitectureBenchmarkResult {
   std::string to_svg() const;    // 2 x 2 panels: training / inference time and memory vs input length
 };
 
-// Estimated peak bytes of a training step / a generation run (weights, gradients and AdamW moments, attention
-// probabilities as kept by the math path, feed-forward and logits activations). For the --max-memory-gb guard:
-// a conservative order of magnitude, not a prediction.
-double estimate_training_bytes(const ModelConfig& config, int64_t length, int64_t batch, int64_t target_length,
-                               int64_t bytes_per_element);
-double estimate_inference_bytes(const ModelConfig& config, int64_t length, int64_t documents, int64_t beam,
-                                int64_t gen_tokens, int64_t bytes_per_element);
-
 // Checks the options (throws std::invalid_argument) and runs the sweep.
 ArchitectureBenchmarkResult run_architecture_benchmark(const std::vector<ArchitectureSpec>& architectures,
                                                        const ArchitectureBenchmarkOptions& options);

@@ -1,4 +1,4 @@
-#include "pyramidion/eval/architecture_benchmark.h"
+#include "pyramidion/benchmark/architecture_benchmark.h"
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -12,9 +12,9 @@
 #include <optional>
 #include <stdexcept>
 
+#include "pyramidion/benchmark/svg_plot.h"
 #include "pyramidion/decoding/beam_search.h"
 #include "pyramidion/decoding/summary_generator.h"
-#include "pyramidion/eval/svg_plot.h"
 #include "pyramidion/models/summarization_model.h"
 #include "pyramidion/util/peak_memory.h"
 #include "pyramidion/util/runtime.h"
@@ -162,7 +162,7 @@ double generation_run(InferenceRun& run, const ArchitectureBenchmarkOptions& o) 
   search_options.max_len_a = 0;
   search_options.max_len_b = o.gen_tokens;  // ... and forced after them: every architecture does the same steps
   const auto& c = model->config();
-  BeamSearch search(search_options, SpecialTokenIds{c.pad_id, /*unk=*/1, c.bos_id, c.eos_id});
+  BeamSearch search(search_options, SpecialTokenIds{c.pad_id, /*unk: no penalty in timing runs*/ -1, c.bos_id, c.eos_id});
   const std::vector<int64_t> lengths(static_cast<size_t>(documents), run.source.size(1));
   const auto hypotheses = search.search(decoder, lengths, c.max_target_positions);
   for (const auto& doc : hypotheses)
@@ -440,47 +440,6 @@ const char* to_string(MeasurementStatus status) {
     case MeasurementStatus::not_run: return "not run";
   }
   return "unknown";
-}
-
-double estimate_training_bytes(const ModelConfig& config, int64_t length, int64_t batch, int64_t target_length,
-                               int64_t bytes_per_element) {
-  ModelConfig c = config;
-  c.max_source_positions = std::max(c.max_source_positions, length);
-  const auto s = summarize_architecture(c, {length, target_length, bytes_per_element});
-  const double b = static_cast<double>(bytes_per_element), d = static_cast<double>(c.d_model),
-               ffn = static_cast<double>(c.ffn_dim), t = static_cast<double>(target_length);
-  const double weights = static_cast<double>(s.parameters) * b * 4;  // weights, gradients, two AdamW moments
-  // Attention probabilities are kept before and after dropout by the math path.
-  double per_document = 2 * (s.encoder_self.activation_bytes + s.decoder_cross.activation_bytes +
-                             s.decoder_self.activation_bytes);
-  for (const auto& layer : s.encoder_layers)
-    per_document += static_cast<double>(layer.input_length) * (2 * ffn + 8 * d) * b;  // FFN, norms, residuals
-  per_document += static_cast<double>(c.decoder_layers) * t * (2 * ffn + 12 * d) * b;
-  per_document += static_cast<double>(length) * d * 3 * b;  // embeddings + positions
-  per_document += t * static_cast<double>(c.vocab_size) * (b + 8);  // logits, float32 copy, log-softmax
-  return weights + static_cast<double>(batch) * per_document;
-}
-
-double estimate_inference_bytes(const ModelConfig& config, int64_t length, int64_t documents, int64_t beam,
-                                int64_t gen_tokens, int64_t bytes_per_element) {
-  ModelConfig c = config;
-  c.max_source_positions = std::max(c.max_source_positions, length);
-  const auto s = summarize_architecture(c, {length, gen_tokens, bytes_per_element});
-  const double b = static_cast<double>(bytes_per_element), d = static_cast<double>(c.d_model),
-               ffn = static_cast<double>(c.ffn_dim), heads = static_cast<double>(c.attention_heads);
-  double encoder = 0;  // the largest layer's transient tensors; nothing is kept for backward
-  for (const auto& layer : s.encoder_layers) {
-    const double blocks = std::ceil(static_cast<double>(layer.input_length) / static_cast<double>(layer.block_size));
-    const double block = static_cast<double>(layer.block_size);
-    encoder = std::max(encoder, 2 * heads * blocks * block * block * b +
-                                    static_cast<double>(layer.input_length) * (ffn + 6 * d) * b);
-  }
-  encoder += static_cast<double>(length) * d * 3 * b;
-  const double rows = static_cast<double>(documents * beam);
-  const double cache = rows * static_cast<double>(c.decoder_layers) * 2 *
-                       static_cast<double>(s.decoder_memory_length + gen_tokens) * d * b;
-  const double logits = rows * static_cast<double>(c.vocab_size) * (b + 4 + 8);  // float log-probs, double copy
-  return static_cast<double>(s.parameters) * b + static_cast<double>(documents) * encoder + cache + logits;
 }
 
 ArchitectureBenchmarkResult run_architecture_benchmark(const std::vector<ArchitectureSpec>& architectures,

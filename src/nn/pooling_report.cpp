@@ -1,4 +1,4 @@
-#include "pyramidion/eval/pooling_report.h"
+#include "pyramidion/nn/pooling_report.h"
 
 #include <torch/torch.h>
 

@@ -9,8 +9,8 @@
 
 #include <torch/torch.h>
 
-#include "pyramidion/eval/architecture_benchmark.h"
-#include "pyramidion/eval/svg_plot.h"
+#include "pyramidion/benchmark/architecture_benchmark.h"
+#include "pyramidion/benchmark/svg_plot.h"
 
 namespace pyramidion {
 namespace {

@@ -1,0 +1,107 @@
+// The library's layer order, checked on the sources themselves: util -> ops -> nn, data -> models -> decoding
+// -> eval -> training -> benchmark. A header or source of one layer includes its own layer and those below it
+// only (nn and data are peers: neither includes the other); eval is text in, numbers out: no tensors at all.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "test_support.h"
+
+namespace pyramidion {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::map<std::string, int>& layer_ranks() {
+  static const std::map<std::string, int> ranks = {{"util", 0},     {"ops", 1},      {"nn", 2},
+                                                  {"data", 2},     {"models", 3},   {"decoding", 4},
+                                                  {"eval", 5},     {"training", 6}, {"benchmark", 7}};
+  return ranks;
+}
+
+struct Include {
+  fs::path file;
+  int line;
+  std::string target;  // the text between the quotes or brackets
+};
+
+std::vector<Include> includes_of(const fs::path& dir) {
+  std::vector<Include> found;
+  if (!fs::exists(dir)) return found;
+  static const std::regex include_line(R"(^\s*#\s*include\s*[<"]([^>"]+)[>"])");
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    const auto ext = entry.path().extension();
+    if (ext != ".h" && ext != ".cpp" && ext != ".cu") continue;
+    std::ifstream in(entry.path());
+    std::string line;
+    for (int number = 1; std::getline(in, line); ++number) {
+      std::smatch m;
+      if (std::regex_search(line, m, include_line)) found.push_back({entry.path(), number, m[1].str()});
+    }
+  }
+  return found;
+}
+
+// "pyramidion/models/x.h" -> "models"; "" for anything else.
+std::string layer_of_include(const std::string& target) {
+  const std::string prefix = "pyramidion/";
+  if (target.rfind(prefix, 0) != 0) return "";
+  const auto slash = target.find('/', prefix.size());
+  return slash == std::string::npos ? "" : target.substr(prefix.size(), slash - prefix.size());
+}
+
+TEST(LayerOrder, EveryLayerIncludesOnlyItselfAndTheLayersBelow) {
+  const fs::path root = testing::source_dir();
+  std::vector<std::string> violations;
+  for (const auto& [layer, rank] : layer_ranks()) {
+    for (const fs::path dir : {root / "include/pyramidion" / layer, root / "src" / layer}) {
+      for (const auto& inc : includes_of(dir)) {
+        const std::string target_layer = layer_of_include(inc.target);
+        if (target_layer.empty() || target_layer == layer) continue;
+        const auto it = layer_ranks().find(target_layer);
+        const bool allowed = it != layer_ranks().end() && it->second < rank;
+        if (!allowed)
+          violations.push_back(fs::relative(inc.file, root).string() + ":" + std::to_string(inc.line) + " (" + layer +
+                               ") includes " + inc.target);
+      }
+    }
+  }
+  std::string report;
+  for (const auto& v : violations) report += "\n  " + v;
+  EXPECT_TRUE(violations.empty()) << "layer order violations:" << report;
+}
+
+TEST(LayerOrder, EvalIsTextInNumbersOut) {
+  const fs::path root = testing::source_dir();
+  std::vector<std::string> violations;
+  for (const fs::path dir : {root / "include/pyramidion/eval", root / "src/eval"}) {
+    for (const auto& inc : includes_of(dir)) {
+      const std::string target_layer = layer_of_include(inc.target);
+      const bool torch = inc.target.rfind("torch/", 0) == 0 || inc.target.rfind("ATen/", 0) == 0 ||
+                         inc.target.rfind("c10/", 0) == 0;
+      if (torch || (!target_layer.empty() && target_layer != "eval" && target_layer != "util"))
+        violations.push_back(fs::relative(inc.file, root).string() + ":" + std::to_string(inc.line) + " includes " +
+                             inc.target);
+    }
+  }
+  std::string report;
+  for (const auto& v : violations) report += "\n  " + v;
+  EXPECT_TRUE(violations.empty()) << "eval/ must not depend on tensors, models, decoding, training or benchmark:"
+                                  << report;
+}
+
+TEST(LayerOrder, TheLibraryNeverReachesTheCommandLine) {
+  const fs::path root = testing::source_dir();
+  for (const auto& [layer, rank] : layer_ranks())
+    for (const fs::path dir : {root / "include/pyramidion" / layer, root / "src" / layer})
+      for (const auto& inc : includes_of(dir))
+        EXPECT_EQ(inc.target.find("cli/"), std::string::npos) << inc.file << ":" << inc.line << " " << inc.target;
+}
+
+}  // namespace
+}  // namespace pyramidion
