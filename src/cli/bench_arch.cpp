@@ -13,6 +13,7 @@
 #include "model_loading.h"
 #include "pyramidion/benchmark/architecture_benchmark.h"
 #include "pyramidion/models/presets.h"
+#include "pyramidion/training/training_config.h"
 #include "pyramidion/util/atomic_file.h"
 
 namespace pyramidion::cli {
@@ -55,9 +56,9 @@ std::vector<ArchitectureSpec> resolve_architectures(const BenchArchOptions& o) {
   std::vector<std::string> presets = o.archs;
   if (presets.empty() && o.configs.empty()) presets = kDefaultArchitectures;
   try {
-    for (const auto& name : presets) specs.push_back({name, resolve_model_config("", name, o.overrides)});
+    for (const auto& name : presets) specs.push_back({name, resolve_run_config("", name, o.overrides, 0).model});
     for (const auto& path : o.configs)
-      specs.push_back({std::filesystem::path(path).stem().string(), resolve_model_config(path, "", o.overrides)});
+      specs.push_back({std::filesystem::path(path).stem().string(), resolve_run_config(path, "", o.overrides, 0).model});
   } catch (const std::invalid_argument& e) {
     throw CommandError(e.what());
   }

@@ -11,6 +11,7 @@
 #include "pyramidion/models/architecture_summary.h"
 #include "pyramidion/models/presets.h"
 #include "pyramidion/util/yaml_override.h"
+#include "pyramidion/training/training_config.h"
 #include "test_support.h"
 
 namespace pyramidion {
@@ -90,11 +91,11 @@ ModelConfig small_version(const std::string& name) {
   std::string pooling = "{";
   for (const auto& [layer, width] : preset.pooling) pooling += std::to_string(layer) + ": " + std::to_string(scale(width)) + ", ";
   pooling += "}";
-  return resolve_model_config("", name,
+  return resolve_run_config("", name,
                               {"d_model=32", "attention_heads=2", "ffn_dim=64", "vocab_size=64",
                                "max_source_positions=" + std::to_string(source), "max_target_positions=16",
                                "chunk_size=" + std::to_string(preset.chunk_size ? scale(preset.chunk_size) : 0),
-                               "pooling=" + pooling, "training.ignored=1"});
+                               "pooling=" + pooling, "training.lr=1e-3"}, 0).model;
 }
 
 TEST(Presets, EveryPresetBuildsAndTrainsOneStep) {

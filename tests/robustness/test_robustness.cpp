@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -327,6 +328,35 @@ TEST_F(Robustness, CheckpointStateIsCheckedAtResume) {
   contents.metadata_json = metadata.dump();
   write_model_file_contents(last, contents);
   r = run(train + " --set training.max_updates=4 --resume");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(Robustness, DescribeTrainAndBenchResolveSetTheSameWay) {
+  const auto data = path("prepared-set");
+  auto r = run("PYR data prepare --tokenizer '" + word_tokenizer() + "' --train '" + docs() + "' --valid '" + docs() +
+               "' -o '" + data + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::map<std::string, std::string> commands = {
+      {"describe", "PYR describe --preset tiny-pyramidion"},
+      {"bench", "PYR bench --archs tiny-pyramidion --lengths 64 --steps 1 --warmup 0"},
+      {"train", "PYR train --preset tiny-pyramidion --data '" + data + "' --save-dir '" + path("run-set") + "'"}};
+  for (const std::string bad : {"bogus=1", "training.lrr=1", "model.d_modle=3", "d_model=abc", "pooling.x=2"}) {
+    std::map<std::string, std::string> errors;
+    for (const auto& [name, command] : commands) {
+      r = run(command + " --set " + bad);
+      EXPECT_EQ(r.exit_code, 1) << name << " --set " << bad << ": " << r.err;
+      errors[name] = r.err;
+    }
+    EXPECT_FALSE(errors["describe"].empty());
+    EXPECT_EQ(errors["describe"], errors["bench"]) << bad;
+    EXPECT_EQ(errors["describe"], errors["train"]) << bad;
+  }
+  // A good model key and a good training key are accepted by all three (describe shows the model's effect).
+  r = run("PYR describe --preset tiny-pyramidion --set d_model=32 --set attention_heads=2 --set training.lr=1e-3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("d_model 32"), std::string::npos) << r.out;
+  r = run(commands.at("train") + " --set d_model=32 --set attention_heads=2 --set training.lr=1e-3 --set "
+          "training.max_updates=1 --set training.valid_subset_size=0 --no-progress");
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
