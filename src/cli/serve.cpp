@@ -81,6 +81,7 @@ void run(ServeOptions o) {
                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(o.shutdown_grace_s));
         service->stop();
       }
+      if (signalled) service->stop();  // again each tick: a stop racing the start of listening is not lost
       if (signalled && std::chrono::steady_clock::now() > grace_end) {
         std::cerr << "pyramidion serve: requests still running after --shutdown-grace-s " << o.shutdown_grace_s
                   << " s, exiting" << std::endl;

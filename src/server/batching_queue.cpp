@@ -130,12 +130,16 @@ void BatchingQueue::work() {
   }
 }
 
-void BatchingQueue::shutdown() {
+void BatchingQueue::close() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     closing_ = true;
   }
   changed_.notify_all();
+}
+
+void BatchingQueue::shutdown() {
+  close();
   for (auto& t : workers_)
     if (t.joinable()) t.join();
   workers_.clear();

@@ -63,7 +63,9 @@ class BatchingQueue {
   int64_t queued_documents() const;  // waiting, not yet taken by a worker
   int64_t batches_run() const;
 
-  // Stops accepting, lets the workers finish every queued request, joins them. Idempotent.
+  // Stops accepting (QueueClosed) and waiting for company: what is queued is generated at once. Returns at once.
+  void close();
+  // close(), then lets the workers finish every queued request and joins them. Idempotent.
   void shutdown();
 
  private:

@@ -292,6 +292,7 @@ void HttpService::serve() {
 
 void HttpService::stop() {
   stopping_ = true;
+  queue_->close();  // queued requests are generated now, not after their wait for company
   http_->stop();
 }
 
