@@ -153,6 +153,7 @@ void HttpService::install_routes() {
     body["path"] = summarizer_.path();
     body["config"] = yaml_to_json(summarizer_.config().to_yaml());
     body["parameters"] = summarizer_.model()->parameter_count();
+    body["max_source_positions"] = summarizer_.config().max_source_positions;
     body["device"] = summarizer_.device().str();
     body["tokenizer"] = {{"vocab_size", tok.vocab_size()}, {"pad_id", tok.pad_id()},   {"unk_id", tok.unk_id()},
                          {"bos_id", tok.bos_id()},         {"eos_id", tok.eos_id()},

@@ -43,7 +43,7 @@ const std::string& index_page_html() {
 "use strict";
 const $ = (id) => document.getElementById(id);
 fetch("/v1/model").then((r) => r.json()).then((m) => {
-  $("model").textContent = `model ${m.name}: ${m.parameters.toLocaleString()} parameters, vocabulary ${m.tokenizer.vocab_size}, up to ${m.config.max_source_positions} source tokens`;
+  $("model").textContent = `model ${m.name}: ${m.parameters.toLocaleString()} parameters, vocabulary ${m.tokenizer.vocab_size}, up to ${m.max_source_positions} source tokens`;
 }).catch(() => { $("model").textContent = "model information unavailable"; });
 $("file").addEventListener("change", () => {
   const f = $("file").files[0];

@@ -48,7 +48,7 @@ const overall = setTimeout(() => {
     if (error) throw new Error(`the page shows an error: ${error}`);
     if (!summary.trim()) throw new Error("the summary is empty");
     if (!/\d+ tokens, source 14 tokens/.test(details)) throw new Error(`unexpected details: ${details}`);
-    if (!model.startsWith("model tiny")) throw new Error(`unexpected model line: ${model}`);
+    if (!model.startsWith("model tiny") || !model.includes("up to 64 source tokens")) throw new Error(`unexpected model line: ${model}`);
     if (foreign.length) throw new Error(`the page fetched outside the server: ${foreign.join(", ")}`);
     console.log(`serve page ok: summary "${summary}" (${details})`);
   } catch (e) {

@@ -100,6 +100,7 @@ TEST_F(Serve, RoutesAnswer) {
   auto model = body_of(r);
   EXPECT_EQ(model["name"], "tiny");
   EXPECT_EQ(model["config"]["model"]["d_model"], 16) << model.dump();
+  EXPECT_EQ(model["max_source_positions"], 64);
   EXPECT_GT(model["parameters"].get<int64_t>(), 1000);
   EXPECT_EQ(model["tokenizer"]["vocab_size"], static_cast<int64_t>(words().size()) + 5);
   EXPECT_EQ(model["highlights"], false);
