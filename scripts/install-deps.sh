@@ -7,7 +7,10 @@ PACKAGES=(
   libsentencepiece-dev sentencepiece
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcpp-httplib-dev libgtest-dev libbenchmark-dev libgloo-dev
+  chromium
 )
+# The browser tests need node + npm: a machine with its own (e.g. nodesource) npm keeps it; else Debian's.
+if ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

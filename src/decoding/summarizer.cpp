@@ -4,8 +4,10 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <sstream>
 #include <stdexcept>
 
 #include "pyramidion/data/prepare.h"
@@ -48,7 +50,44 @@ std::vector<PoolingRecord> document_pooling(const std::vector<PoolingRecord>& re
   return out;
 }
 
+// Tokens a source may keep (EOS included): the model's positions, or fewer when the caller asks.
+int64_t source_length_limit(const ModelConfig& config, const GenerationOptions& options) {
+  if (options.max_source_length > 0) return std::min(options.max_source_length, config.max_source_positions);
+  return config.max_source_positions;
+}
+
+std::string got(double value) {
+  std::ostringstream out;
+  out << "(got " << value << ")";
+  return out.str();
+}
+
 }  // namespace
+
+void validate(const GenerationOptions& options) {
+  const auto& s = options.search;
+  auto at_least = [](const char* field, double value, double minimum) {
+    if (!(value >= minimum))  // also rejects NaN
+      throw InvalidGenerationOption(field, "must be >= " + std::to_string(static_cast<int64_t>(minimum)) + " " + got(value));
+  };
+  auto finite = [](const char* field, double value) {
+    if (!std::isfinite(value)) throw InvalidGenerationOption(field, "must be a finite number " + got(value));
+  };
+  at_least("beam", static_cast<double>(s.beam), 1);
+  if (s.nbest < 1 || s.nbest > s.beam)
+    throw InvalidGenerationOption("nbest", "must be between 1 and beam (" + std::to_string(s.beam) + ") " +
+                                           got(static_cast<double>(s.nbest)));
+  finite("lenpen", s.lenpen);
+  at_least("min_len", static_cast<double>(s.min_len), 0);
+  finite("max_len_a", s.max_len_a);
+  at_least("max_len_a", s.max_len_a, 0);
+  at_least("max_len_b", static_cast<double>(s.max_len_b), 0);
+  at_least("no_repeat_ngram_size", static_cast<double>(s.no_repeat_ngram_size), 0);
+  finite("unk_penalty", s.unk_penalty);
+  at_least("max_source_tokens_per_batch", static_cast<double>(options.max_source_tokens_per_batch), 1);
+  at_least("max_documents_per_batch", static_cast<double>(options.max_documents_per_batch), 1);
+  at_least("max_source_length", static_cast<double>(options.max_source_length), 0);
+}
 
 Summarizer Summarizer::load(const std::string& path, const SummarizerOptions& options) {
   const c10::Device device = [&] {
@@ -118,7 +157,7 @@ std::vector<DocumentSummary> Summarizer::summarize_sentences(const std::vector<s
   const auto& tok = tokenizer();
   // Encoded exactly as `data prepare` encodes training sources (sentences joined by spaces, EOS, truncation).
   data::PrepareOptions encoding;
-  encoding.max_source_length = static_cast<int>(std::min<int64_t>(config().max_source_positions, 1 << 30));
+  encoding.max_source_length = static_cast<int>(std::min<int64_t>(source_length_limit(config(), options), 1 << 30));
   std::vector<std::vector<int64_t>> sources(documents.size());
   std::vector<char> truncated(documents.size(), 0);
   for (size_t i = 0; i < documents.size(); ++i) {
@@ -137,9 +176,9 @@ std::vector<DocumentSummary> Summarizer::summarize_sentences(const std::vector<s
 
 std::vector<DocumentSummary> Summarizer::summarize_tokens(const std::vector<std::vector<int64_t>>& documents,
                                                           const GenerationOptions& options) const {
-  if (options.max_documents_per_batch < 1 || options.max_source_tokens_per_batch < 1)
-    throw std::invalid_argument("generation: max_documents_per_batch and max_source_tokens_per_batch must be >= 1");
+  validate(options);
   const auto& cfg = config();
+  const int64_t max_length = source_length_limit(cfg, options);
   std::vector<DocumentSummary> results(documents.size());
   std::vector<std::vector<int64_t>> docs(documents.size());
   std::vector<size_t> order;  // documents that have tokens
@@ -148,8 +187,8 @@ std::vector<DocumentSummary> Summarizer::summarize_tokens(const std::vector<std:
     auto& d = docs[i];
     d = documents[i];
     if (d.back() != cfg.eos_id) d.push_back(cfg.eos_id);
-    if (static_cast<int64_t>(d.size()) > cfg.max_source_positions) {
-      d.resize(static_cast<size_t>(cfg.max_source_positions));
+    if (static_cast<int64_t>(d.size()) > max_length) {
+      d.resize(static_cast<size_t>(max_length));
       d.back() = cfg.eos_id;
       results[i].truncated = true;
     }

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -42,8 +43,21 @@ struct GenerationOptions {
   // rows not counted) and this many documents; a document's result does not depend on its batch.
   int64_t max_source_tokens_per_batch = 16384;
   int64_t max_documents_per_batch = 32;
+  // > 0: documents are cut to this many source tokens (EOS included) before max_source_positions applies, and
+  // marked truncated; 0 = only max_source_positions.
+  int64_t max_source_length = 0;
   bool return_pooling = false;  // fill DocumentSummary::pooling
 };
+
+// The one validation of generation options (the CLI, the server and summarize() call it). Throws
+// InvalidGenerationOption naming the field as spelled here ("beam", "max_len_b", "max_documents_per_batch", ...).
+struct InvalidGenerationOption : std::invalid_argument {
+  InvalidGenerationOption(std::string field_name, const std::string& reason)
+      : std::invalid_argument(field_name + " " + reason), field(std::move(field_name)), reason(reason) {}
+  std::string field;   // e.g. "max_len_b"
+  std::string reason;  // e.g. "must be >= 0 (got -1)"
+};
+void validate(const GenerationOptions& options);
 
 struct SummaryHypothesis {
   std::string text;             // detokenized; sentence separators become "\n"

@@ -1,0 +1,300 @@
+#include "server/http_service.h"
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "pyramidion/data/tokenizer.h"
+#include "server/index_page.h"
+
+namespace pyramidion::server {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// YAML scalars become JSON numbers or booleans where they read as one (the config is all numbers and flags).
+json yaml_to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      json out = json::object();
+      for (const auto& kv : node) out[kv.first.as<std::string>()] = yaml_to_json(kv.second);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      json out = json::array();
+      for (const auto& item : node) out.push_back(yaml_to_json(item));
+      return out;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string text = node.Scalar();
+      if (text == "true" || text == "false") return text == "true";
+      try {
+        size_t used = 0;
+        const long long i = std::stoll(text, &used);
+        if (used == text.size()) return i;
+        const double d = std::stod(text, &used);
+        if (used == text.size()) return d;
+      } catch (const std::exception&) {
+      }
+      return text;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& reason) {
+  send_json(res, status, json{{"error", reason}});
+}
+
+std::string status_reason(int status) {
+  switch (status) {
+    case 400: return "bad request";
+    case 405: return "method not allowed";
+    case 408: return "request timeout";
+    case 414: return "URI too long";
+    case 416: return "range not satisfiable";
+    case 431: return "request header fields too large";
+    default: return "HTTP " + std::to_string(status);
+  }
+}
+
+std::string route_label(const std::string& path) {
+  for (const char* known : {"/", "/health", "/ready", "/metrics", "/v1/model", "/v1/summarize"})
+    if (path == known) return path;
+  return "other";
+}
+
+}  // namespace
+
+struct HttpService::Metrics {
+  explicit Metrics(MetricsRegistry& r)
+      : requests(r.counter("pyramidion_http_requests_total", "HTTP requests answered, by route and status")),
+        latency(r.histogram("pyramidion_summarize_duration_seconds", "POST /v1/summarize latency, arrival to answer",
+                            {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})),
+        in_flight(r.gauge("pyramidion_summarize_in_flight", "summarize requests being answered")),
+        queue_depth(r.gauge("pyramidion_queue_documents", "documents waiting for a generation batch")),
+        batch_documents(r.histogram("pyramidion_batch_documents", "documents per generation batch",
+                                    {1, 2, 4, 8, 16, 32, 64, 128, 256})),
+        documents(r.counter("pyramidion_documents_summarized_total", "documents summarized")),
+        truncated(r.counter("pyramidion_documents_truncated_total", "documents cut to the source length limit")),
+        source_tokens(r.counter("pyramidion_source_tokens_total", "source tokens read by the encoder")),
+        summary_tokens(r.counter("pyramidion_summary_tokens_total", "summary tokens generated")) {}
+  Counter& requests;
+  Histogram& latency;
+  Gauge& in_flight;
+  Gauge& queue_depth;
+  Histogram& batch_documents;
+  Counter& documents;
+  Counter& truncated;
+  Counter& source_tokens;
+  Counter& summary_tokens;
+};
+
+HttpService::HttpService(const Summarizer& summarizer, ServiceOptions options)
+    : summarizer_(summarizer), options_(std::move(options)), m_(std::make_unique<Metrics>(metrics_)) {
+  if (options_.model_name.empty())
+    options_.model_name = summarizer_.path().empty() ? "model" : std::filesystem::path(summarizer_.path()).stem().string();
+  if (options_.max_body_bytes < 1) throw std::invalid_argument("max_body_bytes must be >= 1");
+  if (!(options_.timeout_s > 0)) throw std::invalid_argument("timeout_s must be > 0");
+  if (options_.http_threads < 1) throw std::invalid_argument("http_threads must be >= 1");
+  if (options_.max_document_tokens < 0) throw std::invalid_argument("max_document_tokens must be >= 0");
+  defaults_.max_documents_per_batch = options_.batching.max_batch_documents;
+  defaults_.max_source_tokens_per_batch = options_.source_tokens_per_batch;
+  defaults_.max_source_length = options_.max_document_tokens;
+  validate(defaults_);
+  queue_ = std::make_unique<BatchingQueue>(
+      [this](const std::vector<std::string>& documents, const GenerationOptions& generation) {
+        return summarizer_.summarize(documents, generation);
+      },
+      options_.batching, [this](int64_t documents) { m_->batch_documents.observe(static_cast<double>(documents)); });
+  http_ = std::make_unique<httplib::Server>();
+  install_routes();
+}
+
+HttpService::~HttpService() {
+  stop();
+  queue_->shutdown();
+}
+
+void HttpService::install_routes() {
+  auto& http = *http_;
+  const int threads = options_.http_threads;
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  http.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
+  // Every wait on a connection is bounded: a silent or slow client is dropped, idle keep-alives close soon.
+  http.set_read_timeout(10, 0);
+  http.set_write_timeout(10, 0);
+  http.set_keep_alive_timeout(2);
+  http.set_keep_alive_max_count(1000);
+
+  http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, json{{"status", "ok"}}); });
+  http.Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
+    if (stopping_) {
+      res.set_header("Retry-After", "1");
+      return send_json(res, 503, json{{"ready", false}, {"reason", "shutting down"}});
+    }
+    send_json(res, 200, json{{"ready", true}, {"model", options_.model_name}});
+  });
+  http.Get("/v1/model", [this](const httplib::Request&, httplib::Response& res) {
+    const auto& tok = summarizer_.tokenizer();
+    json body;
+    body["name"] = options_.model_name;
+    body["path"] = summarizer_.path();
+    body["config"] = yaml_to_json(summarizer_.config().to_yaml());
+    body["parameters"] = summarizer_.model()->parameter_count();
+    body["max_source_positions"] = summarizer_.config().max_source_positions;
+    body["device"] = summarizer_.device().str();
+    body["tokenizer"] = {{"vocab_size", tok.vocab_size()}, {"pad_id", tok.pad_id()},   {"unk_id", tok.unk_id()},
+                         {"bos_id", tok.bos_id()},         {"eos_id", tok.eos_id()},
+                         {"sentence_separator_id", tok.sentence_separator_id()}};
+    body["metadata"] = summarizer_.metadata();
+    body["highlights"] = false;  // the highlight view is not in this build (return_highlights -> 501)
+    body["limits"] = {{"max_batch_documents", options_.batching.max_batch_documents},
+                      {"max_wait_ms", options_.batching.max_wait_ms},
+                      {"max_queue", options_.batching.max_queue},
+                      {"max_body_bytes", options_.max_body_bytes},
+                      {"max_document_tokens", options_.max_document_tokens},
+                      {"max_documents_per_request", options_.limits.max_documents},
+                      {"max_beam", options_.limits.max_beam},
+                      {"timeout_s", options_.timeout_s}};
+    send_json(res, 200, body);
+  });
+  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    m_->queue_depth.set(static_cast<double>(queue_->queued_documents()));
+    res.set_content(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(index_page_html(), "text/html; charset=utf-8");
+  });
+
+  http.Post("/v1/summarize", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto start = Clock::now();
+    m_->in_flight.add(1);
+    struct Done {  // latency and in-flight count however the handler leaves
+      Metrics& m;
+      Clock::time_point start;
+      ~Done() {
+        m.in_flight.add(-1);
+        m.latency.observe(std::chrono::duration<double>(Clock::now() - start).count());
+      }
+    } done{*m_, start};
+    if (stopping_) {
+      res.set_header("Retry-After", "1");
+      return send_error(res, 503, "the server is shutting down");
+    }
+    SummarizeRequest request;
+    try {
+      request = parse_summarize_request(req.body, defaults_, options_.limits);
+    } catch (const RequestError& e) {
+      return send_error(res, e.status, e.what());
+    }
+    if (request.return_highlights)
+      return send_error(res, 501, "\"return_highlights\" is not available in this build");
+    const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.timeout_s));
+    std::future<std::vector<DocumentSummary>> future;
+    try {
+      future = queue_->submit(request.documents, request.generation, deadline);
+    } catch (const QueueFull& e) {
+      res.set_header("Retry-After", "1");
+      return send_error(res, 503, e.what());
+    } catch (const QueueClosed& e) {
+      res.set_header("Retry-After", "1");
+      return send_error(res, 503, e.what());
+    }
+    if (future.wait_until(deadline) != std::future_status::ready)
+      return send_error(res, 504, "no answer within --timeout-s " + std::to_string(options_.timeout_s) + " s");
+    std::vector<DocumentSummary> results;
+    try {
+      results = future.get();
+    } catch (const DeadlineExceeded& e) {
+      return send_error(res, 504, e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("summarize failed: {}", e.what());
+      return send_error(res, 500, std::string("generation failed: ") + e.what());
+    }
+    json summaries = json::array();
+    for (const auto& r : results) {
+      json item;
+      const bool has = !r.hypotheses.empty();
+      item["summary"] = has ? r.hypotheses.front().text : "";
+      item["score"] = has ? r.hypotheses.front().score : 0.0;
+      item["tokens"] = has ? static_cast<int64_t>(r.hypotheses.front().tokens.size()) : 0;
+      item["source_tokens"] = r.source_tokens;
+      item["truncated"] = r.truncated;
+      summaries.push_back(std::move(item));
+      m_->documents.add(1);
+      if (r.truncated) m_->truncated.add(1);
+      m_->source_tokens.add(static_cast<double>(r.source_tokens));
+      m_->summary_tokens.add(has ? static_cast<double>(r.hypotheses.front().tokens.size()) : 0);
+    }
+    json body;
+    body["summaries"] = std::move(summaries);
+    body["model"] = options_.model_name;
+    body["elapsed_ms"] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    send_json(res, 200, body);
+  });
+
+  // Statuses httplib answers itself (404, 413, 400) get the same one-line JSON error body as ours.
+  http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string reason;
+    if (res.status == 404) reason = "no route " + req.method + " " + req.path;
+    else if (res.status == 413) reason = "body larger than --max-body-bytes (" + std::to_string(options_.max_body_bytes) + " bytes)";
+    else reason = status_reason(res.status);
+    send_error(res, res.status, reason);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = std::string("internal error: ") + e.what();
+    } catch (...) {
+    }
+    spdlog::error("{}", what);
+    send_error(res, 500, what);
+  });
+  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    m_->requests.add(1, "route=\"" + route_label(req.path) + "\",status=\"" + std::to_string(res.status) + "\"");
+    spdlog::debug("{} {} -> {}", req.method, req.path, res.status);
+  });
+}
+
+int HttpService::bind() {
+  int port = options_.port;
+  if (port == 0) {
+    port = http_->bind_to_any_port(options_.host);
+    if (port < 0) throw std::runtime_error("cannot bind " + options_.host + " (an ephemeral port)");
+  } else if (!http_->bind_to_port(options_.host, port)) {
+    throw std::runtime_error("cannot bind " + options_.host + ":" + std::to_string(port) + " (in use, or not an address of this machine)");
+  }
+  bound_ = true;
+  options_.port = port;
+  return port;
+}
+
+void HttpService::serve() {
+  if (!bound_) bind();
+  if (!stopping_) http_->listen_after_bind();  // returns after stop(), once its connection threads are joined
+  queue_->shutdown();                          // anything still queued is generated and answered
+}
+
+void HttpService::stop() {
+  stopping_ = true;
+  queue_->close();  // queued requests are generated now, not after their wait for company
+  http_->stop();
+}
+
+}  // namespace pyramidion::server

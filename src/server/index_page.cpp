@@ -1,0 +1,83 @@
+#include "server/index_page.h"
+
+namespace pyramidion::server {
+
+const std::string& index_page_html() {
+  static const std::string page = R"PAGE(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>pyramidion summarizer</title>
+<style>
+  body { font: 15px/1.45 system-ui, sans-serif; max-width: 56rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+  h1 { font-size: 1.4rem; margin-bottom: .2rem; }
+  #model { color: #666; font-size: .9rem; margin-bottom: 1rem; }
+  textarea { width: 100%; min-height: 14rem; font: 14px/1.4 ui-monospace, monospace; box-sizing: border-box; }
+  .row { display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; margin: .6rem 0; }
+  label { font-size: .9rem; }
+  input[type=number] { width: 4.5rem; }
+  button { font-size: 1rem; padding: .35rem 1.2rem; }
+  #summary { white-space: pre-wrap; background: #f4f6f8; border-left: 4px solid #4a7; padding: .8rem 1rem; min-height: 2rem; }
+  #details { color: #555; font-size: .85rem; margin-top: .4rem; }
+  #error { color: #b00; white-space: pre-wrap; }
+  .note { color: #777; font-size: .85rem; }
+</style>
+</head>
+<body>
+<h1>pyramidion summarizer</h1>
+<div id="model">loading model information&hellip;</div>
+<textarea id="document" placeholder="Paste a document here, or choose a text file below."></textarea>
+<div class="row">
+  <label>file <input type="file" id="file" accept=".txt,text/plain"></label>
+  <label>beam <input type="number" id="beam" min="1" max="32" value="4"></label>
+  <label>max length <input type="number" id="max_len_b" min="1" value="200"></label>
+  <button id="submit">Summarize</button>
+</div>
+<h2 style="font-size:1.1rem">Summary</h2>
+<div id="summary"></div>
+<div id="details"></div>
+<div id="error"></div>
+<p class="note" id="highlights-note">What the model kept (the highlight view) is not available in this build.</p>
+<script>
+"use strict";
+const $ = (id) => document.getElementById(id);
+fetch("/v1/model").then((r) => r.json()).then((m) => {
+  $("model").textContent = `model ${m.name}: ${m.parameters.toLocaleString()} parameters, vocabulary ${m.tokenizer.vocab_size}, up to ${m.max_source_positions} source tokens`;
+}).catch(() => { $("model").textContent = "model information unavailable"; });
+$("file").addEventListener("change", () => {
+  const f = $("file").files[0];
+  if (!f) return;
+  const reader = new FileReader();
+  reader.onload = () => { $("document").value = reader.result; };
+  reader.readAsText(f);
+});
+$("submit").addEventListener("click", async () => {
+  $("error").textContent = "";
+  $("details").textContent = "";
+  $("summary").textContent = "summarizing\u2026";
+  $("submit").disabled = true;
+  const body = { document: $("document").value, beam: Number($("beam").value), max_len_b: Number($("max_len_b").value) };
+  try {
+    const response = await fetch("/v1/summarize", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const result = await response.json();
+    if (!response.ok) throw new Error(`${response.status}: ${result.error}`);
+    const s = result.summaries[0];
+    $("summary").textContent = s.summary;
+    $("summary").dataset.done = "1";
+    $("details").textContent = `score ${s.score.toFixed(3)}, ${s.tokens} tokens, source ${s.source_tokens} tokens${s.truncated ? " (truncated)" : ""}, ${result.elapsed_ms.toFixed(0)} ms`;
+  } catch (e) {
+    $("summary").textContent = "";
+    $("error").textContent = String(e.message || e);
+  } finally {
+    $("submit").disabled = false;
+  }
+});
+</script>
+</body>
+</html>
+)PAGE";
+  return page;
+}
+
+}  // namespace pyramidion::server

@@ -1,0 +1,97 @@
+#include "server/summarize_request.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+
+namespace pyramidion::server {
+namespace {
+
+using nlohmann::json;
+
+int64_t integer_field(const json& value, const std::string& name) {
+  if (!value.is_number_integer()) throw RequestError(400, "\"" + name + "\" must be an integer");
+  if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    throw RequestError(400, "\"" + name + "\" is out of range");
+  return value.get<int64_t>();
+}
+
+double number_field(const json& value, const std::string& name) {
+  if (!value.is_number()) throw RequestError(400, "\"" + name + "\" must be a number");
+  return value.get<double>();
+}
+
+bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n\f\v") == std::string::npos; }
+
+}  // namespace
+
+SummarizeRequest parse_summarize_request(const std::string& body, const GenerationOptions& defaults,
+                                         const RequestLimits& limits) {
+  json value;
+  try {
+    value = json::parse(body);
+  } catch (const json::parse_error& e) {
+    throw RequestError(400, "malformed JSON at byte " + std::to_string(e.byte));
+  }
+  if (!value.is_object()) throw RequestError(400, "the body must be a JSON object");
+
+  SummarizeRequest request;
+  request.generation = defaults;
+  auto& s = request.generation.search;
+  bool has_documents = false;
+  for (const auto& [key, field] : value.items()) {
+    if (key == "documents") {
+      if (!field.is_array()) throw RequestError(400, "\"documents\" must be an array of strings");
+      for (size_t i = 0; i < field.size(); ++i) {
+        if (!field[i].is_string())
+          throw RequestError(400, "\"documents[" + std::to_string(i) + "]\" must be a string");
+        request.documents.push_back(field[i].get<std::string>());
+      }
+      has_documents = true;
+    } else if (key == "document") {
+      if (!field.is_string()) throw RequestError(400, "\"document\" must be a string");
+      request.documents.push_back(field.get<std::string>());
+      request.single = true;
+    } else if (key == "beam") {
+      s.beam = integer_field(field, key);
+    } else if (key == "lenpen") {
+      s.lenpen = number_field(field, key);
+    } else if (key == "min_len") {
+      s.min_len = integer_field(field, key);
+    } else if (key == "max_len_a") {
+      s.max_len_a = number_field(field, key);
+    } else if (key == "max_len_b") {
+      s.max_len_b = integer_field(field, key);
+    } else if (key == "no_repeat_ngram_size") {
+      s.no_repeat_ngram_size = integer_field(field, key);
+    } else if (key == "unk_penalty") {
+      s.unk_penalty = number_field(field, key);
+    } else if (key == "return_highlights") {
+      if (!field.is_boolean()) throw RequestError(400, "\"return_highlights\" must be true or false");
+      request.return_highlights = field.get<bool>();
+    } else {
+      throw RequestError(400, "unknown field \"" + key + "\"");
+    }
+  }
+  if (has_documents == request.single)
+    throw RequestError(400, has_documents ? "give \"documents\" or \"document\", not both"
+                                          : "missing \"documents\" (an array of strings) or \"document\" (a string)");
+  if (request.documents.empty()) throw RequestError(400, "\"documents\" is empty");
+  if (static_cast<int64_t>(request.documents.size()) > limits.max_documents)
+    throw RequestError(413, std::to_string(request.documents.size()) + " documents in one request (at most " +
+                                std::to_string(limits.max_documents) + ")");
+  for (size_t i = 0; i < request.documents.size(); ++i)
+    if (blank(request.documents[i]))
+      throw RequestError(400, request.single ? "\"document\" is empty" : "\"documents[" + std::to_string(i) + "]\" is empty");
+  try {
+    validate(request.generation);
+  } catch (const InvalidGenerationOption& e) {
+    throw RequestError(400, "\"" + e.field + "\" " + e.reason);
+  }
+  if (s.beam > limits.max_beam)
+    throw RequestError(400, "\"beam\" must be <= " + std::to_string(limits.max_beam) + " on this server (got " +
+                                std::to_string(s.beam) + ")");
+  return request;
+}
+
+}  // namespace pyramidion::server

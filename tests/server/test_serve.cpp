@@ -1,0 +1,306 @@
+// `pyramidion serve` as a child process on an ephemeral loopback port, with a tiny model this test makes
+// (a word tokenizer trained on text written here, random float64 weights): every route and error status,
+// concurrent requests batched and equal to `pyramidion summarize`, SIGTERM during a request lets it finish.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <thread>
+
+#include "../data/temp_dir.h"
+#include "cli_runner.h"
+#include "server_process.h"
+#include "tiny_model.h"
+
+namespace pyramidion {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::ServerProcess;
+
+using testing::tiny_document;
+using testing::tiny_words;
+const std::vector<std::string>& words() { return tiny_words(); }
+std::string document(uint64_t seed, int length) { return tiny_document(seed, length); }
+
+class Serve : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    model_path_ = dir_->file("tiny.pt");
+    testing::write_tiny_model(model_path_, dir_->path());
+  }
+  static void TearDownTestSuite() {
+    if (server_) EXPECT_EQ(server_->terminate(), 0) << server_->stderr_text();
+    server_.reset();  // never leave a child process behind
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  // The main server: batching up to 8 documents, 200 ms of waiting for company.
+  static ServerProcess& server() {
+    if (!server_)
+      server_ = std::make_unique<ServerProcess>(
+          std::vector<std::string>{"-m", model_path_, "--dtype", "float64", "--max-batch-documents", "8",
+                                   "--max-wait-ms", "200", "--max-body-bytes", "65536", "--max-beam", "8"},
+          dir_->file("main"));
+    return *server_;
+  }
+
+  static testing::TempDir* dir_;
+  static std::string model_path_;
+  static std::unique_ptr<ServerProcess> server_;
+};
+std::unique_ptr<ServerProcess> Serve::server_;
+testing::TempDir* Serve::dir_ = nullptr;
+std::string Serve::model_path_;
+
+httplib::Client client(int port) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(5, 0);
+  c.set_read_timeout(30, 0);
+  c.set_write_timeout(10, 0);
+  return c;
+}
+
+json body_of(const httplib::Result& r) { return json::parse(r->body); }
+
+// A one-line JSON {"error": ...} with the expected status, and the reason containing `reason`.
+void expect_error(const httplib::Result& r, int status, const std::string& reason) {
+  ASSERT_TRUE(r) << "no answer (expected " << status << ")";
+  EXPECT_EQ(r->status, status) << r->body;
+  json body;
+  ASSERT_NO_THROW(body = json::parse(r->body)) << r->body;
+  ASSERT_TRUE(body["error"].is_string()) << r->body;
+  const std::string error = body["error"];
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  EXPECT_NE(error.find(reason), std::string::npos) << "\"" << error << "\" lacks \"" << reason << "\"";
+}
+
+TEST_F(Serve, RoutesAnswer) {
+  auto& s = server();
+  ASSERT_TRUE(s.running()) << s.stderr_text();
+  auto c = client(s.port());
+  auto r = c.Get("/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(body_of(r)["status"], "ok");
+  r = c.Get("/ready");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(body_of(r)["ready"], true);
+  r = c.Get("/v1/model");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  auto model = body_of(r);
+  EXPECT_EQ(model["name"], "tiny");
+  EXPECT_EQ(model["config"]["model"]["d_model"], 16) << model.dump();
+  EXPECT_EQ(model["max_source_positions"], 64);
+  EXPECT_GT(model["parameters"].get<int64_t>(), 1000);
+  EXPECT_EQ(model["tokenizer"]["vocab_size"], static_cast<int64_t>(words().size()) + 5);
+  EXPECT_EQ(model["highlights"], false);
+
+  r = c.Post("/v1/summarize", R"({"document": "alpha bravo charlie delta echo", "beam": 2, "max_len_b": 8})",
+             "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto result = body_of(r);
+  ASSERT_EQ(result["summaries"].size(), 1u);
+  const auto& s0 = result["summaries"][0];
+  EXPECT_TRUE(s0["summary"].is_string());
+  EXPECT_TRUE(s0["score"].is_number());
+  EXPECT_LE(s0["tokens"].get<int64_t>(), 8);
+  EXPECT_EQ(s0["source_tokens"], 6);  // five words + EOS
+  EXPECT_EQ(s0["truncated"], false);
+  EXPECT_EQ(result["model"], "tiny");
+  EXPECT_GT(result["elapsed_ms"].get<double>(), 0.0);
+
+  r = c.Get("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->get_header_value("Content-Type").find("text/plain"), std::string::npos);
+  for (const char* line : {"# TYPE pyramidion_http_requests_total counter",
+                           "pyramidion_http_requests_total{route=\"/health\",status=\"200\"} 1",
+                           "pyramidion_http_requests_total{route=\"/v1/summarize\",status=\"200\"}",
+                           "# TYPE pyramidion_summarize_duration_seconds histogram",
+                           "pyramidion_summarize_duration_seconds_bucket{le=\"+Inf\"}", "pyramidion_queue_documents 0",
+                           "# TYPE pyramidion_batch_documents histogram", "pyramidion_documents_summarized_total",
+                           "pyramidion_source_tokens_total", "pyramidion_summary_tokens_total"})
+    EXPECT_NE(r->body.find(line), std::string::npos) << line << "\n" << r->body;
+
+  r = c.Get("/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("<textarea"), std::string::npos);
+  EXPECT_EQ(r->body.find("http://"), std::string::npos);  // no external assets
+  EXPECT_EQ(r->body.find("https://"), std::string::npos);
+
+  expect_error(c.Get("/nope"), 404, "no route GET /nope");
+  expect_error(c.Post("/v1/nope", "{}", "application/json"), 404, "no route POST /v1/nope");
+  EXPECT_TRUE(s.stdout_text().empty()) << s.stdout_text();  // stdout carries nothing; logs are on stderr
+}
+
+TEST_F(Serve, BadRequestsGetOneLineErrors) {
+  auto& s = server();
+  ASSERT_TRUE(s.running()) << s.stderr_text();
+  auto c = client(s.port());
+  auto post = [&](const std::string& body) { return c.Post("/v1/summarize", body, "application/json"); };
+  expect_error(post("{\"document\": "), 400, "malformed JSON");
+  expect_error(post("[1, 2]"), 400, "must be a JSON object");
+  expect_error(post("{}"), 400, "missing \"documents\"");
+  expect_error(post(R"({"documents": "text"})"), 400, "\"documents\" must be an array of strings");
+  expect_error(post(R"({"documents": ["a", 3]})"), 400, "\"documents[1]\" must be a string");
+  expect_error(post(R"({"documents": []})"), 400, "\"documents\" is empty");
+  expect_error(post(R"({"document": "  "})"), 400, "\"document\" is empty");
+  expect_error(post(R"({"document": "alpha", "documents": ["bravo"]})"), 400, "not both");
+  expect_error(post(R"({"document": "alpha", "beam": "4"})"), 400, "\"beam\" must be an integer");
+  expect_error(post(R"({"document": "alpha", "lenpen": "x"})"), 400, "\"lenpen\" must be a number");
+  expect_error(post(R"({"document": "alpha", "colour": 1})"), 400, "unknown field \"colour\"");
+  // The decoding options are checked by the library's validate(), the same function the CLI uses.
+  expect_error(post(R"({"document": "alpha", "beam": 0})"), 400, "\"beam\" must be >= 1 (got 0)");
+  expect_error(post(R"({"document": "alpha", "max_len_b": -1})"), 400, "\"max_len_b\" must be >= 0 (got -1)");
+  expect_error(post(R"({"document": "alpha", "no_repeat_ngram_size": -2})"), 400, "\"no_repeat_ngram_size\" must be >= 0");
+  expect_error(post(R"({"document": "alpha", "beam": 9})"), 400, "\"beam\" must be <= 8 on this server");
+  auto cli = testing::run_cli("summarize -m '" + model_path_ + "' --max-len-b -1 -i /dev/null");
+  EXPECT_NE(cli.exit_code, 0);
+  EXPECT_NE(cli.output.find("--max-len-b must be >= 0 (got -1)"), std::string::npos) << cli.output;
+
+  expect_error(post(R"({"document": "alpha", "return_highlights": true})"), 501, "not available in this build");
+  expect_error(post(R"({"document": "alpha", "return_highlights": 1})"), 400, "must be true or false");
+  expect_error(post("{\"document\": \"" + std::string(70000, 'a') + "\"}"), 413, "--max-body-bytes");
+  // A document longer than the model's 64 positions is truncated, not refused.
+  auto r = post("{\"document\": \"" + document(5, 100) + "\", \"beam\": 1, \"max_len_b\": 4}");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body_of(r)["summaries"][0]["truncated"], true);
+  EXPECT_EQ(body_of(r)["summaries"][0]["source_tokens"], 64);
+  // Still alive and answering after all that.
+  r = c.Get("/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(Serve, ConcurrentRequestsAreBatchedAndEqualTheCli) {
+  auto& s = server();
+  ASSERT_TRUE(s.running()) << s.stderr_text();
+  constexpr int kClients = 8;
+  std::vector<std::string> docs;
+  std::ofstream input(dir_->file("docs.txt"));
+  for (int i = 0; i < kClients; ++i) {
+    docs.push_back(document(i, 10 + 5 * i));
+    input << docs.back() << "\n";
+  }
+  input.close();
+  auto cli = testing::run_cli("--threads 1 summarize -m '" + model_path_ + "' --dtype float64 --input-format text -i '" +
+                              dir_->file("docs.txt") + "' -o '" + dir_->file("cli.jsonl") +
+                              "' --beam 3 --max-len-b 10 --no-repeat-ngram-size 2");
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  std::vector<std::string> expected;
+  std::ifstream out(dir_->file("cli.jsonl"));
+  for (std::string line; std::getline(out, line);) expected.push_back(json::parse(line)["summary"]);
+  ASSERT_EQ(expected.size(), docs.size());
+
+  auto metrics_before = client(s.port()).Get("/metrics");
+  ASSERT_TRUE(metrics_before);
+  std::vector<std::string> got(kClients);
+  std::vector<int> statuses(kClients, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i)
+    threads.emplace_back([&, i] {
+      auto c = client(s.port());
+      json body = {{"document", docs[i]}, {"beam", 3}, {"max_len_b", 10}, {"no_repeat_ngram_size", 2}};
+      auto r = c.Post("/v1/summarize", body.dump(), "application/json");
+      if (!r) return;
+      statuses[i] = r->status;
+      if (r->status == 200) got[i] = json::parse(r->body)["summaries"][0]["summary"];
+    });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_EQ(statuses[i], 200) << "client " << i;
+    EXPECT_EQ(got[i], expected[i]) << "client " << i;
+  }
+  // A batch count below the request count means some batches held several callers' documents.
+  auto batches = [](const std::string& metrics) {
+    std::smatch m;
+    std::regex_search(metrics, m, std::regex("pyramidion_batch_documents_count (\\d+)"));
+    return m.empty() ? -1L : std::stol(m[1]);
+  };
+  auto metrics_after = client(s.port()).Get("/metrics");
+  ASSERT_TRUE(metrics_after);
+  const long batches_run = batches(metrics_after->body) - batches(metrics_before->body);
+  EXPECT_GE(batches_run, 1);
+  EXPECT_LT(batches_run, kClients) << metrics_after->body;
+
+  // One request with all documents gives the same again, in order.
+  json all = {{"documents", docs}, {"beam", 3}, {"max_len_b", 10}, {"no_repeat_ngram_size", 2}};
+  auto r = client(s.port()).Post("/v1/summarize", all.dump(), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  for (int i = 0; i < kClients; ++i) EXPECT_EQ(body_of(r)["summaries"][i]["summary"], expected[i]) << i;
+}
+
+TEST_F(Serve, QueueFullTimeoutAndDocumentLimit) {
+  ServerProcess s({"-m", model_path_, "--timeout-s", "0.001", "--max-queue", "1", "--max-wait-ms", "100"},
+                  dir_->file("limits"));
+  ASSERT_TRUE(s.running()) << s.stderr_text();
+  auto c = client(s.port());
+  auto r = c.Post("/v1/summarize", R"({"documents": ["alpha bravo", "charlie delta"]})", "application/json");
+  expect_error(r, 503, "queue full");
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  expect_error(c.Post("/v1/summarize", R"({"document": "alpha bravo"})", "application/json"), 504, "");
+  EXPECT_EQ(s.terminate(), 0) << s.stderr_text();
+
+  ServerProcess t({"-m", model_path_, "--max-document-tokens", "4", "--max-documents-per-request", "2"},
+                  dir_->file("tokens"));
+  ASSERT_TRUE(t.running()) << t.stderr_text();
+  auto d = client(t.port());
+  r = d.Post("/v1/summarize", R"({"document": "alpha bravo charlie delta echo", "beam": 1, "max_len_b": 3})",
+             "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body_of(r)["summaries"][0]["truncated"], true);
+  EXPECT_EQ(body_of(r)["summaries"][0]["source_tokens"], 4);
+  expect_error(d.Post("/v1/summarize", R"({"documents": ["a", "b", "c"]})", "application/json"), 413,
+               "3 documents in one request (at most 2)");
+  EXPECT_EQ(t.terminate(), 0) << t.stderr_text();
+}
+
+TEST_F(Serve, SigtermDuringARequestLetsItFinishAndExitsZero) {
+  // The request waits up to 3 s for company in the queue; SIGTERM comes while it waits.
+  ServerProcess s({"-m", model_path_, "--max-batch-documents", "64", "--max-wait-ms", "3000"}, dir_->file("term"));
+  ASSERT_TRUE(s.running()) << s.stderr_text();
+  std::unique_ptr<httplib::Result> result;
+  std::thread request([&] {
+    auto c = client(s.port());
+    result = std::make_unique<httplib::Result>(c.Post("/v1/summarize", R"({"document": "alpha bravo charlie", "beam": 2, "max_len_b": 5})",
+                                                       "application/json"));
+  });
+  // Wait until the request is queued (visible in /metrics), then signal.
+  auto c = client(s.port());
+  for (int i = 0; i < 200; ++i) {
+    auto m = c.Get("/metrics");
+    if (m && m->body.find("pyramidion_queue_documents 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto signalled = std::chrono::steady_clock::now();
+  s.send_sigterm();
+  request.join();
+  ASSERT_TRUE(result && *result) << s.stderr_text();
+  EXPECT_EQ((*result)->status, 200) << (*result)->body;
+  EXPECT_EQ(json::parse((*result)->body)["summaries"].size(), 1u);
+  // Shutdown cut the 3 s wait short: the queue is drained at once.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count(), 2.5);
+  EXPECT_EQ(s.wait_exit(20), 0) << s.stderr_text();
+  // Nothing listens any more.
+  auto after = client(s.port());
+  after.set_connection_timeout(1, 0);
+  EXPECT_FALSE(after.Get("/health"));
+}
+
+}  // namespace
+}  // namespace pyramidion
