@@ -184,7 +184,7 @@ TEST(DescribeCommand, JsonOutputAndBadKeys) {
   }
   out = run_cli("describe --preset tiny-pyramidion --set d_modle=3", &status);
   EXPECT_NE(status, 0);
-  EXPECT_NE(out.find("model.d_modle"), std::string::npos) << out;
+  EXPECT_NE(out.find("'d_modle' is neither a model nor a training key"), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
