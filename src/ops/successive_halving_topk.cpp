@@ -1,14 +1,50 @@
+// The public successive-halving top-k: argument checks, the autograd node over all rounds, and the table
+// that sends each round to the kernels of the tensors' device (successive_halving_kernels.h).
 #include "pyramidion/ops/successive_halving_topk.h"
 
 #include <torch/torch.h>
 
+#include <array>
+#include <atomic>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
 
-#include "successive_halving_rounds.h"
+#include "successive_halving_kernels.h"
 
 namespace pyramidion {
+namespace ops_detail {
+namespace {
+
+// One slot per device type; CPU is filled here, other devices by their registrations (CUDA from
+// successive_halving_topk_cuda.cu when built with PYRAMIDION_WITH_CUDA). Atomics: registrations run at
+// load time, look-ups from any thread later.
+using KernelTable = std::array<std::atomic<const HalvingKernels*>, c10::COMPILE_TIME_MAX_DEVICE_TYPES>;
+
+KernelTable& kernel_table() {
+  static KernelTable table{};  // all slots null
+  static const bool cpu_installed = [] {
+    table[static_cast<size_t>(c10::DeviceType::CPU)].store(&cpu_halving_kernels());
+    return true;
+  }();
+  (void)cpu_installed;
+  return table;
+}
+
+}  // namespace
+
+void register_halving_kernels(c10::DeviceType device, const HalvingKernels& kernels) {
+  kernel_table()[static_cast<size_t>(device)].store(&kernels);
+}
+
+const HalvingKernels& halving_kernels_for(const torch::Tensor& embeddings) {
+  const HalvingKernels* kernels = kernel_table()[static_cast<size_t>(embeddings.device().type())].load();
+  if (kernels != nullptr && kernels->supports(embeddings.scalar_type())) return *kernels;
+  return generic_halving_kernels();
+}
+
+}  // namespace ops_detail
+
 namespace {
 
 using ops_detail::HalvingRound;
@@ -57,11 +93,13 @@ class SuccessiveHalvingFunction : public torch::autograd::Function<SuccessiveHal
     saved.reserve(static_cast<size_t>(rounds) * 5);
     torch::Tensor e = embeddings.contiguous();
     torch::Tensor s = scores.contiguous();
+    const auto& kernels = ops_detail::halving_kernels_for(e);
     for (int64_t r = 0; r < rounds; ++r) {
       HalvingRound round;
       round.embeddings = e;
       round.scores = s;
-      auto out = ops_detail::halving_round_forward(round, base, flip_right, sort_back);
+      ops_detail::make_halving_pairs(round, flip_right, sort_back);
+      auto out = kernels.forward(round, base);
       saved.insert(saved.end(), {round.embeddings, round.scores, round.first, round.second, round.weight});
       e = out.embeddings;
       s = out.scores;
@@ -77,11 +115,12 @@ class SuccessiveHalvingFunction : public torch::autograd::Function<SuccessiveHal
     const int64_t rounds = static_cast<int64_t>(saved.size() / 5);
     torch::Tensor grad_e = grads[0];
     torch::Tensor grad_s = grads[1];
+    const auto& kernels = ops_detail::halving_kernels_for(saved[0]);
     for (int64_t r = rounds - 1; r >= 0; --r) {
       HalvingRound round{saved[r * 5], saved[r * 5 + 1], saved[r * 5 + 2], saved[r * 5 + 3], saved[r * 5 + 4]};
       if (!grad_e.defined()) grad_e = torch::zeros({round.embeddings.size(0), round.first.size(1), round.embeddings.size(2)}, round.embeddings.options());
       if (!grad_s.defined()) grad_s = torch::zeros_like(round.weight);
-      auto g = ops_detail::halving_round_backward(round, grad_e, grad_s, base);
+      auto g = kernels.backward(round, grad_e, grad_s.to(round.scores.scalar_type()), base);
       grad_e = g.embeddings;
       grad_s = g.scores;
     }

@@ -5,6 +5,7 @@
 
 #include "pyramidion/ops/successive_halving_topk.h"
 #include "pyramidion/ops/successive_halving_topk_reference.h"
+#include "ops/successive_halving_kernels.h"
 
 namespace pyramidion {
 namespace {
@@ -81,6 +82,58 @@ TEST(SuccessiveHalvingTopKDevices, FusedKernelsMatchTheReferenceComposition) {
     auto gb = torch::autograd::grad({b.embeddings.sum() + b.scores.sum()}, {e, s});
     EXPECT_LT((ga[0] - gb[0]).abs().max().item<double>(), 1e-10);
     EXPECT_LT((ga[1] - gb[1]).abs().max().item<double>(), 1e-9);
+  }
+}
+
+TEST(SuccessiveHalvingTopKDevices, DispatchPicksTheDeviceKernelsThatTakeTheDtype) {
+  using ops_detail::halving_kernels_for;
+  auto on = [](torch::Device device, torch::ScalarType dtype) {
+    return std::string(halving_kernels_for(torch::empty({1, 4, 2}, torch::TensorOptions().dtype(dtype).device(device))).name);
+  };
+  EXPECT_EQ(on(torch::kCPU, torch::kFloat), "cpu");
+  EXPECT_EQ(on(torch::kCPU, torch::kDouble), "cpu");
+  EXPECT_EQ(on(torch::kCPU, torch::kBFloat16), "generic");
+  // A device with no registered kernels (meta here; CUDA in a build without PYRAMIDION_WITH_CUDA).
+  EXPECT_EQ(on(torch::kMeta, torch::kFloat), "generic");
+#ifndef PYRAMIDION_WITH_CUDA
+  if (torch::cuda::is_available()) EXPECT_EQ(on(torch::Device(torch::kCUDA, 0), torch::kFloat), "generic");
+#endif
+}
+
+TEST(SuccessiveHalvingTopKDevices, RegisteredKernelsTakeTheirDeviceAndOnlyTheirDtypes) {
+  // Registers for a device type no other test uses, the way a *_cuda.cu registers for CUDA.
+  static const ops_detail::HalvingKernels fake{
+      "fake", [](torch::ScalarType t) { return t == torch::kHalf; }, ops_detail::generic_halving_kernels().forward,
+      ops_detail::generic_halving_kernels().backward};
+  static const ops_detail::HalvingKernelsRegistration registration(c10::DeviceType::Meta, fake);
+  auto meta = [](torch::ScalarType dtype) { return torch::empty({1, 4, 2}, torch::TensorOptions().dtype(dtype).device(torch::kMeta)); };
+  EXPECT_STREQ(ops_detail::halving_kernels_for(meta(torch::kHalf)).name, "fake");
+  EXPECT_STREQ(ops_detail::halving_kernels_for(meta(torch::kFloat)).name, "generic");
+  ops_detail::register_halving_kernels(c10::DeviceType::Meta, ops_detail::generic_halving_kernels());
+}
+
+TEST(SuccessiveHalvingTopKDevices, CpuKernelsMatchTheGenericKernelsRoundByRound) {
+  torch::manual_seed(8);
+  for (auto dtype : {torch::kFloat, torch::kDouble}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    const double tolerance = dtype == torch::kFloat ? 1e-5 : 1e-12;
+    ops_detail::HalvingRound round;
+    round.embeddings = torch::randn({3, 34, 19}, dtype);              // dim 19: vector body and tail
+    round.scores = torch::rand({3, 34}, dtype).add_(1e-5);
+    ops_detail::make_halving_pairs(round, /*flip_right=*/true, /*sort_back=*/false);
+    ops_detail::HalvingRound generic_round = round;
+    const auto& cpu = ops_detail::cpu_halving_kernels();
+    const auto& generic = ops_detail::generic_halving_kernels();
+    auto a = cpu.forward(round, 20.0);
+    auto b = generic.forward(generic_round, 20.0);
+    EXPECT_LT((a.embeddings - b.embeddings).abs().max().item<double>(), tolerance);
+    EXPECT_LT((a.scores - b.scores).abs().max().item<double>(), tolerance);
+    EXPECT_LT((round.weight - generic_round.weight).abs().max().item<double>(), tolerance);
+    auto ge = torch::randn({3, 17, 19}, dtype), gs = torch::randn({3, 17}, dtype);
+    auto ga = cpu.backward(round, ge, gs, 20.0);
+    auto gb = generic.backward(generic_round, ge, gs, 20.0);
+    EXPECT_LT((ga.embeddings - gb.embeddings).abs().max().item<double>(), tolerance);
+    EXPECT_LT((ga.scores - gb.scores).abs().max().item<double>(), 20 * tolerance);
   }
 }
 

@@ -9,6 +9,10 @@
 #include <utility>
 #include <vector>
 
+namespace torch::nn {
+class Module;  // <torch/nn/module.h>: only references here, so the declaration is enough
+}  // namespace torch::nn
+
 namespace pyramidion {
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;

@@ -1,0 +1,98 @@
+# The library's sources, one explicit list per layer (layer order: ops -> nn/data -> models -> decoding ->
+# eval -> training -> benchmark; util underneath). A new file is added here; CMakeLists.txt includes this file.
+# CUDA sources (*_cuda.cu) are compiled only with -DPYRAMIDION_WITH_CUDA=ON.
+
+set(PYRAMIDION_OPS_SOURCES
+  src/ops/successive_halving_topk.cpp
+  src/ops/successive_halving_topk_cpu.cpp
+  src/ops/successive_halving_topk_generic.cpp
+  src/ops/successive_halving_topk_reference.cpp)
+
+set(PYRAMIDION_NN_SOURCES
+  src/nn/attention.cpp
+  src/nn/blockwise_self_attention.cpp
+  src/nn/decoder_cache.cpp
+  src/nn/encoder_output.cpp
+  src/nn/feed_forward.cpp
+  src/nn/multihead_attention.cpp
+  src/nn/pooling_report.cpp
+  src/nn/representation_pooler.cpp
+  src/nn/sinusoidal_positions.cpp
+  src/nn/transformer_decoder_layer.cpp
+  src/nn/transformer_encoder_layer.cpp)
+
+set(PYRAMIDION_DATA_SOURCES
+  src/data/binary_dataset.cpp
+  src/data/binary_dataset_writer.cpp
+  src/data/jsonl_readers.cpp
+  src/data/line_source.cpp
+  src/data/prepare.cpp
+  src/data/readers.cpp
+  src/data/sentencepiece_tokenizer.cpp
+  src/data/spm_library.cpp
+  src/data/synthetic_corpus.cpp
+  src/data/text_readers.cpp
+  src/data/training_text.cpp)
+
+set(PYRAMIDION_MODELS_SOURCES
+  src/models/architecture_summary.cpp
+  src/models/model_config.cpp
+  src/models/model_file.cpp
+  src/models/presets.cpp
+  src/models/summarization_model.cpp)
+
+set(PYRAMIDION_DECODING_SOURCES
+  src/decoding/beam_search.cpp
+  src/decoding/summarizer.cpp
+  src/decoding/summary_generator.cpp)
+
+set(PYRAMIDION_EVAL_SOURCES
+  src/eval/porter_stemmer.cpp
+  src/eval/rouge.cpp
+  src/eval/rouge_bootstrap.cpp
+  src/eval/rouge_tokenizer.cpp)
+
+set(PYRAMIDION_TRAINING_SOURCES
+  src/training/batch.cpp
+  src/training/checkpoint.cpp
+  src/training/checkpoint_policy.cpp
+  src/training/label_smoothed_cross_entropy.cpp
+  src/training/lr_scheduler.cpp
+  src/training/metrics_log.cpp
+  src/training/mixed_precision.cpp
+  src/training/stop_signal.cpp
+  src/training/token_budget_batcher.cpp
+  src/training/trainer.cpp
+  src/training/training_config.cpp
+  src/training/training_log.cpp
+  src/training/update_step.cpp
+  src/training/validator.cpp)
+
+set(PYRAMIDION_BENCHMARK_SOURCES
+  src/benchmark/architecture_benchmark.cpp
+  src/benchmark/svg_plot.cpp
+  src/benchmark/topk_approximation.cpp)
+
+set(PYRAMIDION_UTIL_SOURCES
+  src/util/atomic_file.cpp
+  src/util/device.cpp
+  src/util/directory_lock.cpp
+  src/util/json_depth.cpp
+  src/util/peak_memory.cpp
+  src/util/progress.cpp
+  src/util/runtime.cpp
+  src/util/tensor_archive.cpp
+  src/util/thread_pool.cpp
+  src/util/timing.cpp
+  src/util/yaml_override.cpp)
+
+# Fused CUDA kernels; each registers itself with the device dispatch of its op (none yet: CUDA tensors use
+# the generic LibTorch-op kernels).
+set(PYRAMIDION_OPS_CUDA_SOURCES)
+
+set(PYRAMIDION_SOURCES
+  ${PYRAMIDION_OPS_SOURCES} ${PYRAMIDION_NN_SOURCES} ${PYRAMIDION_DATA_SOURCES} ${PYRAMIDION_MODELS_SOURCES}
+  ${PYRAMIDION_DECODING_SOURCES} ${PYRAMIDION_EVAL_SOURCES} ${PYRAMIDION_TRAINING_SOURCES} ${PYRAMIDION_BENCHMARK_SOURCES}
+  ${PYRAMIDION_UTIL_SOURCES})
+list(TRANSFORM PYRAMIDION_SOURCES PREPEND "${PROJECT_SOURCE_DIR}/")
+list(TRANSFORM PYRAMIDION_OPS_CUDA_SOURCES PREPEND "${PROJECT_SOURCE_DIR}/")
