@@ -215,7 +215,7 @@ void run(const DemoOptions& o) {
   const auto started = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - started).count(); };
   const double budget = o.minutes * 60.0;
-  if (budget <= 0) throw CommandError("--minutes must be positive");
+  if (!std::isfinite(budget) || budget <= 0) throw CommandError("--minutes must be a positive number of minutes");
   fs::create_directories(o.output);
   fmt::print("pyramidion demo: synthetic cue-passage corpus -> tokenizer -> tiny DeepPyramidion -> evaluation\n");
   fmt::print("budget {:.1f} min, {} threads, output in {}/\n\n", o.minutes, torch::get_num_threads(), o.output);

@@ -93,6 +93,20 @@ Document parse_line(const std::string& line, int64_t number, const SummarizeOpti
 void run(const SummarizeOptions& o) {
   refuse_output_over_input(o.output, {o.input, o.model});
   const Summarizer summarizer = load_summarizer(o.model, o.loading);
+  {
+    // Beam search stops at the decoder's position table: say so instead of silently cutting summaries short.
+    const auto& search = o.generation.search;
+    const int64_t cap = summarizer.config().max_target_positions - 1;
+    const double longest =
+        search.max_len_a * static_cast<double>(summarizer.config().max_source_positions) + static_cast<double>(search.max_len_b);
+    if (longest > static_cast<double>(cap)) {
+      const std::string message = fmt::format(
+          "--max-len-a {} --max-len-b {} allow {:.0f} tokens but the model generates at most {} (max_target_positions - 1)",
+          search.max_len_a, search.max_len_b, longest, cap);
+      if (o.strict) throw CommandError(message);
+      spdlog::warn("{}; summaries are capped there", message);
+    }
+  }
 
   std::ifstream file;
   std::istream* in = &std::cin;

@@ -71,6 +71,9 @@ void run(const TrainOptions& o) {
   } catch (const std::invalid_argument& e) {
     throw CommandError(e.what());
   }
+  if (config.training.max_updates > 0 && config.training.warmup_updates >= config.training.max_updates)
+    spdlog::warn("training.warmup_updates ({}) >= training.max_updates ({}): the learning rate never reaches "
+                 "training.lr ({})", config.training.warmup_updates, config.training.max_updates, config.training.lr);
   auto train = open_split(data_dir, "train");
   auto valid = open_split(data_dir, "valid");
   if (train->vocab_size() != tokenizer.vocab_size())

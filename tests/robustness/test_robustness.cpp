@@ -360,6 +360,35 @@ TEST_F(Robustness, DescribeTrainAndBenchResolveSetTheSameWay) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+TEST_F(Robustness, NonsenseNumbersAreErrorsOrWarnings) {
+  for (const char* minutes : {"nan", "-1", "0", "inf"}) {
+    auto r = run(std::string("PYR demo --minutes ") + minutes + " --output '" + path("demo-nan") + "'");
+    EXPECT_EQ(r.exit_code, 1) << minutes << ": " << r.err;
+    EXPECT_NE(r.err.find("--minutes must be a positive number"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(path("demo-nan")));
+  }
+  const auto data = path("prepared-warmup");
+  auto r = run("PYR data prepare --tokenizer '" + word_tokenizer() + "' --train '" + docs() + "' --valid '" + docs() +
+               "' -o '" + data + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run("PYR --threads 1 train --preset tiny-pyramidion --data '" + data + "' --save-dir '" + path("run-warmup") +
+          "' --no-progress --set training.max_updates=2 --set training.warmup_updates=10 --set training.valid_subset_size=0");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("training.warmup_updates (10) >= training.max_updates (2)"), std::string::npos) << r.err;
+  // The tiny model generates at most 15 tokens (max_target_positions 16).
+  r = run("PYR --threads 1 summarize -m '" + model() + "' -i '" + docs() + "' --max-len-b 200");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("allow 200 tokens but the model generates at most 15"), std::string::npos) << r.err;
+  r = run("PYR --threads 1 summarize --strict -m '" + model() + "' -i '" + docs() + "' --max-len-b 200");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  for (const char* bad : {"--beam 0", "--max-len-a nan", "--max-len-b -1", "--lenpen inf", "--unk-penalty nan"}) {
+    r = run("PYR --threads 1 summarize -m '" + model() + "' -i '" + docs() + "' " + bad);
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_EQ(r.out, "") << bad;
+  }
+}
+
 // --- the command that errors point at ---------------------------------------------------------------------------
 
 TEST_F(Robustness, InfoDescribesAModelFileAndNamesABadOne) {
