@@ -13,6 +13,7 @@
 #include "model_loading.h"
 #include "pyramidion/eval/architecture_benchmark.h"
 #include "pyramidion/models/presets.h"
+#include "pyramidion/training/training_config.h"
 #include "pyramidion/util/atomic_file.h"
 
 namespace pyramidion::cli {
@@ -55,9 +56,9 @@ std::vector<ArchitectureSpec> resolve_architectures(const BenchArchOptions& o) {
   std::vector<std::string> presets = o.archs;
   if (presets.empty() && o.configs.empty()) presets = kDefaultArchitectures;
   try {
-    for (const auto& name : presets) specs.push_back({name, resolve_model_config("", name, o.overrides)});
+    for (const auto& name : presets) specs.push_back({name, resolve_run_config("", name, o.overrides, 0).model});
     for (const auto& path : o.configs)
-      specs.push_back({std::filesystem::path(path).stem().string(), resolve_model_config(path, "", o.overrides)});
+      specs.push_back({std::filesystem::path(path).stem().string(), resolve_run_config(path, "", o.overrides, 0).model});
   } catch (const std::invalid_argument& e) {
     throw CommandError(e.what());
   }
@@ -102,7 +103,7 @@ void run(const BenchArchOptions& o) {
   for (const auto& s : specs) {
     const auto& c = s.config;
     std::string pooling;
-    for (const auto& [layer, width] : c.pooling) pooling += fmt::format("{}{}: {}", pooling.empty() ? "" : ", ", layer, width);
+    for (const auto& [layer, width] : c.pooling.schedule) pooling += fmt::format("{}{}: {}", pooling.empty() ? "" : ", ", layer, width);
     std::cout << fmt::format("  {:<16} d {} / heads {} / ffn {}, {}+{} layers, chunk {}, pooling {{{}}}\n", s.name,
                              c.d_model, c.attention_heads, c.ffn_dim, c.encoder_layers, c.decoder_layers,
                              c.chunk_size > 0 ? std::to_string(c.chunk_size) : std::string("full"), pooling);

@@ -6,6 +6,7 @@
 #include "command.h"
 #include "pyramidion/models/architecture_summary.h"
 #include "pyramidion/models/presets.h"
+#include "pyramidion/training/training_config.h"
 
 namespace pyramidion::cli {
 namespace {
@@ -25,7 +26,7 @@ void run_describe(const DescribeOptions& o) {
   ModelConfig config;
   ArchitectureSummary summary;
   try {
-    config = resolve_model_config(o.config, o.preset, o.overrides);
+    config = resolve_run_config(o.config, o.preset, o.overrides, 0).model;
     summary = summarize_architecture(config, {o.source_length, o.target_length, o.bytes_per_element});
   } catch (const std::invalid_argument& e) {
     throw CommandError(e.what());

@@ -59,7 +59,7 @@ int64_t count_parameters(const ModelConfig& c) {
   if (!c.tie_output_projection) total += c.vocab_size * d;
   total += c.encoder_layers * (attention + ffn + 2 * norm);
   total += c.decoder_layers * (2 * attention + ffn + 3 * norm);
-  total += static_cast<int64_t>(c.pooling.size()) * (d + 1);
+  total += static_cast<int64_t>(c.pooling.schedule.size()) * (d + 1);
   if (c.normalize_before) total += 2 * norm;
   return total;
 }

@@ -57,35 +57,4 @@ YAML::Node load_preset_yaml(const std::string& name) {
 
 ModelConfig load_preset(const std::string& name) { return ModelConfig::from_yaml(load_preset_yaml(name), preset_path(name)); }
 
-ModelConfig resolve_model_config(const std::string& config_path, const std::string& preset,
-                                 const std::vector<std::string>& overrides) {
-  if (config_path.empty() == preset.empty()) throw std::invalid_argument("give either a config file or a preset");
-  YAML::Node document;
-  std::string origin;
-  if (!preset.empty()) {
-    document = load_preset_yaml(preset);
-    origin = preset_path(preset);
-  } else {
-    origin = config_path;
-    if (!fs::exists(config_path)) throw std::invalid_argument(config_path + ": no such file");
-    try {
-      document = YAML::LoadFile(config_path);
-    } catch (const YAML::Exception& e) {
-      throw std::invalid_argument(config_path + ": invalid YAML: " + e.msg);
-    }
-  }
-  for (const auto& assignment : overrides) {
-    // "d_model=256" and "pooling.0=128" are model keys (a misspelt key then fails as an unknown model key);
-    // "model.x=..." and "training.x=..." name their section.
-    const auto split = assignment.find_first_of(".=");
-    const std::string first = assignment.substr(0, split);
-    const auto keys = ModelConfig::keys();
-    const bool model_key = std::find(keys.begin(), keys.end(), first) != keys.end();
-    const bool sectioned = !model_key && split != std::string::npos && assignment[split] == '.';
-    apply_yaml_override(document, sectioned ? assignment : "model." + assignment);
-    origin += " --set " + assignment;
-  }
-  return ModelConfig::from_yaml(document, origin);
-}
-
 }  // namespace pyramidion

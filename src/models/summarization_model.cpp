@@ -31,12 +31,12 @@ SummarizationModelImpl::SummarizationModelImpl(const ModelConfig& config) : conf
     encoder_layer_list_.push_back(TransformerEncoderLayer(layer, config_.chunk_size));
     encoder_layers_->push_back(encoder_layer_list_.back());
   }
-  for (const auto& [index, width] : config_.pooling) {
+  for (const auto& [index, width] : config_.pooling.schedule) {
     RepresentationPoolerOptions options;
     options.dim = dim;
     options.width = width;
     options.topk = config_.topk_options();
-    options.hard_at_inference = config_.pooling_hard_at_inference;
+    options.hard_at_inference = config_.pooling.hard_at_inference;
     poolers_.emplace(index, register_module("pooler_after_layer_" + std::to_string(index), RepresentationPooler(options)));
   }
   decoder_layers_ = register_module("decoder_layers", torch::nn::ModuleList());

@@ -246,7 +246,7 @@ RunConfig resolve_run_config(const std::string& config_path, const std::string& 
     else if (is_training_key(first)) scoped = "training." + assignment;
     else throw std::invalid_argument("--set " + assignment + ": '" + first + "' is neither a model nor a training key");
     try {
-      apply_yaml_override(document, scoped);
+      apply_yaml_override(document, canonical_model_override(scoped));
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument("--set " + assignment + ": " + e.what());
     }

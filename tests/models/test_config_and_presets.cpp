@@ -10,6 +10,7 @@
 #include "model_test_support.h"
 #include "pyramidion/models/architecture_summary.h"
 #include "pyramidion/models/presets.h"
+#include "pyramidion/training/training_config.h"
 #include "pyramidion/util/yaml_override.h"
 #include "test_support.h"
 
@@ -33,7 +34,7 @@ TEST(ModelConfig, ParsesModelSectionAndIgnoresOtherSections) {
       "x.yaml");
   EXPECT_EQ(c.d_model, 64);
   EXPECT_EQ(c.chunk_size, 16);
-  EXPECT_EQ(c.pooling, (std::map<int64_t, int64_t>{{0, 100}, {3, 7}}));
+  EXPECT_EQ(c.pooling.schedule, (std::map<int64_t, int64_t>{{0, 100}, {3, 7}}));
   EXPECT_EQ(c.activation, Activation::gelu);
   EXPECT_EQ(c.attention_backend, AttentionBackend::math);
   EXPECT_EQ(c.dropout, 0.1);  // default
@@ -77,7 +78,7 @@ TEST(YamlOverride, SetsNestedKeysAndParsesValues) {
   apply_override(c, "pooling={1: 64}");
   apply_override(c, "model.pooling.3=32");
   apply_override(c, "chunk_size=128");
-  EXPECT_EQ(c.pooling, (std::map<int64_t, int64_t>{{1, 64}, {3, 32}}));
+  EXPECT_EQ(c.pooling.schedule, (std::map<int64_t, int64_t>{{1, 64}, {3, 32}}));
   EXPECT_EQ(c.chunk_size, 128);
   EXPECT_THROW(apply_override(c, "d_modle=3"), std::invalid_argument);
 }
@@ -88,13 +89,13 @@ ModelConfig small_version(const std::string& name) {
   const int64_t source = 256;
   auto scale = [&](int64_t v) { return std::max<int64_t>(1, v * source / preset.max_source_positions); };
   std::string pooling = "{";
-  for (const auto& [layer, width] : preset.pooling) pooling += std::to_string(layer) + ": " + std::to_string(scale(width)) + ", ";
+  for (const auto& [layer, width] : preset.pooling.schedule) pooling += std::to_string(layer) + ": " + std::to_string(scale(width)) + ", ";
   pooling += "}";
-  return resolve_model_config("", name,
+  return resolve_run_config("", name,
                               {"d_model=32", "attention_heads=2", "ffn_dim=64", "vocab_size=64",
                                "max_source_positions=" + std::to_string(source), "max_target_positions=16",
                                "chunk_size=" + std::to_string(preset.chunk_size ? scale(preset.chunk_size) : 0),
-                               "pooling=" + pooling, "training.ignored=1"});
+                               "pooling=" + pooling, "training.lr=1e-3"}, 0).model;
 }
 
 TEST(Presets, EveryPresetBuildsAndTrainsOneStep) {

@@ -18,9 +18,7 @@ std::string preset_path(const std::string& name);  // throws std::invalid_argume
 YAML::Node load_preset_yaml(const std::string& name);  // the whole document (model: and any other sections)
 ModelConfig load_preset(const std::string& name);
 
-// A config from either a file or a preset, then `--set` overrides in order (keys relative to the document root,
-// e.g. "model.d_model=256"; a key without a section is taken as model.<key>).
-ModelConfig resolve_model_config(const std::string& config_path, const std::string& preset,
-                                 const std::vector<std::string>& overrides);
+// describe, bench, train and demo resolve -c FILE / --preset NAME / --set k=v through one function with one rule set:
+// resolve_run_config (pyramidion/training/training_config.h).
 
 }  // namespace pyramidion

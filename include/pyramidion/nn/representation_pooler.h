@@ -41,7 +41,7 @@ torch::Tensor pooling_provenance(const PoolingRecord& record);
 struct RepresentationPoolerOptions {
   int64_t dim = 512;
   int64_t width = 512;
-  TopKOptions topk{20.0, true, true, false};  // base, flip_right, sort_back, hard (hard: always exact top-k)
+  TopKOptions topk;                           // defaults: base 20, flip_right, kDefaultSortBack, soft
   bool hard_at_inference = false;             // exact top-k in eval mode (the paper keeps the soft operator)
   double score_epsilon = 1e-5;                // keeps scores > 0
 };
