@@ -53,13 +53,17 @@ Field pooling_section() {
             PoolingConfig& p = c.pooling;
             if (n.IsNull()) return p.schedule.clear();
             if (!n.IsMap()) fail(o, f, "expected a map {type: ..., schedule: {layer: width}, ...}, got " + describe_node(n));
-            bool legacy = true;
-            for (const auto& item : n) legacy = legacy && is_integer_key(item.first);
-            if (legacy) return read_schedule(p.schedule, n, o, f + ".schedule");
+            // Integer keys are schedule entries (a legacy section, possibly with nested keys set by --set on it).
+            bool any_integer = false;
+            for (const auto& item : n) any_integer = any_integer || is_integer_key(item.first);
+            if (any_integer) p.schedule.clear();
             for (const auto& item : n) {
               const std::string key = item.first.as<std::string>();
               const std::string field = f + "." + key;
-              if (key == "type") p.type = read_scalar<std::string>(item.second, o, field, "a pooler type name");
+              if (is_integer_key(item.first))
+                p.schedule[read_scalar<int64_t>(item.first, o, f, "integer layer indices")] =
+                    read_scalar<int64_t>(item.second, o, f + ".schedule." + key, "an integer width");
+              else if (key == "type") p.type = read_scalar<std::string>(item.second, o, field, "a pooler type name");
               else if (key == "schedule") read_schedule(p.schedule, item.second, o, field);
               else if (key == "base") p.base = read_scalar<double>(item.second, o, field, "a number");
               else if (key == "flip_right") p.flip_right = read_scalar<bool>(item.second, o, field, "true or false");
