@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "pyramidion/models/pooler_factory.h"
 #include "pyramidion/util/yaml_fields.h"
 #include "pyramidion/util/yaml_override.h"
 
@@ -228,8 +229,7 @@ void ModelConfig::validate() const {
     require(id >= 0 && id < vocab_size, name,
             std::to_string(id) + " is outside the vocabulary (vocab_size " + std::to_string(vocab_size) + ")");
   require(vocab_size >= 1, "vocab_size", "must be >= 1");
-  require(pooling.type == "topk", "pooling.type",
-          "unknown pooler type '" + pooling.type + "' (known: topk)");
+  require(is_pooler_type(pooling.type), "pooling.type", unknown_pooler_type_message(pooling.type));
   require(pooling.base > 1, "pooling.base", "must be > 1");
   for (const auto& [layer, width] : pooling.schedule) {
     require(layer >= 0 && layer < encoder_layers, "pooling.schedule",
