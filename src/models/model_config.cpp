@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "pyramidion/models/config_document.h"
 #include "pyramidion/models/pooler_factory.h"
 #include "pyramidion/util/yaml_fields.h"
 #include "pyramidion/util/yaml_override.h"
@@ -277,6 +278,21 @@ void apply_override(ModelConfig& config, const std::string& assignment) {
   const std::string scoped = assignment.rfind("model.", 0) == 0 ? assignment : "model." + assignment;  // model keys only
   apply_yaml_override(document, canonical_model_override(scoped));
   config = ModelConfig::from_yaml(document, "--set " + assignment);
+}
+
+void normalize_pooling_section(YAML::Node& document) {
+  if (!document.IsMap() || !document["model"] || !document["model"].IsMap()) return;
+  YAML::Node model = document["model"];
+  if (!model["pooling"]) return;
+  const YAML::Node pooling = model["pooling"];
+  bool legacy = pooling.IsNull() || pooling.IsMap();
+  if (pooling.IsMap())
+    for (const auto& item : pooling) legacy = legacy && is_integer_key(item.first);
+  if (!legacy) return;
+  YAML::Node schedule = pooling.IsNull() ? YAML::Node(YAML::NodeType::Map) : YAML::Clone(pooling);
+  YAML::Node section(YAML::NodeType::Map);
+  section["schedule"] = schedule;
+  model["pooling"] = section;
 }
 
 std::string canonical_model_override(const std::string& scoped) {

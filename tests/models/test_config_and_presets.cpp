@@ -4,7 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "model_test_support.h"
@@ -83,6 +87,13 @@ TEST(YamlOverride, SetsNestedKeysAndParsesValues) {
   EXPECT_THROW(apply_override(c, "d_modle=3"), std::invalid_argument);
 }
 
+std::string testing_temp_yaml(const std::string& text) {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("pyramidion_config_" + std::to_string(::getpid()) + ".yaml")).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
 // The nested pooling section and the legacy flat keys describe the same ModelConfig; to_yaml writes the nested form.
 TEST(ModelConfig, NestedAndFlatPoolingKeysAreEqual) {
   const auto nested = ModelConfig::from_yaml_string(
@@ -149,6 +160,15 @@ TEST(RunConfig, ModelOnlyCommandsValidateTrainingKeysToo) {
     }
     return std::string();
   };
+  // On a legacy file (tiny.yaml-style `pooling: {0: 256}`) a nested override adds to the file's schedule.
+  const std::string legacy = testing_temp_yaml("model:\n  encoder_layers: 3\n  pooling: {0: 256}\n  pooling_base: 8\n");
+  const auto merged = resolve_run_config(legacy, "", {"pooling.schedule.1=64", "pooling.sort_back=false"}, 0).model;
+  EXPECT_EQ(merged.pooling.schedule, (std::map<int64_t, int64_t>{{0, 256}, {1, 64}}));
+  EXPECT_FALSE(merged.pooling.sort_back);
+  EXPECT_EQ(merged.pooling.base, 8.0);
+  EXPECT_EQ(resolve_run_config(legacy, "", {"pooling={2: 9}"}, 0).model.pooling.schedule,
+            (std::map<int64_t, int64_t>{{2, 9}}));
+  std::remove(legacy.c_str());
   EXPECT_NE(message_of({"training.lrr=1"}).find("training.lrr"), std::string::npos);
   EXPECT_NE(message_of({"d_modle=3"}).find("d_modle"), std::string::npos);
   EXPECT_NE(message_of({"pooling.type=mean"}).find("model.pooling.type"), std::string::npos);
