@@ -38,6 +38,8 @@ set(PYRAMIDION_MODELS_SOURCES
   src/models/architecture_summary.cpp
   src/models/model_config.cpp
   src/models/model_file.cpp
+  src/models/pooler_factory.cpp
+  src/models/poolers/topk_pooler.cpp
   src/models/presets.cpp
   src/models/summarization_model.cpp)
 

@@ -530,7 +530,7 @@ nlohmann::json ArchitectureBenchmarkResult::to_json() const {
   nlohmann::json archs = nlohmann::json::array();
   for (const auto& a : architectures) {
     nlohmann::json pooling = nlohmann::json::object();
-    for (const auto& [layer, width] : a.config.pooling) pooling[std::to_string(layer)] = width;
+    for (const auto& [layer, width] : a.config.pooling.schedule) pooling[std::to_string(layer)] = width;
     archs.push_back({{"name", a.name},
                      {"parameters", count_parameters(a.config)},
                      {"d_model", a.config.d_model},

@@ -103,7 +103,7 @@ void run(const BenchArchOptions& o) {
   for (const auto& s : specs) {
     const auto& c = s.config;
     std::string pooling;
-    for (const auto& [layer, width] : c.pooling) pooling += fmt::format("{}{}: {}", pooling.empty() ? "" : ", ", layer, width);
+    for (const auto& [layer, width] : c.pooling.schedule) pooling += fmt::format("{}{}: {}", pooling.empty() ? "" : ", ", layer, width);
     std::cout << fmt::format("  {:<16} d {} / heads {} / ffn {}, {}+{} layers, chunk {}, pooling {{{}}}\n", s.name,
                              c.d_model, c.attention_heads, c.ffn_dim, c.encoder_layers, c.decoder_layers,
                              c.chunk_size > 0 ? std::to_string(c.chunk_size) : std::string("full"), pooling);

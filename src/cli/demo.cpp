@@ -354,7 +354,7 @@ void run(const DemoOptions& o) {
   fmt::print("{:<22} {:8.2f} {:8.2f} {:8.2f} {:10.2f} {:11.1f}%\n", "tiny DeepPyramidion", 100 * quality.rouge.rouge1.fmeasure,
              100 * quality.rouge.rouge2.fmeasure, 100 * quality.rouge.rougeL.fmeasure,
              100 * quality.rouge.rougeLsum.fmeasure, 100 * quality.exact);
-  const auto& last_pool = run_config.model.pooling;
+  const auto& last_pool = run_config.model.pooling.schedule;
   const int64_t final_width = last_pool.empty() ? 0 : last_pool.rbegin()->second;
   fmt::print("\nwhat the last pooler keeps ({} slots of each document, soft top-k provenance):\n", final_width);
   fmt::print("  slots dominated (>50%) by salient tokens: {:.1f}%   (base rate of salient tokens {:.1f}%, ceiling {:.1f}%)\n",

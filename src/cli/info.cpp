@@ -20,6 +20,21 @@ struct InfoOptions {
   bool json = false;
 };
 
+nlohmann::ordered_json yaml_to_json(const YAML::Node& node) {
+  if (node.IsMap()) {
+    nlohmann::ordered_json map = nlohmann::ordered_json::object();
+    for (const auto& entry : node) map[entry.first.as<std::string>()] = yaml_to_json(entry.second);
+    return map;
+  }
+  if (node.IsSequence()) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& item : node) list.push_back(yaml_to_json(item));
+    return list;
+  }
+  if (node.IsNull()) return nullptr;
+  return node.as<std::string>();
+}
+
 nlohmann::ordered_json describe_file(const std::string& path) {
   if (!std::filesystem::exists(path)) throw CommandError(path + ": no such model file or checkpoint");
   LoadedModel loaded;
@@ -36,18 +51,11 @@ nlohmann::ordered_json describe_file(const std::string& path) {
   info["parameters"] = loaded.model->parameter_count();
   info["config"] = nlohmann::ordered_json::object();
   {
-    // The config's own YAML keys, in documentation order, as JSON scalars/maps.
+    // The config's own YAML keys, in documentation order (scalars as written, sections as nested maps).
     const YAML::Node node = loaded.config.to_yaml()["model"];
     for (const auto& key : ModelConfig::keys()) {
       const YAML::Node value = node[key];
-      if (!value) continue;
-      if (value.IsMap()) {
-        nlohmann::ordered_json map = nlohmann::ordered_json::object();
-        for (const auto& entry : value) map[entry.first.as<std::string>()] = entry.second.as<std::string>();
-        info["config"][key] = map;
-      } else {
-        info["config"][key] = value.as<std::string>();
-      }
+      if (value) info["config"][key] = yaml_to_json(value);
     }
   }
   nlohmann::ordered_json tokenizer;

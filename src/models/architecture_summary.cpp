@@ -2,9 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+
+#include "pyramidion/models/summarization_model.h"
 
 namespace pyramidion {
 namespace {
@@ -52,18 +56,11 @@ nlohmann::json costs_json(const ArchitectureSummary& s, double AttentionCost::*m
 
 }  // namespace
 
+// Counted on the built model (CPU, no autograd), so the count follows the code of every layer and pooler type.
 int64_t count_parameters(const ModelConfig& c) {
-  const int64_t d = c.d_model, f = c.ffn_dim;
-  const int64_t attention = 4 * (d * d + d);
-  const int64_t ffn = d * f + f + f * d + d;
-  const int64_t norm = 2 * d;
-  int64_t total = c.vocab_size * d;
-  if (!c.tie_output_projection) total += c.vocab_size * d;
-  total += c.encoder_layers * (attention + ffn + 2 * norm);
-  total += c.decoder_layers * (2 * attention + ffn + 3 * norm);
-  total += static_cast<int64_t>(c.pooling.size()) * (d + 1);
-  if (c.normalize_before) total += 2 * norm;
-  return total;
+  torch::NoGradGuard no_grad;
+  SummarizationModel model(c);
+  return model->parameter_count();
 }
 
 ArchitectureSummary summarize_architecture(const ModelConfig& config, const SummaryOptions& options) {

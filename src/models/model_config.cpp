@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "pyramidion/models/config_document.h"
+#include "pyramidion/models/pooler_factory.h"
 #include "pyramidion/util/yaml_fields.h"
 #include "pyramidion/util/yaml_override.h"
 
@@ -26,23 +28,82 @@ Field choice(E ModelConfig::*m, std::vector<std::pair<std::string, E>> names) {
   return yaml_fields::choice<ModelConfig, E>(yaml_fields::member(m), std::move(names));
 }
 
-Field pooling_schedule() {
+bool is_integer_key(const YAML::Node& key) {
+  if (!key.IsScalar() || key.Scalar().empty()) return false;
+  const std::string& t = key.Scalar();
+  size_t i = (t[0] == '-' || t[0] == '+') ? 1 : 0;
+  if (i == t.size()) return false;
+  for (; i < t.size(); ++i)
+    if (t[i] < '0' || t[i] > '9') return false;
+  return true;
+}
+
+void read_schedule(std::map<int64_t, int64_t>& schedule, const YAML::Node& n, const std::string& o, const std::string& f) {
+  schedule.clear();
+  if (n.IsNull()) return;
+  if (!n.IsMap()) fail(o, f, "expected a map {layer_index: width}, got " + describe_node(n));
+  for (const auto& item : n) {
+    const auto layer = read_scalar<int64_t>(item.first, o, f, "integer layer indices");
+    schedule[layer] = read_scalar<int64_t>(item.second, o, f + "." + item.first.Scalar(), "an integer width");
+  }
+}
+
+// `pooling:` is either the nested section {type, schedule, base, flip_right, sort_back, hard_at_inference} or, in
+// legacy files, the schedule itself ({layer: width}, every key an integer).
+Field pooling_section() {
   return {[](ModelConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
-            c.pooling.clear();
-            if (n.IsNull()) return;
-            if (!n.IsMap()) fail(o, f, "expected a map {layer_index: width}, got " + describe_node(n));
+            PoolingConfig& p = c.pooling;
+            if (n.IsNull()) return p.schedule.clear();
+            if (!n.IsMap()) fail(o, f, "expected a map {type: ..., schedule: {layer: width}, ...}, got " + describe_node(n));
+            // Integer keys are schedule entries (a legacy section, possibly with nested keys set by --set on it).
+            bool any_integer = false;
+            for (const auto& item : n) any_integer = any_integer || is_integer_key(item.first);
+            if (any_integer) p.schedule.clear();
             for (const auto& item : n) {
-              const auto layer = read_scalar<int64_t>(item.first, o, f, "integer layer indices");
-              const auto width = read_scalar<int64_t>(item.second, o, f + "." + item.first.Scalar(), "an integer width");
-              c.pooling[layer] = width;
+              const std::string key = item.first.as<std::string>();
+              const std::string field = f + "." + key;
+              if (is_integer_key(item.first))
+                p.schedule[read_scalar<int64_t>(item.first, o, f, "integer layer indices")] =
+                    read_scalar<int64_t>(item.second, o, f + ".schedule." + key, "an integer width");
+              else if (key == "type") p.type = read_scalar<std::string>(item.second, o, field, "a pooler type name");
+              else if (key == "schedule") read_schedule(p.schedule, item.second, o, field);
+              else if (key == "base") p.base = read_scalar<double>(item.second, o, field, "a number");
+              else if (key == "flip_right") p.flip_right = read_scalar<bool>(item.second, o, field, "true or false");
+              else if (key == "sort_back") p.sort_back = read_scalar<bool>(item.second, o, field, "true or false");
+              else if (key == "hard_at_inference") p.hard_at_inference = read_scalar<bool>(item.second, o, field, "true or false");
+              else fail(o, field, "unknown key (pooling keys: type, schedule, base, flip_right, sort_back, hard_at_inference)");
             }
           },
           [](const ModelConfig& c) {
-            YAML::Node map(YAML::NodeType::Map);
-            for (const auto& [layer, width] : c.pooling) map[layer] = width;
-            map.SetStyle(YAML::EmitterStyle::Flow);
-            return map;
+            const PoolingConfig& p = c.pooling;
+            YAML::Node schedule(YAML::NodeType::Map);
+            for (const auto& [layer, width] : p.schedule) schedule[layer] = width;
+            schedule.SetStyle(YAML::EmitterStyle::Flow);
+            YAML::Node section(YAML::NodeType::Map);
+            section["type"] = p.type;
+            section["schedule"] = schedule;
+            section["base"] = p.base;
+            section["flip_right"] = p.flip_right;
+            section["sort_back"] = p.sort_back;
+            section["hard_at_inference"] = p.hard_at_inference;
+            return section;
           }};
+}
+
+template <typename T>
+Field legacy_pooling(T PoolingConfig::*m, const char* expected) {
+  return yaml_fields::scalar<ModelConfig, T>([m](ModelConfig& c) -> T& { return c.pooling.*m; }, expected);
+}
+
+// Read-only flat keys of old files and model files; to_yaml writes them inside `pooling:`.
+const std::vector<std::pair<std::string, Field>>& legacy_fields() {
+  static const std::vector<std::pair<std::string, Field>> table = {
+      {"pooling_base", legacy_pooling(&PoolingConfig::base, "a number")},
+      {"pooling_flip_right", legacy_pooling(&PoolingConfig::flip_right, "true or false")},
+      {"pooling_sort_back", legacy_pooling(&PoolingConfig::sort_back, "true or false")},
+      {"pooling_hard_at_inference", legacy_pooling(&PoolingConfig::hard_at_inference, "true or false")},
+  };
+  return table;
 }
 
 // Key order = order in to_yaml() and in the docs.
@@ -70,11 +131,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"max_source_positions", integer(&C::max_source_positions)},
       {"max_target_positions", integer(&C::max_target_positions)},
       {"chunk_size", integer(&C::chunk_size)},
-      {"pooling", pooling_schedule()},
-      {"pooling_base", real(&C::pooling_base)},
-      {"pooling_flip_right", boolean(&C::pooling_flip_right)},
-      {"pooling_sort_back", boolean(&C::pooling_sort_back)},
-      {"pooling_hard_at_inference", boolean(&C::pooling_hard_at_inference)},
+      {"pooling", pooling_section()},
   };
   return table;
 }
@@ -92,12 +149,15 @@ ModelConfig ModelConfig::from_yaml(const YAML::Node& document, const std::string
       const std::string key = item.first.as<std::string>();
       const std::string field = "model." + key;
       bool known = false;
-      for (const auto& [name, f] : fields()) {
-        if (name == key) {
-          f.read(config, item.second, origin, field);
-          known = true;
-          break;
+      for (const auto* table : {&fields(), &legacy_fields()}) {
+        for (const auto& [name, f] : *table) {
+          if (name == key) {
+            f.read(config, item.second, origin, field);
+            known = true;
+            break;
+          }
         }
+        if (known) break;
       }
       if (!known) fail(origin, field, "unknown key (see docs/model.md for the model keys)");
     }
@@ -145,6 +205,7 @@ std::string ModelConfig::to_yaml_string() const {
 std::vector<std::string> ModelConfig::keys() {
   std::vector<std::string> names;
   for (const auto& [name, f] : fields()) names.push_back(name);
+  for (const auto& [name, f] : legacy_fields()) names.push_back(name);  // still accepted by from_yaml and --set
   return names;
 }
 
@@ -169,11 +230,12 @@ void ModelConfig::validate() const {
     require(id >= 0 && id < vocab_size, name,
             std::to_string(id) + " is outside the vocabulary (vocab_size " + std::to_string(vocab_size) + ")");
   require(vocab_size >= 1, "vocab_size", "must be >= 1");
-  require(pooling_base > 1, "pooling_base", "must be > 1");
-  for (const auto& [layer, width] : pooling) {
-    require(layer >= 0 && layer < encoder_layers, "pooling",
+  require(is_pooler_type(pooling.type), "pooling.type", unknown_pooler_type_message(pooling.type));
+  require(pooling.base > 1, "pooling.base", "must be > 1");
+  for (const auto& [layer, width] : pooling.schedule) {
+    require(layer >= 0 && layer < encoder_layers, "pooling.schedule",
             "layer index " + std::to_string(layer) + " is outside 0.." + std::to_string(encoder_layers - 1));
-    require(width >= 1, "pooling", "width for layer " + std::to_string(layer) + " must be >= 1");
+    require(width >= 1, "pooling.schedule", "width for layer " + std::to_string(layer) + " must be >= 1");
   }
 }
 
@@ -193,9 +255,9 @@ TransformerLayerOptions ModelConfig::layer_options() const {
 
 TopKOptions ModelConfig::topk_options() const {
   TopKOptions o;
-  o.base = pooling_base;
-  o.flip_right = pooling_flip_right;
-  o.sort_back = pooling_sort_back;
+  o.base = pooling.base;
+  o.flip_right = pooling.flip_right;
+  o.sort_back = pooling.sort_back;
   o.hard = false;
   return o;
 }
@@ -204,8 +266,8 @@ std::vector<int64_t> ModelConfig::encoder_lengths(int64_t source_length) const {
   std::vector<int64_t> lengths;
   int64_t length = source_length;
   for (int64_t layer = 0; layer < encoder_layers; ++layer) {
-    auto it = pooling.find(layer);
-    if (it != pooling.end()) length = std::min(length, it->second);
+    auto it = pooling.schedule.find(layer);
+    if (it != pooling.schedule.end()) length = std::min(length, it->second);
     lengths.push_back(length);
   }
   return lengths;
@@ -214,8 +276,45 @@ std::vector<int64_t> ModelConfig::encoder_lengths(int64_t source_length) const {
 void apply_override(ModelConfig& config, const std::string& assignment) {
   YAML::Node document = config.to_yaml();
   const std::string scoped = assignment.rfind("model.", 0) == 0 ? assignment : "model." + assignment;  // model keys only
-  apply_yaml_override(document, scoped);
+  apply_yaml_override(document, canonical_model_override(scoped));
   config = ModelConfig::from_yaml(document, "--set " + assignment);
+}
+
+void normalize_pooling_section(YAML::Node& document) {
+  if (!document.IsMap() || !document["model"] || !document["model"].IsMap()) return;
+  YAML::Node model = document["model"];
+  if (!model["pooling"]) return;
+  const YAML::Node pooling = model["pooling"];
+  bool legacy = pooling.IsNull() || pooling.IsMap();
+  if (pooling.IsMap())
+    for (const auto& item : pooling) legacy = legacy && is_integer_key(item.first);
+  if (!legacy) return;
+  YAML::Node schedule = pooling.IsNull() ? YAML::Node(YAML::NodeType::Map) : YAML::Clone(pooling);
+  YAML::Node section(YAML::NodeType::Map);
+  section["schedule"] = schedule;
+  model["pooling"] = section;
+}
+
+std::string canonical_model_override(const std::string& scoped) {
+  static const std::string prefix = "model.pooling";
+  if (scoped.rfind(prefix, 0) != 0 || scoped.size() == prefix.size()) return scoped;
+  const std::string rest = scoped.substr(prefix.size());  // ".0=128", "={0: 256}", ".sort_back=false"
+  if (rest[0] == '.') {
+    const auto end = rest.find_first_of(".=", 1);
+    YAML::Node key(rest.substr(1, end == std::string::npos ? std::string::npos : end - 1));
+    return is_integer_key(key) ? prefix + ".schedule" + rest : scoped;
+  }
+  if (rest[0] != '=') return scoped;
+  YAML::Node value;
+  try {
+    value = YAML::Load(rest.substr(1));
+  } catch (const YAML::Exception&) {
+    return scoped;  // the override itself reports the bad YAML
+  }
+  bool schedule = value.IsMap() || value.IsNull();
+  if (value.IsMap())
+    for (const auto& item : value) schedule = schedule && is_integer_key(item.first);
+  return schedule ? prefix + ".schedule" + rest : scoped;
 }
 
 void check_vocabulary(const ModelConfig& config, int64_t tokenizer_vocab_size, const std::string& path) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "pyramidion/models/pooler_factory.h"
 #include "pyramidion/nn/sinusoidal_positions.h"
 
 namespace pyramidion {
@@ -31,13 +32,10 @@ SummarizationModelImpl::SummarizationModelImpl(const ModelConfig& config) : conf
     encoder_layer_list_.push_back(TransformerEncoderLayer(layer, config_.chunk_size));
     encoder_layers_->push_back(encoder_layer_list_.back());
   }
-  for (const auto& [index, width] : config_.pooling) {
-    RepresentationPoolerOptions options;
-    options.dim = dim;
-    options.width = width;
-    options.topk = config_.topk_options();
-    options.hard_at_inference = config_.pooling_hard_at_inference;
-    poolers_.emplace(index, register_module("pooler_after_layer_" + std::to_string(index), RepresentationPooler(options)));
+  for (const auto& [index, width] : config_.pooling.schedule) {
+    // The module name (and so the weight names in model files) does not depend on the pooler type.
+    poolers_.emplace(index, register_module("pooler_after_layer_" + std::to_string(index),
+                                            make_pooler(config_.pooling, dim, width)));
   }
   decoder_layers_ = register_module("decoder_layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < config_.decoder_layers; ++i) {
@@ -106,7 +104,7 @@ EncoderOutput SummarizationModelImpl::encode(const torch::Tensor& source, const 
     x = encoder_layer_list_[static_cast<size_t>(i)](x, mask);
     auto pooler = poolers_.find(i);
     if (pooler != poolers_.end()) {
-      PoolerOutput pooled = pooler->second(x, mask, i);
+      PoolerOutput pooled = pooler->second->forward(x, mask, i);
       x = pooled.pooled.states;  // (batch, min(width, len), dim)
       mask = pooled.pooled.mask;
       out.pooling.push_back(std::move(pooled.record));

@@ -5,6 +5,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include "pyramidion/models/config_document.h"
 #include "pyramidion/models/presets.h"
 #include "pyramidion/util/yaml_fields.h"
 #include "pyramidion/util/yaml_override.h"
@@ -237,6 +238,7 @@ RunConfig resolve_run_config(const std::string& config_path, const std::string& 
     }
   }
   if (!document.IsMap()) throw std::invalid_argument(run.origin + ": expected a YAML map with 'model:' and 'training:' sections");
+  normalize_pooling_section(document);  // overrides then act on the nested form, old files included
   for (const auto& assignment : overrides) {
     const auto split = assignment.find_first_of(".=");
     const std::string first = assignment.substr(0, split);
@@ -246,7 +248,7 @@ RunConfig resolve_run_config(const std::string& config_path, const std::string& 
     else if (is_training_key(first)) scoped = "training." + assignment;
     else throw std::invalid_argument("--set " + assignment + ": '" + first + "' is neither a model nor a training key");
     try {
-      apply_yaml_override(document, scoped);
+      apply_yaml_override(document, canonical_model_override(scoped));
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument("--set " + assignment + ": " + e.what());
     }

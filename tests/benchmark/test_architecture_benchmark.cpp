@@ -24,7 +24,7 @@ ModelConfig toy(int64_t chunk, std::map<int64_t, int64_t> pooling) {
   c.encoder_layers = 4;
   c.decoder_layers = 2;
   c.chunk_size = chunk;
-  c.pooling = std::move(pooling);
+  c.pooling.schedule = std::move(pooling);
   c.max_source_positions = 64;
   c.max_target_positions = 16;
   return c;

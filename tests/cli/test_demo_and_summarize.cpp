@@ -73,7 +73,7 @@ TEST_F(DemoCommand, SummarizeReadsTheTestSplitAndWritesOneLinePerDocumentInOrder
   r = run_cli("--threads 1 summarize -m '" + model + "' --input-format text --max-len-b 10 < '" + text + "'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("stdin:2: empty document"), std::string::npos) << r.output;
-  r = run_cli("--threads 1 summarize --strict -m '" + model + "' --input-format text < '" + text + "'");
+  r = run_cli("--threads 1 summarize --strict -m '" + model + "' --input-format text --max-len-b 10 < '" + text + "'");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("stdin:2: empty document"), std::string::npos) << r.output;
 }

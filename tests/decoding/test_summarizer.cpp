@@ -23,7 +23,7 @@ ModelConfig tiny_config() {
   c.encoder_layers = 2;
   c.decoder_layers = 2;
   c.chunk_size = 8;
-  c.pooling = {{0, 12}, {1, 6}};
+  c.pooling.schedule = {{0, 12}, {1, 6}};
   c.max_source_positions = 64;
   c.max_target_positions = 32;
   return c;

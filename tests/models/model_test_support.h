@@ -16,7 +16,7 @@ inline ModelConfig tiny_config() {
   c.encoder_layers = 3;
   c.decoder_layers = 2;
   c.chunk_size = 4;
-  c.pooling = {{0, 8}, {2, 3}};
+  c.pooling.schedule = {{0, 8}, {2, 3}};
   c.max_source_positions = 64;
   c.max_target_positions = 16;
   return c;

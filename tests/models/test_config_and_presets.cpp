@@ -4,12 +4,17 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "model_test_support.h"
 #include "pyramidion/models/architecture_summary.h"
 #include "pyramidion/models/presets.h"
+#include "pyramidion/training/training_config.h"
 #include "pyramidion/util/yaml_override.h"
 #include "pyramidion/training/training_config.h"
 #include "test_support.h"
@@ -34,7 +39,7 @@ TEST(ModelConfig, ParsesModelSectionAndIgnoresOtherSections) {
       "x.yaml");
   EXPECT_EQ(c.d_model, 64);
   EXPECT_EQ(c.chunk_size, 16);
-  EXPECT_EQ(c.pooling, (std::map<int64_t, int64_t>{{0, 100}, {3, 7}}));
+  EXPECT_EQ(c.pooling.schedule, (std::map<int64_t, int64_t>{{0, 100}, {3, 7}}));
   EXPECT_EQ(c.activation, Activation::gelu);
   EXPECT_EQ(c.attention_backend, AttentionBackend::math);
   EXPECT_EQ(c.dropout, 0.1);  // default
@@ -78,9 +83,96 @@ TEST(YamlOverride, SetsNestedKeysAndParsesValues) {
   apply_override(c, "pooling={1: 64}");
   apply_override(c, "model.pooling.3=32");
   apply_override(c, "chunk_size=128");
-  EXPECT_EQ(c.pooling, (std::map<int64_t, int64_t>{{1, 64}, {3, 32}}));
+  EXPECT_EQ(c.pooling.schedule, (std::map<int64_t, int64_t>{{1, 64}, {3, 32}}));
   EXPECT_EQ(c.chunk_size, 128);
   EXPECT_THROW(apply_override(c, "d_modle=3"), std::invalid_argument);
+}
+
+std::string testing_temp_yaml(const std::string& text) {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("pyramidion_config_" + std::to_string(::getpid()) + ".yaml")).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+// The nested pooling section and the legacy flat keys describe the same ModelConfig; to_yaml writes the nested form.
+TEST(ModelConfig, NestedAndFlatPoolingKeysAreEqual) {
+  const auto nested = ModelConfig::from_yaml_string(
+      "model:\n  pooling:\n    type: topk\n    schedule: {0: 100, 3: 7}\n    base: 10\n    flip_right: false\n"
+      "    sort_back: false\n    hard_at_inference: true\n", "nested");
+  const auto flat = ModelConfig::from_yaml_string(
+      "model:\n  pooling: {0: 100, 3: 7}\n  pooling_base: 10\n  pooling_flip_right: false\n"
+      "  pooling_sort_back: false\n  pooling_hard_at_inference: true\n", "flat");
+  EXPECT_TRUE(nested.pooling == flat.pooling);
+  EXPECT_EQ(nested.pooling.schedule, (std::map<int64_t, int64_t>{{0, 100}, {3, 7}}));
+  EXPECT_EQ(nested.pooling.base, 10.0);
+  EXPECT_FALSE(nested.pooling.sort_back);
+  EXPECT_TRUE(nested.pooling.hard_at_inference);
+  EXPECT_EQ(flat.to_yaml_string(), nested.to_yaml_string());
+  const YAML::Node written = flat.to_yaml()["model"];
+  EXPECT_FALSE(written["pooling_base"]) << "flat keys are read, never written";
+  EXPECT_EQ(written["pooling"]["schedule"]["3"].as<int>(), 7);
+  EXPECT_TRUE(ModelConfig::from_yaml_string(flat.to_yaml_string(), "round trip").pooling == flat.pooling);
+}
+
+TEST(ModelConfig, OneSortBackDefault) {
+  EXPECT_EQ(ModelConfig{}.pooling.sort_back, kDefaultSortBack);
+  EXPECT_EQ(TopKOptions{}.sort_back, kDefaultSortBack);
+  EXPECT_EQ(ModelConfig{}.topk_options().sort_back, kDefaultSortBack);
+}
+
+TEST(ModelConfig, UnknownPoolingTypeIsOneLineError) {
+  const std::string message = parse_error("model:\n  pooling: {type: mean, schedule: {0: 4}}\n");
+  EXPECT_NE(message.find("model.pooling.type"), std::string::npos) << message;
+  EXPECT_NE(message.find("known: topk"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+  EXPECT_NE(parse_error("model:\n  pooling: {schedul: {0: 4}}\n").find("model.pooling.schedul"), std::string::npos);
+}
+
+TEST(ModelConfig, NewAndLegacyPoolingOverrides) {
+  ModelConfig c = ModelConfig::from_yaml_string("model:\n  encoder_layers: 4\n  pooling: {0: 100}\n", "t");
+  apply_override(c, "pooling.schedule.2=50");
+  apply_override(c, "pooling.1=70");  // legacy: an integer key under pooling is a schedule entry
+  EXPECT_EQ(c.pooling.schedule, (std::map<int64_t, int64_t>{{0, 100}, {1, 70}, {2, 50}}));
+  apply_override(c, "pooling.sort_back=false");
+  EXPECT_FALSE(c.pooling.sort_back);
+  apply_override(c, "pooling_sort_back=true");
+  EXPECT_TRUE(c.pooling.sort_back);
+  apply_override(c, "pooling.base=5");
+  apply_override(c, "pooling={3: 9}");  // legacy: the schedule only, the other settings kept
+  EXPECT_EQ(c.pooling.schedule, (std::map<int64_t, int64_t>{{3, 9}}));
+  EXPECT_EQ(c.pooling.base, 5.0);
+  apply_override(c, "model.pooling={type: topk, schedule: {0: 8}}");
+  EXPECT_EQ(c.pooling.schedule, (std::map<int64_t, int64_t>{{0, 8}}));
+  EXPECT_THROW(apply_override(c, "pooling.type=mean"), std::invalid_argument);
+}
+
+// describe and bench resolve through resolve_run_config like train: the same keys, the same errors.
+TEST(RunConfig, ModelOnlyCommandsValidateTrainingKeysToo) {
+  const auto run = resolve_run_config("", "tiny-pyramidion",
+                                      {"pooling.schedule.0=200", "pooling_sort_back=false", "training.lr=1e-3"}, 0);
+  EXPECT_EQ(run.model.pooling.schedule.at(0), 200);
+  EXPECT_FALSE(run.model.pooling.sort_back);
+  auto message_of = [](const std::vector<std::string>& overrides) {
+    try {
+      resolve_run_config("", "tiny-pyramidion", overrides, 0);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  // On a legacy file (tiny.yaml-style `pooling: {0: 256}`) a nested override adds to the file's schedule.
+  const std::string legacy = testing_temp_yaml("model:\n  encoder_layers: 3\n  pooling: {0: 256}\n  pooling_base: 8\n");
+  const auto merged = resolve_run_config(legacy, "", {"pooling.schedule.1=64", "pooling.sort_back=false"}, 0).model;
+  EXPECT_EQ(merged.pooling.schedule, (std::map<int64_t, int64_t>{{0, 256}, {1, 64}}));
+  EXPECT_FALSE(merged.pooling.sort_back);
+  EXPECT_EQ(merged.pooling.base, 8.0);
+  EXPECT_EQ(resolve_run_config(legacy, "", {"pooling={2: 9}"}, 0).model.pooling.schedule,
+            (std::map<int64_t, int64_t>{{2, 9}}));
+  std::remove(legacy.c_str());
+  EXPECT_NE(message_of({"training.lrr=1"}).find("training.lrr"), std::string::npos);
+  EXPECT_NE(message_of({"d_modle=3"}).find("d_modle"), std::string::npos);
+  EXPECT_NE(message_of({"pooling.type=mean"}).find("model.pooling.type"), std::string::npos);
 }
 
 // Scale a preset to d 32, 2 heads, source 256 / target 16, pooling widths and chunks shrunk in proportion.
@@ -89,7 +181,7 @@ ModelConfig small_version(const std::string& name) {
   const int64_t source = 256;
   auto scale = [&](int64_t v) { return std::max<int64_t>(1, v * source / preset.max_source_positions); };
   std::string pooling = "{";
-  for (const auto& [layer, width] : preset.pooling) pooling += std::to_string(layer) + ": " + std::to_string(scale(width)) + ", ";
+  for (const auto& [layer, width] : preset.pooling.schedule) pooling += std::to_string(layer) + ": " + std::to_string(scale(width)) + ", ";
   pooling += "}";
   return resolve_run_config("", name,
                               {"d_model=32", "attention_heads=2", "ffn_dim=64", "vocab_size=64",

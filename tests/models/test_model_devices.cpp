@@ -27,7 +27,7 @@ ModelConfig device_config() {
   c.encoder_layers = 3;
   c.decoder_layers = 2;
   c.chunk_size = 8;
-  c.pooling = {{0, 16}, {2, 5}};
+  c.pooling.schedule = {{0, 16}, {2, 5}};
   c.max_source_positions = 128;
   c.max_target_positions = 32;
   return c;

@@ -74,6 +74,54 @@ TEST(ModelFile, RoundTripReproducesOutputsExactly) {
   EXPECT_TRUE(load_model_file(file.string()).metadata.is_null());
 }
 
+// Model files written before the nested pooling section store the schedule as `pooling:` and flat pooling_* keys;
+// they load to the same config and the same weights (the pooler's weight names did not change).
+TEST(ModelFile, OldFlatPoolingKeysStillLoad) {
+  TempDir dir;
+  auto config = tiny_config();
+  config.vocab_size = 50;
+  config.pooling.base = 12.0;
+  config.pooling.sort_back = false;
+  torch::manual_seed(22);
+  SummarizationModel model(config);
+  model->eval();
+  const auto file = dir.path / "old.pyr";
+  save_model_file(file.string(), model, "spm");
+  ModelFileContents contents = read_model_file_contents(file.string());
+  YAML::Node document = YAML::Load(contents.config_yaml);
+  YAML::Node flat(YAML::NodeType::Map);
+  for (const auto& item : document["model"]) {
+    const std::string key = item.first.as<std::string>();
+    if (key != "pooling") {
+      flat[key] = item.second;
+      continue;
+    }
+    flat["pooling"] = item.second["schedule"];
+    flat["pooling_base"] = item.second["base"];
+    flat["pooling_flip_right"] = item.second["flip_right"];
+    flat["pooling_sort_back"] = item.second["sort_back"];
+    flat["pooling_hard_at_inference"] = item.second["hard_at_inference"];
+  }
+  YAML::Node old_document(YAML::NodeType::Map);
+  old_document["model"] = flat;
+  YAML::Emitter out;
+  out << old_document;
+  contents.config_yaml = out.c_str();
+  ASSERT_EQ(contents.config_yaml.find("schedule"), std::string::npos);
+  write_model_file_contents(file.string(), contents);
+  LoadedModel loaded = load_model_file(file.string());
+  EXPECT_TRUE(loaded.config.pooling == config.pooling);
+  EXPECT_EQ(loaded.config.to_yaml_string(), config.to_yaml_string());
+  bool has_scorer = false;
+  for (const auto& item : loaded.model->named_parameters())
+    has_scorer = has_scorer || item.key() == "pooler_after_layer_0.scorer.weight";
+  EXPECT_TRUE(has_scorer) << "weight names of the topk pooler";
+  auto batch = random_batch({25, 9}, 25, 50);
+  auto target = torch::randint(4, 50, {2, 6}, torch::kLong);
+  EXPECT_TRUE(torch::equal(model->forward(batch.tokens, batch.mask, target),
+                           loaded.model->forward(batch.tokens, batch.mask, target)));
+}
+
 TEST(ModelFile, BadFilesFailWithOneLineErrors) {
   TempDir dir;
   auto config = tiny_config();

@@ -107,7 +107,7 @@ TEST(SummarizationModel, GradientsReachEveryParameter) {
 
 TEST(SummarizationModel, LengthsFollowThePoolingSchedule) {
   auto config = tiny_config();
-  config.pooling = {{0, 20}, {1, 7}, {2, 5}};
+  config.pooling.schedule = {{0, 20}, {1, 7}, {2, 5}};
   auto model = float64_model(config);
   for (int64_t n : {3, 6, 7, 15, 21, 50}) {
     auto batch = random_batch({n}, n, 40);
@@ -122,9 +122,9 @@ TEST(SummarizationModel, LengthsFollowThePoolingSchedule) {
 
 TEST(SummarizationModel, WidthAtLeastLengthMeansNoPooling) {
   auto pooled_config = tiny_config();
-  pooled_config.pooling = {{0, 12}, {1, 30}};
+  pooled_config.pooling.schedule = {{0, 12}, {1, 30}};
   auto plain_config = pooled_config;
-  plain_config.pooling.clear();
+  plain_config.pooling.schedule.clear();
   auto pooled = float64_model(pooled_config);
   auto plain = float64_model(plain_config, 99);
   testing::copy_matching_parameters(*pooled, *plain);

@@ -168,6 +168,7 @@ TEST(SuccessiveHalvingTopK, HardModeEqualsTorchTopKRowsAndPassesGradients) {
   auto s = torch::rand({batch, n});
   TopKOptions hard;
   hard.hard = true;
+  hard.sort_back = false;  // selection order = torch::topk order
   auto out = successive_halving_topk(e, s, k, hard);
   auto [values, index] = torch::topk(s, k, 1, true, true);
   auto want = e.detach().gather(1, index.unsqueeze(-1).expand({batch, k, dim}));

@@ -92,7 +92,7 @@ class Robustness : public ::testing::Test {
       config.encoder_layers = 2;
       config.decoder_layers = 1;
       config.chunk_size = 8;
-      config.pooling = {{0, 8}};
+      config.pooling.schedule = {{0, 8}};
       config.max_source_positions = 64;
       config.max_target_positions = 16;
       torch::manual_seed(1);
@@ -185,7 +185,7 @@ TEST_F(Robustness, DeeplyNestedJsonIsAnErrorNamingTheLine) {
   EXPECT_NE(r.err.find("deep-pairs.jsonl:2: invalid JSON: JSON nested deeper than 64 levels"), std::string::npos)
       << r.err;
   const auto docs_file = write("deep-docs.jsonl", "{\"article_text\": " + std::string(100000, '[') + "}\n");
-  r = run("PYR --threads 1 summarize --strict -m '" + model() + "' -i '" + docs_file + "'");
+  r = run("PYR --threads 1 summarize --strict -m '" + model() + "' -i '" + docs_file + "' --max-len-b 4");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("deep-docs.jsonl:1: JSON nested deeper than 64 levels"), std::string::npos) << r.err;
   r = run("PYR evaluate --baseline lead-3 --format cohan --data '" + docs_file + "'");

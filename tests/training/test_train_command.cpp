@@ -134,6 +134,37 @@ TEST(TrainCommand, UnknownTrainingKeyIsRejected) {
   EXPECT_NE(read_text(log).find("training.warmup: unknown key"), std::string::npos) << read_text(log);
 }
 
+// describe, bench and train resolve -c/--set through resolve_run_config: the same keys give the same errors.
+TEST(TrainCommand, SetKeysAreCheckedLikeDescribeAndBench) {
+  REQUIRE_CORPUS();
+  TempDir dir;
+  const std::string log = dir.file("log");
+  for (const std::string assignment : {"training.lrr=1", "d_modle=3", "pooling.type=mean", "pooling.schedule.0=0",
+                                       "pooling_sort_back=maybe", "lrr=1"}) {
+    SCOPED_TRACE(assignment);
+    std::string expected;
+    try {
+      resolve_run_config(corpus->config, "", {assignment}, 0);
+    } catch (const std::invalid_argument& e) {
+      expected = e.what();
+    }
+    ASSERT_FALSE(expected.empty()) << "the override is accepted";
+    for (const std::string command : {"describe -c " + corpus->config, "bench -c " + corpus->config,
+                                      "train -c " + corpus->config + " --data " + corpus->data_dir + " --save-dir " +
+                                          dir.file("s")}) {
+      SCOPED_TRACE(command);
+      EXPECT_NE(run_cli(command + " --set '" + assignment + "'", log), 0);
+      EXPECT_NE(read_text(log).find(expected), std::string::npos) << read_text(log) << "\nexpected: " << expected;
+    }
+  }
+  // The new and the legacy spellings of a pooling key are accepted by describe (train/bench then run).
+  for (const std::string assignment : {"pooling.schedule.0=128", "pooling.0=128", "pooling={0: 128}",
+                                       "pooling.sort_back=false", "pooling_sort_back=false", "training.lr=1e-3"}) {
+    SCOPED_TRACE(assignment);
+    EXPECT_EQ(run_cli("describe -c " + corpus->config + " --set '" + assignment + "'", log), 0) << read_text(log);
+  }
+}
+
 TEST(TrainCommand, EndToEndOnArxivAndPubmed) {
   REQUIRE_CORPUS();
   TempDir dir;

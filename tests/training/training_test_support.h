@@ -55,7 +55,7 @@ inline ModelConfig tiny_model_config(double dropout = 0.1) {
   c.max_source_positions = 64;
   c.max_target_positions = 16;
   c.chunk_size = 8;
-  c.pooling = {{0, 16}};
+  c.pooling.schedule = {{0, 16}};
   return c;
 }
 

@@ -4,6 +4,8 @@
 // scores; for each of the true top-k vectors, the best cosine similarity to any output vector; averaged.
 #include <cstdint>
 
+#include "pyramidion/ops/successive_halving_topk.h"
+
 namespace pyramidion {
 
 struct TopKApproximationOptions {
@@ -11,7 +13,7 @@ struct TopKApproximationOptions {
   int64_t dim = 32;
   int64_t trials = 16;   // independent draws, run as one batch
   double base = 20.0;
-  bool sort_back = false;
+  bool sort_back = kDefaultSortBack;
   uint64_t seed = 0;
 };
 

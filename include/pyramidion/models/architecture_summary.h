@@ -57,7 +57,7 @@ struct ArchitectureSummary {
   std::string to_text() const;
 };
 
-// Analytic parameter count; equals SummarizationModel(config)->parameter_count().
+// Parameters of the built model: SummarizationModel(config)->parameter_count() (built on the CPU to count).
 int64_t count_parameters(const ModelConfig& config);
 
 ArchitectureSummary summarize_architecture(const ModelConfig& config, const SummaryOptions& options = {});

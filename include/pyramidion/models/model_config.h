@@ -12,6 +12,24 @@
 
 namespace pyramidion {
 
+// The `model.pooling:` section. YAML: `pooling: {type: topk, schedule: {0: 1024, 1: 512}, base: 20, ...}`.
+// Legacy files write the schedule as the whole section (`pooling: {0: 1024}`) and the other settings as flat keys
+// (pooling_base, pooling_flip_right, pooling_sort_back, pooling_hard_at_inference); both are still read.
+struct PoolingConfig {
+  std::string type = "topk";              // a registered pooler type (make_pooler); topk = successive-halving top-k
+  std::map<int64_t, int64_t> schedule;    // encoder layer index -> width kept after that layer
+  double base = 20.0;                     // successive-halving softmax base
+  bool flip_right = true;                 // pair the i-th best with the i-th worst
+  bool sort_back = kDefaultSortBack;      // keep pooled representations in document order
+  bool hard_at_inference = false;         // exact top-k in eval mode (the paper keeps the soft operator)
+
+  bool operator==(const PoolingConfig& o) const {
+    return type == o.type && schedule == o.schedule && base == o.base && flip_right == o.flip_right &&
+           sort_back == o.sort_back && hard_at_inference == o.hard_at_inference;
+  }
+  bool operator!=(const PoolingConfig& o) const { return !(*this == o); }
+};
+
 struct ModelConfig {
   // Vocabulary and special tokens (vocab_size is set from the tokenizer).
   int64_t vocab_size = 32000;
@@ -40,11 +58,7 @@ struct ModelConfig {
 
   // Encoder sparsity.
   int64_t chunk_size = 0;                // blockwise self-attention block; 0 = full attention
-  std::map<int64_t, int64_t> pooling;    // encoder layer index -> width kept after that layer
-  double pooling_base = 20.0;            // successive-halving softmax base
-  bool pooling_flip_right = true;
-  bool pooling_sort_back = true;         // keep pooled representations in document order
-  bool pooling_hard_at_inference = false;
+  PoolingConfig pooling;
 
   // Parses the `model:` section of a YAML document; other top-level sections (training:, ...) are ignored.
   // Unknown keys inside `model:`, wrong types and invalid values throw std::invalid_argument naming
@@ -68,9 +82,14 @@ struct ModelConfig {
   std::vector<int64_t> encoder_lengths(int64_t source_length) const;
 };
 
-// Applies `key=value` (key relative to `model.`, a leading `model.` is accepted, e.g. "pooling.0=128" or
-// "pooling={0: 256}") and re-validates; errors name the override.
+// Applies `key=value` (key relative to `model.`, a leading `model.` is accepted, e.g. "pooling.schedule.0=128",
+// "pooling.sort_back=false", legacy "pooling.0=128" / "pooling={0: 256}") and re-validates; errors name the override.
 void apply_override(ModelConfig& config, const std::string& assignment);
+
+// The one rewrite of a model override (key relative to the document root, "model.x=v"): the legacy pooling forms
+// "model.pooling.<int>=w" and "model.pooling={<int>: w, ...}" become "model.pooling.schedule...". Other
+// assignments are returned unchanged.
+std::string canonical_model_override(const std::string& scoped_assignment);
 
 // Throws std::runtime_error naming `path` when a tokenizer's vocabulary does not match the model's.
 void check_vocabulary(const ModelConfig& config, int64_t tokenizer_vocab_size, const std::string& path);

@@ -18,4 +18,7 @@ std::string preset_path(const std::string& name);  // throws std::invalid_argume
 YAML::Node load_preset_yaml(const std::string& name);  // the whole document (model: and any other sections)
 ModelConfig load_preset(const std::string& name);
 
+// describe, bench, train and demo resolve -c FILE / --preset NAME / --set k=v through one function with one rule set:
+// resolve_run_config (pyramidion/training/training_config.h).
+
 }  // namespace pyramidion

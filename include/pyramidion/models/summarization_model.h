@@ -4,7 +4,7 @@
 //
 //   source tokens -> tied embeddings * sqrt(d) + sinusoidal positions (whole document)
 //     -> encoder layers (full or blockwise self-attention); after layer i in config.pooling, a
-//        RepresentationPooler keeps config.pooling[i] representations
+//        pooler of type config.pooling.type (make_pooler) keeps config.pooling.schedule[i] representations
 //     -> EncoderOutput (memory) -> decoder layers (causal self-attention + cross-attention) -> tied output projection
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -18,7 +18,7 @@
 #include "pyramidion/models/model_config.h"
 #include "pyramidion/nn/decoder_cache.h"
 #include "pyramidion/nn/encoder_output.h"
-#include "pyramidion/nn/representation_pooler.h"
+#include "pyramidion/nn/pooler.h"
 #include "pyramidion/nn/transformer_decoder_layer.h"
 #include "pyramidion/nn/transformer_encoder_layer.h"
 
@@ -59,7 +59,7 @@ class SummarizationModelImpl : public torch::nn::Module {
   torch::nn::Linear output_projection_{nullptr};  // only when tie_output_projection is false
   torch::nn::ModuleList encoder_layers_{nullptr};
   std::vector<TransformerEncoderLayer> encoder_layer_list_;
-  std::map<int64_t, RepresentationPooler> poolers_;  // after encoder layer index
+  std::map<int64_t, std::shared_ptr<PoolerImpl>> poolers_;  // after encoder layer index (make_pooler)
   torch::nn::ModuleList decoder_layers_{nullptr};
   std::vector<TransformerDecoderLayer> decoder_layer_list_;
   torch::nn::LayerNorm encoder_final_norm_{nullptr}, decoder_final_norm_{nullptr};  // pre-norm only

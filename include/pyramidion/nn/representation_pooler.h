@@ -5,15 +5,10 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include "pyramidion/nn/pooler.h"
 #include "pyramidion/ops/successive_halving_topk.h"
 
 namespace pyramidion {
-
-struct PooledSequence {
-  torch::Tensor states;  // (batch, out_len, dim), out_len = min(width, in_len)
-  torch::Tensor scores;  // (batch, out_len)
-  torch::Tensor mask;    // (batch, out_len) bool, true = real
-};
 
 // Top-k per document, independent of batch padding. mask must be right-padded (true then false).
 // Documents whose real length L <= width pass through (their states, then padding). Longer ones are grouped by
@@ -22,15 +17,6 @@ struct PooledSequence {
 // embeddings (batch, n, dim), scores (batch, n), mask (batch, n) bool.
 PooledSequence pool_documents(const torch::Tensor& embeddings, const torch::Tensor& scores, const torch::Tensor& mask,
                               int64_t width, const TopKOptions& options);
-
-// What one pooling layer saw; kept in EncoderOutput for diagnostics and auxiliary losses.
-struct PoolingRecord {
-  int64_t layer = -1;       // encoder layer after which pooling ran
-  int64_t width = 0;
-  TopKOptions options;      // as applied (hard = true when hard top-k ran at inference)
-  torch::Tensor scores;     // (batch, n_in) scorer output, sigmoid(logit) + 1e-5 (padding included; see mask)
-  torch::Tensor mask;       // (batch, n_in) bool, the input mask
-};
 
 // Which inputs make up each pooled slot: re-runs the grouped top-k on identity vectors with the recorded (detached)
 // scores. Returns (batch, out_len, n_in) mixing weights: pooled = weights @ inputs (padding inputs zeroed). A row
@@ -41,22 +27,18 @@ torch::Tensor pooling_provenance(const PoolingRecord& record);
 struct RepresentationPoolerOptions {
   int64_t dim = 512;
   int64_t width = 512;
-  TopKOptions topk{20.0, true, true, false};  // base, flip_right, sort_back, hard (hard: always exact top-k)
+  TopKOptions topk;                           // defaults: base 20, flip_right, kDefaultSortBack, soft
   bool hard_at_inference = false;             // exact top-k in eval mode (the paper keeps the soft operator)
   double score_epsilon = 1e-5;                // keeps scores > 0
 };
 
-struct PoolerOutput {
-  PooledSequence pooled;
-  PoolingRecord record;
-};
-
-class RepresentationPoolerImpl : public torch::nn::Module {
+// The `topk` pooler type (registered in src/models/poolers/topk_pooler.cpp).
+class RepresentationPoolerImpl : public PoolerImpl {
  public:
   explicit RepresentationPoolerImpl(const RepresentationPoolerOptions& options);
 
   // states (batch, n, dim), mask (batch, n) bool right-padded -> pooled (batch, min(width, n), dim) + record.
-  PoolerOutput forward(const torch::Tensor& states, const torch::Tensor& mask, int64_t layer = -1);
+  PoolerOutput forward(const torch::Tensor& states, const torch::Tensor& mask, int64_t layer = -1) override;
 
   // states (batch, n, dim) -> scores (batch, n) = sigmoid(Linear(dim, 1)) + epsilon, float32 or wider.
   torch::Tensor score(const torch::Tensor& states);

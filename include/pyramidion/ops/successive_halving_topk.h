@@ -6,10 +6,14 @@
 
 namespace pyramidion {
 
+// The one sort_back default (TopKOptions, RepresentationPoolerOptions, PoolingConfig, the approximation benchmark):
+// pooled representations stay in document order, as the Pyramidion model uses them.
+constexpr bool kDefaultSortBack = true;
+
 struct TopKOptions {
   double base = 20.0;       // softmax over base^score inside each pair
   bool flip_right = true;   // pair i-th best with i-th worst (else with the (n/2+i)-th)
-  bool sort_back = false;   // restore the winners' original order after every round
+  bool sort_back = kDefaultSortBack;  // restore the winners' original order after every round
   bool hard = false;        // exact top-k selection (for inference); no relaxation
 };
 

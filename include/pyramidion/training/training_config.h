@@ -88,10 +88,10 @@ struct RunConfig {
   std::string to_yaml_string() const;
 };
 
-// The one config loader: `describe`, `bench`, `train` and `demo` all resolve -c FILE | --preset NAME and --set
-// overrides here, with one rule set: a key that is a model key goes to model:, a training key to training:, and
-// "model.x" / "training.x" name their section; every key is validated (commands that ignore the training section
-// still reject unknown keys in it, with the same message). vocab_size <= 0 keeps the file's model.vocab_size.
+// The one config loader of every command (describe, bench, train, demo): the same keys, the same errors. Commands
+// that need only the model (describe, bench) still validate the training section. vocab_size <= 0 keeps the
+// file's model.vocab_size. Legacy pooling overrides ("pooling.0=128", "pooling={0: 256}", "pooling_sort_back=false")
+// are accepted (canonical_model_override).
 RunConfig resolve_run_config(const std::string& config_path, const std::string& preset,
                              const std::vector<std::string>& overrides, int64_t vocab_size);
 
