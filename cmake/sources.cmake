@@ -49,6 +49,7 @@ set(PYRAMIDION_DECODING_SOURCES
   src/decoding/summary_generator.cpp)
 
 set(PYRAMIDION_EVAL_SOURCES
+  src/eval/lead_baseline.cpp
   src/eval/porter_stemmer.cpp
   src/eval/rouge.cpp
   src/eval/rouge_bootstrap.cpp
@@ -57,6 +58,7 @@ set(PYRAMIDION_EVAL_SOURCES
 set(PYRAMIDION_TRAINING_SOURCES
   src/training/batch.cpp
   src/training/checkpoint.cpp
+  src/training/checkpoint_averaging.cpp
   src/training/checkpoint_policy.cpp
   src/training/label_smoothed_cross_entropy.cpp
   src/training/lr_scheduler.cpp
@@ -73,7 +75,8 @@ set(PYRAMIDION_TRAINING_SOURCES
 set(PYRAMIDION_BENCHMARK_SOURCES
   src/benchmark/architecture_benchmark.cpp
   src/benchmark/svg_plot.cpp
-  src/benchmark/topk_approximation.cpp)
+  src/benchmark/topk_approximation.cpp
+  src/benchmark/training_curves.cpp)
 
 set(PYRAMIDION_UTIL_SOURCES
   src/util/atomic_file.cpp

@@ -1,5 +1,6 @@
 // `pyramidion evaluate`: generate summaries for a test file and report ROUGE (table, or JSON with --json).
-// `--baseline lead-N` scores the first N source sentences instead of a model.
+// `--baseline lead-N` scores the first N source sentences instead of a model; `--baseline lead-oracle` the
+// oracle-length lead (per document, the fewest first sentences whose words reach the reference's word count).
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -14,6 +15,7 @@
 #include "model_loading.h"
 #include "output_paths.h"
 #include "pyramidion/data/readers.h"
+#include "pyramidion/eval/lead_baseline.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/progress.h"
@@ -25,7 +27,7 @@ namespace {
 struct EvaluateOptions {
   std::string model;
   std::string data;
-  std::string baseline;  // "lead-N"
+  std::string baseline;  // "lead-N" or "lead-oracle"
   std::string format = "auto";
   std::string source_field = "source", target_field = "target";
   int64_t max_docs = 0;
@@ -38,8 +40,13 @@ struct EvaluateOptions {
   BootstrapOptions bootstrap;
 };
 
+constexpr int64_t kOracleLead = -1;
+
+// N of lead-N, or kOracleLead.
 int64_t lead_count(const std::string& baseline) {
-  if (baseline.rfind("lead-", 0) != 0) throw CommandError("--baseline " + baseline + ": expected lead-N, e.g. lead-3");
+  if (baseline == "lead-oracle") return kOracleLead;
+  if (baseline.rfind("lead-", 0) != 0)
+    throw CommandError("--baseline " + baseline + ": expected lead-N (e.g. lead-3) or lead-oracle");
   try {
     const int64_t n = std::stoll(baseline.substr(5));
     if (n < 1) throw std::invalid_argument("n");
@@ -50,7 +57,9 @@ int64_t lead_count(const std::string& baseline) {
 }
 
 void run(const EvaluateOptions& o) {
-  if (o.model.empty() == o.baseline.empty()) throw CommandError("evaluate: give either -m MODEL or --baseline lead-N");
+  if (o.model.empty() == o.baseline.empty())
+    throw CommandError("evaluate: give either -m MODEL or --baseline lead-N / lead-oracle");
+  const int64_t lead = o.baseline.empty() ? 0 : lead_count(o.baseline);  // checked before reading the data
   refuse_output_over_input(o.predictions, {o.data, o.model});
   data::ReaderOptions reader;
   try {
@@ -78,12 +87,16 @@ void run(const EvaluateOptions& o) {
   std::vector<std::string> predictions(examples.size());
   std::string system = o.baseline;
   if (!o.baseline.empty()) {
-    const int64_t n = lead_count(o.baseline);
+    int64_t sentences = 0;
     for (size_t i = 0; i < examples.size(); ++i) {
-      const auto& s = examples[i].source_sentences;
-      for (int64_t j = 0; j < n && j < static_cast<int64_t>(s.size()); ++j)
-        predictions[i] += (j ? "\n" : "") + s[j];
+      const auto& source = examples[i].source_sentences;
+      const size_t count = lead == kOracleLead ? oracle_length_lead_count(source, examples[i].target())
+                                               : static_cast<size_t>(lead);
+      predictions[i] = lead_summary(source, count);
+      sentences += static_cast<int64_t>(std::min(count, source.size()));
     }
+    spdlog::info("{}: {:.2f} sentences per summary on average", o.baseline,
+                 static_cast<double>(sentences) / static_cast<double>(examples.size()));
   } else {
     const Summarizer summarizer = load_summarizer(o.model, o.loading);
     system = o.model;
@@ -140,7 +153,8 @@ PYRAMIDION_COMMAND("evaluate", [](CLI::App& app) {
   auto o = std::make_shared<EvaluateOptions>();
   auto* cmd = app.add_subcommand("evaluate", "generate summaries for a test set and report ROUGE");
   cmd->add_option("-m,--model", o->model, "model file");
-  cmd->add_option("--baseline", o->baseline, "lead-N: score the first N source sentences instead of a model");
+  cmd->add_option("--baseline", o->baseline, "lead-N: score the first N source sentences instead of a model; lead-oracle: per document the fewest first "
+                  "sentences whose words reach the reference's");
   cmd->add_option("--data", o->data, "test file: arXiv/PubMed JSONL, JSONL, TSV or text pair")->required();
   cmd->add_option("--format", o->format, "auto, cohan, jsonl, tsv, text-pair")->capture_default_str();
   cmd->add_option("--source-field", o->source_field, "JSONL source field")->capture_default_str();

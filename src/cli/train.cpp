@@ -32,6 +32,8 @@ struct TrainOptions {
   std::string save_dir;
   bool resume = false;
   bool no_progress = false;
+  std::string init_from;
+  InitFromOptions init;
 };
 
 std::string read_bytes(const std::string& path) {
@@ -109,6 +111,16 @@ void run(const TrainOptions& o) {
   spdlog::info("model: {} parameters | train: {} examples | valid: {} examples | device {}{}",
                trainer->model()->parameter_count(), train->size(), valid->size(), trainer->device().str(),
                config.training.amp != AmpMode::none && trainer->device().is_cuda() ? " | amp " + name_of(config.training.amp) : "");
+  const bool resuming = o.resume && fs::exists(last);
+  if (!o.init_from.empty() && resuming) {
+    spdlog::info("--init-from {}: ignored, {} exists and --resume continues it", o.init_from, last.string());
+  } else if (!o.init_from.empty()) {
+    try {
+      trainer->init_from(o.init_from, o.init);
+    } catch (const std::exception& e) {
+      throw CommandError(e.what());
+    }
+  }
   if (o.resume) {
     if (fs::exists(last)) {
       try {
@@ -155,9 +167,20 @@ PYRAMIDION_COMMAND("train", [](CLI::App& app) {
       ->required();
   cmd->add_option("--save-dir", options->save_dir, "checkpoints, metrics.jsonl and config.yaml go here")->required();
   cmd->add_flag("--resume", options->resume, "continue from SAVE_DIR/checkpoint_last.pt (from scratch when absent)");
+  cmd->add_option("--init-from", options->init_from,
+                  "start from this model file or checkpoint's weights (a new run: fresh data order and counters)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--reset-optimizer", options->init.reset_optimizer,
+                "with --init-from CHECKPOINT: fresh optimizer moments instead of the checkpoint's");
+  cmd->add_flag("--reset-lr-scheduler", options->init.reset_lr_scheduler,
+                "with --init-from: count updates (schedule, max_updates) from 0 instead of the file's count");
   cmd->add_flag("--no-progress", options->no_progress, "no progress bar on a terminal (log lines only)");
   cmd->callback([options] {
     if (options->config.empty() == options->preset.empty()) throw CommandError("give either -c CONFIG.yaml or --preset NAME");
+    if (options->init_from.empty() && (options->init.reset_optimizer || options->init.reset_lr_scheduler))
+      throw CommandError("--reset-optimizer / --reset-lr-scheduler need --init-from");
+    if (!options->init_from.empty() && options->init_from == (fs::path(options->save_dir) / "checkpoint_last.pt").string())
+      throw CommandError("--init-from " + options->init_from + ": that is this run's own checkpoint; use --resume");
     run(*options);
   });
 });

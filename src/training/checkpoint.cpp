@@ -146,6 +146,10 @@ void check_state_ranges(const TrainingState& s) {
     fail("training_seconds", fmt::format("{}", s.training_seconds));
   non_negative("train_examples", s.train_examples);
   non_negative("curriculum_stage", s.curriculum_stage);
+  non_negative("validations_without_improvement", s.validations_without_improvement);
+  for (const auto& c : s.best_checkpoints)
+    if (c.update < 0 || c.update > s.update || !std::isfinite(c.metric))
+      fail("best_checkpoints", fmt::format("update {} metric {}", c.update, c.metric));
   non_negative("interval_updates", s.interval_updates);
   non_negative("interval_target_tokens", s.interval_target_tokens);
   non_negative("interval_source_tokens", s.interval_source_tokens);
@@ -154,6 +158,8 @@ void check_state_ranges(const TrainingState& s) {
 }  // namespace
 
 nlohmann::json TrainingState::to_json() const {
+  nlohmann::json ranked = nlohmann::json::array();
+  for (const auto& c : best_checkpoints) ranked.push_back({{"update", c.update}, {"metric", c.metric}});
   return {{"update", update},
           {"epoch", epoch},
           {"batch_in_epoch", batch_in_epoch},
@@ -168,6 +174,8 @@ nlohmann::json TrainingState::to_json() const {
           {"training_seconds", training_seconds},
           {"train_examples", train_examples},
           {"curriculum_stage", curriculum_stage},
+          {"validations_without_improvement", validations_without_improvement},
+          {"best_checkpoints", ranked},
           {"interval_updates", interval_updates},
           {"interval_loss_sum", interval_loss_sum},
           {"interval_nll_sum", interval_nll_sum},
@@ -193,6 +201,10 @@ TrainingState TrainingState::from_json(const nlohmann::json& json) {
     s.training_seconds = json.at("training_seconds").get<double>();
     s.train_examples = json.at("train_examples").get<int64_t>();
     s.curriculum_stage = json.value("curriculum_stage", int64_t{0});  // state files before curricula lack it
+    s.validations_without_improvement = json.value("validations_without_improvement", int64_t{0});
+    if (json.contains("best_checkpoints"))
+      for (const auto& c : json.at("best_checkpoints"))
+        s.best_checkpoints.push_back({c.at("update").get<int64_t>(), c.at("metric").get<double>()});
     s.interval_updates = json.at("interval_updates").get<int64_t>();
     s.interval_loss_sum = json.at("interval_loss_sum").get<double>();
     s.interval_nll_sum = json.at("interval_nll_sum").get<double>();

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <utility>
 #include <vector>
@@ -19,6 +20,25 @@ CheckpointWrites CheckpointPolicy::after_validation(bool improved) const {
   if (!this->writes()) return writes;
   writes.last = true;
   writes.best = improved;
+  return writes;
+}
+
+CheckpointWrites CheckpointPolicy::after_validation(bool improved, int64_t update, double value,
+                                                    const std::vector<TrainingState::RankedCheckpoint>& kept) const {
+  CheckpointWrites writes = after_validation(improved);
+  if (!this->writes() || options_.keep_best <= 0 || !std::isfinite(value)) return writes;
+  const auto better = [&](double a, double b) { return options_.maximize ? a > b : a < b; };
+  std::vector<TrainingState::RankedCheckpoint> ranked = kept;
+  // Insert after every entry at least as good (stable: ties keep the earlier checkpoint first).
+  auto at = std::find_if(ranked.begin(), ranked.end(), [&](const auto& c) { return better(value, c.metric); });
+  if (at - ranked.begin() >= options_.keep_best) return writes;  // not among the keep_best best
+  ranked.insert(at, {update, value});
+  while (static_cast<int64_t>(ranked.size()) > options_.keep_best) {
+    writes.ranked_removed.push_back(ranked.back().update);
+    ranked.pop_back();
+  }
+  writes.ranked_update = update;
+  writes.ranked_after = std::move(ranked);
   return writes;
 }
 
@@ -43,6 +63,10 @@ std::string CheckpointPolicy::last_path() const { return (fs::path(options_.save
 std::string CheckpointPolicy::best_path() const { return (fs::path(options_.save_dir) / "checkpoint_best.pt").string(); }
 std::string CheckpointPolicy::periodic_path(int64_t update) const {
   return (fs::path(options_.save_dir) / fmt::format("checkpoint_{}.pt", update)).string();
+}
+
+std::string CheckpointPolicy::ranked_best_path(int64_t update) const {
+  return (fs::path(options_.save_dir) / fmt::format("checkpoint_best_u{}.pt", update)).string();
 }
 
 void CheckpointPolicy::remove_old_periodic() const {

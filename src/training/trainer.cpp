@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "pyramidion/models/model_file.h"
 #include "pyramidion/training/stop_signal.h"
 #include "pyramidion/util/device.h"
 #include "pyramidion/util/progress.h"
@@ -35,6 +36,18 @@ torch::Device resolve_device(const std::string& name) {
 SummarizationModel seeded_model(const ModelConfig& config, int64_t seed) {
   torch::manual_seed(static_cast<uint64_t>(seed));  // reproducible initial weights
   return SummarizationModel(config);
+}
+
+// {"validation": {...}} for the metadata of best checkpoints (what `pyramidion info` shows).
+nlohmann::json validation_metadata(const ValidationResult* validation) {
+  nlohmann::json extra = nlohmann::json::object();
+  if (validation == nullptr) return extra;
+  const ValidationResult& result = *validation;
+  extra["validation"] = {{"update", result.update}, {"loss", result.loss}, {"nll_loss", result.nll_loss}};
+  if (result.has_rouge)
+    extra["validation"].update({{"rouge1", result.rouge.rouge1.fmeasure}, {"rouge2", result.rouge.rouge2.fmeasure},
+                                {"rougeL", result.rouge.rougeL.fmeasure}, {"rougeLsum", result.rouge.rougeLsum.fmeasure}});
+  return extra;
 }
 
 }  // namespace
@@ -90,6 +103,8 @@ void Trainer::initialize() {
   checkpoint_options.save_interval_updates = config_.save_interval_updates;
   checkpoint_options.keep_last = config_.keep_last;
   checkpoint_options.is_writer = is_writer;
+  checkpoint_options.keep_best = config_.keep_best_checkpoints;
+  checkpoint_options.maximize = config_.metric_maximized();
   checkpoints_ = std::make_unique<CheckpointPolicy>(checkpoint_options);
   TrainingLogOptions log_options;
   log_options.save_dir = options_.save_dir;
@@ -187,6 +202,8 @@ void Trainer::after_validation(const ValidationResult& result) {
     state_.best_update = result.update;
   }
   last_validation_improved_ = improved;
+  last_validation_metric_ = value;
+  state_.validations_without_improvement = improved ? 0 : state_.validations_without_improvement + 1;
   state_.last_validated_update = result.update;
   log_->validation(result, state_, improved);
   for (const auto& callback : callbacks_) callback(result);
@@ -207,16 +224,17 @@ void Trainer::save_checkpoint(const std::string& path) {
 void Trainer::write_checkpoints(const CheckpointWrites& writes, const ValidationResult* validation) {
   // Best before last: checkpoint_last.pt's state records the best update, so a kill between the two writes must
   // leave a best file at least as new as that record (never an old best with a log that says otherwise).
-  if (writes.best && validation != nullptr) {
-    nlohmann::json extra;
-    const ValidationResult& result = *validation;
-    extra["validation"] = {{"update", result.update}, {"loss", result.loss}, {"nll_loss", result.nll_loss}};
-    if (result.has_rouge)
-      extra["validation"].update({{"rouge1", result.rouge.rouge1.fmeasure}, {"rouge2", result.rouge.rouge2.fmeasure},
-                                  {"rougeL", result.rouge.rougeL.fmeasure}, {"rougeLsum", result.rouge.rougeLsum.fmeasure}});
-    pyramidion::save_checkpoint(checkpoints_->best_path(), model_, tokenizer_bytes_, state_, nullptr, extra);
+  if (writes.best && validation != nullptr)
+    pyramidion::save_checkpoint(checkpoints_->best_path(), model_, tokenizer_bytes_, state_, nullptr,
+                                validation_metadata(validation));
+  if (writes.ranked_update >= 0) {
+    // Written before checkpoint_last.pt records it in the state's list; evicted files go after that write.
+    pyramidion::save_checkpoint(checkpoints_->ranked_best_path(writes.ranked_update), model_, tokenizer_bytes_,
+                                state_, nullptr, validation_metadata(validation));
+    state_.best_checkpoints = writes.ranked_after;
   }
   if (writes.last) save_checkpoint(checkpoints_->last_path());
+  for (int64_t update : writes.ranked_removed) remove_checkpoint(checkpoints_->ranked_best_path(update));
   if (writes.periodic_update >= 0) {
     save_checkpoint(checkpoints_->periodic_path(writes.periodic_update));
     checkpoints_->remove_old_periodic();
@@ -244,6 +262,41 @@ void Trainer::load_checkpoint(const std::string& path) {
                state_.has_best ? fmt::format("{:.4f}", state_.best_metric) : std::string("none yet"));
 }
 
+void Trainer::init_from(const std::string& path, InitFromOptions options) {
+  const ModelFileContents contents = read_model_file_contents(path);
+  if (!tokenizer_bytes_.empty() && contents.tokenizer_bytes != tokenizer_bytes_)
+    throw std::invalid_argument(path + ": its tokenizer differs from this run's (the token ids would mean other "
+                                "pieces; prepare the data with that model's tokenizer)");
+  const ModelConfig saved = ModelConfig::from_yaml_string(contents.config_yaml, path);
+  const bool same_config = saved.to_yaml_string() == model_->config().to_yaml_string();
+  load_model_weights(*model_, contents.weights, path);
+  const auto metadata = nlohmann::json::parse(contents.metadata_json, nullptr, false);
+  const bool resumable = metadata.is_object() && metadata.contains("state_file") && metadata.contains("training_state");
+  TrainingState fresh;
+  fresh.train_examples = static_cast<int64_t>(train_->size());
+  fresh.loss_scale = update_step_->loss_scaler().scale();
+  std::string optimizer_note = "fresh optimizer";
+  if (resumable && !options.reset_optimizer) {
+    if (!same_config)
+      throw std::invalid_argument(path + ": its model config differs from this run's, so its optimizer state cannot "
+                                  "be used: pass --reset-optimizer (weights only)");
+    const auto loaded = pyramidion::load_checkpoint(path, model_, &update_step_->optimizer());
+    optimizer_note = "its optimizer state";
+    if (!options.reset_lr_scheduler) fresh.update = loaded.state.update;
+  } else if (!options.reset_lr_scheduler && metadata.is_object() && metadata.contains("training_state")) {
+    fresh.update = TrainingState::from_json(metadata["training_state"]).update;
+  }
+  torch::manual_seed(static_cast<uint64_t>(config_.seed));  // the same dropout stream as a run from scratch
+  state_ = fresh;
+  epoch_order_for_ = -1;
+  log_->resume_at(-1);
+  model_->to(device_);
+  model_->train();
+  spdlog::info("initialized from {}: its weights{}, {}, counting updates from {}", path,
+               same_config ? "" : " (model config differs in keys that do not change shapes)", optimizer_note,
+               state_.update);
+}
+
 TrainingSummary Trainer::run_for(int64_t updates, double max_seconds) { return train_loop(updates, max_seconds, false); }
 
 TrainingSummary Trainer::run() {
@@ -257,7 +310,8 @@ void Trainer::finish(const std::string& stop_reason) {
                             state_.last_validated_update != state_.update;
   if (validate_now) {
     const auto result = validate();
-    write_checkpoints(checkpoints_->after_validation(last_validation_improved_), &result);
+    write_checkpoints(checkpoints_->after_validation(last_validation_improved_, result.update, last_validation_metric_,
+                                                     state_.best_checkpoints), &result);
   } else {
     write_checkpoints(checkpoints_->at_end(state_.update), nullptr);
   }
@@ -279,6 +333,14 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
   ProgressBar progress(progress_options);
 
   while (true) {
+    // Checked here, not only after a validation, so that a resumed run that had run out of patience stops too.
+    if (config_.patience > 0 && state_.validations_without_improvement >= config_.patience) {
+      spdlog::info("early stop: {} validations in a row without a better {} (training.patience {}); best {:.4f} at "
+                   "update {}", state_.validations_without_improvement, name_of(config_.best_checkpoint_metric),
+                   config_.patience, state_.best_metric, state_.best_update);
+      summary.stop_reason = "patience";
+      break;
+    }
     if (config_.max_updates > 0 && state_.update >= config_.max_updates) {
       summary.stop_reason = "max_updates";
       break;
@@ -344,7 +406,8 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
     }
     if (config_.validate_interval > 0 && state_.update % config_.validate_interval == 0 && valid_) {
       const auto result = validate();
-      write_checkpoints(checkpoints_->after_validation(last_validation_improved_), &result);
+      write_checkpoints(checkpoints_->after_validation(last_validation_improved_, result.update, last_validation_metric_,
+                                                       state_.best_checkpoints), &result);
     }
     write_checkpoints(checkpoints_->after_update(state_.update), nullptr);
   }

@@ -48,6 +48,7 @@ Field betas() {
 const std::vector<std::pair<std::string, LrSchedulerKind>> kSchedulers = {
     {"inverse_sqrt", LrSchedulerKind::inverse_sqrt},
     {"polynomial_decay", LrSchedulerKind::polynomial_decay},
+    {"cosine", LrSchedulerKind::cosine},
     {"constant", LrSchedulerKind::constant}};
 const std::vector<std::pair<std::string, AmpMode>> kAmpModes = {
     {"none", AmpMode::none}, {"bf16", AmpMode::bf16}, {"fp16", AmpMode::fp16}};
@@ -101,6 +102,8 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"best_checkpoint_metric", choice(&C::best_checkpoint_metric, kMetrics)},
       {"save_interval_updates", integer(PYR_MEMBER(save_interval_updates))},
       {"keep_last", integer(PYR_MEMBER(keep_last))},
+      {"keep_best_checkpoints", integer(PYR_MEMBER(keep_best_checkpoints))},
+      {"patience", integer(PYR_MEMBER(patience))},
       {"amp", choice(&C::amp, kAmpModes)},
       {"device", text(PYR_MEMBER(device))},
       {"threads", integer(PYR_MEMBER(threads))},
@@ -182,8 +185,11 @@ void TrainingConfig::validate() const {
   require(warmup_updates >= 0, "warmup_updates", "must be >= 0");
   require(warmup_init_lr >= 0, "warmup_init_lr", "must be >= 0");
   require(end_learning_rate >= 0, "end_learning_rate", "must be >= 0");
-  require(lr_scheduler != LrSchedulerKind::polynomial_decay || total_updates > warmup_updates, "total_updates",
-          "must be > warmup_updates for polynomial_decay");
+  require((lr_scheduler != LrSchedulerKind::polynomial_decay && lr_scheduler != LrSchedulerKind::cosine) ||
+              total_updates > warmup_updates,
+          "total_updates", "must be > warmup_updates for " + name_of(lr_scheduler));
+  require(lr_scheduler != LrSchedulerKind::cosine || end_learning_rate <= lr, "end_learning_rate",
+          "must be <= lr for cosine");
   require(power > 0, "power", "must be > 0");
   for (double b : adam_betas) require(b >= 0 && b < 1, "adam_betas", "each must be in [0, 1)");
   require(adam_eps > 0, "adam_eps", "must be > 0");
@@ -203,6 +209,8 @@ void TrainingConfig::validate() const {
   require(valid_search.no_repeat_ngram_size >= 0, "valid_no_repeat_ngram_size", "must be >= 0");
   require(save_interval_updates >= 0, "save_interval_updates", "must be >= 0 (0 = off)");
   require(keep_last >= 0, "keep_last", "must be >= 0");
+  require(keep_best_checkpoints >= 0 && keep_best_checkpoints <= 1000, "keep_best_checkpoints", "must be in 0..1000");
+  require(patience >= 0, "patience", "must be >= 0 (0 = no early stopping)");
   require(threads >= 0, "threads", "must be >= 0");
   const bool device_ok = device == "auto" || device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0;
   require(device_ok, "device", "'" + device + "' is not one of auto, cpu, cuda, cuda:N");

@@ -88,6 +88,7 @@ void TrainingLog::validation(const ValidationResult& result, const TrainingState
   record["best"] = state.best_metric;
   record["best_update"] = state.best_update;
   record["seconds"] = result.seconds;
+  record["elapsed_s"] = state.training_seconds;  // training wall time so far (validation excluded)
   write(record);
   if (options_.log_lines && options_.is_writer) {
     std::string rouge;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "pyramidion/models/summarization_model.h"
 
@@ -35,13 +36,21 @@ struct TrainingState {
   double training_seconds = 0.0;  // wall-clock time spent training, across resumed runs
   int64_t train_examples = 0;     // size of the training set the batch order was made for
   int64_t curriculum_stage = 0;   // 0-based stage of training/curriculum.h (0 without a curriculum)
+  int64_t validations_without_improvement = 0;  // in a row, for training.patience
+  // The kept checkpoint_best_u<update>.pt files (training.keep_best_checkpoints), best first.
+  struct RankedCheckpoint {
+    int64_t update = 0;
+    double metric = 0.0;
+  };
+  std::vector<RankedCheckpoint> best_checkpoints;
   // The log interval in progress (so a resumed run logs the same averages as an uninterrupted one).
   int64_t interval_updates = 0;
   double interval_loss_sum = 0.0, interval_nll_sum = 0.0, interval_grad_norm_sum = 0.0;
   int64_t interval_target_tokens = 0, interval_source_tokens = 0;
 
   nlohmann::json to_json() const;
-  // Throws std::runtime_error on missing fields; curriculum_stage (added later) defaults to 0 when absent.
+  // Throws std::runtime_error on missing fields; fields added later (curriculum_stage, validations_without_improvement,
+  // best_checkpoints) default to 0 / empty when absent.
   static TrainingState from_json(const nlohmann::json& json);
 };
 

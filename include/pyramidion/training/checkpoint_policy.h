@@ -2,10 +2,15 @@
 // Which checkpoints to write when (the writing itself is training/checkpoint.h):
 //   after a validation          checkpoint_last.pt, and checkpoint_best.pt when the metric improved;
 //   every save_interval_updates checkpoint_<update>.pt, then only the newest keep_last of them are kept;
+//   keep_best > 0               checkpoint_best_u<update>.pt (an inference file) for each of the keep_best best
+//                               validations (for `pyramidion average-checkpoints --best N`), the others removed;
 //   at the end of a run         checkpoint_last.pt unless it already holds this update (also after a signal).
 // Only the writer process (rank 0 of data-parallel training) writes; the others get empty decisions.
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "pyramidion/training/checkpoint.h"
 
 namespace pyramidion {
 
@@ -14,6 +19,8 @@ struct CheckpointPolicyOptions {
   int64_t save_interval_updates = 0;  // 0 = no periodic checkpoints
   int64_t keep_last = 2;              // periodic checkpoints kept
   bool is_writer = true;              // false on every process but rank 0
+  int64_t keep_best = 0;              // checkpoint_best_u<update>.pt files kept; 0 = none
+  bool maximize = false;              // the validation metric is better when higher (ROUGE)
 };
 
 // What to write now.
@@ -21,8 +28,11 @@ struct CheckpointWrites {
   bool last = false;              // checkpoint_last.pt (resumable)
   bool best = false;              // checkpoint_best.pt (inference file)
   int64_t periodic_update = -1;   // >= 0: checkpoint_<periodic_update>.pt (resumable), then prune to keep_last
+  int64_t ranked_update = -1;     // >= 0: checkpoint_best_u<ranked_update>.pt (inference file)
+  std::vector<TrainingState::RankedCheckpoint> ranked_after;  // the kept list once written (the state records it)
+  std::vector<int64_t> ranked_removed;                        // checkpoint_best_u<update>.pt files to remove
 
-  bool any() const { return last || best || periodic_update >= 0; }
+  bool any() const { return last || best || periodic_update >= 0 || ranked_update >= 0; }
 };
 
 class CheckpointPolicy {
@@ -30,6 +40,10 @@ class CheckpointPolicy {
   explicit CheckpointPolicy(CheckpointPolicyOptions options);
 
   CheckpointWrites after_validation(bool improved) const;
+  // The same, plus the keep_best ranking: `kept` is the current list (best first), `value` this validation's
+  // metric (not finite: never kept). A tie keeps the earlier checkpoint.
+  CheckpointWrites after_validation(bool improved, int64_t update, double value,
+                                    const std::vector<TrainingState::RankedCheckpoint>& kept) const;
   CheckpointWrites after_update(int64_t update) const;  // the periodic checkpoint, when one is due
   CheckpointWrites at_end(int64_t update) const;        // end of a run, stop signal included
 
@@ -40,6 +54,7 @@ class CheckpointPolicy {
   std::string last_path() const;
   std::string best_path() const;
   std::string periodic_path(int64_t update) const;
+  std::string ranked_best_path(int64_t update) const;  // checkpoint_best_u<update>.pt
   // Removes checkpoint_<update>.pt files (and their state files) beyond the newest keep_last.
   void remove_old_periodic() const;
 

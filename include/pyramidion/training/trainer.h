@@ -39,7 +39,8 @@ struct TrainingSummary {
   double tokens_per_second = 0;  // source + target tokens (unpadded)
   double mean_loss = 0;          // label-smoothed per target token over this call's updates (NaN when none)
   double last_loss = 0;          // of the last update
-  // max_updates, max_epochs, max_minutes, run_for (the call's own limits), signal, requested, nonfinite
+  // max_updates, max_epochs, max_minutes, run_for (the call's own limits), signal, requested, nonfinite,
+  // patience (training.patience validations in a row without a new best)
   std::string stop_reason;
   int signal = 0;                // SIGINT/SIGTERM when stop_reason == "signal"
 };
@@ -53,6 +54,12 @@ struct TrainerOptions {
   // Sums gradients and agreement scalars over the processes; nullptr = one process (LocalGradientReducer).
   // Its rank and world size must equal the two above. Only rank 0 writes checkpoints, metrics and log lines.
   std::shared_ptr<GradientReducer> reducer;
+};
+
+// What `init_from` takes over besides the weights (fairseq's --restore-file and its --reset-* flags).
+struct InitFromOptions {
+  bool reset_optimizer = false;     // fresh AdamW moments even when the file is a resumable checkpoint
+  bool reset_lr_scheduler = false;  // count updates (the schedule, max_updates) from 0 even when the file has a count
 };
 
 class Trainer {
@@ -97,6 +104,11 @@ class Trainer {
   void save_checkpoint(const std::string& path);  // resumable (model file + state file)
   // Resumes from a checkpoint_last.pt-style file: weights, optimizer, RNG states, counters, data position.
   void load_checkpoint(const std::string& path);
+  // Starts a new run from another run's weights: a model file (`pyramidion export`, checkpoint_best.pt, an
+  // average) or a resumable checkpoint. The weights must fit this run's architecture (names and shapes) and the
+  // tokenizer must be the same bytes. A resumable checkpoint also gives its optimizer state and, with it, its
+  // update count (so the schedule continues) unless reset; data position, best metric and counters start afresh.
+  void init_from(const std::string& path, InitFromOptions options = {});
 
   void on_validation(ValidationCallback callback);
   void set_auxiliary_loss(AuxiliaryLoss loss);  // empty function = off (the default)
@@ -138,6 +150,7 @@ class Trainer {
   std::unique_ptr<TrainingLog> log_;
   std::atomic<bool> stop_requested_{false};
   bool last_validation_improved_ = false;
+  double last_validation_metric_ = 0.0;
 };
 
 }  // namespace pyramidion

@@ -12,7 +12,7 @@
 
 namespace pyramidion {
 
-enum class LrSchedulerKind { inverse_sqrt, polynomial_decay, constant };
+enum class LrSchedulerKind { inverse_sqrt, polynomial_decay, cosine, constant };
 enum class AmpMode { none, bf16, fp16 };
 enum class ValidationMetric { loss, rouge1, rouge2, rougeL, rougeLsum };
 
@@ -28,8 +28,8 @@ struct TrainingConfig {
   LrSchedulerKind lr_scheduler = LrSchedulerKind::inverse_sqrt;
   int64_t warmup_updates = 5000;
   double warmup_init_lr = 0.0;
-  double end_learning_rate = 0.0;     // polynomial_decay
-  int64_t total_updates = 100000;     // polynomial_decay: the update at which end_learning_rate is reached
+  double end_learning_rate = 0.0;     // polynomial_decay, cosine: the final rate
+  int64_t total_updates = 100000;     // polynomial_decay, cosine: the update at which end_learning_rate is reached
   double power = 1.0;                 // polynomial_decay
   std::vector<double> adam_betas = {0.9, 0.98};
   double adam_eps = 1e-8;
@@ -53,6 +53,8 @@ struct TrainingConfig {
   ValidationMetric best_checkpoint_metric = ValidationMetric::loss;  // rouge*: higher is better
   int64_t save_interval_updates = 0;  // > 0: also keep checkpoint_<update>.pt every this many updates
   int64_t keep_last = 2;              // checkpoint_<update>.pt files kept (oldest removed)
+  int64_t keep_best_checkpoints = 0;  // > 0: also keep checkpoint_best_u<update>.pt of the N best validations
+  int64_t patience = 0;               // > 0: stop after this many validations in a row without a new best
 
   // Execution.
   AmpMode amp = AmpMode::none;        // CUDA only (warned about and disabled on the CPU)
