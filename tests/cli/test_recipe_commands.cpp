@@ -55,7 +55,8 @@ TEST(RecipeCommands, PlotWritesSvgOrHtmlAndNamesBadLines) {
   EXPECT_NE(page.find("data-series=\"blockwise\""), std::string::npos);
   auto svg = run_cli("plot " + dir.file("a") + " 2>/dev/null");
   ASSERT_EQ(svg.exit_code, 0);
-  EXPECT_EQ(svg.output.rfind("<svg", 0), 0u) << svg.output.substr(0, 200);  // stdout: the SVG only
+  EXPECT_EQ(svg.output.rfind("<?xml", 0), 0u) << svg.output.substr(0, 200);  // stdout: the SVG only
+  EXPECT_NE(svg.output.find("</svg>\n"), std::string::npos);
 
   dir.write("b/metrics.jsonl", log + "{oops\n");
   auto bad = run_cli("plot " + dir.file("b") + " -o " + dir.file("d.svg"));

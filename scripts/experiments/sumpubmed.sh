@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The SumPubMed experiment of docs/results.md: a blockwise model and a DeepPyramidion of the same width and depth,
+# trained for the same wall-clock budget on this CPU, scored on a fixed test subset next to lead-3 and the
+# oracle-length lead. Resumable: run it again after an interruption and it continues where it stopped (each stage
+# leaves a marker; training resumes from checkpoint_last.pt with the budget that is left).
+#
+#   bash scripts/experiments/sumpubmed.sh            # everything (about 2 x MINUTES of CPU, both runs at once)
+#   MINUTES=5 TEST_DOCS=20 bash scripts/experiments/sumpubmed.sh   # a smoke run
+#
+# Big files (prepared data, checkpoints) go to WORK_DIR, outside the repository; what is committed as the result
+# (logs, metrics, scores, predictions, curves) goes to RESULTS_DIR.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bin="${PYRAMIDION:-$root/build/pyramidion}"
+data="${SUMPUBMED_DIR:-$root/../shared/data/sumpubmed}"
+work="${WORK_DIR:-$root/../sumpubmed-work}"
+results="${RESULTS_DIR:-$root/results/sumpubmed}"
+minutes="${MINUTES:-60}"         # training wall-clock budget per model
+threads="${THREADS:-1}"          # intra-op threads per run; the two runs train at the same time
+test_docs="${TEST_DOCS:-200}"    # fixed subset: the first N test articles
+valid_docs="${VALID_DOCS:-100}"  # validation subset (ROUGE during training)
+beam="${BEAM:-4}"
+archs=(blockwise deep-pyramidion)
+
+[ -x "$bin" ] || { echo "sumpubmed: $bin not built (bash scripts/build.sh)" >&2; exit 1; }
+[ -f "$data/train.jsonl.xz" ] || { echo "sumpubmed: $data/train.jsonl.xz missing" >&2; exit 1; }
+mkdir -p "$work" "$results"
+log() { echo "[sumpubmed $(date -u +%H:%M:%S)] $*" >&2; }
+done_marker() { echo "$work/.done-$1"; }
+stage_done() { [ -f "$(done_marker "$1")" ]; }
+mark_done() { touch "$(done_marker "$1")"; }
+
+# 1. Tokenizer: unigram, 16k pieces, from the first 4000 training articles (sources and abstracts).
+if ! stage_done tokenizer; then
+  log "tokenizer"
+  "$bin" tokenizer train -i "$data/train.jsonl.xz" --max-documents 4000 --vocab-size 16000 \
+    --input-sentence-size 2000000 --train-threads 2 -o "$work/spm.model" 2> "$results/tokenizer.log"
+  mark_done tokenizer
+fi
+
+# 2. Data: all training articles; the first VALID_DOCS validation and TEST_DOCS test articles.
+if ! stage_done data; then
+  log "data prepare"
+  xz -dc "$data/val.jsonl.xz" | head -n "$valid_docs" > "$work/valid.jsonl"
+  xz -dc "$data/test.jsonl.xz" | head -n "$test_docs" > "$work/test.jsonl"
+  rm -rf "$work/data"
+  "$bin" data prepare --tokenizer "$work/spm.model" --train "$data/train.jsonl.xz" --valid "$work/valid.jsonl" \
+    --test "$work/test.jsonl" -o "$work/data" --max-source-length 4096 --max-target-length 512 --threads 2 \
+    --no-progress 2> "$results/prepare.log"
+  mark_done data
+fi
+
+# Seconds already trained by a run (0 before its first checkpoint).
+trained_seconds() {
+  local last="$work/$1/checkpoint_last.pt"
+  [ -f "$last" ] || { echo 0; return; }
+  "$bin" info --json "$last" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["training_state"]["training_seconds"]))'
+}
+
+# 3. Training: both models at once, THREADS threads each, until each has trained MINUTES minutes in total.
+if ! stage_done train; then
+  pids=()
+  for arch in "${archs[@]}"; do
+    left=$(( minutes * 60 - $(trained_seconds "$arch") ))
+    if [ "$left" -le 30 ]; then log "$arch: budget spent"; continue; fi
+    log "train $arch: $left s left of $((minutes * 60)) s"
+    "$bin" --threads "$threads" train -c "$root/configs/experiments/sumpubmed-$arch.yaml" --data "$work/data" \
+      --save-dir "$work/$arch" --resume --no-progress --set "training.max_minutes=$(python3 -c "print($left/60)")" \
+      >> "$results/$arch.train.log" 2>&1 &
+    pids+=($!)
+  done
+  status=0
+  for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+  [ "$status" -eq 0 ] || { log "training failed (exit $status); see $results/*.train.log"; exit "$status"; }
+  for arch in "${archs[@]}"; do cp "$work/$arch/metrics.jsonl" "$results/$arch.metrics.jsonl"; done
+  mark_done train
+fi
+
+# 4. Scores on the test subset: both models (best validation ROUGE-Lsum checkpoint), lead-3, oracle-length lead.
+if ! stage_done evaluate; then
+  for baseline in lead-3 lead-oracle; do
+    log "evaluate $baseline"
+    "$bin" evaluate --baseline "$baseline" --data "$work/test.jsonl" --json \
+      --predictions "$results/$baseline.predictions.jsonl" > "$results/$baseline.rouge.json" 2> "$results/$baseline.evaluate.log"
+  done
+  for arch in "${archs[@]}"; do
+    log "evaluate $arch (beam $beam)"
+    "$bin" --threads 2 evaluate -m "$work/$arch/checkpoint_best.pt" --data "$work/test.jsonl" --json --beam "$beam" \
+      --max-len-b 400 --predictions "$results/$arch.predictions.jsonl" \
+      > "$results/$arch.rouge.json" 2> "$results/$arch.evaluate.log"
+  done
+  mark_done evaluate
+fi
+
+# 5. Learning curves, and the highlight view of the first test article when this build has it.
+log "plot"
+"$bin" plot "$work/blockwise" "$work/deep-pyramidion" --name blockwise --name deep-pyramidion \
+  --title "SumPubMed, ${minutes} CPU minutes per model" -o "$results/curves.svg"
+"$bin" plot "$work/blockwise" "$work/deep-pyramidion" --name blockwise --name deep-pyramidion \
+  --title "SumPubMed, ${minutes} CPU minutes per model" -o "$results/curves.html"
+if "$bin" highlight --help > /dev/null 2>&1; then
+  "$bin" highlight -m "$work/deep-pyramidion/checkpoint_best.pt" -i "$work/test.jsonl" --document-index 0 \
+    -o "$results/highlight-test0.html" --json "$results/highlight-test0.json" 2> "$results/highlight.log" || true
+fi
+log "done: $results"
