@@ -30,6 +30,12 @@ done_marker() { echo "$work/.done-$1"; }
 stage_done() { [ -f "$(done_marker "$1")" ]; }
 mark_done() { touch "$(done_marker "$1")"; }
 
+# The first N lines of an xz file (head closing the pipe early is not an error; too few lines is).
+first_lines() {
+  ( set +o pipefail; xz -dc "$1" | head -n "$2" > "$3" )
+  [ "$(wc -l < "$3")" -eq "$2" ] || { echo "sumpubmed: $1 has fewer than $2 lines" >&2; exit 1; }
+}
+
 # 1. Tokenizer: unigram, 16k pieces, from the first 4000 training articles (sources and abstracts).
 if ! stage_done tokenizer; then
   log "tokenizer"
@@ -41,8 +47,8 @@ fi
 # 2. Data: all training articles; the first VALID_DOCS validation and TEST_DOCS test articles.
 if ! stage_done data; then
   log "data prepare"
-  xz -dc "$data/val.jsonl.xz" | head -n "$valid_docs" > "$work/valid.jsonl"
-  xz -dc "$data/test.jsonl.xz" | head -n "$test_docs" > "$work/test.jsonl"
+  first_lines "$data/val.jsonl.xz" "$valid_docs" "$work/valid.jsonl"
+  first_lines "$data/test.jsonl.xz" "$test_docs" "$work/test.jsonl"
   rm -rf "$work/data"
   "$bin" data prepare --tokenizer "$work/spm.model" --train "$data/train.jsonl.xz" --valid "$work/valid.jsonl" \
     --test "$work/test.jsonl" -o "$work/data" --max-source-length 4096 --max-target-length 512 --threads 2 \
