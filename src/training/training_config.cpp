@@ -45,6 +45,13 @@ Field betas() {
           }};
 }
 
+Field curriculum() {
+  return {[](TrainingConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
+            c.curriculum = CurriculumConfig::from_yaml(n, o, f);
+          },
+          [](const TrainingConfig& c) { return c.curriculum.to_yaml(); }};
+}
+
 const std::vector<std::pair<std::string, LrSchedulerKind>> kSchedulers = {
     {"inverse_sqrt", LrSchedulerKind::inverse_sqrt},
     {"polynomial_decay", LrSchedulerKind::polynomial_decay},
@@ -101,6 +108,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"best_checkpoint_metric", choice(&C::best_checkpoint_metric, kMetrics)},
       {"save_interval_updates", integer(PYR_MEMBER(save_interval_updates))},
       {"keep_last", integer(PYR_MEMBER(keep_last))},
+      {"curriculum", curriculum()},
       {"amp", choice(&C::amp, kAmpModes)},
       {"device", text(PYR_MEMBER(device))},
       {"threads", integer(PYR_MEMBER(threads))},
@@ -204,6 +212,7 @@ void TrainingConfig::validate() const {
   require(save_interval_updates >= 0, "save_interval_updates", "must be >= 0 (0 = off)");
   require(keep_last >= 0, "keep_last", "must be >= 0");
   require(threads >= 0, "threads", "must be >= 0");
+  curriculum.validate();  // its messages name training.curriculum.*
   const bool device_ok = device == "auto" || device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0;
   require(device_ok, "device", "'" + device + "' is not one of auto, cpu, cuda, cuda:N");
 }

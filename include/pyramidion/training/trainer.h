@@ -20,6 +20,7 @@
 #include "pyramidion/training/batch.h"
 #include "pyramidion/training/checkpoint.h"
 #include "pyramidion/training/checkpoint_policy.h"
+#include "pyramidion/training/curriculum.h"
 #include "pyramidion/training/gradient_reducer.h"
 #include "pyramidion/training/lr_scheduler.h"
 #include "pyramidion/training/token_budget_batcher.h"
@@ -85,8 +86,12 @@ class Trainer {
   void set_train_dataset(std::shared_ptr<data::BinaryDataset> dataset, int64_t max_tokens = 0);
   void set_valid_dataset(std::shared_ptr<data::BinaryDataset> dataset);
   const std::shared_ptr<data::BinaryDataset>& train_dataset() const { return train_; }
-  // The curriculum stage the state (and so the next checkpoint) records (training/curriculum.h).
-  void set_curriculum_stage(int64_t stage) { state_.curriculum_stage = stage; }
+  // Length curriculum (training.curriculum, training/curriculum.h): the trainer changes stages itself at their
+  // `until`; with unit manual a driver does it here, on its own criteria. From the next update on, in a fresh
+  // epoch; the state (and so the next checkpoint) records the stage.
+  void set_curriculum_stage(int64_t stage);
+  int64_t curriculum_stage() const { return state_.curriculum_stage; }
+  const Curriculum& curriculum() const { return curriculum_; }
 
   // What run() does when it ends, for loops that drive run_for() themselves (training/curriculum.h): after
   // `stop_reason` "nonfinite" nothing; else validates (validate_at_end, not after "signal", not twice for one
@@ -115,6 +120,8 @@ class Trainer {
   void initialize();
   std::optional<std::vector<ExampleBatch>> next_update_batches();  // nullopt: max_epochs reached
   TrainingSummary train_loop(int64_t max_updates_this_call, double max_seconds, bool end_of_run);
+  void sync_curriculum();  // moves to the stage of the next update (unit updates / epochs)
+  void apply_curriculum_stage(int64_t stage, bool fresh_epoch);  // the stage's lengths, budget and batch order
   void account(const UpdateStepResult& step);  // the applied update into the state's counters and interval
   void after_validation(const ValidationResult& result);
   void write_checkpoints(const CheckpointWrites& writes, const ValidationResult* validation);
@@ -125,7 +132,9 @@ class Trainer {
   torch::Device device_;
   AmpMode amp_ = AmpMode::none;
   std::shared_ptr<data::BinaryDataset> train_, valid_;
-  std::vector<int64_t> train_source_lengths_, train_target_lengths_;
+  Curriculum curriculum_;
+  // Per example of train_, as the current curriculum stage's batches see them; train_kept_: the examples in it.
+  std::vector<int64_t> train_source_lengths_, train_target_lengths_, train_kept_;
   std::string tokenizer_bytes_;
   LrSchedule schedule_;
   TrainingState state_;

@@ -9,6 +9,7 @@
 
 #include "pyramidion/decoding/beam_search.h"
 #include "pyramidion/models/model_config.h"
+#include "pyramidion/training/curriculum.h"
 
 namespace pyramidion {
 
@@ -53,6 +54,9 @@ struct TrainingConfig {
   ValidationMetric best_checkpoint_metric = ValidationMetric::loss;  // rouge*: higher is better
   int64_t save_interval_updates = 0;  // > 0: also keep checkpoint_<update>.pt every this many updates
   int64_t keep_last = 2;              // checkpoint_<update>.pt files kept (oldest removed)
+
+  // Length curriculum (training/curriculum.h); no stages = off.
+  CurriculumConfig curriculum;
 
   // Execution.
   AmpMode amp = AmpMode::none;        // CUDA only (warned about and disabled on the CPU)
