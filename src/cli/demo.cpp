@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "command.h"
+#include "numeric_checks.h"
 #include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/data/synthetic_corpus.h"
 #include "pyramidion/data/tokenizer.h"
@@ -433,8 +434,8 @@ PYRAMIDION_COMMAND("demo", [](CLI::App& app) {
   cmd->add_option("--minutes", o->minutes, "time budget, all steps included")->capture_default_str();
   cmd->add_option("--seed", o->seed, "corpus and training seed")->capture_default_str();
   cmd->add_option("--test-documents", o->test_documents, "held-out documents evaluated")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--beam", o->beam, "beam size of the final evaluation")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
+  cmd->add_option("--beam", o->beam, "beam size of the final evaluation")->check(positive_number())->capture_default_str();
   cmd->add_option("-c,--config", o->config, "model + training YAML instead of the demo preset");
   cmd->add_option("--set", o->overrides, "key=value overrides (model or training keys)");
   cmd->callback([o] { run(*o); });

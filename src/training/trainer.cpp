@@ -257,7 +257,20 @@ void Trainer::save_checkpoint(const std::string& path) {
   pyramidion::save_checkpoint(path, model_, tokenizer_bytes_, state_, &update_step_->optimizer(), extra);
 }
 
+bool Trainer::parameters_finite() const {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : model_->parameters())
+    if (!torch::isfinite(p).all().item<bool>()) return false;
+  return true;
+}
+
 void Trainer::write_checkpoints(const CheckpointWrites& writes, const ValidationResult* validation) {
+  if (!diverged_.empty()) return;
+  if (writes.any() && checkpoints_->writes() && !parameters_finite()) {
+    diverged_ = fmt::format("the weights after update {} are not finite", state_.update);
+    spdlog::error("{}: no checkpoint written, {} keeps the last good one", diverged_, checkpoints_->last_path());
+    return;
+  }
   // Best before last: checkpoint_last.pt's state records the best update, so a kill between the two writes must
   // leave a best file at least as new as that record (never an old best with a log that says otherwise).
   if (writes.best && validation != nullptr) {
@@ -311,12 +324,20 @@ TrainingSummary Trainer::run() {
   return train_loop(std::numeric_limits<int64_t>::max(), max_seconds, true);
 }
 
+bool Trainer::validation_finite(const ValidationResult& result) {
+  if (std::isfinite(result.loss)) return true;
+  diverged_ = fmt::format("the validation loss after update {} is not finite", state_.update);
+  spdlog::error("{}: no checkpoint written, {} keeps the last good one", diverged_, checkpoints_->last_path());
+  return false;
+}
+
 void Trainer::finish(const std::string& stop_reason) {
-  if (stop_reason == "nonfinite") return;
+  if (stop_reason == "nonfinite" || !diverged_.empty()) return;
   const bool validate_now = config_.validate_at_end && valid_ && stop_reason != "signal" &&
                             state_.last_validated_update != state_.update;
   if (validate_now) {
     const auto result = validate();
+    if (!validation_finite(result)) return;
     write_checkpoints(checkpoints_->after_validation(last_validation_improved_), &result);
   } else {
     write_checkpoints(checkpoints_->at_end(state_.update), nullptr);
@@ -404,13 +425,20 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
     }
     if (config_.validate_interval > 0 && state_.update % config_.validate_interval == 0 && valid_) {
       const auto result = validate();
-      write_checkpoints(checkpoints_->after_validation(last_validation_improved_), &result);
+      if (validation_finite(result))
+        write_checkpoints(checkpoints_->after_validation(last_validation_improved_), &result);
     }
     write_checkpoints(checkpoints_->after_update(state_.update), nullptr);
+    if (!diverged_.empty()) {
+      summary.stop_reason = "nonfinite";
+      break;
+    }
   }
   progress.finish();
 
   if (end_of_run) finish(summary.stop_reason);
+  if (!diverged_.empty()) summary.stop_reason = "nonfinite";
+  summary.divergence = diverged_;
   summary.update = state_.update;
   summary.epoch = state_.epoch;
   summary.seconds = seconds_since(start);

@@ -1,6 +1,7 @@
 #include "pyramidion/training/training_config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <stdexcept>
@@ -186,6 +187,14 @@ void TrainingConfig::validate() const {
   require(max_tokens >= 1, "max_tokens", "must be >= 1");
   require(update_freq >= 1, "update_freq", "must be >= 1");
   require(sort_window >= 1, "sort_window", "must be >= 1");
+  // NaN fails every comparison below; inf passes them, so finiteness is checked first.
+  const std::vector<std::pair<const char*, double>> reals = {
+      {"lr", lr}, {"warmup_init_lr", warmup_init_lr}, {"end_learning_rate", end_learning_rate}, {"power", power},
+      {"adam_eps", adam_eps}, {"weight_decay", weight_decay}, {"clip_norm", clip_norm},
+      {"label_smoothing", label_smoothing}, {"max_minutes", max_minutes}, {"valid_lenpen", valid_search.lenpen},
+      {"valid_max_len_a", valid_search.max_len_a}};
+  for (const auto& [name, value] : reals) require(std::isfinite(value), name, "must be a finite number");
+  for (double b : adam_betas) require(std::isfinite(b), "adam_betas", "each must be a finite number");
   require(lr > 0, "lr", "must be > 0");
   require(warmup_updates >= 0, "warmup_updates", "must be >= 0");
   require(warmup_init_lr >= 0, "warmup_init_lr", "must be >= 0");

@@ -43,6 +43,7 @@ struct TrainingSummary {
   // max_updates, max_epochs, max_minutes, run_for (the call's own limits), signal, requested, nonfinite
   std::string stop_reason;
   int signal = 0;                // SIGINT/SIGTERM when stop_reason == "signal"
+  std::string divergence;        // stop_reason "nonfinite" after an applied update: what was not finite
 };
 
 struct TrainerOptions {
@@ -124,6 +125,8 @@ class Trainer {
   void apply_curriculum_stage(int64_t stage, bool fresh_epoch);  // the stage's lengths, budget and batch order
   void account(const UpdateStepResult& step);  // the applied update into the state's counters and interval
   void after_validation(const ValidationResult& result);
+  bool parameters_finite() const;
+  bool validation_finite(const ValidationResult& result);  // false: sets diverged_
   void write_checkpoints(const CheckpointWrites& writes, const ValidationResult* validation);
 
   TrainingConfig config_;
@@ -147,6 +150,9 @@ class Trainer {
   std::unique_ptr<TrainingLog> log_;
   std::atomic<bool> stop_requested_{false};
   bool last_validation_improved_ = false;
+  // Set when an applied update left non-finite weights or a non-finite validation loss: no checkpoint is written
+  // from then on (checkpoint_last.pt keeps the last good update) and training stops with "nonfinite".
+  std::string diverged_;
 };
 
 }  // namespace pyramidion
