@@ -60,6 +60,7 @@ set(PYRAMIDION_TRAINING_SOURCES
   src/training/checkpoint.cpp
   src/training/checkpoint_averaging.cpp
   src/training/checkpoint_policy.cpp
+  src/training/curriculum.cpp
   src/training/label_smoothed_cross_entropy.cpp
   src/training/lr_scheduler.cpp
   src/training/metrics_log.cpp

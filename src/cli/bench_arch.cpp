@@ -10,6 +10,7 @@
 
 #include "bench_commands.h"
 #include "command.h"
+#include "numeric_checks.h"
 #include "model_loading.h"
 #include "pyramidion/benchmark/architecture_benchmark.h"
 #include "pyramidion/models/presets.h"
@@ -139,28 +140,30 @@ void add_bench_architectures(CLI::App& bench) {
   bench.add_option("--archs", o.archs, "presets to compare (default: vanilla,blockwise,transpooler,deep-pyramidion)")
       ->delimiter(',');
   bench.add_option("--set", o.overrides, "override a key in every architecture, e.g. --set d_model=128")->take_all();
-  bench.add_option("--lengths", o.lengths, "input lengths of the sweep")->delimiter(',')->capture_default_str();
-  bench.add_option("--batch", o.batch, "training documents per step")->capture_default_str();
-  bench.add_option("--target-length", o.target_length, "training target tokens")->capture_default_str();
-  bench.add_option("--steps", o.steps, "timed training steps / generation runs (median reported)")->capture_default_str();
-  bench.add_option("--warmup", o.warmup, "untimed runs first (peak memory is measured on them)")->capture_default_str();
-  bench.add_option("--gen-tokens", o.gen_tokens, "tokens generated per document (forced: no early EOS)")
+  bench.add_option("--lengths", o.lengths, "input lengths of the sweep")->check(positive_number())->delimiter(',')->capture_default_str();
+  bench.add_option("--batch", o.batch, "training documents per step")->check(positive_number())->capture_default_str();
+  bench.add_option("--target-length", o.target_length, "training target tokens")->check(positive_number())->capture_default_str();
+  bench.add_option("--steps", o.steps, "timed training steps / generation runs (median reported)")->check(positive_number())->capture_default_str();
+  bench.add_option("--warmup", o.warmup, "untimed runs first (peak memory is measured on them)")->check(non_negative_number())->capture_default_str();
+  bench.add_option("--gen-tokens", o.gen_tokens, "tokens generated per document (forced: no early EOS)")->check(positive_number())
       ->capture_default_str();
-  bench.add_option("--beam", o.beam, "beam size")->capture_default_str();
-  bench.add_option("--gen-batch", o.gen_batch, "documents per generation run")->capture_default_str();
+  bench.add_option("--beam", o.beam, "beam size")->check(positive_number())->capture_default_str();
+  bench.add_option("--gen-batch", o.gen_batch, "documents per generation run")->check(positive_number())->capture_default_str();
   bench.add_option("--device", o.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   bench.add_option("--dtype", o.dtype, "float32, or bfloat16 (model weights in bf16, loss in float32)")
       ->check(CLI::IsMember({"float32", "bfloat16"}))
       ->capture_default_str();
   bench.add_option("--max-memory-gb", o.max_memory_gb,
-                   "skip points whose estimated memory exceeds this (default: half the RAM on the CPU, none on CUDA)");
+                   "skip points whose estimated memory exceeds this (default: half the RAM on the CPU, none on CUDA)")
+      ->check(non_negative_number());
   bench.add_option("--max-seconds", o.max_seconds,
                    "a run longer than this marks the point too slow and skips longer lengths (0 = no limit)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(non_negative_number());
   bench.add_option("--baseline", o.baseline, "architecture the ratios are against")->capture_default_str();
   bench.add_flag("--no-training", o.no_training, "do not measure training steps");
   bench.add_flag("--no-inference", o.no_inference, "do not measure generation");
-  bench.add_option("--lr", o.lr, "AdamW learning rate")->capture_default_str();
+  bench.add_option("--lr", o.lr, "AdamW learning rate")->check(positive_number())->capture_default_str();
   bench.add_option("--seed", o.seed, "seed for weights and token ids")->capture_default_str();
   bench.add_option("--json", o.json, "write the results as JSON");
   bench.add_option("--svg", o.svg, "write time and memory vs input length as an SVG plot");

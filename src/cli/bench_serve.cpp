@@ -12,6 +12,7 @@
 
 #include "bench_commands.h"
 #include "command.h"
+#include "numeric_checks.h"
 #include "model_loading.h"
 #include "server/http_service.h"
 #include "server/load_client.h"
@@ -116,16 +117,16 @@ void add_bench_serve(CLI::App& bench) {
   add_model_loading_options(*cmd, o->loading);
   cmd->add_option("-i,--input", o->input, "documents, one per line (default: synthetic)");
   cmd->add_option("--clients", o->clients, "concurrent client counts")->capture_default_str()->delimiter(',');
-  cmd->add_option("--requests", o->requests, "requests per client")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--deadline-s", o->deadline_s, "each run stops by then")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--beam", o->beam, "beam of every request")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--max-len-b", o->max_len_b, "max summary length of every request")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--requests", o->requests, "requests per client")->check(positive_number())->capture_default_str();
+  cmd->add_option("--deadline-s", o->deadline_s, "each run stops by then")->check(positive_number())->capture_default_str();
+  cmd->add_option("--beam", o->beam, "beam of every request")->check(positive_number())->capture_default_str();
+  cmd->add_option("--max-len-b", o->max_len_b, "max summary length of every request")->check(positive_number())->capture_default_str();
   cmd->add_option("--max-batch-documents", o->batch_documents, "batching on: documents per batch")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--max-wait-ms", o->max_wait_ms, "batching on: wait for company")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--workers", o->workers, "generation workers")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
+  cmd->add_option("--max-wait-ms", o->max_wait_ms, "batching on: wait for company")->check(non_negative_number())->capture_default_str();
+  cmd->add_option("--workers", o->workers, "generation workers")->check(positive_number())->capture_default_str();
   cmd->add_option("--document-words", o->document_words, "words per synthetic document")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   cmd->callback([o] { run(*o); });
 }
 

@@ -5,6 +5,7 @@
 
 #include "bench_commands.h"
 #include "command.h"
+#include "numeric_checks.h"
 #include "pyramidion/benchmark/topk_approximation.h"
 #include "pyramidion/ops/successive_halving_topk.h"
 #include "pyramidion/ops/successive_halving_topk_reference.h"
@@ -76,15 +77,15 @@ void run(const BenchTopKOptions& o) {
 void add_bench_topk(CLI::App& bench) {
   auto options = std::make_shared<BenchTopKOptions>();
   auto* cmd = bench.add_subcommand("topk", "successive-halving top-k: speed vs the per-example loop, approximation quality");
-  cmd->add_option("--batch", options->batch, "batch size")->capture_default_str();
-  cmd->add_option("-n,--n", options->n, "input length")->capture_default_str();
-  cmd->add_option("-k,--k", options->k, "output length")->capture_default_str();
-  cmd->add_option("--dim", options->dim, "vector size")->capture_default_str();
+  cmd->add_option("--batch", options->batch, "batch size")->check(positive_number())->capture_default_str();
+  cmd->add_option("-n,--n", options->n, "input length")->check(positive_number())->capture_default_str();
+  cmd->add_option("-k,--k", options->k, "output length")->check(positive_number())->capture_default_str();
+  cmd->add_option("--dim", options->dim, "vector size")->check(positive_number())->capture_default_str();
   cmd->add_option("--device", options->device, "cpu, cuda, cuda:1, ...")->capture_default_str();
   cmd->add_option("--dtype", options->dtype, "float32, float64, bfloat16, float16")
       ->check(CLI::IsMember({"float32", "float64", "bfloat16", "float16"}))->capture_default_str();
-  cmd->add_option("--repetitions", options->repetitions, "timed runs (median reported)")->capture_default_str();
-  cmd->add_option("--ratios", options->ratios, "n/k values of the quality table");
+  cmd->add_option("--repetitions", options->repetitions, "timed runs (median reported)")->check(positive_number())->capture_default_str();
+  cmd->add_option("--ratios", options->ratios, "n/k values of the quality table")->check(positive_number());
   cmd->add_flag("--skip-reference", options->skip_reference, "do not time the per-example loop");
   cmd->add_flag("--skip-quality", options->skip_quality, "no approximation-quality table");
   cmd->add_flag("--skip-speed", options->skip_speed, "no timing");

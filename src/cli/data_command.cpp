@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "command.h"
+#include "numeric_checks.h"
 #include "pyramidion/data/prepare.h"
 
 using namespace pyramidion::data;
@@ -67,13 +68,13 @@ PYRAMIDION_COMMAND("data", [](CLI::App& app) {
   prepare->add_option("--target-sentence-delimiter", args->target_sentence_delimiter,
                       "splits string targets into sentences (e.g. \"<q>\"); newlines always do");
   prepare->add_option("--output,-o", args->options.output_dir, "output directory")->required();
-  prepare->add_option("--max-source-length", args->options.max_source_length, "source tokens kept, EOS included");
-  prepare->add_option("--max-target-length", args->options.max_target_length, "target tokens kept, EOS included");
+  prepare->add_option("--max-source-length", args->options.max_source_length, "source tokens kept, EOS included")->check(number_range(2, 1 << 30));
+  prepare->add_option("--max-target-length", args->options.max_target_length, "target tokens kept, EOS included")->check(number_range(2, 1 << 30));
   prepare->add_flag("--source-sep", args->options.source_sentence_separators,
                     "mark source sentence boundaries with <sep> too");
   prepare->add_option("--threads", args->options.threads, "tokenizing threads (default: all cores)");
   prepare->add_flag("--strict", args->strict, "empty documents or summaries are errors, not skipped");
-  prepare->add_option("--max-errors", args->max_errors, "malformed records skipped before failing (default 0)");
+  prepare->add_option("--max-errors", args->max_errors, "malformed records skipped before failing (default 0)")->check(non_negative_number());
   prepare->add_flag("--no-progress", args->no_progress, "no progress bar");
   prepare->callback([args]() { run_prepare(*args); });
 });

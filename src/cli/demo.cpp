@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "command.h"
+#include "numeric_checks.h"
 #include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/data/synthetic_corpus.h"
 #include "pyramidion/data/tokenizer.h"
@@ -43,7 +44,8 @@ struct DemoOptions {
   std::vector<std::string> overrides;
 };
 
-// One step of the length curriculum.
+// One step of the length curriculum: its own corpus of shorter documents and token budget, ended by the demo's
+// criteria (time share, greedy exact match). The trainer holds it as a manual-unit training/curriculum.h stage.
 struct Stage {
   int64_t max_words;      // documents of max_words / 2 .. max_words words
   int64_t train_documents;
@@ -89,6 +91,19 @@ EncodedDocument encode_document(const data::SentencePieceTokenizer& tokenizer, c
   e.target.push_back(tokenizer.eos_id());
   e.reference = join(doc.summary, "\n");
   return e;
+}
+
+// The trainer's view of kStages: one manual stage each, with its token budget (the stage corpora are already
+// as short as the stage wants, so no length cut).
+CurriculumConfig demo_curriculum() {
+  CurriculumConfig curriculum;
+  curriculum.unit = CurriculumUnit::manual;
+  for (const auto& stage : kStages) {
+    CurriculumStage s;
+    s.max_tokens = stage.max_tokens;
+    curriculum.stages.push_back(s);
+  }
+  return curriculum;
 }
 
 data::SyntheticCorpus stage_corpus(const Stage& stage, uint64_t seed) {
@@ -287,6 +302,9 @@ void run(const DemoOptions& o) {
   // 3. Model and trainer from the demo preset (or -c), with --set overrides.
   RunConfig run_config = resolve_run_config(o.config, o.config.empty() ? "demo" : "", o.overrides, tokenizer.vocab_size());
   run_config.training.seed = static_cast<int64_t>(o.seed);
+  if (run_config.training.curriculum.enabled())
+    spdlog::warn("demo: training.curriculum of the config is replaced by the demo's own stages");
+  run_config.training.curriculum = demo_curriculum();
   TrainerOptions trainer_options;
   trainer_options.save_dir = (fs::path(o.output) / "train").string();
   // The demo prints one line per check (rate, ETA, quality); a bar redrawn between them would tear the lines.
@@ -310,6 +328,7 @@ void run(const DemoOptions& o) {
   const int64_t chunk = 100;
   for (size_t s = 0; s < kStages.size(); ++s) {
     trainer.set_train_dataset(stage_train[s], kStages[s].max_tokens);
+    trainer.set_curriculum_stage(static_cast<int64_t>(s));  // recorded in the training state
     fmt::print("stage {}: documents of {}-{} words\n", s + 1, kStages[s].max_words / 2, kStages[s].max_words);
     while (true) {
       const double used = elapsed() - train_start;
@@ -415,8 +434,8 @@ PYRAMIDION_COMMAND("demo", [](CLI::App& app) {
   cmd->add_option("--minutes", o->minutes, "time budget, all steps included")->capture_default_str();
   cmd->add_option("--seed", o->seed, "corpus and training seed")->capture_default_str();
   cmd->add_option("--test-documents", o->test_documents, "held-out documents evaluated")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--beam", o->beam, "beam size of the final evaluation")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
+  cmd->add_option("--beam", o->beam, "beam size of the final evaluation")->check(positive_number())->capture_default_str();
   cmd->add_option("-c,--config", o->config, "model + training YAML instead of the demo preset");
   cmd->add_option("--set", o->overrides, "key=value overrides (model or training keys)");
   cmd->callback([o] { run(*o); });

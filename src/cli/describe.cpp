@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "command.h"
+#include "numeric_checks.h"
 #include "pyramidion/models/architecture_summary.h"
 #include "pyramidion/models/presets.h"
 #include "pyramidion/training/training_config.h"
@@ -52,9 +53,12 @@ PYRAMIDION_COMMAND("describe", [](CLI::App& app) {
   cmd->add_option("--set", options->overrides, "override a key, e.g. --set d_model=256 --set pooling={0: 512}")
       ->take_all();
   cmd->add_flag("--json", options->json, "machine-readable output");
-  cmd->add_option("--source-length", options->source_length, "source tokens (default: max_source_positions)");
-  cmd->add_option("--target-length", options->target_length, "target tokens (default: max_target_positions)");
-  cmd->add_option("--bytes-per-element", options->bytes_per_element, "activation element size (4 = fp32, 2 = bf16)");
+  cmd->add_option("--source-length", options->source_length, "source tokens (default: max_source_positions)")
+      ->check(non_negative_number());
+  cmd->add_option("--target-length", options->target_length, "target tokens (default: max_target_positions)")
+      ->check(non_negative_number());
+  cmd->add_option("--bytes-per-element", options->bytes_per_element, "activation element size (4 = fp32, 2 = bf16)")
+      ->check(number_range(1, 16));
   cmd->callback([options] { run_describe(*options); });
 });
 

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "command.h"
+#include "numeric_checks.h"
 #include "decoding_options.h"
 #include "model_loading.h"
 #include "output_paths.h"
@@ -159,11 +160,11 @@ PYRAMIDION_COMMAND("evaluate", [](CLI::App& app) {
   cmd->add_option("--format", o->format, "auto, cohan, jsonl, tsv, text-pair")->capture_default_str();
   cmd->add_option("--source-field", o->source_field, "JSONL source field")->capture_default_str();
   cmd->add_option("--target-field", o->target_field, "JSONL target field")->capture_default_str();
-  cmd->add_option("--max-docs", o->max_docs, "evaluate only the first N documents (0 = all)")->capture_default_str();
+  cmd->add_option("--max-docs", o->max_docs, "evaluate only the first N documents (0 = all)")->check(non_negative_number())->capture_default_str();
   cmd->add_option("--predictions", o->predictions, "write {id, target, prediction} JSONL (input of `rouge --pairs`)");
   add_model_loading_options(*cmd, o->loading);
-  cmd->add_option("--chunk", o->chunk, "documents generated per chunk")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--bootstrap-samples", o->bootstrap.samples, "bootstrap resamples")->check(CLI::Range(1, kMaxBootstrapSamples))->capture_default_str();
+  cmd->add_option("--chunk", o->chunk, "documents generated per chunk")->check(positive_number())->capture_default_str();
+  cmd->add_option("--bootstrap-samples", o->bootstrap.samples, "bootstrap resamples")->check(number_range(1, kMaxBootstrapSamples))->capture_default_str();
   cmd->add_flag("--no-stem", o->no_stem, "no Porter stemming");
   cmd->add_flag("--json", o->json, "machine-readable output");
   add_decoding_options(*cmd, o->generation);

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "command.h"
+#include "numeric_checks.h"
 #include "pyramidion/util/runtime.h"
 
 namespace pyramidion::cli {
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "pyramidion 0.1.0");
   auto& global = global_options();
   app.add_option("--threads", global.threads, "intra-op threads (default: all cores, or $PYRAMIDION_THREADS)")
-      ->envname("PYRAMIDION_THREADS")->check(CLI::Range(0, 1024));
+      ->envname("PYRAMIDION_THREADS")->check(number_range(0, 1024));
   app.add_option("--log-level", global.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.parse_complete_callback([&]() {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "command.h"
+#include "numeric_checks.h"
 #include "rouge_report.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/eval/rouge_bootstrap.h"
@@ -92,10 +93,10 @@ PYRAMIDION_COMMAND("rouge", [](CLI::App& app) {
   command->add_flag("--json", options->json, "print the corpus scores as JSON (fractions, not %)");
   command->add_option("--filter", options->filter,
                       "score only pairs whose string field equals VALUE: FIELD=VALUE, or FIELD=PREFIX* ");
-  command->add_option("--bootstrap-samples", options->bootstrap.samples, "bootstrap resamples")->check(CLI::Range(1, kMaxBootstrapSamples))
-      ->check(CLI::PositiveNumber);
+  command->add_option("--bootstrap-samples", options->bootstrap.samples, "bootstrap resamples")->check(number_range(1, kMaxBootstrapSamples))
+      ->check(positive_number());
   command->add_option("--confidence", options->bootstrap.confidence, "confidence interval mass")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(number_range(0.0, 1.0));
   command->add_option("--seed", options->bootstrap.seed, "bootstrap random seed");
   command->callback([options] { run_rouge(*options); });
 });

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "command.h"
+#include "numeric_checks.h"
 #include "model_loading.h"
 #include "server/http_service.h"
 
@@ -105,35 +106,35 @@ PYRAMIDION_COMMAND("serve", [](CLI::App& app) {
   auto& s = o->service;
   cmd->add_option("--host", s.host, "address to listen on (loopback unless you mean otherwise)")->capture_default_str();
   cmd->add_option("--port", s.port, "TCP port; 0 = any free port (see the \"listening on\" line or --port-file)")
-      ->check(CLI::Range(0, 65535))->capture_default_str();
+      ->check(number_range(0, 65535))->capture_default_str();
   cmd->add_option("--port-file", o->port_file, "write the bound port to this file");
   cmd->add_option("--max-batch-documents", s.batching.max_batch_documents,
-                  "documents per generation batch (1 = no batching)")->check(CLI::PositiveNumber)->capture_default_str();
+                  "documents per generation batch (1 = no batching)")->check(positive_number())->capture_default_str();
   cmd->add_option("--max-wait-ms", s.batching.max_wait_ms, "how long a request waits for others to batch with")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(non_negative_number())->capture_default_str();
   cmd->add_option("--max-queue", s.batching.max_queue, "documents waiting at most; more get 503 + Retry-After")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   cmd->add_option("--max-body-bytes", s.max_body_bytes, "larger request bodies get 413")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   cmd->add_option("--max-document-tokens", s.max_document_tokens,
                   "documents are truncated to this many tokens (\"truncated\": true); 0 = the model's limit")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(non_negative_number())->capture_default_str();
   cmd->add_option("--max-documents-per-request", s.limits.max_documents, "more documents in one request get 413")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   cmd->add_option("--max-beam", s.limits.max_beam, "largest beam a request may ask for")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   cmd->add_option("--timeout-s", s.timeout_s, "a request not answered by then gets 504")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   cmd->add_option("--workers", s.batching.workers, "generation batches run at once")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   cmd->add_option("--http-threads", s.http_threads, "connections served at once")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   cmd->add_option("--gen-max-tokens", s.source_tokens_per_batch, "source tokens per generation batch")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   cmd->add_option("--model-name", s.model_name, "name reported in responses (default: the model file's name)");
   cmd->add_option("--shutdown-grace-s", o->shutdown_grace_s,
                   "after SIGTERM/SIGINT, in-flight requests get this long before the process exits (code 1)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   cmd->callback([o] { run(*o); });
 });
 

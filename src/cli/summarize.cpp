@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "command.h"
+#include "numeric_checks.h"
 #include "decoding_options.h"
 #include "model_loading.h"
 #include "output_paths.h"
@@ -196,7 +197,7 @@ PYRAMIDION_COMMAND("summarize", [](CLI::App& app) {
       ->capture_default_str();
   add_model_loading_options(*cmd, options->loading);
   cmd->add_option("--chunk", options->chunk, "documents per chunk (output is written after each chunk)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   cmd->add_flag("--strict", options->strict, "an empty or invalid input line is an error, not a warning");
   add_decoding_options(*cmd, options->generation);
   cmd->callback([options] { run(*options); });

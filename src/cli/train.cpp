@@ -143,8 +143,12 @@ void run(const TrainOptions& o) {
                                                        trainer->state().best_metric, trainer->state().best_update)
                                          : std::string());
   if (summary.stop_reason == "nonfinite")
-    throw CommandError(fmt::format("training diverged: {} consecutive updates had a NaN/Inf loss or gradient",
-                                   trainer->state().nonfinite_in_a_row), 3);
+    throw CommandError(summary.divergence.empty()
+                           ? fmt::format("training diverged: {} consecutive updates had a NaN/Inf loss or gradient",
+                                         trainer->state().nonfinite_in_a_row)
+                           : fmt::format("training diverged: {}; {} keeps the last good update (lower lr, raise "
+                                         "warmup_updates, or check the data)", summary.divergence, last.string()),
+                       3);
   if (summary.stop_reason == "signal") {
     const int code = 128 + summary.signal;
     throw CommandError(fmt::format("interrupted by {}: {} holds update {}; continue with --resume (exit code {})",

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "pyramidion/models/summarization_model.h"
@@ -56,14 +57,42 @@ nlohmann::json costs_json(const ArchitectureSummary& s, double AttentionCost::*m
 
 }  // namespace
 
+// An upper bound of the parameters (attention, feed-forward, norms and poolers per layer, embeddings, output
+// projection), in long double so that no size can overflow while it is computed.
+long double parameter_bound(const ModelConfig& c) {
+  const long double d = c.d_model, ffn = c.ffn_dim, vocab = c.vocab_size;
+  const long double layer = 8 * d * d + 2 * d * ffn + ffn + 32 * d;  // self + cross attention, FFN, norms, scorer
+  return 2 * vocab * d + (static_cast<long double>(c.encoder_layers) + c.decoder_layers) * layer + 16 * d;
+}
+
 // Counted on the built model (CPU, no autograd), so the count follows the code of every layer and pooler type.
+// Sizes whose count cannot be an int64, or that are too big to build just to count them, are refused first.
 int64_t count_parameters(const ModelConfig& c) {
+  const long double bound = parameter_bound(c);
+  if (!(bound < static_cast<long double>(std::numeric_limits<int64_t>::max())))
+    throw std::invalid_argument(fmt::format("model: about {:.3g} parameters: the count overflows int64 (d_model {}, "
+                                            "ffn_dim {}, vocab_size {}, {}+{} layers)",
+                                            static_cast<double>(bound), c.d_model, c.ffn_dim, c.vocab_size,
+                                            c.encoder_layers, c.decoder_layers));
+  constexpr long double kBuildLimit = 1ULL << 34;  // 64 GiB of float32 weights
+  if (bound > kBuildLimit)
+    throw std::invalid_argument(fmt::format("model: about {:.3g} parameters: too large to build (more than {:.3g})",
+                                            static_cast<double>(bound), static_cast<double>(kBuildLimit)));
   torch::NoGradGuard no_grad;
   SummarizationModel model(c);
   return model->parameter_count();
 }
 
 ArchitectureSummary summarize_architecture(const ModelConfig& config, const SummaryOptions& options) {
+  if (options.source_length < 0)
+    throw std::invalid_argument("source length " + std::to_string(options.source_length) + " must be >= 0 (0 = max_source_positions)");
+  if (options.target_length < 0)
+    throw std::invalid_argument("target length " + std::to_string(options.target_length) + " must be >= 0 (0 = max_target_positions)");
+  if (options.bytes_per_element < 1 || options.bytes_per_element > 16)
+    throw std::invalid_argument("bytes per element " + std::to_string(options.bytes_per_element) + " must be in 1..16");
+  constexpr int64_t kMaxLength = int64_t{1} << 40;  // lengths stay far from int64 overflow in the block arithmetic
+  if (config.max_source_positions > kMaxLength || config.max_target_positions > kMaxLength)
+    throw std::invalid_argument("model: max_source_positions / max_target_positions above 2^40 are not supported");
   ArchitectureSummary s;
   s.parameters = count_parameters(config);
   s.source_length = options.source_length > 0 ? options.source_length : config.max_source_positions;

@@ -114,8 +114,13 @@ void Trainer::initialize() {
   log_options.best_metric = config_.best_checkpoint_metric;
   log_ = std::make_unique<TrainingLog>(log_options);
   schedule_ = LrSchedule::from_config(config_);
-  train_source_lengths_ = clipped_source_lengths(*train_, mc);
-  train_target_lengths_ = clipped_target_lengths(*train_, mc);
+  curriculum_ = Curriculum(config_.curriculum);
+  if (curriculum_.enabled() && curriculum_.config().overlong == OverlongExamples::skip)
+    for (int64_t stage = 1; stage < curriculum_.stages(); ++stage)  // stage 0 is checked below
+      if (curriculum_.examples(stage, clipped_source_lengths(*train_, mc), clipped_target_lengths(*train_, mc)).kept.empty())
+        throw std::invalid_argument("training.curriculum.stages." + std::to_string(stage) + ": no example of " +
+                                    train_->path() + " fits its lengths (overlong: skip)");
+  apply_curriculum_stage(0, /*fresh_epoch=*/false);
   state_.train_examples = static_cast<int64_t>(train_->size());
   state_.loss_scale = update_step_->loss_scaler().scale();
   if (!options_.save_dir.empty() && is_writer) fs::create_directories(options_.save_dir);
@@ -123,11 +128,61 @@ void Trainer::initialize() {
 
 std::vector<ExampleBatch> Trainer::epoch_batches(int64_t epoch) const {
   BatchingOptions batching;
-  batching.max_tokens = config_.max_tokens;
+  const int64_t stage_tokens = curriculum_.stage(state_.curriculum_stage).max_tokens;
+  batching.max_tokens = stage_tokens > 0 ? stage_tokens : config_.max_tokens;
   batching.sort_window = config_.sort_window;
   batching.seed = static_cast<uint64_t>(config_.seed);
-  return shard_batches(make_token_budget_batches(train_source_lengths_, train_target_lengths_, batching, epoch),
-                       options_.rank, options_.world_size);
+  if (train_kept_.size() == train_source_lengths_.size())  // every example takes part
+    return shard_batches(make_token_budget_batches(train_source_lengths_, train_target_lengths_, batching, epoch),
+                         options_.rank, options_.world_size);
+  // A curriculum stage that skips overlong examples: batch the kept ones, then map back to dataset indices.
+  std::vector<int64_t> source, target;
+  for (int64_t i : train_kept_) {
+    source.push_back(train_source_lengths_[static_cast<size_t>(i)]);
+    target.push_back(train_target_lengths_[static_cast<size_t>(i)]);
+  }
+  auto batches = make_token_budget_batches(source, target, batching, epoch);
+  for (auto& batch : batches)
+    for (auto& i : batch) i = train_kept_[static_cast<size_t>(i)];
+  return shard_batches(batches, options_.rank, options_.world_size);
+}
+
+void Trainer::apply_curriculum_stage(int64_t stage, bool fresh_epoch) {
+  const auto& mc = model_->config();
+  StageExamples examples =
+      curriculum_.examples(stage, clipped_source_lengths(*train_, mc), clipped_target_lengths(*train_, mc));
+  if (examples.kept.empty())
+    throw std::invalid_argument("training.curriculum.stages." + std::to_string(stage) + ": no example of " +
+                                train_->path() + " fits its lengths (overlong: skip)");
+  train_source_lengths_ = std::move(examples.source_lengths);
+  train_target_lengths_ = std::move(examples.target_lengths);
+  train_kept_ = std::move(examples.kept);
+  const CurriculumStage& s = curriculum_.stage(stage);
+  update_step_->set_length_limits(s.max_source_length, s.max_target_length);
+  const bool changed = stage != state_.curriculum_stage;
+  state_.curriculum_stage = stage;
+  if (fresh_epoch && state_.batch_in_epoch > 0) {
+    ++state_.epoch;
+    state_.batch_in_epoch = 0;
+  }
+  epoch_order_for_ = -1;
+  if (curriculum_.enabled() && (changed || !fresh_epoch) && options_.log_lines && options_.reducer->is_writer())
+    spdlog::info("curriculum: {} from update {} (epoch {}; {} of {} examples)",
+                 curriculum_.describe(stage, config_.max_tokens), state_.update + 1, state_.epoch, train_kept_.size(),
+                 train_->size());
+}
+
+void Trainer::sync_curriculum() {
+  if (!curriculum_.enabled()) return;
+  const int64_t stage = curriculum_.stage_at(state_.update, state_.epoch, state_.curriculum_stage);
+  if (stage != state_.curriculum_stage) apply_curriculum_stage(stage, /*fresh_epoch=*/true);
+}
+
+void Trainer::set_curriculum_stage(int64_t stage) {
+  if (stage < 0 || stage >= curriculum_.stages())
+    throw std::invalid_argument("set_curriculum_stage: stage " + std::to_string(stage) + " is outside 0.." +
+                                std::to_string(curriculum_.stages() - 1));
+  if (stage != state_.curriculum_stage) apply_curriculum_stage(stage, /*fresh_epoch=*/true);
 }
 
 double Trainer::learning_rate() const { return schedule_.rate(state_.update + 1); }
@@ -144,20 +199,18 @@ void Trainer::set_train_dataset(std::shared_ptr<data::BinaryDataset> dataset, in
     if (config_.valid_max_tokens == 0) validator_->options().max_tokens = max_tokens;  // valid_max_tokens 0 follows
   }
   train_ = std::move(dataset);
-  train_source_lengths_ = clipped_source_lengths(*train_, model_->config());
-  train_target_lengths_ = clipped_target_lengths(*train_, model_->config());
-  if (state_.batch_in_epoch > 0) ++state_.epoch;
-  state_.batch_in_epoch = 0;
+  apply_curriculum_stage(state_.curriculum_stage, /*fresh_epoch=*/true);
   state_.train_examples = static_cast<int64_t>(train_->size());
-  epoch_order_for_ = -1;
 }
 
 void Trainer::set_valid_dataset(std::shared_ptr<data::BinaryDataset> dataset) { valid_ = std::move(dataset); }
 
 std::optional<std::vector<ExampleBatch>> Trainer::next_update_batches() {
   std::vector<ExampleBatch> group;
+  sync_curriculum();  // unit updates: the stage of this update
   while (static_cast<int64_t>(group.size()) < config_.update_freq) {
     if (epoch_order_for_ != state_.epoch) {
+      sync_curriculum();  // unit epochs: the stage of this epoch
       epoch_order_ = epoch_batches(state_.epoch);
       epoch_order_for_ = state_.epoch;
     }
@@ -221,7 +274,20 @@ void Trainer::save_checkpoint(const std::string& path) {
   pyramidion::save_checkpoint(path, model_, tokenizer_bytes_, state_, &update_step_->optimizer(), extra);
 }
 
+bool Trainer::parameters_finite() const {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : model_->parameters())
+    if (!torch::isfinite(p).all().item<bool>()) return false;
+  return true;
+}
+
 void Trainer::write_checkpoints(const CheckpointWrites& writes, const ValidationResult* validation) {
+  if (!diverged_.empty()) return;
+  if (writes.any() && checkpoints_->writes() && !parameters_finite()) {
+    diverged_ = fmt::format("the weights after update {} are not finite", state_.update);
+    spdlog::error("{}: no checkpoint written, {} keeps the last good one", diverged_, checkpoints_->last_path());
+    return;
+  }
   // Best before last: checkpoint_last.pt's state records the best update, so a kill between the two writes must
   // leave a best file at least as new as that record (never an old best with a log that says otherwise).
   if (writes.best && validation != nullptr)
@@ -253,7 +319,14 @@ void Trainer::load_checkpoint(const std::string& path) {
     state_.batch_in_epoch = 0;
     state_.train_examples = static_cast<int64_t>(train_->size());
   }
-  epoch_order_for_ = -1;
+  int64_t stage = state_.curriculum_stage;
+  if (stage >= curriculum_.stages()) {
+    spdlog::warn("{}: the checkpoint is in curriculum stage {}, the config has {}: continuing in the last one", path,
+                 stage + 1, curriculum_.stages());
+    stage = curriculum_.stages() - 1;
+  }
+  state_.curriculum_stage = -1;  // the data position stays; the stage's lengths and order are rebuilt
+  apply_curriculum_stage(stage, /*fresh_epoch=*/false);
   log_->resume_at(state_.update);
   checkpoints_->last_holds(state_.update);
   model_->train();
@@ -304,12 +377,20 @@ TrainingSummary Trainer::run() {
   return train_loop(std::numeric_limits<int64_t>::max(), max_seconds, true);
 }
 
+bool Trainer::validation_finite(const ValidationResult& result) {
+  if (std::isfinite(result.loss)) return true;
+  diverged_ = fmt::format("the validation loss after update {} is not finite", state_.update);
+  spdlog::error("{}: no checkpoint written, {} keeps the last good one", diverged_, checkpoints_->last_path());
+  return false;
+}
+
 void Trainer::finish(const std::string& stop_reason) {
-  if (stop_reason == "nonfinite") return;
+  if (stop_reason == "nonfinite" || !diverged_.empty()) return;
   const bool validate_now = config_.validate_at_end && valid_ && stop_reason != "signal" &&
                             state_.last_validated_update != state_.update;
   if (validate_now) {
     const auto result = validate();
+    if (!validation_finite(result)) return;
     write_checkpoints(checkpoints_->after_validation(last_validation_improved_, result.update, last_validation_metric_,
                                                      state_.best_checkpoints), &result);
   } else {
@@ -406,14 +487,21 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
     }
     if (config_.validate_interval > 0 && state_.update % config_.validate_interval == 0 && valid_) {
       const auto result = validate();
-      write_checkpoints(checkpoints_->after_validation(last_validation_improved_, result.update, last_validation_metric_,
-                                                       state_.best_checkpoints), &result);
+      if (validation_finite(result))
+        write_checkpoints(checkpoints_->after_validation(last_validation_improved_, result.update, last_validation_metric_,
+                                                         state_.best_checkpoints), &result);
     }
     write_checkpoints(checkpoints_->after_update(state_.update), nullptr);
+    if (!diverged_.empty()) {
+      summary.stop_reason = "nonfinite";
+      break;
+    }
   }
   progress.finish();
 
   if (end_of_run) finish(summary.stop_reason);
+  if (!diverged_.empty()) summary.stop_reason = "nonfinite";
+  summary.divergence = diverged_;
   summary.update = state_.update;
   summary.epoch = state_.epoch;
   summary.seconds = seconds_since(start);

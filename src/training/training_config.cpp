@@ -1,6 +1,7 @@
 #include "pyramidion/training/training_config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <stdexcept>
@@ -43,6 +44,13 @@ Field betas() {
             list.SetStyle(YAML::EmitterStyle::Flow);
             return list;
           }};
+}
+
+Field curriculum() {
+  return {[](TrainingConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
+            c.curriculum = CurriculumConfig::from_yaml(n, o, f);
+          },
+          [](const TrainingConfig& c) { return c.curriculum.to_yaml(); }};
 }
 
 const std::vector<std::pair<std::string, LrSchedulerKind>> kSchedulers = {
@@ -104,6 +112,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"keep_last", integer(PYR_MEMBER(keep_last))},
       {"keep_best_checkpoints", integer(PYR_MEMBER(keep_best_checkpoints))},
       {"patience", integer(PYR_MEMBER(patience))},
+      {"curriculum", curriculum()},
       {"amp", choice(&C::amp, kAmpModes)},
       {"device", text(PYR_MEMBER(device))},
       {"threads", integer(PYR_MEMBER(threads))},
@@ -181,6 +190,14 @@ void TrainingConfig::validate() const {
   require(max_tokens >= 1, "max_tokens", "must be >= 1");
   require(update_freq >= 1, "update_freq", "must be >= 1");
   require(sort_window >= 1, "sort_window", "must be >= 1");
+  // NaN fails every comparison below; inf passes them, so finiteness is checked first.
+  const std::vector<std::pair<const char*, double>> reals = {
+      {"lr", lr}, {"warmup_init_lr", warmup_init_lr}, {"end_learning_rate", end_learning_rate}, {"power", power},
+      {"adam_eps", adam_eps}, {"weight_decay", weight_decay}, {"clip_norm", clip_norm},
+      {"label_smoothing", label_smoothing}, {"max_minutes", max_minutes}, {"valid_lenpen", valid_search.lenpen},
+      {"valid_max_len_a", valid_search.max_len_a}};
+  for (const auto& [name, value] : reals) require(std::isfinite(value), name, "must be a finite number");
+  for (double b : adam_betas) require(std::isfinite(b), "adam_betas", "each must be a finite number");
   require(lr > 0, "lr", "must be > 0");
   require(warmup_updates >= 0, "warmup_updates", "must be >= 0");
   require(warmup_init_lr >= 0, "warmup_init_lr", "must be >= 0");
@@ -212,6 +229,7 @@ void TrainingConfig::validate() const {
   require(keep_best_checkpoints >= 0 && keep_best_checkpoints <= 1000, "keep_best_checkpoints", "must be in 0..1000");
   require(patience >= 0, "patience", "must be >= 0 (0 = no early stopping)");
   require(threads >= 0, "threads", "must be >= 0");
+  curriculum.validate();  // its messages name training.curriculum.*
   const bool device_ok = device == "auto" || device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0;
   require(device_ok, "device", "'" + device + "' is not one of auto, cpu, cuda, cuda:N");
 }

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -12,6 +13,7 @@ namespace pyramidion {
 UpdateStep::UpdateStep(SummarizationModel model, const TrainingConfig& config, AmpMode amp, torch::Device device,
                        std::shared_ptr<GradientReducer> reducer)
     : model_(std::move(model)),
+      collate_config_(model_->config()),
       label_smoothing_(config.label_smoothing),
       clip_norm_(config.clip_norm),
       amp_(amp),
@@ -22,6 +24,14 @@ UpdateStep::UpdateStep(SummarizationModel model, const TrainingConfig& config, A
   adam.eps(config.adam_eps);
   adam.weight_decay(config.weight_decay);
   optimizer_ = std::make_unique<torch::optim::AdamW>(model_->parameters(), adam);
+}
+
+void UpdateStep::set_length_limits(int64_t max_source, int64_t max_target) {
+  const ModelConfig& full = model_->config();
+  collate_config_.max_source_positions =
+      max_source > 0 ? std::min(max_source, full.max_source_positions) : full.max_source_positions;
+  collate_config_.max_target_positions =
+      max_target > 0 ? std::min(max_target, full.max_target_positions) : full.max_target_positions;
 }
 
 UpdateStepResult UpdateStep::run(const data::BinaryDataset& dataset, const std::vector<ExampleBatch>& batches,
@@ -42,7 +52,7 @@ UpdateStepResult UpdateStep::run(const data::BinaryDataset& dataset, const std::
 
   bool finite = true;
   for (const auto& indices : batches) {
-    const Batch batch = collate_batch(dataset, indices, model_->config()).to(device_);
+    const Batch batch = collate_batch(dataset, indices, collate_config_).to(device_);
     LabelSmoothedLoss loss;
     torch::Tensor objective;  // () summed over tokens
     {

@@ -240,5 +240,101 @@ TEST(Trainer, StopSignalFinishesTheUpdateAndSavesCheckpointLast) {
   clear_stop_signal();
 }
 
+
+CurriculumConfig two_stage_curriculum(CurriculumUnit unit, int64_t until) {
+  CurriculumConfig curriculum;
+  curriculum.unit = unit;
+  curriculum.stages = {{until, 16, 4, 80}, {0, 0, 0, 0}};
+  return curriculum;
+}
+
+TEST(Trainer, CurriculumStagesCutTheBatchesAndChangeAtTheirUpdate) {
+  TempDir dir;
+  auto data = testing::synthetic_dataset(dir.file("train.bin"), 16, 11);  // sources 8..40, targets 3..10
+  auto config = testing::tiny_training_config();
+  config.curriculum = two_stage_curriculum(CurriculumUnit::updates, 3);
+  Trainer trainer(testing::tiny_model_config(), config, data, nullptr, "", quiet());
+  int64_t longest_source = 0, longest_target = 0, padded = 0;
+  trainer.set_auxiliary_loss([&](const EncoderOutput&, const Batch& batch) {
+    longest_source = std::max<int64_t>(longest_source, batch.source.size(1));
+    longest_target = std::max<int64_t>(longest_target, batch.target_out.size(1));
+    padded = std::max<int64_t>(padded, batch.source.numel() + batch.target_out.numel());
+    return torch::tensor(0.0);
+  });
+  trainer.run_for(3, 0);
+  EXPECT_EQ(trainer.curriculum_stage(), 0);
+  EXPECT_LE(longest_source, 16);  // truncated (the data has sources up to 40 tokens)
+  EXPECT_LE(longest_target, 4);
+  EXPECT_LE(padded, 80);  // the stage's token budget
+  const int64_t epoch = trainer.epoch();
+  trainer.run_for(4, 0);
+  EXPECT_EQ(trainer.curriculum_stage(), 1);
+  EXPECT_GT(trainer.epoch(), epoch);  // the new stage started a fresh epoch
+  EXPECT_GT(longest_source, 16);      // full lengths again
+  EXPECT_EQ(trainer.state().curriculum_stage, 1);
+
+  // By epoch, skipping overlong examples: during epoch 1 only examples that fit take part.
+  config.curriculum = two_stage_curriculum(CurriculumUnit::epochs, 1);
+  config.curriculum.overlong = OverlongExamples::skip;
+  Trainer by_epoch(testing::tiny_model_config(), config, data, nullptr, "", quiet());
+  bool only_short = true;
+  by_epoch.set_auxiliary_loss([&](const EncoderOutput&, const Batch& batch) {
+    for (int64_t i : batch.indices)
+      if (by_epoch.epoch() == 1) only_short = only_short && data->source_length(i) <= 16 && data->target_length(i) <= 4;
+    return torch::tensor(0.0);
+  });
+  int64_t epoch_one_examples = 0;
+  for (const auto& batch : by_epoch.epoch_batches(1)) epoch_one_examples += static_cast<int64_t>(batch.size());
+  int64_t fitting = 0;
+  for (size_t i = 0; i < data->size(); ++i) fitting += data->source_length(i) <= 16 && data->target_length(i) <= 4;
+  ASSERT_GT(fitting, 0);
+  EXPECT_EQ(epoch_one_examples, fitting);
+  while (by_epoch.epoch() == 1) by_epoch.run_for(1, 0);
+  EXPECT_TRUE(only_short);
+  by_epoch.run_for(1, 0);
+  EXPECT_EQ(by_epoch.curriculum_stage(), 1);
+
+  // A stage that keeps no example is refused up front.
+  config.curriculum.stages[0].max_source_length = 2;
+  try {
+    Trainer none(testing::tiny_model_config(), config, data, nullptr, "", quiet());
+    FAIL() << "a stage without examples must be refused";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("training.curriculum.stages.0: no example"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Trainer, ResumeMidCurriculumContinuesBitIdentically) {
+  TempDir dir;
+  auto data = testing::synthetic_dataset(dir.file("train.bin"), 14, 12);
+  const auto model_config = testing::tiny_model_config(/*dropout=*/0.2);
+  auto config = testing::tiny_training_config();
+  config.curriculum.stages = {{3, 12, 4, 100}, {6, 24, 0, 0}, {0, 0, 0, 0}};
+  const std::string straight_dir = dir.file("straight"), resumed_dir = dir.file("resumed");
+  Trainer straight(model_config, config, data, nullptr, "", quiet(straight_dir));
+  straight.run_for(9, 0);
+  EXPECT_EQ(straight.curriculum_stage(), 2);
+  // Interrupted at the end of stage 1 (the switch is still to come) and in the middle of stage 2.
+  for (int64_t stop : {3, 5}) {
+    Trainer part(model_config, config, data, nullptr, "", quiet(resumed_dir));
+    if (stop > 3) part.load_checkpoint(resumed_dir + "/checkpoint_last.pt");
+    part.run_for(stop - part.update(), 0);
+    EXPECT_EQ(part.curriculum_stage(), stop == 3 ? 0 : 1);
+    part.save_checkpoint(resumed_dir + "/checkpoint_last.pt");
+  }
+  torch::randn({100});
+  Trainer last(model_config, config, data, nullptr, "", quiet(resumed_dir));
+  last.load_checkpoint(resumed_dir + "/checkpoint_last.pt");
+  EXPECT_EQ(last.curriculum_stage(), 1);
+  last.run_for(4, 0);
+  EXPECT_EQ(last.curriculum_stage(), 2);
+  const auto expected = testing::train_losses(straight_dir + "/metrics.jsonl");
+  ASSERT_EQ(expected.size(), 9u);
+  EXPECT_EQ(testing::train_losses(resumed_dir + "/metrics.jsonl"), expected);
+  EXPECT_EQ(last.epoch(), straight.epoch());
+  auto a = straight.model(), b = last.model();
+  EXPECT_TRUE(same_parameters(a, b));
+}
+
 }  // namespace
 }  // namespace pyramidion

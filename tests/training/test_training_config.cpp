@@ -75,5 +75,82 @@ TEST(TrainingConfig, ResolveAppliesOverridesToBothSections) {
   EXPECT_EQ(preset.training.warmup_updates, 7);
 }
 
+
+TEST(TrainingConfig, CurriculumParsesRoundTripsAndNamesBadKeys) {
+  const auto config = TrainingConfig::from_yaml(YAML::Load(R"(
+training:
+  curriculum:
+    unit: epochs
+    overlong: skip
+    stages:
+      - {until: 2, max_source_length: 16, max_tokens: 80}
+      - {until: 5, max_source_length: 32, max_target_length: 8}
+      - {}
+)"), "run.yaml");
+  ASSERT_EQ(config.curriculum.stages.size(), 3u);
+  EXPECT_EQ(config.curriculum.unit, CurriculumUnit::epochs);
+  EXPECT_EQ(config.curriculum.overlong, OverlongExamples::skip);
+  EXPECT_EQ(config.curriculum.stages[0].until, 2);
+  EXPECT_EQ(config.curriculum.stages[0].max_source_length, 16);
+  EXPECT_EQ(config.curriculum.stages[0].max_tokens, 80);
+  EXPECT_EQ(config.curriculum.stages[1].max_target_length, 8);
+  EXPECT_EQ(config.curriculum.stages[2].max_source_length, 0);
+  const auto again = TrainingConfig::from_yaml(config.to_yaml(), "round trip");
+  ASSERT_EQ(again.curriculum.stages.size(), 3u);
+  EXPECT_EQ(again.curriculum.stages[1].until, 5);
+  EXPECT_EQ(again.curriculum.unit, CurriculumUnit::epochs);
+  EXPECT_FALSE(TrainingConfig::from_yaml(YAML::Load("model: {}"), "x").curriculum.enabled());  // off by default
+
+  auto error = [](const std::string& yaml) {
+    return error_of([&] { TrainingConfig::from_yaml(YAML::Load(yaml), "run.yaml"); });
+  };
+  EXPECT_EQ(error("training: {curriculum: {stages: [{until: 5, max_len: 3}, {}]}}"),
+            "run.yaml: training.curriculum.stages.0.max_len: unknown key (see docs/training.md, Length curriculum)");
+  EXPECT_EQ(error("training: {curriculum: {unit: steps, stages: [{}]}}"),
+            "run.yaml: training.curriculum.unit: 'steps' is not one of updates, epochs");
+  EXPECT_EQ(error("training: {curriculum: {stages: {until: 3}}}"),
+            "run.yaml: training.curriculum.stages: expected a list of stages, got a map");
+  EXPECT_EQ(error("training: {curriculum: {stages: [{until: 10}, {until: 10}, {}]}}"),
+            "run.yaml: training.curriculum.stages.1.until: must be greater than stage 0's (10)");
+  EXPECT_EQ(error("training: {curriculum: {stages: [{until: 10}, {until: 20}]}}"),
+            "run.yaml: training.curriculum.stages.1.until: the last stage lasts until training ends (max_updates / "
+            "max_epochs); leave `until` out");
+  EXPECT_EQ(error("training: {curriculum: {stages: [{max_source_length: 8}, {}]}}"),
+            "run.yaml: training.curriculum.stages.0.until: must be >= 1 (the stage's last update; only the last "
+            "stage leaves it out)");
+  EXPECT_EQ(error("training: {curriculum: {stages: [{until: 3, max_tokens: -1}, {}]}}"),
+            "run.yaml: training.curriculum.stages.0.max_tokens: must be >= 0 (0 = training.max_tokens)");
+  EXPECT_EQ(error("training: {curriculum: {stages: [{until: x}]}}"),
+            "run.yaml: training.curriculum.stages.0.until: expected an integer, got 'x'");
+}
+
+TEST(Curriculum, StageOfAnUpdateOrEpochAndTheStageLengths) {
+  CurriculumConfig config;
+  config.stages = {{3, 10, 0, 0}, {7, 20, 4, 0}, {0, 0, 0, 0}};
+  const Curriculum by_update(config);
+  EXPECT_EQ(by_update.stage_at(0, 1, 0), 0);
+  EXPECT_EQ(by_update.stage_at(2, 9, 0), 0);  // updates 1..3
+  EXPECT_EQ(by_update.stage_at(3, 1, 0), 1);  // updates 4..7
+  EXPECT_EQ(by_update.stage_at(6, 1, 0), 1);
+  EXPECT_EQ(by_update.stage_at(7, 1, 0), 2);
+  EXPECT_EQ(by_update.stage_at(1000, 1, 0), 2);
+  config.unit = CurriculumUnit::epochs;
+  const Curriculum by_epoch(config);
+  EXPECT_EQ(by_epoch.stage_at(100, 3, 0), 0);  // epochs 1..3
+  EXPECT_EQ(by_epoch.stage_at(0, 4, 0), 1);
+  EXPECT_EQ(by_epoch.stage_at(0, 8, 0), 2);
+  EXPECT_EQ(Curriculum().stage_at(100, 100, 0), 0);
+
+  const std::vector<int64_t> source = {5, 15, 25}, target = {2, 3, 6};
+  const auto cut = by_update.examples(1, source, target);  // truncate to source 20, target 4
+  EXPECT_EQ(cut.source_lengths, (std::vector<int64_t>{5, 15, 20}));
+  EXPECT_EQ(cut.target_lengths, (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(cut.kept, (std::vector<int64_t>{0, 1, 2}));
+  config.overlong = OverlongExamples::skip;
+  const auto skipped = Curriculum(config).examples(1, source, target);
+  EXPECT_EQ(skipped.kept, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(Curriculum(config).examples(2, source, target).kept.size(), 3u);  // 0 = no limit
+}
+
 }  // namespace
 }  // namespace pyramidion

@@ -20,6 +20,7 @@
 #include "pyramidion/training/batch.h"
 #include "pyramidion/training/checkpoint.h"
 #include "pyramidion/training/checkpoint_policy.h"
+#include "pyramidion/training/curriculum.h"
 #include "pyramidion/training/gradient_reducer.h"
 #include "pyramidion/training/lr_scheduler.h"
 #include "pyramidion/training/token_budget_batcher.h"
@@ -43,6 +44,7 @@ struct TrainingSummary {
   // patience (training.patience validations in a row without a new best)
   std::string stop_reason;
   int signal = 0;                // SIGINT/SIGTERM when stop_reason == "signal"
+  std::string divergence;        // stop_reason "nonfinite" after an applied update: what was not finite
 };
 
 struct TrainerOptions {
@@ -92,8 +94,12 @@ class Trainer {
   void set_train_dataset(std::shared_ptr<data::BinaryDataset> dataset, int64_t max_tokens = 0);
   void set_valid_dataset(std::shared_ptr<data::BinaryDataset> dataset);
   const std::shared_ptr<data::BinaryDataset>& train_dataset() const { return train_; }
-  // The curriculum stage the state (and so the next checkpoint) records (training/curriculum.h).
-  void set_curriculum_stage(int64_t stage) { state_.curriculum_stage = stage; }
+  // Length curriculum (training.curriculum, training/curriculum.h): the trainer changes stages itself at their
+  // `until`; with unit manual a driver does it here, on its own criteria. From the next update on, in a fresh
+  // epoch; the state (and so the next checkpoint) records the stage.
+  void set_curriculum_stage(int64_t stage);
+  int64_t curriculum_stage() const { return state_.curriculum_stage; }
+  const Curriculum& curriculum() const { return curriculum_; }
 
   // What run() does when it ends, for loops that drive run_for() themselves (training/curriculum.h): after
   // `stop_reason` "nonfinite" nothing; else validates (validate_at_end, not after "signal", not twice for one
@@ -127,8 +133,12 @@ class Trainer {
   void initialize();
   std::optional<std::vector<ExampleBatch>> next_update_batches();  // nullopt: max_epochs reached
   TrainingSummary train_loop(int64_t max_updates_this_call, double max_seconds, bool end_of_run);
+  void sync_curriculum();  // moves to the stage of the next update (unit updates / epochs)
+  void apply_curriculum_stage(int64_t stage, bool fresh_epoch);  // the stage's lengths, budget and batch order
   void account(const UpdateStepResult& step);  // the applied update into the state's counters and interval
   void after_validation(const ValidationResult& result);
+  bool parameters_finite() const;
+  bool validation_finite(const ValidationResult& result);  // false: sets diverged_
   void write_checkpoints(const CheckpointWrites& writes, const ValidationResult* validation);
 
   TrainingConfig config_;
@@ -137,7 +147,9 @@ class Trainer {
   torch::Device device_;
   AmpMode amp_ = AmpMode::none;
   std::shared_ptr<data::BinaryDataset> train_, valid_;
-  std::vector<int64_t> train_source_lengths_, train_target_lengths_;
+  Curriculum curriculum_;
+  // Per example of train_, as the current curriculum stage's batches see them; train_kept_: the examples in it.
+  std::vector<int64_t> train_source_lengths_, train_target_lengths_, train_kept_;
   std::string tokenizer_bytes_;
   LrSchedule schedule_;
   TrainingState state_;
@@ -151,6 +163,9 @@ class Trainer {
   std::atomic<bool> stop_requested_{false};
   bool last_validation_improved_ = false;
   double last_validation_metric_ = 0.0;
+  // Set when an applied update left non-finite weights or a non-finite validation loss: no checkpoint is written
+  // from then on (checkpoint_last.pt keeps the last good update) and training stops with "nonfinite".
+  std::string diverged_;
 };
 
 }  // namespace pyramidion

@@ -9,6 +9,7 @@
 
 #include "pyramidion/decoding/beam_search.h"
 #include "pyramidion/models/model_config.h"
+#include "pyramidion/training/curriculum.h"
 
 namespace pyramidion {
 
@@ -55,6 +56,9 @@ struct TrainingConfig {
   int64_t keep_last = 2;              // checkpoint_<update>.pt files kept (oldest removed)
   int64_t keep_best_checkpoints = 0;  // > 0: also keep checkpoint_best_u<update>.pt of the N best validations
   int64_t patience = 0;               // > 0: stop after this many validations in a row without a new best
+
+  // Length curriculum (training/curriculum.h); no stages = off.
+  CurriculumConfig curriculum;
 
   // Execution.
   AmpMode amp = AmpMode::none;        // CUDA only (warned about and disabled on the CPU)

@@ -41,6 +41,9 @@ class UpdateStep {
   UpdateStepResult run(const data::BinaryDataset& dataset, const std::vector<ExampleBatch>& batches,
                        int64_t update_target_tokens, double lr);
 
+  // Batches are cut to these lengths (a curriculum stage's; <= 0 = the model's max positions).
+  void set_length_limits(int64_t max_source, int64_t max_target);
+
   void set_auxiliary_loss(AuxiliaryLoss loss) { auxiliary_loss_ = std::move(loss); }
   bool has_auxiliary_loss() const { return static_cast<bool>(auxiliary_loss_); }
 
@@ -51,6 +54,7 @@ class UpdateStep {
 
  private:
   SummarizationModel model_;
+  ModelConfig collate_config_;  // the model's config with the length limits of collation
   double label_smoothing_;
   double clip_norm_;
   AmpMode amp_;
