@@ -6,6 +6,7 @@
 
 #include "command.h"
 #include "numeric_checks.h"
+using namespace pyramidion::cli;  // the option checks
 #include "pyramidion/data/prepare.h"
 
 using namespace pyramidion::data;

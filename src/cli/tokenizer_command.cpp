@@ -13,6 +13,7 @@
 
 #include "command.h"
 #include "numeric_checks.h"
+using namespace pyramidion::cli;  // the option checks
 #include "output_paths.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/data/training_text.h"

@@ -507,7 +507,7 @@ TEST_F(Robustness, DivergenceStopsWithExitThreeAndKeepsTheLastGoodCheckpoint) {
   const auto save = path("run-diverge");
   const std::string train = "PYR --threads 1 train --preset tiny-pyramidion --data '" + data + "' --save-dir '" + save +
                             "' --no-progress --set training.valid_subset_size=0";
-  r = run(train + " --set training.lr=inf");
+  r = run(train + " --set training.lr=.inf");  // YAML's infinity (a bare "inf" is not a YAML number)
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("training.lr: must be a finite number"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(save + "/checkpoint_last.pt"));
@@ -528,23 +528,23 @@ TEST_F(Robustness, DivergenceStopsWithExitThreeAndKeepsTheLastGoodCheckpoint) {
 
 TEST_F(Robustness, NanInfAndNegativeNumericOptionsAreErrors) {
   const auto pairs = write("pairs-num.jsonl", "{\"target\": \"a b\", \"prediction\": \"a\"}\n");
-  const std::string bench = "PYR --threads 1 bench --archs tiny-pyramidion --lengths 64 --steps 1 --warmup 0 --no-inference";
+  // Each case names an option the command line does not give already.
+  const std::string bench = "PYR --threads 1 bench --archs tiny-pyramidion --warmup 0 --no-inference";
   const std::string prepare = "PYR data prepare --tokenizer '" + word_tokenizer() + "' --train '" + docs() +
                               "' --valid '" + docs() + "' -o '" + path("prepared-num") + "'";
-  const std::string tokenizer = "PYR tokenizer train --input '" + path("corpus.txt") + "' --vocab-size 29 --model-type "
-                                "word --output '" + path("spm-num.model") + "'";
+  const std::string tokenizer = "PYR tokenizer train --input '" + path("corpus.txt") + "' --model-type word --output '" + path("spm-num.model") + "'";
   struct Case {
     std::string command, option, value;
   };
   const std::vector<Case> cases = {
       {"PYR describe --preset tiny-pyramidion", "--source-length", "-1"},
-      {bench, "--lr", "nan"},
-      {bench, "--lr", "inf"},
-      {bench, "--max-seconds", "nan"},
-      {bench, "--max-memory-gb", "-1"},
-      {bench, "--lengths", "64,-8"},
-      {bench, "--steps", "0"},
-      {"PYR bench topk --batch 1 -n 64 -k 8 --dim 8 --repetitions 1", "--dim", "-2"},
+      {bench + " --lengths 64 --steps 1", "--lr", "nan"},
+      {bench + " --lengths 64 --steps 1", "--lr", "inf"},
+      {bench + " --lengths 64 --steps 1", "--max-seconds", "nan"},
+      {bench + " --lengths 64 --steps 1", "--max-memory-gb", "-1"},
+      {bench + " --steps 1", "--lengths", "64,-8"},
+      {bench + " --lengths 64", "--steps", "0"},
+      {"PYR bench topk --batch 1 -n 64 -k 8 --repetitions 1", "--dim", "-2"},
       {"PYR bench serve -m '" + model() + "' --requests 1 --clients 1", "--deadline-s", "nan"},
       {"PYR evaluate --baseline lead-1 --data '" + docs() + "'", "--max-docs", "-1"},
       {"PYR rouge --pairs '" + pairs + "' --bootstrap-samples 10", "--confidence", "nan"},
@@ -553,9 +553,9 @@ TEST_F(Robustness, NanInfAndNegativeNumericOptionsAreErrors) {
       {"PYR serve -m '" + model() + "'", "--shutdown-grace-s", "inf"},
       {prepare, "--max-errors", "-1"},
       {prepare, "--max-source-length", "-3"},
-      {tokenizer, "--character-coverage", "nan"},
+      {tokenizer + " --vocab-size 29", "--character-coverage", "nan"},
       {tokenizer, "--vocab-size", "-5"},
-      {tokenizer, "--train-threads", "-1"},
+      {tokenizer + " --vocab-size 29", "--train-threads", "-1"},
   };
   for (const auto& c : cases) {
     auto r = run(c.command + " " + c.option + " " + c.value);
