@@ -241,13 +241,13 @@ TEST_F(Robustness, ACorruptDatasetIsFoundBeforeTraining) {
   auto r = run("PYR data prepare --tokenizer '" + word_tokenizer() + "' --train '" + docs() + "' --valid '" + docs() +
                "' -o '" + out + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  {  // flip one bit of the last token id
+  {  // flip one bit of the first token id (the tokens start after the 64-byte header)
     std::fstream file(out + "/train.bin", std::ios::in | std::ios::out | std::ios::binary);
-    file.seekg(-2, std::ios::end);
+    file.seekg(64);
     char c = 0;
     file.read(&c, 1);
-    c ^= 0x40;
-    file.seekp(-2, std::ios::end);
+    c ^= 0x01;
+    file.seekp(64);
     file.write(&c, 1);
   }
   r = run("PYR --threads 1 train --preset tiny-pyramidion --data '" + out + "' --save-dir '" + path("run-corrupt") +
