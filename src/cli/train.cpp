@@ -66,6 +66,11 @@ void run(const TrainOptions& o) {
     throw CommandError(tokenizer_path + ": missing (--data must be a directory from `pyramidion data prepare`)");
   const std::string tokenizer_bytes = read_bytes(tokenizer_path);
   const auto tokenizer = data::SentencePieceTokenizer::from_bytes(tokenizer_bytes);
+  try {
+    data::check_tokenizer_for_training(tokenizer, tokenizer_path);
+  } catch (const std::runtime_error& e) {
+    throw CommandError(e.what());
+  }
 
   RunConfig config;
   try {
@@ -73,11 +78,22 @@ void run(const TrainOptions& o) {
   } catch (const std::invalid_argument& e) {
     throw CommandError(e.what());
   }
+  // The tokenizer's own special ids (one trained elsewhere may differ from pyramidion's 0/2/3); the model file
+  // stores them with the config.
+  config.model.pad_id = tokenizer.pad_id();
+  config.model.eos_id = tokenizer.eos_id();
+  config.model.bos_id = tokenizer.bos_id() >= 0 ? tokenizer.bos_id() : tokenizer.eos_id();
   if (config.training.max_updates > 0 && config.training.warmup_updates >= config.training.max_updates)
     spdlog::warn("training.warmup_updates ({}) >= training.max_updates ({}): the learning rate never reaches "
                  "training.lr ({})", config.training.warmup_updates, config.training.max_updates, config.training.lr);
   auto train = open_split(data_dir, "train");
   auto valid = open_split(data_dir, "valid");
+  const uint64_t checksum = data::tokenizer_checksum(tokenizer_bytes);
+  for (const auto& split : {train, valid})
+    if (split->tokenizer_checksum() != 0 && split->tokenizer_checksum() != checksum)  // 0: a version 1 file
+      throw CommandError(split->path() + ": prepared with another tokenizer (" +
+                         data::tokenizer_checksum_text(split->tokenizer_checksum()) + ") than " + tokenizer_path + " (" +
+                         data::tokenizer_checksum_text(checksum) + "); prepare the data again with this tokenizer");
   if (train->vocab_size() != tokenizer.vocab_size())
     throw CommandError(train->path() + ": prepared with a vocabulary of " + std::to_string(train->vocab_size()) +
                        " but " + tokenizer_path + " has " + std::to_string(tokenizer.vocab_size()));

@@ -50,8 +50,8 @@ BinaryDataset::BinaryDataset(const std::string& path) : path_(path) {
   std::memcpy(&header, base_, sizeof(header));
   if (std::memcmp(header.magic, kBinaryDatasetMagic, sizeof(header.magic)) != 0)
     throw fail("not a pyramidion dataset (bad magic)");
-  if (header.version != kBinaryDatasetVersion)
-    throw fail("unsupported format version " + std::to_string(header.version) + " (this build reads version " +
+  if (header.version < 1 || header.version > kBinaryDatasetVersion)
+    throw fail("unsupported format version " + std::to_string(header.version) + " (this build reads versions 1 to " +
                std::to_string(kBinaryDatasetVersion) + ")");
   if (header.token_width != 2 && header.token_width != 4)
     throw fail("corrupt header (token width " + std::to_string(header.token_width) + ")");
@@ -73,6 +73,22 @@ BinaryDataset::BinaryDataset(const std::string& path) : path_(path) {
   at += (n + 1) * sizeof(uint64_t);
   const uint64_t ids_at = at;
   at += header.ids_bytes;
+  BinaryDatasetExtension extension{};
+  uint64_t reference_offsets_at = 0, references_at = 0;
+  if (header.version >= 2) {
+    at = align8(at);
+    if (at + sizeof(extension) > size) throw fail("truncated or corrupt file (no room for the version 2 extension)");
+    std::memcpy(&extension, base_ + at, sizeof(extension));
+    at += sizeof(extension);
+    if ((extension.reference_count != 0 && extension.reference_count != n) || extension.reference_bytes > size)
+      throw fail("corrupt header (reference counts)");
+    if (extension.reference_count != 0) {
+      reference_offsets_at = at;
+      at += (n + 1) * sizeof(uint64_t);
+      references_at = at;
+      at += extension.reference_bytes;
+    }
+  }
   if (at != size)
     throw fail("truncated or corrupt file (the header implies " + std::to_string(at) + " bytes, found " +
                std::to_string(size) + ")");
@@ -88,6 +104,12 @@ BinaryDataset::BinaryDataset(const std::string& path) : path_(path) {
   target_lengths_ = reinterpret_cast<const uint32_t*>(base_ + target_lengths_at);
   id_offsets_ = reinterpret_cast<const uint64_t*>(base_ + id_offsets_at);
   ids_ = reinterpret_cast<const char*>(base_ + ids_at);
+  version_ = header.version;
+  tokenizer_checksum_ = extension.tokenizer_checksum;
+  if (extension.reference_count != 0) {
+    reference_offsets_ = reinterpret_cast<const uint64_t*>(base_ + reference_offsets_at);
+    references_ = reinterpret_cast<const char*>(base_ + references_at);
+  }
 
   // The index is small next to the tokens: check it whole, so span accessors never read out of bounds.
   uint64_t expected = 0, sources = 0, targets = 0;
@@ -101,6 +123,13 @@ BinaryDataset::BinaryDataset(const std::string& path) : path_(path) {
   if (sources != header.source_tokens || targets != header.target_tokens)
     throw fail("corrupt index (lengths do not add up to the header's token counts)");
   if (id_offsets_[0] != 0 || id_offsets_[n] != header.ids_bytes) throw fail("corrupt index (id offsets)");
+  if (reference_offsets_ != nullptr) {
+    if (reference_offsets_[0] != 0 || reference_offsets_[n] != extension.reference_bytes)
+      throw fail("corrupt index (reference offsets)");
+    for (uint64_t i = 0; i < n; ++i)
+      if (reference_offsets_[i + 1] < reference_offsets_[i])
+        throw fail("corrupt index (reference offset of example " + std::to_string(i) + ")");
+  }
 }
 
 BinaryDataset::~BinaryDataset() { release(); }
@@ -124,6 +153,10 @@ BinaryDataset& BinaryDataset::operator=(BinaryDataset&& other) noexcept {
     target_lengths_ = other.target_lengths_;
     id_offsets_ = other.id_offsets_;
     ids_ = other.ids_;
+    version_ = other.version_;
+    tokenizer_checksum_ = other.tokenizer_checksum_;
+    reference_offsets_ = other.reference_offsets_;
+    references_ = other.references_;
     other.base_ = nullptr;
     other.count_ = 0;
   }
@@ -149,6 +182,12 @@ TokenSpan BinaryDataset::target(size_t i) const {
 std::string_view BinaryDataset::id(size_t i) const {
   if (i >= count_) throw std::out_of_range(path_ + ": example " + std::to_string(i) + " of " + std::to_string(count_));
   return std::string_view(ids_ + id_offsets_[i], id_offsets_[i + 1] - id_offsets_[i]);
+}
+
+std::string_view BinaryDataset::reference(size_t i) const {
+  if (i >= count_) throw std::out_of_range(path_ + ": example " + std::to_string(i) + " of " + std::to_string(count_));
+  if (reference_offsets_ == nullptr) return {};
+  return std::string_view(references_ + reference_offsets_[i], reference_offsets_[i + 1] - reference_offsets_[i]);
 }
 
 void BinaryDataset::verify() const {

@@ -21,6 +21,10 @@ struct BinaryDatasetWriter::State {
   std::vector<uint32_t> source_lengths, target_lengths;
   std::vector<uint64_t> id_offsets{0};
   std::string ids;
+  uint64_t tokenizer_checksum = 0;
+  std::vector<uint64_t> reference_offsets{0};
+  std::string references;
+  bool has_references = false;
   std::vector<uint8_t> buffer;
 
   void write(const void* data, size_t size) {
@@ -53,7 +57,9 @@ struct BinaryDatasetWriter::State {
   }
 };
 
-BinaryDatasetWriter::BinaryDatasetWriter(const std::string& path, int64_t vocab_size) : state_(new State) {
+BinaryDatasetWriter::BinaryDatasetWriter(const std::string& path, int64_t vocab_size, uint64_t tokenizer_checksum)
+    : state_(new State) {
+  state_->tokenizer_checksum = tokenizer_checksum;
   if (vocab_size <= 0 || vocab_size > INT32_MAX) throw std::invalid_argument("bad vocabulary size for " + path);
   state_->path = path;
   state_->vocab_size = vocab_size;
@@ -77,7 +83,7 @@ BinaryDatasetWriter::~BinaryDatasetWriter() {
 size_t BinaryDatasetWriter::size() const { return state_->source_lengths.size(); }
 
 void BinaryDatasetWriter::add(std::string_view id, const std::vector<int64_t>& source,
-                              const std::vector<int64_t>& target) {
+                              const std::vector<int64_t>& target, std::string_view reference) {
   State& s = *state_;
   if (s.file == nullptr) throw std::logic_error("BinaryDatasetWriter::add after finish: " + s.path);
   if (source.size() > UINT32_MAX || target.size() > UINT32_MAX)
@@ -91,6 +97,9 @@ void BinaryDatasetWriter::add(std::string_view id, const std::vector<int64_t>& s
   s.target_lengths.push_back(static_cast<uint32_t>(target.size()));
   s.ids.append(id.data(), id.size());
   s.id_offsets.push_back(s.ids.size());
+  s.references.append(reference.data(), reference.size());
+  s.reference_offsets.push_back(s.references.size());
+  s.has_references = s.has_references || !reference.empty();
 }
 
 void BinaryDatasetWriter::finish() {
@@ -104,6 +113,16 @@ void BinaryDatasetWriter::finish() {
   s.pad_to_8();
   s.write(s.id_offsets.data(), s.id_offsets.size() * sizeof(uint64_t));
   s.write(s.ids.data(), s.ids.size());
+  s.pad_to_8();
+  BinaryDatasetExtension extension{};
+  extension.tokenizer_checksum = s.tokenizer_checksum;
+  extension.reference_count = s.has_references ? s.source_lengths.size() : 0;
+  extension.reference_bytes = s.has_references ? s.references.size() : 0;
+  s.write(&extension, sizeof(extension));
+  if (s.has_references) {
+    s.write(s.reference_offsets.data(), s.reference_offsets.size() * sizeof(uint64_t));
+    s.write(s.references.data(), s.references.size());
+  }
 
   BinaryDatasetHeader header{};
   std::memcpy(header.magic, kBinaryDatasetMagic, sizeof(header.magic));

@@ -18,6 +18,15 @@ struct BinaryDatasetHeader {
 };
 static_assert(sizeof(BinaryDatasetHeader) == 64, "the header is 64 bytes on disk");
 
+// Version 2 adds, 8-aligned after the id blob: u64 tokenizer checksum | u64 reference count (0 or count) |
+// u64 reference bytes | u64 reference offsets[count + 1 when kept] | reference text.
+struct BinaryDatasetExtension {
+  uint64_t tokenizer_checksum;
+  uint64_t reference_count;
+  uint64_t reference_bytes;
+};
+static_assert(sizeof(BinaryDatasetExtension) == 24, "24 bytes on disk");
+
 inline uint64_t align8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
 
 // FNV-1a over 8-byte little-endian words (the tail zero-padded), fed in arbitrary pieces.

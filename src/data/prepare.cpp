@@ -42,7 +42,9 @@ SplitReport prepare_split(const SentencePieceTokenizer& tokenizer, const SplitIn
   report.input_path = split.path;
   report.output_path = (fs::path(options.output_dir) / (split.name + ".bin")).string();
   auto reader = open_reader(split.path, options.reader);
-  BinaryDatasetWriter writer(report.output_path, tokenizer.vocab_size());
+  BinaryDatasetWriter writer(report.output_path, tokenizer.vocab_size(), tokenizer_checksum(tokenizer.serialized()));
+  // Validation scores ROUGE against the full reference, not the truncated target tokens: valid/test keep it.
+  const bool keep_references = split.name != "train";
 
   ProgressOptions progress;
   progress.label = "prepare " + split.name;
@@ -64,7 +66,10 @@ SplitReport prepare_split(const SentencePieceTokenizer& tokenizer, const SplitIn
       bar.advance();
     });
     for (size_t i = 0; i < n; ++i) {  // written in input order
-      writer.add(examples[i].id, encoded[i].source, encoded[i].target);
+      std::string reference;
+      if (keep_references)
+        for (const auto& sentence : examples[i].target_sentences) reference += (reference.empty() ? "" : "\n") + sentence;
+      writer.add(examples[i].id, encoded[i].source, encoded[i].target, reference);
       report.source_truncated += encoded[i].source_truncated;
       report.target_truncated += encoded[i].target_truncated;
       report.source_tokens += static_cast<int64_t>(encoded[i].source.size());
@@ -130,7 +135,7 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
     throw std::invalid_argument("threads: " + std::to_string(options.threads) + " is outside 0.." +
                                 std::to_string(kMaxPrepareThreads));
   auto tokenizer = SentencePieceTokenizer::from_file(options.tokenizer_path);
-  if (tokenizer.eos_id() < 0) throw std::runtime_error(options.tokenizer_path + ": the tokenizer has no EOS id");
+  check_tokenizer_for_training(tokenizer, options.tokenizer_path);
   // Everything is written into a staging directory beside the output and swapped in at the end, so an existing
   // output directory is replaced whole (never a mix of old and new files) and an error leaves it untouched.
   fs::path final_dir = fs::absolute(options.output_dir).lexically_normal();
@@ -156,6 +161,7 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
   meta["tokenizer"] = "spm.model";
   meta["tokenizer_source"] = fs::absolute(options.tokenizer_path).string();
   meta["vocab_size"] = tokenizer.vocab_size();
+  meta["tokenizer_checksum"] = tokenizer_checksum_text(tokenizer_checksum(tokenizer.serialized()));
   meta["special_ids"] = {{"pad", tokenizer.pad_id()},
                          {"unk", tokenizer.unk_id()},
                          {"bos", tokenizer.bos_id()},

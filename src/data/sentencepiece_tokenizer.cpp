@@ -5,6 +5,7 @@
 #include <thread>
 #include <utility>
 
+#include "binary_format.h"
 #include "pyramidion/util/atomic_file.h"
 #include "spm_library.h"
 
@@ -125,7 +126,8 @@ std::vector<int64_t> SentencePieceTokenizer::encode(const std::string& text) con
 
 std::vector<int64_t> SentencePieceTokenizer::encode_sentences(const std::vector<std::string>& sentences) const {
   if (sep_id_ < 0 && sentences.size() > 1)
-    throw std::runtime_error("this tokenizer has no <sep> piece to mark sentence boundaries");
+    throw std::runtime_error("this tokenizer has no <sep> piece to mark sentence boundaries (retrain it with "
+                             "`pyramidion tokenizer train`, or give spm_train --user_defined_symbols=<sep>)");
   std::vector<int64_t> ids;
   for (size_t i = 0; i < sentences.size(); ++i) {
     if (i > 0) ids.push_back(sep_id_);
@@ -209,5 +211,29 @@ std::string SentencePieceTokenizer::serialized() const {
 }
 
 std::string sentencepiece_library_path() { return spm_library().path; }
+
+uint64_t tokenizer_checksum(const std::string& serialized) {
+  Checksum64 checksum;
+  checksum.update(serialized.data(), serialized.size());
+  return checksum.value();
+}
+
+std::string tokenizer_checksum_text(uint64_t checksum) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "fnv1a64:%016llx", static_cast<unsigned long long>(checksum));
+  return text;
+}
+
+void check_tokenizer_for_training(const SentencePieceTokenizer& tokenizer, const std::string& origin) {
+  auto missing = [&](const std::string& piece, const std::string& flag) {
+    throw std::runtime_error(origin + ": the tokenizer has no " + piece + " piece, which training needs (ids: unk " +
+                             std::to_string(tokenizer.unk_id()) + ", bos " + std::to_string(tokenizer.bos_id()) +
+                             ", eos " + std::to_string(tokenizer.eos_id()) + ", pad " +
+                             std::to_string(tokenizer.pad_id()) + "); retrain it with `pyramidion tokenizer train`, "
+                             "or give spm_train " + flag);
+  };
+  if (tokenizer.pad_id() < 0) missing("pad", "--pad_id=N (e.g. --pad_id=3 next to the defaults unk 0, bos 1, eos 2)");
+  if (tokenizer.eos_id() < 0) missing("eos", "--eos_id=N");
+}
 
 }  // namespace pyramidion::data

@@ -118,6 +118,7 @@ Summarizer Summarizer::load(const std::string& path, const SummarizerOptions& op
     throw std::runtime_error(path + ": the embedded tokenizer cannot be read: " + e.what());
   }
   check_vocabulary(loaded.config, tokenizer->vocab_size(), path);
+  check_special_ids(loaded.config, tokenizer->pad_id(), tokenizer->bos_id(), tokenizer->eos_id(), path);
   if (dtype != c10::kFloat) loaded.model->to(device, dtype);
   loaded.model->eval();
   try {

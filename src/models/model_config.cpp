@@ -323,4 +323,14 @@ void check_vocabulary(const ModelConfig& config, int64_t tokenizer_vocab_size, c
                              " pieces but the model's vocab_size is " + std::to_string(config.vocab_size));
 }
 
+void check_special_ids(const ModelConfig& config, int64_t tokenizer_pad, int64_t tokenizer_bos, int64_t tokenizer_eos,
+                       const std::string& path) {
+  const int64_t bos = tokenizer_bos >= 0 ? tokenizer_bos : tokenizer_eos;
+  if (config.pad_id != tokenizer_pad || config.bos_id != bos || config.eos_id != tokenizer_eos)
+    throw std::runtime_error(path + ": the model's special ids (pad " + std::to_string(config.pad_id) + ", bos " +
+                             std::to_string(config.bos_id) + ", eos " + std::to_string(config.eos_id) +
+                             ") are not its tokenizer's (pad " + std::to_string(tokenizer_pad) + ", bos " +
+                             std::to_string(bos) + ", eos " + std::to_string(tokenizer_eos) + ")");
+}
+
 }  // namespace pyramidion

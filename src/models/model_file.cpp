@@ -1,5 +1,7 @@
 #include "pyramidion/models/model_file.h"
 
+#include "pyramidion/data/tokenizer.h"
+
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/tensor_archive.h"
 
@@ -124,7 +126,10 @@ void save_model_file(const std::string& path, SummarizationModel& model, const s
   ModelFileContents contents;
   contents.config_yaml = model->config().to_yaml_string();
   contents.tokenizer_bytes = tokenizer_bytes;
-  contents.metadata_json = metadata.dump();
+  nlohmann::json recorded = metadata;
+  if (recorded.is_object() && !tokenizer_bytes.empty())  // checkpoints and the demo's model: what made the ids
+    recorded["tokenizer_checksum"] = data::tokenizer_checksum_text(data::tokenizer_checksum(tokenizer_bytes));
+  contents.metadata_json = recorded.dump();
   contents.weights = serialize_tensors(module_tensors(*model));
   write_model_file_contents(path, contents);
 }
@@ -159,6 +164,12 @@ LoadedModel load_model_file(const std::string& path, torch::Device device) {
     fail(path, std::string("metadata is not valid JSON: ") + e.what());
   }
   loaded.tokenizer_bytes = std::move(contents.tokenizer_bytes);
+  if (loaded.metadata.is_object() && loaded.metadata.contains("tokenizer_checksum")) {  // absent before it existed
+    const std::string actual = data::tokenizer_checksum_text(data::tokenizer_checksum(loaded.tokenizer_bytes));
+    const auto& stored = loaded.metadata["tokenizer_checksum"];
+    if (!stored.is_string() || stored.get<std::string>() != actual)
+      fail(path, "the embedded tokenizer's checksum " + actual + " is not the recorded " + stored.dump());
+  }
   loaded.model = SummarizationModel(loaded.config);
 
   load_model_weights(*loaded.model, contents.weights, path);

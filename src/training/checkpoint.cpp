@@ -1,5 +1,7 @@
 #include "pyramidion/training/checkpoint.h"
 
+#include "pyramidion/data/tokenizer.h"
+
 #include <fmt/core.h>
 
 #include <cmath>
@@ -224,6 +226,8 @@ void save_checkpoint(const std::string& path, SummarizationModel& model, const s
   nlohmann::json metadata = extra_metadata.is_object() ? extra_metadata : nlohmann::json::object();
   metadata["kind"] = "checkpoint";
   metadata["training_state"] = state.to_json();
+  if (!tokenizer_bytes.empty())
+    metadata["tokenizer_checksum"] = data::tokenizer_checksum_text(data::tokenizer_checksum(tokenizer_bytes));
   std::string state_name;
   if (optimizer != nullptr) {
     state_name = state_file_name(path, state.update);
@@ -262,7 +266,8 @@ CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& 
       throw std::runtime_error(path + ": the checkpoint's model config differs from this run's (compare the model: "
                                       "section of the checkpoint, `pyramidion info " + path + "`)");
   }
-    load_model_weights(*model, contents.weights, path);
+  load_model_weights(*model, contents.weights, path);
+  loaded.tokenizer_bytes = contents.tokenizer_bytes;
   if (optimizer == nullptr) return loaded;
   if (!loaded.metadata.contains("state_file"))
     throw std::runtime_error(path + ": holds no optimizer state (a best/inference checkpoint cannot be resumed)");

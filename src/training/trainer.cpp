@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "pyramidion/data/tokenizer.h"
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/training/stop_signal.h"
 #include "pyramidion/util/device.h"
@@ -310,6 +311,13 @@ void Trainer::write_checkpoints(const CheckpointWrites& writes, const Validation
 
 void Trainer::load_checkpoint(const std::string& path) {
   const auto loaded = pyramidion::load_checkpoint(path, model_, &update_step_->optimizer());
+  // The same vocabulary size is not enough: other pieces under the same ids would train on nonsense.
+  if (!tokenizer_bytes_.empty() && !loaded.tokenizer_bytes.empty() &&
+      data::tokenizer_checksum(loaded.tokenizer_bytes) != data::tokenizer_checksum(tokenizer_bytes_))
+    throw std::runtime_error(
+        path + ": the checkpoint was trained with another tokenizer (" +
+        data::tokenizer_checksum_text(data::tokenizer_checksum(loaded.tokenizer_bytes)) + ") than this run's (" +
+        data::tokenizer_checksum_text(data::tokenizer_checksum(tokenizer_bytes_)) + ")");
   state_ = loaded.state;
   update_step_->loss_scaler().restore(state_.loss_scale, state_.loss_scale_clean_updates);
   if (state_.train_examples != static_cast<int64_t>(train_->size())) {

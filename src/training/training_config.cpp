@@ -6,6 +6,8 @@
 #include <functional>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+
 #include "pyramidion/models/config_document.h"
 #include "pyramidion/models/presets.h"
 #include "pyramidion/util/yaml_fields.h"
@@ -128,6 +130,54 @@ bool is_model_key(const std::string& key) {
 bool is_training_key(const std::string& key) {
   const auto keys = TrainingConfig::keys();
   return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+// The keys that decide a model's size; a file that leaves one out without naming a preset gets a warning.
+const std::vector<std::string> kArchitectureKeys = {"d_model", "attention_heads", "ffn_dim", "encoder_layers",
+                                                    "decoder_layers", "max_source_positions",
+                                                    "max_target_positions", "chunk_size", "pooling"};
+
+// `model: {preset: NAME, k: v, ...}`: the preset's model section with the file's keys on top (pooling merged key
+// by key, its schedule replaced whole). Without a preset, architecture keys the file leaves out take the built-in
+// defaults (docs/model.md), and a warning names them.
+void merge_model_preset(YAML::Node& document, const std::string& origin) {
+  YAML::Node model = document["model"];
+  if (!model || !model.IsMap()) return;
+  if (!model["preset"]) {
+    std::string missing;
+    for (const auto& key : kArchitectureKeys)
+      if (!model[key]) missing += (missing.empty() ? "" : ", ") + key;
+    if (!missing.empty())
+      spdlog::warn("{}: model: {} not set, so the built-in defaults apply (docs/model.md: 6+6 layers, d_model 512); "
+                   "add `preset: NAME` to the model: section to start from a preset instead", origin, missing);
+    return;
+  }
+  const YAML::Node name_node = model["preset"];
+  if (!name_node.IsScalar()) fail(origin, "model.preset", "expected a preset name, got " + describe_node(name_node));
+  const std::string name = name_node.Scalar();
+  YAML::Node preset_document;
+  try {
+    preset_document = YAML::Clone(load_preset_yaml(name));
+  } catch (const std::exception& e) {
+    fail(origin, "model.preset", e.what());
+  }
+  normalize_pooling_section(preset_document);
+  YAML::Node merged = preset_document["model"];
+  if (!merged || !merged.IsMap()) fail(origin, "model.preset", "preset '" + name + "' has no model: section");
+  int overridden = 0;
+  for (const auto& item : model) {
+    const std::string key = item.first.as<std::string>();
+    if (key == "preset") continue;
+    ++overridden;
+    if (key == "pooling" && item.second.IsMap() && merged["pooling"] && merged["pooling"].IsMap()) {
+      for (const auto& sub : item.second) merged["pooling"][sub.first.as<std::string>()] = sub.second;
+      continue;
+    }
+    merged[key] = item.second;
+  }
+  document["model"] = merged;
+  spdlog::info("{}: model: preset {} with {} key{} of the file on top", origin, name, overridden,
+               overridden == 1 ? "" : "s");
 }
 
 }  // namespace
@@ -265,6 +315,7 @@ RunConfig resolve_run_config(const std::string& config_path, const std::string& 
   }
   if (!document.IsMap()) throw std::invalid_argument(run.origin + ": expected a YAML map with 'model:' and 'training:' sections");
   normalize_pooling_section(document);  // overrides then act on the nested form, old files included
+  if (preset.empty()) merge_model_preset(document, run.origin);
   for (const auto& assignment : overrides) {
     const auto split = assignment.find_first_of(".=");
     const std::string first = assignment.substr(0, split);

@@ -34,12 +34,19 @@ void UpdateStep::set_length_limits(int64_t max_source, int64_t max_target) {
       max_target > 0 ? std::min(max_target, full.max_target_positions) : full.max_target_positions;
 }
 
+// Gradients set to none, not to zero (LibTorch 1.13's zero_grad keeps them defined): a parameter that takes no
+// part in an update (a pooler that short inputs bypass) then gets no AdamW step, in a resumed run (whose fresh
+// parameters have no gradient yet) exactly as in an uninterrupted one.
+void UpdateStep::clear_gradients() {
+  for (auto& p : model_->parameters()) p.mutable_grad() = torch::Tensor();
+}
+
 UpdateStepResult UpdateStep::run(const data::BinaryDataset& dataset, const std::vector<ExampleBatch>& batches,
                                  int64_t update_target_tokens, double lr) {
   UpdateStepResult result;
   result.lr = lr;
   for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-  optimizer_->zero_grad();
+  clear_gradients();
   model_->train();
 
   // Gradients are normalized by the update's target tokens (all accumulated batches of all processes), so
@@ -105,7 +112,7 @@ UpdateStepResult UpdateStep::run(const data::BinaryDataset& dataset, const std::
   }
   if (amp_ == AmpMode::fp16) loss_scaler_.update(!finite);
   if (!finite) {
-    optimizer_->zero_grad();
+    clear_gradients();
     return result;
   }
   optimizer_->step();

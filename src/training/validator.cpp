@@ -28,10 +28,12 @@ void divide_scores(RougeScore& s, double n) {
   s.fmeasure /= n;
 }
 
-// The reference ROUGE scores a validation summary against: the target tokens decoded by the tokenizer
-// (<sep> -> "\n", so ROUGE-Lsum sees the sentences). The one place that decides what the reference is.
-std::string reference_text(const data::SentencePieceTokenizer& tokenizer, const std::vector<int64_t>& target) {
-  return tokenizer.decode(target);
+// The reference ROUGE scores a validation summary against: the full reference text the dataset keeps (sentences
+// joined by "\n"; version 2 valid/test splits), else the target tokens decoded by the tokenizer (<sep> -> "\n"),
+// which are cut at max_target_length. The one place that decides what the reference is.
+std::string reference_text(const data::SentencePieceTokenizer& tokenizer, const data::BinaryDataset& dataset, size_t i) {
+  if (dataset.has_references()) return std::string(dataset.reference(i));
+  return tokenizer.decode(dataset.target(i).to_vector());
 }
 
 // The best hypothesis' text per document, through the library's summarizing entry point. The model is in
@@ -124,7 +126,7 @@ void Validator::add_rouge(const data::BinaryDataset& dataset, ValidationResult& 
   const auto predictions = generate_summaries(model_, tokenizer_, documents, options_.search);
   const RougeScorer scorer;
   for (size_t i = 0; i < count; ++i) {
-    const RougeScores scores = scorer.score(reference_text(*tokenizer_, dataset.target(i).to_vector()), predictions[i]);
+    const RougeScores scores = scorer.score(reference_text(*tokenizer_, dataset, i), predictions[i]);
     add_scores(result.rouge.rouge1, scores.rouge1);
     add_scores(result.rouge.rouge2, scores.rouge2);
     add_scores(result.rouge.rougeL, scores.rougeL);

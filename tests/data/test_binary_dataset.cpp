@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -104,10 +106,68 @@ TEST(BinaryDataset, CorruptFilesFailNamingTheFile) {
   error = error_opening(flipped_path);
   EXPECT_NE(error.find("flipped.bin: checksum mismatch"), std::string::npos) << error;
   std::string bad_length = bytes;
-  bad_length[bytes.size() - 8 * 4 - 13 - 8 * 3 + 0] ^= 0x7f;  // somewhere in the length arrays
+  // Somewhere in the length arrays: before the 13 id bytes, 4 id offsets and 3 pairs of target lengths, and the
+  // version 2 extension (3 bytes padding the ids to 8, 24 bytes of checksum and reference counts).
+  bad_length[bytes.size() - 27 - 8 * 4 - 13 - 8 * 3 + 0] ^= 0x7f;
   error = error_opening(variant("lengths.bin", bad_length));
   EXPECT_NE(error.find("lengths.bin: "), std::string::npos) << error;
   EXPECT_NE(error_opening(dir.file("absent.bin")).find("absent.bin"), std::string::npos);
+}
+
+// FNV-1a over 8-byte little-endian words, the tail zero-padded (the format's checksum, written out here so the
+// test does not share the code it checks).
+uint64_t fnv_words(const std::string& bytes, size_t from) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = from; i < bytes.size(); i += 8) {
+    uint64_t word = 0;
+    std::memcpy(&word, bytes.data() + i, std::min<size_t>(8, bytes.size() - i));
+    h = (h ^ word) * 0x100000001b3ULL;
+  }
+  return h;
+}
+
+TEST(BinaryDataset, KeepsReferencesAndTheTokenizerChecksumAndReadsVersionOne) {
+  TempDir dir;
+  {
+    BinaryDatasetWriter writer(dir.file("refs.bin"), 50, 0x1234abcdULL);
+    writer.add("a", {5, 3}, {6, 3}, "the whole first reference\nwith two sentences");
+    writer.add("b", {7, 3}, {8, 3}, "");
+    writer.finish();
+  }
+  BinaryDataset refs(dir.file("refs.bin"));
+  EXPECT_NO_THROW(refs.verify());
+  EXPECT_EQ(refs.format_version(), 2u);
+  EXPECT_EQ(refs.tokenizer_checksum(), 0x1234abcdULL);
+  ASSERT_TRUE(refs.has_references());
+  EXPECT_EQ(refs.reference(0), "the whole first reference\nwith two sentences");
+  EXPECT_EQ(refs.reference(1), "");
+  EXPECT_EQ(refs.target(0).to_vector(), (std::vector<int64_t>{6, 3}));
+  EXPECT_THROW(refs.reference(2), std::out_of_range);
+
+  // A version 1 file (before the extension): ids of 8 bytes in all, so the extension is exactly the last 24 bytes.
+  {
+    BinaryDatasetWriter writer(dir.file("v2.bin"), 50);
+    writer.add("abcd", {5, 3}, {6, 3});
+    writer.add("efgh", {7, 9, 3}, {8, 3});
+    writer.finish();
+  }
+  std::string bytes;
+  {
+    std::ifstream in(dir.file("v2.bin"), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::string v1 = bytes.substr(0, bytes.size() - 24);
+  v1[8] = 1;  // version
+  const uint64_t checksum = fnv_words(v1, 64);
+  std::memcpy(&v1[56], &checksum, 8);
+  BinaryDataset old(dir.write("v1.bin", v1));
+  EXPECT_NO_THROW(old.verify());
+  EXPECT_EQ(old.format_version(), 1u);
+  EXPECT_EQ(old.tokenizer_checksum(), 0u);
+  EXPECT_FALSE(old.has_references());
+  EXPECT_EQ(old.reference(0), "");
+  EXPECT_EQ(old.source(1).to_vector(), (std::vector<int64_t>{7, 9, 3}));
+  EXPECT_EQ(old.id(1), "efgh");
 }
 
 TEST(PrepareDataset, RoundTripTruncationCountsAndMeta) {
@@ -137,6 +197,16 @@ TEST(PrepareDataset, RoundTripTruncationCountsAndMeta) {
   EXPECT_EQ(meta["splits"]["train"]["examples"], 88);
   EXPECT_EQ(meta["splits"]["train"]["skipped_empty"], 3);
   EXPECT_EQ(meta["special_ids"]["eos"], 3);
+  const uint64_t checksum = tokenizer_checksum(tokenizer.serialized());
+  EXPECT_EQ(meta["tokenizer_checksum"], tokenizer_checksum_text(checksum));
+  {
+    BinaryDataset train(dir.file("prepared/train.bin")), valid(dir.file("prepared/valid.bin"));
+    EXPECT_EQ(train.tokenizer_checksum(), checksum);
+    EXPECT_EQ(valid.tokenizer_checksum(), checksum);
+    EXPECT_FALSE(train.has_references());  // only the splits validation and evaluation score
+    ASSERT_TRUE(valid.has_references());
+    EXPECT_FALSE(valid.reference(0).empty());
+  }
 
   for (size_t s = 0; s < 2; ++s) {
     const auto& split = report.splits[s];

@@ -241,13 +241,13 @@ TEST_F(Robustness, ACorruptDatasetIsFoundBeforeTraining) {
   auto r = run("PYR data prepare --tokenizer '" + word_tokenizer() + "' --train '" + docs() + "' --valid '" + docs() +
                "' -o '" + out + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  {  // flip one bit of the last token id
+  {  // flip one bit of the first token id (the tokens start after the 64-byte header)
     std::fstream file(out + "/train.bin", std::ios::in | std::ios::out | std::ios::binary);
-    file.seekg(-2, std::ios::end);
+    file.seekg(64);
     char c = 0;
     file.read(&c, 1);
-    c ^= 0x40;
-    file.seekp(-2, std::ios::end);
+    c ^= 0x01;
+    file.seekp(64);
     file.write(&c, 1);
   }
   r = run("PYR --threads 1 train --preset tiny-pyramidion --data '" + out + "' --save-dir '" + path("run-corrupt") +
@@ -454,6 +454,198 @@ TEST_F(Robustness, DataPrepareReplacesAnExistingDirectoryWhole) {
           path("missing.jsonl") + "' -o '" + out + "'");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_TRUE(fs::exists(out + "/train.bin"));
+}
+
+
+// --- issue 10, the rest -------------------------------------------------------------------------------------------
+
+TEST_F(Robustness, DescribeRefusesSizesThatOverflowAndNegativeLengths) {
+  auto r = run("PYR describe --preset tiny-pyramidion --set d_model=4000000000 --set attention_heads=1 "
+               "--set ffn_dim=4000000000");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the count overflows int64"), std::string::npos) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_EQ(r.out, "");
+  // Countable, but not worth 100+ GiB of weights just to count them.
+  r = run("PYR describe --preset tiny-pyramidion --set d_model=65536 --set attention_heads=1 --set ffn_dim=1000000");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("too large to build"), std::string::npos) << r.err;
+  for (const char* bad : {"--source-length -5", "--target-length -1", "--bytes-per-element 0", "--bytes-per-element -4"}) {
+    r = run(std::string("PYR describe --preset tiny-pyramidion ") + bad);
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_NE(r.err.find(std::string(bad).substr(0, std::string(bad).find(' '))), std::string::npos) << bad << ": " << r.err;
+    EXPECT_EQ(r.out, "") << bad;
+  }
+}
+
+TEST_F(Robustness, APartialModelSectionMergesOntoItsPresetOrSaysWhatItDefaults) {
+  const auto merged = write("partial-preset.yaml", "model:\n  preset: tiny-pyramidion\n  d_model: 32\n  attention_heads: 2\n");
+  auto r = run("PYR describe -c '" + merged + "' --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto expected = run("PYR describe --preset tiny-pyramidion --set d_model=32 --set attention_heads=2 --json");
+  ASSERT_EQ(expected.exit_code, 0) << expected.err;
+  EXPECT_EQ(r.out, expected.out);  // the preset's lengths, layers and pooling, with the file's two keys
+  EXPECT_NE(r.err.find("model: preset tiny-pyramidion with 2 keys of the file on top"), std::string::npos) << r.err;
+  const auto partial = write("partial.yaml", "model:\n  d_model: 32\n  attention_heads: 2\n");
+  r = run("PYR describe -c '" + partial + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("partial.yaml: model: ffn_dim, encoder_layers, decoder_layers, max_source_positions, "
+                       "max_target_positions, chunk_size, pooling not set, so the built-in defaults apply"),
+            std::string::npos) << r.err;
+  const auto unknown = write("partial-unknown.yaml", "model:\n  preset: tiny-pyramidon\n");
+  r = run("PYR describe -c '" + unknown + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("partial-unknown.yaml: model.preset: "), std::string::npos) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+}
+
+TEST_F(Robustness, DivergenceStopsWithExitThreeAndKeepsTheLastGoodCheckpoint) {
+  const auto data = path("prepared-diverge");
+  auto r = run("PYR data prepare --tokenizer '" + word_tokenizer() + "' --train '" + docs() + "' --valid '" + docs() +
+               "' -o '" + data + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto save = path("run-diverge");
+  const std::string train = "PYR --threads 1 train --preset tiny-pyramidion --data '" + data + "' --save-dir '" + save +
+                            "' --no-progress --set training.valid_subset_size=0";
+  r = run(train + " --set training.lr=.inf");  // YAML's infinity (a bare "inf" is not a YAML number)
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("training.lr: must be a finite number"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(save + "/checkpoint_last.pt"));
+  r = run(train + " --set training.max_updates=2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // A finite but absurd rate: update 3 is applied and wrecks the weights; its validation loss is NaN.
+  r = run(train + " --resume --set training.max_updates=10 --set training.lr=1e30 --set training.warmup_updates=0 "
+          "--set training.validate_interval=1");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("training diverged: the validation loss after update 3 is not finite; " + save +
+                       "/checkpoint_last.pt keeps the last good update"), std::string::npos) << r.err;
+  const auto last = load_model_file(save + "/checkpoint_last.pt");
+  EXPECT_EQ(last.metadata["training_state"]["update"], 2);
+  r = run(train + " --resume --set training.max_updates=3");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(load_model_file(save + "/checkpoint_last.pt").metadata["training_state"]["update"], 3);
+}
+
+TEST_F(Robustness, NanInfAndNegativeNumericOptionsAreErrors) {
+  const auto pairs = write("pairs-num.jsonl", "{\"target\": \"a b\", \"prediction\": \"a\"}\n");
+  // Each case names an option the command line does not give already.
+  const std::string bench = "PYR --threads 1 bench --archs tiny-pyramidion --warmup 0 --no-inference";
+  const std::string prepare = "PYR data prepare --tokenizer '" + word_tokenizer() + "' --train '" + docs() +
+                              "' --valid '" + docs() + "' -o '" + path("prepared-num") + "'";
+  const std::string tokenizer = "PYR tokenizer train --input '" + path("corpus.txt") + "' --model-type word --output '" + path("spm-num.model") + "'";
+  struct Case {
+    std::string command, option, value;
+  };
+  const std::vector<Case> cases = {
+      {"PYR describe --preset tiny-pyramidion", "--source-length", "-1"},
+      {bench + " --lengths 64 --steps 1", "--lr", "nan"},
+      {bench + " --lengths 64 --steps 1", "--lr", "inf"},
+      {bench + " --lengths 64 --steps 1", "--max-seconds", "nan"},
+      {bench + " --lengths 64 --steps 1", "--max-memory-gb", "-1"},
+      {bench + " --steps 1", "--lengths", "64,-8"},
+      {bench + " --lengths 64", "--steps", "0"},
+      {"PYR bench topk --batch 1 -n 64 -k 8 --repetitions 1", "--dim", "-2"},
+      {"PYR bench serve -m '" + model() + "' --requests 1 --clients 1", "--deadline-s", "nan"},
+      {"PYR evaluate --baseline lead-1 --data '" + docs() + "'", "--max-docs", "-1"},
+      {"PYR rouge --pairs '" + pairs + "' --bootstrap-samples 10", "--confidence", "nan"},
+      {"PYR --threads 1 summarize -m '" + model() + "' -i '" + docs() + "' --max-len-b 4", "--chunk", "-3"},
+      {"PYR serve -m '" + model() + "'", "--timeout-s", "nan"},
+      {"PYR serve -m '" + model() + "'", "--shutdown-grace-s", "inf"},
+      {prepare, "--max-errors", "-1"},
+      {prepare, "--max-source-length", "-3"},
+      {tokenizer + " --vocab-size 29", "--character-coverage", "nan"},
+      {tokenizer, "--vocab-size", "-5"},
+      {tokenizer + " --vocab-size 29", "--train-threads", "-1"},
+  };
+  for (const auto& c : cases) {
+    auto r = run(c.command + " " + c.option + " " + c.value);
+    EXPECT_NE(r.exit_code, 0) << c.command << " " << c.option << " " << c.value << ": " << r.err;
+    EXPECT_NE(r.err.find(c.option), std::string::npos) << c.option << " " << c.value << ": " << r.err;
+    EXPECT_EQ(r.out, "") << c.option << " " << c.value;
+  }
+  EXPECT_FALSE(fs::exists(path("prepared-num")));
+  EXPECT_FALSE(fs::exists(path("spm-num.model")));
+}
+
+
+TEST_F(Robustness, TokenizersFromSpmTrainWorkWithTheirIdsOrAreRefusedAndOtherPiecesAreFound) {
+  model();  // writes corpus.txt
+  const std::string spm = "spm_train --input='" + path("corpus.txt") + "' --model_type=word --hard_vocab_limit=false "
+                          "--user_defined_symbols='<sep>' ";
+  if (run("command -v spm_train").exit_code != 0) GTEST_SKIP() << "spm_train (Debian package sentencepiece) absent";
+  // Plain spm_train: no pad piece. Refused at `data prepare` with what to do.
+  ASSERT_EQ(run(spm + "--vocab_size=28 --model_prefix='" + path("spm-plain") + "'").exit_code, 0);
+  auto r = run("PYR data prepare --tokenizer '" + path("spm-plain.model") + "' --train '" + docs() + "' --valid '" +
+               docs() + "' -o '" + path("prepared-plain") + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("spm-plain.model: the tokenizer has no pad piece"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--pad_id"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(path("prepared-plain")));
+
+  // With a pad piece its own ids (unk 0, bos 1, eos 2, pad 3) are used and stored in the model file.
+  ASSERT_EQ(run(spm + "--vocab_size=29 --pad_id=3 --model_prefix='" + path("spm-own") + "'").exit_code, 0);
+  const auto data = path("prepared-own");
+  r = run("PYR data prepare --tokenizer '" + path("spm-own.model") + "' --train '" + docs() + "' --valid '" + docs() +
+          "' -o '" + data + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto save = path("run-own");
+  const std::string train = "PYR --threads 1 train --preset tiny-pyramidion --data '" + data + "' --save-dir '" + save +
+                            "' --no-progress --set training.valid_subset_size=0";
+  r = run(train + " --set training.max_updates=2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto last = save + "/checkpoint_last.pt";
+  auto info = run("PYR info '" + last + "' --json");
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto described = nlohmann::json::parse(info.out);
+  EXPECT_EQ(described["config"]["pad_id"], "3");
+  EXPECT_EQ(described["config"]["bos_id"], "1");
+  EXPECT_EQ(described["config"]["eos_id"], "2");
+  r = run("PYR --threads 1 summarize -m '" + last + "' -i '" + docs() + "' --max-len-b 4");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count_lines(r.out), 2) << r.out;
+
+  // Same vocabulary size, other pieces: the data was prepared with another tokenizer than the one beside it ...
+  const std::string other_corpus = write("corpus-other.txt", "one two three four five six seven eight nine ten .\n"
+                                                             "alpha beta gamma delta epsilon zeta eta theta iota .\n"
+                                                             "red green blue black white .\n");
+  ASSERT_EQ(run("spm_train --input='" + other_corpus + "' --model_type=word --hard_vocab_limit=false "
+                "--user_defined_symbols='<sep>' --vocab_size=29 --pad_id=3 --model_prefix='" + path("spm-other") + "'")
+                .exit_code, 0);
+  const auto mixed = path("prepared-mixed");
+  fs::create_directories(mixed);
+  for (const char* f : {"train.bin", "valid.bin"}) fs::copy_file(data + "/" + f, mixed + "/" + f);
+  fs::copy_file(path("spm-other.model"), mixed + "/spm.model");
+  r = run("PYR --threads 1 train --preset tiny-pyramidion --data '" + mixed + "' --save-dir '" + path("run-mixed") +
+          "' --no-progress --set training.max_updates=1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(mixed + "/train.bin: prepared with another tokenizer (fnv1a64:"), std::string::npos) << r.err;
+  // ... and a run resumed on data of another tokenizer is refused.
+  const auto other_data = path("prepared-other");
+  ASSERT_EQ(run("PYR data prepare --tokenizer '" + path("spm-other.model") + "' --train '" + docs() + "' --valid '" +
+                docs() + "' -o '" + other_data + "'").exit_code, 0);
+  r = run("PYR --threads 1 train --preset tiny-pyramidion --data '" + other_data + "' --save-dir '" + save +
+          "' --no-progress --set training.valid_subset_size=0 --set training.max_updates=4 --resume");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(last + ": the checkpoint was trained with another tokenizer"), std::string::npos) << r.err;
+
+  // A model file whose config ids are not its tokenizer's is refused at load.
+  auto contents = read_model_file_contents(last);
+  const std::string from = "pad_id: 3", to = "pad_id: 4";
+  ASSERT_NE(contents.config_yaml.find(from), std::string::npos) << contents.config_yaml;
+  contents.config_yaml.replace(contents.config_yaml.find(from), from.size(), to);
+  write_model_file_contents(path("wrong-ids.pt"), contents);
+  r = run("PYR --threads 1 summarize -m '" + path("wrong-ids.pt") + "' -i '" + docs() + "' --max-len-b 4");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the model's special ids (pad 4, bos 1, eos 2) are not its tokenizer's (pad 3, bos 1, eos 2)"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  // And one whose embedded tokenizer was swapped (same size) no longer matches its recorded checksum.
+  contents = read_model_file_contents(last);
+  contents.tokenizer_bytes = slurp(path("spm-other.model"));
+  write_model_file_contents(path("swapped.pt"), contents);
+  r = run("PYR --threads 1 summarize -m '" + path("swapped.pt") + "' -i '" + docs() + "' --max-len-b 4");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the embedded tokenizer's checksum"), std::string::npos) << r.err;
 }
 
 }  // namespace

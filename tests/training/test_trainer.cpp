@@ -3,8 +3,13 @@
 
 #include <csignal>
 #include <filesystem>
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 
+#include "pyramidion/data/tokenizer.h"
+#include "pyramidion/decoding/summarizer.h"
+#include "pyramidion/models/eval_mode_scope.h"
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/training/stop_signal.h"
 #include "pyramidion/training/trainer.h"
@@ -334,6 +339,55 @@ TEST(Trainer, ResumeMidCurriculumContinuesBitIdentically) {
   EXPECT_EQ(last.epoch(), straight.epoch());
   auto a = straight.model(), b = last.model();
   EXPECT_TRUE(same_parameters(a, b));
+}
+
+
+TEST(Validator, RougeScoresAgainstTheFullReferenceTextTheDatasetKeeps) {
+  TempDir dir;
+  const std::string corpus = dir.write("corpus.txt", "the cell cycle is regulated by cyclins .\n"
+                                                     "mutations in these genes cause cancer .\n"
+                                                     "patients were followed for five years .\n");
+  data::TokenizerTrainOptions options;
+  options.input_files = {corpus};
+  options.model_type = "word";
+  options.vocab_size = 25;
+  options.threads = 1;
+  const auto tokenizer = std::make_shared<const data::SentencePieceTokenizer>(data::SentencePieceTokenizer::train(options));
+  auto config = testing::tiny_model_config(/*dropout=*/0.0);
+  config.vocab_size = tokenizer->vocab_size();
+  auto model = seeded(config, 3);
+  ValidatorOptions validator_options;
+  validator_options.rouge_documents = 2;
+  validator_options.search.beam = 1;
+  validator_options.search.min_len = 3;
+  validator_options.search.max_len_b = 6;
+  const std::vector<std::vector<int64_t>> sources = {tokenizer->encode("the cell cycle is regulated"),
+                                                     tokenizer->encode("patients were followed for five years")};
+  // What the validator's decoding will produce: made the reference, it must score 1 exactly.
+  std::vector<std::string> predictions;
+  {
+    EvalModeScope eval(model);
+    GenerationOptions generation;
+    generation.search = validator_options.search;
+    for (const auto& summary : Summarizer(model, tokenizer).summarize_tokens(sources, generation))
+      predictions.push_back(summary.hypotheses.front().text);
+  }
+  for (const auto& p : predictions) ASSERT_TRUE(std::any_of(p.begin(), p.end(), ::isalpha)) << p;
+  auto write = [&](const std::string& name, bool references) {
+    data::BinaryDatasetWriter writer(dir.file(name), tokenizer->vocab_size());
+    for (size_t i = 0; i < sources.size(); ++i)  // targets cut to EOS alone, as a short max_target_length would
+      writer.add("d" + std::to_string(i), sources[i], {tokenizer->eos_id()}, references ? predictions[i] : "");
+    writer.finish();
+    return data::BinaryDataset(dir.file(name));
+  };
+  Validator validator(model, torch::kCPU, tokenizer->serialized(), validator_options);
+  const auto with_references = validator.validate(write("refs.bin", true), 1);
+  ASSERT_TRUE(with_references.has_rouge);
+  EXPECT_DOUBLE_EQ(with_references.rouge.rouge1.fmeasure, 1.0);
+  EXPECT_DOUBLE_EQ(with_references.rouge.rougeLsum.fmeasure, 1.0);
+  // An old dataset without references: the decoded (here empty) target tokens are the reference.
+  const auto without = validator.validate(write("plain.bin", false), 1);
+  EXPECT_DOUBLE_EQ(without.rouge.rouge1.fmeasure, 0.0);
 }
 
 }  // namespace

@@ -11,7 +11,9 @@
 namespace pyramidion::data {
 
 inline constexpr char kBinaryDatasetMagic[8] = {'P', 'Y', 'R', 'D', 'S', 'E', 'T', '\0'};
-inline constexpr uint32_t kBinaryDatasetVersion = 1;
+// 2: + the tokenizer's checksum and, for valid/test splits, the full reference text of each example (after the
+//    example ids). Version 1 files still load (no checksum recorded, references from the target tokens).
+inline constexpr uint32_t kBinaryDatasetVersion = 2;
 
 // A view of one sequence of token ids stored as uint16 or int32 (the file's token width).
 class TokenSpan {
@@ -52,6 +54,13 @@ class BinaryDataset {
   const uint32_t* source_lengths() const { return source_lengths_; }
   const uint32_t* target_lengths() const { return target_lengths_; }
   std::string_view id(size_t i) const;
+  // The untruncated reference summary (sentences joined by '\n') when the file keeps them (valid/test splits of
+  // version 2); "" otherwise.
+  bool has_references() const { return reference_offsets_ != nullptr; }
+  std::string_view reference(size_t i) const;
+  // data::tokenizer_checksum of the tokenizer that made the ids; 0 = not recorded (version 1 files).
+  uint64_t tokenizer_checksum() const { return tokenizer_checksum_; }
+  uint32_t format_version() const { return version_; }
 
   int64_t vocab_size() const { return vocab_size_; }
   int token_width() const { return token_width_; }  // bytes per token: 2 or 4
@@ -77,19 +86,26 @@ class BinaryDataset {
   const uint32_t* target_lengths_ = nullptr;
   const uint64_t* id_offsets_ = nullptr;     // count_ + 1 entries into ids_
   const char* ids_ = nullptr;
+  uint32_t version_ = 0;
+  uint64_t tokenizer_checksum_ = 0;
+  const uint64_t* reference_offsets_ = nullptr;  // count_ + 1 entries into references_, or null
+  const char* references_ = nullptr;
 };
 
 // Streams examples into `path` (through a temporary file renamed by finish()).
 class BinaryDatasetWriter {
  public:
   // Token width: 2 bytes when vocab_size <= 65536, else 4.
-  BinaryDatasetWriter(const std::string& path, int64_t vocab_size);
+  // tokenizer_checksum: data::tokenizer_checksum of the tokenizer that made the ids (0 = unknown).
+  BinaryDatasetWriter(const std::string& path, int64_t vocab_size, uint64_t tokenizer_checksum = 0);
   ~BinaryDatasetWriter();  // without finish(): removes the temporary file
   BinaryDatasetWriter(const BinaryDatasetWriter&) = delete;
   BinaryDatasetWriter& operator=(const BinaryDatasetWriter&) = delete;
 
   // Sequences are stored as given (truncation and EOS are the caller's business). Ids must be < vocab_size.
-  void add(std::string_view id, const std::vector<int64_t>& source, const std::vector<int64_t>& target);
+  // `reference`: the full reference text; a file keeps references when any example has one.
+  void add(std::string_view id, const std::vector<int64_t>& source, const std::vector<int64_t>& target,
+           std::string_view reference = {});
   // Writes the index and header, then renames the temporary file onto the path.
   void finish();
   size_t size() const;

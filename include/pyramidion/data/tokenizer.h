@@ -69,6 +69,17 @@ class SentencePieceTokenizer {
   int64_t pad_id_ = -1, bos_id_ = -1, eos_id_ = -1, unk_id_ = -1, sep_id_ = -1;
 };
 
+// FNV-1a-64 of a serialized tokenizer model (SentencePieceTokenizer::serialized(), the bytes of a .model file).
+// Stored in datasets, checkpoints and model files: a tokenizer with the same vocabulary size but other pieces has
+// another checksum. tokenizer_checksum_text: "fnv1a64:<16 hex digits>".
+uint64_t tokenizer_checksum(const std::string& serialized);
+std::string tokenizer_checksum_text(uint64_t checksum);
+
+// The special ids a tokenizer trained elsewhere (plain spm_train) must have to train a model with: a pad piece
+// and an EOS piece (BOS may be absent: the decoder then starts from EOS, as fairseq's does). Throws
+// std::runtime_error naming `origin` and saying how to retrain the tokenizer.
+void check_tokenizer_for_training(const SentencePieceTokenizer& tokenizer, const std::string& origin);
+
 // Where libpyramidion_spm.so was loaded from (loads it on first use). Throws when it cannot be found.
 std::string sentencepiece_library_path();
 

@@ -93,5 +93,9 @@ std::string canonical_model_override(const std::string& scoped_assignment);
 
 // Throws std::runtime_error naming `path` when a tokenizer's vocabulary does not match the model's.
 void check_vocabulary(const ModelConfig& config, int64_t tokenizer_vocab_size, const std::string& path);
+// The model's pad/bos/eos ids must be its tokenizer's (a tokenizer without BOS: the model starts from EOS).
+// Throws std::runtime_error naming `path` and both sets of ids.
+void check_special_ids(const ModelConfig& config, int64_t tokenizer_pad, int64_t tokenizer_bos, int64_t tokenizer_eos,
+                       const std::string& path);
 
 }  // namespace pyramidion

@@ -57,6 +57,7 @@ struct TrainingState {
 struct CheckpointContents {
   TrainingState state;
   nlohmann::json metadata;  // the model file's metadata
+  std::string tokenizer_bytes;  // the embedded tokenizer (its checksum is metadata["tokenizer_checksum"])
 };
 
 // Writes NAME.pt (+ its state file unless optimizer is null: then a plain model file with the training state in

@@ -53,6 +53,7 @@ class UpdateStep {
   GradientReducer& reducer() { return *reducer_; }
 
  private:
+  void clear_gradients();
   SummarizationModel model_;
   ModelConfig collate_config_;  // the model's config with the length limits of collation
   double label_smoothing_;
