@@ -151,7 +151,7 @@ void run(HighlightCommandOptions o) {
   try {
     h = highlight_document(summarizer, doc.sentences, o.highlight);
   } catch (const InvalidGenerationOption& e) {
-    throw CommandError(std::string("--") + e.what());
+    throw CommandError(decoding_flag(e.field) + " " + e.reason);
   } catch (const std::invalid_argument& e) {
     throw CommandError((o.input == "-" ? std::string("stdin") : o.input) + ": " + e.what());
   }

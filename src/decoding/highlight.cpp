@@ -126,12 +126,32 @@ DocumentHighlight build(const Summarizer& summarizer, const std::vector<std::str
     h.tokens[static_cast<size_t>(t)].piece = tok.id_to_piece(ids[static_cast<size_t>(t)]);
     for (size_t l = 0; l < layers; ++l) h.tokens[static_cast<size_t>(t)].shares.push_back(share(l, t));
   }
-  const TokenGroups groups = group_tokens(tok, ids, static_cast<size_t>(n));
   std::vector<std::pair<std::string, int64_t>> text_words;  // (word, sentence)
   for (size_t s = 0; s < sentences.size(); ++s)
     for (auto& w : split_words(sentences[s])) text_words.emplace_back(std::move(w), static_cast<int64_t>(s));
-  const size_t g = groups.groups.size();
-  h.words_aligned = g == text_words.size() || (h.truncated && g <= text_words.size());
+  // SentencePiece segments each whitespace-separated word on its own, so the document's pieces are the words'
+  // pieces one after the other: encoding word by word aligns them (unknown words included, which keep no U+2581
+  // mark in their piece). Checked id by id; when the normalizer breaks it, words are rebuilt from the pieces.
+  const int64_t real = n - 1;  // tokens before EOS
+  std::vector<std::vector<int64_t>> word_tokens;  // token positions per word
+  {
+    int64_t t = 0;
+    bool aligned = true;
+    for (const auto& [text, sentence] : text_words) {
+      word_tokens.emplace_back();
+      for (int64_t id : tok.encode(text)) {
+        if (t >= real) break;  // cut at max_source_positions
+        if (ids[static_cast<size_t>(t)] != id) {
+          aligned = false;
+          break;
+        }
+        word_tokens.back().push_back(t++);
+      }
+      if (!aligned) break;
+    }
+    aligned = aligned && t == real && (word_tokens.size() == text_words.size());
+    h.words_aligned = aligned;
+  }
   std::vector<std::string> sentence_texts;
   if (h.words_aligned) {
     sentence_texts = sentences;
@@ -142,11 +162,13 @@ DocumentHighlight build(const Summarizer& summarizer, const std::vector<std::str
       h.words.push_back(std::move(w));
     }
   } else {
-    // Rebuilt from the pieces (the normalizer changed the word count): sentences split by the text rule.
+    // Rebuilt from the pieces (a piece starting with U+2581 starts a word), sentences split by the text rule.
+    const TokenGroups groups = group_tokens(tok, ids, static_cast<size_t>(n));
+    word_tokens = groups.groups;
     int64_t sentence = 0;
     size_t next_break = 0;
     bool open = false;
-    for (size_t i = 0; i < g; ++i) {
+    for (size_t i = 0; i < groups.groups.size(); ++i) {
       if (next_break < groups.sentence_breaks.size() && groups.sentence_breaks[next_break] == static_cast<int64_t>(i)) {
         ++next_break;
         if (open) ++sentence;
@@ -171,10 +193,10 @@ DocumentHighlight build(const Summarizer& summarizer, const std::vector<std::str
   for (size_t i = 0; i < h.words.size(); ++i) {
     auto& w = h.words[i];
     w.shares.assign(layers, 0.0);
-    if (i >= g) continue;  // never read
-    w.first_token = groups.groups[i].front();
-    w.tokens = static_cast<int64_t>(groups.groups[i].size());
-    for (int64_t t : groups.groups[i]) {
+    if (i >= word_tokens.size() || word_tokens[i].empty()) continue;  // never read (or no piece at all)
+    w.first_token = word_tokens[i].front();
+    w.tokens = static_cast<int64_t>(word_tokens[i].size());
+    for (int64_t t : word_tokens[i]) {
       h.tokens[static_cast<size_t>(t)].word = static_cast<int64_t>(i);
       for (size_t l = 0; l < layers; ++l) w.shares[l] += share(l, t);
     }

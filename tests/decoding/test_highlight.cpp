@@ -246,8 +246,9 @@ struct SalientSetup {
 };
 
 SalientSetup& salient_setup() {
-  static SalientSetup s = [] {
-    SalientSetup setup;
+  static SalientSetup* s = [] {
+    auto* made = new SalientSetup;  // lives for the test binary (TempDir must not be copied)
+    SalientSetup& setup = *made;
     const auto vocabulary = setup.corpus.vocabulary();
     const std::string text = setup.dir.file("text.txt");
     {
@@ -260,9 +261,9 @@ SalientSetup& salient_setup() {
     t.vocab_size = static_cast<int>(vocabulary.size()) + 5;
     t.threads = 1;
     setup.tokenizer = std::make_shared<const data::SentencePieceTokenizer>(data::SentencePieceTokenizer::train(t));
-    return setup;
+    return made;
   }();
-  return s;
+  return *s;
 }
 
 ModelConfig synthetic_config(int64_t vocab, bool pooled) {
