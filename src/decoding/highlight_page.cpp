@@ -40,8 +40,9 @@ const std::string& highlight_view_script() {
   static const std::string script = R"JS(
 (function () {
   "use strict";
-  // matplotlib's viridis, reversed: 0 = light yellow (little kept), 1 = dark violet (most kept).
-  const STOPS = ["#fde725", "#b5de2b", "#6ece58", "#35b779", "#1f9e89", "#26828e", "#31688e", "#3e4989", "#482878",
+  // White, then matplotlib's viridis reversed: lightness falls monotonically from 0 (white: nothing kept) through
+  // light yellow to 1 (dark violet: the most kept word), so untouched text stays plain.
+  const STOPS = ["#ffffff", "#fde725", "#b5de2b", "#6ece58", "#35b779", "#1f9e89", "#26828e", "#31688e", "#3e4989", "#482878",
     "#440154"].map((h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16)));
   function colour(v) {
     v = Math.max(0, Math.min(1, v));
@@ -49,7 +50,7 @@ const std::string& highlight_view_script() {
     const c = [0, 1, 2].map((k) => Math.round(STOPS[i][k] + (STOPS[i + 1][k] - STOPS[i][k]) * f));
     return `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
   }
-  const ink = (v) => (v > 0.45 ? "#fff" : "#111");
+  const ink = (v) => (v > 0.5 ? "#fff" : "#111");
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
   const pct = (x) => (100 * x).toFixed(x >= 0.01 ? 1 : 3) + "%";
   const CHUNK_WORDS = 1500;  // words per rendering step: the first screen is there at once, the rest follows
@@ -59,7 +60,9 @@ const std::string& highlight_view_script() {
     const id = "hl" + (++instances);
     const layers = data.layers || [];
     const words = data.words || [], sentences = data.sentences || [], summaryWords = data.summary_words || [];
-    const state = { layer: layers.length - 1, rendered: 0, chunks: [], spans: new Array(words.length), sentenceSpans: [] };
+    const state = { layer: layers.length - 1, rendered: 0, chunks: [], spans: new Array(words.length), sentenceSpans: [],
+                    cancelled: false };
+    if (root.pyramidionHighlightCleanup) root.pyramidionHighlightCleanup();  // a previous render of this element
     root.classList.add("hl-root");
     root.dataset.rendered = "0";
     const maxima = layers.map((_, l) => words.reduce((m, w) => Math.max(m, w.shares[l] || 0), 0));
@@ -113,9 +116,10 @@ const std::string& highlight_view_script() {
           inner += `<span class="hl-w" data-w="${w}">${esc(words[w].text)}</span> `;
         return `<span class="hl-s" id="${id}-s${s}" data-s="${s}">${inner}</span> `;
       }).join("");
+      const before = doc.children.length;
       doc.insertAdjacentHTML("beforeend", html);
-      for (const s of c) {
-        const el = document.getElementById(`${id}-s${s}`);
+      for (let k = before; k < doc.children.length; ++k) {
+        const el = doc.children[k], s = Number(el.dataset.s);
         state.sentenceSpans[s] = el;
         for (const span of el.children) { const w = Number(span.dataset.w); state.spans[w] = span; shade(w); }
       }
@@ -125,6 +129,7 @@ const std::string& highlight_view_script() {
       while (state.rendered < state.chunks.length && !state.sentenceSpans[sentence]) renderChunk();
     }
     function pump() {
+      if (state.cancelled) return;
       if (state.rendered < state.chunks.length) { renderChunk(); setTimeout(pump, 0); }
       else root.dataset.rendered = "1";
     }
@@ -171,7 +176,7 @@ const std::string& highlight_view_script() {
       lines[lines.length - 1].push(`<span class="hl-sw" data-k="${k}">${esc(w.text)}</span>`);
     });
     $(".hl-summary").innerHTML = lines.length ? lines.map((l) => l.join(" ")).join("<br>") : esc(data.summary || "");
-    root.addEventListener("click", (event) => {
+    const onClick = (event) => {
       const target = event.target;
       if (target.dataset && target.dataset.goto !== undefined) return focus(Number(target.dataset.goto));
       if (!target.classList || !target.classList.contains("hl-sw")) return;
@@ -184,14 +189,21 @@ const std::string& highlight_view_script() {
         ? `\u201c${esc(w.text)}\u201d drew on ` + w.sources.map((l) => `<a data-goto="${l.sentence}">sentence ${l.sentence + 1}</a> (${pct(l.share)})`).join(", ")
         : `no cross-attention recorded for \u201c${esc(w.text)}\u201d`;
       if (w.sources.length) focus(w.sources[0].sentence);
-    });
-    root.addEventListener("mouseover", (event) => {
+    };
+    const onOver = (event) => {
       const t = event.target;
       if (!t.classList || !t.classList.contains("hl-w") || t.title) return;
       const w = words[Number(t.dataset.w)];
       t.title = w.first_token < 0 ? "never read (after the truncation point)"
         : layers.map((l, i) => `layer ${l.layer}: ${pct(w.shares[i])}`).join(", ") + ` \u00b7 sentence ${w.sentence + 1}, rank ${sentences[w.sentence].rank + 1}`;
-    });
+    };
+    root.addEventListener("click", onClick);
+    root.addEventListener("mouseover", onOver);
+    root.pyramidionHighlightCleanup = () => {
+      state.cancelled = true;
+      root.removeEventListener("click", onClick);
+      root.removeEventListener("mouseover", onOver);
+    };
     if (select) select.addEventListener("change", () => setLayer(Number(select.value)));
     setLayer(state.layer);
     if (state.chunks.length) renderChunk();

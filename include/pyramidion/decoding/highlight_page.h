@@ -2,7 +2,7 @@
 // The highlight view as HTML: one self-contained page (inline CSS, script and data; no external assets, opens
 // from disk) for `pyramidion highlight -o page.html`, and the same renderer for the server's GET / page.
 // The renderer reads the JSON of highlight_json(h, /*include_tokens=*/false): words shaded by their share of
-// the memory (reversed viridis, a perceptually uniform scale, with a legend), a per-pooling-layer toggle,
+// the memory (white, then reversed viridis: a perceptually ordered scale, with a legend), a per-pooling-layer toggle,
 // sentences ranked by kept share, the summary with each word linked to the source sentences it drew on.
 // Long documents render in chunks after the first screen (a 10k-word article is readable at once).
 #include <string>
