@@ -50,7 +50,7 @@ const std::string& index_page_html() {
 to the document; docs/highlight.md). Click a summary word to see the sentences it drew on.</p>
 <div id="highlight"></div>
 </section>
-<script>)PAGE") + highlight_view_script() + R"PAGE(</script>
+<script>)PAGE" + highlight_view_script() + R"PAGE(</script>
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
@@ -95,7 +95,7 @@ $("submit").addEventListener("click", async () => {
 </script>
 </body>
 </html>
-)PAGE");
+)PAGE";
   return page;
 }
 

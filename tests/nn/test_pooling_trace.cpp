@@ -166,7 +166,7 @@ TEST(PoolingTrace, SixteenThousandTokensStayLinearInMemory) {
   // n entries per layer where the dense provenance would hold 16384 x 1024.
   EXPECT_EQ(trace.layers[0].source_index.numel(), n);
   EXPECT_EQ(trace.layers[1].source_index.numel(), n);
-  EXPECT_NEAR(trace.token_shares(1).sum().item<double>() + trace.padding_share(1), 1.0, 1e-9);
+  EXPECT_NEAR(trace.token_shares(1).sum().item<double>() + trace.padding_share(1), 1.0, 1e-6);  // float32 weights
   // Every position appears exactly once in the composed lists (each round pairs every element once).
   auto counts = torch::bincount(trace.layers[1].source_index.reshape({-1}), {}, n);
   EXPECT_TRUE(torch::equal(counts, torch::ones({n}, torch::kLong)));
