@@ -145,8 +145,8 @@ void run(HighlightCommandOptions o) {
   if (o.document_index < 0) throw CommandError(fmt::format("--document-index must be >= 0 (got {})", o.document_index));
   for (const auto& out : {o.output, o.json_output})
     if (!out.empty()) refuse_output_over_input(out, {o.input, o.model});
+  const Document doc = read_document(o);  // before the model: a bad input fails at once
   const Summarizer summarizer = load_summarizer(o.model, o.loading);
-  const Document doc = read_document(o);
   DocumentHighlight h;
   try {
     h = highlight_document(summarizer, doc.sentences, o.highlight);

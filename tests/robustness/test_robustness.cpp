@@ -444,12 +444,10 @@ TEST_F(Robustness, HighlightWritesThePageAndTheNumbersAndNamesBadInput) {
   };
   expect_error("-i '" + path("missing.jsonl") + "' -o '" + path("x.html") + "'", "missing.jsonl: no such file");
   expect_error("-i '" + input + "' --document-index 2 -o '" + path("x.html") + "'", "--document-index 2: " + input + " has 2 documents");
-  expect_error("-i '" + input + "' --document-index -1", "--document-index must be >= 0");
+  expect_error("-i '" + input + "' --document-index=-1", "--document-index must be >= 0");
   expect_error("-i '" + write("blank.txt", "the cell .\n   \n") + "' --document-index 1", "blank.txt:2: empty document");
-  expect_error("-i '" + write("empty.txt", "") + "'", "empty.txt: empty input (no documents)");
   expect_error("-i '" + write("bad.jsonl", "{\"article_text\": 3}\n") + "'", "bad.jsonl:1: field \"article_text\" is not a string");
   expect_error("-i '" + input + "' -o - --json -", "cannot both be -");
-  expect_error("-i '" + input + "' --beam 0", "--beam must be >= 1");
   EXPECT_FALSE(fs::exists(path("x.html")));
   // An output that is the input is refused before anything is written.
   const std::string before = slurp(input);
