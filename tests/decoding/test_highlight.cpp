@@ -1,7 +1,8 @@
 // The highlight view (decoding/highlight.h, highlight_page.h): shares sum as documented per layer, words follow
 // the text, the summary's words link to source sentences, batched equals one by one, the page is
-// self-contained; on the demo's synthetic corpus the top-ranked sentences are the salient ones at the rate the
-X
+// self-contained; on the demo's synthetic corpus the page gives the salient sentences the share of the memory
+// the demo's pooling report measures (salient-dominated slots), for a probe-fitted scorer and for a random one,
+// and the better scorer ranks more salient sentences first.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
