@@ -16,5 +16,6 @@ DOC
   -o "$work/page.html" --json "$work/page.json" --beam 2 --max-len-b 12 --min-len 3 2>"$work/highlight.log" || {
   cat "$work/highlight.log" >&2; exit 1; }
 mkdir -p "$build/browser-artifacts"
+rm -f "$build/browser-artifacts/highlight-page-failure.png"  # a failure screenshot is from this run or none
 cp "$work/page.html" "$build/browser-artifacts/highlight-page.html"
 timeout 120 node "$here/highlight_page.js" "$build" "$work/page.html"
