@@ -174,8 +174,15 @@ TEST_F(Serve, HighlightsAreTheSameNumbersAsTheCommand) {
     ASSERT_EQ(cli.exit_code, 0) << cli.output;
     std::ifstream in(output);
     json expected = json::parse(in);
-    for (const char* key : {"ranking", "summary", "source_tokens", "truncated", "layers"})
-      EXPECT_EQ(h[key], expected[key]) << key;
+    for (const char* key : {"ranking", "summary", "source_tokens", "truncated"}) EXPECT_EQ(h[key], expected[key]) << key;
+    ASSERT_EQ(h["layers"].size(), expected["layers"].size());
+    for (size_t l = 0; l < h["layers"].size(); ++l)
+      for (const auto& [field, value] : expected["layers"][l].items()) {
+        if (value.is_number_float())  // batch padding moves the last bits of float64 sums
+          EXPECT_NEAR(h["layers"][l][field].get<double>(), value.get<double>(), 1e-12) << field;
+        else
+          EXPECT_EQ(h["layers"][l][field], value) << field;
+      }
     ASSERT_EQ(h["words"].size(), expected["words"].size());
     for (size_t w = 0; w < h["words"].size(); ++w) {
       EXPECT_EQ(h["words"][w]["text"], expected["words"][w]["text"]);

@@ -73,7 +73,7 @@ struct DocumentSummary {
   int64_t source_tokens = 0;                  // tokens the encoder read (EOS included, after truncation)
   bool truncated = false;                     // the document was longer than max_source_positions
   // With GenerationOptions::return_pooling: what each pooling layer saw for this document (batch dimension 1,
-  // padding removed); feed to pooling_provenance() for the highlight view.
+  // padding removed); trace_pooling() (nn/pooling_trace.h) turns them into the highlight view's provenance.
   std::vector<PoolingRecord> pooling;
   // With GenerationOptions::return_cross_attention: (summary_tokens, memory_len) float32, the decoder's
   // cross-attention over this document's memory slots while it produced each token of hypotheses[0] (mean over
