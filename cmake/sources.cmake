@@ -6,7 +6,8 @@ set(PYRAMIDION_OPS_SOURCES
   src/ops/successive_halving_topk.cpp
   src/ops/successive_halving_topk_cpu.cpp
   src/ops/successive_halving_topk_generic.cpp
-  src/ops/successive_halving_topk_reference.cpp)
+  src/ops/successive_halving_topk_reference.cpp
+  src/ops/successive_halving_trace.cpp)
 
 set(PYRAMIDION_NN_SOURCES
   src/nn/attention.cpp
@@ -16,6 +17,7 @@ set(PYRAMIDION_NN_SOURCES
   src/nn/feed_forward.cpp
   src/nn/multihead_attention.cpp
   src/nn/pooling_report.cpp
+  src/nn/pooling_trace.cpp
   src/nn/representation_pooler.cpp
   src/nn/sinusoidal_positions.cpp
   src/nn/transformer_decoder_layer.cpp
@@ -45,6 +47,8 @@ set(PYRAMIDION_MODELS_SOURCES
 
 set(PYRAMIDION_DECODING_SOURCES
   src/decoding/beam_search.cpp
+  src/decoding/highlight.cpp
+  src/decoding/highlight_page.cpp
   src/decoding/summarizer.cpp
   src/decoding/summary_generator.cpp)
 

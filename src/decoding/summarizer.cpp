@@ -50,6 +50,24 @@ std::vector<PoolingRecord> document_pooling(const std::vector<PoolingRecord>& re
   return out;
 }
 
+// The decoder's cross-attention while it produced `tokens` (EOS excluded) from row `row` of the batch's memory:
+// (tokens, real memory_len), averaged over layers and heads.
+torch::Tensor best_cross_attention(const SummarizationModel& model, const EncoderOutput& encoded, int64_t row,
+                                   const std::vector<int64_t>& tokens, int64_t bos_id) {
+  c10::InferenceMode inference;
+  SummarizationModel m = model;  // cross_attention() is not const, but reads only
+  const auto device = encoded.states.device();
+  EncoderOutput memory = encoded.index_select(torch::tensor({row}, torch::TensorOptions().dtype(torch::kLong).device(device)));
+  const int64_t length = memory.mask.sum().item<int64_t>();
+  memory.states = memory.states.narrow(1, 0, length);
+  memory.mask = memory.mask.narrow(1, 0, length);
+  std::vector<int64_t> input{bos_id};
+  input.insert(input.end(), tokens.begin(), tokens.end() - 1);
+  torch::Tensor target_in = torch::tensor(input, torch::kLong).unsqueeze(0).to(device);  // (1, tokens)
+  torch::Tensor weights = m->cross_attention(target_in, memory);  // (1, layers, heads, tokens, memory_len)
+  return weights[0].mean(std::vector<int64_t>{0, 1}).to(torch::kCPU).contiguous();
+}
+
 // Tokens a source may keep (EOS included): the model's positions, or fewer when the caller asks.
 int64_t source_length_limit(const ModelConfig& config, const GenerationOptions& options) {
   if (options.max_source_length > 0) return std::min(options.max_source_length, config.max_source_positions);
@@ -229,6 +247,8 @@ std::vector<DocumentSummary> Summarizer::summarize_tokens(const std::vector<std:
         c10::InferenceMode inference;
         result.pooling = document_pooling(batch.encoded.pooling, i);
       }
+      if (options.return_cross_attention && !result.hypotheses.empty() && !result.hypotheses[0].tokens.empty())
+        result.cross_attention = best_cross_attention(model_, batch.encoded, i, result.hypotheses[0].tokens, cfg.bos_id);
     }
     start = end;
   }

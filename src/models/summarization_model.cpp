@@ -127,6 +127,21 @@ torch::Tensor SummarizationModelImpl::decode(const torch::Tensor& target_in, con
   return project_output(x);
 }
 
+torch::Tensor SummarizationModelImpl::cross_attention(const torch::Tensor& target_in, const EncoderOutput& memory) {
+  TORCH_CHECK(target_in.dim() == 2, "cross_attention: target_in must be (batch, tgt_len), got ", target_in.sizes());
+  if (target_in.size(1) > config_.max_target_positions)
+    throw std::invalid_argument("cross_attention: target length " + std::to_string(target_in.size(1)) +
+                                " exceeds max_target_positions " + std::to_string(config_.max_target_positions));
+  torch::Tensor x = embed_target(target_in, 0);
+  std::vector<torch::Tensor> layers;
+  for (auto& layer : decoder_layer_list_) {
+    torch::Tensor weights;  // (batch, heads, tgt_len, memory_len)
+    x = layer->forward(x, memory.states, memory.mask, &weights);
+    layers.push_back(weights.to(torch::kFloat));
+  }
+  return torch::stack(layers, 1);
+}
+
 DecoderCache SummarizationModelImpl::start_decoding(const EncoderOutput& memory) {
   std::vector<DecoderLayerCache> layers;
   layers.reserve(decoder_layer_list_.size());

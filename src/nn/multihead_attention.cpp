@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace pyramidion {
@@ -40,6 +42,20 @@ torch::Tensor MultiheadAttentionImpl::attend(const torch::Tensor& query, const P
   torch::Tensor out = scaled_dot_product(q, kv.key, kv.value, key_mask, causal, p, options_.backend);
   out = out.transpose(1, 2).reshape({query.size(0), query.size(1), options_.dim});
   return out_proj_(out);
+}
+
+torch::Tensor MultiheadAttentionImpl::attention_weights(const torch::Tensor& query, const ProjectedKeyValue& kv,
+                                                        const torch::Tensor& key_mask) {
+  torch::Tensor q = split_heads(q_proj_(query));  // (batch, heads, query_len, head_dim)
+  torch::Tensor logits = torch::matmul(q, kv.key.transpose(-2, -1)).div(std::sqrt(static_cast<double>(q.size(-1))));
+  logits = logits.to(torch::kFloat);  // (batch, heads, query_len, key_len)
+  if (key_mask.defined()) {
+    torch::Tensor keep = key_mask.to(logits.device()).unsqueeze(1).unsqueeze(1);  // (batch, 1, 1, key_len)
+    logits = logits.masked_fill(keep.logical_not(), -std::numeric_limits<float>::infinity());
+    torch::Tensor weights = torch::softmax(logits, -1);
+    return weights.nan_to_num(0.0);  // a query with no real key: zeros, as attend() gives
+  }
+  return torch::softmax(logits, -1);
 }
 
 torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& query, const torch::Tensor& key_value,

@@ -30,10 +30,15 @@ torch::Tensor TransformerDecoderLayerImpl::body(const torch::Tensor& states, Sel
 }
 
 torch::Tensor TransformerDecoderLayerImpl::forward(const torch::Tensor& states, const torch::Tensor& memory,
-                                                   const torch::Tensor& memory_mask) {
+                                                   const torch::Tensor& memory_mask, torch::Tensor* cross_attention) {
   return body(
       states, [&](const torch::Tensor& h) { return self_attn_(h, h, torch::Tensor(), /*causal=*/true); },
-      [&](const torch::Tensor& h) { return cross_attn_(h, memory, memory_mask); });
+      [&](const torch::Tensor& h) {
+        if (!cross_attention) return cross_attn_(h, memory, memory_mask);
+        ProjectedKeyValue kv = cross_attn_->project_key_value(memory);
+        *cross_attention = cross_attn_->attention_weights(h, kv, memory_mask);
+        return cross_attn_->attend(h, kv, memory_mask);
+      });
 }
 
 DecoderLayerCache TransformerDecoderLayerImpl::start(const torch::Tensor& memory) {

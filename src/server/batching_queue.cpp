@@ -9,7 +9,7 @@ bool same_generation(const GenerationOptions& a, const GenerationOptions& b) {
          x.max_len_b == y.max_len_b && x.no_repeat_ngram_size == y.no_repeat_ngram_size && x.nbest == y.nbest &&
          x.unk_penalty == y.unk_penalty && a.max_source_tokens_per_batch == b.max_source_tokens_per_batch &&
          a.max_documents_per_batch == b.max_documents_per_batch && a.max_source_length == b.max_source_length &&
-         a.return_pooling == b.return_pooling;
+         a.return_pooling == b.return_pooling && a.return_cross_attention == b.return_cross_attention;
 }
 
 BatchingQueue::BatchingQueue(BatchFunction summarize, BatchingOptions options, BatchObserver on_batch)

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "pyramidion/data/tokenizer.h"
+#include "pyramidion/decoding/highlight.h"
 #include "server/index_page.h"
 
 namespace pyramidion::server {
@@ -159,7 +160,8 @@ void HttpService::install_routes() {
                          {"bos_id", tok.bos_id()},         {"eos_id", tok.eos_id()},
                          {"sentence_separator_id", tok.sentence_separator_id()}};
     body["metadata"] = summarizer_.metadata();
-    body["highlights"] = false;  // the highlight view is not in this build (return_highlights -> 501)
+    body["highlights"] = true;  // "return_highlights": true answers what the poolers kept (docs/highlight.md)
+    body["pooling_layers"] = static_cast<int64_t>(summarizer_.config().pooling.schedule.size());
     body["limits"] = {{"max_batch_documents", options_.batching.max_batch_documents},
                       {"max_wait_ms", options_.batching.max_wait_ms},
                       {"max_queue", options_.batching.max_queue},
@@ -199,8 +201,12 @@ void HttpService::install_routes() {
     } catch (const RequestError& e) {
       return send_error(res, e.status, e.what());
     }
-    if (request.return_highlights)
-      return send_error(res, 501, "\"return_highlights\" is not available in this build");
+    if (request.return_highlights) {
+      // The highlight view needs the pooling records and the decoder's cross-attention of each document; such
+      // requests batch only with each other (same_generation compares the flags).
+      request.generation.return_pooling = true;
+      request.generation.return_cross_attention = true;
+    }
     const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.timeout_s));
     std::future<std::vector<DocumentSummary>> future;
     try {
@@ -224,7 +230,8 @@ void HttpService::install_routes() {
       return send_error(res, 500, std::string("generation failed: ") + e.what());
     }
     json summaries = json::array();
-    for (const auto& r : results) {
+    for (size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
       json item;
       const bool has = !r.hypotheses.empty();
       item["summary"] = has ? r.hypotheses.front().text : "";
@@ -232,6 +239,16 @@ void HttpService::install_routes() {
       item["tokens"] = has ? static_cast<int64_t>(r.hypotheses.front().tokens.size()) : 0;
       item["source_tokens"] = r.source_tokens;
       item["truncated"] = r.truncated;
+      if (request.return_highlights) {
+        try {
+          HighlightOptions highlight;
+          highlight.generation = request.generation;
+          item["highlights"] = highlight_json(highlight_summary(summarizer_, {request.documents[i]}, r, highlight));
+        } catch (const std::exception& e) {
+          spdlog::error("highlight failed: {}", e.what());
+          return send_error(res, 500, std::string("highlight failed: ") + e.what());
+        }
+      }
       summaries.push_back(std::move(item));
       m_->documents.add(1);
       if (r.truncated) m_->truncated.add(1);

@@ -1,9 +1,12 @@
 #include "server/index_page.h"
 
+#include "pyramidion/decoding/highlight_page.h"
+
 namespace pyramidion::server {
 
 const std::string& index_page_html() {
-  static const std::string page = R"PAGE(<!doctype html>
+  // The highlight view is the same renderer `pyramidion highlight -o` writes (decoding/highlight_page.h).
+  static const std::string page = std::string(R"PAGE(<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -22,6 +25,8 @@ const std::string& index_page_html() {
   #details { color: #555; font-size: .85rem; margin-top: .4rem; }
   #error { color: #b00; white-space: pre-wrap; }
   .note { color: #777; font-size: .85rem; }
+  #highlight-section { margin-top: 1.5rem; }
+)PAGE") + highlight_view_css() + R"PAGE(
 </style>
 </head>
 <body>
@@ -32,13 +37,20 @@ const std::string& index_page_html() {
   <label>file <input type="file" id="file" accept=".txt,text/plain"></label>
   <label>beam <input type="number" id="beam" min="1" max="32" value="4"></label>
   <label>max length <input type="number" id="max_len_b" min="1" value="200"></label>
+  <label><input type="checkbox" id="highlights" checked> show what the model kept</label>
   <button id="submit">Summarize</button>
 </div>
 <h2 style="font-size:1.1rem">Summary</h2>
 <div id="summary"></div>
 <div id="details"></div>
 <div id="error"></div>
-<p class="note" id="highlights-note">What the model kept (the highlight view) is not available in this build.</p>
+<section id="highlight-section" hidden>
+<h2 style="font-size:1.1rem">What the model kept</h2>
+<p class="note">Each word is shaded by its share of the pooled memory (the poolers' mixing weights traced back
+to the document; docs/highlight.md). Click a summary word to see the sentences it drew on.</p>
+<div id="highlight"></div>
+</section>
+<script>)PAGE" + highlight_view_script() + R"PAGE(</script>
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
@@ -57,7 +69,9 @@ $("submit").addEventListener("click", async () => {
   $("details").textContent = "";
   $("summary").textContent = "summarizing\u2026";
   $("submit").disabled = true;
-  const body = { document: $("document").value, beam: Number($("beam").value), max_len_b: Number($("max_len_b").value) };
+  const body = { document: $("document").value, beam: Number($("beam").value), max_len_b: Number($("max_len_b").value),
+                 return_highlights: $("highlights").checked };
+  $("highlight-section").hidden = true;
   try {
     const response = await fetch("/v1/summarize", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     const result = await response.json();
@@ -65,6 +79,11 @@ $("submit").addEventListener("click", async () => {
     const s = result.summaries[0];
     $("summary").textContent = s.summary;
     $("summary").dataset.done = "1";
+    if (s.highlights) {
+      window.pyramidionHighlight.render($("highlight"), s.highlights);
+      $("highlight-section").hidden = false;
+      $("highlight").dataset.done = "1";
+    }
     $("details").textContent = `score ${s.score.toFixed(3)}, ${s.tokens} tokens, source ${s.source_tokens} tokens${s.truncated ? " (truncated)" : ""}, ${result.elapsed_ms.toFixed(0)} ms`;
   } catch (e) {
     $("summary").textContent = "";

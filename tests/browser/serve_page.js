@@ -1,4 +1,5 @@
-// The page `pyramidion serve` gives at GET /: paste a document, press Summarize, the summary appears.
+// The page `pyramidion serve` gives at GET /: paste a document, press Summarize, the summary appears, with the
+// highlight view of what the model kept.
 // usage: node serve_page.js BUILD_DIR URL   (a screenshot goes to BUILD_DIR/browser-artifacts/serve-page.png)
 "use strict";
 const path = require("path");
@@ -44,6 +45,13 @@ const overall = setTimeout(() => {
     const details = await page.$eval("#details", (e) => e.textContent);
     const error = await page.$eval("#error", (e) => e.textContent);
     const model = await page.$eval("#model", (e) => e.textContent);
+    // The highlight view (on by default): the document's words shaded, the summary beside them.
+    await page.waitForSelector("#highlight.hl-root[data-rendered='1']", { timeout: WAIT_MS });
+    const shaded = await page.$$eval("#highlight .hl-w", (spans) => spans.filter((s) => s.style.backgroundColor).length);
+    const legend = await page.$$eval("#highlight .hl-legend", (e) => e.length);
+    const layers = await page.$$eval("#highlight .hl-layer option", (o) => o.length);
+    if (shaded !== 13) throw new Error(`the highlight view shades ${shaded} words (expected the document's 13)`);
+    if (legend !== 1 || layers !== 2) throw new Error(`highlight view: ${legend} legends, ${layers} layer options`);
     await page.screenshot({ path: path.join(artifacts, "serve-page.png"), fullPage: true });
     if (error) throw new Error(`the page shows an error: ${error}`);
     if (!summary.trim()) throw new Error("the summary is empty");

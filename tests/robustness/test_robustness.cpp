@@ -411,6 +411,68 @@ TEST_F(Robustness, InfoDescribesAModelFileAndNamesABadOne) {
   EXPECT_EQ(r.out, "");
 }
 
+// --- highlight -----------------------------------------------------------------------------------------------
+
+TEST_F(Robustness, HighlightWritesThePageAndTheNumbersAndNamesBadInput) {
+  const auto input = docs();
+  const std::string page = path("hl.html"), numbers = path("hl.json");
+  auto r = run("PYR --threads 1 highlight -m '" + model() + "' -i '" + input + "' --document-index 1 -o '" + page +
+               "' --json '" + numbers + "' --max-len-b 6");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");  // both went to files
+  const auto j = nlohmann::json::parse(slurp(numbers));
+  EXPECT_EQ(j["id"], "b");
+  EXPECT_EQ(j["words"].size(), 7u);  // "patients were followed for five years ."
+  EXPECT_EQ(j["layers"].size(), 1u);
+  EXPECT_NE(slurp(page).find("window.pyramidionHighlight.render"), std::string::npos);
+  // No -o and no --json: the page on stdout, nothing else there.
+  r = run("PYR --threads 1 highlight -m '" + model() + "' -i '" + input + "' --max-len-b 6");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("<!doctype html>", 0), 0u);
+  // --json - : the JSON alone on stdout, from stdin.
+  r = run("echo 'the protein increased with age .' | PYR --threads 1 highlight -m '" + model() + "' --json - --max-len-b 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["words"].size(), 6u);
+
+  auto expect_error = [&](const std::string& args, const std::string& message) {
+    SCOPED_TRACE(args);
+    auto e = run("PYR --threads 1 highlight -m '" + model() + "' " + args);
+    EXPECT_EQ(e.exit_code, 1);
+    EXPECT_EQ(count_lines(e.err), 1) << e.err;
+    EXPECT_NE(e.err.find(message), std::string::npos) << e.err;
+    EXPECT_EQ(e.out, "");
+  };
+  expect_error("-i '" + path("missing.jsonl") + "' -o '" + path("x.html") + "'", "missing.jsonl: no such file");
+  expect_error("-i '" + input + "' --document-index 2 -o '" + path("x.html") + "'", "--document-index 2: " + input + " has 2 documents");
+  expect_error("-i '" + input + "' --document-index=-1", "--document-index must be >= 0");
+  expect_error("-i '" + write("blank.txt", "the cell .\n   \n") + "' --document-index 1", "blank.txt:2: empty document");
+  expect_error("-i '" + write("bad.jsonl", "{\"article_text\": 3}\n") + "'", "bad.jsonl:1: field \"article_text\" is not a string");
+  expect_error("-i '" + input + "' -o - --json -", "cannot both be -");
+  EXPECT_FALSE(fs::exists(path("x.html")));
+  // An output that is the input is refused before anything is written.
+  const std::string before = slurp(input);
+  expect_error("-i '" + input + "' -o '" + input + "'", "is also an input");
+  EXPECT_EQ(slurp(input), before);
+}
+
+TEST_F(Robustness, HighlightOnAModelWithoutPoolingSaysNothingPooled) {
+  const std::string vanilla = path("vanilla.pt");
+  {
+    auto tokenizer = data::SentencePieceTokenizer::from_bytes(load_model_file(model()).tokenizer_bytes);
+    ModelConfig config = load_model_file(model()).config;
+    config.pooling.schedule.clear();
+    torch::manual_seed(2);
+    SummarizationModel m(config);
+    save_model_file(vanilla, m, tokenizer.serialized());
+  }
+  auto r = run("PYR --threads 1 highlight -m '" + vanilla + "' -i '" + docs() + "' -o '" + path("vanilla.html") +
+               "' --json '" + path("vanilla.json") + "' --max-len-b 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("no pooling layers: nothing pooled"), std::string::npos) << r.err;
+  EXPECT_FALSE(nlohmann::json::parse(slurp(path("vanilla.json")))["pooled"].get<bool>());
+  EXPECT_NE(slurp(path("vanilla.html")).find("nothing pooled"), std::string::npos);
+}
+
 // --- nothing lost ---------------------------------------------------------------------------------------------
 
 TEST_F(Robustness, AnOutputThatIsAnInputIsRefused) {

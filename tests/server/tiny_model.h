@@ -30,8 +30,10 @@ inline std::string tiny_document(uint64_t seed, int length) {
   return text;
 }
 
-// Writes the model file (64 source positions, float64 weights) to `path`; `work_dir` holds the tokenizer text.
-inline void write_tiny_model(const std::string& path, const std::filesystem::path& work_dir) {
+// Writes the model file (64 source positions unless told, float64 weights) to `path`; `work_dir` holds the
+// tokenizer text.
+inline void write_tiny_model(const std::string& path, const std::filesystem::path& work_dir,
+                             int64_t max_source_positions = 64) {
   const std::string text_path = (work_dir / "tiny-tokenizer-text.txt").string();
   {
     std::ofstream text(text_path);
@@ -55,7 +57,7 @@ inline void write_tiny_model(const std::string& path, const std::filesystem::pat
   c.decoder_layers = 2;
   c.chunk_size = 8;
   c.pooling.schedule = {{0, 12}, {1, 6}};
-  c.max_source_positions = 64;
+  c.max_source_positions = max_source_positions;
   c.max_target_positions = 32;
   torch::manual_seed(11);
   SummarizationModel model(c);

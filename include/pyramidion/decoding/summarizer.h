@@ -47,6 +47,9 @@ struct GenerationOptions {
   // marked truncated; 0 = only max_source_positions.
   int64_t max_source_length = 0;
   bool return_pooling = false;  // fill DocumentSummary::pooling
+  // Fill DocumentSummary::cross_attention: one teacher-forced decoder pass over the best hypothesis after the
+  // search (the search itself is unchanged, so off costs nothing).
+  bool return_cross_attention = false;
 };
 
 // The one validation of generation options (the CLI, the server and summarize() call it). Throws
@@ -70,8 +73,12 @@ struct DocumentSummary {
   int64_t source_tokens = 0;                  // tokens the encoder read (EOS included, after truncation)
   bool truncated = false;                     // the document was longer than max_source_positions
   // With GenerationOptions::return_pooling: what each pooling layer saw for this document (batch dimension 1,
-  // padding removed); feed to pooling_provenance() for the highlight view.
+  // padding removed); trace_pooling() (nn/pooling_trace.h) turns them into the highlight view's provenance.
   std::vector<PoolingRecord> pooling;
+  // With GenerationOptions::return_cross_attention: (summary_tokens, memory_len) float32, the decoder's
+  // cross-attention over this document's memory slots while it produced each token of hypotheses[0] (mean over
+  // decoder layers and heads; rows sum to 1). Undefined when there is no hypothesis or it is empty.
+  torch::Tensor cross_attention;
 };
 
 class Summarizer {

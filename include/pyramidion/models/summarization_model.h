@@ -35,6 +35,11 @@ class SummarizationModelImpl : public torch::nn::Module {
   // Teacher forcing: target_in (batch, tgt_len) int64 (bos + summary[:-1]) -> logits (batch, tgt_len, vocab).
   torch::Tensor decode(const torch::Tensor& target_in, const EncoderOutput& memory);
 
+  // Teacher forcing that also returns every decoder layer's cross-attention probabilities over the memory:
+  // target_in (batch, tgt_len) -> (batch, decoder_layers, heads, tgt_len, memory_len) float32. Query i is the
+  // step that predicts token i + 1 of bos + summary. For inspection (the highlight view), not for decoding.
+  torch::Tensor cross_attention(const torch::Tensor& target_in, const EncoderOutput& memory);
+
   // Incremental decoding: computes the cross-attention keys/values of `memory` once.
   DecoderCache start_decoding(const EncoderOutput& memory);
   // tokens (batch) int64, the last token of each row -> logits (batch, vocab) for the next one; extends the cache.

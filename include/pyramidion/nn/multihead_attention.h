@@ -37,6 +37,12 @@ class MultiheadAttentionImpl : public torch::nn::Module {
   torch::Tensor attend(const torch::Tensor& query, const ProjectedKeyValue& kv, const torch::Tensor& key_mask,
                        bool causal = false);
 
+  // The attention probabilities attend() uses (eval mode: no dropout): query (batch, query_len, dim) against
+  // projected keys (batch, heads, key_len, head_dim), key_mask (batch, key_len) bool or undefined
+  // -> (batch, heads, query_len, key_len); rows of a query with no real key are zero. For inspection
+  // (the highlight view's cross-attention), not on the decoding path.
+  torch::Tensor attention_weights(const torch::Tensor& query, const ProjectedKeyValue& kv, const torch::Tensor& key_mask);
+
   const MultiheadAttentionOptions& options() const { return options_; }
 
  private:

@@ -16,8 +16,10 @@ class TransformerDecoderLayerImpl : public torch::nn::Module {
   explicit TransformerDecoderLayerImpl(const TransformerLayerOptions& options);
 
   // Teacher forcing. states (batch, tgt_len, dim), memory (batch, memory_len, dim),
-  // memory_mask (batch, memory_len) bool -> (batch, tgt_len, dim)
-  torch::Tensor forward(const torch::Tensor& states, const torch::Tensor& memory, const torch::Tensor& memory_mask);
+  // memory_mask (batch, memory_len) bool -> (batch, tgt_len, dim). With cross_attention set, it also receives
+  // this layer's cross-attention probabilities (batch, heads, tgt_len, memory_len) (inspection only; off by default).
+  torch::Tensor forward(const torch::Tensor& states, const torch::Tensor& memory, const torch::Tensor& memory_mask,
+                        torch::Tensor* cross_attention = nullptr);
 
   // Cross-attention keys/values of memory (batch, memory_len, dim), for incremental decoding.
   DecoderLayerCache start(const torch::Tensor& memory);
