@@ -283,8 +283,12 @@ void HttpService::install_routes() {
     spdlog::error("{}", what);
     send_error(res, 500, what);
   });
-  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+  // Counted before the response is written (the logger runs after it), so a client that reads /metrics right after
+  // its answer sees its own request counted.
+  http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     m_->requests.add(1, "route=\"" + route_label(req.path) + "\",status=\"" + std::to_string(res.status) + "\"");
+  });
+  http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     spdlog::debug("{} {} -> {}", req.method, req.path, res.status);
   });
 }
