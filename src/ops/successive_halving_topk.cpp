@@ -7,15 +7,13 @@
 #include <array>
 #include <atomic>
 #include <cstdlib>
+#include <mutex>
+#include <utility>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
 
 #include "successive_halving_kernels.h"
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 namespace pyramidion {
 namespace ops_detail {
@@ -87,28 +85,71 @@ torch::ScalarType score_dtype(const torch::Tensor& embeddings) {
   return (t == torch::kDouble || t == torch::kFloat) ? t : torch::kFloat;
 }
 
-// A large CPU buffer for the op's own activations and gradients: 2 MiB-aligned and marked for transparent huge
-// pages, so a fresh buffer costs one page fault per 2 MiB instead of one per 4 KiB, whatever the host program's
-// malloc settings (glibc hands blocks above its mmap threshold back to the kernel on free, and every later call
-// would fault them in again page by page). Small or non-CPU buffers are plain torch::empty.
-torch::Tensor workspace(at::IntArrayRef sizes, const torch::TensorOptions& options) {
-  int64_t elements = 1;
-  for (int64_t size : sizes) elements *= size;
-  const size_t bytes = static_cast<size_t>(elements) * options.dtype().itemsize();
-  constexpr size_t kHugePage = size_t{2} << 20;
-#if defined(__linux__)
-  if (options.device().is_cpu() && bytes >= 2 * kHugePage) {
-    const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    void* data = nullptr;
-    if (posix_memalign(&data, kHugePage, rounded) == 0) {
-      madvise(data, rounded, MADV_HUGEPAGE);  // advisory: without THP it is plain memory
-      return torch::from_blob(data, sizes, [](void* p) { std::free(p); }, options);
+// The op's own large CPU buffers (round outputs, the returned input gradient) are kept for the next call when
+// freed: a training loop calls the op with the same sizes every step, and memory that is already mapped costs
+// nothing, whatever the host program's malloc settings (glibc hands blocks above its mmap threshold back to the
+// kernel on free, so every call would page-fault 100+ MiB in afresh, 4 KiB at a time). At most kMaxCachedBytes
+// wait in the cache; blocks below kMinCachedBytes and non-CPU buffers are plain torch::empty.
+class BufferCache {
+ public:
+  static BufferCache& instance() {
+    static BufferCache* cache = new BufferCache;  // never destroyed: tensors may be freed during exit
+    return *cache;
+  }
+
+  torch::Tensor empty(at::IntArrayRef sizes, const torch::TensorOptions& options) {
+    int64_t elements = 1;
+    for (int64_t size : sizes) elements *= size;
+    const size_t bytes = static_cast<size_t>(elements) * options.dtype().itemsize();
+    if (!options.device().is_cpu() || bytes < kMinCachedBytes) return torch::empty(sizes, options);
+    size_t block_bytes = 0;
+    void* block = acquire(bytes, block_bytes);
+    if (block == nullptr) return torch::empty(sizes, options);
+    return torch::from_blob(block, sizes, [block_bytes](void* p) { instance().release(p, block_bytes); }, options);
+  }
+
+ private:
+  static constexpr size_t kMinCachedBytes = size_t{1} << 20;
+  static constexpr size_t kMaxCachedBytes = size_t{512} << 20;
+
+  // The smallest cached block that holds `bytes` without wasting more than half of it, else a new one.
+  void* acquire(size_t bytes, size_t& block_bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      size_t best = free_.size();
+      for (size_t i = 0; i < free_.size(); ++i)
+        if (free_[i].first >= bytes && free_[i].first <= 2 * bytes && (best == free_.size() || free_[i].first < free_[best].first))
+          best = i;
+      if (best < free_.size()) {
+        block_bytes = free_[best].first;
+        void* block = free_[best].second;
+        cached_ -= block_bytes;
+        free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
+        return block;
+      }
+    }
+    block_bytes = (bytes + 63) / 64 * 64;
+    return std::aligned_alloc(64, block_bytes);
+  }
+
+  void release(void* block, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.emplace_back(bytes, block);
+    cached_ += bytes;
+    while (cached_ > kMaxCachedBytes && !free_.empty()) {  // oldest first
+      cached_ -= free_.front().first;
+      std::free(free_.front().second);
+      free_.erase(free_.begin());
     }
   }
-#endif
-  (void)bytes;
-  (void)kHugePage;
-  return torch::empty(sizes, options);
+
+  std::mutex mutex_;
+  std::vector<std::pair<size_t, void*>> free_;  // (bytes, block), oldest first
+  size_t cached_ = 0;
+};
+
+torch::Tensor workspace(at::IntArrayRef sizes, const torch::TensorOptions& options) {
+  return BufferCache::instance().empty(sizes, options);
 }
 
 // All rounds as one autograd node: forward keeps each round's inputs and pairing, backward walks them back.

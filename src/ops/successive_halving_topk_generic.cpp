@@ -62,8 +62,8 @@ void forward(HalvingRound& round, double base, const HalvingOutput& out) {
   const Pairs p = gather_pairs(round);
   // softmax over the pair of base^s == sigmoid(base^sa - base^sb)
   round.weight.copy_(torch::sigmoid(torch::pow(base, p.sa) - torch::pow(base, p.sb)));  // (batch, half)
-  at::lerp_out(out.embeddings, p.eb, p.ea, round.weight.to(round.embeddings.scalar_type()).unsqueeze(-1));
-  at::lerp_out(out.scores, p.sb, p.sa, round.weight);
+  out.embeddings.copy_(torch::lerp(p.eb, p.ea, round.weight.to(round.embeddings.scalar_type()).unsqueeze(-1)));
+  out.scores.copy_(torch::lerp(p.sb, p.sa, round.weight));
 }
 
 // The pairs are gathered (copied) before anything is written, so grads.embeddings may be round.embeddings.
