@@ -98,9 +98,9 @@ def successive_halving_topk_loop(embeddings, scores, k, base=20.0):
         e, s = embeddings[b], scores[b]
         for _ in range(rounds):
             half = e.shape[0] // 2
-            order = torch.sort(s.detach(), 0, descending=True, stable=True).indices
+            order = torch.sort(s.detach(), dim=0, descending=True, stable=True).indices
             top, bottom = order[:half], order[half:].flip(0)
-            perm = torch.sort(top, 0, stable=True).indices
+            perm = torch.sort(top, dim=0, stable=True).indices
             top, bottom = top[perm], bottom[perm]
             pair_s = torch.stack([s[top], s[bottom]])
             pair_e = torch.stack([e[top], e[bottom]])
