@@ -21,7 +21,8 @@ set(PYRAMIDION_NN_SOURCES
   src/nn/representation_pooler.cpp
   src/nn/sinusoidal_positions.cpp
   src/nn/transformer_decoder_layer.cpp
-  src/nn/transformer_encoder_layer.cpp)
+  src/nn/transformer_encoder_layer.cpp
+  src/nn/vocabulary_projection.cpp)
 
 set(PYRAMIDION_DATA_SOURCES
   src/data/binary_dataset.cpp

@@ -9,6 +9,8 @@ PACKAGES=(
   libcpp-httplib-dev libgtest-dev libbenchmark-dev libgloo-dev
   chromium
 )
+# --bench: also Debian's PyTorch (same LibTorch 1.13) for the plain-PyTorch side of bench/compare_reference.py.
+if [ "${1:-}" = "--bench" ]; then PACKAGES+=(python3-torch python3-yaml); fi
 # The browser tests need node + npm: a machine with its own (e.g. nodesource) npm keeps it; else Debian's.
 if ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 missing=()

@@ -52,6 +52,7 @@ BeamSearch::BeamSearch(BeamSearchOptions options, SpecialTokenIds special) : opt
 std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& decoder,
                                                         const std::vector<int64_t>& source_lengths,
                                                         int64_t max_positions) const {
+  if (options_.beam == 1 && options_.greedy_argmax) return greedy(decoder, source_lengths, max_positions);
   const int64_t beam = options_.beam;
   const int64_t batch = static_cast<int64_t>(source_lengths.size());
   std::vector<Document> docs(batch);
@@ -195,6 +196,127 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
     const int64_t keep = std::min<int64_t>(options_.nbest, static_cast<int64_t>(finished.size()));
     results[d].assign(finished.begin(), finished.begin() + keep);
   }
+  return results;
+}
+
+std::vector<std::vector<Hypothesis>> BeamSearch::greedy(IncrementalDecoder& decoder,
+                                                        const std::vector<int64_t>& source_lengths,
+                                                        int64_t max_positions) const {
+  // What search() does at beam 1, step for step: the best candidate of each row is its argmax; EOS there
+  // finishes the document, -inf everywhere ends it without a hypothesis. Scores are summed in float64 in the same
+  // order (log-probability, minus the UNK penalty, plus the row score), so the hypotheses are the same numbers.
+  const int64_t batch = static_cast<int64_t>(source_lengths.size());
+  std::vector<Document> docs(batch);
+  int64_t longest = 0;
+  for (int64_t d = 0; d < batch; ++d) {
+    int64_t max_len = static_cast<int64_t>(options_.max_len_a * static_cast<double>(source_lengths[d])) + options_.max_len_b;
+    if (max_positions > 0) max_len = std::min(max_len, max_positions - 1);
+    docs[d].max_len = std::max<int64_t>(max_len, 0);
+    docs[d].rows.assign(1, Row{});
+    longest = std::max(longest, docs[d].max_len);
+  }
+  std::vector<int64_t> active(batch);  // documents whose rows the decoder holds, in row order
+  for (int64_t d = 0; d < batch; ++d) active[d] = d;
+  std::vector<int64_t> last_tokens(batch, special_.bos);
+  const bool penalize_unk = options_.unk_penalty != 0;
+
+  for (int64_t step = 0; step <= longest && !active.empty(); ++step) {
+    const int64_t rows = static_cast<int64_t>(active.size());
+    torch::Tensor lprobs = decoder.step(torch::tensor(last_tokens, torch::kLong));  // (rows, vocab)
+    if (lprobs.dim() != 2 || lprobs.size(0) != rows)
+      throw std::runtime_error("decoder returned log-probabilities of shape " + std::to_string(lprobs.size(0)) +
+                               " rows, expected " + std::to_string(rows));
+    lprobs = lprobs.contiguous();
+    const int64_t vocab = lprobs.size(1);
+    const auto device = lprobs.device();
+    auto on_device = [&](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kLong).to(device); };
+    std::vector<int64_t> eos_only_rows, no_eos_rows, banned_rows, banned_tokens;
+    for (int64_t r = 0; r < rows; ++r) {
+      const Document& doc = docs[active[r]];
+      if (step >= doc.max_len)
+        eos_only_rows.push_back(r);
+      else if (step < options_.min_len)
+        no_eos_rows.push_back(r);
+      if (options_.no_repeat_ngram_size > 0) {
+        for (int64_t t : banned_by_ngrams(doc.rows[0].tokens, options_.no_repeat_ngram_size)) {
+          banned_rows.push_back(r);
+          banned_tokens.push_back(t);
+        }
+      }
+    }
+    const double neg_inf = kNegInf;
+    if (special_.pad >= 0 && special_.pad < vocab) lprobs.select(1, special_.pad).fill_(neg_inf);
+    if (!eos_only_rows.empty()) {
+      const torch::Tensor index = on_device(eos_only_rows);
+      const torch::Tensor eos = lprobs.select(1, special_.eos).index_select(0, index);
+      lprobs.index_fill_(0, index, neg_inf);
+      lprobs.select(1, special_.eos).index_copy_(0, index, eos);
+    }
+    if (!no_eos_rows.empty()) lprobs.select(1, special_.eos).index_fill_(0, on_device(no_eos_rows), neg_inf);
+    if (!banned_rows.empty())
+      lprobs.index_put_({on_device(banned_rows), on_device(banned_tokens)}, torch::full({}, neg_inf, lprobs.options()));
+    // The UNK penalty is subtracted in float64 as search() does: UNK competes separately with the argmax of the rest.
+    const bool unk_apart = penalize_unk && special_.unk >= 0 && special_.unk < vocab;
+    torch::Tensor unk_values;
+    if (unk_apart) {
+      unk_values = lprobs.select(1, special_.unk).to(torch::kCPU, torch::kDouble).contiguous();  // (rows)
+      lprobs.select(1, special_.unk).fill_(neg_inf);
+    }
+    auto [best_values_device, best_index_device] = lprobs.max(1);
+    const torch::Tensor best_values = best_values_device.to(torch::kCPU, torch::kDouble).contiguous();
+    const torch::Tensor best_index = best_index_device.to(torch::kCPU, torch::kLong).contiguous();
+    const double* bv = best_values.data_ptr<double>();
+    const int64_t* bi = best_index.data_ptr<int64_t>();
+
+    std::vector<int64_t> next_active, keep_rows, next_tokens;
+    for (int64_t r = 0; r < rows; ++r) {
+      Document& doc = docs[active[r]];
+      Row& row = doc.rows[0];
+      double value = bv[r];
+      int64_t token = bi[r];
+      if (unk_apart) {
+        const double unk = unk_values.data_ptr<double>()[r] - options_.unk_penalty;
+        if (unk > value || (unk == value && special_.unk < token)) {
+          value = unk;
+          token = special_.unk;
+        }
+      }
+      const double total = value + row.score;
+      if (!std::isfinite(total)) {
+        doc.done = true;  // nothing left to choose: no hypothesis (as search())
+        continue;
+      }
+      const double token_score = total - row.score;
+      if (token == special_.eos) {
+        Hypothesis h;
+        h.tokens = row.tokens;
+        h.positional_scores = row.positional_scores;
+        h.positional_scores.push_back(token_score);
+        h.score = total / std::pow(static_cast<double>(step + 1), options_.lenpen);
+        doc.finished.push_back(std::move(h));
+        doc.done = true;
+        continue;
+      }
+      row.tokens.push_back(token);
+      row.positional_scores.push_back(token_score);
+      row.score = total;
+      if (step >= doc.max_len) {
+        doc.done = true;
+        continue;
+      }
+      next_active.push_back(active[r]);
+      keep_rows.push_back(r);
+      next_tokens.push_back(token);
+    }
+    // Rows only ever leave (finished documents): the cache is compacted then, and left alone otherwise.
+    const bool all_kept = static_cast<int64_t>(keep_rows.size()) == rows;
+    active = std::move(next_active);
+    last_tokens = std::move(next_tokens);
+    if (!active.empty() && !all_kept) decoder.reorder(torch::tensor(keep_rows, torch::kLong));
+  }
+
+  std::vector<std::vector<Hypothesis>> results(batch);
+  for (int64_t d = 0; d < batch; ++d) results[d] = std::move(docs[d].finished);
   return results;
 }
 

@@ -7,6 +7,7 @@
 
 #include "pyramidion/models/pooler_factory.h"
 #include "pyramidion/nn/sinusoidal_positions.h"
+#include "pyramidion/nn/vocabulary_projection.h"
 
 namespace pyramidion {
 
@@ -78,8 +79,9 @@ torch::Tensor SummarizationModelImpl::embed_target(const torch::Tensor& tokens, 
 }
 
 torch::Tensor SummarizationModelImpl::project_output(const torch::Tensor& hidden) {
-  if (output_projection_) return output_projection_(hidden);
-  return torch::matmul(hidden, embed_tokens_->weight.t().to(hidden.scalar_type()));
+  // Both projections are bias-free (vocab, dim) matrices: decode steps take the one-pass kernel.
+  const torch::Tensor& weight = output_projection_ ? output_projection_->weight : embed_tokens_->weight;
+  return project_to_vocabulary(hidden, weight.to(hidden.scalar_type()));
 }
 
 EncoderOutput SummarizationModelImpl::encode(const torch::Tensor& source, const torch::Tensor& source_mask) {
@@ -99,19 +101,23 @@ EncoderOutput SummarizationModelImpl::encode(const torch::Tensor& source, const 
   }
   EncoderOutput out;
   torch::Tensor mask = source_mask;
+  // As fairseq: no key mask when no token is padding (the masked and unmasked softmax are the same numbers, the
+  // mask only costs passes over every (query, key) logit). One host check per mask, not per layer.
+  bool padded = !mask.all().item<bool>();
   torch::Tensor x = embed_source(source, mask);  // (batch, src_len, dim)
   for (int64_t i = 0; i < config_.encoder_layers; ++i) {
-    x = encoder_layer_list_[static_cast<size_t>(i)](x, mask);
+    x = encoder_layer_list_[static_cast<size_t>(i)](x, padded ? mask : torch::Tensor());
     auto pooler = poolers_.find(i);
     if (pooler != poolers_.end()) {
       PoolerOutput pooled = pooler->second->forward(x, mask, i);
       x = pooled.pooled.states;  // (batch, min(width, len), dim)
+      if (padded) padded = !pooled.pooled.mask.all().item<bool>();
       mask = pooled.pooled.mask;
       out.pooling.push_back(std::move(pooled.record));
     }
   }
   if (encoder_final_norm_) x = encoder_final_norm_(x);
-  out.states = x.masked_fill(mask.logical_not().unsqueeze(-1), 0);
+  out.states = padded ? x.masked_fill(mask.logical_not().unsqueeze(-1), 0) : x;
   out.mask = mask;
   return out;
 }
@@ -122,7 +128,8 @@ torch::Tensor SummarizationModelImpl::decode(const torch::Tensor& target_in, con
     throw std::invalid_argument("decode: target length " + std::to_string(target_in.size(1)) +
                                 " exceeds max_target_positions " + std::to_string(config_.max_target_positions));
   torch::Tensor x = embed_target(target_in, 0);
-  for (auto& layer : decoder_layer_list_) x = layer(x, memory.states, memory.mask);
+  const torch::Tensor memory_mask = memory.mask.all().item<bool>() ? torch::Tensor() : memory.mask;
+  for (auto& layer : decoder_layer_list_) x = layer(x, memory.states, memory_mask);
   if (decoder_final_norm_) x = decoder_final_norm_(x);
   return project_output(x);
 }
@@ -159,7 +166,7 @@ torch::Tensor SummarizationModelImpl::decode_step(const torch::Tensor& tokens, D
                                 " exceeds max_target_positions " + std::to_string(config_.max_target_positions));
   torch::Tensor x = embed_target(tokens.unsqueeze(1), cache.length());  // (batch, 1, dim)
   for (size_t i = 0; i < decoder_layer_list_.size(); ++i)
-    x = decoder_layer_list_[i]->step(x, cache.layers()[i], cache.memory_mask(), cache.memory_group());
+    x = decoder_layer_list_[i]->step(x, cache.layers()[i], cache.attention_mask(), cache.memory_group());
   if (decoder_final_norm_) x = decoder_final_norm_(x);
   cache.advance();
   return project_output(x).squeeze(1);

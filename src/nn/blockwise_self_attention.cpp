@@ -21,11 +21,13 @@ torch::Tensor BlockwiseSelfAttentionImpl::forward(const torch::Tensor& states, c
   const int64_t padded = blocks * block;
   torch::Tensor x = states, m = mask;
   if (padded > length) {
+    // The partial last block needs a mask even when no token of the input is padding.
+    if (!m.defined()) m = torch::ones({batch, length}, states.options().dtype(torch::kBool));
     x = torch::cat({x, torch::zeros({batch, padded - length, dim}, x.options())}, 1);
     m = torch::cat({m, torch::zeros({batch, padded - length}, m.options())}, 1);
   }
-  x = x.reshape({batch * blocks, block, dim});  // (batch * blocks, block, dim)
-  m = m.reshape({batch * blocks, block});       // (batch * blocks, block)
+  x = x.reshape({batch * blocks, block, dim});              // (batch * blocks, block, dim)
+  if (m.defined()) m = m.reshape({batch * blocks, block});  // (batch * blocks, block)
   torch::Tensor out = attention_(x, x, m);
   return out.reshape({batch, padded, dim}).narrow(1, 0, length);
 }

@@ -34,6 +34,7 @@ DecoderCache::DecoderCache(std::vector<DecoderLayerCache> layers, torch::Tensor 
     : layers_(std::move(layers)), memory_mask_(std::move(memory_mask)) {
   row_memory_.resize(static_cast<size_t>(memory_mask_.defined() ? memory_mask_.size(0) : 0));
   std::iota(row_memory_.begin(), row_memory_.end(), int64_t{0});
+  memory_padded_ = memory_mask_.defined() && memory_mask_.numel() > 0 && !memory_mask_.all().item<bool>();
 }
 
 void DecoderCache::reorder(const torch::Tensor& rows) {

@@ -44,8 +44,9 @@ torch::Tensor TransformerDecoderLayerImpl::forward(const torch::Tensor& states, 
 DecoderLayerCache TransformerDecoderLayerImpl::start(const torch::Tensor& memory) {
   ProjectedKeyValue kv = cross_attn_->project_key_value(memory);
   DecoderLayerCache cache;
-  cache.cross_key = kv.key;
-  cache.cross_value = kv.value;
+  // Contiguous once here: as head-split views every step's attention matmul would copy them again.
+  cache.cross_key = kv.key.contiguous();
+  cache.cross_value = kv.value.contiguous();
   return cache;
 }
 

@@ -27,15 +27,20 @@ struct HalvingGrads {
   torch::Tensor scores;      // (batch, n)
 };
 
-// One device's kernels. forward: round.embeddings/scores/first/second set -> the mixed pairs; sets
-// round.weight. backward: grad_embeddings (batch, n/2, dim), grad_scores (batch, n/2) in the score dtype ->
-// gradients w.r.t. the round's inputs.
+// One device's kernels; outputs are preallocated by the op (one workspace per call, see
+// successive_halving_topk.cpp) and written in place.
+// forward: round.embeddings/scores/first/second set, round.weight (batch, n/2) allocated -> writes the mixed pairs
+// into out.embeddings (batch, n/2, dim) / out.scores (batch, n/2) and the pair weights into round.weight.
+// backward: grad_embeddings (batch, n/2, dim), grad_scores (batch, n/2) in the score dtype, both contiguous ->
+// writes the gradients w.r.t. the round's inputs into grads.embeddings (batch, n, dim) / grads.scores (batch, n).
+// grads.embeddings may be round.embeddings itself (the op reuses a round's dead input for its gradient): a kernel
+// reads every input row before it writes that row's gradient.
 struct HalvingKernels {
   const char* name;                                 // "cpu", "generic", "cuda": for tests and logs
   bool (*supports)(torch::ScalarType embeddings);   // dtypes it takes; others go to the generic kernels
-  HalvingOutput (*forward)(HalvingRound& round, double base);
-  HalvingGrads (*backward)(const HalvingRound& round, const torch::Tensor& grad_embeddings,
-                           const torch::Tensor& grad_scores, double base);
+  void (*forward)(HalvingRound& round, double base, const HalvingOutput& out);
+  void (*backward)(const HalvingRound& round, const torch::Tensor& grad_embeddings, const torch::Tensor& grad_scores,
+                   double base, const HalvingGrads& grads);
 };
 
 // Fills round.first / round.second: stable sort by score (descending), the top half paired with the bottom

@@ -6,6 +6,9 @@
 
 #include <array>
 #include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <utility>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -82,7 +85,77 @@ torch::ScalarType score_dtype(const torch::Tensor& embeddings) {
   return (t == torch::kDouble || t == torch::kFloat) ? t : torch::kFloat;
 }
 
+// The op's own large CPU buffers (round outputs, the returned input gradient) are kept for the next call when
+// freed: a training loop calls the op with the same sizes every step, and memory that is already mapped costs
+// nothing, whatever the host program's malloc settings (glibc hands blocks above its mmap threshold back to the
+// kernel on free, so every call would page-fault 100+ MiB in afresh, 4 KiB at a time). At most kMaxCachedBytes
+// wait in the cache; blocks below kMinCachedBytes and non-CPU buffers are plain torch::empty.
+class BufferCache {
+ public:
+  static BufferCache& instance() {
+    static BufferCache* cache = new BufferCache;  // never destroyed: tensors may be freed during exit
+    return *cache;
+  }
+
+  torch::Tensor empty(at::IntArrayRef sizes, const torch::TensorOptions& options) {
+    int64_t elements = 1;
+    for (int64_t size : sizes) elements *= size;
+    const size_t bytes = static_cast<size_t>(elements) * options.dtype().itemsize();
+    if (!options.device().is_cpu() || bytes < kMinCachedBytes) return torch::empty(sizes, options);
+    size_t block_bytes = 0;
+    void* block = acquire(bytes, block_bytes);
+    if (block == nullptr) return torch::empty(sizes, options);
+    return torch::from_blob(block, sizes, [block_bytes](void* p) { instance().release(p, block_bytes); }, options);
+  }
+
+ private:
+  static constexpr size_t kMinCachedBytes = size_t{1} << 20;
+  static constexpr size_t kMaxCachedBytes = size_t{512} << 20;
+
+  // The smallest cached block that holds `bytes` without wasting more than half of it, else a new one.
+  void* acquire(size_t bytes, size_t& block_bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      size_t best = free_.size();
+      for (size_t i = 0; i < free_.size(); ++i)
+        if (free_[i].first >= bytes && free_[i].first <= 2 * bytes && (best == free_.size() || free_[i].first < free_[best].first))
+          best = i;
+      if (best < free_.size()) {
+        block_bytes = free_[best].first;
+        void* block = free_[best].second;
+        cached_ -= block_bytes;
+        free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
+        return block;
+      }
+    }
+    block_bytes = (bytes + 63) / 64 * 64;
+    return std::aligned_alloc(64, block_bytes);
+  }
+
+  void release(void* block, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.emplace_back(bytes, block);
+    cached_ += bytes;
+    while (cached_ > kMaxCachedBytes && !free_.empty()) {  // oldest first
+      cached_ -= free_.front().first;
+      std::free(free_.front().second);
+      free_.erase(free_.begin());
+    }
+  }
+
+  std::mutex mutex_;
+  std::vector<std::pair<size_t, void*>> free_;  // (bytes, block), oldest first
+  size_t cached_ = 0;
+};
+
+torch::Tensor workspace(at::IntArrayRef sizes, const torch::TensorOptions& options) {
+  return BufferCache::instance().empty(sizes, options);
+}
+
 // All rounds as one autograd node: forward keeps each round's inputs and pairing, backward walks them back.
+// Memory: the outputs of all rounds but the last live in one workspace (they are the next rounds' inputs, kept for
+// the backward); the backward writes each round's input gradient over that round's input in place (dead by then),
+// so it allocates only the gradient it returns.
 class SuccessiveHalvingFunction : public torch::autograd::Function<SuccessiveHalvingFunction> {
  public:
   // embeddings (batch, k * 2^rounds, dim), scores (batch, k * 2^rounds) -> {(batch, k, dim), (batch, k)}
@@ -93,14 +166,30 @@ class SuccessiveHalvingFunction : public torch::autograd::Function<SuccessiveHal
     saved.reserve(static_cast<size_t>(rounds) * 5);
     torch::Tensor e = embeddings.contiguous();
     torch::Tensor s = scores.contiguous();
+    const int64_t batch = e.size(0), n = e.size(1), dim = e.size(2);
     const auto& kernels = ops_detail::halving_kernels_for(e);
+    int64_t inner_rows = 0;  // rows of the rounds' outputs that are later rounds' inputs
+    for (int64_t r = 0; r + 1 < rounds; ++r) inner_rows += n >> (r + 1);
+    const torch::Tensor inner = workspace({batch * inner_rows * dim}, e.options());
+    const torch::Tensor round_scores = torch::empty({batch * (n - (n >> rounds))}, s.options());
+    const torch::Tensor weights = torch::empty({batch * (n - (n >> rounds))}, s.options());
+    int64_t row_offset = 0, score_offset = 0;
     for (int64_t r = 0; r < rounds; ++r) {
+      const int64_t half = e.size(1) / 2;
       HalvingRound round;
       round.embeddings = e;
       round.scores = s;
       ops_detail::make_halving_pairs(round, flip_right, sort_back);
-      auto out = kernels.forward(round, base);
+      round.weight = weights.narrow(0, score_offset, batch * half).view({batch, half});
+      ops_detail::HalvingOutput out;
+      out.embeddings = r + 1 < rounds
+                           ? inner.narrow(0, row_offset * batch * dim, batch * half * dim).view({batch, half, dim})
+                           : torch::empty({batch, half, dim}, e.options());  // returned: its own allocation
+      out.scores = round_scores.narrow(0, score_offset, batch * half).view({batch, half});
+      kernels.forward(round, base, out);
       saved.insert(saved.end(), {round.embeddings, round.scores, round.first, round.second, round.weight});
+      if (r + 1 < rounds) row_offset += half;
+      score_offset += batch * half;
       e = out.embeddings;
       s = out.scores;
     }
@@ -110,6 +199,11 @@ class SuccessiveHalvingFunction : public torch::autograd::Function<SuccessiveHal
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    if (ctx->saved_data.count("consumed") != 0)
+      throw std::runtime_error(
+          "successive_halving_topk: a second backward through the same forward (retain_graph) is not supported: "
+          "the first one reuses the saved activations for the gradient; run the forward again");
+    ctx->saved_data["consumed"] = true;
     auto saved = ctx->saved_data["rounds"].toTensorVector();
     const double base = ctx->saved_data["base"].toDouble();
     const int64_t rounds = static_cast<int64_t>(saved.size() / 5);
@@ -118,12 +212,21 @@ class SuccessiveHalvingFunction : public torch::autograd::Function<SuccessiveHal
     const auto& kernels = ops_detail::halving_kernels_for(saved[0]);
     for (int64_t r = rounds - 1; r >= 0; --r) {
       HalvingRound round{saved[r * 5], saved[r * 5 + 1], saved[r * 5 + 2], saved[r * 5 + 3], saved[r * 5 + 4]};
-      if (!grad_e.defined()) grad_e = torch::zeros({round.embeddings.size(0), round.first.size(1), round.embeddings.size(2)}, round.embeddings.options());
+      const torch::Tensor& input = round.embeddings;  // (batch, n_r, dim)
+      if (!grad_e.defined()) grad_e = torch::zeros({input.size(0), round.first.size(1), input.size(2)}, input.options());
       if (!grad_s.defined()) grad_s = torch::zeros_like(round.weight);
-      auto g = kernels.backward(round, grad_e, grad_s.to(round.scores.scalar_type()), base);
-      grad_e = g.embeddings;
-      grad_s = g.scores;
+      grad_e = grad_e.to(input.scalar_type()).contiguous();
+      grad_s = grad_s.to(round.scores.scalar_type()).contiguous();
+      // Round 0's input is the caller's tensor: its gradient is the one allocation. Later rounds' inputs are the
+      // op's workspace, dead once this round is done: their gradient overwrites them.
+      ops_detail::HalvingGrads target;
+      target.embeddings = r == 0 ? workspace(input.sizes(), input.options()) : input;
+      target.scores = torch::empty_like(round.scores);
+      kernels.backward(round, grad_e, grad_s, base, target);
+      grad_e = target.embeddings;
+      grad_s = target.scores;
     }
+    ctx->saved_data.erase("rounds");  // the workspace is free as soon as autograd is done with the gradients
     return {grad_e, grad_s, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
@@ -152,7 +255,8 @@ TopKResult successive_halving_topk(const torch::Tensor& embeddings, const torch:
   validate(embeddings, scores, k, mask);
   torch::Tensor e = embeddings;
   torch::Tensor s = scores;
-  if (mask.defined()) {
+  // An all-real mask changes nothing: no masked copy of the input (one host check, like the NaN check above).
+  if (mask.defined() && !mask.all().item<bool>()) {
     auto m = mask.to(e.device());
     e = torch::where(m.unsqueeze(-1), e, torch::zeros({}, e.options()));
     s = torch::where(m, s, torch::full({}, kTopKPaddingScore, s.options()));

@@ -68,7 +68,7 @@ struct ForwardArgs {
 
 template <typename scalar_t>
 struct BackwardArgs {
-  const scalar_t* embeddings;      // (batch, n, dim)
+  const scalar_t* embeddings;      // (batch, n, dim); may be grad_embeddings itself (read before written)
   const scalar_t* scores;          // (batch, n)
   const int64_t* first;            // (batch, half)
   const int64_t* second;           // (batch, half)
@@ -110,9 +110,10 @@ PYRAMIDION_INLINE void backward_pairs_body(const BackwardArgs<scalar_t>& a, int6
     const scalar_t* ea = a.embeddings + ia * a.dim;
     const scalar_t* eb = a.embeddings + ib * a.dim;
     const scalar_t* go = a.grad_out_e + p * a.dim;
+    // Read the pair's input rows before writing their gradients: the op may pass the input as the output.
+    const scalar_t dot = dot_of_difference(go, ea, eb, a.dim);
     scale_row(go, w, a.grad_embeddings + ia * a.dim, a.dim);
     scale_row(go, v, a.grad_embeddings + ib * a.dim, a.dim);
-    const scalar_t dot = dot_of_difference(go, ea, eb, a.dim);
     // d(out)/d(w) · upstream, then through w = sigmoid(base^sa - base^sb).
     const scalar_t grad_w = dot + gs * (sa - sb);
     const scalar_t dx = grad_w * w * v * a.log_base;
@@ -156,15 +157,12 @@ bool has_avx2() {
 }
 
 template <typename scalar_t>
-HalvingOutput forward_cpu(HalvingRound& round, double base) {
+void forward_cpu(HalvingRound& round, double base, const HalvingOutput& out) {
   const torch::Tensor& e = round.embeddings;
   const int64_t batch = e.size(0), n = e.size(1), dim = e.size(2), half = n / 2;
-  auto out_e = torch::empty({batch, half, dim}, e.options());        // (batch, half, dim)
-  auto out_s = torch::empty({batch, half}, round.scores.options());  // (batch, half)
-  round.weight = torch::empty({batch, half}, round.scores.options());
   const ForwardArgs<scalar_t> args{e.data_ptr<scalar_t>(),     round.scores.data_ptr<scalar_t>(),
                                    round.first.data_ptr<int64_t>(), round.second.data_ptr<int64_t>(),
-                                   out_e.data_ptr<scalar_t>(), out_s.data_ptr<scalar_t>(),
+                                   out.embeddings.data_ptr<scalar_t>(), out.scores.data_ptr<scalar_t>(),
                                    round.weight.data_ptr<scalar_t>(), n, half, dim,
                                    static_cast<scalar_t>(std::log(base))};
   const bool avx2 = has_avx2();
@@ -176,21 +174,18 @@ HalvingOutput forward_cpu(HalvingRound& round, double base) {
     forward_pairs(args, begin, end);
   });
   (void)avx2;
-  return {out_e, out_s};
 }
 
 template <typename scalar_t>
-HalvingGrads backward_cpu(const HalvingRound& round, const torch::Tensor& grad_e_out,
-                          const torch::Tensor& grad_s_out, double base) {
+void backward_cpu(const HalvingRound& round, const torch::Tensor& grad_e_out, const torch::Tensor& grad_s_out,
+                  double base, const HalvingGrads& grads) {
   const torch::Tensor& e = round.embeddings;
   const int64_t batch = e.size(0), n = e.size(1), dim = e.size(2), half = n / 2;
-  auto grad_e = torch::empty_like(e);             // (batch, n, dim)
-  auto grad_s = torch::empty_like(round.scores);  // (batch, n)
   const BackwardArgs<scalar_t> args{e.data_ptr<scalar_t>(),           round.scores.data_ptr<scalar_t>(),
                                     round.first.data_ptr<int64_t>(),  round.second.data_ptr<int64_t>(),
                                     round.weight.data_ptr<scalar_t>(), grad_e_out.data_ptr<scalar_t>(),
-                                    grad_s_out.data_ptr<scalar_t>(),  grad_e.data_ptr<scalar_t>(),
-                                    grad_s.data_ptr<scalar_t>(),      n, half, dim,
+                                    grad_s_out.data_ptr<scalar_t>(),  grads.embeddings.data_ptr<scalar_t>(),
+                                    grads.scores.data_ptr<scalar_t>(), n, half, dim,
                                     static_cast<scalar_t>(std::log(base))};
   const bool avx2 = has_avx2();
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(dim, 1));
@@ -201,23 +196,22 @@ HalvingGrads backward_cpu(const HalvingRound& round, const torch::Tensor& grad_e
     backward_pairs(args, begin, end);
   });
   (void)avx2;
-  return {grad_e, grad_s};
 }
 
 bool supports(torch::ScalarType dtype) { return dtype == torch::kFloat || dtype == torch::kDouble; }
 
-HalvingOutput forward(HalvingRound& round, double base) {
-  return round.embeddings.scalar_type() == torch::kDouble ? forward_cpu<double>(round, base)
-                                                          : forward_cpu<float>(round, base);
+void forward(HalvingRound& round, double base, const HalvingOutput& out) {
+  round.embeddings.scalar_type() == torch::kDouble ? forward_cpu<double>(round, base, out)
+                                                   : forward_cpu<float>(round, base, out);
 }
 
 // The loops read raw memory: upstream gradients may come in another dtype or strided.
-HalvingGrads backward(const HalvingRound& round, const torch::Tensor& grad_embeddings,
-                      const torch::Tensor& grad_scores, double base) {
+void backward(const HalvingRound& round, const torch::Tensor& grad_embeddings, const torch::Tensor& grad_scores,
+              double base, const HalvingGrads& grads) {
   auto ge = grad_embeddings.to(round.embeddings.scalar_type()).contiguous();  // (batch, n/2, dim)
   auto gs = grad_scores.to(round.scores.scalar_type()).contiguous();          // (batch, n/2)
-  return round.embeddings.scalar_type() == torch::kDouble ? backward_cpu<double>(round, ge, gs, base)
-                                                          : backward_cpu<float>(round, ge, gs, base);
+  round.embeddings.scalar_type() == torch::kDouble ? backward_cpu<double>(round, ge, gs, base, grads)
+                                                   : backward_cpu<float>(round, ge, gs, base, grads);
 }
 
 }  // namespace

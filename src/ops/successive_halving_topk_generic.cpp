@@ -58,17 +58,17 @@ Pairs gather_pairs(const HalvingRound& round) {
 
 bool supports(torch::ScalarType) { return true; }
 
-HalvingOutput forward(HalvingRound& round, double base) {
+void forward(HalvingRound& round, double base, const HalvingOutput& out) {
   const Pairs p = gather_pairs(round);
   // softmax over the pair of base^s == sigmoid(base^sa - base^sb)
-  round.weight = torch::sigmoid(torch::pow(base, p.sa) - torch::pow(base, p.sb));  // (batch, half)
-  auto out_e = torch::lerp(p.eb, p.ea, round.weight.to(round.embeddings.scalar_type()).unsqueeze(-1));
-  auto out_s = torch::lerp(p.sb, p.sa, round.weight);
-  return {out_e, out_s};
+  round.weight.copy_(torch::sigmoid(torch::pow(base, p.sa) - torch::pow(base, p.sb)));  // (batch, half)
+  out.embeddings.copy_(torch::lerp(p.eb, p.ea, round.weight.to(round.embeddings.scalar_type()).unsqueeze(-1)));
+  out.scores.copy_(torch::lerp(p.sb, p.sa, round.weight));
 }
 
-HalvingGrads backward(const HalvingRound& round, const torch::Tensor& grad_e_out, const torch::Tensor& grad_scores,
-                      double base) {
+// The pairs are gathered (copied) before anything is written, so grads.embeddings may be round.embeddings.
+void backward(const HalvingRound& round, const torch::Tensor& grad_e_out, const torch::Tensor& grad_scores,
+              double base, const HalvingGrads& grads) {
   const torch::Tensor& e = round.embeddings;
   const int64_t batch = e.size(0), n = e.size(1), dim = e.size(2);
   const Pairs p = gather_pairs(round);
@@ -81,13 +81,12 @@ HalvingGrads backward(const HalvingRound& round, const torch::Tensor& grad_e_out
   auto grad_w = dot + grad_s_out * (p.sa - p.sb);
   auto dx = grad_w * w * (1 - w) * std::log(base);
 
-  auto grad_e = torch::empty({batch * n, dim}, e.options());
+  auto grad_e = grads.embeddings.view({batch * n, dim});
   grad_e.index_copy_(0, p.flat_first, (grad_e_out * w_e).reshape({-1, dim}));
   grad_e.index_copy_(0, p.flat_second, (grad_e_out * (1 - w_e)).reshape({-1, dim}));
-  auto grad_s = torch::empty({batch * n}, round.scores.options());
+  auto grad_s = grads.scores.view({batch * n});
   grad_s.index_copy_(0, p.flat_first, (grad_s_out * w + dx * torch::pow(base, p.sa)).reshape({-1}));
   grad_s.index_copy_(0, p.flat_second, (grad_s_out * (1 - w) - dx * torch::pow(base, p.sb)).reshape({-1}));
-  return {grad_e.view({batch, n, dim}), grad_s.view({batch, n})};
 }
 
 }  // namespace

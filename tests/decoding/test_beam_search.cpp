@@ -221,6 +221,42 @@ TEST(BeamSearch, BatchEqualsOneByOne) {
   }
 }
 
+// The greedy path (beam 1: argmax per row, no top-k, no reorder while no document ends) against the general beam
+// machinery at beam 1: the same hypotheses, to the bit, under every constraint. Documents end at different steps
+// (max_len_a), so the greedy path compacts its rows too; float32 tables check the float -> float64 sums.
+TEST(BeamSearch, GreedyArgmaxPathEqualsTheBeamMachineryAtBeamOne) {
+  for (auto dtype : {torch::kDouble, torch::kFloat}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      std::vector<torch::Tensor> tables;
+      for (uint64_t d = 0; d < 4; ++d) tables.push_back(random_table(14, 300 + 10 * variant + d, 1.0 + variant).to(dtype));
+      const std::vector<int64_t> lengths = {3, 25, 9, 14};
+      BeamSearchOptions options;
+      options.beam = 1;
+      options.max_len_a = 0.5;
+      options.max_len_b = 2;
+      options.min_len = variant;
+      options.no_repeat_ngram_size = variant % 2 == 1 ? 2 : 0;
+      options.unk_penalty = variant >= 2 ? 0.7 : 0.0;
+      options.lenpen = 0.6 + 0.3 * variant;
+      MarkovDecoder fast_decoder(tables, 1), beam_decoder(tables, 1);
+      auto fast = BeamSearch(options, kSpecial).search(fast_decoder, lengths, 12);
+      BeamSearchOptions machinery = options;
+      machinery.greedy_argmax = false;
+      auto slow = BeamSearch(machinery, kSpecial).search(beam_decoder, lengths, 12);
+      ASSERT_EQ(fast.size(), slow.size());
+      EXPECT_EQ(fast_decoder.steps, beam_decoder.steps);
+      for (size_t d = 0; d < fast.size(); ++d) {
+        ASSERT_EQ(fast[d].size(), slow[d].size()) << "variant " << variant << " doc " << d;
+        for (size_t i = 0; i < fast[d].size(); ++i) {
+          EXPECT_EQ(fast[d][i].tokens, slow[d][i].tokens) << "variant " << variant << " doc " << d;
+          EXPECT_EQ(fast[d][i].score, slow[d][i].score);
+          EXPECT_EQ(fast[d][i].positional_scores, slow[d][i].positional_scores);
+        }
+      }
+    }
+  }
+}
+
 TEST(BeamSearch, RejectsBadOptions) {
   BeamSearchOptions options;
   options.beam = 0;

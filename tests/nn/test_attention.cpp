@@ -117,6 +117,24 @@ TEST(BlockwiseSelfAttention, EqualsFullAttentionOnEachBlock) {
   EXPECT_EQ(blockwise->block_size(10), 4);
 }
 
+// No key mask when nothing is padded (the model passes none then): the same numbers as an all-true mask, for
+// full attention, whole blocks and a partial last block (which still masks its own padding).
+TEST(BlockwiseSelfAttention, NoMaskEqualsAnAllRealMask) {
+  for (int64_t chunk : {0, 4}) {
+    for (int64_t length : {12, 10}) {
+      torch::manual_seed(5);
+      MultiheadAttentionOptions options{8, 2, 0.0};
+      BlockwiseSelfAttention attention(options, chunk);
+      attention->to(torch::kDouble);
+      attention->eval();
+      auto x = torch::randn({2, length, 8}, kF64);
+      auto all_real = torch::ones({2, length}, torch::kBool);
+      EXPECT_TRUE(torch::equal(attention(x, torch::Tensor()), attention(x, all_real)))
+          << "chunk " << chunk << " length " << length;
+    }
+  }
+}
+
 TEST(BlockwiseSelfAttention, DocumentOutputIgnoresBatchPadding) {
   torch::manual_seed(4);
   BlockwiseSelfAttention attention(MultiheadAttentionOptions{8, 2, 0.0}, 4);

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "pyramidion/ops/successive_halving_topk.h"
+#include "pyramidion/ops/successive_halving_topk_reference.h"
 #include "test_support.h"
 
 namespace pyramidion {
@@ -223,6 +224,51 @@ TEST(SuccessiveHalvingTopK, EdgeCasesAndInvariants) {
   auto b = successive_halving_topk(wide, wide_s, 2, {20.0, true, true, false}, wide_mask);
   EXPECT_LT(b.embeddings.abs().max().item<double>(), 50.0);  // no masked row leaked through
   EXPECT_EQ(a.embeddings.sizes(), b.embeddings.sizes());
+}
+
+// The op reuses its workspace: round outputs in one buffer, each round's input gradient written over that round's
+// saved input. Repeated calls give the same bits, and the gradients still match the per-example reference.
+TEST(SuccessiveHalvingTopK, WorkspaceReuseGivesIdenticalResultsAcrossCallsAndMatchesTheReference) {
+  for (auto dtype : {torch::kFloat, torch::kDouble}) {
+    auto gen = at::detail::createCPUGenerator(77);
+    auto e = torch::randn({3, 37, 6}, gen, dtype).requires_grad_(true);  // padded to 40, 3 rounds to k 5
+    auto s = (torch::rand({3, 37}, gen, dtype) + 1e-5).requires_grad_(true);
+    auto ge = torch::randn({3, 5, 6}, gen, dtype), gs = torch::randn({3, 5}, gen, dtype);
+    std::vector<torch::Tensor> first;
+    for (int call = 0; call < 3; ++call) {
+      auto out = successive_halving_topk(e, s, 5);
+      torch::autograd::backward({out.embeddings, out.scores}, {ge, gs});
+      std::vector<torch::Tensor> now = {out.embeddings.detach().clone(), out.scores.detach().clone(), e.grad().clone(),
+                                        s.grad().clone()};
+      e.mutable_grad().reset();
+      s.mutable_grad().reset();
+      if (call == 0) first = now;
+      for (size_t i = 0; i < now.size(); ++i) EXPECT_TRUE(torch::equal(now[i], first[i])) << "call " << call << " #" << i;
+    }
+    auto e64 = e.detach().to(torch::kDouble).requires_grad_(true);
+    auto s64 = s.detach().to(torch::kDouble).requires_grad_(true);
+    auto ref = successive_halving_topk_reference(e64, s64, 5);
+    torch::autograd::backward({ref.embeddings, ref.scores}, {ge.to(torch::kDouble), gs.to(torch::kDouble)});
+    const double tol = dtype == torch::kDouble ? 1e-10 : 1e-4;
+    EXPECT_TRUE(torch::allclose(first[0].to(torch::kDouble), ref.embeddings, tol, tol));
+    EXPECT_TRUE(torch::allclose(first[2].to(torch::kDouble), e64.grad(), tol, tol));
+    EXPECT_TRUE(torch::allclose(first[3].to(torch::kDouble), s64.grad(), tol, tol));
+  }
+}
+
+// The backward consumes the saved activations: a second backward through the same forward is refused with a
+// message, never wrong numbers.
+TEST(SuccessiveHalvingTopK, SecondBackwardThroughOneForwardFailsClearly) {
+  auto e = torch::randn({1, 16, 4}).requires_grad_(true);
+  auto out = successive_halving_topk(e, torch::rand({1, 16}) + 1e-5, 2);
+  auto loss = out.embeddings.sum();
+  loss.backward({}, /*retain_graph=*/true);
+  try {
+    loss.backward();
+    FAIL() << "expected an error";
+  } catch (const std::exception& error) {
+    EXPECT_NE(std::string(error.what()).find("second backward"), std::string::npos) << error.what();
+  }
 }
 
 TEST(SuccessiveHalvingTopK, BadInputsThrowClearErrors) {

@@ -122,18 +122,33 @@ TEST(SuccessiveHalvingTopKDevices, CpuKernelsMatchTheGenericKernelsRoundByRound)
     round.scores = torch::rand({3, 34}, dtype).add_(1e-5);
     ops_detail::make_halving_pairs(round, /*flip_right=*/true, /*sort_back=*/false);
     ops_detail::HalvingRound generic_round = round;
+    round.weight = torch::empty({3, 17}, dtype);
+    generic_round.weight = torch::empty({3, 17}, dtype);
     const auto& cpu = ops_detail::cpu_halving_kernels();
     const auto& generic = ops_detail::generic_halving_kernels();
-    auto a = cpu.forward(round, 20.0);
-    auto b = generic.forward(generic_round, 20.0);
+    ops_detail::HalvingOutput a{torch::empty({3, 17, 19}, dtype), torch::empty({3, 17}, dtype)};
+    ops_detail::HalvingOutput b{torch::empty({3, 17, 19}, dtype), torch::empty({3, 17}, dtype)};
+    cpu.forward(round, 20.0, a);
+    generic.forward(generic_round, 20.0, b);
     EXPECT_LT((a.embeddings - b.embeddings).abs().max().item<double>(), tolerance);
     EXPECT_LT((a.scores - b.scores).abs().max().item<double>(), tolerance);
     EXPECT_LT((round.weight - generic_round.weight).abs().max().item<double>(), tolerance);
     auto ge = torch::randn({3, 17, 19}, dtype), gs = torch::randn({3, 17}, dtype);
-    auto ga = cpu.backward(round, ge, gs, 20.0);
-    auto gb = generic.backward(generic_round, ge, gs, 20.0);
+    ops_detail::HalvingGrads ga{torch::empty({3, 34, 19}, dtype), torch::empty({3, 34}, dtype)};
+    ops_detail::HalvingGrads gb{torch::empty({3, 34, 19}, dtype), torch::empty({3, 34}, dtype)};
+    cpu.backward(round, ge, gs, 20.0, ga);
+    generic.backward(generic_round, ge, gs, 20.0, gb);
     EXPECT_LT((ga.embeddings - gb.embeddings).abs().max().item<double>(), tolerance);
     EXPECT_LT((ga.scores - gb.scores).abs().max().item<double>(), 20 * tolerance);
+    // As the op uses them: the input gradient written over the round's own input, the same bits.
+    for (const auto* kernels : {&cpu, &generic}) {
+      ops_detail::HalvingRound in_place = kernels == &cpu ? round : generic_round;
+      in_place.embeddings = in_place.embeddings.clone();
+      ops_detail::HalvingGrads target{in_place.embeddings, torch::empty({3, 34}, dtype)};
+      kernels->backward(in_place, ge, gs, 20.0, target);
+      EXPECT_TRUE(torch::equal(target.embeddings, (kernels == &cpu ? ga : gb).embeddings)) << kernels->name;
+      EXPECT_TRUE(torch::equal(target.scores, (kernels == &cpu ? ga : gb).scores)) << kernels->name;
+    }
   }
 }
 

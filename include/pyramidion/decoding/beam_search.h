@@ -16,6 +16,9 @@ struct BeamSearchOptions {
   int64_t no_repeat_ngram_size = 0;  // > 0: never repeat an n-gram of this size
   int64_t nbest = 1;                 // hypotheses returned per document
   double unk_penalty = 0.0;          // subtracted from the UNK log-probability
+  // beam 1 takes the argmax of each row (no float64 copy, no top-k, no cache reorder while no document ends);
+  // same hypotheses as the beam machinery (false runs that, e.g. to compare).
+  bool greedy_argmax = true;
 };
 
 struct SpecialTokenIds {
@@ -42,6 +45,10 @@ class BeamSearch {
   const BeamSearchOptions& options() const { return options_; }
 
  private:
+  // beam == 1 with greedy_argmax: the same results as search() by argmax per row.
+  std::vector<std::vector<Hypothesis>> greedy(IncrementalDecoder& decoder, const std::vector<int64_t>& source_lengths,
+                                              int64_t max_positions) const;
+
   BeamSearchOptions options_;
   SpecialTokenIds special_;
 };

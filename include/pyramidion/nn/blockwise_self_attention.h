@@ -12,7 +12,8 @@ class BlockwiseSelfAttentionImpl : public torch::nn::Module {
   // chunk_size 0 = full attention over the whole sequence.
   BlockwiseSelfAttentionImpl(const MultiheadAttentionOptions& options, int64_t chunk_size);
 
-  // states (batch, length, dim), mask (batch, length) bool, true = real token -> (batch, length, dim).
+  // states (batch, length, dim), mask (batch, length) bool, true = real token, or undefined when every token is
+  // real (no mask work at all) -> (batch, length, dim).
   // Blocks hold min(chunk_size, length) tokens; the last one may be partial (padded and masked). Blocks start
   // at multiples of the block size from the document start, so a document's output does not depend on how much
   // padding its batch adds.

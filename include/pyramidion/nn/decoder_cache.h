@@ -49,6 +49,9 @@ class DecoderCache {
 
   // Memory side: (memory_rows, memory_len) bool; decoder row r attends to memory row r / memory_group().
   const torch::Tensor& memory_mask() const { return memory_mask_; }
+  // What the cross-attention applies: memory_mask(), or undefined when no memory state is padding (decided once
+  // when the cache is built; reorders only select rows, so it stays true).
+  torch::Tensor attention_mask() const { return memory_padded_ ? memory_mask_ : torch::Tensor(); }
   int64_t memory_group() const { return memory_group_; }
 
   // For the decoder layers.
@@ -61,6 +64,7 @@ class DecoderCache {
   torch::Tensor memory_mask_;
   std::vector<int64_t> row_memory_;  // memory row of each decoder row (row_memory_[r] == r / memory_group_)
   int64_t memory_group_ = 1;
+  bool memory_padded_ = true;
   int64_t length_ = 0;
 };
 

@@ -15,7 +15,8 @@ class TransformerEncoderLayerImpl : public torch::nn::Module {
   // chunk_size 0 = full self-attention.
   TransformerEncoderLayerImpl(const TransformerLayerOptions& options, int64_t chunk_size);
 
-  // states (batch, length, dim), mask (batch, length) bool, true = real -> (batch, length, dim)
+  // states (batch, length, dim), mask (batch, length) bool, true = real, or undefined when nothing is padded
+  // -> (batch, length, dim)
   torch::Tensor forward(const torch::Tensor& states, const torch::Tensor& mask);
 
   int64_t block_size(int64_t length) const { return self_attn_->block_size(length); }
