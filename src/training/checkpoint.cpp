@@ -146,6 +146,7 @@ void check_state_ranges(const TrainingState& s) {
     fail("training_seconds", fmt::format("{}", s.training_seconds));
   non_negative("train_examples", s.train_examples);
   non_negative("curriculum_stage", s.curriculum_stage);
+  if (s.world_size < 1) fail("world_size", std::to_string(s.world_size));
   non_negative("interval_updates", s.interval_updates);
   non_negative("interval_target_tokens", s.interval_target_tokens);
   non_negative("interval_source_tokens", s.interval_source_tokens);
@@ -168,6 +169,7 @@ nlohmann::json TrainingState::to_json() const {
           {"training_seconds", training_seconds},
           {"train_examples", train_examples},
           {"curriculum_stage", curriculum_stage},
+          {"world_size", world_size},
           {"interval_updates", interval_updates},
           {"interval_loss_sum", interval_loss_sum},
           {"interval_nll_sum", interval_nll_sum},
@@ -193,6 +195,7 @@ TrainingState TrainingState::from_json(const nlohmann::json& json) {
     s.training_seconds = json.at("training_seconds").get<double>();
     s.train_examples = json.at("train_examples").get<int64_t>();
     s.curriculum_stage = json.value("curriculum_stage", int64_t{0});  // state files before curricula lack it
+    s.world_size = json.value("world_size", int64_t{1});              // ... and those before multi-process training
     s.interval_updates = json.at("interval_updates").get<int64_t>();
     s.interval_loss_sum = json.at("interval_loss_sum").get<double>();
     s.interval_nll_sum = json.at("interval_nll_sum").get<double>();

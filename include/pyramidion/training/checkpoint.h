@@ -35,13 +35,14 @@ struct TrainingState {
   double training_seconds = 0.0;  // wall-clock time spent training, across resumed runs
   int64_t train_examples = 0;     // size of the training set the batch order was made for
   int64_t curriculum_stage = 0;   // 0-based stage of training/curriculum.h (0 without a curriculum)
+  int64_t world_size = 1;         // processes of the run (batch_in_epoch counts batches of one rank's shard)
   // The log interval in progress (so a resumed run logs the same averages as an uninterrupted one).
   int64_t interval_updates = 0;
   double interval_loss_sum = 0.0, interval_nll_sum = 0.0, interval_grad_norm_sum = 0.0;
   int64_t interval_target_tokens = 0, interval_source_tokens = 0;
 
   nlohmann::json to_json() const;
-  // Throws std::runtime_error on missing fields; curriculum_stage (added later) defaults to 0 when absent.
+  // Throws std::runtime_error on missing fields; curriculum_stage and world_size (added later) default to 0 and 1 when absent.
   static TrainingState from_json(const nlohmann::json& json);
 };
 
