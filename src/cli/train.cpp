@@ -43,7 +43,7 @@ struct TrainOptions {
   int rank = -1, world_size = -1;
   std::string dist_backend = "auto";
   double dist_timeout = 300;
-  int bucket_mb = 25;
+  double bucket_mb = 25;
 };
 
 // The worker's side of a multi-process run: from torchrun's variables, then the command-line flags.
@@ -241,7 +241,7 @@ PYRAMIDION_COMMAND("train", [](CLI::App& app) {
   cmd->add_option("--dist-timeout", options->dist_timeout,
                   "seconds a rank waits for the others (rendezvous, each all-reduce) before failing")
       ->check(CLI::PositiveNumber)->group(group);
-  cmd->add_option("--bucket-mb", options->bucket_mb, "gradient all-reduce bucket size in MiB")->check(CLI::Range(1, 4096))->group(group);
+  cmd->add_option("--bucket-mb", options->bucket_mb, "gradient all-reduce bucket size in MiB")->check(CLI::Range(0.001, 4096.0))->group(group);
   cmd->callback([options] {
     if (options->config.empty() == options->preset.empty()) throw CommandError("give either -c CONFIG.yaml or --preset NAME");
     if (options->nproc_per_node > 0) {

@@ -4,6 +4,7 @@
 // Every child process is waited for with a deadline and killed past it.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -180,6 +181,7 @@ TEST(DistributedWorker, TrainsOneRank) {
   if (dir == nullptr) GTEST_SKIP() << "runs as a child of DistributedTraining tests only";
   DistributedOptions options = DistributedOptions::from_environment();
   options.timeout_seconds = 60;
+  options.bucket_mb = 4096.0 / (1 << 20);  // 4 KiB: several buckets, most started while backward runs
   DistributedContext context(options, torch::kCPU);
   auto data = std::make_shared<data::BinaryDataset>(std::string(dir) + "/train.bin");
   TrainerOptions trainer_options = options_in(std::string(dir) + "/distributed");
@@ -187,9 +189,14 @@ TEST(DistributedWorker, TrainsOneRank) {
   trainer_options.world_size = context.world_size();
   trainer_options.reducer = context.reducer();
   auto model = float64_model(context.rank() == 0 ? 5 : 6);  // rank 1 differs: the initial broadcast must fix it
-  Trainer trainer(model, equivalence_training(1), data, nullptr, "", trainer_options);
+  Trainer trainer(model, equivalence_training(1), data, data, "", trainer_options);
   const auto summary = trainer.run_for(kUpdates, 0);
+  const ValidationResult validation = trainer.validate();  // sharded: each rank half the batches, sums reduced
+  std::ofstream(std::string(dir) + "/valid" + std::to_string(context.rank()) + ".txt")
+      << fmt::format("{:.17g} {}", validation.loss, validation.tokens);
   ASSERT_EQ(summary.updates, kUpdates);
+  EXPECT_GT(context.gradient_buckets(), 3);
+  EXPECT_GT(context.buckets_started_during_backward(), 0);  // overlapped with backward
   save_parameters(model, std::string(dir) + "/rank" + std::to_string(context.rank()) + ".pt");
 }
 
@@ -207,10 +214,11 @@ TEST(DistributedTraining, TwoProcessesMatchOneProcessWithAccumulation) {
 
   // The reference: one process, update_freq 2, same global batch.
   auto reference = float64_model(5);
-  Trainer single(reference, equivalence_training(2), data, nullptr, "", options_in(dir.file("single")));
+  Trainer single(reference, equivalence_training(2), data, data, "", options_in(dir.file("single")));
   ASSERT_EQ(single.epoch_batches(1).size(), 8u);
   single.run_for(kUpdates, 0);
   ASSERT_GT(single.epoch(), 1);  // the run crosses epochs
+  const ValidationResult validation = single.validate();
 
   const int port = free_port();
   std::vector<Child> ranks;
@@ -243,6 +251,16 @@ TEST(DistributedTraining, TwoProcessesMatchOneProcessWithAccumulation) {
   EXPECT_LT(max_difference, 1e-9);
   EXPECT_EQ(max_rank_difference, 0.0);  // every rank applies the same all-reduced update
   EXPECT_GT(max_moved, 1e-4);           // training did move the weights
+
+  // Validation over the shards, reduced: every rank gets the single process's loss and token count.
+  for (int rank = 0; rank < 2; ++rank) {
+    std::istringstream in(read_text(dir.file("valid" + std::to_string(rank) + ".txt")));
+    double loss = 0;
+    int64_t tokens = 0;
+    in >> loss >> tokens;
+    EXPECT_NEAR(loss, validation.loss, 1e-12) << "rank " << rank;
+    EXPECT_EQ(tokens, validation.tokens) << "rank " << rank;
+  }
 
   // Only rank 0 writes metrics; its records are the single process's (timing fields aside).
   const auto a = train_records(dir.file("single/metrics.jsonl"));

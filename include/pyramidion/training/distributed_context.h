@@ -28,7 +28,7 @@ struct DistributedOptions {
   int64_t local_rank = -1;      // the rank on this machine (picks cuda:LOCAL_RANK); -1 = rank
   std::string backend = "auto"; // auto (nccl for a CUDA device, else gloo), gloo, nccl
   double timeout_seconds = 300; // rendezvous and every collective: a dead or hung rank fails the others after this
-  int64_t bucket_mb = 25;       // gradient all-reduce bucket size (MiB)
+  double bucket_mb = 25;        // gradient all-reduce bucket size (MiB)
 
   // torchrun's variables: RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR (default 127.0.0.1), MASTER_PORT (default
   // 29500). Throws std::invalid_argument naming the variable when one is malformed.
@@ -64,6 +64,9 @@ class DistributedContext {
   // The reducer for TrainerOptions::reducer (one per context).
   std::shared_ptr<GradientReducer> reducer();
   void barrier();
+  // Gradient buckets, and how many of them the last update started during backward (the rest after it).
+  int64_t gradient_buckets() const;
+  int64_t buckets_started_during_backward() const;
 
  private:
   struct Impl;

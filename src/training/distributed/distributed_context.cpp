@@ -10,6 +10,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -121,7 +122,7 @@ void DistributedOptions::validate() const {
   if (backend != "auto" && backend != "gloo" && backend != "nccl")
     throw std::invalid_argument("--dist-backend " + backend + ": expected auto, gloo or nccl");
   if (!(timeout_seconds > 0)) throw std::invalid_argument("--dist-timeout: must be > 0 seconds");
-  if (bucket_mb < 1) throw std::invalid_argument("--bucket-mb: must be >= 1");
+  if (!(bucket_mb > 0)) throw std::invalid_argument("--bucket-mb: must be > 0");
 }
 
 bool distributed_environment_present() { return std::getenv("WORLD_SIZE") != nullptr; }
@@ -186,7 +187,7 @@ DistributedContext::DistributedContext(const DistributedOptions& options, const 
   }
 
   distributed::C10dReducerOptions reducer_options;
-  reducer_options.bucket_bytes = options.bucket_mb << 20;
+  reducer_options.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(options.bucket_mb * (1 << 20)));
   reducer_options.timeout = timeout;
   try {
 #ifdef USE_C10D_GLOO
@@ -239,5 +240,7 @@ std::string DistributedContext::describe() const {
 
 std::shared_ptr<GradientReducer> DistributedContext::reducer() { return impl_->reducer; }
 void DistributedContext::barrier() { impl_->reducer->barrier(); }
+int64_t DistributedContext::gradient_buckets() const { return impl_->reducer->bucket_count(); }
+int64_t DistributedContext::buckets_started_during_backward() const { return impl_->reducer->buckets_started_in_backward(); }
 
 }  // namespace pyramidion
