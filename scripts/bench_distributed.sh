@@ -2,12 +2,15 @@
 # Data-parallel scaling: one process with update_freq 2 against `--nproc-per-node 2` with update_freq 1 (the same
 # global batch), one intra-op thread per process, on the arXiv sample of ../shared. Prints updates/s and the
 # all-reduce share and time per update from each run's metrics.jsonl (docs/benchmarks.md).
-#   scripts/bench_distributed.sh [BUILD_DIR] [UPDATES] [D_MODEL]
+#   [DEVICE=cpu|cuda] [NPROC=2] scripts/bench_distributed.sh [BUILD_DIR] [UPDATES] [D_MODEL]
+# (DEVICE=cuda: NCCL, one process per GPU; NPROC = the GPU count)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$root/build}"
 updates="${2:-60}"
 d_model="${3:-128}"
+device="${DEVICE:-cpu}"
+nproc="${NPROC:-2}"
 bin="$build/pyramidion"
 sample="${PYRAMIDION_SHARED_DIR:-$root/../shared}/data/cohan-sample/arxiv"
 work="$(mktemp -d /tmp/pyramidion-bench-dist.XXXXXX)"
@@ -34,7 +37,7 @@ training:
   log_interval: 10
   validate_interval: 0
   validate_at_end: false
-  device: cpu
+  device: $device
   threads: 1
   seed: 3
 YAML
@@ -44,18 +47,17 @@ import json, sys
 records = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl") if '"train"' in l][1:]
 ups = sum(r["updates_per_s"] for r in records) / len(records)
 share = sum(r.get("allreduce_share", 0.0) for r in records) / len(records)
-params = None
 print(f"| {sys.argv[2]} | {ups:.2f} | {100 * share:.1f}% | {1000 * share / ups:.1f} |")
 PY
 }
 echo "params: $("$bin" describe -c "$work/run.yaml" 2>/dev/null | grep -i -m1 'parameters' || true)"
 /usr/bin/time -f "1 process: %e s" "$bin" --threads 1 train -c "$work/run.yaml" --data "$work/data" --save-dir "$work/one" \
-  --no-progress --set training.update_freq=2 --set training.max_updates="$updates" 2>"$work/one.log" || { cat "$work/one.log"; exit 1; }
-/usr/bin/time -f "2 processes: %e s" "$bin" --threads 1 train -c "$work/run.yaml" --data "$work/data" --save-dir "$work/two" \
-  --no-progress --nproc-per-node 2 --set training.max_updates="$updates" 2>"$work/two.log" || { cat "$work/two.log"; exit 1; }
+  --no-progress --set training.update_freq="$nproc" --set training.max_updates="$updates" 2>"$work/one.log" || { cat "$work/one.log"; exit 1; }
+/usr/bin/time -f "$nproc processes: %e s" "$bin" --threads 1 train -c "$work/run.yaml" --data "$work/data" --save-dir "$work/two" \
+  --no-progress --nproc-per-node "$nproc" --set training.max_updates="$updates" 2>"$work/two.log" || { cat "$work/two.log"; exit 1; }
 tail -n1 "$work/one.log"; tail -n1 "$work/two.log"
 echo "| processes x threads | updates/s | all-reduce share of step | all-reduce ms per update |"
 echo "|---|---|---|---|"
-summarize "$work/one" "1 x 1 (update_freq 2)"
-summarize "$work/two" "2 x 1 (update_freq 1)"
-grep -m2 "world 2" "$work/two.log" || true
+summarize "$work/one" "1 x 1 (update_freq $nproc)"
+summarize "$work/two" "$nproc x 1 (update_freq 1)"
+grep -m2 "world $nproc" "$work/two.log" || true
