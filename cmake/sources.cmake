@@ -66,6 +66,8 @@ set(PYRAMIDION_TRAINING_SOURCES
   src/training/checkpoint_averaging.cpp
   src/training/checkpoint_policy.cpp
   src/training/curriculum.cpp
+  src/training/distributed/c10d_gradient_reducer.cpp
+  src/training/distributed/distributed_context.cpp
   src/training/label_smoothed_cross_entropy.cpp
   src/training/lr_scheduler.cpp
   src/training/metrics_log.cpp

@@ -8,16 +8,20 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "command.h"
+#include "worker_launcher.h"
 #include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/data/tokenizer.h"
+#include "pyramidion/training/distributed_context.h"
 #include "pyramidion/training/stop_signal.h"
 #include "pyramidion/training/trainer.h"
 #include "pyramidion/training/training_config.h"
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/progress.h"
+#include "pyramidion/util/device.h"
 #include "pyramidion/util/directory_lock.h"
 
 namespace pyramidion::cli {
@@ -34,7 +38,50 @@ struct TrainOptions {
   bool no_progress = false;
   std::string init_from;
   InitFromOptions init;
+  // Several processes (docs/training.md): a launcher, or one worker of a run.
+  int nproc_per_node = 0;  // > 0: start this many local workers
+  int nnodes = 1, node_rank = 0;
+  std::string dist_url;    // tcp://HOST:PORT; "" = MASTER_ADDR/MASTER_PORT
+  int rank = -1, world_size = -1;
+  std::string dist_backend = "auto";
+  double dist_timeout = 300;
+  double bucket_mb = 25;
 };
+
+// The worker's side of a multi-process run: from torchrun's variables, then the command-line flags.
+std::optional<DistributedOptions> distributed_options(const TrainOptions& o) {
+  const bool asked = distributed_environment_present() || o.world_size > 0 || !o.dist_url.empty();
+  if (!asked) return std::nullopt;
+  DistributedOptions d;
+  try {
+    d = DistributedOptions::from_environment();
+    if (!o.dist_url.empty()) d.set_url(o.dist_url);
+    if (o.rank >= 0) d.rank = o.rank;
+    if (o.world_size > 0) d.world_size = o.world_size;
+    if (d.rank < 0 && d.world_size == 1) d.rank = 0;
+    d.backend = o.dist_backend;
+    d.timeout_seconds = o.dist_timeout;
+    d.bucket_mb = o.bucket_mb;
+    d.validate();
+  } catch (const std::invalid_argument& e) {
+    throw CommandError(e.what());
+  }
+  if (d.world_size == 1) return std::nullopt;
+  return d;
+}
+
+// Every rank must resume from the same update (a save dir that only some machines see would split the run).
+void check_same_resume_point(GradientReducer& reducer, int64_t update, bool has_checkpoint, const std::string& path) {
+  std::vector<double> values{static_cast<double>(update), static_cast<double>(update) * static_cast<double>(update),
+                             has_checkpoint ? 1.0 : 0.0};
+  reducer.sum_scalars(values);
+  const double n = static_cast<double>(reducer.world_size());
+  const bool same = values[0] * values[0] == values[1] * n && (values[2] == 0 || values[2] == n);
+  if (!same)
+    throw CommandError(fmt::format("rank {}: the ranks resume from different updates ({} here from {}): every machine "
+                                   "must see the same --save-dir (a shared file system)",
+                                   reducer.rank(), update, has_checkpoint ? path : std::string("scratch")));
+}
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -59,6 +106,9 @@ std::shared_ptr<data::BinaryDataset> open_split(const fs::path& dir, const std::
 }
 
 void run(const TrainOptions& o) {
+  const std::optional<DistributedOptions> distributed = distributed_options(o);
+  const bool writer = !distributed || distributed->rank == 0;
+  if (!writer) spdlog::set_level(std::max(spdlog::get_level(), spdlog::level::warn));  // rank 0 logs for the run
   const fs::path data_dir(o.data_dir);
   const fs::path save_dir(o.save_dir);
   const std::string tokenizer_path = (data_dir / "spm.model").string();
@@ -98,26 +148,45 @@ void run(const TrainOptions& o) {
     throw CommandError(train->path() + ": prepared with a vocabulary of " + std::to_string(train->vocab_size()) +
                        " but " + tokenizer_path + " has " + std::to_string(tokenizer.vocab_size()));
 
-  std::unique_ptr<DirectoryLock> lock;
-  try {
-    lock = std::make_unique<DirectoryLock>(save_dir.string());
-  } catch (const std::exception& e) {
-    throw CommandError(e.what());
-  }
-  if (const int stale = remove_stale_temporary_files(save_dir.string()))
-    spdlog::info("{}: removed {} temporary files left by an interrupted save", save_dir.string(), stale);
   const fs::path last = save_dir / "checkpoint_last.pt";
   if (!o.resume && fs::exists(last))
     throw CommandError(last.string() + " exists: pass --resume to continue that run, or choose another --save-dir");
-  fs::create_directories(save_dir);
-
-  const std::string resolved = config.to_yaml_string();
-  spdlog::info("config ({}):\n{}", config.origin, resolved);
-  write_file_atomically((save_dir / "config.yaml").string(), resolved);
+  std::unique_ptr<DirectoryLock> lock;
+  if (writer) {  // only rank 0 writes into the save dir
+    try {
+      lock = std::make_unique<DirectoryLock>(save_dir.string());
+    } catch (const std::exception& e) {
+      throw CommandError(e.what());
+    }
+    if (const int stale = remove_stale_temporary_files(save_dir.string()))
+      spdlog::info("{}: removed {} temporary files left by an interrupted save", save_dir.string(), stale);
+    fs::create_directories(save_dir);
+    const std::string resolved = config.to_yaml_string();
+    spdlog::info("config ({}):\n{}", config.origin, resolved);
+    write_file_atomically((save_dir / "config.yaml").string(), resolved);
+  }
 
   TrainerOptions trainer_options;
   trainer_options.save_dir = save_dir.string();
   trainer_options.progress = !o.no_progress;
+  std::unique_ptr<DistributedContext> context;
+  if (distributed) {
+    // One GPU per local rank: "auto"/"cuda" become cuda:LOCAL_RANK.
+    const std::string& device = config.training.device;
+    const int64_t local_rank = distributed->local_rank >= 0 ? distributed->local_rank : distributed->rank;
+    if ((device == "auto" || device == "cuda") && parse_device(device).is_cuda())
+      config.training.device = "cuda:" + std::to_string(local_rank);
+    try {
+      context = std::make_unique<DistributedContext>(*distributed, parse_device(config.training.device));
+    } catch (const std::exception& e) {
+      throw CommandError(e.what());
+    }
+    spdlog::info("distributed: {} | world size {} | timeout {} s", context->describe(), context->world_size(),
+                 distributed->timeout_seconds);
+    trainer_options.rank = context->rank();
+    trainer_options.world_size = context->world_size();
+    trainer_options.reducer = context->reducer();
+  }
   std::unique_ptr<Trainer> trainer;
   try {
     trainer = std::make_unique<Trainer>(config.model, config.training, train, valid, tokenizer_bytes, trainer_options);
@@ -148,6 +217,7 @@ void run(const TrainOptions& o) {
       spdlog::warn("--resume: no {} yet, starting from scratch", last.string());
     }
   }
+  if (context) check_same_resume_point(*context->reducer(), trainer->update(), o.resume && fs::exists(last), last.string());
 
   StopSignalHandler signals;
   const TrainingSummary summary = trainer->run();
@@ -195,12 +265,49 @@ PYRAMIDION_COMMAND("train", [](CLI::App& app) {
   cmd->add_flag("--reset-lr-scheduler", options->init.reset_lr_scheduler,
                 "with --init-from: count updates (schedule, max_updates) from 0 instead of the file's count");
   cmd->add_flag("--no-progress", options->no_progress, "no progress bar on a terminal (log lines only)");
+  const std::string group = "Multi-process training (also RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)";
+  cmd->add_option("--nproc-per-node", options->nproc_per_node, "start this many worker processes here (1 per GPU)")
+      ->check(CLI::Range(1, 1024))->group(group);
+  cmd->add_option("--nnodes", options->nnodes, "with --nproc-per-node: machines in the run")->check(CLI::Range(1, 65536))->group(group);
+  cmd->add_option("--node-rank", options->node_rank, "with --nproc-per-node: this machine's index (0 = the master)")
+      ->check(CLI::Range(0, 65535))->group(group);
+  cmd->add_option("--dist-url", options->dist_url, "tcp://HOST:PORT of rank 0's rendezvous (instead of MASTER_ADDR/PORT)")->group(group);
+  cmd->add_option("--rank", options->rank, "this process's rank (instead of RANK)")->check(CLI::Range(0, 1 << 20))->group(group);
+  cmd->add_option("--world-size", options->world_size, "processes in the run (instead of WORLD_SIZE)")
+      ->check(CLI::Range(1, 1 << 20))->group(group);
+  cmd->add_option("--dist-backend", options->dist_backend, "auto (nccl on CUDA, else gloo), gloo, nccl")
+      ->check(CLI::IsMember({"auto", "gloo", "nccl"}))->group(group);
+  cmd->add_option("--dist-timeout", options->dist_timeout,
+                  "seconds a rank waits for the others (rendezvous, each all-reduce) before failing")
+      ->check(CLI::PositiveNumber)->group(group);
+  cmd->add_option("--bucket-mb", options->bucket_mb, "gradient all-reduce bucket size in MiB")->check(CLI::Range(0.001, 4096.0))->group(group);
   cmd->callback([options] {
     if (options->config.empty() == options->preset.empty()) throw CommandError("give either -c CONFIG.yaml or --preset NAME");
     if (options->init_from.empty() && (options->init.reset_optimizer || options->init.reset_lr_scheduler))
       throw CommandError("--reset-optimizer / --reset-lr-scheduler need --init-from");
     if (!options->init_from.empty() && options->init_from == (fs::path(options->save_dir) / "checkpoint_last.pt").string())
       throw CommandError("--init-from " + options->init_from + ": that is this run's own checkpoint; use --resume");
+    if (options->nproc_per_node > 0) {
+      WorkerLaunch launch;
+      launch.nproc_per_node = options->nproc_per_node;
+      launch.nnodes = options->nnodes;
+      launch.node_rank = options->node_rank;
+      if (!options->dist_url.empty()) {
+        DistributedOptions url;
+        try {
+          url.set_url(options->dist_url);
+        } catch (const std::invalid_argument& e) {
+          throw CommandError(e.what());
+        }
+        launch.master_addr = url.master_addr;
+        launch.master_port = static_cast<int>(url.master_port);
+      }
+      if (options->rank >= 0 || options->world_size > 0)
+        throw CommandError("--nproc-per-node sets each worker's rank and world size: drop --rank/--world-size");
+      launch.arguments = own_arguments_without({"--nproc-per-node", "--nnodes", "--node-rank", "--dist-url"});
+      launch_workers(launch);
+      return;
+    }
     run(*options);
   });
 });

@@ -152,6 +152,7 @@ void check_state_ranges(const TrainingState& s) {
   for (const auto& c : s.best_checkpoints)
     if (c.update < 0 || c.update > s.update || !std::isfinite(c.metric))
       fail("best_checkpoints", fmt::format("update {} metric {}", c.update, c.metric));
+  if (s.world_size < 1) fail("world_size", std::to_string(s.world_size));
   non_negative("interval_updates", s.interval_updates);
   non_negative("interval_target_tokens", s.interval_target_tokens);
   non_negative("interval_source_tokens", s.interval_source_tokens);
@@ -178,6 +179,7 @@ nlohmann::json TrainingState::to_json() const {
           {"curriculum_stage", curriculum_stage},
           {"validations_without_improvement", validations_without_improvement},
           {"best_checkpoints", ranked},
+          {"world_size", world_size},
           {"interval_updates", interval_updates},
           {"interval_loss_sum", interval_loss_sum},
           {"interval_nll_sum", interval_nll_sum},
@@ -207,6 +209,7 @@ TrainingState TrainingState::from_json(const nlohmann::json& json) {
     if (json.contains("best_checkpoints"))
       for (const auto& c : json.at("best_checkpoints"))
         s.best_checkpoints.push_back({c.at("update").get<int64_t>(), c.at("metric").get<double>()});
+    s.world_size = json.value("world_size", int64_t{1});              // ... and those before multi-process training
     s.interval_updates = json.at("interval_updates").get<int64_t>();
     s.interval_loss_sum = json.at("interval_loss_sum").get<double>();
     s.interval_nll_sum = json.at("interval_nll_sum").get<double>();

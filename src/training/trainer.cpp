@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -98,6 +99,7 @@ void Trainer::initialize() {
   model_->train();
   update_step_ = std::make_unique<UpdateStep>(model_, config_, amp_, device_, options_.reducer);
   validator_ = std::make_unique<Validator>(model_, device_, tokenizer_bytes_, ValidatorOptions::from_config(config_, amp_));
+  validator_->set_reducer(options_.reducer);  // several processes: each validates a shard, the sums are reduced
   const bool is_writer = options_.reducer->is_writer();
   CheckpointPolicyOptions checkpoint_options;
   checkpoint_options.save_dir = options_.save_dir;
@@ -113,6 +115,7 @@ void Trainer::initialize() {
   log_options.is_writer = is_writer;
   log_options.max_updates = config_.max_updates;
   log_options.best_metric = config_.best_checkpoint_metric;
+  log_options.world_size = options_.world_size;
   log_ = std::make_unique<TrainingLog>(log_options);
   schedule_ = LrSchedule::from_config(config_);
   curriculum_ = Curriculum(config_.curriculum);
@@ -124,18 +127,23 @@ void Trainer::initialize() {
   apply_curriculum_stage(0, /*fresh_epoch=*/false);
   state_.train_examples = static_cast<int64_t>(train_->size());
   state_.loss_scale = update_step_->loss_scaler().scale();
+  state_.world_size = options_.world_size;
   if (!options_.save_dir.empty() && is_writer) fs::create_directories(options_.save_dir);
 }
 
 std::vector<ExampleBatch> Trainer::epoch_batches(int64_t epoch) const {
+  // Several processes: rank r of N takes batches r, r + N, ... of the global order, equally many on every rank.
+  auto this_rank_of = [this](std::vector<ExampleBatch> batches) {
+    if (options_.world_size == 1) return batches;
+    return equal_shard_batches(batches, options_.rank, options_.world_size);
+  };
   BatchingOptions batching;
   const int64_t stage_tokens = curriculum_.stage(state_.curriculum_stage).max_tokens;
   batching.max_tokens = stage_tokens > 0 ? stage_tokens : config_.max_tokens;
   batching.sort_window = config_.sort_window;
   batching.seed = static_cast<uint64_t>(config_.seed);
   if (train_kept_.size() == train_source_lengths_.size())  // every example takes part
-    return shard_batches(make_token_budget_batches(train_source_lengths_, train_target_lengths_, batching, epoch),
-                         options_.rank, options_.world_size);
+    return this_rank_of(make_token_budget_batches(train_source_lengths_, train_target_lengths_, batching, epoch));
   // A curriculum stage that skips overlong examples: batch the kept ones, then map back to dataset indices.
   std::vector<int64_t> source, target;
   for (int64_t i : train_kept_) {
@@ -145,7 +153,7 @@ std::vector<ExampleBatch> Trainer::epoch_batches(int64_t epoch) const {
   auto batches = make_token_budget_batches(source, target, batching, epoch);
   for (auto& batch : batches)
     for (auto& i : batch) i = train_kept_[static_cast<size_t>(i)];
-  return shard_batches(batches, options_.rank, options_.world_size);
+  return this_rank_of(std::move(batches));
 }
 
 void Trainer::apply_curriculum_stage(int64_t stage, bool fresh_epoch) {
@@ -327,6 +335,15 @@ void Trainer::load_checkpoint(const std::string& path) {
     state_.batch_in_epoch = 0;
     state_.train_examples = static_cast<int64_t>(train_->size());
   }
+  if (state_.world_size != options_.world_size) {
+    // batch_in_epoch counts this rank's batches: the epoch position in the global order is that times the world size.
+    const int64_t global_position = state_.batch_in_epoch * state_.world_size;
+    spdlog::warn("{}: written by {} processes, resumed on {}: continuing from update {} at batch {} of epoch {}, but the "
+                 "batch order changes (each update now holds other batches; results differ from an uninterrupted run)",
+                 path, state_.world_size, options_.world_size, state_.update, global_position, state_.epoch);
+    state_.batch_in_epoch = global_position / options_.world_size;
+    state_.world_size = options_.world_size;
+  }
   int64_t stage = state_.curriculum_stage;
   if (stage >= curriculum_.stages()) {
     spdlog::warn("{}: the checkpoint is in curriculum stage {}, the config has {}: continuing in the last one", path,
@@ -355,6 +372,7 @@ void Trainer::init_from(const std::string& path, InitFromOptions options) {
   const bool resumable = metadata.is_object() && metadata.contains("state_file") && metadata.contains("training_state");
   TrainingState fresh;
   fresh.train_examples = static_cast<int64_t>(train_->size());
+  fresh.world_size = options_.world_size;
   fresh.loss_scale = update_step_->loss_scaler().scale();
   std::string optimizer_note = "fresh optimizer";
   if (resumable && !options.reset_optimizer) {
@@ -406,12 +424,35 @@ void Trainer::finish(const std::string& stop_reason) {
   }
 }
 
+bool Trainer::agree_to_stop(TrainingSummary& summary, std::chrono::steady_clock::time_point start, double max_seconds,
+                            bool end_of_run) {
+  // Each process sees signals, stop requests and its clock on its own: all must stop before the same update, or
+  // the ones that go on would wait in a collective for the ones that stopped.
+  const int signal = stop_signal_received();
+  std::vector<double> votes{signal != 0 ? 1.0 : 0.0, stop_requested_.load() ? 1.0 : 0.0,
+                            max_seconds > 0 && seconds_since(start) >= max_seconds ? 1.0 : 0.0,
+                            static_cast<double>(signal)};
+  options_.reducer->sum_scalars(votes);
+  if (votes[0] > 0) {
+    summary.stop_reason = "signal";
+    summary.signal = signal != 0 ? signal : SIGTERM;
+  } else if (votes[1] > 0) {
+    summary.stop_reason = "requested";
+  } else if (votes[2] > 0) {
+    summary.stop_reason = end_of_run ? "max_minutes" : "run_for";
+  } else {
+    return false;
+  }
+  return true;
+}
+
 TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_seconds, bool end_of_run) {
   stop_requested_.store(false);
   const auto start = Clock::now();
   auto interval_start = start;
   TrainingSummary summary;
   double loss_sum = 0, loss_tokens = 0, tokens = 0;
+  double interval_step_seconds = 0, interval_communication_seconds = 0;  // the log's all-reduce share
 
   ProgressOptions progress_options;
   progress_options.label = "train";
@@ -430,6 +471,7 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
       summary.stop_reason = "patience";
       break;
     }
+    if (options_.world_size > 1 && agree_to_stop(summary, start, max_seconds, end_of_run)) break;
     if (config_.max_updates > 0 && state_.update >= config_.max_updates) {
       summary.stop_reason = "max_updates";
       break;
@@ -438,16 +480,17 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
       summary.stop_reason = "run_for";
       break;
     }
-    if (max_seconds > 0 && seconds_since(start) >= max_seconds) {
+    const bool alone = options_.world_size == 1;  // else agree_to_stop() decided these for all processes
+    if (alone && max_seconds > 0 && seconds_since(start) >= max_seconds) {
       summary.stop_reason = end_of_run ? "max_minutes" : "run_for";
       break;
     }
-    if (const int signal = stop_signal_received()) {
+    if (const int signal = alone ? stop_signal_received() : 0) {
       summary.stop_reason = "signal";
       summary.signal = signal;
       break;
     }
-    if (stop_requested_.load()) {
+    if (alone && stop_requested_.load()) {
       summary.stop_reason = "requested";
       break;
     }
@@ -457,11 +500,15 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
       break;
     }
     const auto step_start = Clock::now();
+    const double communication_before = options_.reducer->communication_seconds();
     int64_t update_tokens = 0;
     for (const auto& batch : *batches)
       for (int64_t i : batch) update_tokens += train_target_lengths_[static_cast<size_t>(i)];
     const UpdateStepResult step = update_step_->run(*train_, *batches, update_tokens, schedule_.rate(state_.update + 1));
-    state_.training_seconds += seconds_since(step_start);
+    const double step_seconds = seconds_since(step_start);
+    state_.training_seconds += step_seconds;
+    interval_step_seconds += step_seconds;
+    interval_communication_seconds += options_.reducer->communication_seconds() - communication_before;
     tokens += static_cast<double>(step.source_tokens + step.target_tokens);
     if (!step.applied) {
       ++state_.skipped_updates;
@@ -487,7 +534,10 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
       progress.set_field("lr", fmt::format("{:.2e}", step.lr));
       const std::optional<double> loss_scale =
           amp_ == AmpMode::fp16 ? std::optional<double>(update_step_->loss_scaler().scale()) : std::nullopt;
-      log_->interval(state_, step.lr, seconds_since(interval_start), loss_scale);
+      std::optional<double> allreduce_share;
+      if (options_.world_size > 1) allreduce_share = interval_communication_seconds / std::max(interval_step_seconds, 1e-12);
+      log_->interval(state_, step.lr, seconds_since(interval_start), loss_scale, allreduce_share);
+      interval_step_seconds = interval_communication_seconds = 0;
       state_.interval_updates = 0;
       state_.interval_loss_sum = state_.interval_nll_sum = state_.interval_grad_norm_sum = 0.0;
       state_.interval_target_tokens = state_.interval_source_tokens = 0;

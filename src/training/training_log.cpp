@@ -33,7 +33,8 @@ void TrainingLog::write(const nlohmann::ordered_json& record) {
   metrics_->write(record);
 }
 
-void TrainingLog::interval(const TrainingState& s, double lr, double interval_seconds, std::optional<double> loss_scale) {
+void TrainingLog::interval(const TrainingState& s, double lr, double interval_seconds, std::optional<double> loss_scale,
+                           std::optional<double> allreduce_share) {
   const double tokens = static_cast<double>(std::max<int64_t>(s.interval_target_tokens, 1));
   const double loss = s.interval_loss_sum / tokens;
   const double nll = s.interval_nll_sum / tokens;
@@ -56,14 +57,24 @@ void TrainingLog::interval(const TrainingState& s, double lr, double interval_se
   record["elapsed_s"] = s.training_seconds;
   record["skipped_updates"] = s.skipped_updates;
   if (loss_scale) record["loss_scale"] = *loss_scale;
+  std::string distributed;
+  if (options_.world_size > 1) {
+    record["world_size"] = options_.world_size;
+    if (allreduce_share) {
+      record["allreduce_share"] = *allreduce_share;
+      distributed = fmt::format(" | world {} | allreduce {:.0f}%", options_.world_size, 100 * *allreduce_share);
+    } else {
+      distributed = fmt::format(" | world {}", options_.world_size);
+    }
+  }
   write(record);
   if (options_.log_lines && options_.is_writer) {
     std::string eta;
     if (options_.max_updates > 0 && updates_per_s > 0)
       eta = " | eta " + format_duration(static_cast<double>(options_.max_updates - s.update) / updates_per_s);
     spdlog::info("epoch {} | update {} | loss {:.4f} | nll {:.4f} | ppl {:.2f} | lr {:.3e} | gnorm {:.3f} | {:.0f} tok/s | "
-                 "{:.2f} upd/s | elapsed {}{}",
-                 s.epoch, s.update, loss, nll, std::exp(nll), lr, grad_norm, tokens_per_s, updates_per_s,
+                 "{:.2f} upd/s{} | elapsed {}{}",
+                 s.epoch, s.update, loss, nll, std::exp(nll), lr, grad_norm, tokens_per_s, updates_per_s, distributed,
                  format_duration(s.training_seconds), eta);
   }
 }

@@ -24,6 +24,7 @@ UpdateStep::UpdateStep(SummarizationModel model, const TrainingConfig& config, A
   adam.eps(config.adam_eps);
   adam.weight_decay(config.weight_decay);
   optimizer_ = std::make_unique<torch::optim::AdamW>(model_->parameters(), adam);
+  reducer_->attach(model_->parameters());
 }
 
 void UpdateStep::set_length_limits(int64_t max_source, int64_t max_target) {
@@ -58,7 +59,8 @@ UpdateStepResult UpdateStep::run(const data::BinaryDataset& dataset, const std::
   const int64_t pad_id = model_->config().pad_id;
 
   bool finite = true;
-  for (const auto& indices : batches) {
+  for (size_t b = 0; b < batches.size(); ++b) {
+    const auto& indices = batches[b];
     const Batch batch = collate_batch(dataset, indices, collate_config_).to(device_);
     LabelSmoothedLoss loss;
     torch::Tensor objective;  // () summed over tokens
@@ -83,8 +85,12 @@ UpdateStepResult UpdateStep::run(const data::BinaryDataset& dataset, const std::
       finite = false;
       continue;
     }
+    reducer_->before_backward(b + 1 == batches.size());
     (objective * (scale / update_tokens)).backward();
   }
+  // Every rank reduces, even when its own loss was not finite: the collectives of all ranks must match.
+  const auto parameters = model_->parameters();
+  reducer_->reduce_gradients(parameters);
 
   // One agreement for all processes: any non-finite loss skips the update everywhere; the statistics are global.
   std::vector<double> agreed{finite ? 0.0 : 1.0, result.loss_sum, result.nll_sum,
@@ -97,14 +103,10 @@ UpdateStepResult UpdateStep::run(const data::BinaryDataset& dataset, const std::
   result.source_tokens = static_cast<int64_t>(agreed[4]);
 
   if (finite) {
-    const auto parameters = model_->parameters();
-    std::vector<torch::Tensor> gradients;
-    for (auto& p : parameters)
-      if (p.grad().defined()) gradients.push_back(p.grad());
-    reducer_->reduce_gradients(gradients);
     if (scale != 1.0) {
       torch::NoGradGuard no_grad;
-      for (auto& g : gradients) g.mul_(1.0 / scale);
+      for (const auto& p : parameters)
+        if (p.grad().defined()) p.grad().mul_(1.0 / scale);
     }
     const double max_norm = clip_norm_ > 0 ? clip_norm_ : std::numeric_limits<double>::infinity();
     result.grad_norm = torch::nn::utils::clip_grad_norm_(parameters, max_norm);

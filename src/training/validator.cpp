@@ -99,8 +99,10 @@ void Validator::add_loss(const data::BinaryDataset& dataset, ValidationResult& r
   batching.max_tokens = options_.max_tokens;
   batching.shuffle = false;
   double loss_sum = 0, nll_sum = 0;
-  for (const auto& indices : make_token_budget_batches(clipped_source_lengths(dataset, mc),
-                                                       clipped_target_lengths(dataset, mc), batching, 0)) {
+  const int64_t rank = reducer_ ? reducer_->rank() : 0, world_size = reducer_ ? reducer_->world_size() : 1;
+  const auto all_batches =
+      make_token_budget_batches(clipped_source_lengths(dataset, mc), clipped_target_lengths(dataset, mc), batching, 0);
+  for (const auto& indices : shard_batches(all_batches, rank, world_size)) {
     const Batch batch = collate_batch(dataset, indices, mc).to(device_);
     AutocastScope autocast(options_.amp);
     const EncoderOutput encoded = model->encode(batch.source, batch.source_mask);
@@ -109,6 +111,13 @@ void Validator::add_loss(const data::BinaryDataset& dataset, ValidationResult& r
     loss_sum += loss.loss.item<double>();
     nll_sum += loss.nll_loss.item<double>();
     result.tokens += loss.tokens;
+  }
+  if (world_size > 1) {
+    std::vector<double> sums{loss_sum, nll_sum, static_cast<double>(result.tokens)};
+    reducer_->sum_scalars(sums);
+    loss_sum = sums[0];
+    nll_sum = sums[1];
+    result.tokens = static_cast<int64_t>(sums[2]);
   }
   const double tokens = static_cast<double>(std::max<int64_t>(result.tokens, 1));
   result.loss = loss_sum / tokens;
@@ -121,19 +130,37 @@ void Validator::add_rouge(const data::BinaryDataset& dataset, ValidationResult& 
     tokenizer_ = std::make_shared<const data::SentencePieceTokenizer>(data::SentencePieceTokenizer::from_bytes(tokenizer_bytes_));
   const size_t count = std::min<size_t>(dataset.size(), static_cast<size_t>(options_.rouge_documents));
   if (count == 0) return;
+  // Several processes: documents rank, rank + N, ... here; the per-document score sums are reduced below.
+  const size_t rank = reducer_ ? static_cast<size_t>(reducer_->rank()) : 0;
+  const size_t world_size = reducer_ ? static_cast<size_t>(reducer_->world_size()) : 1;
+  std::vector<size_t> mine;
   std::vector<std::vector<int64_t>> documents;
-  for (size_t i = 0; i < count; ++i) documents.push_back(dataset.source(i).to_vector());
-  const auto predictions = generate_summaries(model_, tokenizer_, documents, options_.search);
+  for (size_t i = rank; i < count; i += world_size) {
+    mine.push_back(i);
+    documents.push_back(dataset.source(i).to_vector());
+  }
+  std::vector<std::string> predictions;
+  if (!documents.empty()) predictions = generate_summaries(model_, tokenizer_, documents, options_.search);
   const RougeScorer scorer;
-  for (size_t i = 0; i < count; ++i) {
-    const RougeScores scores = scorer.score(reference_text(*tokenizer_, dataset, i), predictions[i]);
+  for (size_t k = 0; k < mine.size(); ++k) {
+    const RougeScores scores = scorer.score(reference_text(*tokenizer_, dataset, mine[k]), predictions[k]);
     add_scores(result.rouge.rouge1, scores.rouge1);
     add_scores(result.rouge.rouge2, scores.rouge2);
     add_scores(result.rouge.rougeL, scores.rougeL);
     add_scores(result.rouge.rougeLsum, scores.rougeLsum);
   }
-  for (RougeScore* s : {&result.rouge.rouge1, &result.rouge.rouge2, &result.rouge.rougeL, &result.rouge.rougeLsum})
-    divide_scores(*s, static_cast<double>(count));
+  RougeScore* const all[] = {&result.rouge.rouge1, &result.rouge.rouge2, &result.rouge.rougeL, &result.rouge.rougeLsum};
+  if (world_size > 1) {
+    std::vector<double> sums;
+    for (RougeScore* s : all) sums.insert(sums.end(), {s->precision, s->recall, s->fmeasure});
+    reducer_->sum_scalars(sums);
+    for (size_t j = 0; j < 4; ++j) {
+      all[j]->precision = sums[3 * j];
+      all[j]->recall = sums[3 * j + 1];
+      all[j]->fmeasure = sums[3 * j + 2];
+    }
+  }
+  for (RougeScore* s : all) divide_scores(*s, static_cast<double>(count));
   result.has_rouge = true;
   result.rouge_documents = static_cast<int64_t>(count);
 }

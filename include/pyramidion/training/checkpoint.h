@@ -43,14 +43,15 @@ struct TrainingState {
     double metric = 0.0;
   };
   std::vector<RankedCheckpoint> best_checkpoints;
+  int64_t world_size = 1;         // processes of the run (batch_in_epoch counts batches of one rank's shard)
   // The log interval in progress (so a resumed run logs the same averages as an uninterrupted one).
   int64_t interval_updates = 0;
   double interval_loss_sum = 0.0, interval_nll_sum = 0.0, interval_grad_norm_sum = 0.0;
   int64_t interval_target_tokens = 0, interval_source_tokens = 0;
 
   nlohmann::json to_json() const;
-  // Throws std::runtime_error on missing fields; fields added later (curriculum_stage, validations_without_improvement,
-  // best_checkpoints) default to 0 / empty when absent.
+  // Throws std::runtime_error on missing fields; fields added later default when absent: curriculum_stage,
+  // validations_without_improvement 0, best_checkpoints empty, world_size 1.
   static TrainingState from_json(const nlohmann::json& json);
 };
 

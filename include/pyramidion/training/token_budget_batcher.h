@@ -32,6 +32,11 @@ int64_t padded_batch_tokens(const ExampleBatch& batch, const std::vector<int64_t
 // Data-parallel sharding: rank r of world_size gets batches r, r + world_size, r + 2 * world_size, ...
 // (a partition of the batches; ranks differ by at most one batch).
 std::vector<ExampleBatch> shard_batches(const std::vector<ExampleBatch>& batches, int64_t rank, int64_t world_size);
+// The same with equal shards: the last (batches.size() % world_size) batches of the order are left out, so every
+// rank runs the same number of updates per epoch (none waits at an epoch's end for one that has no batch left).
+// Rank r's j-th batch is batch j * world_size + r: the updates of N ranks hold the batches that one process with
+// N times the update_freq takes as consecutive micro-batches. Throws when there are fewer batches than ranks.
+std::vector<ExampleBatch> equal_shard_batches(const std::vector<ExampleBatch>& batches, int64_t rank, int64_t world_size);
 
 // A deterministic shuffle (Fisher-Yates over SplitMix64), identical across standard libraries.
 void deterministic_shuffle(std::vector<int64_t>& values, uint64_t seed);

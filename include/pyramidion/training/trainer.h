@@ -8,6 +8,7 @@
 //   trainer.on_validation([](const ValidationResult& r) { ... });
 //   TrainingSummary summary = trainer.run();
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -51,7 +52,9 @@ struct TrainerOptions {
   std::string save_dir;       // checkpoints + metrics.jsonl; "" = write nothing unless asked
   bool progress = true;       // progress bar on a terminal, log lines otherwise
   bool log_lines = true;      // log lines (spdlog info) every log_interval updates
-  int64_t rank = 0;           // data-parallel shard of the batches (multi-process training is not wired yet)
+  // Data-parallel shard (training/distributed_context.h): rank r of world_size takes batches r, r + N, ... of each
+  // epoch's order (equal counts per rank), validates a shard of the validation set.
+  int64_t rank = 0;
   int64_t world_size = 1;
   // Sums gradients and agreement scalars over the processes; nullptr = one process (LocalGradientReducer).
   // Its rank and world size must equal the two above. Only rank 0 writes checkpoints, metrics and log lines.
@@ -135,6 +138,9 @@ class Trainer {
   TrainingSummary train_loop(int64_t max_updates_this_call, double max_seconds, bool end_of_run);
   void sync_curriculum();  // moves to the stage of the next update (unit updates / epochs)
   void apply_curriculum_stage(int64_t stage, bool fresh_epoch);  // the stage's lengths, budget and batch order
+  // Several processes: whether any of them has a stop signal, request or time limit (then all stop, same reason).
+  bool agree_to_stop(TrainingSummary& summary, std::chrono::steady_clock::time_point start, double max_seconds,
+                     bool end_of_run);
   void account(const UpdateStepResult& step);  // the applied update into the state's counters and interval
   void after_validation(const ValidationResult& result);
   bool parameters_finite() const;

@@ -22,6 +22,7 @@ struct TrainingLogOptions {
   bool is_writer = true;
   int64_t max_updates = 0;  // for the ETA of the log line; 0 = none
   ValidationMetric best_metric = ValidationMetric::loss;
+  int64_t world_size = 1;   // > 1: records and lines show it and the all-reduce share of step time
 };
 
 class TrainingLog {
@@ -34,7 +35,9 @@ class TrainingLog {
   void resume_at(int64_t update);
 
   // The interval record from state's interval_* sums (the caller resets them). loss_scale: fp16 only.
-  void interval(const TrainingState& state, double lr, double interval_seconds, std::optional<double> loss_scale);
+  // allreduce_share: several processes, the fraction of the interval's step time spent blocked in collectives.
+  void interval(const TrainingState& state, double lr, double interval_seconds, std::optional<double> loss_scale,
+                std::optional<double> allreduce_share = std::nullopt);
   // The validation record; `state` already holds the best metric after this validation.
   void validation(const ValidationResult& result, const TrainingState& state, bool improved);
 

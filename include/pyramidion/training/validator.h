@@ -13,6 +13,7 @@
 #include "pyramidion/decoding/beam_search.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/models/summarization_model.h"
+#include "pyramidion/training/gradient_reducer.h"
 #include "pyramidion/training/mixed_precision.h"
 #include "pyramidion/training/training_config.h"
 
@@ -57,6 +58,9 @@ class Validator {
 
   bool computes_rouge() const { return !tokenizer_bytes_.empty() && options_.rouge_documents > 0; }
   ValidatorOptions& options() { return options_; }  // e.g. a curriculum stage's token budget
+  // Several processes: each validates its shard (loss batches r, r + N, ...; ROUGE documents likewise) and the
+  // sums are reduced, so every rank gets the same result. nullptr = one process.
+  void set_reducer(std::shared_ptr<GradientReducer> reducer) { reducer_ = std::move(reducer); }
 
  private:
   void add_loss(const data::BinaryDataset& dataset, ValidationResult& result) const;
@@ -67,6 +71,7 @@ class Validator {
   std::string tokenizer_bytes_;
   std::shared_ptr<const data::SentencePieceTokenizer> tokenizer_;
   ValidatorOptions options_;
+  std::shared_ptr<GradientReducer> reducer_;
 };
 
 }  // namespace pyramidion
