@@ -62,7 +62,12 @@ TopKTrace successive_halving_topk_trace(const torch::Tensor& scores, int64_t k, 
     round.embeddings = dummy.narrow(1, 0, s.size(1)).contiguous();
     round.scores = s.contiguous();
     ops_detail::make_halving_pairs(round, options.flip_right, options.sort_back);
-    ops_detail::HalvingOutput out = kernels.forward(round, options.base);
+    const int64_t half = round.scores.size(1) / 2;
+    round.weight = torch::empty({batch, half}, round.scores.options());
+    ops_detail::HalvingOutput out;  // the kernels write into preallocated outputs
+    out.embeddings = torch::empty({batch, half, 1}, round.embeddings.options());
+    out.scores = torch::empty({batch, half}, round.scores.options());
+    kernels.forward(round, options.base, out);
     torch::Tensor w = round.weight.unsqueeze(-1);  // (batch, m/2, 1): the weight of `first`
     lists = torch::cat({gather_rows(lists, round.first), gather_rows(lists, round.second)}, 2);
     weights = torch::cat({gather_rows(weights, round.first) * w, gather_rows(weights, round.second) * (1 - w)}, 2);
