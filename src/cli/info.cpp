@@ -66,6 +66,7 @@ nlohmann::ordered_json describe_file(const std::string& path) {
       const auto t = data::SentencePieceTokenizer::from_bytes(loaded.tokenizer_bytes);
       tokenizer["vocab_size"] = t.vocab_size();
       tokenizer["bytes"] = loaded.tokenizer_bytes.size();
+      tokenizer["checksum"] = data::tokenizer_checksum_text(data::tokenizer_checksum(loaded.tokenizer_bytes));
       tokenizer["special_ids"] = {{"pad", t.pad_id()}, {"unk", t.unk_id()}, {"bos", t.bos_id()}, {"eos", t.eos_id()},
                                   {"sep", t.sentence_separator_id()}};
     } catch (const std::exception& e) {
@@ -99,6 +100,7 @@ void print_table(const nlohmann::ordered_json& info) {
     fmt::print("tokenizer: vocabulary {}, special ids pad {} unk {} bos {} eos {} <sep> {}\n", t["vocab_size"].get<int64_t>(),
                ids["pad"].get<int64_t>(), ids["unk"].get<int64_t>(), ids["bos"].get<int64_t>(), ids["eos"].get<int64_t>(),
                ids["sep"].get<int64_t>());
+    fmt::print("tokenizer checksum: {}\n", t["checksum"].get<std::string>());
   }
   if (info.contains("training_state")) {
     const auto& s = info["training_state"];
