@@ -399,6 +399,7 @@ TEST_F(Robustness, InfoDescribesAModelFileAndNamesABadOne) {
   EXPECT_GT(info["parameters"].get<int64_t>(), 0);
   EXPECT_EQ(info["tokenizer"]["vocab_size"].get<int64_t>(), 29);
   EXPECT_EQ(info["tokenizer"]["special_ids"]["eos"].get<int64_t>(), 3);
+  EXPECT_EQ(info["tokenizer"]["checksum"].get<std::string>().rfind("fnv1a64:", 0), 0u) << info["tokenizer"];
   EXPECT_EQ(info["config"]["d_model"], "16");
   r = run("PYR info '" + model() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
