@@ -18,7 +18,7 @@ results="${RESULTS_DIR:-$root/results/sumpubmed}"
 minutes="${MINUTES:-60}"         # training wall-clock budget per model
 threads="${THREADS:-1}"          # intra-op threads per run; the two runs train at the same time
 test_docs="${TEST_DOCS:-200}"    # fixed subset: the first N test articles
-valid_docs="${VALID_DOCS:-50}"   # validation subset (ROUGE during training)
+valid_docs="${VALID_DOCS:-100}"  # validation subset (ROUGE during training)
 beam="${BEAM:-4}"
 archs=(blockwise deep-pyramidion)
 
