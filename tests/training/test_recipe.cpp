@@ -18,13 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-TrainerOptions quiet(const std::string& save_dir = "") {
-  TrainerOptions o;
-  o.save_dir = save_dir;
-  o.progress = false;
-  o.log_lines = false;
-  return o;
-}
+using testing::quiet;
 
 TEST(Recipe, CosineScheduleFollowsItsFormula) {
   TrainingConfig config;

@@ -20,13 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-TrainerOptions quiet(const std::string& save_dir = "") {
-  TrainerOptions o;
-  o.save_dir = save_dir;
-  o.progress = false;
-  o.log_lines = false;
-  return o;
-}
+using testing::quiet;
 
 SummarizationModel seeded(const ModelConfig& config, uint64_t seed) {
   torch::manual_seed(seed);

@@ -14,6 +14,7 @@
 #include "../data/temp_dir.h"
 #include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/models/model_config.h"
+#include "pyramidion/training/trainer.h"
 #include "pyramidion/training/training_config.h"
 
 namespace pyramidion::testing {
@@ -72,6 +73,15 @@ inline TrainingConfig tiny_training_config() {
   t.seed = 7;
   t.threads = 1;  // tiny models: more threads only contend (and the machine may be shared)
   return t;
+}
+
+// Trainer options for tests: no progress bar, no log lines.
+inline TrainerOptions quiet(const std::string& save_dir = "") {
+  TrainerOptions o;
+  o.save_dir = save_dir;
+  o.progress = false;
+  o.log_lines = false;
+  return o;
 }
 
 inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
