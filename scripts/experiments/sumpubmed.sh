@@ -20,6 +20,7 @@ threads="${THREADS:-1}"          # intra-op threads per run; the two runs train 
 test_docs="${TEST_DOCS:-200}"    # fixed subset: the first N test articles
 valid_docs="${VALID_DOCS:-100}"  # validation subset (ROUGE during training)
 beam="${BEAM:-4}"
+no_repeat="${NO_REPEAT_NGRAM:-3}"  # as fairseq's summarization recipes: never repeat a trigram
 archs=(blockwise deep-pyramidion)
 
 [ -x "$bin" ] || { echo "sumpubmed: $bin not built (bash scripts/build.sh)" >&2; exit 1; }
@@ -92,7 +93,7 @@ if ! stage_done evaluate; then
   for arch in "${archs[@]}"; do
     log "evaluate $arch (beam $beam)"
     "$bin" --threads 2 evaluate -m "$work/$arch/checkpoint_best.pt" --data "$work/test.jsonl" --json --beam "$beam" \
-      --max-len-b 400 --predictions "$results/$arch.predictions.jsonl" \
+      --no-repeat-ngram-size "$no_repeat" --max-len-b 400 --predictions "$results/$arch.predictions.jsonl" \
       > "$results/$arch.rouge.json" 2> "$results/$arch.evaluate.log"
   done
   mark_done evaluate
