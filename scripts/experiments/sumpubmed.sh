@@ -19,7 +19,7 @@ minutes="${MINUTES:-60}"         # training wall-clock budget per model
 threads="${THREADS:-1}"          # intra-op threads per run; the two runs train at the same time
 test_docs="${TEST_DOCS:-200}"    # fixed subset: the first N test articles
 valid_docs="${VALID_DOCS:-100}"  # validation subset (ROUGE during training)
-beam="${BEAM:-4}"
+beam="${BEAM:-1}"                # greedy: beam 4 over 200 long abstracts would not fit the session on this CPU
 no_repeat="${NO_REPEAT_NGRAM:-3}"  # as fairseq's summarization recipes: never repeat a trigram
 archs=(blockwise deep-pyramidion)
 
@@ -90,12 +90,18 @@ if ! stage_done evaluate; then
     "$bin" evaluate --baseline "$baseline" --data "$work/test.jsonl" --json \
       --predictions "$results/$baseline.predictions.jsonl" > "$results/$baseline.rouge.json" 2> "$results/$baseline.evaluate.log"
   done
+  # Both models at once, THREADS threads each (as in training).
+  pids=()
   for arch in "${archs[@]}"; do
     log "evaluate $arch (beam $beam)"
-    "$bin" --threads 2 evaluate -m "$work/$arch/checkpoint_best.pt" --data "$work/test.jsonl" --json --beam "$beam" \
-      --no-repeat-ngram-size "$no_repeat" --max-len-b 400 --predictions "$results/$arch.predictions.jsonl" \
-      > "$results/$arch.rouge.json" 2> "$results/$arch.evaluate.log"
+    "$bin" --threads "$threads" evaluate -m "$work/$arch/checkpoint_best.pt" --data "$work/test.jsonl" --json \
+      --beam "$beam" --no-repeat-ngram-size "$no_repeat" --max-len-b 400 \
+      --predictions "$results/$arch.predictions.jsonl" > "$results/$arch.rouge.json" 2> "$results/$arch.evaluate.log" &
+    pids+=($!)
   done
+  status=0
+  for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+  [ "$status" -eq 0 ] || { log "evaluation failed (exit $status); see $results/*.evaluate.log"; exit "$status"; }
   mark_done evaluate
 fi
 

@@ -37,8 +37,13 @@ def rouge_table(results):
         if not os.path.exists(path):
             continue
         with open(path) as f:
-            report = json.load(f)
+            try:
+                report = json.load(f)
+            except json.JSONDecodeError:  # still being written (or failed): left out
+                continue
         scores = find_scores(report)
+        if scores is None:
+            continue
         cells = []
         for m in METRICS:
             f1 = scores[m]["fmeasure"]
@@ -54,7 +59,7 @@ def read_jsonl(path):
 
 
 def training_table(results):
-    lines = ["| model | updates | training time | updates/s | tokens/s (source + target) | validations | "
+    lines = ["| model | updates | time in updates (of 60 min wall) | updates/s | tokens/s (source + target) | validations | "
              "best valid ROUGE-Lsum (update) | last logged train loss |", "|---|---|---|---|---|---|---|---|"]
     for arch in MODELS:
         path = os.path.join(results, arch + ".metrics.jsonl")
