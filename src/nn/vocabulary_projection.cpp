@@ -9,6 +9,7 @@
 // no FMA, so both copies give the same bits.
 #if defined(__x86_64__) && defined(__GNUC__)
 #define PYRAMIDION_PROJECTION_AVX2 1
+#include <immintrin.h>
 #endif
 
 namespace pyramidion {
@@ -16,16 +17,9 @@ namespace {
 
 #define PYRAMIDION_INLINE __attribute__((always_inline)) inline
 
-// sum_d a[d] * b[d] with 8 partial sums in a fixed order.
-PYRAMIDION_INLINE float dot8(const float* __restrict a, const float* __restrict b, int64_t dim) {
-  constexpr int kLanes = 8;
-  float acc[kLanes] = {};
-  int64_t d = 0;
-  for (; d + kLanes <= dim; d += kLanes) {
-    for (int l = 0; l < kLanes; ++l) acc[l] += a[d + l] * b[d + l];
-  }
-  float tail = 0;
-  for (; d < dim; ++d) tail += a[d] * b[d];
+// Every output is sum_d w[d] * h[d] with 8 partial sums (lane l adds the products d = l, l + 8, ...) combined in
+// a fixed order: the same bits whichever other rows a call holds and whichever copy of the kernel runs.
+PYRAMIDION_INLINE float combine_lanes(const float* acc, float tail) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
 }
 
@@ -36,19 +30,90 @@ struct ProjectionArgs {
   int64_t rows, vocab, dim;
 };
 
-// Vocabulary rows [begin, end): each matrix row is read once and dotted with every hidden row (in L1).
-PYRAMIDION_INLINE void project_body(const ProjectionArgs& a, int64_t begin, int64_t end) {
-  for (int64_t v = begin; v < end; ++v) {
-    const float* w = a.weight + v * a.dim;
-    for (int64_t r = 0; r < a.rows; ++r) a.out[r * a.vocab + v] = dot8(w, a.hidden + r * a.dim, a.dim);
+// V matrix rows x R hidden rows at once: V * R independent accumulators. One accumulator per output keeps the
+// summation order of a lone dot product; several at once hide the latency of its chain of additions (one chain
+// alone waits ~4 cycles per 8 products). Block<V, R>::run(args, v0, r0) writes out[r0 .. r0+R, v0 .. v0+V].
+template <int V, int R>
+struct PortableBlock {
+  static void run(const ProjectionArgs& a, int64_t v0, int64_t r0) {
+    constexpr int kLanes = 8;
+    float acc[V][R][kLanes] = {};
+    int64_t d = 0;
+    for (; d + kLanes <= a.dim; d += kLanes)
+      for (int i = 0; i < V; ++i)
+        for (int j = 0; j < R; ++j)
+          for (int l = 0; l < kLanes; ++l)
+            acc[i][j][l] += a.weight[(v0 + i) * a.dim + d + l] * a.hidden[(r0 + j) * a.dim + d + l];
+    for (int i = 0; i < V; ++i)
+      for (int j = 0; j < R; ++j) {
+        float tail = 0;
+        for (int64_t t = d; t < a.dim; ++t) tail += a.weight[(v0 + i) * a.dim + t] * a.hidden[(r0 + j) * a.dim + t];
+        a.out[(r0 + j) * a.vocab + v0 + i] = combine_lanes(acc[i][j], tail);
+      }
   }
+};
+
+#ifdef PYRAMIDION_PROJECTION_AVX2
+// The same order in AVX registers (one 8-lane register per output; multiply then add, never fused).
+template <int V, int R>
+struct Avx2Block {
+  __attribute__((target("avx2"))) static void run(const ProjectionArgs& a, int64_t v0, int64_t r0) {
+    __m256 acc[V][R];
+    for (int i = 0; i < V; ++i)
+      for (int j = 0; j < R; ++j) acc[i][j] = _mm256_setzero_ps();
+    const float* w = a.weight + v0 * a.dim;
+    const float* h = a.hidden + r0 * a.dim;
+    int64_t d = 0;
+    for (; d + 8 <= a.dim; d += 8) {
+      for (int i = 0; i < V; ++i) {
+        const __m256 wv = _mm256_loadu_ps(w + i * a.dim + d);
+        for (int j = 0; j < R; ++j)
+          acc[i][j] = _mm256_add_ps(acc[i][j], _mm256_mul_ps(wv, _mm256_loadu_ps(h + j * a.dim + d)));
+      }
+    }
+    for (int i = 0; i < V; ++i)
+      for (int j = 0; j < R; ++j) {
+        float tail = 0;
+        for (int64_t t = d; t < a.dim; ++t) tail += w[i * a.dim + t] * h[j * a.dim + t];
+        // ((0+4) + (1+5)) + ((2+6) + (3+7)), as combine_lanes.
+        const __m128 pairs = _mm_add_ps(_mm256_castps256_ps128(acc[i][j]), _mm256_extractf128_ps(acc[i][j], 1));
+        const __m128 quads = _mm_hadd_ps(pairs, pairs);
+        const float sum = _mm_cvtss_f32(quads) + _mm_cvtss_f32(_mm_shuffle_ps(quads, quads, 1));
+        a.out[(r0 + j) * a.vocab + v0 + i] = sum + tail;
+      }
+  }
+};
+#endif
+
+// Matrix rows v0 .. v0 + V - 1 against every hidden row, in blocks of at most 8 accumulators.
+template <template <int, int> class Block, int V>
+PYRAMIDION_INLINE void project_matrix_rows(const ProjectionArgs& a, int64_t v0) {
+  constexpr int kRows = 8 / V;
+  int64_t r = 0;
+  for (; r + kRows <= a.rows; r += kRows) Block<V, kRows>::run(a, v0, r);
+  for (; r < a.rows; ++r) Block<V, 1>::run(a, v0, r);
 }
 
-void project_baseline(const ProjectionArgs& a, int64_t begin, int64_t end) { project_body(a, begin, end); }
-#ifdef PYRAMIDION_PROJECTION_AVX2
-__attribute__((target("avx2"))) void project_avx2(const ProjectionArgs& a, int64_t begin, int64_t end) {
-  project_body(a, begin, end);
+// Matrix rows [begin, end): each block of matrix rows is read from memory once (it stays in L1 across the hidden
+// rows). Few hidden rows take more matrix rows per block, so that there are always ~8 chains in flight.
+template <template <int, int> class Block>
+void project_body(const ProjectionArgs& a, int64_t begin, int64_t end) {
+  int64_t v = begin;
+  if (a.rows == 1) {
+    for (; v + 8 <= end; v += 8) project_matrix_rows<Block, 8>(a, v);
+  } else if (a.rows < 4) {
+    for (; v + 4 <= end; v += 4) project_matrix_rows<Block, 4>(a, v);
+  } else {
+    for (; v + 2 <= end; v += 2) project_matrix_rows<Block, 2>(a, v);
+  }
+  for (; v < end; ++v) project_matrix_rows<Block, 1>(a, v);
 }
+
+void project_baseline(const ProjectionArgs& a, int64_t begin, int64_t end) { project_body<PortableBlock>(a, begin, end); }
+
+#ifdef PYRAMIDION_PROJECTION_AVX2
+void project_avx2(const ProjectionArgs& a, int64_t begin, int64_t end) { project_body<Avx2Block>(a, begin, end); }
+
 bool has_avx2() {
   static const bool available = [] {
     __builtin_cpu_init();

@@ -24,6 +24,39 @@ TEST(VocabularyProjection, OnePassKernelEqualsTheMatrixProduct) {
   }
 }
 
+// The documented summation order, one output at a time: lane l sums the products d = l, l + 8, ... in order,
+// the lanes are combined as ((0+4) + (1+5)) + ((2+6) + (3+7)), then the tail (dim % 8) is added.
+float documented_dot(const float* w, const float* h, int64_t dim) {
+  float acc[8] = {};
+  int64_t d = 0;
+  for (; d + 8 <= dim; d += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += w[d + l] * h[d + l];
+  float tail = 0;
+  for (; d < dim; ++d) tail += w[d] * h[d];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+}
+
+// Every block shape of the kernel (1..9 rows: 8, 4 or 2 matrix rows at a time, the row and vocabulary remainders)
+// gives each output exactly the documented order's bits.
+TEST(VocabularyProjection, EveryBlockShapeGivesTheDocumentedSummationOrder) {
+  for (int64_t dim : {256, 37}) {
+    auto gen = at::detail::createCPUGenerator(dim + 1);
+    auto weight = torch::randn({1003, dim}, gen).contiguous();  // 1003: a remainder for every block width
+    for (int64_t rows = 1; rows <= 9; ++rows) {
+      auto hidden = torch::randn({rows, dim}, gen).contiguous();
+      auto out = project_rows_one_pass(hidden, weight).contiguous();  // (rows, 1003)
+      const float* w = weight.data_ptr<float>();
+      const float* h = hidden.data_ptr<float>();
+      const float* o = out.data_ptr<float>();
+      int64_t mismatches = 0;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t v = 0; v < 1003; ++v)
+          mismatches += o[r * 1003 + v] != documented_dot(w + v * dim, h + r * dim, dim);
+      EXPECT_EQ(mismatches, 0) << rows << " rows, dim " << dim;
+    }
+  }
+}
+
 TEST(VocabularyProjection, KernelOnlyWithoutGradientsAndFewRows) {
   auto weight = torch::randn({50, 8}).requires_grad_(true);
   auto hidden = torch::randn({2, 1, 8});
