@@ -15,7 +15,7 @@ bin="${PYRAMIDION:-$root/build/pyramidion}"
 data="${SUMPUBMED_DIR:-$root/../shared/data/sumpubmed}"
 work="${WORK_DIR:-$root/../sumpubmed-work}"
 results="${RESULTS_DIR:-$root/results/sumpubmed}"
-minutes="${MINUTES:-60}"         # training wall-clock budget per model
+minutes="${MINUTES:-60}"         # wall-clock budget per model, its validations included (training.max_minutes)
 threads="${THREADS:-1}"          # intra-op threads per run; the two runs train at the same time
 test_docs="${TEST_DOCS:-200}"    # fixed subset: the first N test articles
 valid_docs="${VALID_DOCS:-100}"  # validation subset (ROUGE during training)
@@ -64,7 +64,9 @@ trained_seconds() {
   "$bin" info --json "$last" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["training_state"]["training_seconds"]))'
 }
 
-# 3. Training: both models at once, THREADS threads each, until each has trained MINUTES minutes in total.
+# 3. Training: both models at once, THREADS threads each, MINUTES of wall clock each. After an interruption a run
+#    continues for MINUTES minus the time it spent in updates so far (checkpoint training_seconds; the time of its
+#    earlier validations is not charged again).
 if ! stage_done train; then
   pids=()
   for arch in "${archs[@]}"; do

@@ -93,6 +93,23 @@ def words(text, n):
     return " ".join(parts[:n]) + (" …" if len(parts) > n else "")
 
 
+def output_table(results):
+    """Whether a model's summaries depend on the article at all: distinct outputs and their length."""
+    lines = ["| system | distinct summaries | mean words | reference mean words |", "|---|---|---|---|"]
+    for key, name in SYSTEMS:
+        path = os.path.join(results, key + ".predictions.jsonl")
+        if not os.path.exists(path):
+            continue
+        rows = read_jsonl(path)
+        if not rows:
+            continue
+        distinct = len({r["prediction"] for r in rows})
+        mean_words = sum(len(r["prediction"].split()) for r in rows) / len(rows)
+        reference_words = sum(len(r["target"].split()) for r in rows) / len(rows)
+        lines.append(f"| {name} | {distinct} of {len(rows)} | {mean_words:.0f} | {reference_words:.0f} |")
+    return "\n".join(lines)
+
+
 def examples(results, count=3):
     predictions = {}
     for key in MODELS + ["lead-3"]:
@@ -118,6 +135,8 @@ def main():
                                                                   "sumpubmed")
     print("### Test ROUGE (F1 %, mean [95% bootstrap interval])\n")
     print(rouge_table(results))
+    print("\n### What the summaries are\n")
+    print(output_table(results))
     print("\n### Training\n")
     print(training_table(results))
     print("\n### Examples\n")
