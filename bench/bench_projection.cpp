@@ -5,6 +5,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include "bench_main.h"
+
 #include "pyramidion/nn/vocabulary_projection.h"
 
 namespace {
@@ -32,12 +34,5 @@ BENCHMARK_TEMPLATE(BM_Projection, true)->Name("kernel/v32000_d256")->ArgName("ro
 BENCHMARK_TEMPLATE(BM_Projection, false)->Name("blas/v32000_d256")->ArgName("rows")->DenseRange(1, 4)->Arg(8)->Arg(12)->Arg(16)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 int main(int argc, char** argv) {
-  int threads = 1;
-  if (const char* env = std::getenv("PYRAMIDION_THREADS")) threads = std::max(1, std::atoi(env));
-  torch::set_num_threads(threads);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return pyramidion::bench::run_benchmarks(argc, argv);
 }

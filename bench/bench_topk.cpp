@@ -4,6 +4,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include "bench_main.h"
+
 #include "pyramidion/ops/successive_halving_topk.h"
 #include "pyramidion/ops/successive_halving_topk_reference.h"
 #include "pyramidion/util/runtime.h"
@@ -36,13 +38,6 @@ BENCHMARK_TEMPLATE(BM_TopKForwardBackward, false)->Name("fused/batch8_n1024_k64_
 BENCHMARK_TEMPLATE(BM_TopKForwardBackward, true)->Name("reference_loop/batch8_n1024_k64_d64")->Args({8, 1024, 64, 64})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 int main(int argc, char** argv) {
-  int threads = 1;
-  if (const char* env = std::getenv("PYRAMIDION_THREADS")) threads = std::max(1, std::atoi(env));
-  torch::set_num_threads(threads);
   pyramidion::keep_freed_memory();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return pyramidion::bench::run_benchmarks(argc, argv);
 }

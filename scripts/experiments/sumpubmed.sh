@@ -57,6 +57,14 @@ if ! stage_done data; then
   mark_done data
 fi
 
+# Waits for the runs PID...; exits with the last failure, naming the stage and its logs ($results/*.LOG.log).
+wait_all() {
+  local stage="$1" logname="$2" status=0
+  shift 2
+  for pid in "$@"; do wait "$pid" || status=$?; done
+  [ "$status" -eq 0 ] || { log "$stage failed (exit $status); see $results/*.$logname.log"; exit "$status"; }
+}
+
 # Seconds already trained by a run (0 before its first checkpoint).
 trained_seconds() {
   local last="$work/$1/checkpoint_last.pt"
@@ -78,9 +86,7 @@ if ! stage_done train; then
       >> "$results/$arch.train.log" 2>&1 &
     pids+=($!)
   done
-  status=0
-  for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
-  [ "$status" -eq 0 ] || { log "training failed (exit $status); see $results/*.train.log"; exit "$status"; }
+  wait_all training train "${pids[@]}"
   for arch in "${archs[@]}"; do cp "$work/$arch/metrics.jsonl" "$results/$arch.metrics.jsonl"; done
   mark_done train
 fi
@@ -101,9 +107,7 @@ if ! stage_done evaluate; then
       --predictions "$results/$arch.predictions.jsonl" > "$results/$arch.rouge.json" 2> "$results/$arch.evaluate.log" &
     pids+=($!)
   done
-  status=0
-  for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
-  [ "$status" -eq 0 ] || { log "evaluation failed (exit $status); see $results/*.evaluate.log"; exit "$status"; }
+  wait_all evaluation evaluate "${pids[@]}"
   mark_done evaluate
 fi
 

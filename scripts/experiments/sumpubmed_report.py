@@ -18,38 +18,27 @@ METRICS = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
 EXAMPLE_WORDS = 70
 
 
-def find_scores(node):
-    """The object holding rouge1..rougeLsum, wherever evaluate --json nests it."""
-    if isinstance(node, dict):
-        if all(m in node for m in METRICS):
-            return node
-        for value in node.values():
-            found = find_scores(value)
-            if found is not None:
-                return found
-    return None
+def existing(results, keys, suffix):
+    """(key, path) of each result file KEY + SUFFIX that the script has written."""
+    for key in keys:
+        path = os.path.join(results, key + suffix)
+        if os.path.exists(path):
+            yield key, path
 
 
 def rouge_table(results):
     lines = ["| system | ROUGE-1 | ROUGE-2 | ROUGE-L | ROUGE-Lsum | documents |", "|---|---|---|---|---|---|"]
-    for key, name in SYSTEMS:
-        path = os.path.join(results, key + ".rouge.json")
-        if not os.path.exists(path):
-            continue
+    for key, path in existing(results, [k for k, _ in SYSTEMS], ".rouge.json"):
         with open(path) as f:
             try:
-                report = json.load(f)
+                report = json.load(f)  # `evaluate --json`: rouge1..rougeLsum at the top level
             except json.JSONDecodeError:  # still being written (or failed): left out
                 continue
-        scores = find_scores(report)
-        if scores is None:
-            continue
         cells = []
         for m in METRICS:
-            f1 = scores[m]["fmeasure"]
+            f1 = report[m]["fmeasure"]
             cells.append(f"{100 * f1['mean']:.2f} [{100 * f1['low']:.2f}, {100 * f1['high']:.2f}]")
-        count = report.get("count", scores.get("count", ""))
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {count} |")
+        lines.append(f"| {dict(SYSTEMS)[key]} | " + " | ".join(cells) + f" | {report['count']} |")
     return "\n".join(lines)
 
 
@@ -61,10 +50,7 @@ def read_jsonl(path):
 def training_table(results):
     lines = ["| model | updates | time in updates (of 60 min wall) | updates/s | tokens/s (source + target) | validations | "
              "best valid ROUGE-Lsum (update) | last logged train loss |", "|---|---|---|---|---|---|---|---|"]
-    for arch in MODELS:
-        path = os.path.join(results, arch + ".metrics.jsonl")
-        if not os.path.exists(path):
-            continue
+    for arch, path in existing(results, MODELS, ".metrics.jsonl"):
         records = read_jsonl(path)
         train = [r for r in records if r.get("kind") == "train"]
         valid = [r for r in records if r.get("kind") == "valid"]
@@ -96,26 +82,19 @@ def words(text, n):
 def output_table(results):
     """Whether a model's summaries depend on the article at all: distinct outputs and their length."""
     lines = ["| system | distinct summaries | mean words | reference mean words |", "|---|---|---|---|"]
-    for key, name in SYSTEMS:
-        path = os.path.join(results, key + ".predictions.jsonl")
-        if not os.path.exists(path):
-            continue
+    for key, path in existing(results, [k for k, _ in SYSTEMS], ".predictions.jsonl"):
         rows = read_jsonl(path)
         if not rows:
             continue
         distinct = len({r["prediction"] for r in rows})
         mean_words = sum(len(r["prediction"].split()) for r in rows) / len(rows)
         reference_words = sum(len(r["target"].split()) for r in rows) / len(rows)
-        lines.append(f"| {name} | {distinct} of {len(rows)} | {mean_words:.0f} | {reference_words:.0f} |")
+        lines.append(f"| {dict(SYSTEMS)[key]} | {distinct} of {len(rows)} | {mean_words:.0f} | {reference_words:.0f} |")
     return "\n".join(lines)
 
 
 def examples(results, count=3):
-    predictions = {}
-    for key in MODELS + ["lead-3"]:
-        path = os.path.join(results, key + ".predictions.jsonl")
-        if os.path.exists(path):
-            predictions[key] = read_jsonl(path)
+    predictions = {key: read_jsonl(path) for key, path in existing(results, MODELS + ["lead-3"], ".predictions.jsonl")}
     if "blockwise" not in predictions:
         return ""
     out = []
