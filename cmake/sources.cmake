@@ -12,6 +12,7 @@ set(PYRAMIDION_OPS_SOURCES
 set(PYRAMIDION_NN_SOURCES
   src/nn/attention.cpp
   src/nn/blockwise_self_attention.cpp
+  src/nn/copy_attention.cpp
   src/nn/decoder_cache.cpp
   src/nn/encoder_output.cpp
   src/nn/feed_forward.cpp

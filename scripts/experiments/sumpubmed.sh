@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The SumPubMed experiment of docs/results.md: a blockwise model and a DeepPyramidion of the same width and depth,
-# trained for the same wall-clock budget on this CPU, scored on a fixed test subset next to lead-3 and the
-# oracle-length lead. Resumable: run it again after an interruption and it continues where it stopped (each stage
+# both with copy attention, trained for the same wall-clock budget on this CPU, scored (greedy and beam 4) on a fixed
+# test subset next to lead-3 and the oracle-length lead. Resumable: run it again after an interruption and it continues where it stopped (each stage
 # leaves a marker; training resumes from checkpoint_last.pt with the budget that is left).
 #
 #   bash scripts/experiments/sumpubmed.sh            # everything (about 2 x MINUTES of CPU, both runs at once)
@@ -15,11 +15,11 @@ bin="${PYRAMIDION:-$root/build/pyramidion}"
 data="${SUMPUBMED_DIR:-$root/../shared/data/sumpubmed}"
 work="${WORK_DIR:-$root/../sumpubmed-work}"
 results="${RESULTS_DIR:-$root/results/sumpubmed}"
-minutes="${MINUTES:-60}"         # wall-clock budget per model, its validations included (training.max_minutes)
+minutes="${MINUTES:-80}"         # wall-clock budget per model, its validations included (training.max_minutes)
 threads="${THREADS:-1}"          # intra-op threads per run; the two runs train at the same time
 test_docs="${TEST_DOCS:-200}"    # fixed subset: the first N test articles
 valid_docs="${VALID_DOCS:-100}"  # validation subset (ROUGE during training)
-beam="${BEAM:-1}"                # greedy: beam 4 over 200 long abstracts would not fit the session on this CPU
+beams="${BEAMS:-1 4}"            # test decodings: greedy (files ARCH.*) and beam 4 (files ARCH.beam4.*)
 no_repeat="${NO_REPEAT_NGRAM:-3}"  # as fairseq's summarization recipes: never repeat a trigram
 archs=(blockwise deep-pyramidion)
 
@@ -98,18 +98,24 @@ if ! stage_done evaluate; then
     "$bin" evaluate --baseline "$baseline" --data "$work/test.jsonl" --json \
       --predictions "$results/$baseline.predictions.jsonl" > "$results/$baseline.rouge.json" 2> "$results/$baseline.evaluate.log"
   done
-  # Both models at once, THREADS threads each (as in training).
+  mark_done evaluate
+fi
+# Both models at once, THREADS threads each (as in training), one decoding after the other.
+for beam in $beams; do
+  suffix=""
+  [ "$beam" = 1 ] || suffix=".beam$beam"
+  stage_done "evaluate$suffix-models" && continue
   pids=()
   for arch in "${archs[@]}"; do
     log "evaluate $arch (beam $beam)"
     "$bin" --threads "$threads" evaluate -m "$work/$arch/checkpoint_best.pt" --data "$work/test.jsonl" --json \
-      --beam "$beam" --no-repeat-ngram-size "$no_repeat" --max-len-b 400 \
-      --predictions "$results/$arch.predictions.jsonl" > "$results/$arch.rouge.json" 2> "$results/$arch.evaluate.log" &
+      --beam "$beam" --no-repeat-ngram-size "$no_repeat" --max-len-b 400 --predictions \
+      "$results/$arch$suffix.predictions.jsonl" > "$results/$arch$suffix.rouge.json" 2> "$results/$arch$suffix.evaluate.log" &
     pids+=($!)
   done
   wait_all evaluation evaluate "${pids[@]}"
-  mark_done evaluate
-fi
+  mark_done "evaluate$suffix-models"
+done
 
 # 5. Learning curves, and the highlight view of the first test article when this build has it.
 log "plot"

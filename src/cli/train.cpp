@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "command.h"
 #include "worker_launcher.h"
@@ -144,6 +145,17 @@ void run(const TrainOptions& o) {
       throw CommandError(split->path() + ": prepared with another tokenizer (" +
                          data::tokenizer_checksum_text(split->tokenizer_checksum()) + ") than " + tokenizer_path + " (" +
                          data::tokenizer_checksum_text(checksum) + "); prepare the data again with this tokenizer");
+  // Prepared lengths beyond the model's positions are cut at every batch: say so once, loudly, with the counts.
+  for (const auto& [what, lengths, limit] :
+       {std::tuple<const char*, const uint32_t*, int64_t>{"source", train->source_lengths(), config.model.max_source_positions},
+        {"target", train->target_lengths(), config.model.max_target_positions}}) {
+    size_t longer = 0;
+    for (size_t i = 0; i < train->size(); ++i) longer += lengths[i] > limit;
+    if (longer > 0)
+      spdlog::warn("{}: {} of {} training {}s are longer than model.max_{}_positions ({}); they are cut to {} tokens "
+                   "ending in EOS (raise model.max_{}_positions or prepare with a shorter --max-{}-length)",
+                   train->path(), longer, train->size(), what, what, limit, limit, what, what);
+  }
   if (train->vocab_size() != tokenizer.vocab_size())
     throw CommandError(train->path() + ": prepared with a vocabulary of " + std::to_string(train->vocab_size()) +
                        " but " + tokenizer_path + " has " + std::to_string(tokenizer.vocab_size()));

@@ -268,6 +268,11 @@ DocumentHighlight build(const Summarizer& summarizer, const std::vector<std::str
     HighlightSummaryWord w;
     w.text = decode_group(tok, best.tokens, summary_groups.groups[i]);
     w.sentence = summary_sentence_of[i];
+    if (summary.copy_gate.defined()) {
+      double generated = 0;
+      for (int64_t t : summary_groups.groups[i]) generated += summary.copy_gate[t].item<double>();
+      w.copied = 1.0 - generated / static_cast<double>(std::max<size_t>(1, summary_groups.groups[i].size()));
+    }
     if (sentence_mass.defined() && sink > 0) {
       torch::Tensor rows = torch::tensor(summary_groups.groups[i], torch::kLong);
       torch::Tensor mass = sentence_mass.index_select(0, rows).sum(0);  // (sentences + 1)
@@ -445,7 +450,9 @@ nlohmann::json highlight_json(const DocumentHighlight& h, bool include_tokens, i
   for (const auto& w : h.summary_words) {
     nlohmann::json sources = nlohmann::json::array();
     for (const auto& s : w.sources) sources.push_back({{"sentence", s.sentence}, {"share", round_digits(s.share, digits)}});
-    summary_words.push_back({{"text", w.text}, {"sentence", w.sentence}, {"sources", std::move(sources)}});
+    nlohmann::json word = {{"text", w.text}, {"sentence", w.sentence}, {"sources", std::move(sources)}};
+    if (w.copied >= 0) word["copied"] = round_digits(w.copied, digits);
+    summary_words.push_back(std::move(word));
   }
   out["summary_words"] = std::move(summary_words);
   return out;

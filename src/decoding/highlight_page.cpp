@@ -27,6 +27,7 @@ const std::string& highlight_view_css() {
 .hl-summary { background: #f4f6f8; border-left: 4px solid #4a7; padding: .6rem .8rem; }
 .hl-sw { cursor: pointer; border-bottom: 1px dotted #888; }
 .hl-sw.hl-active { background: #e4572e; color: #fff; }
+.hl-sw.hl-copied { background: #d7ecd9; }
 .hl-links { font-size: .85rem; color: #444; margin-top: .4rem; min-height: 1.2rem; }
 .hl-links a, .hl-ranking a { color: #2a5db0; cursor: pointer; text-decoration: none; }
 .hl-ranking { padding-left: 1.6rem; font-size: .88rem; }
@@ -173,7 +174,10 @@ const std::string& highlight_view_script() {
     let lines = [], current = -1;
     summaryWords.forEach((w, k) => {
       if (w.sentence !== current) { lines.push([]); current = w.sentence; }
-      lines[lines.length - 1].push(`<span class="hl-sw" data-k="${k}">${esc(w.text)}</span>`);
+      // Copy-attention models: words mostly copied from the document (1 - p_gen > 0.5) are marked.
+      const copied = w.copied !== undefined && w.copied > 0.5;
+      const title = w.copied !== undefined ? ` title="copied ${pct(w.copied)}"` : "";
+      lines[lines.length - 1].push(`<span class="hl-sw${copied ? " hl-copied" : ""}" data-k="${k}"${title}>${esc(w.text)}</span>`);
     });
     $(".hl-summary").innerHTML = lines.length ? lines.map((l) => l.join(" ")).join("<br>") : esc(data.summary || "");
     const onClick = (event) => {
@@ -186,7 +190,7 @@ const std::string& highlight_view_script() {
       target.classList.add("hl-active");
       for (const link of w.sources) { renderUpTo(link.sentence); const el = state.sentenceSpans[link.sentence]; if (el) el.classList.add("hl-linked"); }
       $(".hl-links").innerHTML = w.sources.length
-        ? `\u201c${esc(w.text)}\u201d drew on ` + w.sources.map((l) => `<a data-goto="${l.sentence}">sentence ${l.sentence + 1}</a> (${pct(l.share)})`).join(", ")
+        ? `\u201c${esc(w.text)}\u201d ` + (w.copied !== undefined ? `was copied ${pct(w.copied)}, ` : "") + `drew on ` + w.sources.map((l) => `<a data-goto="${l.sentence}">sentence ${l.sentence + 1}</a> (${pct(l.share)})`).join(", ")
         : `no cross-attention recorded for \u201c${esc(w.text)}\u201d`;
       if (w.sources.length) focus(w.sources[0].sentence);
     };

@@ -51,9 +51,10 @@ std::vector<PoolingRecord> document_pooling(const std::vector<PoolingRecord>& re
 }
 
 // The decoder's cross-attention while it produced `tokens` (EOS excluded) from row `row` of the batch's memory:
-// (tokens, real memory_len), averaged over layers and heads.
+// (tokens, real memory_len), averaged over layers and heads; a copy-attention model's pointing distribution and
+// its gate (*copy_gate (tokens)) instead.
 torch::Tensor best_cross_attention(const SummarizationModel& model, const EncoderOutput& encoded, int64_t row,
-                                   const std::vector<int64_t>& tokens, int64_t bos_id) {
+                                   const std::vector<int64_t>& tokens, int64_t bos_id, torch::Tensor* copy_gate) {
   c10::InferenceMode inference;
   SummarizationModel m = model;  // cross_attention() is not const, but reads only
   const auto device = encoded.states.device();
@@ -61,9 +62,18 @@ torch::Tensor best_cross_attention(const SummarizationModel& model, const Encode
   const int64_t length = memory.mask.sum().item<int64_t>();
   memory.states = memory.states.narrow(1, 0, length);
   memory.mask = memory.mask.narrow(1, 0, length);
+  if (memory.copy.defined()) {
+    memory.copy.ids = memory.copy.ids.narrow(1, 0, length);
+    memory.copy.weights = memory.copy.weights.narrow(1, 0, length);
+  }
   std::vector<int64_t> input{bos_id};
   input.insert(input.end(), tokens.begin(), tokens.end() - 1);
   torch::Tensor target_in = torch::tensor(input, torch::kLong).unsqueeze(0).to(device);  // (1, tokens)
+  if (m->config().copy_attention) {
+    torch::Tensor pointing;  // (1, tokens, memory_len)
+    *copy_gate = m->copy_gate(target_in, memory, &pointing)[0].to(torch::kCPU).contiguous();
+    return pointing[0].to(torch::kCPU).contiguous();
+  }
   torch::Tensor weights = m->cross_attention(target_in, memory);  // (1, layers, heads, tokens, memory_len)
   return weights[0].mean(std::vector<int64_t>{0, 1}).to(torch::kCPU).contiguous();
 }
@@ -248,7 +258,8 @@ std::vector<DocumentSummary> Summarizer::summarize_tokens(const std::vector<std:
         result.pooling = document_pooling(batch.encoded.pooling, i);
       }
       if (options.return_cross_attention && !result.hypotheses.empty() && !result.hypotheses[0].tokens.empty())
-        result.cross_attention = best_cross_attention(model_, batch.encoded, i, result.hypotheses[0].tokens, cfg.bos_id);
+        result.cross_attention =
+            best_cross_attention(model_, batch.encoded, i, result.hypotheses[0].tokens, cfg.bos_id, &result.copy_gate);
     }
     start = end;
   }

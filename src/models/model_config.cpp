@@ -130,6 +130,9 @@ const std::vector<std::pair<std::string, Field>>& fields() {
        choice(&C::attention_backend, {{"auto", AttentionBackend::automatic}, {"math", AttentionBackend::math}})},
       {"max_source_positions", integer(&C::max_source_positions)},
       {"max_target_positions", integer(&C::max_target_positions)},
+      {"copy_attention", boolean(&C::copy_attention)},
+      {"alignment_layer", integer(&C::alignment_layer)},
+      {"alignment_heads", integer(&C::alignment_heads)},
       {"chunk_size", integer(&C::chunk_size)},
       {"pooling", pooling_section()},
   };
@@ -226,6 +229,11 @@ void ModelConfig::validate() const {
   require(max_source_positions >= 1, "max_source_positions", "must be >= 1");
   require(max_target_positions >= 1, "max_target_positions", "must be >= 1");
   require(chunk_size >= 0, "chunk_size", "must be >= 0 (0 = full attention)");
+  require(alignment_layer >= -decoder_layers && alignment_layer < decoder_layers, "alignment_layer",
+          std::to_string(alignment_layer) + " is outside -" + std::to_string(decoder_layers) + ".." +
+              std::to_string(decoder_layers - 1) + " (decoder_layers " + std::to_string(decoder_layers) + ")");
+  require(alignment_heads >= 1 && alignment_heads <= attention_heads, "alignment_heads",
+          std::to_string(alignment_heads) + " is outside 1.." + std::to_string(attention_heads) + " (attention_heads)");
   for (auto [name, id] : {std::pair<const char*, int64_t>{"pad_id", pad_id}, {"bos_id", bos_id}, {"eos_id", eos_id}})
     require(id >= 0 && id < vocab_size, name,
             std::to_string(id) + " is outside the vocabulary (vocab_size " + std::to_string(vocab_size) + ")");

@@ -27,6 +27,8 @@ SummarizationModelImpl::SummarizationModelImpl(const ModelConfig& config) : conf
     torch::NoGradGuard no_grad;
     torch::nn::init::normal_(output_projection_->weight, 0.0, std::pow(static_cast<double>(dim), -0.5));
   }
+  if (config_.copy_attention)
+    copy_gate_ = register_module("copy_gate", torch::nn::Linear(torch::nn::LinearOptions(3 * dim, 1)));
   const TransformerLayerOptions layer = config_.layer_options();
   encoder_layers_ = register_module("encoder_layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < config_.encoder_layers; ++i) {
@@ -105,11 +107,14 @@ EncoderOutput SummarizationModelImpl::encode(const torch::Tensor& source, const 
   // mask only costs passes over every (query, key) logit). One host check per mask, not per layer.
   bool padded = !mask.all().item<bool>();
   torch::Tensor x = embed_source(source, mask);  // (batch, src_len, dim)
+  SlotProvenance provenance;  // copy attention: which source positions each state stands for
+  if (config_.copy_attention) provenance = source_provenance(mask);
   for (int64_t i = 0; i < config_.encoder_layers; ++i) {
     x = encoder_layer_list_[static_cast<size_t>(i)](x, padded ? mask : torch::Tensor());
     auto pooler = poolers_.find(i);
     if (pooler != poolers_.end()) {
       PoolerOutput pooled = pooler->second->forward(x, mask, i);
+      if (config_.copy_attention) provenance = pool_provenance(provenance, pooled.record);
       x = pooled.pooled.states;  // (batch, min(width, len), dim)
       if (padded) padded = !pooled.pooled.mask.all().item<bool>();
       mask = pooled.pooled.mask;
@@ -119,7 +124,28 @@ EncoderOutput SummarizationModelImpl::encode(const torch::Tensor& source, const 
   if (encoder_final_norm_) x = encoder_final_norm_(x);
   out.states = padded ? x.masked_fill(mask.logical_not().unsqueeze(-1), 0) : x;
   out.mask = mask;
+  if (config_.copy_attention) out.copy = copy_sources(provenance, source, config_.pad_id);
   return out;
+}
+
+torch::Tensor SummarizationModelImpl::run_decoder(const torch::Tensor& embedded, const EncoderOutput& memory,
+                                                  CrossAttentionTap* tap) {
+  const torch::Tensor memory_mask = memory.mask.all().item<bool>() ? torch::Tensor() : memory.mask;
+  const auto alignment = static_cast<size_t>(config_.resolved_alignment_layer());
+  torch::Tensor x = embedded;
+  for (size_t i = 0; i < decoder_layer_list_.size(); ++i)
+    x = decoder_layer_list_[i]->forward(x, memory.states, memory_mask, nullptr, i == alignment ? tap : nullptr);
+  if (decoder_final_norm_) x = decoder_final_norm_(x);
+  return x;
+}
+
+torch::Tensor SummarizationModelImpl::copy_probability(const torch::Tensor& state, const torch::Tensor& context,
+                                                       const torch::Tensor& embedded) {
+  return torch::sigmoid(copy_gate_(torch::cat({state, context, embedded}, -1)).to(torch::kFloat));
+}
+
+torch::Tensor SummarizationModelImpl::pointing(const torch::Tensor& weights) const {
+  return weights.narrow(1, 0, config_.alignment_heads).mean(1);
 }
 
 torch::Tensor SummarizationModelImpl::decode(const torch::Tensor& target_in, const EncoderOutput& memory) {
@@ -127,11 +153,24 @@ torch::Tensor SummarizationModelImpl::decode(const torch::Tensor& target_in, con
   if (target_in.size(1) > config_.max_target_positions)
     throw std::invalid_argument("decode: target length " + std::to_string(target_in.size(1)) +
                                 " exceeds max_target_positions " + std::to_string(config_.max_target_positions));
-  torch::Tensor x = embed_target(target_in, 0);
-  const torch::Tensor memory_mask = memory.mask.all().item<bool>() ? torch::Tensor() : memory.mask;
-  for (auto& layer : decoder_layer_list_) x = layer(x, memory.states, memory_mask);
-  if (decoder_final_norm_) x = decoder_final_norm_(x);
-  return project_output(x);
+  torch::Tensor embedded = embed_target(target_in, 0);  // (batch, tgt_len, dim)
+  if (!config_.copy_attention) return project_output(run_decoder(embedded, memory, nullptr));
+  if (!memory.copy.defined()) throw std::invalid_argument("decode: a copy-attention model needs the memory's copy sources");
+  CrossAttentionTap tap;
+  torch::Tensor x = run_decoder(embedded, memory, &tap);
+  return pointer_generator_log_probs(project_output(x), copy_probability(x, tap.context, embedded),
+                                     pointing(tap.weights), memory.copy);
+}
+
+torch::Tensor SummarizationModelImpl::copy_gate(const torch::Tensor& target_in, const EncoderOutput& memory,
+                                                torch::Tensor* attention) {
+  if (!config_.copy_attention) throw std::logic_error("copy_gate: the model has no copy attention");
+  TORCH_CHECK(target_in.dim() == 2, "copy_gate: target_in must be (batch, tgt_len), got ", target_in.sizes());
+  torch::Tensor embedded = embed_target(target_in, 0);
+  CrossAttentionTap tap;
+  torch::Tensor x = run_decoder(embedded, memory, &tap);
+  if (attention) *attention = pointing(tap.weights).to(torch::kFloat);
+  return copy_probability(x, tap.context, embedded).squeeze(-1);
 }
 
 torch::Tensor SummarizationModelImpl::cross_attention(const torch::Tensor& target_in, const EncoderOutput& memory) {
@@ -150,10 +189,12 @@ torch::Tensor SummarizationModelImpl::cross_attention(const torch::Tensor& targe
 }
 
 DecoderCache SummarizationModelImpl::start_decoding(const EncoderOutput& memory) {
+  if (config_.copy_attention && !memory.copy.defined())
+    throw std::invalid_argument("start_decoding: a copy-attention model needs the memory's copy sources");
   std::vector<DecoderLayerCache> layers;
   layers.reserve(decoder_layer_list_.size());
   for (auto& layer : decoder_layer_list_) layers.push_back(layer->start(memory.states));
-  return DecoderCache(std::move(layers), memory.mask);
+  return DecoderCache(std::move(layers), memory.mask, config_.copy_attention ? memory.copy : CopySources{});
 }
 
 torch::Tensor SummarizationModelImpl::decode_step(const torch::Tensor& tokens, DecoderCache& cache) {
@@ -164,12 +205,23 @@ torch::Tensor SummarizationModelImpl::decode_step(const torch::Tensor& tokens, D
   if (cache.length() >= config_.max_target_positions)
     throw std::invalid_argument("decode_step: position " + std::to_string(cache.length()) +
                                 " exceeds max_target_positions " + std::to_string(config_.max_target_positions));
-  torch::Tensor x = embed_target(tokens.unsqueeze(1), cache.length());  // (batch, 1, dim)
+  const torch::Tensor embedded = embed_target(tokens.unsqueeze(1), cache.length());  // (batch, 1, dim)
+  const auto alignment = static_cast<size_t>(config_.resolved_alignment_layer());
+  CrossAttentionTap tap;
+  torch::Tensor x = embedded;
   for (size_t i = 0; i < decoder_layer_list_.size(); ++i)
-    x = decoder_layer_list_[i]->step(x, cache.layers()[i], cache.attention_mask(), cache.memory_group());
+    x = decoder_layer_list_[i]->step(x, cache.layers()[i], cache.attention_mask(), cache.memory_group(),
+                                     config_.copy_attention && i == alignment ? &tap : nullptr);
   if (decoder_final_norm_) x = decoder_final_norm_(x);
   cache.advance();
-  return project_output(x).squeeze(1);
+  if (!config_.copy_attention) return project_output(x).squeeze(1);
+  // The rows of one memory row are its queries: (memory_rows, group, ...) for the copy distribution.
+  const int64_t rows = tokens.size(0), group = cache.memory_group();
+  auto grouped = [&](const torch::Tensor& t) { return t.reshape({rows / group, group, t.size(-1)}); };
+  torch::Tensor log_probs = pointer_generator_log_probs(grouped(project_output(x)),
+                                                        grouped(copy_probability(x, tap.context, embedded)),
+                                                        pointing(tap.weights), cache.copy_sources());
+  return log_probs.reshape({rows, -1});
 }
 
 torch::Tensor SummarizationModelImpl::forward(const torch::Tensor& source, const torch::Tensor& source_mask,

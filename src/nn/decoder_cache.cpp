@@ -30,8 +30,8 @@ void DecoderLayerCache::append_self(const torch::Tensor& key, const torch::Tenso
   ++self_length;
 }
 
-DecoderCache::DecoderCache(std::vector<DecoderLayerCache> layers, torch::Tensor memory_mask)
-    : layers_(std::move(layers)), memory_mask_(std::move(memory_mask)) {
+DecoderCache::DecoderCache(std::vector<DecoderLayerCache> layers, torch::Tensor memory_mask, CopySources copy)
+    : layers_(std::move(layers)), memory_mask_(std::move(memory_mask)), copy_(std::move(copy)) {
   row_memory_.resize(static_cast<size_t>(memory_mask_.defined() ? memory_mask_.size(0) : 0));
   std::iota(row_memory_.begin(), row_memory_.end(), int64_t{0});
   memory_padded_ = memory_mask_.defined() && memory_mask_.numel() > 0 && !memory_mask_.all().item<bool>();
@@ -80,6 +80,7 @@ void DecoderCache::reorder(const torch::Tensor& rows) {
       layer.cross_value = layer.cross_value.index_select(0, index);
     }
     memory_mask_ = memory_mask_.index_select(0, index);
+    copy_ = copy_.index_select(index);
   }
   memory_group_ = group;
   row_memory_.resize(static_cast<size_t>(n));

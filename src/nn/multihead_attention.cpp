@@ -44,11 +44,10 @@ torch::Tensor MultiheadAttentionImpl::attend(const torch::Tensor& query, const P
   return out_proj_(out);
 }
 
-torch::Tensor MultiheadAttentionImpl::attention_weights(const torch::Tensor& query, const ProjectedKeyValue& kv,
-                                                        const torch::Tensor& key_mask) {
-  torch::Tensor q = split_heads(q_proj_(query));  // (batch, heads, query_len, head_dim)
+torch::Tensor MultiheadAttentionImpl::probabilities(const torch::Tensor& q, const ProjectedKeyValue& kv,
+                                                    const torch::Tensor& key_mask) const {
   torch::Tensor logits = torch::matmul(q, kv.key.transpose(-2, -1)).div(std::sqrt(static_cast<double>(q.size(-1))));
-  logits = logits.to(torch::kFloat);  // (batch, heads, query_len, key_len)
+  if (logits.scalar_type() != torch::kDouble) logits = logits.to(torch::kFloat);  // (batch, heads, query_len, key_len)
   if (key_mask.defined()) {
     torch::Tensor keep = key_mask.to(logits.device()).unsqueeze(1).unsqueeze(1);  // (batch, 1, 1, key_len)
     logits = logits.masked_fill(keep.logical_not(), -std::numeric_limits<float>::infinity());
@@ -56,6 +55,22 @@ torch::Tensor MultiheadAttentionImpl::attention_weights(const torch::Tensor& que
     return weights.nan_to_num(0.0);  // a query with no real key: zeros, as attend() gives
   }
   return torch::softmax(logits, -1);
+}
+
+torch::Tensor MultiheadAttentionImpl::attention_weights(const torch::Tensor& query, const ProjectedKeyValue& kv,
+                                                        const torch::Tensor& key_mask) {
+  return probabilities(split_heads(q_proj_(query)), kv, key_mask);
+}
+
+torch::Tensor MultiheadAttentionImpl::attend_with_weights(const torch::Tensor& query, const ProjectedKeyValue& kv,
+                                                          const torch::Tensor& key_mask, torch::Tensor* weights) {
+  torch::Tensor q = split_heads(q_proj_(query));  // (batch, heads, query_len, head_dim)
+  torch::Tensor probs = probabilities(q, kv, key_mask);
+  if (weights) *weights = probs;
+  const double p = is_training() ? options_.dropout : 0.0;
+  torch::Tensor out = torch::matmul(torch::dropout(probs, p, is_training()).to(kv.value.scalar_type()), kv.value);
+  out = out.transpose(1, 2).reshape({query.size(0), query.size(1), options_.dim});
+  return out_proj_(out);
 }
 
 torch::Tensor MultiheadAttentionImpl::forward(const torch::Tensor& query, const torch::Tensor& key_value,

@@ -30,10 +30,18 @@ torch::Tensor TransformerDecoderLayerImpl::body(const torch::Tensor& states, Sel
 }
 
 torch::Tensor TransformerDecoderLayerImpl::forward(const torch::Tensor& states, const torch::Tensor& memory,
-                                                   const torch::Tensor& memory_mask, torch::Tensor* cross_attention) {
+                                                   const torch::Tensor& memory_mask, torch::Tensor* cross_attention,
+                                                   CrossAttentionTap* tap) {
   return body(
       states, [&](const torch::Tensor& h) { return self_attn_(h, h, torch::Tensor(), /*causal=*/true); },
       [&](const torch::Tensor& h) {
+        if (tap) {
+          torch::Tensor out = cross_attn_->attend_with_weights(h, cross_attn_->project_key_value(memory), memory_mask,
+                                                               &tap->weights);
+          if (cross_attention) *cross_attention = tap->weights.detach();
+          tap->context = out;
+          return out;
+        }
         if (!cross_attention) return cross_attn_(h, memory, memory_mask);
         ProjectedKeyValue kv = cross_attn_->project_key_value(memory);
         *cross_attention = cross_attn_->attention_weights(h, kv, memory_mask);
@@ -51,7 +59,8 @@ DecoderLayerCache TransformerDecoderLayerImpl::start(const torch::Tensor& memory
 }
 
 torch::Tensor TransformerDecoderLayerImpl::step(const torch::Tensor& states, DecoderLayerCache& cache,
-                                                const torch::Tensor& memory_mask, int64_t memory_group) {
+                                                const torch::Tensor& memory_mask, int64_t memory_group,
+                                                CrossAttentionTap* tap) {
   auto self_attention = [&](const torch::Tensor& h) {
     ProjectedKeyValue kv = self_attn_->project_key_value(h);  // (batch, heads, 1, head_dim)
     cache.append_self(kv.key, kv.value);
@@ -59,11 +68,15 @@ torch::Tensor TransformerDecoderLayerImpl::step(const torch::Tensor& states, Dec
     return self_attn_->attend(h, {cache.self_keys(), cache.self_values()}, torch::Tensor());
   };
   auto cross_attention = [&](const torch::Tensor& h) {
-    if (memory_group == 1) return cross_attn_->attend(h, {cache.cross_key, cache.cross_value}, memory_mask);
+    const ProjectedKeyValue kv{cache.cross_key, cache.cross_value};
     // The beams of one document share its memory row: they are memory_group queries of one attention.
     const int64_t rows = h.size(0), dim = h.size(2);
-    torch::Tensor grouped = h.reshape({rows / memory_group, memory_group, dim});
-    return cross_attn_->attend(grouped, {cache.cross_key, cache.cross_value}, memory_mask).reshape({rows, 1, dim});
+    torch::Tensor grouped = memory_group == 1 ? h : h.reshape({rows / memory_group, memory_group, dim});
+    torch::Tensor out = tap ? cross_attn_->attend_with_weights(grouped, kv, memory_mask, &tap->weights)
+                            : cross_attn_->attend(grouped, kv, memory_mask);
+    out = out.reshape({rows, 1, dim});
+    if (tap) tap->context = out;
+    return out;
   };
   return body(states, self_attention, cross_attention);
 }

@@ -20,17 +20,22 @@ torch::Tensor gather_rows(const torch::Tensor& rows, const torch::Tensor& index)
 
 }  // namespace
 
-TopKTrace successive_halving_topk_trace(const torch::Tensor& scores, int64_t k, const TopKOptions& options,
-                                        const torch::Tensor& mask) {
-  torch::NoGradGuard no_grad;
+namespace {
+
+// The shared body. differentiable: the pair weights are computed with autograd ops from `scores` (the same
+// formula as the generic kernel), so the trace's weights carry gradients to the scores; else the device kernel
+// computes them under no_grad, bit for bit as the operator's forward.
+TopKTrace trace(const torch::Tensor& scores, int64_t k, const TopKOptions& options, const torch::Tensor& mask,
+                bool differentiable) {
+  const char* name = differentiable ? "successive_halving_topk_mixing" : "successive_halving_topk_trace";
   if (!scores.defined() || scores.dim() != 2 || !scores.is_floating_point())
-    throw std::invalid_argument("successive_halving_topk_trace: scores must be a (batch, n) floating-point tensor");
-  if (k < 1) throw std::invalid_argument("successive_halving_topk_trace: k must be >= 1, got " + std::to_string(k));
+    throw std::invalid_argument(std::string(name) + ": scores must be a (batch, n) floating-point tensor");
+  if (k < 1) throw std::invalid_argument(std::string(name) + ": k must be >= 1, got " + std::to_string(k));
   if (mask.defined() && (mask.sizes() != scores.sizes() || mask.scalar_type() != torch::kBool))
-    throw std::invalid_argument("successive_halving_topk_trace: mask must be a bool tensor shaped like scores");
+    throw std::invalid_argument(std::string(name) + ": mask must be a bool tensor shaped like scores");
   const int64_t batch = scores.size(0), n = scores.size(1);
   const auto long_options = scores.options().dtype(torch::kLong);
-  torch::Tensor s = scores.detach();
+  torch::Tensor s = differentiable ? scores : scores.detach();
   torch::Tensor index = torch::arange(n, long_options).unsqueeze(0).expand({batch, n}).contiguous();  // (batch, n)
   torch::Tensor real = mask.defined() ? mask.to(s.device()) : torch::ones({batch, n}, long_options.dtype(torch::kBool));
   s = torch::where(real, s, torch::full({}, kTopKPaddingScore, s.options()));
@@ -38,7 +43,7 @@ TopKTrace successive_halving_topk_trace(const torch::Tensor& scores, int64_t k, 
 
   if (k >= n) return {index.unsqueeze(-1), torch::ones({batch, n, 1}, s.options()), s};
   if (options.hard) {
-    torch::Tensor key = s.masked_fill(real.logical_not(), -std::numeric_limits<double>::infinity());
+    torch::Tensor key = s.detach().masked_fill(real.logical_not(), -std::numeric_limits<double>::infinity());
     torch::Tensor chosen = std::get<1>(torch::sort(key, /*stable=*/true, 1, /*descending=*/true)).narrow(1, 0, k);
     if (options.sort_back) chosen = std::get<0>(torch::sort(chosen, /*stable=*/true, 1, /*descending=*/false));
     torch::Tensor picked = index.gather(1, chosen);  // (batch, k), -1 where a masked row had to be taken
@@ -60,21 +65,42 @@ TopKTrace successive_halving_topk_trace(const torch::Tensor& scores, int64_t k, 
   for (int64_t r = 0; r < rounds; ++r) {
     ops_detail::HalvingRound round;
     round.embeddings = dummy.narrow(1, 0, s.size(1)).contiguous();
-    round.scores = s.contiguous();
+    round.scores = s.detach().contiguous();
     ops_detail::make_halving_pairs(round, options.flip_right, options.sort_back);
     const int64_t half = round.scores.size(1) / 2;
-    round.weight = torch::empty({batch, half}, round.scores.options());
-    ops_detail::HalvingOutput out;  // the kernels write into preallocated outputs
-    out.embeddings = torch::empty({batch, half, 1}, round.embeddings.options());
-    out.scores = torch::empty({batch, half}, round.scores.options());
-    kernels.forward(round, options.base, out);
-    torch::Tensor w = round.weight.unsqueeze(-1);  // (batch, m/2, 1): the weight of `first`
+    torch::Tensor w;  // (batch, m/2): the weight of `first`
+    if (differentiable) {
+      torch::Tensor sa = s.gather(1, round.first), sb = s.gather(1, round.second);  // (batch, m/2)
+      w = torch::sigmoid(torch::pow(options.base, sa) - torch::pow(options.base, sb));
+      s = torch::lerp(sb, sa, w);
+    } else {
+      round.weight = torch::empty({batch, half}, round.scores.options());
+      ops_detail::HalvingOutput out;  // the kernels write into preallocated outputs
+      out.embeddings = torch::empty({batch, half, 1}, round.embeddings.options());
+      out.scores = torch::empty({batch, half}, round.scores.options());
+      kernels.forward(round, options.base, out);
+      w = round.weight;
+      s = out.scores;
+    }
+    w = w.unsqueeze(-1);  // (batch, m/2, 1)
     lists = torch::cat({gather_rows(lists, round.first), gather_rows(lists, round.second)}, 2);
     weights = torch::cat({gather_rows(weights, round.first) * w, gather_rows(weights, round.second) * (1 - w)}, 2);
-    s = out.scores;
   }
   // Every row sums to 1 (to rounding): entries with index -1 carry the share of the zero vectors.
-  return {lists, weights, s.to(scores.scalar_type())};
+  return {lists, weights, differentiable ? s : s.to(scores.scalar_type())};
+}
+
+}  // namespace
+
+TopKTrace successive_halving_topk_trace(const torch::Tensor& scores, int64_t k, const TopKOptions& options,
+                                        const torch::Tensor& mask) {
+  torch::NoGradGuard no_grad;
+  return trace(scores, k, options, mask, /*differentiable=*/false);
+}
+
+TopKTrace successive_halving_topk_mixing(const torch::Tensor& scores, int64_t k, const TopKOptions& options,
+                                         const torch::Tensor& mask) {
+  return trace(scores, k, options, mask, /*differentiable=*/true);
 }
 
 }  // namespace pyramidion

@@ -54,6 +54,8 @@ Batch collate_batch(const data::BinaryDataset& dataset, const std::vector<int64_
       target_out[r][j] = tgt[j];
       target_in[r][j] = j == 0 ? config.bos_id : tgt[j - 1];
     }
+    // A cut target still ends with its EOS (as the source does): a model trained on cut targets learns to stop.
+    if (m > 0 && static_cast<int64_t>(tgt.size()) > m) target_out[r][m - 1] = tgt[tgt.size() - 1];
     batch.target_tokens += m;
   }
   // From the lengths, not from `!= pad`: a pad id inside a real sequence must stay visible.

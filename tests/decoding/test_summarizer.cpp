@@ -29,9 +29,13 @@ ModelConfig tiny_config() {
   return c;
 }
 
-SummarizationModel float64_model(uint64_t seed) {
+// copy: with copy attention (pointer-generator through the pooled memory), reading the last layer's 2 heads.
+SummarizationModel float64_model(uint64_t seed, bool copy = false) {
   torch::manual_seed(seed);
-  SummarizationModel model(tiny_config());
+  ModelConfig config = tiny_config();
+  config.copy_attention = copy;
+  config.alignment_heads = 2;
+  SummarizationModel model(config);
   model->to(torch::kDouble);
   model->eval();
   return model;
@@ -46,8 +50,10 @@ std::vector<int64_t> random_document(int64_t length, uint64_t seed) {
 }
 
 TEST(Summarizer, GreedyEqualsArgmaxOfTheFullForwardPass) {
+  for (bool copy : {false, true})
   for (uint64_t seed : {1, 2, 3}) {
-    auto model = float64_model(seed);
+    SCOPED_TRACE(copy ? "copy attention" : "no copy");
+    auto model = float64_model(seed, copy);
     auto doc = random_document(40, seed);
     GenerationOptions options;
     options.search.beam = 1;
@@ -104,7 +110,9 @@ TEST(Summarizer, Float32GreedyPathEqualsTheBeamMachinery) {
 }
 
 TEST(Summarizer, BatchedEqualsOneByOne) {
-  auto model = float64_model(5);
+  for (bool copy : {false, true}) {
+  SCOPED_TRACE(copy ? "copy attention" : "no copy");
+  auto model = float64_model(5, copy);
   std::vector<std::vector<int64_t>> docs = {random_document(50, 1), random_document(9, 2), random_document(30, 3),
                                             random_document(13, 4)};
   GenerationOptions options;
@@ -130,6 +138,7 @@ TEST(Summarizer, BatchedEqualsOneByOne) {
   options.max_documents_per_batch = 1;
   auto singles = summarizer.summarize_tokens(docs, options);
   for (size_t i = 0; i < docs.size(); ++i) EXPECT_EQ(singles[i].hypotheses[0].tokens, batched[i].hypotheses[0].tokens);
+  }
 }
 
 TEST(Summarizer, EmptyAndOverlongDocuments) {

@@ -48,7 +48,12 @@ TEST(SummarizationModel, FullyPaddedDocumentGivesNoNaN) {
 }
 
 TEST(SummarizationModel, IncrementalDecodingMatchesTeacherForcingAfterReorder) {
-  auto model = float64_model(tiny_config());
+  for (bool copy : {false, true}) {
+  SCOPED_TRACE(copy ? "copy attention" : "no copy");
+  auto config = tiny_config();
+  config.copy_attention = copy;
+  config.alignment_layer = 0;  // not the last layer: the tap must come from the layer asked for
+  auto model = float64_model(config);
   torch::manual_seed(13);
   const int64_t docs = 3, beam = 2, steps = 7;
   auto batch = random_batch({20, 6, 13}, 20, 40);
@@ -76,13 +81,18 @@ TEST(SummarizationModel, IncrementalDecodingMatchesTeacherForcingAfterReorder) {
     auto full = model->decode(history.narrow(1, 0, t + 1), beams);  // (rows, t + 1, vocab)
     EXPECT_LT(max_diff(step_logits, full.select(1, t)), 1e-9) << "step " << t;
     EXPECT_LT(max_diff(step_logits2, full.select(1, t)), 1e-9) << "step " << t;
+    // With copy attention the outputs are the mixture's log-probabilities: they sum to 1 as they are.
+    if (copy) EXPECT_LT(max_diff(step_logits.exp().sum(-1), torch::ones({docs * beam}, torch::kDouble)), 1e-9);
   }
   EXPECT_EQ(cache.length(), steps);
+  }
 }
 
 TEST(SummarizationModel, GradientsReachEveryParameter) {
+  for (bool copy : {false, true})
   for (bool pre_norm : {false, true}) {
     auto config = tiny_config();
+    config.copy_attention = copy;
     config.normalize_before = pre_norm;
     config.tie_output_projection = !pre_norm;
     torch::manual_seed(14);
@@ -93,6 +103,7 @@ TEST(SummarizationModel, GradientsReachEveryParameter) {
     auto logits = model->forward(batch.tokens, batch.mask, target);
     ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{2, 6, config.vocab_size}));
     torch::nn::functional::cross_entropy(logits.reshape({-1, config.vocab_size}), target.reshape({-1})).backward();
+    EXPECT_EQ(model->named_parameters().contains("copy_gate.weight"), copy);
     for (const auto& p : model->named_parameters()) {
       ASSERT_TRUE(p.value().grad().defined()) << p.key();
       EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
@@ -161,3 +172,60 @@ TEST(SummarizationModel, FusedAndMathBackendsAgree) {
 
 }  // namespace
 }  // namespace pyramidion
+
+namespace pyramidion::testing {
+namespace {
+
+// The copy loss alone reaches the poolers' scorers through the provenance weights (the signal to keep what the
+// summary copies), not only through the pooled states: with the decoder's vocabulary path cut (p_gen -> 0 by a
+// large negative gate bias), the scorers still get a gradient from a target made of source tokens.
+TEST(SummarizationModel, CopyLossReachesTheScorersThroughTheProvenance) {
+  auto config = tiny_config();
+  config.copy_attention = true;
+  auto model = float64_model(config);  // eval mode: no dropout, so two forward passes are the same function
+  {
+    torch::NoGradGuard no_grad;
+    model->named_parameters()["copy_gate.bias"].fill_(-40.0);  // p_gen ~ 4e-18: the output is the copy distribution
+  }
+  torch::manual_seed(3);
+  auto batch = random_batch({40, 25}, 40, config.vocab_size);
+  auto target = batch.tokens.narrow(1, 0, 5).clone();
+  auto scorer = model->named_parameters()["pooler_after_layer_0.scorer.weight"];
+  // The same loss twice, the second time with the provenance weights detached: the difference of the scorer's
+  // gradients is what reaches it through the provenance (the states reach the loss through the attention too).
+  auto scorer_gradient = [&](bool detach_provenance) {
+    auto memory = model->encode(batch.tokens, batch.mask);
+    if (detach_provenance) memory.copy.weights = memory.copy.weights.detach();
+    auto lp = model->decode(target, memory);
+    return torch::autograd::grad({-lp.gather(2, target.unsqueeze(-1)).sum()}, {scorer})[0];
+  };
+  auto with = scorer_gradient(false);
+  auto without = scorer_gradient(true);
+  EXPECT_GT(max_diff(with, without), 1e-6 * std::max(1.0, with.abs().max().item<double>()));
+}
+
+TEST(SummarizationModel, CopyAttentionConfigKeysRoundTripAndOldFilesLoad) {
+  ModelConfig old = ModelConfig::from_yaml_string("model: {vocab_size: 40, d_model: 16, attention_heads: 2}", "old.yaml");
+  EXPECT_FALSE(old.copy_attention);
+  EXPECT_EQ(old.alignment_layer, -1);
+  EXPECT_EQ(old.alignment_heads, 1);
+  auto config = tiny_config();
+  config.copy_attention = true;
+  config.alignment_layer = 0;
+  config.alignment_heads = 2;
+  ModelConfig back = ModelConfig::from_yaml_string(config.to_yaml_string(), "round trip");
+  EXPECT_TRUE(back.copy_attention);
+  EXPECT_EQ(back.alignment_layer, 0);
+  EXPECT_EQ(back.alignment_heads, 2);
+  EXPECT_EQ(back.resolved_alignment_layer(), 0);
+  config.alignment_heads = 3;
+  EXPECT_THROW(config.validate(), std::invalid_argument);
+  config.alignment_heads = 1;
+  config.alignment_layer = 2;
+  EXPECT_THROW(config.validate(), std::invalid_argument);
+  config.alignment_layer = -2;
+  EXPECT_EQ(config.resolved_alignment_layer(), 0);
+}
+
+}  // namespace
+}  // namespace pyramidion::testing

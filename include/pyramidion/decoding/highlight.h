@@ -71,7 +71,10 @@ struct SummaryLink {
 struct HighlightSummaryWord {
   std::string text;
   int64_t sentence = 0;             // summary sentence
-  std::vector<SummaryLink> sources; // most mass first, up to HighlightOptions::links_per_summary_word
+  double copied = -1;               // copy-attention models: 1 - mean p_gen of its tokens (copied share); -1 = none
+  // Most mass first, up to HighlightOptions::links_per_summary_word; with copy attention from the pointing
+  // distribution (where the copied part came from), else from the mean cross-attention.
+  std::vector<SummaryLink> sources;
 };
 
 struct DocumentHighlight {

@@ -77,8 +77,12 @@ struct DocumentSummary {
   std::vector<PoolingRecord> pooling;
   // With GenerationOptions::return_cross_attention: (summary_tokens, memory_len) float32, the decoder's
   // cross-attention over this document's memory slots while it produced each token of hypotheses[0] (mean over
-  // decoder layers and heads; rows sum to 1). Undefined when there is no hypothesis or it is empty.
+  // decoder layers and heads; rows sum to 1). Undefined when there is no hypothesis or it is empty. A model with
+  // copy attention gives its pointing distribution instead (the alignment heads: where its copies come from).
   torch::Tensor cross_attention;
+  // With return_cross_attention and a copy-attention model: (summary_tokens) float32 p_gen, the probability that
+  // each token of hypotheses[0] was generated from the vocabulary rather than copied. Undefined otherwise.
+  torch::Tensor copy_gate;
 };
 
 class Summarizer {

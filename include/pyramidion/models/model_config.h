@@ -56,6 +56,12 @@ struct ModelConfig {
   int64_t max_source_positions = 2048;
   int64_t max_target_positions = 512;
 
+  // Copy attention (pointer-generator through the pooled memory, nn/copy_attention.h): the decoder's output mixes
+  // the vocabulary distribution with a copy distribution over the source ids its cross-attention points at.
+  bool copy_attention = false;
+  int64_t alignment_layer = -1;  // the decoder layer whose cross-attention points (-1 = the last), as fairseq
+  int64_t alignment_heads = 1;   // its first N heads, averaged, as fairseq's --alignment-heads
+
   // Encoder sparsity.
   int64_t chunk_size = 0;                // blockwise self-attention block; 0 = full attention
   PoolingConfig pooling;
@@ -75,6 +81,8 @@ struct ModelConfig {
   void validate() const;  // throws std::invalid_argument on inconsistent values (heads vs d_model, pooling layers)
 
   int64_t head_dim() const { return d_model / attention_heads; }
+  // The decoder layer copy attention reads (alignment_layer with -1 resolved).
+  int64_t resolved_alignment_layer() const { return alignment_layer < 0 ? decoder_layers + alignment_layer : alignment_layer; }
   TransformerLayerOptions layer_options() const;
   TopKOptions topk_options() const;
 

@@ -33,7 +33,15 @@ class SummarizationModelImpl : public torch::nn::Module {
   EncoderOutput encode(const torch::Tensor& source, const torch::Tensor& source_mask);
 
   // Teacher forcing: target_in (batch, tgt_len) int64 (bos + summary[:-1]) -> logits (batch, tgt_len, vocab).
+  // With copy_attention the "logits" are the log-probabilities of the pointer-generator mixture (float32 or
+  // wider): log_softmax, which every consumer applies, leaves them as they are.
   torch::Tensor decode(const torch::Tensor& target_in, const EncoderOutput& memory);
+
+  // Copy attention, teacher forcing (inspection: the highlight view): target_in (batch, tgt_len) ->
+  // p_gen (batch, tgt_len) float32, the probability that step t generates rather than copies, and
+  // *attention (batch, tgt_len, memory_len) float32 the pointing distribution over the memory slots.
+  // Throws std::logic_error for a model without copy attention.
+  torch::Tensor copy_gate(const torch::Tensor& target_in, const EncoderOutput& memory, torch::Tensor* attention = nullptr);
 
   // Teacher forcing that also returns every decoder layer's cross-attention probabilities over the memory:
   // target_in (batch, tgt_len) -> (batch, decoder_layers, heads, tgt_len, memory_len) float32. Query i is the
@@ -58,10 +66,18 @@ class SummarizationModelImpl : public torch::nn::Module {
   torch::Tensor embed_source(const torch::Tensor& source, const torch::Tensor& source_mask);  // (batch, src_len, dim)
   torch::Tensor embed_target(const torch::Tensor& tokens, int64_t first_position);            // (batch, len, dim)
   torch::Tensor project_output(const torch::Tensor& hidden);  // (batch, ..., dim) -> (batch, ..., vocab)
+  // Teacher forcing through the decoder layers: embedded (batch, tgt_len, dim) -> final states (batch, tgt_len, dim);
+  // tap (when set) receives the alignment layer's cross-attention.
+  torch::Tensor run_decoder(const torch::Tensor& embedded, const EncoderOutput& memory, CrossAttentionTap* tap);
+  // p_gen (batch, queries, 1) from the decoder's final states, the alignment context and the input embeddings.
+  torch::Tensor copy_probability(const torch::Tensor& state, const torch::Tensor& context, const torch::Tensor& embedded);
+  // The alignment heads' mean: (batch, heads, queries, memory_len) -> (batch, queries, memory_len).
+  torch::Tensor pointing(const torch::Tensor& weights) const;
 
   ModelConfig config_;
   torch::nn::Embedding embed_tokens_{nullptr};  // (vocab, dim), shared by encoder, decoder and output
   torch::nn::Linear output_projection_{nullptr};  // only when tie_output_projection is false
+  torch::nn::Linear copy_gate_{nullptr};          // copy_attention only: [state; context; embedding] -> p_gen logit
   torch::nn::ModuleList encoder_layers_{nullptr};
   std::vector<TransformerEncoderLayer> encoder_layer_list_;
   std::map<int64_t, std::shared_ptr<PoolerImpl>> poolers_;  // after encoder layer index (make_pooler)

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "pyramidion/nn/copy_attention.h"
+
 namespace pyramidion {
 
 struct DecoderLayerCache {
@@ -37,7 +39,8 @@ class DecoderCache {
  public:
   DecoderCache() = default;
   // memory_mask (batch, memory_len) bool, true = real encoder state; one decoder row per memory row to begin.
-  DecoderCache(std::vector<DecoderLayerCache> layers, torch::Tensor memory_mask);
+  // copy: the memory's copy sources (batch, memory_len, span) for copy attention, or undefined.
+  DecoderCache(std::vector<DecoderLayerCache> layers, torch::Tensor memory_mask, CopySources copy = {});
 
   // Keeps row rows[i] of the current batch as row i (beam search: rows (batch * beam) int64, the beams that
   // survive). Rows may repeat and their count may differ from the current batch size, so the same call expands
@@ -53,6 +56,8 @@ class DecoderCache {
   // when the cache is built; reorders only select rows, so it stays true).
   torch::Tensor attention_mask() const { return memory_padded_ ? memory_mask_ : torch::Tensor(); }
   int64_t memory_group() const { return memory_group_; }
+  // Copy sources per memory row (memory_rows, memory_len, span), reordered with the memory; undefined without copy.
+  const CopySources& copy_sources() const { return copy_; }
 
   // For the decoder layers.
   std::vector<DecoderLayerCache>& layers() { return layers_; }
@@ -62,6 +67,7 @@ class DecoderCache {
  private:
   std::vector<DecoderLayerCache> layers_;
   torch::Tensor memory_mask_;
+  CopySources copy_;
   std::vector<int64_t> row_memory_;  // memory row of each decoder row (row_memory_[r] == r / memory_group_)
   int64_t memory_group_ = 1;
   bool memory_padded_ = true;

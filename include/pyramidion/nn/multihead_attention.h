@@ -43,10 +43,18 @@ class MultiheadAttentionImpl : public torch::nn::Module {
   // (the highlight view's cross-attention), not on the decoding path.
   torch::Tensor attention_weights(const torch::Tensor& query, const ProjectedKeyValue& kv, const torch::Tensor& key_mask);
 
+  // attend() computed from explicit probabilities, which it also returns with autograd (copy attention trains
+  // through them): query (batch, query_len, dim) -> (batch, query_len, dim); *weights = the probabilities before
+  // attention dropout (batch, heads, query_len, key_len) float32 or wider.
+  torch::Tensor attend_with_weights(const torch::Tensor& query, const ProjectedKeyValue& kv, const torch::Tensor& key_mask,
+                                    torch::Tensor* weights);
+
   const MultiheadAttentionOptions& options() const { return options_; }
 
  private:
   torch::Tensor split_heads(const torch::Tensor& x) const;  // (batch, len, dim) -> (batch, heads, len, head_dim)
+  // q (batch, heads, query_len, head_dim) -> probabilities (batch, heads, query_len, key_len), float32 or wider.
+  torch::Tensor probabilities(const torch::Tensor& q, const ProjectedKeyValue& kv, const torch::Tensor& key_mask) const;
 
   MultiheadAttentionOptions options_;
   torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, out_proj_{nullptr};

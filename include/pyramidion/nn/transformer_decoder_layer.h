@@ -11,6 +11,12 @@
 
 namespace pyramidion {
 
+// What copy attention reads of one decoder layer's cross-attention (its alignment layer), with autograd.
+struct CrossAttentionTap {
+  torch::Tensor weights;  // (batch, heads, queries, memory_len) probabilities before dropout, float32 or wider
+  torch::Tensor context;  // (batch, queries, dim) the cross-attention's output (the attention context)
+};
+
 class TransformerDecoderLayerImpl : public torch::nn::Module {
  public:
   explicit TransformerDecoderLayerImpl(const TransformerLayerOptions& options);
@@ -18,8 +24,9 @@ class TransformerDecoderLayerImpl : public torch::nn::Module {
   // Teacher forcing. states (batch, tgt_len, dim), memory (batch, memory_len, dim),
   // memory_mask (batch, memory_len) bool -> (batch, tgt_len, dim). With cross_attention set, it also receives
   // this layer's cross-attention probabilities (batch, heads, tgt_len, memory_len) (inspection only; off by default).
+  // With tap set, the cross-attention runs from explicit probabilities and hands them over with its output.
   torch::Tensor forward(const torch::Tensor& states, const torch::Tensor& memory, const torch::Tensor& memory_mask,
-                        torch::Tensor* cross_attention = nullptr);
+                        torch::Tensor* cross_attention = nullptr, CrossAttentionTap* tap = nullptr);
 
   // Cross-attention keys/values of memory (batch, memory_len, dim), for incremental decoding.
   DecoderLayerCache start(const torch::Tensor& memory);
@@ -27,8 +34,10 @@ class TransformerDecoderLayerImpl : public torch::nn::Module {
   // One token per row: states (batch, 1, dim) -> (batch, 1, dim); appends this token's keys/values to `cache`.
   // memory_mask (batch / memory_group, memory_len): row r attends to memory row r / memory_group
   // (DecoderCache::memory_group(): the beams of one document share its cross-attention keys/values).
+  // With tap set: tap->weights (batch / memory_group, heads, memory_group, memory_len) (the rows of one memory
+  // row as its queries) and tap->context (batch, 1, dim).
   torch::Tensor step(const torch::Tensor& states, DecoderLayerCache& cache, const torch::Tensor& memory_mask,
-                     int64_t memory_group = 1);
+                     int64_t memory_group = 1, CrossAttentionTap* tap = nullptr);
 
  private:
   // The shared body; self_attention maps the (normalized) input to the self-attention output.

@@ -26,4 +26,11 @@ struct TopKTrace {
 TopKTrace successive_halving_topk_trace(const torch::Tensor& scores, int64_t k, const TopKOptions& options = {},
                                         const torch::Tensor& mask = {});
 
+// The same trace with weights that carry autograd to `scores` (the pair weights sigmoid(base^sa - base^sb) and the
+// mixed scores composed of LibTorch ops; the pairing itself is piecewise constant in the scores): copy attention
+// through pooling trains the scorers with it. Weights equal successive_halving_topk_trace's to rounding; the hard
+// top-k has no gradient (weights 1).
+TopKTrace successive_halving_topk_mixing(const torch::Tensor& scores, int64_t k, const TopKOptions& options = {},
+                                         const torch::Tensor& mask = {});
+
 }  // namespace pyramidion
