@@ -127,4 +127,10 @@ if "$bin" highlight --help > /dev/null 2>&1; then
   "$bin" highlight -m "$work/deep-pyramidion/checkpoint_best.pt" -i "$work/test.jsonl" --document-index 0 \
     -o "$results/highlight-test0.html" --json "$results/highlight-test0.json" 2> "$results/highlight.log" || true
 fi
+# Committed logs and pages name files relative to the repository (no machine paths): the data as ../shared/...,
+# the work directory as WORK_DIR.
+for f in "$results"/*.log "$results"/*.html "$results"/*.json; do
+  [ -f "$f" ] || continue
+  sed -i -e "s|$work|WORK_DIR|g" -e "s|$root/\.\./|../|g" -e "s|$root/||g" -e "s|$(dirname "$root")/|../|g" "$f"
+done
 log "done: $results"

@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """The tables of docs/results.md from what scripts/experiments/sumpubmed.sh left in its results directory.
 
-    python3 scripts/experiments/sumpubmed_report.py [results/sumpubmed] > /tmp/tables.md
+    python3 scripts/experiments/sumpubmed_report.py [results/sumpubmed] [--sources TEST.jsonl] > tables.md
 
-Prints Markdown on stdout: test ROUGE (F1, 95% bootstrap interval) of both models and both lead baselines, the
-training statistics of each run (updates, training seconds, updates/s, tokens/s, best validation ROUGE-Lsum), and
-the first words of three example summaries next to their references. Reads only committed result files.
+Prints Markdown on stdout: test ROUGE (F1, 95% bootstrap interval) of the copy-attention models (greedy and beam 4),
+the no-copy baseline (results/sumpubmed/no-copy/) and both lead baselines; what the summaries are (distinct texts,
+length, with --sources the share of novel bigrams: how abstractive); the training statistics of each run; validation
+ROUGE at equal wall clock; and the first words of three example summaries next to their references. Reads only
+result files (and the test articles given with --sources).
 """
 import json
 import os
+import re
 import sys
 
-SYSTEMS = [("blockwise", "blockwise"), ("deep-pyramidion", "DeepPyramidion"), ("lead-3", "lead-3"),
-           ("lead-oracle", "oracle-length lead")]
+SYSTEMS = [("blockwise", "blockwise + copy, greedy"), ("blockwise.beam4", "blockwise + copy, beam 4"),
+           ("deep-pyramidion", "DeepPyramidion + copy, greedy"),
+           ("deep-pyramidion.beam4", "DeepPyramidion + copy, beam 4"),
+           ("no-copy/blockwise", "blockwise, no copy (session 10), greedy"),
+           ("no-copy/deep-pyramidion", "DeepPyramidion, no copy (session 10), greedy"),
+           ("lead-3", "lead-3"), ("lead-oracle", "oracle-length lead")]
 MODELS = ["blockwise", "deep-pyramidion"]
 METRICS = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
 EXAMPLE_WORDS = 70
@@ -48,7 +55,7 @@ def read_jsonl(path):
 
 
 def training_table(results):
-    lines = ["| model | updates | time in updates (of 60 min wall) | updates/s | tokens/s (source + target) | validations | "
+    lines = ["| model | updates | wall clock | updates/s | tokens/s (source + target) | validations | "
              "best valid ROUGE-Lsum (update) | last logged train loss |", "|---|---|---|---|---|---|---|---|"]
     for arch, path in existing(results, MODELS, ".metrics.jsonl"):
         records = read_jsonl(path)
@@ -79,9 +86,25 @@ def words(text, n):
     return " ".join(parts[:n]) + (" …" if len(parts) > n else "")
 
 
-def output_table(results):
-    """Whether a model's summaries depend on the article at all: distinct outputs and their length."""
-    lines = ["| system | distinct summaries | mean words | reference mean words |", "|---|---|---|---|"]
+def bigrams(text):
+    tokens = re.findall(r"[a-z0-9]+", text.lower())
+    return list(zip(tokens, tokens[1:]))
+
+
+def article_text(row):
+    """The article of a Cohan-layout JSONL row (`article_text`: a list of sentences) as one string."""
+    text = row.get("article_text", row.get("article", ""))
+    return " ".join(text) if isinstance(text, list) else str(text)
+
+
+def output_table(results, sources):
+    """Whether a model's summaries depend on the article at all: distinct outputs, their length, and (with the test
+    articles) the share of summary bigrams that are not in the article (0 = every bigram copied)."""
+    articles = None
+    if sources:
+        articles = [set(bigrams(article_text(r))) for r in read_jsonl(sources)]
+    lines = ["| system | distinct summaries | mean words | reference mean words | novel bigrams (reference) |",
+             "|---|---|---|---|---|"]
     for key, path in existing(results, [k for k, _ in SYSTEMS], ".predictions.jsonl"):
         rows = read_jsonl(path)
         if not rows:
@@ -89,7 +112,39 @@ def output_table(results):
         distinct = len({r["prediction"] for r in rows})
         mean_words = sum(len(r["prediction"].split()) for r in rows) / len(rows)
         reference_words = sum(len(r["target"].split()) for r in rows) / len(rows)
-        lines.append(f"| {dict(SYSTEMS)[key]} | {distinct} of {len(rows)} | {mean_words:.0f} | {reference_words:.0f} |")
+        novel = "-"
+        if articles is not None and len(articles) >= len(rows):
+            def share(field):
+                total = new = 0
+                for r, seen in zip(rows, articles):
+                    b = bigrams(r[field])
+                    total += len(b)
+                    new += sum(1 for x in b if x not in seen)
+                return 100 * new / max(1, total)
+            novel = f"{share('prediction'):.1f}% ({share('target'):.1f}%)"
+        lines.append(f"| {dict(SYSTEMS)[key]} | {distinct} of {len(rows)} | {mean_words:.0f} | {reference_words:.0f} | "
+                     f"{novel} |")
+    return "\n".join(lines)
+
+
+def equal_time_table(results, marks=(20, 40, 60, 80)):
+    """Validation ROUGE of both models at the same wall-clock minutes (the last validation before each mark)."""
+    curves = {arch: [r for r in read_jsonl(path) if r.get("kind") == "valid" and "rouge2" in r]
+              for arch, path in existing(results, MODELS, ".metrics.jsonl")}
+    if not curves:
+        return ""
+    lines = ["| wall clock | " + " | ".join(f"{a}: update, valid R-1 / R-2 / R-Lsum" for a in curves) + " |",
+             "|---|" + "---|" * len(curves)]
+    for minutes in marks:
+        cells = []
+        for arch, valid in curves.items():
+            before = [r for r in valid if r["elapsed_s"] <= minutes * 60]
+            if not before:
+                cells.append("-")
+                continue
+            r = before[-1]
+            cells.append(f"{r['update']}: {100 * r['rouge1']:.2f} / {100 * r['rouge2']:.2f} / {100 * r['rougeLsum']:.2f}")
+        lines.append(f"| {minutes} min | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -110,14 +165,21 @@ def examples(results, count=3):
 
 
 def main():
-    results = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "results",
-                                                                  "sumpubmed")
+    args = sys.argv[1:]
+    sources = None
+    if "--sources" in args:
+        i = args.index("--sources")
+        sources = args[i + 1]
+        del args[i:i + 2]
+    results = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "..", "results", "sumpubmed")
     print("### Test ROUGE (F1 %, mean [95% bootstrap interval])\n")
     print(rouge_table(results))
     print("\n### What the summaries are\n")
-    print(output_table(results))
+    print(output_table(results, sources))
     print("\n### Training\n")
     print(training_table(results))
+    print("\n### Validation ROUGE at equal wall clock (100 validation articles, greedy)\n")
+    print(equal_time_table(results))
     print("\n### Examples\n")
     print(examples(results))
 

@@ -140,6 +140,36 @@ TEST(Highlight, CrossAttentionRowsAreDistributionsOverTheMemory) {
   EXPECT_FALSE(summarizer.summarize({testing::tiny_document(3, 40)}, short_summaries().generation)[0].cross_attention.defined());
 }
 
+// A copy-attention model: every summary word carries the share copied (1 - p_gen of its piece: the tokenizer is
+// word-level, one piece per word), links come from the pointing distribution (rows sum to 1), the JSON and the
+// page carry them; a model without copy attention has no "copied" field.
+TEST(Highlight, CopyAttentionModelsMarkWhatWasCopied) {
+  static testing::TempDir dir;
+  const std::string path = dir.file("tiny-copy.pt");
+  testing::write_tiny_model(path, dir.path(), 64, /*copy_attention=*/true);
+  const Summarizer summarizer = Summarizer::load(path, {"cpu", "float64"});
+  GenerationOptions g = short_summaries().generation;
+  g.return_cross_attention = true;
+  const std::vector<std::string> doc = {testing::tiny_document(5, 40)};
+  auto results = summarizer.summarize(doc, g);
+  ASSERT_FALSE(results[0].hypotheses[0].tokens.empty());
+  ASSERT_TRUE(results[0].copy_gate.defined());
+  const auto& gate = results[0].copy_gate;
+  EXPECT_EQ(gate.size(0), static_cast<int64_t>(results[0].hypotheses[0].tokens.size()));
+  EXPECT_GT(gate.min().item<double>(), 0.0);
+  EXPECT_LT(gate.max().item<double>(), 1.0);
+  EXPECT_LT((results[0].cross_attention.sum(1) - 1).abs().max().item<double>(), 1e-5);
+  HighlightOptions options = short_summaries();
+  DocumentHighlight h = highlight_document(summarizer, doc, options);
+  ASSERT_EQ(h.summary_words.size(), static_cast<size_t>(gate.size(0)));
+  for (size_t i = 0; i < h.summary_words.size(); ++i)
+    EXPECT_NEAR(h.summary_words[i].copied, 1.0 - gate[static_cast<int64_t>(i)].item<double>(), 1e-6) << i;
+  const nlohmann::json json = highlight_json(h);
+  EXPECT_TRUE(json["summary_words"][0].contains("copied"));
+  EXPECT_NE(highlight_page_html(h).find("hl-copied"), std::string::npos);
+  EXPECT_FALSE(highlight_json(highlight_document(tiny_summarizer(), doc, options))["summary_words"][0].contains("copied"));
+}
+
 TEST(Highlight, BatchedEqualsOneByOneAndEqualsTheSummarysPath) {
   const auto& summarizer = tiny_summarizer();
   std::vector<std::vector<std::string>> docs = {{testing::tiny_document(1, 50)},

@@ -122,6 +122,39 @@ TEST(ModelFile, OldFlatPoolingKeysStillLoad) {
                            loaded.model->forward(batch.tokens, batch.mask, target)));
 }
 
+// Model files written before copy attention have no copy_attention / alignment_* keys: they load with copy off and
+// give the same outputs; a copy-attention model round-trips with its gate and the same log-probabilities.
+TEST(ModelFile, FilesWithoutTheCopyKeysLoadAndCopyModelsRoundTrip) {
+  TempDir dir;
+  for (bool copy : {false, true}) {
+    auto config = tiny_config();
+    config.vocab_size = 50;
+    config.copy_attention = copy;
+    torch::manual_seed(23);
+    SummarizationModel model(config);
+    model->eval();
+    const auto file = dir.path / (copy ? "copy.pyr" : "before-copy.pyr");
+    save_model_file(file.string(), model, "spm");
+    if (!copy) {  // as written before the keys existed
+      ModelFileContents contents = read_model_file_contents(file.string());
+      YAML::Node document = YAML::Load(contents.config_yaml);
+      for (const char* key : {"copy_attention", "alignment_layer", "alignment_heads"}) document["model"].remove(key);
+      YAML::Emitter out;
+      out << document;
+      contents.config_yaml = out.c_str();
+      ASSERT_EQ(contents.config_yaml.find("alignment"), std::string::npos);
+      write_model_file_contents(file.string(), contents);
+    }
+    LoadedModel loaded = load_model_file(file.string());
+    EXPECT_EQ(loaded.config.copy_attention, copy);
+    EXPECT_EQ(loaded.model->named_parameters().contains("copy_gate.weight"), copy);
+    auto batch = random_batch({25, 9}, 25, 50);
+    auto target = torch::randint(4, 50, {2, 6}, torch::kLong);
+    EXPECT_TRUE(torch::equal(model->forward(batch.tokens, batch.mask, target),
+                             loaded.model->forward(batch.tokens, batch.mask, target)));
+  }
+}
+
 TEST(ModelFile, BadFilesFailWithOneLineErrors) {
   TempDir dir;
   auto config = tiny_config();

@@ -31,9 +31,9 @@ inline std::string tiny_document(uint64_t seed, int length) {
 }
 
 // Writes the model file (64 source positions unless told, float64 weights) to `path`; `work_dir` holds the
-// tokenizer text.
+// tokenizer text. copy_attention: a pointer-generator model (its gate's weights random too).
 inline void write_tiny_model(const std::string& path, const std::filesystem::path& work_dir,
-                             int64_t max_source_positions = 64) {
+                             int64_t max_source_positions = 64, bool copy_attention = false) {
   const std::string text_path = (work_dir / "tiny-tokenizer-text.txt").string();
   {
     std::ofstream text(text_path);
@@ -59,6 +59,7 @@ inline void write_tiny_model(const std::string& path, const std::filesystem::pat
   c.pooling.schedule = {{0, 12}, {1, 6}};
   c.max_source_positions = max_source_positions;
   c.max_target_positions = 32;
+  c.copy_attention = copy_attention;
   torch::manual_seed(11);
   SummarizationModel model(c);
   model->to(torch::kDouble);

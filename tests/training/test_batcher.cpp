@@ -4,6 +4,9 @@
 #include <random>
 #include <set>
 
+#include "../data/temp_dir.h"
+#include "pyramidion/data/binary_dataset.h"
+#include "pyramidion/training/batch.h"
 #include "pyramidion/training/token_budget_batcher.h"
 
 namespace pyramidion {
@@ -102,6 +105,35 @@ TEST(TokenBudgetBatcher, ShardingPartitionsTheBatches) {
     EXPECT_LE(largest - smallest, 1u);
   }
   EXPECT_THROW(shard_batches(batches, 2, 2), std::invalid_argument);
+}
+
+// Sources and targets longer than the model's positions are cut, and both still end with their EOS (a model
+// trained on cut targets without it would never learn to stop); shorter ones are copied as they are.
+TEST(CollateBatch, CutSequencesKeepTheirEos) {
+  testing::TempDir dir;
+  const std::string path = dir.file("train.bin");
+  {
+    data::BinaryDatasetWriter writer(path, 50);
+    writer.add("long", {10, 11, 12, 13, 14, 15, 3}, {20, 21, 22, 23, 24, 3});
+    writer.add("short", {10, 11, 3}, {20, 3});
+    writer.finish();
+  }
+  data::BinaryDataset dataset(path);
+  ModelConfig config;
+  config.vocab_size = 50;
+  config.max_source_positions = 4;
+  config.max_target_positions = 3;
+  Batch batch = collate_batch(dataset, {0, 1}, config);
+  EXPECT_EQ(std::vector<int64_t>(batch.source[0].data_ptr<int64_t>(), batch.source[0].data_ptr<int64_t>() + 4),
+            (std::vector<int64_t>{10, 11, 12, 3}));
+  auto row = [](const torch::Tensor& t, int64_t r) {
+    torch::Tensor c = t[r].contiguous();
+    return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+  };
+  EXPECT_EQ(row(batch.target_out, 0), (std::vector<int64_t>{20, 21, 3}));
+  EXPECT_EQ(row(batch.target_in, 0), (std::vector<int64_t>{config.bos_id, 20, 21}));
+  EXPECT_EQ(row(batch.target_out, 1), (std::vector<int64_t>{20, 3, config.pad_id}));
+  EXPECT_EQ(row(batch.target_in, 1), (std::vector<int64_t>{config.bos_id, 20, config.pad_id}));
 }
 
 }  // namespace
