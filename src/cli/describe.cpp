@@ -40,6 +40,10 @@ void run_describe(const DescribeOptions& o) {
   std::cout << "  d_model " << config.d_model << ", heads " << config.attention_heads << ", ffn " << config.ffn_dim
             << ", layers " << config.encoder_layers << "+" << config.decoder_layers << ", vocab " << config.vocab_size
             << ", chunk " << (config.chunk_size > 0 ? std::to_string(config.chunk_size) : std::string("full")) << "\n";
+  if (config.copy_attention)
+    std::cout << "  copy attention: decoder layer " << config.resolved_alignment_layer() << ", first "
+              << config.alignment_heads << " head(s) point into the " << (config.pooling.schedule.empty() ? "" : "pooled ")
+              << "memory\n";
   std::cout << summary.to_text();
 }
 
