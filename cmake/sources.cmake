@@ -95,6 +95,7 @@ set(PYRAMIDION_UTIL_SOURCES
   src/util/peak_memory.cpp
   src/util/progress.cpp
   src/util/runtime.cpp
+  src/util/terminal_log_sink.cpp
   src/util/tensor_archive.cpp
   src/util/thread_pool.cpp
   src/util/timing.cpp

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "command.h"
+#include "pyramidion/util/terminal_log_sink.h"
 #include "numeric_checks.h"
 #include "pyramidion/util/runtime.h"
 
@@ -56,7 +57,8 @@ int check_standard_output(int code) {
 int main(int argc, char** argv) {
   using namespace pyramidion::cli;
   // Logs, warnings and progress go to stderr: stdout carries only the requested output.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("pyramidion"));
+  // On a terminal a log line is written above the progress bar, never on its line.
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("pyramidion", pyramidion::make_terminal_log_sink()));
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
   // A closed stdout pipe fails the write (reported at exit) instead of killing the process silently;
   // training installs its own handler to save a checkpoint on SIGPIPE.

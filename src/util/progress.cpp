@@ -10,6 +10,10 @@
 namespace pyramidion {
 namespace {
 
+// The terminal's status line: the one bar drawn on it (bar mode) and the lock every terminal write takes first.
+std::mutex terminal_mutex;
+ProgressBar* active_bar = nullptr;  // guarded by terminal_mutex
+
 std::string fixed(double value, int digits) {
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
@@ -41,7 +45,13 @@ ProgressBar::ProgressBar(ProgressOptions options)
   // Lines: the first one after an interval, not at zero. Bar: drawn at once.
   double first = mode_ == Mode::kLines ? options_.log_interval_s : 0.0;
   next_print_ns_ = static_cast<int64_t>(first * 1e9);
-  if (mode_ == Mode::kBar) maybe_print(true);
+  if (mode_ == Mode::kBar) {
+    {
+      std::lock_guard<std::mutex> terminal(terminal_mutex);
+      active_bar = this;  // a nested bar takes the line; the outer one is redrawn when it next advances
+    }
+    maybe_print(true);
+  }
 }
 
 ProgressBar::~ProgressBar() {
@@ -84,6 +94,13 @@ void ProgressBar::maybe_print(bool force) {
   if (mode_ == Mode::kOff) return;
   auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count();
   if (!force && now_ns < next_print_ns_.load(std::memory_order_relaxed)) return;
+  // Terminal first, then the bar: the same order as write_above_progress.
+  std::unique_lock<std::mutex> terminal(terminal_mutex, std::defer_lock);
+  if (mode_ == Mode::kBar) {
+    if (force) terminal.lock();
+    else if (!terminal.try_lock()) return;
+    active_bar = this;
+  }
   std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
   if (force) lock.lock();
   else if (!lock.try_lock()) return;  // another thread is printing this very moment
@@ -96,11 +113,27 @@ void ProgressBar::maybe_print(bool force) {
 
 void ProgressBar::finish() {
   if (mode_ == Mode::kOff) return;
+  std::unique_lock<std::mutex> terminal(terminal_mutex, std::defer_lock);
+  if (mode_ == Mode::kBar) terminal.lock();
   std::lock_guard<std::mutex> lock(mutex_);
+  if (active_bar == this) active_bar = nullptr;
   if (finished_) return;
   finished_ = true;
   if (mode_ == Mode::kBar) out_ << '\r' << render_locked(true) << "\033[K\n" << std::flush;
   else out_ << render_locked(false) << '\n' << std::flush;
+}
+
+void write_above_progress(const std::function<void()>& write) {
+  std::lock_guard<std::mutex> terminal(terminal_mutex);
+  ProgressBar* bar = active_bar;
+  std::unique_lock<std::mutex> lock;
+  if (bar) {
+    lock = std::unique_lock<std::mutex>(bar->mutex_);
+    if (bar->finished_) bar = nullptr;
+  }
+  if (bar) bar->out_ << "\r\033[K" << std::flush;
+  write();
+  if (bar) bar->out_ << bar->render_locked(true) << "\033[K" << std::flush;
 }
 
 std::string ProgressBar::status_line() const {

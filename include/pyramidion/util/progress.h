@@ -1,6 +1,8 @@
 #pragma once
 // Progress reporting for long loops (data preparation, training, decoding, benchmarks). On a terminal: one
-// line redrawn in place; otherwise (logs, CI) a plain line every `log_interval_s` seconds.
+// line redrawn in place; otherwise (logs, CI) a plain line every `log_interval_s` seconds. Other writes to the
+// terminal go through write_above_progress() (the CLI's log sink does): the bar is cleared, the text written and
+// the bar redrawn below it, so a log line never shares the bar's line.
 //
 //   ProgressOptions options;
 //   options.label = "train"; options.unit = "updates"; options.total = 1000;
@@ -10,7 +12,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <iosfwd>
+#include <functional>
+#include <iostream>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -52,6 +55,7 @@ class ProgressBar {
   std::string status_line() const;
 
  private:
+  friend void write_above_progress(const std::function<void()>& write);
   void maybe_print(bool force);
   std::string render_locked(bool with_bar) const;
 
@@ -67,6 +71,13 @@ class ProgressBar {
   std::vector<std::pair<std::string, std::string>> fields_;
   bool finished_ = false;
 };
+
+// Writes to the terminal above the active progress bar: clears the bar's line, calls write() (which writes whole
+// lines to stderr), then redraws the bar. Without an active bar only the write. Thread-safe.
+void write_above_progress(const std::function<void()>& write);
+inline void write_above_progress(const std::string& text) {
+  write_above_progress([&] { std::cerr << text << std::flush; });
+}
 
 // "1:02:03" / "2:03"; "?" for negative or non-finite seconds.
 std::string format_duration(double seconds);
