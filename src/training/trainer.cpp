@@ -144,6 +144,9 @@ void Trainer::initialize() {
   checkpoint_options.keep_best = config_.keep_best_checkpoints;
   checkpoint_options.maximize = config_.metric_maximized();
   checkpoints_ = std::make_unique<CheckpointPolicy>(checkpoint_options);
+  for (const auto& evicted : checkpoints_->finish_interrupted_evictions())
+    spdlog::warn("{}: finished removing it (its eviction was interrupted; it was no longer among the keep_last {})",
+                 evicted, config_.keep_last);
   TrainingLogOptions log_options;
   log_options.save_dir = options_.save_dir;
   log_options.log_lines = options_.log_lines;
@@ -347,7 +350,7 @@ void Trainer::write_checkpoints(const CheckpointWrites& writes, const Validation
   for (int64_t update : writes.ranked_removed) remove_checkpoint(checkpoints_->ranked_best_path(update));
   if (writes.periodic_update >= 0) {
     save_checkpoint(checkpoints_->periodic_path(writes.periodic_update));
-    checkpoints_->remove_old_periodic();
+    checkpoints_->remove_old_periodic(writes.periodic_update);
   }
   checkpoints_->wrote(writes, state_.update);
 }
@@ -389,6 +392,10 @@ void Trainer::load_checkpoint(const std::string& path) {
   apply_curriculum_stage(stage, /*fresh_epoch=*/false);
   log_->resume_at(state_.update);
   checkpoints_->last_holds(state_.update);
+  if (const auto superseded = checkpoints_->supersede_newer_than(state_.update); !superseded.empty())
+    spdlog::warn("{}: holds update {}, but {} periodic checkpoint(s) are newer ({} ...), from the continuation that was "
+                 "cut off: renamed to *.pt.superseded (this run writes its own)",
+                 path, state_.update, superseded.size(), superseded.front());
   model_->train();
   spdlog::info("resumed from {}: update {}, epoch {} (batch {} of the epoch), best {} {}", path, state_.update,
                state_.epoch, state_.batch_in_epoch, name_of(config_.best_checkpoint_metric),
