@@ -67,12 +67,15 @@ set(PYRAMIDION_TRAINING_SOURCES
   src/training/checkpoint_averaging.cpp
   src/training/checkpoint_policy.cpp
   src/training/curriculum.cpp
+  src/training/dropout_stream.cpp
   src/training/distributed/c10d_gradient_reducer.cpp
   src/training/distributed/distributed_context.cpp
+  src/training/distributed/store_bind_address.cpp
   src/training/label_smoothed_cross_entropy.cpp
   src/training/lr_scheduler.cpp
   src/training/metrics_log.cpp
   src/training/mixed_precision.cpp
+  src/training/rank_agreement.cpp
   src/training/stop_signal.cpp
   src/training/token_budget_batcher.cpp
   src/training/trainer.cpp

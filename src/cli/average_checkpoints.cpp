@@ -25,6 +25,9 @@ void run(const AverageOptions& o) {
     if (!o.dir.empty()) {
       if ((o.last > 0) == (o.best > 0)) throw CommandError("--dir: give exactly one of --last N or --best N");
       const auto picked = o.last > 0 ? last_periodic_checkpoints(o.dir, o.last) : best_ranked_checkpoints(o.dir, o.best);
+      if (o.last > 0)
+        if (const std::string gap = periodic_gap_warning(o.dir, picked); !gap.empty())
+          spdlog::warn("--last {}: {}", o.last, gap);
       inputs.insert(inputs.end(), picked.begin(), picked.end());
     } else if (o.last > 0 || o.best > 0) {
       throw CommandError("--last / --best pick checkpoints from a run directory: give --dir RUN_DIR");

@@ -188,6 +188,11 @@ void run(const TrainOptions& o) {
     const int64_t local_rank = distributed->local_rank >= 0 ? distributed->local_rank : distributed->rank;
     if ((device == "auto" || device == "cuda") && parse_device(device).is_cuda())
       config.training.device = "cuda:" + std::to_string(local_rank);
+    // A WORLD_SIZE left in the environment turns a plain `train` into a rank: say so before waiting for the others.
+    spdlog::info("distributed: rank {} of {} ({}): rendezvous at {}:{}, waiting up to {} s (--dist-timeout) for the "
+                 "others", distributed->rank, distributed->world_size,
+                 o.world_size > 0 ? "--world-size" : "WORLD_SIZE from the environment", distributed->master_addr,
+                 distributed->master_port, distributed->timeout_seconds);
     try {
       context = std::make_unique<DistributedContext>(*distributed, parse_device(config.training.device));
     } catch (const std::exception& e) {

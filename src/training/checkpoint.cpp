@@ -310,4 +310,34 @@ void remove_checkpoint(const std::string& path) {
   remove_state_files(path, "");
 }
 
+namespace {
+const char* const kEvictingSuffix = ".evicting";
+}
+
+void evict_checkpoint(const std::string& path) {
+  const fs::path dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    fs::rename(path, path + kEvictingSuffix, ec);
+    if (ec) throw std::runtime_error(path + ": cannot evict (" + ec.message() + ")");
+    sync_directory(dir.string());
+  }
+  remove_state_files(path, "");
+  fs::remove(path + kEvictingSuffix, ec);
+}
+
+std::vector<std::string> finish_interrupted_evictions(const std::string& dir) {
+  std::vector<std::string> finished;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return finished;
+  const std::string suffix = std::string(".pt") + kEvictingSuffix;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      finished.push_back((fs::path(dir) / name.substr(0, name.size() - std::string(kEvictingSuffix).size())).string());
+  }
+  for (const auto& path : finished) evict_checkpoint(path);
+  return finished;
+}
+
 }  // namespace pyramidion

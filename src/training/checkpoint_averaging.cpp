@@ -1,6 +1,7 @@
 #include "pyramidion/training/checkpoint_averaging.h"
 
 #include <fmt/core.h>
+#include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -105,6 +106,56 @@ std::vector<std::string> last_periodic_checkpoints(const std::string& run_dir, i
   std::vector<std::string> paths;
   for (size_t i = periodic.size() - static_cast<size_t>(count); i < periodic.size(); ++i) paths.push_back(periodic[i].second);
   return paths;
+}
+
+namespace {
+
+// The update of checkpoint_<update>.pt, and that file's training.save_interval_updates (0 when unknown).
+std::pair<int64_t, int64_t> periodic_update_and_interval(const std::string& path) {
+  const std::string name = fs::path(path).filename().string();
+  const int64_t update = std::stoll(name.substr(std::string("checkpoint_").size()));
+  int64_t interval = 0;
+  try {
+    const auto metadata = nlohmann::json::parse(read_model_file_contents(path).metadata_json, nullptr, false);
+    if (metadata.is_object() && metadata.contains("training_config") && metadata["training_config"].is_string()) {
+      const YAML::Node config = YAML::Load(metadata["training_config"].get<std::string>());
+      if (config["training"] && config["training"]["save_interval_updates"])
+        interval = config["training"]["save_interval_updates"].as<int64_t>();
+    }
+  } catch (const std::exception&) {
+    interval = 0;  // averaging reads the file again and names any damage
+  }
+  return {update, interval};
+}
+
+}  // namespace
+
+std::string periodic_gap_warning(const std::string& run_dir, const std::vector<std::string>& picked) {
+  if (picked.empty()) return "";
+  std::vector<int64_t> updates;
+  for (const auto& path : picked) updates.push_back(periodic_update_and_interval(path).first);
+  const int64_t interval = periodic_update_and_interval(picked.back()).second;
+  if (interval <= 0) return "";
+  for (size_t i = 1; i < updates.size(); ++i)
+    if (updates[i] - updates[i - 1] != interval)
+      return fmt::format("{} and {}: not consecutive saves (training.save_interval_updates {}: checkpoint_{}.pt is "
+                         "missing); the average mixes updates {} apart",
+                         fs::path(picked[i - 1]).filename().string(), fs::path(picked[i]).filename().string(), interval,
+                         updates[i - 1] + interval, updates[i] - updates[i - 1]);
+  const fs::path last = fs::path(run_dir) / "checkpoint_last.pt";
+  if (fs::exists(last)) {
+    try {
+      const auto metadata = nlohmann::json::parse(read_model_file_contents(last.string()).metadata_json, nullptr, false);
+      const int64_t last_update = TrainingState::from_json(metadata.at("training_state")).update;
+      if (last_update >= updates.back() + interval)
+        return fmt::format("{} holds update {}, but the newest periodic checkpoint is {} (checkpoint_{}.pt is "
+                           "missing): these are not the run's last {} saves",
+                           last.string(), last_update, fs::path(picked.back()).filename().string(),
+                           updates.back() + interval, picked.size());
+    } catch (const std::exception&) {
+    }
+  }
+  return "";
 }
 
 std::vector<std::string> best_ranked_checkpoints(const std::string& run_dir, int64_t count) {

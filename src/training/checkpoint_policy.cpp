@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <stdexcept>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "pyramidion/training/checkpoint.h"
+#include "pyramidion/util/atomic_file.h"
 
 namespace pyramidion {
 namespace fs = std::filesystem;
@@ -69,22 +72,55 @@ std::string CheckpointPolicy::ranked_best_path(int64_t update) const {
   return (fs::path(options_.save_dir) / fmt::format("checkpoint_best_u{}.pt", update)).string();
 }
 
-void CheckpointPolicy::remove_old_periodic() const {
-  if (!writes()) return;
+namespace {
+
+// checkpoint_<update>.pt files of `dir` (update, path), oldest first.
+std::vector<std::pair<int64_t, std::string>> periodic_checkpoints(const std::string& dir) {
   std::vector<std::pair<int64_t, std::string>> periodic;
-  for (const auto& entry : fs::directory_iterator(options_.save_dir)) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     const std::string prefix = "checkpoint_", suffix = ".pt";
     if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
         name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
       continue;
     const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-    if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
     periodic.emplace_back(std::stoll(digits), entry.path().string());
   }
   std::sort(periodic.begin(), periodic.end());
+  return periodic;
+}
+
+}  // namespace
+
+void CheckpointPolicy::remove_old_periodic(int64_t update) const {
+  if (!writes()) return;
+  sync_directory(options_.save_dir);  // the new checkpoint is in place for good before any older one goes
+  std::vector<std::pair<int64_t, std::string>> periodic;
+  for (auto& entry : periodic_checkpoints(options_.save_dir))
+    if (entry.first <= update) periodic.push_back(std::move(entry));
   for (size_t i = 0; i + static_cast<size_t>(options_.keep_last) < periodic.size(); ++i)
-    remove_checkpoint(periodic[i].second);
+    evict_checkpoint(periodic[i].second);
+}
+
+std::vector<std::string> CheckpointPolicy::finish_interrupted_evictions() const {
+  if (!writes()) return {};
+  return pyramidion::finish_interrupted_evictions(options_.save_dir);
+}
+
+std::vector<std::string> CheckpointPolicy::supersede_newer_than(int64_t update) const {
+  std::vector<std::string> renamed;
+  if (!writes()) return renamed;
+  for (const auto& [saved, path] : periodic_checkpoints(options_.save_dir)) {
+    if (saved <= update) continue;
+    std::error_code ec;
+    fs::rename(path, path + ".superseded", ec);
+    if (ec) throw std::runtime_error(path + ": cannot set it aside (" + ec.message() + ")");
+    renamed.push_back(path);
+  }
+  if (!renamed.empty()) sync_directory(options_.save_dir);
+  return renamed;
 }
 
 }  // namespace pyramidion

@@ -1,5 +1,6 @@
 #include "pyramidion/training/trainer.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/models/model_file.h"
+#include "pyramidion/training/rank_agreement.h"
 #include "pyramidion/training/stop_signal.h"
 #include "pyramidion/util/device.h"
 #include "pyramidion/util/progress.h"
@@ -50,6 +52,37 @@ nlohmann::json validation_metadata(const ValidationResult* validation) {
     extra["validation"].update({{"rouge1", result.rouge.rouge1.fmeasure}, {"rouge2", result.rouge.rouge2.fmeasure},
                                 {"rougeL", result.rouge.rougeL.fmeasure}, {"rougeLsum", result.rouge.rougeLsum.fmeasure}});
   return extra;
+}
+
+std::string emitted(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << node;
+  return out.c_str();
+}
+
+// What every rank of a data-parallel run must share: each model and training key (but the per-rank
+// training.device and training.threads), the parameters' names, shapes and dtypes, the tokenizer and the data sizes.
+Fingerprints run_fingerprints(const SummarizationModel& model, TrainingConfig training, const std::string& tokenizer,
+                              const data::BinaryDataset& train, const data::BinaryDataset* valid) {
+  Fingerprints out;
+  for (const auto& entry : model->config().to_yaml()["model"])
+    out.emplace_back("model." + entry.first.as<std::string>(), fingerprint_of(emitted(entry.second)));
+  training.device.clear();
+  training.threads = 0;
+  for (const auto& entry : training.to_yaml()["training"])
+    out.emplace_back("training." + entry.first.as<std::string>(), fingerprint_of(emitted(entry.second)));
+  std::string shapes;
+  for (const auto& item : model->named_parameters())
+    shapes += fmt::format("{}:{}:{};", item.key(), fmt::join(item.value().sizes(), "x"),
+                          c10::toString(item.value().scalar_type()));
+  out.emplace_back(fmt::format("the parameters ({} tensors, {} values)", model->parameters().size(),
+                               model->parameter_count()),
+                   fingerprint_of(shapes));
+  out.emplace_back("the tokenizer", fingerprint_of(tokenizer));
+  out.emplace_back("the training data (" + train.path() + ", " + std::to_string(train.size()) + " examples)",
+                   fingerprint_of(std::to_string(train.size())));
+  out.emplace_back("the validation data", fingerprint_of(valid ? std::to_string(valid->size()) : std::string("none")));
+  return out;
 }
 
 }  // namespace
@@ -93,6 +126,8 @@ void Trainer::initialize() {
     spdlog::warn("training.amp: {} needs CUDA; training on the CPU in float32", name_of(amp_));
     amp_ = AmpMode::none;
   }
+  // Before the first collective that depends on them (attach() broadcasts the weights).
+  check_ranks_agree(*options_.reducer, run_fingerprints(model_, config_, tokenizer_bytes_, *train_, valid_.get()));
   if (config_.threads > 0) torch::set_num_threads(static_cast<int>(config_.threads));
   torch::manual_seed(static_cast<uint64_t>(config_.seed));  // dropout stream
   model_->to(device_);
@@ -109,6 +144,9 @@ void Trainer::initialize() {
   checkpoint_options.keep_best = config_.keep_best_checkpoints;
   checkpoint_options.maximize = config_.metric_maximized();
   checkpoints_ = std::make_unique<CheckpointPolicy>(checkpoint_options);
+  for (const auto& evicted : checkpoints_->finish_interrupted_evictions())
+    spdlog::warn("{}: finished removing it (its eviction was interrupted; it was no longer among the keep_last {})",
+                 evicted, config_.keep_last);
   TrainingLogOptions log_options;
   log_options.save_dir = options_.save_dir;
   log_options.log_lines = options_.log_lines;
@@ -312,7 +350,7 @@ void Trainer::write_checkpoints(const CheckpointWrites& writes, const Validation
   for (int64_t update : writes.ranked_removed) remove_checkpoint(checkpoints_->ranked_best_path(update));
   if (writes.periodic_update >= 0) {
     save_checkpoint(checkpoints_->periodic_path(writes.periodic_update));
-    checkpoints_->remove_old_periodic();
+    checkpoints_->remove_old_periodic(writes.periodic_update);
   }
   checkpoints_->wrote(writes, state_.update);
 }
@@ -354,6 +392,10 @@ void Trainer::load_checkpoint(const std::string& path) {
   apply_curriculum_stage(stage, /*fresh_epoch=*/false);
   log_->resume_at(state_.update);
   checkpoints_->last_holds(state_.update);
+  if (const auto superseded = checkpoints_->supersede_newer_than(state_.update); !superseded.empty())
+    spdlog::warn("{}: holds update {}, but {} periodic checkpoint(s) are newer ({} ...), from the continuation that was "
+                 "cut off: renamed to *.pt.superseded (this run writes its own)",
+                 path, state_.update, superseded.size(), superseded.front());
   model_->train();
   spdlog::info("resumed from {}: update {}, epoch {} (batch {} of the epoch), best {} {}", path, state_.update,
                state_.epoch, state_.batch_in_epoch, name_of(config_.best_checkpoint_metric),
@@ -504,7 +546,8 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
     int64_t update_tokens = 0;
     for (const auto& batch : *batches)
       for (int64_t i : batch) update_tokens += train_target_lengths_[static_cast<size_t>(i)];
-    const UpdateStepResult step = update_step_->run(*train_, *batches, update_tokens, schedule_.rate(state_.update + 1));
+    const UpdateStepResult step = update_step_->run(*train_, *batches, update_tokens, schedule_.rate(state_.update + 1),
+                                                    state_.update + 1);
     const double step_seconds = seconds_since(step_start);
     state_.training_seconds += step_seconds;
     interval_step_seconds += step_seconds;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "pyramidion/training/dropout_stream.h"
 #include "pyramidion/training/label_smoothed_cross_entropy.h"
 
 namespace pyramidion {
@@ -16,6 +17,7 @@ UpdateStep::UpdateStep(SummarizationModel model, const TrainingConfig& config, A
       collate_config_(model_->config()),
       label_smoothing_(config.label_smoothing),
       clip_norm_(config.clip_norm),
+      seed_(static_cast<uint64_t>(config.seed)),
       amp_(amp),
       device_(device),
       reducer_(reducer ? std::move(reducer) : std::make_shared<LocalGradientReducer>()) {
@@ -43,7 +45,7 @@ void UpdateStep::clear_gradients() {
 }
 
 UpdateStepResult UpdateStep::run(const data::BinaryDataset& dataset, const std::vector<ExampleBatch>& batches,
-                                 int64_t update_target_tokens, double lr) {
+                                 int64_t update_target_tokens, double lr, int64_t update) {
   UpdateStepResult result;
   result.lr = lr;
   for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
@@ -62,6 +64,9 @@ UpdateStepResult UpdateStep::run(const data::BinaryDataset& dataset, const std::
   for (size_t b = 0; b < batches.size(); ++b) {
     const auto& indices = batches[b];
     const Batch batch = collate_batch(dataset, indices, collate_config_).to(device_);
+    // The same masks for this batch whichever rank runs it, and in a resumed run as in the uninterrupted one.
+    seed_micro_batch(seed_, update,
+                     global_micro_batch(static_cast<int64_t>(b), reducer_->rank(), reducer_->world_size()));
     LabelSmoothedLoss loss;
     torch::Tensor objective;  // () summed over tokens
     {

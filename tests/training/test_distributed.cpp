@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "pyramidion/training/distributed_context.h"
+#include "pyramidion/training/store_bind_address.h"
 #include "pyramidion/training/trainer.h"
 #include "test_support.h"
 #include "training_test_support.h"
@@ -275,6 +276,229 @@ TEST(DistributedTraining, TwoProcessesMatchOneProcessWithAccumulation) {
     EXPECT_EQ(b[i]["world_size"], 2);
     EXPECT_TRUE(b[i].contains("allreduce_share"));
   }
+}
+
+// ---- issue 21: exact dropout across world sizes and resumes, ranks that disagree, rendezvous waits ----------
+
+ModelConfig dropout_model() { return testing::tiny_model_config(/*dropout=*/0.1); }
+
+SummarizationModel float64_model(const ModelConfig& config, uint64_t seed) {
+  torch::manual_seed(seed);
+  SummarizationModel model(config);
+  model->to(torch::kFloat64);
+  return model;
+}
+
+// One rank of the runs below, by PYRAMIDION_DIST_TEST_MODE: "dropout" (kUpdates updates with dropout 0.1),
+// "first" (half of them, then rank 0 saves checkpoint_last.pt), "second" (resumes it and trains the other half),
+// "model" / "lr" (rank 1 has another ffn_dim / lr: the Trainer must refuse), "rendezvous" (only the rendezvous,
+// timeout PYRAMIDION_DIST_TEST_TIMEOUT). Errors go to error<rank>.txt, parameters to <mode><rank>.pt.
+TEST(DistributedWorker, RunsOneRankOfAMode) {
+  const char* dir_text = std::getenv("PYRAMIDION_DIST_TEST_DIR");
+  const char* mode_text = std::getenv("PYRAMIDION_DIST_TEST_MODE");
+  if (dir_text == nullptr || mode_text == nullptr) GTEST_SKIP() << "runs as a child of DistributedTraining tests only";
+  const std::string dir = dir_text, mode = mode_text;
+  DistributedOptions options = DistributedOptions::from_environment();
+  const char* timeout = std::getenv("PYRAMIDION_DIST_TEST_TIMEOUT");
+  options.timeout_seconds = timeout != nullptr ? std::atof(timeout) : 60;
+  const std::string rank_text = std::to_string(options.rank);
+  try {
+    DistributedContext context(options, torch::kCPU);
+    if (mode == "rendezvous") return;
+    auto data = std::make_shared<data::BinaryDataset>(dir + "/train.bin");
+    TrainerOptions trainer_options = options_in(dir + "/" + (mode == "first" || mode == "second" ? "resume" : mode));
+    trainer_options.rank = context.rank();
+    trainer_options.world_size = context.world_size();
+    trainer_options.reducer = context.reducer();
+    ModelConfig model_config = dropout_model();
+    TrainingConfig training = equivalence_training(1);
+    if (mode == "model" && context.rank() == 1) model_config.ffn_dim *= 2;
+    if (mode == "lr" && context.rank() == 1) training.lr *= 2;
+    auto model = float64_model(model_config, 5);
+    Trainer trainer(model, training, data, data, "", trainer_options);
+    const std::string checkpoint = dir + "/resume/checkpoint_last.pt";
+    if (mode == "second") trainer.load_checkpoint(checkpoint);
+    const auto summary = trainer.run_for(mode == "dropout" ? kUpdates : kUpdates / 2, 0);
+    ASSERT_EQ(summary.updates, mode == "dropout" ? kUpdates : kUpdates / 2);
+    if (mode == "first" && context.rank() == 0) trainer.save_checkpoint(checkpoint);
+    context.barrier();  // both ranks finish together
+    save_parameters(model, dir + "/" + mode + rank_text + ".pt");
+  } catch (const std::exception& e) {
+    std::ofstream(dir + "/error" + rank_text + ".txt") << e.what();
+  }
+}
+
+std::vector<Child> spawn_mode(const TempDir& dir, const std::string& mode, int port, int world_size = 2,
+                              double timeout = 60) {
+  std::vector<Child> ranks;
+  for (int rank = 0; rank < world_size; ++rank)
+    ranks.push_back(spawn({self_executable(), "--gtest_filter=DistributedWorker.RunsOneRankOfAMode"},
+                          {{"RANK", std::to_string(rank)}, {"WORLD_SIZE", std::to_string(world_size)},
+                           {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)},
+                           {"PYRAMIDION_DIST_TEST_DIR", dir.path().string()}, {"PYRAMIDION_DIST_TEST_MODE", mode},
+                           {"PYRAMIDION_DIST_TEST_TIMEOUT", fmt::format("{}", timeout)}},
+                          dir.file(mode + std::to_string(rank) + ".log")));
+  return ranks;
+}
+
+double max_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double d = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d = std::max(d, (a[i] - b[i]).abs().max().item<double>());
+  return d;
+}
+
+std::vector<torch::Tensor> load_parameters(const std::string& path) {
+  std::vector<torch::Tensor> values;
+  if (fs::exists(path)) torch::load(values, path);
+  return values;
+}
+
+// Finding 4: with dropout 0.1, 2 ranks reproduce 1 process with update_freq 2 (each example gets the dropout
+// masks of its place in the global order), and a 2-rank run resumed halfway is the uninterrupted one.
+TEST(DistributedTraining, DropoutRunsMatchOneProcessAndResumeExactly) {
+  REQUIRE_GLOO();
+  TempDir dir;
+  auto data = testing::synthetic_dataset(dir.file("train.bin"), kExamples, 11, 20, 20, 3, 10);
+  auto reference = float64_model(dropout_model(), 5);
+  Trainer single(reference, equivalence_training(2), data, data, "", options_in(dir.file("single")));
+  single.run_for(kUpdates, 0);
+
+  for (const std::string mode : {"dropout", "first", "second"}) {
+    auto ranks = spawn_mode(dir, mode, free_port());
+    for (int rank = 0; rank < 2; ++rank) {
+      ASSERT_GT(ranks[rank].pid, 0);
+      EXPECT_TRUE(wait_for(ranks[rank], 180)) << mode << " rank " << rank << " did not finish";
+      ASSERT_EQ(exit_code(ranks[rank]), 0) << read_text(dir.file(mode + std::to_string(rank) + ".log"));
+      ASSERT_FALSE(fs::exists(dir.file("error" + std::to_string(rank) + ".txt")))
+          << read_text(dir.file("error" + std::to_string(rank) + ".txt"));
+    }
+  }
+  const auto full0 = load_parameters(dir.file("dropout0.pt")), full1 = load_parameters(dir.file("dropout1.pt"));
+  EXPECT_LT(max_difference(full0, reference->parameters()), 1e-9);  // 2 ranks == 1 process, update_freq 2
+  EXPECT_EQ(max_difference(full0, full1), 0.0);
+  const auto resumed0 = load_parameters(dir.file("second0.pt")), resumed1 = load_parameters(dir.file("second1.pt"));
+  EXPECT_EQ(max_difference(resumed0, full0), 0.0);  // resumed == uninterrupted, bit for bit
+  EXPECT_EQ(max_difference(resumed1, full1), 0.0);
+}
+
+// Finding 8: a rank with another model size, or another learning rate, is refused on every rank with one line
+// naming the key, before any collective could abort or the run could train apart.
+TEST(DistributedTraining, RanksWithDifferentConfigsAreRefusedOnEveryRank) {
+  REQUIRE_GLOO();
+  TempDir dir;
+  testing::synthetic_dataset(dir.file("train.bin"), kExamples, 11, 20, 20, 3, 10);
+  for (const auto& [mode, key] : {std::pair<std::string, std::string>{"model", "model.ffn_dim"}, {"lr", "training.lr"}}) {
+    for (int rank = 0; rank < 2; ++rank) fs::remove(dir.file("error" + std::to_string(rank) + ".txt"));
+    auto ranks = spawn_mode(dir, mode, free_port());
+    for (int rank = 0; rank < 2; ++rank) {
+      const std::string log = read_text(dir.file(mode + std::to_string(rank) + ".log"));
+      EXPECT_TRUE(wait_for(ranks[rank], 120)) << mode << " rank " << rank << " hung";
+      EXPECT_EQ(exit_code(ranks[rank]), 0) << log;  // no abort inside Gloo
+      const std::string error = read_text(dir.file("error" + std::to_string(rank) + ".txt"));
+      EXPECT_NE(error.find("rank " + std::to_string(rank) + " of 2: the ranks disagree on " + key), std::string::npos)
+          << mode << " rank " << rank << ": " << error << log;
+      EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+      EXPECT_FALSE(fs::exists(dir.file(mode + std::to_string(rank) + ".pt"))) << "rank " << rank << " trained";
+    }
+  }
+}
+
+// Finding 9: a rendezvous port held by another program, and a WORLD_SIZE with no other rank, fail within
+// --dist-timeout, saying what they waited for.
+TEST(DistributedTraining, RendezvousWaitsRespectTheTimeoutAndSayWhatFor) {
+  REQUIRE_GLOO();
+  TempDir dir;
+  const double timeout = 4;
+  {  // a program that holds the port: listens, never answers
+    const int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t n = sizeof(a);
+    ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    ASSERT_EQ(::listen(holder, 16), 0);
+    ::getsockname(holder, reinterpret_cast<sockaddr*>(&a), &n);
+    const int port = ntohs(a.sin_port);
+    const auto start = Clock::now();
+    auto ranks = spawn_mode(dir, "rendezvous", port, 2, timeout);
+    for (int rank = 0; rank < 2; ++rank) EXPECT_TRUE(wait_for(ranks[rank], timeout + 20)) << "rank " << rank << " hung";
+    EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), timeout + 20);
+    ::close(holder);
+    const std::string where = "127.0.0.1:" + std::to_string(port);
+    const std::string error0 = read_text(dir.file("error0.txt")), error1 = read_text(dir.file("error1.txt"));
+    EXPECT_NE(error0.find("rendezvous port " + where + " is in use by another process"), std::string::npos) << error0;
+    EXPECT_NE(error1.find("rendezvous at " + where), std::string::npos) << error1;
+    EXPECT_NE(error1.find("within 4 s"), std::string::npos) << error1;
+  }
+  {  // WORLD_SIZE=2 left in the environment, one process: it says whom it waits for, and gives up in time
+    fs::remove(dir.file("error0.txt"));
+    const auto start = Clock::now();
+    std::vector<Child> alone;
+    alone.push_back(spawn({self_executable(), "--gtest_filter=DistributedWorker.RunsOneRankOfAMode"},
+                          {{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"},
+                           {"MASTER_PORT", std::to_string(free_port())}, {"PYRAMIDION_DIST_TEST_DIR", dir.path().string()},
+                           {"PYRAMIDION_DIST_TEST_MODE", "rendezvous"},
+                           {"PYRAMIDION_DIST_TEST_TIMEOUT", fmt::format("{}", timeout)}},
+                          dir.file("alone.log")));
+    EXPECT_TRUE(wait_for(alone[0], timeout + 20)) << "rank 0 waited past the timeout";
+    EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), timeout + 20);
+    const std::string log = read_text(dir.file("alone.log")), error = read_text(dir.file("error0.txt"));
+    EXPECT_NE(log.find("waiting at the rendezvous 127.0.0.1:"), std::string::npos) << log;
+    EXPECT_NE(log.find("for rank 1"), std::string::npos) << log;
+    EXPECT_NE(error.find("rank 1 did not arrive within 4 s"), std::string::npos) << error;
+  }
+}
+
+// Finding 5: the TCPStore that rank 0 serves listens on MASTER_ADDR (loopback here), not on every interface.
+std::vector<std::string> listening_addresses(int port) {
+  std::vector<std::string> addresses;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      fields >> slot >> local >> remote >> state;
+      const auto colon = local.rfind(':');
+      if (state != "0A" || colon == std::string::npos) continue;  // 0A: LISTEN
+      if (std::stoi(local.substr(colon + 1), nullptr, 16) == port) addresses.push_back(local.substr(0, colon));
+    }
+  }
+  return addresses;
+}
+
+TEST(DistributedTraining, RendezvousStoreListensOnMasterAddrOnly) {
+  REQUIRE_GLOO();
+  DistributedOptions options;
+  options.master_addr = "127.0.0.1";
+  options.master_port = free_port();
+  options.rank = 0;
+  options.world_size = 1;
+  options.timeout_seconds = 30;
+  DistributedContext context(options, torch::kCPU);
+  const auto addresses = listening_addresses(static_cast<int>(options.master_port));
+  ASSERT_FALSE(addresses.empty()) << "no listening socket on port " << options.master_port;
+  for (const auto& address : addresses)  // 127.0.0.1 in /proc/net/tcp, or ::ffff:127.0.0.1 in /proc/net/tcp6
+    EXPECT_TRUE(address == "0100007F" || address == "0000000000000000FFFF00000100007F")
+        << "the store listens on " << address << " (hex), not on 127.0.0.1";
+
+  // The seam: what a bind() of the wildcard address becomes; other ports and specific addresses stay.
+  sockaddr_in any{};
+  any.sin_family = AF_INET;
+  any.sin_port = htons(29511);
+  any.sin_addr.s_addr = htonl(INADDR_ANY);
+  sockaddr_storage out{};
+  socklen_t length = 0;
+  ASSERT_TRUE(narrowed_store_address(reinterpret_cast<sockaddr*>(&any), sizeof(any), "127.0.0.1", 29511, out, length));
+  EXPECT_EQ(reinterpret_cast<sockaddr_in*>(&out)->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+  EXPECT_FALSE(narrowed_store_address(reinterpret_cast<sockaddr*>(&any), sizeof(any), "127.0.0.1", 29512, out, length));
+  sockaddr_in6 any6{};
+  any6.sin6_family = AF_INET6;
+  any6.sin6_port = htons(29511);
+  ASSERT_TRUE(narrowed_store_address(reinterpret_cast<sockaddr*>(&any6), sizeof(any6), "127.0.0.1", 29511, out, length));
+  EXPECT_TRUE(IN6_IS_ADDR_V4MAPPED(&reinterpret_cast<sockaddr_in6*>(&out)->sin6_addr));
 }
 
 // ---- through the CLI -------------------------------------------------------------------------------------------

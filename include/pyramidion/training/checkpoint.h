@@ -74,4 +74,12 @@ CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& 
 // Removes NAME.pt and its state files (ignores missing ones).
 void remove_checkpoint(const std::string& path);
 
+// Removes a resumable checkpoint crash-safely: NAME.pt is first renamed to NAME.pt.evicting (one atomic step,
+// made durable), then its state files and that file go. A kill at any point leaves either the whole checkpoint
+// or a NAME.pt.evicting that finish_interrupted_evictions() removes on the next start; never a NAME.pt whose
+// state file is gone.
+void evict_checkpoint(const std::string& path);
+// Completes the evictions a kill interrupted in `dir`; returns the checkpoints (NAME.pt) it finished.
+std::vector<std::string> finish_interrupted_evictions(const std::string& dir);
+
 }  // namespace pyramidion

@@ -24,6 +24,12 @@ AverageCheckpointsResult average_checkpoints(const std::vector<std::string>& inp
 // Throws std::invalid_argument when the directory has fewer.
 std::vector<std::string> last_periodic_checkpoints(const std::string& run_dir, int64_t count);
 
+// Whether `picked` (from last_periodic_checkpoints, oldest first) are the run's last consecutive saves: "" when
+// they are, else a one-line reason naming the files, for example a checkpoint missing between them (updates not
+// save_interval_updates apart, as their training config records it) or checkpoint_last.pt at an update past the
+// newest picked one plus that interval (the newest saves are gone).
+std::string periodic_gap_warning(const std::string& run_dir, const std::vector<std::string>& picked);
+
 // The `count` best checkpoint_best_u<update>.pt files of a run directory (training.keep_best_checkpoints), best
 // first, as ranked in the run's checkpoint_last.pt. Throws std::invalid_argument when fewer are kept.
 std::vector<std::string> best_ranked_checkpoints(const std::string& run_dir, int64_t count);

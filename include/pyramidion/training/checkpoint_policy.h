@@ -55,8 +55,17 @@ class CheckpointPolicy {
   std::string best_path() const;
   std::string periodic_path(int64_t update) const;
   std::string ranked_best_path(int64_t update) const;  // checkpoint_best_u<update>.pt
-  // Removes checkpoint_<update>.pt files (and their state files) beyond the newest keep_last.
-  void remove_old_periodic() const;
+  // After checkpoint_<update>.pt of `update` is written: makes the save dir durable, then evicts (crash-safely,
+  // training/checkpoint.h) the periodic checkpoints of updates <= `update` beyond the newest keep_last of them.
+  // Newer ones (a run resumed from before them) are never touched here: supersede_newer_than() set them aside.
+  void remove_old_periodic(int64_t update) const;
+  // At the start of a run: completes evictions a kill interrupted (NAME.pt.evicting); returns what it finished.
+  std::vector<std::string> finish_interrupted_evictions() const;
+  // On --resume from `update`: periodic checkpoints of later updates belong to the continuation that was cut off
+  // (checkpoint_last.pt is older than they are). Each is renamed to checkpoint_<u>.pt.superseded (still loadable:
+  // its state file stays), so that the kept set and `average-checkpoints --last N` see only this run's saves, and
+  // the resumed run writes them again. Returns the renamed files.
+  std::vector<std::string> supersede_newer_than(int64_t update) const;
 
   bool writes() const { return options_.is_writer && !options_.save_dir.empty(); }
   const CheckpointPolicyOptions& options() const { return options_; }

@@ -37,9 +37,10 @@ class UpdateStep {
              std::shared_ptr<GradientReducer> reducer = nullptr);
 
   // One update over `batches` (examples of `dataset`) at learning rate `lr`. `update_target_tokens` is this
-  // process's target tokens over all of `batches` (the gradient is divided by the sum over processes).
+  // process's target tokens over all of `batches` (the gradient is divided by the sum over processes). `update`
+  // (1-based, the update being computed) seeds each batch's dropout stream (training/dropout_stream.h).
   UpdateStepResult run(const data::BinaryDataset& dataset, const std::vector<ExampleBatch>& batches,
-                       int64_t update_target_tokens, double lr);
+                       int64_t update_target_tokens, double lr, int64_t update);
 
   // Batches are cut to these lengths (a curriculum stage's; <= 0 = the model's max positions).
   void set_length_limits(int64_t max_source, int64_t max_target);
@@ -58,6 +59,7 @@ class UpdateStep {
   ModelConfig collate_config_;  // the model's config with the length limits of collation
   double label_smoothing_;
   double clip_norm_;
+  uint64_t seed_;  // training.seed: the dropout streams
   AmpMode amp_;
   torch::Device device_;
   std::shared_ptr<GradientReducer> reducer_;

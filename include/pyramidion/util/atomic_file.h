@@ -35,6 +35,9 @@ class AtomicFileWriter {
 // The whole content at once.
 void write_file_atomically(const std::string& path, const std::string& content);
 
+// fsyncs a directory, so that the renames and removals in it so far survive a crash (best effort: errors ignored).
+void sync_directory(const std::string& dir);
+
 // The whole file; throws std::runtime_error naming it when it cannot be read.
 std::string read_file_bytes(const std::string& path);
 

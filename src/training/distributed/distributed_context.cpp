@@ -11,12 +11,17 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
 #include "c10d_backend.h"
+#include "pyramidion/training/store_bind_address.h"
 #include "c10d_gradient_reducer.h"
 
 #ifdef USE_C10D_GLOO
@@ -81,6 +86,146 @@ std::string local_address_towards(const std::string& host, int64_t port) {
 std::string choose_backend(const std::string& requested, const torch::Device& device) {
   if (requested == "auto") return device.is_cuda() ? "nccl" : "gloo";
   return requested;
+}
+
+std::string port_text(const std::string& host, int64_t port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// Rank 0: whether MASTER_ADDR:MASTER_PORT can be listened on now (the store binds it a moment later). A port held
+// by another process (a previous run still up, another program) is named at once instead of after a timeout.
+void check_port_free(const DistributedOptions& o) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int rc = ::getaddrinfo(o.master_addr.c_str(), std::to_string(o.master_port).c_str(), &hints, &found); rc != 0)
+    throw std::runtime_error("MASTER_ADDR " + o.master_addr + ": cannot resolve (" + ::gai_strerror(rc) + ")");
+  int error = 0;
+  for (addrinfo* a = found; a != nullptr && error == 0; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, SOCK_STREAM, 0);
+    if (fd < 0) continue;
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));  // as the store does: TIME_WAIT is no obstacle
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 && errno == EADDRINUSE) error = errno;
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  if (error != 0)
+    throw std::runtime_error(fmt::format("rank 0 of {}: rendezvous port {} is in use by another process (a previous "
+                                         "run still up, or another program): free it or choose another MASTER_PORT",
+                                         o.world_size, port_text(o.master_addr, o.master_port)));
+}
+
+// "1, 3" (at most 8 named, then how many more).
+std::string rank_list(const std::vector<int64_t>& ranks) {
+  std::string text;
+  for (size_t i = 0; i < ranks.size() && i < 8; ++i) text += (i ? ", " : "") + std::to_string(ranks[i]);
+  if (ranks.size() > 8) text += fmt::format(" and {} more", ranks.size() - 8);
+  return text;
+}
+
+// Connects to (rank 0: serves) the TCPStore, within the timeout whatever the store does on its own (a port held
+// by a program that accepts but never answers would keep its handshake waiting): the connection runs on a helper
+// thread, which is left behind when the deadline passes (the process is about to fail with the error). Then
+// every rank announces itself under its own key and waits, within the same deadline, until all have; while it
+// waits it says what for (warnings, so every rank shows them): the address and the ranks missing.
+c10::intrusive_ptr<c10d::Store> rendezvous(const DistributedOptions& o, std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto deadline = start + timeout;
+  const std::string where = port_text(o.master_addr, o.master_port);
+  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  const auto first_note = std::chrono::seconds(2), note_every = std::chrono::seconds(10);
+  auto next_note = start + first_note;
+
+  std::unique_ptr<StoreBindScope> narrow;
+  if (o.rank == 0) {
+    check_port_free(o);
+    narrow = std::make_unique<StoreBindScope>(o.master_addr, o.master_port);  // listen on MASTER_ADDR only
+  }
+  c10d::TCPStoreOptions store_options;
+  store_options.port = static_cast<std::uint16_t>(o.master_port);
+  store_options.isServer = o.rank == 0;
+  store_options.waitWorkers = false;  // the arrival keys below wait instead, saying for whom
+  store_options.timeout = timeout;
+  struct Connection {
+    std::mutex mutex;
+    std::condition_variable done;
+    bool finished = false;
+    c10::intrusive_ptr<c10d::Store> store;
+    std::string error;
+  };
+  auto connection = std::make_shared<Connection>();
+  std::thread([connection, host = o.master_addr, store_options] {
+    c10::intrusive_ptr<c10d::Store> store;
+    std::string error;
+    try {
+      store = c10::make_intrusive<c10d::TCPStore>(host, store_options);
+    } catch (const std::exception& e) {
+      error = distributed::collective_error_text(e);
+    }
+    std::lock_guard<std::mutex> lock(connection->mutex);
+    connection->store = std::move(store);
+    connection->error = std::move(error);
+    connection->finished = true;
+    connection->done.notify_all();
+  }).detach();
+  {
+    std::unique_lock<std::mutex> lock(connection->mutex);
+    while (!connection->finished && Clock::now() < deadline) {
+      connection->done.wait_until(lock, std::min(deadline, next_note));
+      if (!connection->finished && Clock::now() >= next_note && Clock::now() < deadline) {
+        spdlog::warn("rank {} of {}: {} the rendezvous at {} ({:.0f} of {} s, --dist-timeout)", o.rank, o.world_size,
+                     o.rank == 0 ? "still opening" : "still waiting for rank 0 to answer at", where, elapsed(),
+                     o.timeout_seconds);
+        next_note = Clock::now() + note_every;
+      }
+    }
+    if (!connection->finished)
+      throw std::runtime_error(fmt::format("rank {} of {}: rendezvous at {}: {} within {} s (--dist-timeout)", o.rank,
+                                           o.world_size, where,
+                                           o.rank == 0 ? "could not open the store" : "rank 0's store did not answer",
+                                           o.timeout_seconds));
+    if (!connection->error.empty())
+      throw std::runtime_error(fmt::format("rank {} of {}: rendezvous at {} failed within {} s: {}", o.rank, o.world_size,
+                                           where, o.timeout_seconds, connection->error));
+  }
+  narrow.reset();
+  c10::intrusive_ptr<c10d::Store> store = connection->store;
+
+  const std::string prefix = "pyramidion/arrived/";
+  std::vector<std::string> keys;
+  for (int64_t r = 0; r < o.world_size; ++r) keys.push_back(prefix + std::to_string(r));
+  std::vector<int64_t> missing;
+  try {
+    store->set(keys[static_cast<size_t>(o.rank)], std::vector<uint8_t>{1});
+    while (true) {
+      missing.clear();
+      for (int64_t r = 0; r < o.world_size; ++r)
+        if (!store->check({keys[static_cast<size_t>(r)]})) missing.push_back(r);
+      if (missing.empty()) break;
+      const auto now = Clock::now();
+      if (now >= deadline) break;
+      if (now >= next_note) {
+        spdlog::warn("rank {} of {}: waiting at the rendezvous {} for rank{} {} ({:.0f} of {} s, --dist-timeout)", o.rank,
+                     o.world_size, where, missing.size() > 1 ? "s" : "", rank_list(missing), elapsed(),
+                     o.timeout_seconds);
+        next_note = now + note_every;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("rank {} of {}: rendezvous at {} failed: {}", o.rank, o.world_size, where,
+                                         distributed::collective_error_text(e)));
+  }
+  if (!missing.empty())
+    throw std::runtime_error(fmt::format("rank {} of {}: rendezvous at {}: rank{} {} did not arrive within {} s "
+                                         "(--dist-timeout; WORLD_SIZE {}: are all started, with the same "
+                                         "MASTER_ADDR/MASTER_PORT?)",
+                                         o.rank, o.world_size, where, missing.size() > 1 ? "s" : "", rank_list(missing),
+                                         o.timeout_seconds, o.world_size));
+  return store;
 }
 
 }  // namespace
@@ -171,20 +316,7 @@ DistributedContext::DistributedContext(const DistributedOptions& options, const 
                              "-DPYRAMIDION_WITH_NCCL=ON); use --dist-backend gloo");
 #endif
 
-  // Rendezvous: rank 0 serves the TCPStore, every rank connects to it; waits up to the timeout for all.
-  c10d::TCPStoreOptions store_options;
-  store_options.port = static_cast<std::uint16_t>(options.master_port);
-  store_options.isServer = options.rank == 0;
-  store_options.numWorkers = static_cast<std::size_t>(options.world_size);
-  store_options.waitWorkers = true;
-  store_options.timeout = timeout;
-  try {
-    s.store = c10::make_intrusive<c10d::TCPStore>(options.master_addr, store_options);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format("rank {}: rendezvous at {}:{} failed within {} s ({} of {} ranks expected): {}",
-                                         options.rank, options.master_addr, options.master_port, options.timeout_seconds,
-                                         options.world_size, options.world_size, distributed::collective_error_text(e)));
-  }
+  s.store = rendezvous(options, timeout);
 
   distributed::C10dReducerOptions reducer_options;
   reducer_options.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(options.bucket_mb * (1 << 20)));
