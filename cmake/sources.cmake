@@ -102,6 +102,7 @@ set(PYRAMIDION_UTIL_SOURCES
   src/util/tensor_archive.cpp
   src/util/thread_pool.cpp
   src/util/timing.cpp
+  src/util/yaml_document.cpp
   src/util/yaml_override.cpp)
 
 # Fused CUDA kernels; each registers itself with the device dispatch of its op (none yet: CUDA tensors use

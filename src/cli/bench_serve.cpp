@@ -116,7 +116,8 @@ void add_bench_serve(CLI::App& bench) {
   cmd->add_option("-m,--model", o->model, "model file")->required();
   add_model_loading_options(*cmd, o->loading);
   cmd->add_option("-i,--input", o->input, "documents, one per line (default: synthetic)");
-  cmd->add_option("--clients", o->clients, "concurrent client counts")->capture_default_str()->delimiter(',');
+  cmd->add_option("--clients", o->clients, "concurrent client counts")
+      ->check(number_range(1, 4096))->capture_default_str()->delimiter(',');
   cmd->add_option("--requests", o->requests, "requests per client")->check(positive_number())->capture_default_str();
   cmd->add_option("--deadline-s", o->deadline_s, "each run stops by then")->check(positive_number())->capture_default_str();
   cmd->add_option("--beam", o->beam, "beam of every request")->check(positive_number())->capture_default_str();

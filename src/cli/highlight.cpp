@@ -142,6 +142,13 @@ void write_output(const std::string& path, const std::string& content, const std
 void run(HighlightCommandOptions o) {
   if (o.output.empty() && o.json_output.empty()) o.output = "-";
   if (o.output == "-" && o.json_output == "-") throw CommandError("-o and --json cannot both be - (standard output)");
+  if (!o.output.empty() && o.output != "-" && !o.json_output.empty() && o.json_output != "-") {
+    std::error_code ec;
+    const auto page = std::filesystem::weakly_canonical(o.output, ec);
+    const auto numbers = std::filesystem::weakly_canonical(o.json_output, ec);
+    if (o.output == o.json_output || (!ec && page == numbers))
+      throw CommandError("-o and --json name the same file (" + o.output + "); the second would overwrite the first");
+  }
   if (o.document_index < 0) throw CommandError(fmt::format("--document-index must be >= 0 (got {})", o.document_index));
   for (const auto& out : {o.output, o.json_output})
     if (!out.empty()) refuse_output_over_input(out, {o.input, o.model});

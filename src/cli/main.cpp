@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
+#include <string>
 #include <iostream>
 
 #include "command.h"
@@ -33,6 +35,15 @@ namespace {
 
 // One line: the first line of a message (LibTorch errors carry a backtrace and source locations after it).
 std::string first_line(const std::string& message) { return message.substr(0, message.find('\n')); }
+
+// nlohmann's messages start with "[json.exception.type_error.302] ": an internal name, not the user's problem.
+std::string without_library_prefix(const std::string& message) {
+  if (message.rfind("[json.exception.", 0) == 0) {
+    const auto end = message.find("] ");
+    if (end != std::string::npos) return "invalid JSON value: " + message.substr(end + 2);
+  }
+  return message;
+}
 
 int fail(const std::string& message, int code) {
   std::cerr << "pyramidion: error: " << first_line(message) << "\n";
@@ -85,8 +96,10 @@ int main(int argc, char** argv) {
     return check_standard_output(fail(e.what(), e.exit_code));
   } catch (const c10::Error& e) {
     return check_standard_output(fail(e.what_without_backtrace(), 1));
+  } catch (const std::bad_alloc&) {
+    return check_standard_output(fail("out of memory (a size, count or beam too large for this machine?)", 1));
   } catch (const std::exception& e) {
-    return check_standard_output(fail(e.what(), 1));
+    return check_standard_output(fail(without_library_prefix(e.what()), 1));
   }
   return check_standard_output(0);
 }

@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -35,6 +37,23 @@ volatile std::sig_atomic_t g_signal = 0;
 
 bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "::1" || host == "localhost"; }
 
+// The port goes to PATH.tmp, then is renamed over PATH; a failure is the command's error (a script waiting for the
+// file would otherwise wait forever).
+void write_port_file(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << port << "\n";
+    out.flush();
+    if (!out) throw CommandError("--port-file " + path + ": cannot write " + tmp + " (" + std::strerror(errno) + ")");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(tmp.c_str());
+    throw CommandError("--port-file " + path + ": cannot write it (" + reason + ")");
+  }
+}
+
 void run(ServeOptions o) {
   // The handler only records the signal (any thread may take it); the watcher thread below acts on it.
   struct sigaction action {};
@@ -56,10 +75,7 @@ void run(ServeOptions o) {
   } catch (const std::exception& e) {
     throw CommandError(e.what());
   }
-  if (!o.port_file.empty()) {
-    std::ofstream(o.port_file + ".tmp") << port << "\n";
-    std::rename((o.port_file + ".tmp").c_str(), o.port_file.c_str());
-  }
+  if (!o.port_file.empty()) write_port_file(o.port_file, port);
   const std::string host = o.service.host.find(':') != std::string::npos ? "[" + o.service.host + "]" : o.service.host;
   std::cerr << "pyramidion serve: listening on http://" << host << ":" << port << std::endl;
 
@@ -122,19 +138,28 @@ PYRAMIDION_COMMAND("serve", [](CLI::App& app) {
   cmd->add_option("--max-documents-per-request", s.limits.max_documents, "more documents in one request get 413")
       ->check(positive_number())->capture_default_str();
   cmd->add_option("--max-beam", s.limits.max_beam, "largest beam a request may ask for")
-      ->check(positive_number())->capture_default_str();
-  cmd->add_option("--timeout-s", s.timeout_s, "a request not answered by then gets 504")
-      ->check(positive_number())->capture_default_str();
+      ->check(number_range(1, static_cast<double>(kMaxBeam)))->capture_default_str();
+  cmd->add_option("--max-request-beams", s.limits.max_beam_rows,
+                  "documents x beam in one request at most (its generation work); more get 413")
+      ->check(number_range(1, 1 << 20))->capture_default_str();
+  // Upper bounds: a deadline must not overflow the clock, a thread count must not exhaust the process.
+  cmd->add_option("--timeout-s", s.timeout_s, "a request not answered by then gets 504 (its generation is cancelled)")
+      ->check(finite_number_check(0, false, 86400, "in (0, 86400]"))->capture_default_str();
+  cmd->add_option("--request-timeout-s", s.request_timeout_s,
+                  "the whole request (headers and body) must arrive within this; otherwise 408")
+      ->check(finite_number_check(0, false, 86400, "in (0, 86400]"))->capture_default_str();
   cmd->add_option("--workers", s.batching.workers, "generation batches run at once")
-      ->check(positive_number())->capture_default_str();
-  cmd->add_option("--http-threads", s.http_threads, "connections served at once")
-      ->check(positive_number())->capture_default_str();
+      ->check(number_range(1, 256))->capture_default_str();
+  cmd->add_option("--http-threads", s.http_threads, "requests served at once")
+      ->check(number_range(1, 1024))->capture_default_str();
+  cmd->add_option("--max-connections", s.max_connections, "open connections at most; more get 503")
+      ->check(number_range(1, 1 << 20))->capture_default_str();
   cmd->add_option("--gen-max-tokens", s.source_tokens_per_batch, "source tokens per generation batch")
       ->check(positive_number())->capture_default_str();
   cmd->add_option("--model-name", s.model_name, "name reported in responses (default: the model file's name)");
   cmd->add_option("--shutdown-grace-s", o->shutdown_grace_s,
                   "after SIGTERM/SIGINT, in-flight requests get this long before the process exits (code 1)")
-      ->check(positive_number())->capture_default_str();
+      ->check(finite_number_check(0, false, 86400, "in (0, 86400]"))->capture_default_str();
   cmd->callback([o] { run(*o); });
 });
 

@@ -112,6 +112,8 @@ void run(const SummarizeOptions& o) {
   std::ifstream file;
   std::istream* in = &std::cin;
   if (o.input != "-") {
+    std::error_code ec;
+    if (std::filesystem::is_directory(o.input, ec)) throw CommandError(o.input + ": is a directory, not an input file");
     file.open(o.input);
     if (!file) throw CommandError(o.input + ": cannot open");
     in = &file;
@@ -146,6 +148,7 @@ void run(const SummarizeOptions& o) {
     std::vector<Document> docs;
     while (static_cast<int64_t>(docs.size()) < o.chunk && (more = static_cast<bool>(std::getline(*in, line)))) {
       ++number;
+      if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte order mark
       docs.push_back(parse_line(line, number, o, input_name));
     }
     if (docs.empty()) break;

@@ -89,7 +89,9 @@ bool LineSource::next(std::string& line) {
     return false;
   }
   while (n > 0 && (buffer_[n - 1] == '\n' || buffer_[n - 1] == '\r')) --n;
-  line.assign(buffer_, static_cast<size_t>(n));
+  // A UTF-8 byte order mark at the start of the file is no part of the first record.
+  const bool bom = line_number_ == 0 && n >= 3 && std::memcmp(buffer_, "\xEF\xBB\xBF", 3) == 0;
+  line.assign(buffer_ + (bom ? 3 : 0), static_cast<size_t>(n - (bom ? 3 : 0)));
   ++line_number_;
   return true;
 }

@@ -69,6 +69,7 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
   std::vector<int64_t> last_tokens(batch * beam, special_.bos);
 
   for (int64_t step = 0; step <= longest && !active.empty(); ++step) {
+    if (options_.cancelled && options_.cancelled()) throw GenerationCancelled();
     const int64_t rows = static_cast<int64_t>(active.size()) * beam;
     torch::Tensor input = torch::tensor(last_tokens, torch::kLong);
     // The step's scores stay where the decoder computed them (the GPU): the constraints are applied as tensor
@@ -221,6 +222,7 @@ std::vector<std::vector<Hypothesis>> BeamSearch::greedy(IncrementalDecoder& deco
   const bool penalize_unk = options_.unk_penalty != 0;
 
   for (int64_t step = 0; step <= longest && !active.empty(); ++step) {
+    if (options_.cancelled && options_.cancelled()) throw GenerationCancelled();
     const int64_t rows = static_cast<int64_t>(active.size());
     torch::Tensor lprobs = decoder.step(torch::tensor(last_tokens, torch::kLong));  // (rows, vocab)
     if (lprobs.dim() != 2 || lprobs.size(0) != rows)

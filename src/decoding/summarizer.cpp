@@ -102,6 +102,9 @@ void validate(const GenerationOptions& options) {
     if (!std::isfinite(value)) throw InvalidGenerationOption(field, "must be a finite number " + got(value));
   };
   at_least("beam", static_cast<double>(s.beam), 1);
+  // Memory grows with beam x documents x vocabulary: a beam beyond this exhausts memory before it could help.
+  if (s.beam > kMaxBeam)
+    throw InvalidGenerationOption("beam", "must be <= " + std::to_string(kMaxBeam) + " " + got(static_cast<double>(s.beam)));
   if (s.nbest < 1 || s.nbest > s.beam)
     throw InvalidGenerationOption("nbest", "must be between 1 and beam (" + std::to_string(s.beam) + ") " +
                                            got(static_cast<double>(s.nbest)));
@@ -229,6 +232,7 @@ std::vector<DocumentSummary> Summarizer::summarize_tokens(const std::vector<std:
   const SummaryGenerator generator(model_, options.search, special_);
   size_t start = 0;
   while (start < order.size()) {
+    if (options.search.cancelled && options.search.cancelled()) throw GenerationCancelled();
     const int64_t longest = static_cast<int64_t>(docs[order[start]].size());
     size_t end = start + 1;
     while (end < order.size() && static_cast<int64_t>(end - start) < options.max_documents_per_batch &&

@@ -8,6 +8,7 @@
 
 #include "pyramidion/models/config_document.h"
 #include "pyramidion/models/pooler_factory.h"
+#include "pyramidion/util/yaml_document.h"
 #include "pyramidion/util/yaml_fields.h"
 #include "pyramidion/util/yaml_override.h"
 
@@ -174,13 +175,7 @@ ModelConfig ModelConfig::from_yaml(const YAML::Node& document, const std::string
 }
 
 ModelConfig ModelConfig::from_yaml_string(const std::string& text, const std::string& origin) {
-  YAML::Node document;
-  try {
-    document = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    fail(origin, "", "invalid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
-  }
-  return from_yaml(document, origin);
+  return from_yaml(load_yaml_document(text, origin), origin);  // one document, no key twice
 }
 
 ModelConfig ModelConfig::from_file(const std::string& path) {

@@ -3,11 +3,13 @@
 #include "pyramidion/data/tokenizer.h"
 
 #include "pyramidion/util/atomic_file.h"
+#include "pyramidion/util/json_depth.h"
 #include "pyramidion/util/tensor_archive.h"
 
 
 #include <torch/torch.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -49,9 +51,6 @@ T get(const std::string& in, size_t offset) {
   throw std::runtime_error(path + ": " + message);
 }
 
-// c10::Error messages carry a backtrace; keep the first line.
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
 std::string shape_string(c10::IntArrayRef sizes) {
   std::ostringstream out;
   out << sizes;
@@ -85,9 +84,16 @@ void write_model_file_contents(const std::string& path, const ModelFileContents&
 }
 
 ModelFileContents read_model_file_contents(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(path, "is a directory, not a model file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "cannot open the model file");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes;
+  try {  // libstdc++ throws from the stream buffer on a read error ("basic_filebuf::underflow ...")
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::exception&) {
+    fail(path, "cannot read the model file (" + std::string(std::strerror(errno)) + ")");
+  }
   const size_t magic_bytes = std::min(bytes.size(), sizeof(kMagic));
   if (std::memcmp(bytes.data(), kMagic, magic_bytes) != 0 || bytes.empty())
     fail(path, "not a pyramidion model file (bad magic)");
@@ -158,10 +164,14 @@ LoadedModel load_model_file(const std::string& path, torch::Device device) {
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(e.what());
   }
+  // Bounded before parsing: printing or destroying JSON nested thousands deep recurses past the stack.
+  if (!json_depth_ok(contents.metadata_json)) fail(path, std::string("metadata: ") + json_depth_message());
   try {
     loaded.metadata = nlohmann::json::parse(contents.metadata_json);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, std::string("metadata is not valid JSON: ") + e.what());
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(path, "metadata is not valid JSON (at byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::exception&) {
+    fail(path, "metadata is not valid JSON (a number out of range)");
   }
   loaded.tokenizer_bytes = std::move(contents.tokenizer_bytes);
   if (loaded.metadata.is_object() && loaded.metadata.contains("tokenizer_checksum")) {  // absent before it existed
@@ -173,6 +183,13 @@ LoadedModel load_model_file(const std::string& path, torch::Device device) {
   loaded.model = SummarizationModel(loaded.config);
 
   load_model_weights(*loaded.model, contents.weights, path);
+  // NaN or Inf weights (a diverged run, a damaged file) would only show as NaN scores deep inside generation.
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& p : loaded.model->named_parameters())
+      if (!torch::isfinite(p.value()).all().item<bool>())
+        fail(path, "weights: " + p.key() + " contains NaN or Inf (a diverged or damaged model)");
+  }
   loaded.model->to(device);
   loaded.model->eval();
   return loaded;

@@ -25,8 +25,10 @@ BatchingQueue::~BatchingQueue() { shutdown(); }
 
 std::future<std::vector<DocumentSummary>> BatchingQueue::submit(std::vector<std::string> documents,
                                                                 const GenerationOptions& options,
-                                                                Clock::time_point deadline) {
+                                                                Clock::time_point deadline,
+                                                                std::shared_ptr<const std::atomic<bool>> cancelled) {
   Pending request;
+  request.cancelled = std::move(cancelled);
   request.options = options;
   request.enqueued = Clock::now();
   request.deadline = deadline;
@@ -108,13 +110,27 @@ void BatchingQueue::work() {
         p.promise.set_exception(std::make_exception_ptr(DeadlineExceeded("timed out in the queue")));
         continue;
       }
+      if (p.cancelled && p.cancelled->load()) {
+        p.promise.set_exception(std::make_exception_ptr(GenerationCancelled()));
+        continue;
+      }
       live.push_back(&p);
       for (auto& d : p.documents) documents.push_back(std::move(d));
     }
     if (!live.empty()) {
       if (on_batch_) on_batch_(static_cast<int64_t>(documents.size()));
+      // The batch stops between decoding steps once nobody waits for any of its requests.
+      std::vector<std::pair<std::shared_ptr<const std::atomic<bool>>, Clock::time_point>> waiting;
+      for (auto* p : live) waiting.emplace_back(p->cancelled, p->deadline);
+      GenerationOptions options = live.front()->options;
+      options.search.cancelled = [waiting] {
+        const auto now = Clock::now();
+        for (const auto& [flag, deadline] : waiting)
+          if (now < deadline && !(flag && flag->load())) return false;
+        return true;
+      };
       try {
-        auto results = summarize_(documents, live.front()->options);
+        auto results = summarize_(documents, options);
         if (results.size() != documents.size()) throw std::logic_error("batch function returned a wrong count");
         size_t next = 0;
         for (auto* p : live) {

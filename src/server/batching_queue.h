@@ -2,12 +2,14 @@
 // Dynamic batching: concurrent requests wait in one queue; W workers each take the oldest request plus every
 // later one with the same generation options (up to max_batch_documents documents, waiting at most max_wait_ms
 // after the oldest arrived), run ONE summarize call on them, and hand each caller its own results.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -56,9 +58,13 @@ class BatchingQueue {
   BatchingQueue& operator=(const BatchingQueue&) = delete;
 
   // Queues one request's documents; the future holds their results in order, or QueueFull / QueueClosed
-  // (thrown here) / DeadlineExceeded / the batch function's exception.
+  // (thrown here) / DeadlineExceeded / GenerationCancelled / the batch function's exception. `cancelled` (may be
+  // null): the caller sets it when nobody waits for the answer any more (the client left). A request cancelled or
+  // past its deadline before its batch starts is not generated; a running batch is cancelled (the batch function
+  // gets GenerationOptions::search.cancelled) once every request in it is cancelled or past its deadline.
   std::future<std::vector<DocumentSummary>> submit(std::vector<std::string> documents, const GenerationOptions& options,
-                                                   Clock::time_point deadline);
+                                                   Clock::time_point deadline,
+                                                   std::shared_ptr<const std::atomic<bool>> cancelled = nullptr);
 
   int64_t queued_documents() const;  // waiting, not yet taken by a worker
   int64_t batches_run() const;
@@ -73,6 +79,7 @@ class BatchingQueue {
     std::vector<std::string> documents;
     GenerationOptions options;
     Clock::time_point enqueued, deadline;
+    std::shared_ptr<const std::atomic<bool>> cancelled;
     std::promise<std::vector<DocumentSummary>> promise;
   };
   void work();

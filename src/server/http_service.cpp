@@ -10,6 +10,7 @@
 
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/highlight.h"
+#include "server/gated_server.h"
 #include "server/index_page.h"
 
 namespace pyramidion::server {
@@ -17,6 +18,8 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+constexpr double kMaxSeconds = 86400;   // timeouts: a day at most (a deadline must not overflow the clock)
+constexpr int kMaxHttpThreads = 1024;
 
 // YAML scalars become JSON numbers or booleans where they read as one (the config is all numbers and flags).
 json yaml_to_json(const YAML::Node& node) {
@@ -90,7 +93,11 @@ struct HttpService::Metrics {
         documents(r.counter("pyramidion_documents_summarized_total", "documents summarized")),
         truncated(r.counter("pyramidion_documents_truncated_total", "documents cut to the source length limit")),
         source_tokens(r.counter("pyramidion_source_tokens_total", "source tokens read by the encoder")),
-        summary_tokens(r.counter("pyramidion_summary_tokens_total", "summary tokens generated")) {}
+        summary_tokens(r.counter("pyramidion_summary_tokens_total", "summary tokens generated")),
+        cancelled_requests(r.counter("pyramidion_requests_cancelled_total",
+                                     "summarize requests given up before their answer, by reason")),
+        cancelled_documents(r.counter("pyramidion_generation_cancelled_documents_total",
+                                      "documents whose running generation was stopped (nobody waited any more)")) {}
   Counter& requests;
   Histogram& latency;
   Gauge& in_flight;
@@ -100,6 +107,8 @@ struct HttpService::Metrics {
   Counter& truncated;
   Counter& source_tokens;
   Counter& summary_tokens;
+  Counter& cancelled_requests;
+  Counter& cancelled_documents;
 };
 
 HttpService::HttpService(const Summarizer& summarizer, ServiceOptions options)
@@ -108,7 +117,13 @@ HttpService::HttpService(const Summarizer& summarizer, ServiceOptions options)
     options_.model_name = summarizer_.path().empty() ? "model" : std::filesystem::path(summarizer_.path()).stem().string();
   if (options_.max_body_bytes < 1) throw std::invalid_argument("max_body_bytes must be >= 1");
   if (!(options_.timeout_s > 0)) throw std::invalid_argument("timeout_s must be > 0");
-  if (options_.http_threads < 1) throw std::invalid_argument("http_threads must be >= 1");
+  // Bounded so that a deadline never overflows the clock and a thread count never exhausts the process.
+  if (!(options_.timeout_s <= kMaxSeconds)) throw std::invalid_argument("timeout_s must be <= 86400");
+  if (!(options_.request_timeout_s > 0 && options_.request_timeout_s <= kMaxSeconds))
+    throw std::invalid_argument("request_timeout_s must be in (0, 86400]");
+  if (options_.http_threads < 1 || options_.http_threads > kMaxHttpThreads)
+    throw std::invalid_argument("http_threads must be in [1, " + std::to_string(kMaxHttpThreads) + "]");
+  if (options_.max_connections < 1) throw std::invalid_argument("max_connections must be >= 1");
   if (options_.max_document_tokens < 0) throw std::invalid_argument("max_document_tokens must be >= 0");
   defaults_.max_documents_per_batch = options_.batching.max_batch_documents;
   defaults_.max_source_tokens_per_batch = options_.source_tokens_per_batch;
@@ -116,10 +131,22 @@ HttpService::HttpService(const Summarizer& summarizer, ServiceOptions options)
   validate(defaults_);
   queue_ = std::make_unique<BatchingQueue>(
       [this](const std::vector<std::string>& documents, const GenerationOptions& generation) {
-        return summarizer_.summarize(documents, generation);
+        try {
+          return summarizer_.summarize(documents, generation);
+        } catch (const GenerationCancelled&) {
+          m_->cancelled_documents.add(static_cast<double>(documents.size()));
+          spdlog::info("generation of {} document(s) cancelled: no client waits for it any more", documents.size());
+          throw;
+        }
       },
       options_.batching, [this](int64_t documents) { m_->batch_documents.observe(static_cast<double>(documents)); });
-  http_ = std::make_unique<httplib::Server>();
+  GateOptions gate;
+  gate.request_timeout_s = options_.request_timeout_s;
+  gate.workers = options_.http_threads;
+  gate.max_connections = static_cast<size_t>(options_.max_connections);
+  http_ = std::make_unique<GatedServer>(gate, /*write_timeout_s=*/10, [this](const std::string& path, int status) {
+    m_->requests.add(1, "route=\"" + route_label(path) + "\",status=\"" + std::to_string(status) + "\"");
+  });
   install_routes();
 }
 
@@ -130,14 +157,9 @@ HttpService::~HttpService() {
 
 void HttpService::install_routes() {
   auto& http = *http_;
-  const int threads = options_.http_threads;
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  // Every wait on a connection is bounded (GatedServer): the request must arrive within --request-timeout-s,
+  // each write within 10 s, and a connection carries one request.
   http.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
-  // Every wait on a connection is bounded: a silent or slow client is dropped, idle keep-alives close soon.
-  http.set_read_timeout(10, 0);
-  http.set_write_timeout(10, 0);
-  http.set_keep_alive_timeout(2);
-  http.set_keep_alive_max_count(1000);
 
   http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, json{{"status", "ok"}}); });
   http.Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
@@ -208,9 +230,10 @@ void HttpService::install_routes() {
       request.generation.return_cross_attention = true;
     }
     const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.timeout_s));
+    const auto cancelled = std::make_shared<std::atomic<bool>>(false);
     std::future<std::vector<DocumentSummary>> future;
     try {
-      future = queue_->submit(request.documents, request.generation, deadline);
+      future = queue_->submit(request.documents, request.generation, deadline, cancelled);
     } catch (const QueueFull& e) {
       res.set_header("Retry-After", "1");
       return send_error(res, 503, e.what());
@@ -218,13 +241,29 @@ void HttpService::install_routes() {
       res.set_header("Retry-After", "1");
       return send_error(res, 503, e.what());
     }
-    if (future.wait_until(deadline) != std::future_status::ready)
-      return send_error(res, 504, "no answer within --timeout-s " + std::to_string(options_.timeout_s) + " s");
+    // Wait for the answer, watching the client: one that leaves (or the deadline) cancels the generation.
+    for (;;) {
+      const auto now = Clock::now();
+      if (future.wait_until(std::min(deadline, now + std::chrono::milliseconds(50))) == std::future_status::ready) break;
+      if (Clock::now() >= deadline) {
+        *cancelled = true;
+        m_->cancelled_requests.add(1, "reason=\"deadline\"");
+        return send_error(res, 504, "no answer within --timeout-s " + std::to_string(options_.timeout_s) + " s");
+      }
+      if (GatedServer::current_client_gone()) {
+        *cancelled = true;
+        m_->cancelled_requests.add(1, "reason=\"client_gone\"");
+        spdlog::info("client left before its answer: request of {} document(s) cancelled", request.documents.size());
+        return send_error(res, 499, "client closed the connection");
+      }
+    }
     std::vector<DocumentSummary> results;
     try {
       results = future.get();
     } catch (const DeadlineExceeded& e) {
       return send_error(res, 504, e.what());
+    } catch (const GenerationCancelled&) {
+      return send_error(res, 504, "no answer within --timeout-s " + std::to_string(options_.timeout_s) + " s");
     } catch (const std::exception& e) {
       spdlog::error("summarize failed: {}", e.what());
       return send_error(res, 500, std::string("generation failed: ") + e.what());
@@ -266,7 +305,10 @@ void HttpService::install_routes() {
   http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string reason;
-    if (res.status == 404) reason = "no route " + req.method + " " + req.path;
+    if (GatedServer::current_request_timed_out()) {
+      res.status = 408;
+      reason = "request not received within --request-timeout-s " + std::to_string(options_.request_timeout_s) + " s";
+    } else if (res.status == 404) reason = "no route " + req.method + " " + req.path;
     else if (res.status == 413) reason = "body larger than --max-body-bytes (" + std::to_string(options_.max_body_bytes) + " bytes)";
     else reason = status_reason(res.status);
     send_error(res, res.status, reason);
@@ -308,7 +350,8 @@ int HttpService::bind() {
 
 void HttpService::serve() {
   if (!bound_) bind();
-  if (!stopping_) http_->listen_after_bind();  // returns after stop(), once its connection threads are joined
+  if (!stopping_) http_->listen_after_bind();  // returns after stop()
+  http_->shutdown_gate();                      // the requests being served are answered; waiting heads are closed
   queue_->shutdown();                          // anything still queued is generated and answered
 }
 

@@ -11,11 +11,9 @@
 #include "server/metrics_registry.h"
 #include "server/summarize_request.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace pyramidion::server {
+
+class GatedServer;
 
 struct ServiceOptions {
   std::string host = "127.0.0.1";
@@ -24,8 +22,10 @@ struct ServiceOptions {
   RequestLimits limits;
   int64_t max_body_bytes = 8 << 20;   // larger bodies get 413
   int64_t max_document_tokens = 0;    // > 0: documents are truncated to this many tokens ("truncated": true)
-  double timeout_s = 60;              // a request not answered by then gets 504
-  int http_threads = 32;              // connections served at once (more wait in the accept backlog)
+  double timeout_s = 60;              // a request not answered by then gets 504 (its generation is cancelled)
+  double request_timeout_s = 10;      // the whole request (head + body) must arrive by then: 408
+  int http_threads = 32;              // requests served at once (their heads have arrived; more wait for a worker)
+  int64_t max_connections = 1024;     // open connections at most; more get 503
   int64_t source_tokens_per_batch = 16384;  // GenerationOptions::max_source_tokens_per_batch
   std::string model_name;             // reported in responses; default: the model file's name
 };
@@ -57,7 +57,7 @@ class HttpService {
   MetricsRegistry metrics_;
   std::unique_ptr<Metrics> m_;
   std::unique_ptr<BatchingQueue> queue_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<GatedServer> http_;
   std::atomic<bool> stopping_{false};
   bool bound_ = false;
 };

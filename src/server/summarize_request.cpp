@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "pyramidion/util/json_depth.h"
+
 namespace pyramidion::server {
 namespace {
 
@@ -27,11 +29,20 @@ bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n\f\v
 
 SummarizeRequest parse_summarize_request(const std::string& body, const GenerationOptions& defaults,
                                          const RequestLimits& limits) {
+  if (!json_depth_ok(body)) throw RequestError(400, json_depth_message());
   json value;
+  std::string key;  // the last key read: a number out of range is reported with its field
+  const json::parser_callback_t remember_key = [&key](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::key && parsed.is_string()) key = parsed.get<std::string>();
+    return true;
+  };
   try {
-    value = json::parse(body);
+    value = json::parse(body, remember_key);
   } catch (const json::parse_error& e) {
     throw RequestError(400, "malformed JSON at byte " + std::to_string(e.byte));
+  } catch (const json::exception&) {  // out_of_range.406: a number beyond double (1e400)
+    throw RequestError(400, key.empty() ? std::string("a number is out of range")
+                                        : "\"" + key + "\" is out of range (a number beyond 1.8e308)");
   }
   if (!value.is_object()) throw RequestError(400, "the body must be a JSON object");
 
@@ -91,6 +102,11 @@ SummarizeRequest parse_summarize_request(const std::string& body, const Generati
   if (s.beam > limits.max_beam)
     throw RequestError(400, "\"beam\" must be <= " + std::to_string(limits.max_beam) + " on this server (got " +
                                 std::to_string(s.beam) + ")");
+  const int64_t rows = static_cast<int64_t>(request.documents.size()) * s.beam;
+  if (rows > limits.max_beam_rows)
+    throw RequestError(413, std::to_string(request.documents.size()) + " documents x beam " + std::to_string(s.beam) +
+                                " = " + std::to_string(rows) + " beams in one request (at most " +
+                                std::to_string(limits.max_beam_rows) + ": --max-request-beams)");
   return request;
 }
 

@@ -10,6 +10,7 @@
 
 #include "pyramidion/models/config_document.h"
 #include "pyramidion/models/presets.h"
+#include "pyramidion/util/yaml_document.h"
 #include "pyramidion/util/yaml_fields.h"
 #include "pyramidion/util/yaml_override.h"
 
@@ -238,7 +239,9 @@ void TrainingConfig::validate() const {
     if (!ok) throw std::invalid_argument("training." + field + ": " + message);
   };
   require(max_tokens >= 1, "max_tokens", "must be >= 1");
-  require(update_freq >= 1, "update_freq", "must be >= 1");
+  // Upper bounds: beyond them a value exhausts memory or threads before it could be useful.
+  require(update_freq >= 1 && update_freq <= 65536, "update_freq", "must be in [1, 65536] (got " + std::to_string(update_freq) + ")");
+  require(valid_search.beam <= 1024, "valid_beam", "must be <= 1024 (got " + std::to_string(valid_search.beam) + ")");
   require(sort_window >= 1, "sort_window", "must be >= 1");
   // NaN fails every comparison below; inf passes them, so finiteness is checked first.
   const std::vector<std::pair<const char*, double>> reals = {
@@ -278,7 +281,7 @@ void TrainingConfig::validate() const {
   require(keep_last >= 0, "keep_last", "must be >= 0");
   require(keep_best_checkpoints >= 0 && keep_best_checkpoints <= 1000, "keep_best_checkpoints", "must be in 0..1000");
   require(patience >= 0, "patience", "must be >= 0 (0 = no early stopping)");
-  require(threads >= 0, "threads", "must be >= 0");
+  require(threads >= 0 && threads <= 1024, "threads", "must be in [0, 1024] (got " + std::to_string(threads) + ")");
   curriculum.validate();  // its messages name training.curriculum.*
   const bool device_ok = device == "auto" || device == "cpu" || device == "cuda" || device.rfind("cuda:", 0) == 0;
   require(device_ok, "device", "'" + device + "' is not one of auto, cpu, cuda, cuda:N");
@@ -307,13 +310,15 @@ RunConfig resolve_run_config(const std::string& config_path, const std::string& 
   } else {
     run.origin = config_path;
     if (!std::filesystem::exists(config_path)) throw std::invalid_argument(config_path + ": no such file");
-    try {
-      document = YAML::LoadFile(config_path);
-    } catch (const YAML::Exception& e) {
-      throw std::invalid_argument(config_path + ": invalid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
-    }
+    document = load_yaml_file(config_path);  // one document, no key twice
   }
   if (!document.IsMap()) throw std::invalid_argument(run.origin + ": expected a YAML map with 'model:' and 'training:' sections");
+  for (const auto& section : document) {  // a misspelt section (`trainig:`) would otherwise be ignored
+    const std::string key = section.first.Scalar();
+    if (key != "model" && key != "training")
+      throw std::invalid_argument(run.origin + ": unknown top-level section '" + key +
+                                  "' (line " + std::to_string(section.first.Mark().line + 1) + "; known: model, training)");
+  }
   normalize_pooling_section(document);  // overrides then act on the nested form, old files included
   if (preset.empty()) merge_model_preset(document, run.origin);
   for (const auto& assignment : overrides) {

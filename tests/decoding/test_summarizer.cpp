@@ -156,6 +156,32 @@ TEST(Summarizer, EmptyAndOverlongDocuments) {
   EXPECT_FALSE(results[1].hypotheses.empty());
 }
 
+// GenerationOptions::search.cancelled stops a generation between decoding steps (beam and greedy) and between
+// batches: the server cancels requests whose client left or whose deadline passed.
+TEST(Summarizer, CancellationStopsBetweenStepsAndBatches) {
+  auto model = float64_model(8);
+  const Summarizer summarizer(model, nullptr);
+  for (int64_t beam : {1, 3}) {
+    SCOPED_TRACE("beam " + std::to_string(beam));
+    GenerationOptions options;
+    options.search.beam = beam;
+    options.search.min_len = 20;
+    options.search.max_len_b = 25;
+    int calls = 0;
+    options.search.cancelled = [&calls] { return ++calls > 3; };  // three steps run, then it is cancelled
+    EXPECT_THROW(summarizer.summarize_tokens({random_document(30, 1)}, options), GenerationCancelled);
+    EXPECT_EQ(calls, 4);  // no step ran after the cancellation was seen
+    options.search.cancelled = [] { return true; };  // before the first batch: nothing runs
+    EXPECT_THROW(summarizer.summarize_tokens({random_document(30, 1), random_document(9, 2)}, options),
+                 GenerationCancelled);
+    options.search.cancelled = [] { return false; };  // never: the same summaries as without
+    GenerationOptions plain = options;
+    plain.search.cancelled = nullptr;
+    EXPECT_EQ(summarizer.summarize_tokens({random_document(30, 1)}, options)[0].hypotheses[0].tokens,
+              summarizer.summarize_tokens({random_document(30, 1)}, plain)[0].hypotheses[0].tokens);
+  }
+}
+
 TEST(Summarizer, NeverChangesTheTrainEvalStateAndRefusesTrainingMode) {
   auto model = float64_model(7);
   const Summarizer summarizer(model, nullptr);

@@ -711,5 +711,107 @@ TEST_F(Robustness, TokenizersFromSpmTrainWorkWithTheirIdsOrAreRefusedAndOtherPie
   EXPECT_NE(r.err.find("the embedded tokenizer's checksum"), std::string::npos) << r.err;
 }
 
+// --- issue 21 ------------------------------------------------------------------------------------------------
+
+// Finding 8: a model file whose metadata nests JSON thousands deep crashed `info` (and the server's /v1/model);
+// now loading it is a one-line error naming the file. A directory or NaN weights name what is wrong, too.
+TEST_F(Robustness, DeeplyNestedMetadataNaNWeightsAndADirectoryAreOneLineErrorsNamingTheModel) {
+  auto contents = read_model_file_contents(model());
+  contents.metadata_json = "{\"deep\": " + std::string(20000, '[') + std::string(20000, ']') + "}";
+  const auto deep = path("deep-metadata.pt");
+  write_model_file_contents(deep, contents);
+  for (const std::string& command : {"PYR info '" + deep + "'", "PYR info '" + deep + "' --json",
+                                     "PYR --threads 1 summarize -m '" + deep + "' -i '" + docs() + "'"}) {
+    auto r = run(command);
+    EXPECT_EQ(r.exit_code, 1) << command << ": " << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(deep + ": metadata: JSON nested deeper than 64 levels"), std::string::npos) << r.err;
+  }
+  auto r = run("PYR info '" + dir_.string() + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("basic_filebuf"), std::string::npos) << r.err;
+
+  {  // a diverged model: every weight NaN
+    auto m = load_model_file(model());
+    torch::NoGradGuard no_grad;
+    for (auto& p : m.model->parameters()) p.fill_(std::numeric_limits<double>::quiet_NaN());
+    data::SentencePieceTokenizer tokenizer = data::SentencePieceTokenizer::from_bytes(m.tokenizer_bytes);
+    save_model_file(path("nan.pt"), m.model, tokenizer.serialized());
+  }
+  r = run("PYR --threads 1 summarize -m '" + path("nan.pt") + "' -i '" + docs() + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(path("nan.pt") + ": weights: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("NaN or Inf"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("scores contain NaN"), std::string::npos) << r.err;
+}
+
+// Finding 8: `bench serve --clients 0` aborted; options that exhaust threads or memory are bounded.
+TEST_F(Robustness, ClientThreadAndBeamCountsAreBounded) {
+  struct Case {
+    std::string command, option;
+  };
+  const std::vector<Case> cases = {
+      {"PYR bench serve -m '" + model() + "' --requests 1 --clients 0", "--clients"},
+      {"PYR bench serve -m '" + model() + "' --requests 1 --clients 1,0", "--clients"},
+      {"PYR --threads 1 summarize -m '" + model() + "' -i '" + docs() + "' --beam 1e5", "--beam"},
+      {"PYR --threads 1 summarize -m '" + model() + "' -i '" + docs() + "' --beam 100000", "--beam"},
+      {"PYR describe --preset tiny-pyramidion --set training.threads=100000", "training.threads"},
+      {"PYR describe --preset tiny-pyramidion --set training.update_freq=1000000000", "training.update_freq"},
+  };
+  for (const auto& c : cases) {
+    auto r = run(c.command);
+    EXPECT_NE(r.exit_code, 0) << c.command << ": " << r.err;
+    EXPECT_LT(r.exit_code, 128) << c.command << ": " << r.err;  // an error, not a signal (abort)
+    EXPECT_NE(r.err.find(c.option), std::string::npos) << c.command << ": " << r.err;
+    EXPECT_EQ(r.out, "") << c.command;
+  }
+}
+
+// Low items: a misspelt top-level section, a key given twice and a second YAML document are refused, naming them.
+TEST_F(Robustness, ConfigFilesWithUnknownSectionsDuplicateKeysOrTwoDocumentsAreRefused) {
+  const std::string model_section = "model:\n  preset: tiny-pyramidion\n";
+  struct Case {
+    std::string yaml, expected;
+  };
+  const std::vector<Case> cases = {
+      {model_section + "trainig:\n  lr: 0.001\n", "unknown top-level section 'trainig'"},
+      {model_section + "training:\n  lr: 0.001\n  lr: 0.1\n", "duplicate key 'lr' (line 5)"},
+      {model_section + "model:\n  d_model: 8\n", "duplicate key 'model'"},
+      {model_section + "---\ntraining:\n  lr: 0.1\n", "a second YAML document"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto file = write("strict-" + std::to_string(i) + ".yaml", cases[i].yaml);
+    auto r = run("PYR describe -c '" + file + "'");
+    EXPECT_EQ(r.exit_code, 1) << cases[i].yaml << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(file + ": " + cases[i].expected), std::string::npos) << r.err;
+  }
+  auto r = run("PYR describe -c '" + write("strict-ok.yaml", model_section + "training:\n  lr: 0.001\n") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// Low items: the same path for both highlight outputs, a directory as summarize's input, a UTF-8 byte order mark.
+TEST_F(Robustness, SameOutputTwiceADirectoryInputAndAByteOrderMark) {
+  const auto page = path("same-output");
+  auto r = run("PYR --threads 1 highlight -m '" + model() + "' -i '" + docs() + "' -o '" + page + "' --json '" + page + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("-o and --json name the same file"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(page));
+
+  r = run("PYR --threads 1 summarize -m '" + model() + "' -i '" + dir_.string() + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(dir_.string() + ": is a directory"), std::string::npos) << r.err;
+
+  const auto bom = write("bom.jsonl", "\xEF\xBB\xBF" + slurp(docs()));
+  r = run("PYR --threads 1 summarize -m '" + model() + "' -i '" + bom + "' --output-format jsonl --max-len-b 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string first;
+  std::getline(lines, first);
+  EXPECT_EQ(nlohmann::json::parse(first)["id"], "a") << r.out;
+}
+
 }  // namespace
 }  // namespace pyramidion

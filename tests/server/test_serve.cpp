@@ -1,14 +1,19 @@
 // `pyramidion serve` as a child process on an ephemeral loopback port, with a tiny model this test makes
 // (a word tokenizer trained on text written here, random float64 weights): every route and error status,
 // concurrent requests batched and equal to `pyramidion summarize`, SIGTERM during a request lets it finish.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <regex>
+#include <cstring>
 #include <thread>
 
 #include "../data/temp_dir.h"
@@ -321,6 +326,165 @@ TEST_F(Serve, QueueFullTimeoutAndDocumentLimit) {
   expect_error(d.Post("/v1/summarize", R"({"documents": ["a", "b", "c"]})", "application/json"), 413,
                "3 documents in one request (at most 2)");
   EXPECT_EQ(t.terminate(), 0) << t.stderr_text();
+}
+
+// A raw loopback connection (a client that sends what it likes, as slowly as it likes); -1 when it cannot connect.
+int raw_connect(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  timeval timeout{10, 0};  // every read below is bounded
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  return fd;
+}
+
+bool send_text(int fd, const std::string& text) {
+  return ::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
+}
+
+// What the server sends until it closes (or 10 s pass).
+std::string read_answer(int fd) {
+  std::string answer;
+  char buffer[4096];
+  for (ssize_t n; (n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0;) answer.append(buffer, static_cast<size_t>(n));
+  return answer;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// One counter or gauge line of /metrics ("" when absent).
+double metric(httplib::Client& c, const std::string& name) {
+  auto r = c.Get("/metrics");
+  if (!r) return -1;
+  std::smatch match;
+  if (!std::regex_search(r->body, match, std::regex("\n" + name + " ([0-9.e+]+)"))) return 0;
+  return std::stod(match[1]);
+}
+
+// Issue 21, finding 6: more slow clients than HTTP threads (heads trickling in, a body that stops short) neither
+// delay /health nor take the workers; each gets 408 when its whole-request deadline passes.
+TEST_F(Serve, SlowClientsNeverDelayHealthAndGet408AtTheRequestDeadline) {
+  ServerProcess s({"-m", model_path_, "--http-threads", "2", "--request-timeout-s", "2"}, dir_->file("slow"));
+  ASSERT_TRUE(s.running()) << s.stderr_text();
+  std::vector<int> slow;
+  for (int i = 0; i < 8; ++i) {  // 8 heads that never end, on 2 HTTP threads
+    const int fd = raw_connect(s.port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(send_text(fd, "POST /v1/summarize HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+    slow.push_back(fd);
+  }
+  const int short_body = raw_connect(s.port());  // a complete head, then 10 of 100 body bytes
+  ASSERT_GE(short_body, 0);
+  ASSERT_TRUE(send_text(short_body, "POST /v1/summarize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                    "Content-Length: 100\r\n\r\n{\"documen"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto c = client(s.port());
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.Get("/health");
+  ASSERT_TRUE(r) << s.stderr_text();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body)["status"], "ok");
+  EXPECT_LT(seconds_since(start), 1.0);
+  start = std::chrono::steady_clock::now();
+  r = c.Get("/ready");  // a worker is free: slow heads never reached one
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_LT(seconds_since(start), 1.0);
+  for (int fd : slow) {
+    const std::string answer = read_answer(fd);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 408", 0), 0u) << answer;
+    ::close(fd);
+  }
+  const std::string answer = read_answer(short_body);
+  ::close(short_body);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 408", 0), 0u) << answer;
+  EXPECT_NE(answer.find("--request-timeout-s"), std::string::npos) << answer;
+  r = c.Get("/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(s.terminate(), 0) << s.stderr_text();
+}
+
+// Issue 21, finding 6: a client that leaves while its long request generates has it cancelled (between batches and
+// decoding steps), so the next small request is served at once instead of after it.
+TEST_F(Serve, AClientThatLeavesHasItsGenerationCancelled) {
+  ServerProcess s({"-m", model_path_, "--max-batch-documents", "1", "--max-wait-ms", "0", "--workers", "1",
+                   "--max-documents-per-request", "4000", "--max-request-beams", "100000"},
+                  dir_->file("leave"));
+  ASSERT_TRUE(s.running()) << s.stderr_text();
+  // 4000 documents generated one batch each, 31 tokens at beam 4: minutes of work on one worker.
+  json documents = json::array();
+  for (int i = 0; i < 4000; ++i) documents.push_back(document(static_cast<uint64_t>(i), 12));
+  const std::string body =
+      json{{"documents", documents}, {"beam", 4}, {"min_len", 31}, {"max_len_b", 31}}.dump();
+  const int fd = raw_connect(s.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_text(fd, "POST /v1/summarize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+  auto c = client(s.port());
+  bool generating = false;
+  for (int i = 0; i < 200 && !generating; ++i) {  // until its first batch runs (at most 20 s)
+    generating = metric(c, "pyramidion_batch_documents_count") >= 1;
+    if (!generating) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(generating) << s.stderr_text();
+  ::close(fd);  // the client leaves
+  bool cancelled = false;
+  for (int i = 0; i < 100 && !cancelled; ++i) {  // at most 10 s
+    cancelled = metric(c, "pyramidion_generation_cancelled_documents_total") >= 4000;
+    if (!cancelled) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(cancelled) << s.stderr_text();
+  const auto start = std::chrono::steady_clock::now();
+  auto r = c.Post("/v1/summarize", R"({"document": "alpha bravo charlie", "beam": 1, "max_len_b": 3})",
+                  "application/json");
+  ASSERT_TRUE(r) << s.stderr_text();
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_LT(seconds_since(start), 5.0);
+  auto m = c.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("pyramidion_requests_cancelled_total{reason=\"client_gone\"} 1"), std::string::npos) << m->body;
+  EXPECT_EQ(s.terminate(), 0) << s.stderr_text();
+  EXPECT_NE(s.stderr_text().find("cancelled"), std::string::npos) << s.stderr_text();
+}
+
+// Issue 21: per-request work limits, numbers beyond double, and option bounds (one-line errors naming them).
+TEST_F(Serve, WorkLimitsHugeNumbersAndOptionBounds) {
+  auto& s = server();
+  ASSERT_TRUE(s.running()) << s.stderr_text();
+  auto c = client(s.port());
+  auto post = [&](const std::string& body) { return c.Post("/v1/summarize", body, "application/json"); };
+  expect_error(post(R"({"document": "alpha", "lenpen": 1e400})"), 400, "\"lenpen\" is out of range");
+  expect_error(post(R"({"document": "alpha", "max_len_a": -1e999})"), 400, "\"max_len_a\" is out of range");
+  expect_error(post("{\"document\": \"alpha\", \"x\": " + std::string(5000, '[') + std::string(5000, ']') + "}"), 400,
+               "nested deeper");
+  json many = json::array();
+  for (int i = 0; i < 129; ++i) many.push_back("alpha bravo");
+  expect_error(post(json{{"documents", many}, {"beam", 8}}.dump()), 413, "--max-request-beams");
+
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--timeout-s", "1e10"}, {"--http-threads", "100000"}, {"--workers", "100000"},
+        {"--max-beam", "100000"}, {"--shutdown-grace-s", "1e300"}, {"--request-timeout-s", "0"}}) {
+    std::vector<std::string> arguments = {"-m", model_path_};
+    arguments.insert(arguments.end(), bad.begin(), bad.end());
+    ServerProcess refused(arguments, dir_->file("bounds"));
+    EXPECT_FALSE(refused.running()) << bad[0];
+    EXPECT_NE(refused.terminate(), 0) << bad[0];
+    const std::string err = refused.stderr_text();
+    EXPECT_NE(err.find(bad[0]), std::string::npos) << err;
+  }
+  // A port file that cannot be written is an error, not silence.
+  ServerProcess no_file({"-m", model_path_, "--port-file", dir_->file("missing-directory/port")}, dir_->file("portfile"));
+  EXPECT_NE(no_file.terminate(5), 0);
+  EXPECT_NE(no_file.stderr_text().find("--port-file"), std::string::npos) << no_file.stderr_text();
 }
 
 TEST_F(Serve, SigtermDuringARequestLetsItFinishAndExitsZero) {

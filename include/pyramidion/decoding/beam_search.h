@@ -1,6 +1,8 @@
 #pragma once
 // Beam search with fairseq's sequence-generator semantics, batched over documents x beams.
 #include <cstdint>
+#include <functional>
+#include <stdexcept>
 #include <vector>
 
 #include "pyramidion/decoding/incremental_decoder.h"
@@ -19,6 +21,15 @@ struct BeamSearchOptions {
   // beam 1 takes the argmax of each row (no float64 copy, no top-k, no cache reorder while no document ends);
   // same hypotheses as the beam machinery (false runs that, e.g. to compare).
   bool greedy_argmax = true;
+  // Cancellation: when set, called before each decoding step (and by Summarizer before each batch); returning
+  // true stops the generation with GenerationCancelled. The server sets it for requests whose client left or
+  // whose deadline passed. Not compared by the batching (it is no decoding option).
+  std::function<bool()> cancelled;
+};
+
+// Thrown by BeamSearch, SummaryGenerator and Summarizer when BeamSearchOptions::cancelled returned true.
+struct GenerationCancelled : std::runtime_error {
+  GenerationCancelled() : std::runtime_error("generation cancelled") {}
 };
 
 struct SpecialTokenIds {

@@ -38,6 +38,8 @@ struct SummarizerOptions {
 };
 
 struct GenerationOptions {
+  // search.cancelled (optional) is checked before each batch and each decoding step: returning true makes
+  // summarize() throw GenerationCancelled (e.g. a server whose client left).
   BeamSearchOptions search;
   // Documents are sorted by length and packed into generation batches of at most this many source tokens (beam
   // rows not counted) and this many documents; a document's result does not depend on its batch.
@@ -61,6 +63,7 @@ struct InvalidGenerationOption : std::invalid_argument {
   std::string reason;  // e.g. "must be >= 0 (got -1)"
 };
 void validate(const GenerationOptions& options);
+inline constexpr int64_t kMaxBeam = 1024;  // validate() refuses a larger beam
 
 struct SummaryHypothesis {
   std::string text;             // detokenized; sentence separators become "\n"
