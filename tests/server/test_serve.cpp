@@ -417,7 +417,7 @@ TEST_F(Serve, SlowClientsNeverDelayHealthAndGet408AtTheRequestDeadline) {
 // decoding steps), so the next small request is served at once instead of after it.
 TEST_F(Serve, AClientThatLeavesHasItsGenerationCancelled) {
   ServerProcess s({"-m", model_path_, "--max-batch-documents", "1", "--max-wait-ms", "0", "--workers", "1",
-                   "--max-documents-per-request", "4000", "--max-request-beams", "100000"},
+                   "--max-documents-per-request", "4000", "--max-request-beams", "100000", "--max-queue", "4000"},
                   dir_->file("leave"));
   ASSERT_TRUE(s.running()) << s.stderr_text();
   // 4000 documents generated one batch each, 31 tokens at beam 4: minutes of work on one worker.
