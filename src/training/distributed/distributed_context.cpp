@@ -162,6 +162,9 @@ c10::intrusive_ptr<c10d::Store> rendezvous(const DistributedOptions& o, std::chr
     std::string error;
     try {
       store = c10::make_intrusive<c10d::TCPStore>(host, store_options);
+      // A request that needs an answer: a program that accepts the connection but is not a store never gives
+      // one, and the later checks would block on it without a timeout.
+      store->add("pyramidion/ping", 1);
     } catch (const std::exception& e) {
       error = distributed::collective_error_text(e);
     }
