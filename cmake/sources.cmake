@@ -28,6 +28,7 @@ set(PYRAMIDION_NN_SOURCES
 set(PYRAMIDION_DATA_SOURCES
   src/data/binary_dataset.cpp
   src/data/binary_dataset_writer.cpp
+  src/data/dataset_directory.cpp
   src/data/jsonl_readers.cpp
   src/data/line_source.cpp
   src/data/prepare.cpp

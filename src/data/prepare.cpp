@@ -1,13 +1,12 @@
 #include "pyramidion/data/prepare.h"
 
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "dataset_directory.h"
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/data/tokenizer.h"
@@ -100,31 +99,19 @@ void encode_example(const SentencePieceTokenizer& tokenizer, const Summarization
   target_truncated = truncate_and_close(target, options.max_target_length, tokenizer.eos_id());
 }
 
-namespace {
-
-// Renames `staging` onto `target`; an existing `target` is moved aside first and removed after.
-void swap_in_directory(const fs::path& staging, const fs::path& target) {
-  const fs::path old = target.string() + ".old." + std::to_string(::getpid());
-  std::error_code ec;
-  fs::remove_all(old, ec);
-  const bool existed = fs::exists(target);
-  if (existed) fs::rename(target, old);
-  try {
-    fs::rename(staging, target);
-  } catch (...) {
-    if (existed) fs::rename(old, target, ec);  // put the previous output back
-    throw;
-  }
-  if (existed) fs::remove_all(old, ec);
-}
-
-}  // namespace
-
 PrepareReport prepare_dataset(const PrepareOptions& options) {
   if (options.max_source_length < 2 || options.max_target_length < 2)
     throw std::invalid_argument("maximum lengths must be at least 2 (one token and EOS)");
   if (options.splits.empty()) throw std::invalid_argument("no input splits to prepare");
   if (options.output_dir.empty()) throw std::invalid_argument("no output directory");
+  // What an interrupted run left is put back or removed first; then an output this command may not replace is
+  // refused before anything is read.
+  fs::path final_dir = fs::absolute(options.output_dir).lexically_normal();
+  if (final_dir.filename().empty()) final_dir = final_dir.parent_path();  // "out/" -> "out"
+  std::vector<std::string> inputs;
+  for (const auto& split : options.splits) inputs.push_back(split.path);
+  recover_interrupted_prepare(final_dir);
+  check_dataset_output(final_dir, inputs);
   // Fail on a missing or unrecognizable input before writing anything.
   for (const auto& split : options.splits) {
     if (options.reader.format == CorpusFormat::kAuto) detect_format(split.path);
@@ -136,18 +123,15 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
                                 std::to_string(kMaxPrepareThreads));
   auto tokenizer = SentencePieceTokenizer::from_file(options.tokenizer_path);
   check_tokenizer_for_training(tokenizer, options.tokenizer_path);
-  // Everything is written into a staging directory beside the output and swapped in at the end, so an existing
-  // output directory is replaced whole (never a mix of old and new files) and an error leaves it untouched.
-  fs::path final_dir = fs::absolute(options.output_dir).lexically_normal();
-  if (final_dir.filename().empty()) final_dir = final_dir.parent_path();  // "out/" -> "out"
-  const fs::path staging = final_dir.string() + ".tmp." + std::to_string(::getpid());
-  fs::remove_all(staging);
-  fs::create_directories(staging);
+  // Everything is written into a staging directory beside the output and swapped in at the end, so an existing output
+  // directory is replaced whole (never a mix of old and new files) and an error leaves it untouched. Only a directory
+  // that an earlier `data prepare` wrote may be replaced (src/data/dataset_directory.h).
+  const fs::path staging = create_staging_directory(final_dir);
   struct StagingCleanup {
     fs::path path;
     ~StagingCleanup() {
       std::error_code ec;
-      if (!path.empty()) fs::remove_all(path, ec);
+      if (!path.empty()) fs::remove_all(path, ec);  // created by this run: everything in it is ours
     }
   } cleanup{staging};
   PrepareOptions staged = options;
@@ -192,8 +176,9 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
   }
   write_file_atomically((staging / "meta.json").string(), meta.dump(2) + "\n");
   report.meta_path = (final_dir / "meta.json").string();
-  swap_in_directory(staging, final_dir);
-  cleanup.path.clear();
+  check_dataset_output(final_dir, inputs);  // again: the directory may have changed while this run worked
+  swap_in_dataset(staging, final_dir);
+  cleanup.path.clear();  // `staging` is gone, or holds the previous dataset's leftovers
   return report;
 }
 

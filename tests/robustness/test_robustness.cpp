@@ -3,6 +3,7 @@
 // non-zero exit, and nothing half-written. (Issue 10; the training-side findings live in tests/training.)
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <torch/torch.h>
@@ -500,25 +501,109 @@ TEST_F(Robustness, AnOutputThatIsAnInputIsRefused) {
 TEST_F(Robustness, DataPrepareReplacesAnExistingDirectoryWhole) {
   word_tokenizer();
   const auto out = path("prepared");
-  fs::create_directories(out);
-  write("prepared/test.bin", "stale test split from an earlier run");
-  write("prepared/notes.txt", "a file of the old directory");
-  auto r = run("PYR data prepare --tokenizer '" + path("spm-word.model") + "' --train '" + docs() + "' --valid '" +
-               docs() + "' -o '" + out + "/'");
+  const std::string prepare = "PYR data prepare --no-progress --tokenizer '" + path("spm-word.model") + "' --train '" +
+                              docs() + "' --valid '" + docs() + "'";
+  auto r = run(prepare + " --test '" + docs() + "' -o '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_regular_file(out + "/.pyramidion-dataset")) << "every prepared dataset carries the marker";
+  ASSERT_TRUE(fs::exists(out + "/test.bin"));
+  r = run(prepare + " -o '" + out + "/'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(out + "/train.bin"));
   EXPECT_TRUE(fs::exists(out + "/meta.json"));
+  EXPECT_TRUE(fs::exists(out + "/.pyramidion-dataset"));
   EXPECT_FALSE(fs::exists(out + "/test.bin")) << "an old split must not survive next to the new ones";
-  EXPECT_FALSE(fs::exists(out + "/notes.txt"));
   for (const auto& entry : fs::directory_iterator(dir_))
     EXPECT_EQ(entry.path().filename().string().find("prepared."), std::string::npos) << entry.path();
   // A failing run leaves the previous output as it was.
-  r = run("PYR data prepare --tokenizer '" + path("spm-word.model") + "' --train '" + docs() + "' --valid '" +
-          path("missing.jsonl") + "' -o '" + out + "'");
+  r = run(prepare.substr(0, prepare.find(" --valid")) + " --valid '" + path("missing.jsonl") + "' -o '" + out + "'");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_TRUE(fs::exists(out + "/train.bin"));
 }
 
+// --- issue 21: nothing lost, nothing replaced, nothing exposed -----------------------------------------------------
+
+TEST_F(Robustness, DataPrepareRefusesAnOutputItDidNotWriteAndDeletesNothing) {
+  const std::string prepare = "PYR data prepare --no-progress --tokenizer '" + word_tokenizer() + "' --train '" +
+                              docs() + "' --valid '" + docs() + "' -o ";
+  auto refused = [&](const std::string& command, const std::string& message) {
+    const auto r = run(command);
+    EXPECT_EQ(r.exit_code, 1) << command << "\n" << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << command << "\n" << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  };
+  // A directory of the user's files.
+  fs::create_directories(path("mine"));
+  write("mine/notes.txt", "keep me");
+  refused(prepare + "'" + path("mine") + "'", path("mine") + ": exists and is not a dataset directory from `data prepare`");
+  EXPECT_EQ(slurp(path("mine/notes.txt")), "keep me");
+  // The input corpus inside the output directory.
+  fs::create_directories(path("corpus-dir"));
+  const auto inner = write("corpus-dir/docs.jsonl", slurp(docs()));
+  refused("PYR data prepare --no-progress --tokenizer '" + word_tokenizer() + "' --train '" + inner + "' --valid '" +
+              inner + "' -o '" + path("corpus-dir") + "'",
+          path("corpus-dir") + ": holds the input");
+  EXPECT_EQ(slurp(inner), slurp(docs()));
+  // The current directory.
+  fs::create_directories(path("cwd"));
+  write("cwd/keep.txt", "mine");
+  refused("cd '" + path("cwd") + "' && " + prepare + ".", path("cwd") + ": is the current directory");
+  EXPECT_EQ(slurp(path("cwd/keep.txt")), "mine");
+  // A regular file, a link to a directory, a FIFO (a device node is refused the same way: not a directory).
+  write("plain.out", "a file");
+  refused(prepare + "'" + path("plain.out") + "'", path("plain.out") + ": exists and is not a directory");
+  EXPECT_EQ(slurp(path("plain.out")), "a file");
+  fs::create_directory_symlink(path("mine"), path("mine-link"));
+  refused(prepare + "'" + path("mine-link") + "'", path("mine-link") + ": is a symbolic link");
+  EXPECT_TRUE(fs::is_symlink(path("mine-link")));
+  EXPECT_EQ(slurp(path("mine/notes.txt")), "keep me");
+  ASSERT_EQ(::mkfifo(path("prepare.fifo").c_str(), 0600), 0);
+  refused(prepare + "'" + path("prepare.fifo") + "'", path("prepare.fifo") + ": exists and is not a directory");
+  EXPECT_TRUE(fs::is_fifo(path("prepare.fifo")));
+  // An earlier output to which the user added a file of their own: neither is touched.
+  const auto earlier = path("prepared-plus");
+  ASSERT_EQ(run(prepare + "'" + earlier + "'").exit_code, 0);
+  write("prepared-plus/notes.txt", "added by hand");
+  refused(prepare + "'" + earlier + "'", earlier + ": holds notes.txt, which `data prepare` did not write");
+  EXPECT_EQ(slurp(earlier + "/notes.txt"), "added by hand");
+  EXPECT_TRUE(fs::exists(earlier + "/train.bin"));
+  // An empty directory (made beforehand) is fine.
+  fs::create_directories(path("prepared-empty"));
+  ASSERT_EQ(run(prepare + "'" + path("prepared-empty") + "'").exit_code, 0);
+  EXPECT_TRUE(fs::exists(path("prepared-empty/train.bin")));
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    const std::string name = entry.path().filename().string();
+    EXPECT_TRUE(name.find(".tmp.") == std::string::npos && name.find(".old.") == std::string::npos) << name;
+  }
+}
+
+TEST_F(Robustness, DataPreparePutsBackWhatAnInterruptedRunLeft) {
+  const std::string prepare = "PYR data prepare --no-progress --tokenizer '" + word_tokenizer() + "' --train '" +
+                              docs() + "' --valid '";
+  const auto out = path("prepared-crash");
+  ASSERT_EQ(run(prepare + docs() + "' -o '" + out + "'").exit_code, 0);
+  // A run that no longer exists (pid 4194303: above Linux's pid range) was killed between moving the previous
+  // dataset aside and moving its own in: no dataset at `out`, the previous one aside, its staging directory beside.
+  const std::string dead = ".4194303";
+  fs::rename(out, out + ".old" + dead);
+  fs::create_directories(out + ".tmp" + dead);
+  write("prepared-crash.tmp" + dead + "/.pyramidion-dataset", "");
+  write("prepared-crash.tmp" + dead + "/train.bin.tmp.4194303.0", "half a split");
+  // Something of the same name that `data prepare` did not write is left alone.
+  fs::create_directories(out + ".tmp.4194302");
+  write("prepared-crash.tmp.4194302/mine.txt", "not a dataset");
+  // Even a run that fails afterwards (a missing input) first puts the previous dataset back.
+  auto r = run(prepare + path("missing.jsonl") + "' -o '" + out + "'");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(fs::exists(out + "/train.bin")) << r.err;
+  EXPECT_FALSE(fs::exists(out + ".old" + dead));
+  EXPECT_FALSE(fs::exists(out + ".tmp" + dead));
+  EXPECT_EQ(slurp(out + ".tmp.4194302/mine.txt"), "not a dataset");
+  r = run(prepare + docs() + "' -o '" + out + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out + "/train.bin"));
+  EXPECT_TRUE(fs::exists(out + ".tmp.4194302/mine.txt"));
+}
 
 // --- issue 10, the rest -------------------------------------------------------------------------------------------
 

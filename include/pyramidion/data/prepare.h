@@ -51,8 +51,11 @@ void encode_example(const SentencePieceTokenizer& tokenizer, const Summarization
                     const PrepareOptions& options, std::vector<int64_t>& source, std::vector<int64_t>& target,
                     bool& source_truncated, bool& target_truncated);
 
-// Writes into a staging directory beside options.output_dir and swaps it in at the end: an existing output
-// directory is replaced whole, and on an error it is left as it was.
+// Writes into a staging directory beside options.output_dir (with the marker file .pyramidion-dataset) and swaps it
+// in at the end: an existing output directory is replaced whole, and on an error it is left as it was. Only an empty
+// directory or one an earlier prepare_dataset wrote (holding the marker and nothing but its files) is replaced;
+// anything else at options.output_dir (a file, a link, a device, a directory of other files, the current
+// directory, a directory holding an input) is refused with a std::runtime_error naming it.
 PrepareReport prepare_dataset(const PrepareOptions& options);
 
 }  // namespace pyramidion::data
