@@ -94,6 +94,7 @@ set(PYRAMIDION_BENCHMARK_SOURCES
 set(PYRAMIDION_UTIL_SOURCES
   src/util/atomic_file.cpp
   src/util/device.cpp
+  src/util/fd_stream_buffer.cpp
   src/util/directory_lock.cpp
   src/util/json_depth.cpp
   src/util/peak_memory.cpp

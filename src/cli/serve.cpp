@@ -20,6 +20,7 @@
 #include "command.h"
 #include "numeric_checks.h"
 #include "model_loading.h"
+#include "pyramidion/util/atomic_file.h"
 #include "server/http_service.h"
 
 namespace pyramidion::cli {
@@ -37,20 +38,14 @@ volatile std::sig_atomic_t g_signal = 0;
 
 bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "::1" || host == "localhost"; }
 
-// The port goes to PATH.tmp, then is renamed over PATH; a failure is the command's error (a script waiting for the
-// file would otherwise wait forever).
+// The port file follows the output rule of every command (util/atomic_file.h: a regular file is replaced through a
+// temporary file, a FIFO written through); a failure is the command's error (a script waiting for the file would
+// otherwise wait forever).
 void write_port_file(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << port << "\n";
-    out.flush();
-    if (!out) throw CommandError("--port-file " + path + ": cannot write " + tmp + " (" + std::strerror(errno) + ")");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw CommandError("--port-file " + path + ": cannot write it (" + reason + ")");
+  try {
+    pyramidion::write_file_atomically(path, std::to_string(port) + "\n");
+  } catch (const std::exception& e) {
+    throw CommandError(std::string("--port-file ") + e.what());
   }
 }
 

@@ -173,7 +173,8 @@ void run(const SummarizeOptions& o) {
       ++written;
     }
     out->flush();
-    if (!*out) throw CommandError((o.output == "-" ? std::string("standard output") : o.output) + ": write failed");
+    if (writer) writer->check();  // names the file and the reason
+    else if (!*out) throw CommandError("standard output: write failed");
     progress.advance(static_cast<int64_t>(docs.size()));
   }
   progress.finish();

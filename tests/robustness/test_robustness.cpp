@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <torch/torch.h>
 
@@ -12,6 +14,7 @@
 #include <map>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <sstream>
 
 #include "pyramidion/data/tokenizer.h"
@@ -603,6 +606,77 @@ TEST_F(Robustness, DataPreparePutsBackWhatAnInterruptedRunLeft) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(out + "/train.bin"));
   EXPECT_TRUE(fs::exists(out + ".tmp.4194302/mine.txt"));
+}
+
+// A character device like /dev/full or /dev/null made in the test directory (root), so that a writer that replaced
+// device nodes could only ever replace this copy; else the real one when that is safe (not root: nobody can replace
+// it); else "" (the case is skipped).
+std::string device_node(const std::string& copy, unsigned minor, const std::string& real) {
+  if (::mknod(copy.c_str(), S_IFCHR | 0666, makedev(1, minor)) == 0) {
+    const int fd = ::open(copy.c_str(), O_WRONLY);  // a nodev mount refuses it
+    if (fd >= 0) {
+      ::close(fd);
+      return copy;
+    }
+  }
+  return ::geteuid() != 0 ? real : "";
+}
+
+TEST_F(Robustness, OutputsToFifosDevicesAndLinksAreWrittenThroughNotReplaced) {
+  word_tokenizer();  // writes corpus.txt
+  const auto pairs = write("pairs-out.jsonl", "{\"target\": \"a b\", \"prediction\": \"a\"}\n");
+  const std::string rouge = "PYR rouge --pairs '" + pairs + "' --per-example ";
+  // A FIFO with a reader: the reader gets the rows (within 10 s), the FIFO stays a FIFO.
+  const auto fifo = path("per-example.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto r = run("timeout 10 cat '" + fifo + "' > '" + path("fifo-read.jsonl") + "' & " + rouge + "'" + fifo +
+               "'; code=$?; wait; exit $code");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(slurp(path("fifo-read.jsonl")).find("\"rouge1\""), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  // A symbolic link to a regular file: the target is replaced, the link kept.
+  write("per-example-target.jsonl", "old rows\n");
+  fs::create_symlink("per-example-target.jsonl", path("per-example-link.jsonl"));
+  r = run(rouge + "'" + path("per-example-link.jsonl") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(path("per-example-link.jsonl")));
+  EXPECT_EQ(fs::read_symlink(path("per-example-link.jsonl")), "per-example-target.jsonl");
+  EXPECT_NE(slurp(path("per-example-target.jsonl")).find("\"rouge1\""), std::string::npos);
+  // A dangling link: its target is created.
+  fs::create_symlink("per-example-new.jsonl", path("per-example-dangling.jsonl"));
+  r = run(rouge + "'" + path("per-example-dangling.jsonl") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(path("per-example-dangling.jsonl")));
+  EXPECT_NE(slurp(path("per-example-new.jsonl")).find("\"rouge1\""), std::string::npos);
+  // This process's stdout (a pipe) through /proc/self/fd/1, and through a link to it (like /dev/stdout, made here
+  // so that a writer that replaced links could only replace this one): the rows reach it.
+  fs::create_symlink("/proc/self/fd/1", path("stdout-link"));
+  for (const std::string stdout_link : {std::string("/proc/self/fd/1"), path("stdout-link")}) {
+    r = run("set -o pipefail; " + rouge + "'" + stdout_link + "' | cat");
+    EXPECT_EQ(r.exit_code, 0) << stdout_link << ": " << r.err;
+    EXPECT_NE(r.out.find("{\"rouge1\":{\"p\":"), std::string::npos) << stdout_link << ": " << r.out;
+  }
+  // A device: /dev/null takes the rows; /dev/full is a one-line error naming it, and stays a device.
+  if (const auto null = device_node(path("null"), 3, "/dev/null"); !null.empty()) {
+    r = run(rouge + "'" + null + "'");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(fs::is_character_file(null));
+  }
+  if (const auto full = device_node(path("full"), 7, "/dev/full"); !full.empty()) {
+    for (const std::string& command : {rouge + "'" + full + "'",
+                                       "PYR tokenizer train --input '" + path("corpus.txt") +
+                                           "' --format plain --vocab-size 29 --model-type word --output '" + full + "'"}) {
+      r = run(command);
+      EXPECT_EQ(r.exit_code, 1) << command;
+      EXPECT_NE(r.err.find(full + ": write failed (No space left on device)"), std::string::npos) << r.err;
+      EXPECT_EQ(count_lines(r.err), 1) << r.err;
+      EXPECT_TRUE(fs::is_character_file(full));
+    }
+  }
+  EXPECT_TRUE(fs::is_symlink(path("stdout-link")));
+  const std::regex temporary(R"(\.tmp\.\d+\.\d+$)");  // NAME.tmp.PID.N of util/atomic_file.h
+  for (const auto& entry : fs::directory_iterator(dir_))
+    EXPECT_FALSE(std::regex_search(entry.path().filename().string(), temporary)) << entry.path();
 }
 
 // --- issue 10, the rest -------------------------------------------------------------------------------------------

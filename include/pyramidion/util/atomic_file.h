@@ -1,7 +1,14 @@
 #pragma once
-// Files that appear whole or not at all: written to a temporary file beside the target (same file system),
-// flushed to disk, then renamed over it. A crash or an error midway leaves the previous file untouched.
-#include <fstream>
+// Output files, one rule for every command. What `path` is decides how it is written:
+//   - a regular file, or nothing yet: written to a temporary file beside it (same file system), flushed to disk,
+//     then renamed over it. A crash or an error midway leaves the previous file untouched.
+//   - a symbolic link to a regular file (or a dangling link): the same, at the link's final target; the link stays.
+//   - anything else (a FIFO, a character or block device, a socket's peer through /proc/self/fd/N, /dev/stdout,
+//     /dev/stderr, /dev/fd/N): written through directly, never replaced. Every write and the close are checked,
+//     so a full device (/dev/full) is an error naming the path.
+// A directory is refused. Every error is a std::runtime_error of one line that names the path.
+#include <memory>
+#include <ostream>
 #include <string>
 
 namespace pyramidion {
@@ -13,22 +20,35 @@ std::string temporary_path_for(const std::string& final_path);
 // naming `final_path`.
 void commit_file(const std::string& temp_path, const std::string& final_path);
 
+class FdStreamBuffer;
+
 class AtomicFileWriter {
  public:
-  explicit AtomicFileWriter(std::string path, bool binary = true);  // throws std::runtime_error naming the file
-  ~AtomicFileWriter();                                              // removes the temporary file unless committed
+  // Opens the output as described above; throws std::runtime_error naming the file. (`binary` is kept for source
+  // compatibility: POSIX makes no difference.)
+  explicit AtomicFileWriter(std::string path, bool binary = true);
+  ~AtomicFileWriter();  // removes the temporary file unless committed
   AtomicFileWriter(const AtomicFileWriter&) = delete;
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
 
-  std::ostream& stream() { return out_; }
-  void commit();  // flush + fsync + rename; throws std::runtime_error naming the file on failure
+  std::ostream& stream() { return *out_; }
+  // Throws std::runtime_error "PATH: write failed (REASON)" when a write has failed so far.
+  void check();
+  // Flushes; a replaced file is fsynced and renamed into place, a written-through one closed. Throws
+  // std::runtime_error naming the file on any failure.
+  void commit();
 
   const std::string& path() const { return path_; }
+  // Whether the output is written through (FIFO, device, /proc/self/fd link) rather than replaced.
+  bool written_through() const { return temp_path_.empty(); }
 
  private:
-  std::string path_;
-  std::string temp_path_;
-  std::ofstream out_;
+  [[noreturn]] void fail(const std::string& what, int error);
+  std::string path_;         // as given (error messages name it)
+  std::string target_path_;  // the file the rename replaces: path_, or a symbolic link's final target
+  std::string temp_path_;    // empty when written through
+  std::unique_ptr<FdStreamBuffer> buffer_;
+  std::unique_ptr<std::ostream> out_;
   bool committed_ = false;
 };
 
