@@ -97,6 +97,7 @@ set(PYRAMIDION_UTIL_SOURCES
   src/util/fd_stream_buffer.cpp
   src/util/directory_lock.cpp
   src/util/json_depth.cpp
+  src/util/line_reader.cpp
   src/util/peak_memory.cpp
   src/util/progress.cpp
   src/util/runtime.cpp

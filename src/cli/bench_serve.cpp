@@ -13,6 +13,7 @@
 #include "bench_commands.h"
 #include "command.h"
 #include "numeric_checks.h"
+#include "pyramidion/util/line_reader.h"
 #include "model_loading.h"
 #include "server/http_service.h"
 #include "server/load_client.h"
@@ -59,7 +60,8 @@ void run(const BenchServeOptions& o) {
     std::ifstream in(o.input);
     if (!in) throw CommandError(o.input + ": cannot open");
     std::string line;
-    while (std::getline(in, line))
+    LineReader lines(in, o.input);
+    while (lines.next(line))
       if (line.find_first_not_of(" \t\r") != std::string::npos) documents.push_back(line);
     if (documents.empty()) throw CommandError(o.input + ": no documents");
   } else {

@@ -20,6 +20,7 @@
 #include "pyramidion/decoding/highlight_page.h"
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/json_depth.h"
+#include "pyramidion/util/line_reader.h"
 
 namespace pyramidion::cli {
 namespace {
@@ -89,6 +90,7 @@ Document read_document(const HighlightCommandOptions& o) {
     if (o.document_index != 0)
       throw CommandError(fmt::format("--document-index {}: --input-format whole reads one document (index 0)", o.document_index));
     std::string text((std::istreambuf_iterator<char>(*in)), std::istreambuf_iterator<char>());
+    if (in->bad() || (in == &std::cin && std::ferror(stdin))) throw CommandError(name + ": read error");
     if (blank(text)) throw CommandError(name + ": empty document");
     doc.id = name;
     doc.sentences = {text};
@@ -96,7 +98,8 @@ Document read_document(const HighlightCommandOptions& o) {
   }
   std::string line;
   int64_t index = 0;
-  while (std::getline(*in, line)) {
+  LineReader lines(*in, name, in == &std::cin ? stdin : nullptr);  // a read error is an error, not the end
+  while (lines.next(line)) {
     if (index++ < o.document_index) continue;
     const std::string where = name + ":" + std::to_string(index);
     const bool json = o.input_format == "jsonl" || (o.input_format == "auto" && !line.empty() && line[0] == '{');

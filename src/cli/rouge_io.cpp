@@ -12,6 +12,7 @@
 
 #include "command.h"
 #include "pyramidion/util/json_depth.h"
+#include "pyramidion/util/line_reader.h"
 
 namespace pyramidion::cli {
 namespace {
@@ -60,9 +61,9 @@ std::vector<std::string> read_summaries(const std::string& path) {
   const bool jsonl = has_extension(path, ".jsonl");
   std::vector<std::string> summaries;
   std::string line;
-  std::size_t line_number = 0;
-  while (std::getline(in, line)) {
-    ++line_number;
+  LineReader lines(in, path);
+  while (lines.next(line)) {
+    const auto line_number = static_cast<std::size_t>(lines.line_number());
     if (!jsonl) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
       summaries.push_back(std::move(line));
@@ -84,7 +85,6 @@ std::vector<std::string> read_summaries(const std::string& path) {
     }
     summaries.push_back(std::move(joined));
   }
-  if (in.bad()) throw CommandError(path + ": read error");
   return summaries;
 }
 
@@ -119,9 +119,9 @@ std::vector<RougeExample> read_rouge_pairs(const std::string& path) {
   std::ifstream in = open_input(path);
   std::vector<RougeExample> examples;
   std::string line;
-  std::size_t line_number = 0;
-  while (std::getline(in, line)) {
-    ++line_number;
+  LineReader lines(in, path);
+  while (lines.next(line)) {
+    const auto line_number = static_cast<std::size_t>(lines.line_number());
     if (is_blank(line)) continue;
     ordered_json object = parse_json_line(path, line_number, line);
     if (!object.is_object()) throw CommandError(where(path, line_number) + "expected a JSON object");
@@ -134,7 +134,6 @@ std::vector<RougeExample> read_rouge_pairs(const std::string& path) {
     example.fields = std::move(object);
     examples.push_back(std::move(example));
   }
-  if (in.bad()) throw CommandError(path + ": read error");
   return examples;
 }
 

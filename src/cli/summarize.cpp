@@ -21,6 +21,7 @@
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/progress.h"
 #include "pyramidion/util/json_depth.h"
+#include "pyramidion/util/line_reader.h"
 
 namespace pyramidion::cli {
 namespace {
@@ -135,21 +136,25 @@ void run(const SummarizeOptions& o) {
   // A regular file: count its lines first, so the progress shows a percentage and an ETA. A pipe or a
   // terminal (-i <(...), /dev/stdin) is read once only: counting would consume it.
   if (o.input != "-" && std::filesystem::is_regular_file(o.input)) {
-    std::ifstream count(o.input);
-    progress_options.total = static_cast<int64_t>(
-        std::count(std::istreambuf_iterator<char>(count), std::istreambuf_iterator<char>(), '\n'));
+    try {
+      std::ifstream count(o.input);
+      progress_options.total = static_cast<int64_t>(
+          std::count(std::istreambuf_iterator<char>(count), std::istreambuf_iterator<char>(), '\n'));
+    } catch (const std::exception&) {
+      // A read error: no total; reading the documents below reports it with the line.
+    }
   }
   ProgressBar progress(progress_options);
 
-  int64_t number = 0, written = 0, empty = 0;
+  int64_t written = 0, empty = 0;
   std::string line;
+  LineReader lines(*in, input_name, in == &std::cin ? stdin : nullptr);  // a read error is an error, not the end
   bool more = true;
   while (more) {
     std::vector<Document> docs;
-    while (static_cast<int64_t>(docs.size()) < o.chunk && (more = static_cast<bool>(std::getline(*in, line)))) {
-      ++number;
-      if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte order mark
-      docs.push_back(parse_line(line, number, o, input_name));
+    while (static_cast<int64_t>(docs.size()) < o.chunk && (more = lines.next(line))) {
+      if (lines.line_number() == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte order mark
+      docs.push_back(parse_line(line, lines.line_number(), o, input_name));
     }
     if (docs.empty()) break;
     std::vector<std::vector<std::string>> sentences;

@@ -17,6 +17,7 @@ using namespace pyramidion::cli;  // the option checks
 #include "output_paths.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/data/training_text.h"
+#include "pyramidion/util/line_reader.h"
 
 namespace fs = std::filesystem;
 using namespace pyramidion::data;
@@ -80,7 +81,8 @@ void run_encode(const std::string& model, bool pieces) {
   auto tokenizer = load_tokenizer(model);
   std::string line;
   std::string out;
-  while (std::getline(std::cin, line)) {
+  pyramidion::LineReader lines(std::cin, "stdin", stdin);  // a read error is an error, not the end
+  while (lines.next(line)) {
     out.clear();
     for (int64_t id : tokenizer.encode(line)) {
       if (!out.empty()) out += ' ';
@@ -93,9 +95,9 @@ void run_encode(const std::string& model, bool pieces) {
 void run_decode(const std::string& model) {
   auto tokenizer = load_tokenizer(model);
   std::string line;
-  int64_t line_number = 0;
-  while (std::getline(std::cin, line)) {
-    ++line_number;
+  pyramidion::LineReader lines(std::cin, "stdin", stdin);
+  while (lines.next(line)) {
+    const int64_t line_number = lines.line_number();
     std::istringstream words(line);
     std::vector<int64_t> ids;
     std::string word;

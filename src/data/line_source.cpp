@@ -81,11 +81,25 @@ void LineSource::close() {
 
 bool LineSource::next(std::string& line) {
   if (file_ == nullptr) return false;
+  errno = 0;
   ssize_t n = ::getline(&buffer_, &capacity_, file_);
   if (n < 0) {
-    bool failed = std::ferror(file_) != 0;
+    // getline's -1 is the end of the file only when feof says so: a read error sets ferror, a line too large for
+    // memory only errno (ENOMEM). Either is an error naming the line, never a quiet end of the input.
+    const int error = errno;
+    const bool end = std::feof(file_) != 0 && std::ferror(file_) == 0;
+    const std::string where = path_ + ":" + std::to_string(line_number_ + 1) + ": ";
+    if (!end) {
+      std::FILE* file = file_;
+      file_ = nullptr;
+      if (piped_) ::pclose(file);
+      else std::fclose(file);
+      if (error == ENOMEM || error == EOVERFLOW)
+        throw std::runtime_error(where + "line too long (" + std::to_string(capacity_) +
+                                 " bytes read, more than memory allows)");
+      throw std::runtime_error(where + "read error (" + std::strerror(error != 0 ? error : EIO) + ")");
+    }
     close();
-    if (failed) throw std::runtime_error("error reading " + path_);
     return false;
   }
   while (n > 0 && (buffer_[n - 1] == '\n' || buffer_[n - 1] == '\r')) --n;

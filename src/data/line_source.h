@@ -13,7 +13,8 @@ class LineSource {
   LineSource(const LineSource&) = delete;
   LineSource& operator=(const LineSource&) = delete;
 
-  // Next line without its '\n' (and '\r'); false at the end. Throws when a decompressor fails.
+  // Next line without its '\n' (and '\r'); false at the end. Throws std::runtime_error when a decompressor fails,
+  // and "PATH:LINE: read error (REASON)" / "PATH:LINE: line too long (N bytes read, ...)" when reading fails.
   bool next(std::string& line);
   int64_t line_number() const { return line_number_; }  // of the last line returned, 1-based
   const std::string& path() const { return path_; }

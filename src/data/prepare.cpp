@@ -84,18 +84,52 @@ SplitReport prepare_split(const SentencePieceTokenizer& tokenizer, const SplitIn
 
 }  // namespace
 
+bool cut_to_byte_budget(std::vector<std::string>& sentences, size_t max_bytes) {
+  size_t used = 0;
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    if (i > 0) ++used;  // the separator
+    std::string& sentence = sentences[i];
+    if (used <= max_bytes && sentence.size() <= max_bytes - used) {
+      used += sentence.size();
+      continue;
+    }
+    size_t keep = used < max_bytes ? max_bytes - used : 0;
+    while (keep > 0 && (static_cast<unsigned char>(sentence[keep]) & 0xC0) == 0x80) --keep;  // inside a character
+    sentence.resize(keep);
+    sentence.shrink_to_fit();
+    sentences.resize(keep > 0 ? i + 1 : i);
+    return true;
+  }
+  return false;
+}
+
 void encode_example(const SentencePieceTokenizer& tokenizer, const SummarizationExample& example,
                     const PrepareOptions& options, std::vector<int64_t>& source, std::vector<int64_t>& target,
                     bool& source_truncated, bool& target_truncated) {
+  const size_t budget = kSourceBytesPerToken * static_cast<size_t>(std::max(options.max_source_length, 1));
+  size_t bytes = 0;
+  for (const auto& sentence : example.source_sentences) bytes += sentence.size() + 1;
+  std::vector<std::string> cut;
+  bool source_cut = false;
+  if (bytes > budget + 1) {  // a document that is too long: only about the budget's worth of it is copied
+    size_t copied = 0;
+    for (const auto& sentence : example.source_sentences) {
+      if (copied > budget) break;
+      cut.push_back(sentence.size() > budget ? sentence.substr(0, budget + 1) : sentence);
+      copied += sentence.size() + 1;
+    }
+    source_cut = cut_to_byte_budget(cut, budget);
+  }
+  const std::vector<std::string>& sentences = source_cut ? cut : example.source_sentences;
   if (options.source_sentence_separators) {
-    source = tokenizer.encode_sentences(example.source_sentences);
+    source = tokenizer.encode_sentences(sentences);
   } else {
     std::string text;
-    for (const auto& sentence : example.source_sentences) text += (text.empty() ? "" : " ") + sentence;
+    for (const auto& sentence : sentences) text += (text.empty() ? "" : " ") + sentence;
     source = tokenizer.encode(text);
   }
   target = tokenizer.encode_sentences(example.target_sentences);
-  source_truncated = truncate_and_close(source, options.max_source_length, tokenizer.eos_id());
+  source_truncated = truncate_and_close(source, options.max_source_length, tokenizer.eos_id()) || source_cut;
   target_truncated = truncate_and_close(target, options.max_target_length, tokenizer.eos_id());
 }
 

@@ -8,6 +8,7 @@
 
 #include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/data/prepare.h"
+#include "pyramidion/util/peak_memory.h"
 #include "tokenizer_fixture.h"
 
 using namespace pyramidion::data;
@@ -279,4 +280,45 @@ TEST(PrepareDataset, ShortDocumentsAreNotTruncated) {
   EXPECT_EQ(cut.source_length(0), 3u);
   EXPECT_EQ(cut.source(0)[2], tokenizer.eos_id());
   EXPECT_EQ(cut.source(0)[0], tokenizer.encode("the cells were treated .")[0]);
+}
+
+// Issue 21: a document far longer than the model reads (a 7.7 MB request) was tokenized whole, keeping ~100 bytes of
+// memory per input byte, then cut to max_source_length tokens.
+TEST(PrepareDataset, AHugeSourceIsCutBeforeItIsTokenized) {
+  PYRAMIDION_REQUIRE_SMALL_TOKENIZER();
+  PrepareOptions options;
+  options.max_source_length = 16;
+  options.max_target_length = 8;
+  SummarizationExample example;
+  std::string huge;
+  while (huge.size() < 8'000'000) huge += "the cells were treated with the drug for five years . ";
+  example.source_sentences = {huge, "a second sentence ."};
+  example.target_sentences = {"the cells ."};
+  std::vector<int64_t> source, target;
+  bool source_truncated = false, target_truncated = false;
+  pyramidion::PeakMemoryMeter meter{c10::Device(c10::kCPU)};
+  meter.start();
+  encode_example(tokenizer, example, options, source, target, source_truncated, target_truncated);
+  const int64_t peak = meter.peak_bytes();
+  EXPECT_TRUE(source_truncated);
+  auto expected = tokenizer.encode(huge.substr(0, 4000));
+  expected.resize(15);
+  expected.push_back(tokenizer.eos_id());
+  EXPECT_EQ(source, expected) << "the tokens kept are the same as without the cut";
+  if (peak >= 0) EXPECT_LT(peak, int64_t{64} << 20) << "tokenizing 8 MB whole takes hundreds of MB";
+}
+
+TEST(PrepareDataset, TheByteBudgetCutsAtCharacterBoundaries) {
+  EXPECT_EQ(kSourceBytesPerToken, 64u);
+  std::vector<std::string> s = {"abc", "d\xC3\xA9" "f"};  // é: two bytes; joined: "abc d\xC3\xA9f", 8 bytes
+  EXPECT_FALSE(cut_to_byte_budget(s, 8));
+  EXPECT_EQ(s, (std::vector<std::string>{"abc", "d\xC3\xA9" "f"}));
+  EXPECT_TRUE(cut_to_byte_budget(s, 6));  // would end inside é
+  EXPECT_EQ(s, (std::vector<std::string>{"abc", "d"}));
+  s = {"abc", "def"};
+  EXPECT_TRUE(cut_to_byte_budget(s, 4));  // the separator fits, nothing after it
+  EXPECT_EQ(s, (std::vector<std::string>{"abc"}));
+  s = {"abcdef"};
+  EXPECT_TRUE(cut_to_byte_budget(s, 0));
+  EXPECT_TRUE(s.empty());
 }

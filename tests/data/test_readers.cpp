@@ -1,7 +1,13 @@
 #include <gtest/gtest.h>
 
-#include <cstdlib>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
+
+#include "address_space_limit.h"
+#include "data/line_source.h"
 #include "pyramidion/data/readers.h"
 #include "temp_dir.h"
 #include "test_support.h"
@@ -197,4 +203,47 @@ TEST(Readers, CohanSamplePubmedSkipsTheEmptyArticles) {
   auto examples = read_all(test_path, {}, &stats);
   EXPECT_EQ(examples.size(), 11u);
   EXPECT_EQ(stats.skipped_empty, 0);
+}
+
+// Issue 21: getline's -1 for a line too large for memory (ENOMEM) or a read error was taken for the end of the file,
+// dropping that document and every later one.
+TEST(LineSource, ALineLargerThanMemoryIsAnErrorNamingTheLineNotTheEnd) {
+  TempDir dir;
+  const std::string path = dir.write("huge.jsonl", "{\"a\": 1}\n");
+  {
+    const int fd = ::open(path.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, 9 + (int64_t{4} << 30)), 0);  // 4 GB of NUL bytes, sparse: no disk used
+    ::close(fd);
+    std::ofstream(path, std::ios::app) << "\n{\"a\": 3}\n";
+  }
+  LineSource lines(path);
+  std::string line;
+  ASSERT_TRUE(lines.next(line));
+  std::string error = "(no error)";
+  {
+    pyramidion::testing::AddressSpaceLimit limit(256 << 20);
+    if (!limit.active()) GTEST_SKIP() << "cannot limit the address space";
+    try {
+      lines.next(line);
+    } catch (const std::runtime_error& e) {
+      error = e.what();
+    }
+  }
+  EXPECT_EQ(error.rfind(path + ":2: line too long (", 0), 0u) << error;
+}
+
+TEST(LineSource, AReadErrorIsAnErrorNamingTheLine) {
+  // A directory opens but every read fails (EISDIR).
+  TempDir dir;
+  std::string error = "(no error)";
+  try {
+    LineSource lines(dir.path().string());
+    std::string line;
+    while (lines.next(line)) {
+    }
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  EXPECT_EQ(error, dir.path().string() + ":1: read error (Is a directory)");
 }

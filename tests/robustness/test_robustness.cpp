@@ -679,6 +679,31 @@ TEST_F(Robustness, OutputsToFifosDevicesAndLinksAreWrittenThroughNotReplaced) {
     EXPECT_FALSE(std::regex_search(entry.path().filename().string(), temporary)) << entry.path();
 }
 
+TEST_F(Robustness, AReadErrorIsAnErrorNamingTheFileAndLineNotTheEndOfTheInput) {
+  const auto tokenizer = word_tokenizer();
+  const std::string directory = dir_.string();
+  // /proc/self/mem fails its first read (EIO); a directory opens but every read fails (EISDIR; summarize refuses a
+  // directory before reading it).
+  auto r = run("PYR --threads 1 summarize -m '" + model() + "' -i /proc/self/mem --max-len-b 4");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("pyramidion: error: /proc/self/mem:1: read error (Input/output error)"), std::string::npos)
+      << r.err;
+  for (const std::string& input : {directory, std::string("/proc/self/mem")}) {
+    r = run("PYR rouge --pairs '" + input + "'");
+    EXPECT_EQ(r.exit_code, 1) << input;
+    EXPECT_NE(r.err.find(input + ":1: read error ("), std::string::npos) << r.err;
+  }
+  // Standard input from a directory (tokenizer encode reads stdin).
+  r = run("PYR tokenizer encode -m '" + tokenizer + "' < '" + directory + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("stdin:1: read error (Is a directory)"), std::string::npos) << r.err;
+  r = run("PYR data prepare --no-progress --format jsonl --tokenizer '" + tokenizer + "' --train /proc/self/mem "
+               "--valid '" + docs() + "' -o '" + path("prepared-eio") + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/proc/self/mem:1: read error (Input/output error)"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(path("prepared-eio")));
+}
+
 // --- issue 10, the rest -------------------------------------------------------------------------------------------
 
 TEST_F(Robustness, DescribeRefusesSizesThatOverflowAndNegativeLengths) {

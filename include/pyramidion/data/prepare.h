@@ -1,6 +1,7 @@
 #pragma once
 // `pyramidion data prepare`: reads corpora, tokenizes them once (in parallel, input order kept) and writes one
 // BinaryDataset file per split, plus the tokenizer and meta.json, into an output directory.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -46,7 +47,18 @@ struct PrepareReport {
   std::string meta_path;
 };
 
+// A source is cut to kSourceBytesPerToken bytes per kept token (max_source_length) before it is tokenized: the model
+// reads only max_source_length tokens, and no tokenizer averages more than a few bytes a token on text (a word-level
+// one about 6), so the cut never changes the tokens kept on ordinary text, while a multi-megabyte document (or
+// request) is no longer tokenized whole (sentencepiece needs about 100 bytes of memory per input byte).
+inline constexpr size_t kSourceBytesPerToken = 64;
+
+// Cuts `sentences` (joined by one byte each) to at most `max_bytes` bytes, at a UTF-8 character boundary; returns
+// whether anything was cut.
+bool cut_to_byte_budget(std::vector<std::string>& sentences, size_t max_bytes);
+
 // Source: encode(source) [+ truncation to max_source_length - 1] + EOS; target: encode_sentences(target) likewise.
+// A source longer than kSourceBytesPerToken * max_source_length bytes is cut first (and counted as truncated).
 void encode_example(const SentencePieceTokenizer& tokenizer, const SummarizationExample& example,
                     const PrepareOptions& options, std::vector<int64_t>& source, std::vector<int64_t>& target,
                     bool& source_truncated, bool& target_truncated);
