@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,8 +17,18 @@ namespace fs = std::filesystem;
 DirectoryLock::DirectoryLock(const std::string& dir) {
   fs::create_directories(dir);
   const std::string path = (fs::path(dir) / ".lock").string();
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // O_NOFOLLOW: a symbolic link at DIR/.lock is refused, never followed (the pid written below would truncate and
+  // overwrite its target); O_NONBLOCK: a FIFO there cannot hang the open. Only a regular file is a lock.
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd_ < 0 && errno == ELOOP)
+    throw std::runtime_error(path + ": is a symbolic link; a lock file must be a regular file (remove the link)");
   if (fd_ < 0) throw std::runtime_error(path + ": cannot open (" + std::strerror(errno) + ")");
+  struct stat info {};
+  if (::fstat(fd_, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error(path + ": is not a regular file; a lock file must be one (remove it)");
+  }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     char buffer[32] = {0};
     const ssize_t n = ::pread(fd_, buffer, sizeof buffer - 1, 0);

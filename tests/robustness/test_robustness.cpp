@@ -704,6 +704,22 @@ TEST_F(Robustness, AReadErrorIsAnErrorNamingTheFileAndLineNotTheEndOfTheInput) {
   EXPECT_FALSE(fs::exists(path("prepared-eio")));
 }
 
+TEST_F(Robustness, ALockFileThatIsALinkIsRefusedAndItsTargetKept) {
+  const auto save = path("run-linked-lock");
+  fs::create_directories(save);
+  const auto target = write("precious.txt", "not a lock");
+  fs::create_symlink(target, save + "/.lock");
+  std::string error = "(no error)";
+  try {
+    DirectoryLock lock(save);
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  EXPECT_EQ(error, save + "/.lock: is a symbolic link; a lock file must be a regular file (remove the link)");
+  EXPECT_EQ(slurp(target), "not a lock");
+  EXPECT_TRUE(fs::is_symlink(save + "/.lock"));
+}
+
 // --- issue 10, the rest -------------------------------------------------------------------------------------------
 
 TEST_F(Robustness, DescribeRefusesSizesThatOverflowAndNegativeLengths) {

@@ -9,7 +9,8 @@ namespace pyramidion {
 class DirectoryLock {
  public:
   // Creates `dir` if needed. Throws std::runtime_error "DIR: in use by another process (pid N)" when another
-  // process holds the lock.
+  // process holds the lock, and "DIR/.lock: is a symbolic link; ..." (or "is not a regular file") when DIR/.lock is
+  // anything but a regular file: it is never followed, so a link's target is never overwritten.
   explicit DirectoryLock(const std::string& dir);
   ~DirectoryLock();
   DirectoryLock(const DirectoryLock&) = delete;
