@@ -40,6 +40,16 @@ std::vector<int64_t> banned_by_ngrams(const std::vector<int64_t>& tokens, int64_
   return banned;
 }
 
+// a * source length + b tokens, capped at max_positions - 1 (when > 0) and at 0 from below. Computed in double and
+// compared before any conversion: a huge a or b caps the length instead of overflowing int64 into a negative one
+// (which ended every summary at once).
+int64_t summary_length_limit(const BeamSearchOptions& options, int64_t source_length, int64_t max_positions) {
+  const double wanted = options.max_len_a * static_cast<double>(source_length) + static_cast<double>(options.max_len_b);
+  const int64_t cap = max_positions > 0 ? max_positions - 1 : std::numeric_limits<int64_t>::max();
+  if (!(wanted < static_cast<double>(cap))) return std::isnan(wanted) ? 0 : cap;  // +inf and NaN included
+  return std::max<int64_t>(static_cast<int64_t>(wanted), 0);
+}
+
 }  // namespace
 
 BeamSearch::BeamSearch(BeamSearchOptions options, SpecialTokenIds special) : options_(options), special_(special) {
@@ -58,9 +68,7 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
   std::vector<Document> docs(batch);
   int64_t longest = 0;
   for (int64_t d = 0; d < batch; ++d) {
-    int64_t max_len = static_cast<int64_t>(options_.max_len_a * static_cast<double>(source_lengths[d])) + options_.max_len_b;
-    if (max_positions > 0) max_len = std::min(max_len, max_positions - 1);
-    docs[d].max_len = std::max<int64_t>(max_len, 0);
+    docs[d].max_len = summary_length_limit(options_, source_lengths[d], max_positions);
     docs[d].rows.assign(beam, Row{});
     longest = std::max(longest, docs[d].max_len);
   }
@@ -210,9 +218,7 @@ std::vector<std::vector<Hypothesis>> BeamSearch::greedy(IncrementalDecoder& deco
   std::vector<Document> docs(batch);
   int64_t longest = 0;
   for (int64_t d = 0; d < batch; ++d) {
-    int64_t max_len = static_cast<int64_t>(options_.max_len_a * static_cast<double>(source_lengths[d])) + options_.max_len_b;
-    if (max_positions > 0) max_len = std::min(max_len, max_positions - 1);
-    docs[d].max_len = std::max<int64_t>(max_len, 0);
+    docs[d].max_len = summary_length_limit(options_, source_lengths[d], max_positions);
     docs[d].rows.assign(1, Row{});
     longest = std::max(longest, docs[d].max_len);
   }

@@ -1,5 +1,7 @@
 #include "pyramidion/training/metrics_log.h"
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
@@ -24,6 +26,7 @@ MetricsLog::MetricsLog(std::string path, int64_t keep_until_update) : path_(std:
         continue;
       kept << line << "\n";
     }
+    if (in.bad()) throw std::runtime_error(path_ + ": read error");
     in.close();
     write_file_atomically(path_, kept.str());
   }
@@ -32,8 +35,12 @@ MetricsLog::MetricsLog(std::string path, int64_t keep_until_update) : path_(std:
 }
 
 void MetricsLog::write(const nlohmann::ordered_json& record) {
+  errno = 0;
   out_ << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   out_.flush();
+  // A full disk must stop the run with an error, not leave an empty log behind an exit code of 0.
+  if (!out_)
+    throw std::runtime_error(path_ + ": write failed (" + std::strerror(errno != 0 ? errno : EIO) + ")");
 }
 
 }  // namespace pyramidion

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "pyramidion/util/progress.h"
 
@@ -24,9 +25,12 @@ void TrainingLog::write(const nlohmann::ordered_json& record) {
   if (options_.save_dir.empty() || !options_.is_writer) return;
   if (!metrics_) {
     const std::string path = (fs::path(options_.save_dir) / "metrics.jsonl").string();
-    if (keep_until_ < 0) {
+    if (keep_until_ < 0) {  // a fresh run starts a fresh log
       std::error_code ec;
-      fs::remove(path, ec);  // a fresh run starts a fresh log
+      const auto link = fs::symlink_status(path, ec);
+      if (fs::is_regular_file(link)) fs::remove(path, ec);
+      else if (fs::is_symlink(link) && fs::is_regular_file(fs::status(path, ec))) std::ofstream(path, std::ios::trunc);
+      // anything else (a FIFO, a device) is written through as it is (util/atomic_file.h, the output rule)
     }
     metrics_ = std::make_unique<MetricsLog>(path, keep_until_);
   }

@@ -720,6 +720,39 @@ TEST_F(Robustness, ALockFileThatIsALinkIsRefusedAndItsTargetKept) {
   EXPECT_TRUE(fs::is_symlink(save + "/.lock"));
 }
 
+TEST_F(Robustness, AMetricsLogThatCannotBeWrittenStopsTrainingWithAnError) {
+  const auto data = path("prepared-metrics");
+  ASSERT_EQ(run("PYR data prepare --no-progress --tokenizer '" + word_tokenizer() + "' --train '" + docs() +
+                "' --valid '" + docs() + "' -o '" + data + "'").exit_code, 0);
+  const auto save = path("run-full-metrics");
+  fs::create_directories(save);
+  const auto full = device_node(save + "/metrics.jsonl", 7, "");
+  if (full.empty()) GTEST_SKIP() << "no private /dev/full copy can be made here";
+  auto r = run("PYR --threads 1 train --preset tiny-pyramidion --data '" + data + "' --save-dir '" + save +
+               "' --no-progress --set training.max_updates=2 --set training.log_interval=1 "
+               "--set training.valid_subset_size=0");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(full + ": write failed (No space left on device)"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_character_file(full));
+}
+
+TEST_F(Robustness, AMaximumLengthThatOverflowsIsCappedNotEmpty) {
+  // max_target_positions 16: at most 15 tokens. A huge --max-len-a or --max-len-b overflowed int64 into a negative
+  // length and every summary came out empty, under a warning that said "capped".
+  const std::string summarize = "PYR --threads 1 summarize -m '" + model() + "' -i '" + docs() + "' --min-len 2 ";
+  const auto capped = run(summarize + "--max-len-b 15");
+  ASSERT_EQ(capped.exit_code, 0) << capped.err;
+  ASSERT_EQ(count_lines(capped.out), 2);
+  EXPECT_EQ(capped.out.find("\"summary\":\"\""), std::string::npos) << capped.out;
+  for (const std::string& lengths : {"--max-len-a 1e300", "--max-len-b 9223372036854775807",
+                                     "--max-len-a 1e18 --max-len-b 9223372036854775000"}) {
+    const auto r = run(summarize + lengths);
+    EXPECT_EQ(r.exit_code, 0) << lengths << ": " << r.err;
+    EXPECT_EQ(r.out, capped.out) << lengths;
+    EXPECT_NE(r.err.find("capped"), std::string::npos) << r.err;
+  }
+}
+
 // --- issue 10, the rest -------------------------------------------------------------------------------------------
 
 TEST_F(Robustness, DescribeRefusesSizesThatOverflowAndNegativeLengths) {
