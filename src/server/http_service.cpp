@@ -147,6 +147,13 @@ HttpService::HttpService(const Summarizer& summarizer, ServiceOptions options)
   http_ = std::make_unique<GatedServer>(gate, /*write_timeout_s=*/10, [this](const std::string& path, int status) {
     m_->requests.add(1, "route=\"" + route_label(path) + "\",status=\"" + std::to_string(status) + "\"");
   });
+  // cpp-httplib sets SO_REUSEPORT on its socket: a second server on a port in use would bind anyway and silently take
+  // half the connections. SO_REUSEADDR only lets a restart reuse a port whose old connections linger in TIME_WAIT;
+  // a port another process listens on stays refused.
+  http_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+  });
   install_routes();
 }
 
@@ -341,7 +348,8 @@ int HttpService::bind() {
     port = http_->bind_to_any_port(options_.host);
     if (port < 0) throw std::runtime_error("cannot bind " + options_.host + " (an ephemeral port)");
   } else if (!http_->bind_to_port(options_.host, port)) {
-    throw std::runtime_error("cannot bind " + options_.host + ":" + std::to_string(port) + " (in use, or not an address of this machine)");
+    throw std::runtime_error("cannot bind " + options_.host + ":" + std::to_string(port) +
+                             " (in use by another process, or not an address of this machine)");
   }
   bound_ = true;
   options_.port = port;

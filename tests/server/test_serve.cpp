@@ -519,5 +519,21 @@ TEST_F(Serve, SigtermDuringARequestLetsItFinishAndExitsZero) {
   EXPECT_FALSE(after.Get("/health"));
 }
 
+// Issue 21: cpp-httplib's SO_REUSEPORT let a second `serve` bind a port in use and silently take half its requests.
+TEST_F(Serve, ASecondServerOnAPortInUseIsRefused) {
+  ServerProcess& first = server();
+  ASSERT_TRUE(first.running()) << first.stderr_text();
+  const std::string port = std::to_string(first.port());
+  // Bounded: a second server that binds anyway would serve until `timeout` ends it (exit 124).
+  const auto second = testing::run_cli_within(30, "--threads 1 serve -m '" + model_path_ +
+                                                      "' --dtype float64 --host 127.0.0.1 --port " + port);
+  EXPECT_EQ(second.exit_code, 1) << second.output;
+  EXPECT_NE(second.output.find("cannot bind 127.0.0.1:" + port + " (in use by another process"), std::string::npos)
+      << second.output;
+  auto health = client(first.port()).Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
 }  // namespace
 }  // namespace pyramidion

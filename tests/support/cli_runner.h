@@ -69,4 +69,19 @@ inline CommandResult run_cli_in_terminal(const std::string& arguments, double ti
   return result;
 }
 
+// run_cli under `timeout SECONDS` (exit code 124 when it ran that long).
+inline CommandResult run_cli_within(int seconds, const std::string& arguments) {
+  const std::string command = "timeout " + std::to_string(seconds) + " '" + (binary_dir() / "pyramidion").string() +
+                              "' " + arguments + " 2>&1";
+  CommandResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
 }  // namespace pyramidion::testing
