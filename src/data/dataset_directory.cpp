@@ -56,7 +56,8 @@ bool is_prepare_file(std::string name) {
     if (dot == std::string::npos || !all_digits(rest.substr(0, dot)) || !all_digits(rest.substr(dot + 1))) return false;
     name.resize(tmp);
   }
-  return name == kDatasetMarker || name == "meta.json" || name == "spm.model" || (name.size() > 4 && ends_with(name, ".bin"));
+  return name == kDatasetMarker || name == "meta.json" || name == "spm.model" ||
+         (name.size() > 4 && ends_with(name, ".bin"));
 }
 
 bool has_marker(const fs::path& dir) {
@@ -189,9 +190,11 @@ fs::path create_staging_directory(const fs::path& dir) {
   const fs::path staging = dir.string() + ".tmp." + std::to_string(::getpid());
   std::error_code ec;
   if (fs::exists(fs::symlink_status(staging, ec))) {  // from an earlier process that had this pid
-    const bool ours = fs::is_directory(fs::symlink_status(staging, ec)) && (has_marker(staging) || fs::is_empty(staging, ec));
+    const bool ours =
+        fs::is_directory(fs::symlink_status(staging, ec)) && (has_marker(staging) || fs::is_empty(staging, ec));
     if (!ours || !remove_prepared_directory(staging))
-      throw std::runtime_error(staging.string() + ": exists and is not a staging directory of `data prepare`; remove it");
+      throw std::runtime_error(staging.string() +
+                               ": exists and is not a staging directory of `data prepare`; remove it");
   }
   if (!dir.parent_path().empty()) fs::create_directories(dir.parent_path());
   if (!fs::create_directory(staging, ec) || ec)

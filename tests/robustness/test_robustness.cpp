@@ -538,7 +538,8 @@ TEST_F(Robustness, DataPrepareRefusesAnOutputItDidNotWriteAndDeletesNothing) {
   // A directory of the user's files.
   fs::create_directories(path("mine"));
   write("mine/notes.txt", "keep me");
-  refused(prepare + "'" + path("mine") + "'", path("mine") + ": exists and is not a dataset directory from `data prepare`");
+  refused(prepare + "'" + path("mine") + "'",
+          path("mine") + ": exists and is not a dataset directory from `data prepare`");
   EXPECT_EQ(slurp(path("mine/notes.txt")), "keep me");
   // The input corpus inside the output directory.
   fs::create_directories(path("corpus-dir"));
@@ -663,9 +664,9 @@ TEST_F(Robustness, OutputsToFifosDevicesAndLinksAreWrittenThroughNotReplaced) {
     EXPECT_TRUE(fs::is_character_file(null));
   }
   if (const auto full = device_node(path("full"), 7, "/dev/full"); !full.empty()) {
-    for (const std::string& command : {rouge + "'" + full + "'",
-                                       "PYR tokenizer train --input '" + path("corpus.txt") +
-                                           "' --format plain --vocab-size 29 --model-type word --output '" + full + "'"}) {
+    const std::string tokenizer_train = "PYR tokenizer train --input '" + path("corpus.txt") +
+                                        "' --format plain --vocab-size 29 --model-type word --output '" + full + "'";
+    for (const std::string& command : {rouge + "'" + full + "'", tokenizer_train}) {
       r = run(command);
       EXPECT_EQ(r.exit_code, 1) << command;
       EXPECT_NE(r.err.find(full + ": write failed (No space left on device)"), std::string::npos) << r.err;
