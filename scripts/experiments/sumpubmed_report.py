@@ -128,12 +128,13 @@ def output_table(results, sources):
 
 
 def equal_time_table(results, marks=(20, 40, 60, 80)):
-    """Validation ROUGE of both models at the same wall-clock minutes (the last validation before each mark)."""
+    """Validation ROUGE of both models at the same minutes of training (metrics.jsonl's elapsed_s: the time in
+    updates, validations not counted; the last validation before each mark)."""
     curves = {arch: [r for r in read_jsonl(path) if r.get("kind") == "valid" and "rouge2" in r]
               for arch, path in existing(results, MODELS, ".metrics.jsonl")}
     if not curves:
         return ""
-    lines = ["| wall clock | " + " | ".join(f"{a}: update, valid R-1 / R-2 / R-Lsum" for a in curves) + " |",
+    lines = ["| training minutes | " + " | ".join(f"{a}: update, valid R-1 / R-2 / R-Lsum" for a in curves) + " |",
              "|---|" + "---|" * len(curves)]
     for minutes in marks:
         cells = []
@@ -150,11 +151,12 @@ def equal_time_table(results, marks=(20, 40, 60, 80)):
 
 def examples(results, count=3):
     predictions = {key: read_jsonl(path) for key, path in existing(results, MODELS + ["lead-3"], ".predictions.jsonl")}
-    if "blockwise" not in predictions:
+    if not predictions:
         return ""
+    first = next(iter(predictions.values()))
     out = []
-    for i in range(min(count, len(predictions["blockwise"]))):
-        ref = predictions["blockwise"][i]
+    for i in range(min(count, len(first))):
+        ref = first[i]
         out.append(f"**Test article {i}** (`{ref.get('id', i)}`), first {EXAMPLE_WORDS} words of each:\n")
         out.append(f"- *Reference*: {words(ref['target'], EXAMPLE_WORDS)}")
         for key in MODELS + ["lead-3"]:
@@ -178,7 +180,7 @@ def main():
     print(output_table(results, sources))
     print("\n### Training\n")
     print(training_table(results))
-    print("\n### Validation ROUGE at equal wall clock (100 validation articles, greedy)\n")
+    print("\n### Validation ROUGE at equal training time (100 validation articles, greedy, no n-gram blocking)\n")
     print(equal_time_table(results))
     print("\n### Examples\n")
     print(examples(results))

@@ -19,8 +19,8 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-inline CommandResult run_cli(const std::string& arguments) {
-  const std::string command = "'" + (binary_dir() / "pyramidion").string() + "' " + arguments + " 2>&1";
+// Runs a shell command line and captures its stdout and stderr (the line redirects stderr itself).
+inline CommandResult run_shell(const std::string& command) {
   CommandResult result;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -30,6 +30,10 @@ inline CommandResult run_cli(const std::string& arguments) {
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+inline CommandResult run_cli(const std::string& arguments) {
+  return run_shell("'" + (binary_dir() / "pyramidion").string() + "' " + arguments + " 2>&1");
 }
 
 // The same on a pseudo-terminal (stdout and stderr are the terminal, as for a user at a shell), killed after
@@ -71,17 +75,8 @@ inline CommandResult run_cli_in_terminal(const std::string& arguments, double ti
 
 // run_cli under `timeout SECONDS` (exit code 124 when it ran that long).
 inline CommandResult run_cli_within(int seconds, const std::string& arguments) {
-  const std::string command = "timeout " + std::to_string(seconds) + " '" + (binary_dir() / "pyramidion").string() +
-                              "' " + arguments + " 2>&1";
-  CommandResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return run_shell("timeout " + std::to_string(seconds) + " '" + (binary_dir() / "pyramidion").string() + "' " +
+                   arguments + " 2>&1");
 }
 
 }  // namespace pyramidion::testing
