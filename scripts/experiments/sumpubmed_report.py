@@ -55,7 +55,7 @@ def read_jsonl(path):
 
 
 def training_table(results):
-    lines = ["| model | updates | wall clock | updates/s | tokens/s (source + target) | validations | "
+    lines = ["| model | updates | time in updates | updates/s | tokens/s (source + target) | validations | "
              "best valid ROUGE-Lsum (update) | last logged train loss |", "|---|---|---|---|---|---|---|---|"]
     for arch, path in existing(results, MODELS, ".metrics.jsonl"):
         records = read_jsonl(path)
