@@ -47,17 +47,21 @@ DeadlineStream::DeadlineStream(int fd, std::string received, Clock::time_point r
 
 bool DeadlineStream::is_readable() const {
   if (offset_ < buffer_.size()) return true;
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
-  return left > 0 && wait_for(fd_, POLLIN, static_cast<int>(left));
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+  if (left > 0 && wait_for(fd_, POLLIN, static_cast<int>(std::min<int64_t>(left, INT32_MAX)))) return true;
+  timed_out_ = Clock::now() + std::chrono::milliseconds(2) >= deadline_;
+  return false;
 }
 
 bool DeadlineStream::is_writable() const { return wait_for(fd_, POLLOUT, write_timeout_ms_); }
 
 ssize_t DeadlineStream::read(char* ptr, size_t size) {
   if (offset_ == buffer_.size()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+    // Rounded up: a wait of the truncated milliseconds would end just before the deadline and the request would
+    // look failed (400) instead of late (408). A wait that ends within poll's granularity of it is late.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
     if (left <= 0 || !wait_for(fd_, POLLIN, static_cast<int>(std::min<int64_t>(left, INT32_MAX)))) {
-      timed_out_ = Clock::now() >= deadline_;
+      timed_out_ = Clock::now() + std::chrono::milliseconds(2) >= deadline_;
       return -1;
     }
     buffer_.resize(16384);

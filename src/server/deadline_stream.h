@@ -34,7 +34,7 @@ class DeadlineStream : public httplib::Stream {
   size_t offset_ = 0;
   Clock::time_point deadline_;
   int write_timeout_ms_;
-  bool timed_out_ = false;
+  mutable bool timed_out_ = false;  // set by the const is_readable() too
 };
 
 }  // namespace pyramidion::server
