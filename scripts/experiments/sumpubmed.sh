@@ -21,7 +21,9 @@ test_docs="${TEST_DOCS:-200}"    # fixed subset: the first N test articles
 valid_docs="${VALID_DOCS:-100}"  # validation subset (ROUGE during training)
 beams="${BEAMS:-1 4}"            # test decodings: greedy (files ARCH.*) and beam 4 (files ARCH.beam4.*)
 no_repeat="${NO_REPEAT_NGRAM:-3}"  # as fairseq's summarization recipes: never repeat a trigram
-archs=(blockwise deep-pyramidion)
+# ARCHS: the models to train and score here (both by default). Naming one reruns it after its config changed while
+# the other's committed results stay; its WORK_DIR needs the other's checkpoint directory for the curves.
+read -r -a archs <<< "${ARCHS:-blockwise deep-pyramidion}"
 
 [ -x "$bin" ] || { echo "sumpubmed: $bin not built (bash scripts/build.sh)" >&2; exit 1; }
 [ -f "$data/train.jsonl.xz" ] || { echo "sumpubmed: $data/train.jsonl.xz missing" >&2; exit 1; }

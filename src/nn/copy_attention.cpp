@@ -126,6 +126,16 @@ CopySources copy_sources(const SlotProvenance& provenance, const torch::Tensor& 
   return {ids, weight};
 }
 
+torch::Tensor provenance_entropy(const CopySources& sources) {
+  if (!sources.defined()) throw std::invalid_argument("provenance_entropy: no copy sources (copy_attention is off)");
+  const torch::Tensor& w = sources.weights;  // (batch, slots, span)
+  // 0 * log 0 = 0: empty entries contribute nothing and get a zero (not NaN) gradient.
+  const torch::Tensor positive = w.gt(0);
+  const torch::Tensor per_slot = -(w * torch::where(positive, w, torch::ones_like(w)).log()).sum(-1);  // (batch, slots)
+  const torch::Tensor real = w.sum(-1).gt(0).to(w.scalar_type());      // padding slots have no weight
+  return (per_slot * real).sum() / real.sum().clamp_min(1);
+}
+
 torch::Tensor copy_distribution(const torch::Tensor& attention, const CopySources& sources, int64_t vocab_size) {
   if (attention.dim() != 3 || !sources.defined() || attention.size(0) != sources.ids.size(0) ||
       attention.size(2) != sources.ids.size(1))

@@ -95,6 +95,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"weight_decay", real(PYR_MEMBER(weight_decay))},
       {"clip_norm", real(PYR_MEMBER(clip_norm))},
       {"label_smoothing", real(PYR_MEMBER(label_smoothing))},
+      {"pooling_sharpening", real(PYR_MEMBER(pooling_sharpening))},
       {"max_updates", integer(PYR_MEMBER(max_updates))},
       {"max_epochs", integer(PYR_MEMBER(max_epochs))},
       {"max_minutes", real(PYR_MEMBER(max_minutes))},
@@ -247,7 +248,7 @@ void TrainingConfig::validate() const {
   const std::vector<std::pair<const char*, double>> reals = {
       {"lr", lr}, {"warmup_init_lr", warmup_init_lr}, {"end_learning_rate", end_learning_rate}, {"power", power},
       {"adam_eps", adam_eps}, {"weight_decay", weight_decay}, {"clip_norm", clip_norm},
-      {"label_smoothing", label_smoothing}, {"max_minutes", max_minutes}, {"valid_lenpen", valid_search.lenpen},
+      {"label_smoothing", label_smoothing}, {"pooling_sharpening", pooling_sharpening}, {"max_minutes", max_minutes}, {"valid_lenpen", valid_search.lenpen},
       {"valid_max_len_a", valid_search.max_len_a}};
   for (const auto& [name, value] : reals) require(std::isfinite(value), name, "must be a finite number");
   for (double b : adam_betas) require(std::isfinite(b), "adam_betas", "each must be a finite number");
@@ -265,6 +266,7 @@ void TrainingConfig::validate() const {
   require(adam_eps > 0, "adam_eps", "must be > 0");
   require(weight_decay >= 0, "weight_decay", "must be >= 0");
   require(clip_norm >= 0, "clip_norm", "must be >= 0 (0 = no clipping)");
+  require(pooling_sharpening >= 0, "pooling_sharpening", "must be >= 0 (0 = off)");
   require(label_smoothing >= 0 && label_smoothing < 1, "label_smoothing", "must be in [0, 1)");
   require(max_updates >= 0, "max_updates", "must be >= 0 (0 = no limit)");
   require(max_epochs >= 0, "max_epochs", "must be >= 0 (0 = no limit)");

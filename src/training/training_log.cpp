@@ -92,6 +92,7 @@ void TrainingLog::validation(const ValidationResult& result, const TrainingState
   record["nll_loss"] = result.nll_loss;
   record["ppl"] = result.perplexity;
   record["tokens"] = result.tokens;
+  if (result.provenance_entropy) record["provenance_entropy"] = *result.provenance_entropy;
   if (result.has_rouge) {
     record["rouge1"] = result.rouge.rouge1.fmeasure;
     record["rouge2"] = result.rouge.rouge2.fmeasure;
@@ -111,6 +112,7 @@ void TrainingLog::validation(const ValidationResult& result, const TrainingState
       rouge = fmt::format(" | R1 {:.2f} R2 {:.2f} RL {:.2f} RLsum {:.2f} ({} docs)", 100 * result.rouge.rouge1.fmeasure,
                           100 * result.rouge.rouge2.fmeasure, 100 * result.rouge.rougeL.fmeasure,
                           100 * result.rouge.rougeLsum.fmeasure, result.rouge_documents);
+    if (result.provenance_entropy) rouge += fmt::format(" | slot entropy {:.3f}", *result.provenance_entropy);
     spdlog::info("valid | epoch {} | update {} | loss {:.4f} | nll {:.4f} | ppl {:.2f}{} | best {} {:.4f} (update {}){} | {:.1f} s",
                  state.epoch, result.update, result.loss, result.nll_loss, result.perplexity, rouge,
                  name_of(options_.best_metric), state.best_metric, state.best_update, improved ? " new best" : "",

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "pyramidion/nn/copy_attention.h"
 #include "pyramidion/training/dropout_stream.h"
 #include "pyramidion/training/label_smoothed_cross_entropy.h"
 
@@ -27,6 +28,15 @@ UpdateStep::UpdateStep(SummarizationModel model, const TrainingConfig& config, A
   adam.weight_decay(config.weight_decay);
   optimizer_ = std::make_unique<torch::optim::AdamW>(model_->parameters(), adam);
   reducer_->attach(model_->parameters());
+  if (config.pooling_sharpening > 0) {
+    if (!model_->config().copy_attention)
+      throw std::invalid_argument("training.pooling_sharpening: needs model.copy_attention (it sharpens the provenance "
+                                  "that copy attention reads)");
+    const double weight = config.pooling_sharpening;
+    auxiliary_loss_ = [weight](const EncoderOutput& encoded, const Batch&) {
+      return provenance_entropy(encoded.copy) * weight;
+    };
+  }
 }
 
 void UpdateStep::set_length_limits(int64_t max_source, int64_t max_target) {

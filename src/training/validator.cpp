@@ -9,6 +9,7 @@
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/summarizer.h"
 #include "pyramidion/models/eval_mode_scope.h"
+#include "pyramidion/nn/copy_attention.h"
 #include "pyramidion/training/batch.h"
 #include "pyramidion/training/label_smoothed_cross_entropy.h"
 #include "pyramidion/training/mixed_precision.h"
@@ -98,7 +99,7 @@ void Validator::add_loss(const data::BinaryDataset& dataset, ValidationResult& r
   BatchingOptions batching;
   batching.max_tokens = options_.max_tokens;
   batching.shuffle = false;
-  double loss_sum = 0, nll_sum = 0;
+  double loss_sum = 0, nll_sum = 0, entropy_sum = 0, entropy_batches = 0;
   const int64_t rank = reducer_ ? reducer_->rank() : 0, world_size = reducer_ ? reducer_->world_size() : 1;
   const auto all_batches =
       make_token_budget_batches(clipped_source_lengths(dataset, mc), clipped_target_lengths(dataset, mc), batching, 0);
@@ -111,14 +112,21 @@ void Validator::add_loss(const data::BinaryDataset& dataset, ValidationResult& r
     loss_sum += loss.loss.item<double>();
     nll_sum += loss.nll_loss.item<double>();
     result.tokens += loss.tokens;
+    if (encoded.copy.defined() && !encoded.pooling.empty()) {
+      entropy_sum += provenance_entropy(encoded.copy).item<double>();
+      entropy_batches += 1;
+    }
   }
   if (world_size > 1) {
-    std::vector<double> sums{loss_sum, nll_sum, static_cast<double>(result.tokens)};
+    std::vector<double> sums{loss_sum, nll_sum, static_cast<double>(result.tokens), entropy_sum, entropy_batches};
     reducer_->sum_scalars(sums);
     loss_sum = sums[0];
     nll_sum = sums[1];
     result.tokens = static_cast<int64_t>(sums[2]);
+    entropy_sum = sums[3];
+    entropy_batches = sums[4];
   }
+  if (entropy_batches > 0) result.provenance_entropy = entropy_sum / entropy_batches;
   const double tokens = static_cast<double>(std::max<int64_t>(result.tokens, 1));
   result.loss = loss_sum / tokens;
   result.nll_loss = nll_sum / tokens;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <functional>
 
 #include "pyramidion/nn/copy_attention.h"
@@ -148,6 +149,41 @@ TEST(CopyAttention, GradientsEqualFiniteDifferences) {
     EXPECT_LT(max_diff(inputs[k].grad(), numeric), 1e-6) << names[k];
     EXPECT_GT(inputs[k].grad().abs().max().item<double>(), 1e-4) << names[k] << ": no gradient at all";
   }
+}
+
+// The slot entropy that training.pooling_sharpening minimizes: against the dense provenance rows (each source
+// position sits in at most one entry of a slot), its gradient w.r.t. both poolers' scores against finite
+// differences, and 0 without pooling.
+TEST(CopyAttention, ProvenanceEntropyEqualsTheDenseRowsAndItsGradientsTheFiniteDifferences) {
+  TwoLayers t = make_two_layers(17);
+  torch::Tensor d1 = pooling_provenance(record_of(t.scores1, t.mask, t.width1));  // (batch, 8, 37)
+  torch::Tensor d2 = pooling_provenance(record_of(t.scores2, t.mask2, t.width2)); // (batch, 3, 8)
+  torch::Tensor dense = torch::matmul(d2, d1);                                     // (batch, 3, 37)
+  dense = dense / dense.sum(-1, true);
+  double expected = 0;
+  int64_t slots = 0;
+  for (int64_t b = 0; b < dense.size(0); ++b)
+    for (int64_t j = 0; j < dense.size(1); ++j, ++slots)
+      for (int64_t i = 0; i < dense.size(2); ++i) {
+        const double w = dense[b][j][i].item<double>();
+        if (w > 0) expected -= w * std::log(w);
+      }
+  expected /= static_cast<double>(slots);
+  EXPECT_GT(expected, 0.1);  // the random scores leave the slots blurred
+  EXPECT_NEAR(provenance_entropy(sources_of(t, t.scores1, t.scores2)).item<double>(), expected, 1e-12);
+
+  auto s1 = t.scores1.clone().requires_grad_(true), s2 = t.scores2.clone().requires_grad_(true);
+  provenance_entropy(sources_of(t, s1, s2)).backward();
+  torch::NoGradGuard no_grad;
+  auto v1 = t.scores1.clone(), v2 = t.scores2.clone();
+  auto f = [&](const torch::Tensor&) { return provenance_entropy(sources_of(t, v1, v2)).item<double>(); };
+  EXPECT_LT(max_diff(s1.grad(), numeric_gradient(f, v1)), 1e-6);
+  EXPECT_LT(max_diff(s2.grad(), numeric_gradient(f, v2)), 1e-6);
+  EXPECT_TRUE(torch::isfinite(s1.grad()).all().item<bool>());
+  EXPECT_GT(s1.grad().abs().max().item<double>(), 1e-4);
+
+  // Without pooling every slot is one token: entropy 0.
+  EXPECT_EQ(provenance_entropy(copy_sources(source_provenance(t.mask), t.source, 0)).item<double>(), 0.0);
 }
 
 TEST(CopyAttention, WithoutPoolingItIsThePlainPointerGenerator) {

@@ -47,6 +47,11 @@ SlotProvenance pool_provenance(const SlotProvenance& input, const PoolingRecord&
 // int64 ids. Weights are renormalized per slot over its real entries.
 CopySources copy_sources(const SlotProvenance& provenance, const torch::Tensor& source, int64_t pad_id);
 
+// How blurred the slots are: the entropy (nats) of each real slot's source weights, averaged over the real slots of
+// the batch -> () in the weights' dtype, with autograd to the pooling scores (0 when every slot is one source token,
+// as without pooling). training.pooling_sharpening adds it to the loss; validation reports it.
+torch::Tensor provenance_entropy(const CopySources& sources);
+
 // attention (batch, queries, memory_len) -> copy distribution (batch, queries, vocab_size) in the wider of the two
 // dtypes (float32 at least). Row q sums to sum_j attention[q, j] (1 for a softmax over real slots).
 torch::Tensor copy_distribution(const torch::Tensor& attention, const CopySources& sources, int64_t vocab_size);

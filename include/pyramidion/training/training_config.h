@@ -37,6 +37,10 @@ struct TrainingConfig {
   double weight_decay = 0.01;
   double clip_norm = 0.1;             // max global gradient norm; 0 = no clipping
   double label_smoothing = 0.1;
+  // Weight of the pooled slots' provenance entropy (nats per slot, nn/copy_attention.h) added to the loss per target
+  // token: it pushes each pooled slot towards one source token, so the copy it offers is a word rather than a blur
+  // of 16. Needs model.copy_attention; without pooling the entropy is 0. 0 = off.
+  double pooling_sharpening = 0.0;
 
   // Stopping.
   int64_t max_updates = 0;            // 0 = no limit

@@ -6,6 +6,7 @@
 #include <torch/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct ValidationResult {
   double nll_loss = 0;    // -log p per target token (nats)
   double perplexity = 0;  // exp(nll_loss)
   int64_t tokens = 0;     // target tokens the loss counted
+  std::optional<double> provenance_entropy;  // copy attention with pooling: mean nats per pooled slot (0 = sharp)
   bool has_rouge = false;
   RougeScores rouge;      // mean over documents of precision, recall and F-measure
   int64_t rouge_documents = 0;
