@@ -31,6 +31,9 @@ struct GlobalOptions {
 };
 GlobalOptions& global_options();
 
+// `pyramidion --version`: the version, the LibTorch it runs on, CUDA, and the distributed backends built in.
+std::string version_text();
+
 // Throw this from a command to exit with `code` after printing `message` on one line.
 struct CommandError : std::runtime_error {
   explicit CommandError(const std::string& message, int code = 1) : std::runtime_error(message), exit_code(code) {}
