@@ -11,6 +11,7 @@
 #include "command.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/models/model_file.h"
+#include "pyramidion/util/yaml_json.h"
 
 namespace pyramidion::cli {
 namespace {
@@ -19,21 +20,6 @@ struct InfoOptions {
   std::string path;
   bool json = false;
 };
-
-nlohmann::ordered_json yaml_to_json(const YAML::Node& node) {
-  if (node.IsMap()) {
-    nlohmann::ordered_json map = nlohmann::ordered_json::object();
-    for (const auto& entry : node) map[entry.first.as<std::string>()] = yaml_to_json(entry.second);
-    return map;
-  }
-  if (node.IsSequence()) {
-    nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (const auto& item : node) list.push_back(yaml_to_json(item));
-    return list;
-  }
-  if (node.IsNull()) return nullptr;
-  return node.as<std::string>();
-}
 
 nlohmann::ordered_json describe_file(const std::string& path) {
   if (!std::filesystem::exists(path)) throw CommandError(path + ": no such model file or checkpoint");
@@ -55,7 +41,7 @@ nlohmann::ordered_json describe_file(const std::string& path) {
     const YAML::Node node = loaded.config.to_yaml()["model"];
     for (const auto& key : ModelConfig::keys()) {
       const YAML::Node value = node[key];
-      if (value) info["config"][key] = yaml_to_json(value);
+      if (value) info["config"][key] = yaml_to_json<nlohmann::ordered_json>(value);
     }
   }
   nlohmann::ordered_json tokenizer;

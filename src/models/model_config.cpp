@@ -83,7 +83,7 @@ Field pooling_section() {
             YAML::Node section(YAML::NodeType::Map);
             section["type"] = p.type;
             section["schedule"] = schedule;
-            section["base"] = p.base;
+            section["base"] = yaml_fields::number_node(p.base);
             section["flip_right"] = p.flip_right;
             section["sort_back"] = p.sort_back;
             section["hard_at_inference"] = p.hard_at_inference;

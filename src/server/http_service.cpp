@@ -10,6 +10,7 @@
 
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/highlight.h"
+#include "pyramidion/util/yaml_json.h"
 #include "server/gated_server.h"
 #include "server/index_page.h"
 
@@ -20,37 +21,6 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 constexpr double kMaxSeconds = 86400;   // timeouts: a day at most (a deadline must not overflow the clock)
 constexpr int kMaxHttpThreads = 1024;
-
-// YAML scalars become JSON numbers or booleans where they read as one (the config is all numbers and flags).
-json yaml_to_json(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& kv : node) out[kv.first.as<std::string>()] = yaml_to_json(kv.second);
-      return out;
-    }
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) out.push_back(yaml_to_json(item));
-      return out;
-    }
-    case YAML::NodeType::Scalar: {
-      const std::string text = node.Scalar();
-      if (text == "true" || text == "false") return text == "true";
-      try {
-        size_t used = 0;
-        const long long i = std::stoll(text, &used);
-        if (used == text.size()) return i;
-        const double d = std::stod(text, &used);
-        if (used == text.size()) return d;
-      } catch (const std::exception&) {
-      }
-      return text;
-    }
-    default:
-      return nullptr;
-  }
-}
 
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -181,7 +151,7 @@ void HttpService::install_routes() {
     json body;
     body["name"] = options_.model_name;
     body["path"] = summarizer_.path();
-    body["config"] = yaml_to_json(summarizer_.config().to_yaml());
+    body["config"] = yaml_to_json<json>(summarizer_.config().to_yaml());
     body["parameters"] = summarizer_.model()->parameter_count();
     body["max_source_positions"] = summarizer_.config().max_source_positions;
     body["device"] = summarizer_.device().str();

@@ -43,7 +43,7 @@ Field betas() {
           },
           [](const TrainingConfig& c) {
             YAML::Node list(YAML::NodeType::Sequence);
-            for (double b : c.adam_betas) list.push_back(b);
+            for (double b : c.adam_betas) list.push_back(yaml_fields::number_node(b));
             list.SetStyle(YAML::EmitterStyle::Flow);
             return list;
           }};

@@ -404,7 +404,11 @@ TEST_F(Robustness, InfoDescribesAModelFileAndNamesABadOne) {
   EXPECT_EQ(info["tokenizer"]["vocab_size"].get<int64_t>(), 29);
   EXPECT_EQ(info["tokenizer"]["special_ids"]["eos"].get<int64_t>(), 3);
   EXPECT_EQ(info["tokenizer"]["checksum"].get<std::string>().rfind("fnv1a64:", 0), 0u) << info["tokenizer"];
-  EXPECT_EQ(info["config"]["d_model"], "16");
+  // Typed values, numbers in their shortest round-trip form.
+  EXPECT_EQ(info["config"]["d_model"], 16);
+  EXPECT_TRUE(info["config"]["scale_embedding"].is_boolean()) << info["config"];
+  EXPECT_EQ(info["config"]["dropout"].dump(), "0.1") << info["config"];
+  EXPECT_TRUE(info["config"]["pooling"]["flip_right"].is_boolean()) << info["config"];
   r = run("PYR info '" + model() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("parameters: " + std::to_string(info["parameters"].get<int64_t>())), std::string::npos) << r.out;
@@ -894,9 +898,16 @@ TEST_F(Robustness, TokenizersFromSpmTrainWorkWithTheirIdsOrAreRefusedAndOtherPie
   auto info = run("PYR info '" + last + "' --json");
   ASSERT_EQ(info.exit_code, 0) << info.err;
   const auto described = nlohmann::json::parse(info.out);
-  EXPECT_EQ(described["config"]["pad_id"], "3");
-  EXPECT_EQ(described["config"]["bos_id"], "1");
-  EXPECT_EQ(described["config"]["eos_id"], "2");
+  EXPECT_EQ(described["config"]["pad_id"], 3);
+  EXPECT_EQ(described["config"]["bos_id"], 1);
+  EXPECT_EQ(described["config"]["eos_id"], 2);
+  {
+    // config.yaml holds numbers as written: 0.1, never 0.10000000000000001.
+    std::ifstream in(save + "/config.yaml");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("label_smoothing: 0.1\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("0000000"), std::string::npos) << text;
+  }
   r = run("PYR --threads 1 summarize -m '" + last + "' -i '" + docs() + "' --max-len-b 4");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(count_lines(r.out), 2) << r.out;

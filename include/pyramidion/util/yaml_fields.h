@@ -4,13 +4,32 @@
 // `training:` sections, so both report bad input the same way.
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace pyramidion::yaml_fields {
+
+// A number as the shortest text that reads back as the same double (0.1, not yaml-cpp's 0.10000000000000001).
+inline YAML::Node number_node(double value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  return YAML::Node(std::string(text, end));
+}
+
+// A value's node: doubles through number_node, everything else as yaml-cpp writes it.
+template <typename T>
+YAML::Node value_node(const T& value) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return number_node(static_cast<double>(value));
+  } else {
+    return YAML::Node(value);
+  }
+}
 
 [[noreturn]] inline void fail(const std::string& origin, const std::string& field, const std::string& message) {
   throw std::invalid_argument(origin + ": " + (field.empty() ? "" : field + ": ") + message);
@@ -51,7 +70,7 @@ Field<Config> scalar(Project project, const char* what) {
   return {[project, what](Config& c, const YAML::Node& n, const std::string& o, const std::string& f) {
             project(c) = read_scalar<T>(n, o, f, what);
           },
-          [project](const Config& c) { return YAML::Node(project(const_cast<Config&>(c))); }};
+          [project](const Config& c) { return value_node(project(const_cast<Config&>(c))); }};
 }
 
 // An enum spelled by name.
