@@ -12,8 +12,12 @@ bool same_generation(const GenerationOptions& a, const GenerationOptions& b) {
          a.return_pooling == b.return_pooling && a.return_cross_attention == b.return_cross_attention;
 }
 
-BatchingQueue::BatchingQueue(BatchFunction summarize, BatchingOptions options, BatchObserver on_batch)
-    : summarize_(std::move(summarize)), options_(options), on_batch_(std::move(on_batch)) {
+BatchingQueue::BatchingQueue(BatchFunction summarize, BatchingOptions options, BatchObserver on_batch,
+                             GenerationObserver on_generated)
+    : summarize_(std::move(summarize)),
+      options_(options),
+      on_batch_(std::move(on_batch)),
+      on_generated_(std::move(on_generated)) {
   if (options_.max_batch_documents < 1) throw std::invalid_argument("max_batch_documents must be >= 1");
   if (options_.max_wait_ms < 0) throw std::invalid_argument("max_wait_ms must be >= 0");
   if (options_.max_queue < 1) throw std::invalid_argument("max_queue must be >= 1");
@@ -118,7 +122,11 @@ void BatchingQueue::work() {
       for (auto& d : p.documents) documents.push_back(std::move(d));
     }
     if (!live.empty()) {
-      if (on_batch_) on_batch_(static_cast<int64_t>(documents.size()));
+      if (on_batch_) {
+        std::vector<double> queue_seconds;
+        for (auto* p : live) queue_seconds.push_back(std::chrono::duration<double>(now - p->enqueued).count());
+        on_batch_(static_cast<int64_t>(documents.size()), queue_seconds);
+      }
       // The batch stops between decoding steps once nobody waits for any of its requests.
       std::vector<std::pair<std::shared_ptr<const std::atomic<bool>>, Clock::time_point>> waiting;
       for (auto* p : live) waiting.emplace_back(p->cancelled, p->deadline);
@@ -130,8 +138,10 @@ void BatchingQueue::work() {
         return true;
       };
       try {
+        const auto started = Clock::now();
         auto results = summarize_(documents, options);
         if (results.size() != documents.size()) throw std::logic_error("batch function returned a wrong count");
+        if (on_generated_) on_generated_(std::chrono::duration<double>(Clock::now() - started).count());
         size_t next = 0;
         for (auto* p : live) {
           std::vector<DocumentSummary> mine;

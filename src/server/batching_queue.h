@@ -49,10 +49,13 @@ class BatchingQueue {
   // Summarizes a batch: documents in, one result each, same order (Summarizer::summarize in the server).
   using BatchFunction =
       std::function<std::vector<DocumentSummary>(const std::vector<std::string>&, const GenerationOptions&)>;
-  // Called by a worker before each batch runs with the number of documents in it (for metrics).
-  using BatchObserver = std::function<void(int64_t documents)>;
+  // Called by a worker before each batch runs: its documents, and each of its requests' seconds in the queue.
+  using BatchObserver = std::function<void(int64_t documents, const std::vector<double>& queue_seconds)>;
+  // Called after a batch was generated (before its callers get the results): the seconds generation took.
+  using GenerationObserver = std::function<void(double seconds)>;
 
-  BatchingQueue(BatchFunction summarize, BatchingOptions options, BatchObserver on_batch = {});
+  BatchingQueue(BatchFunction summarize, BatchingOptions options, BatchObserver on_batch = {},
+                GenerationObserver on_generated = {});
   ~BatchingQueue();  // shutdown()
   BatchingQueue(const BatchingQueue&) = delete;
   BatchingQueue& operator=(const BatchingQueue&) = delete;
@@ -90,6 +93,7 @@ class BatchingQueue {
   BatchFunction summarize_;
   BatchingOptions options_;
   BatchObserver on_batch_;
+  GenerationObserver on_generated_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<Pending> pending_;

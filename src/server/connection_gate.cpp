@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "server/request_id.h"
+
 namespace pyramidion::server {
 namespace {
 
@@ -33,10 +35,13 @@ void send_all(int fd, const std::string& text) {
   }
 }
 
-std::string http_answer(int status, const std::string& body, bool retry_after = false) {
+// request_id: the answer's X-Request-Id (a new one when the request head was never read).
+std::string http_answer(int status, const std::string& body, bool retry_after = false,
+                        const std::string& request_id = new_request_id()) {
   return "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) +
          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-         (retry_after ? "\r\nRetry-After: 1" : "") + "\r\nConnection: close\r\n\r\n" + body;
+         (retry_after ? "\r\nRetry-After: 1" : "") + "\r\n" + kRequestIdHeader + ": " + request_id +
+         "\r\nConnection: close\r\n\r\n" + body;
 }
 
 void close_socket(int fd) {
@@ -122,7 +127,7 @@ bool ConnectionGate::receive(Waiting& w) {
     }
   }
   if (is_health(w.received)) {
-    send_all(w.fd, http_answer(200, R"({"status":"ok"})"));
+    send_all(w.fd, http_answer(200, R"({"status":"ok"})", false, request_id_from_head(w.received)));
     close_socket(w.fd);
     {
       std::lock_guard<std::mutex> lock(mutex_);

@@ -1,18 +1,25 @@
 #include "server/http_service.h"
 
+#include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/highlight.h"
 #include "pyramidion/util/yaml_json.h"
 #include "server/gated_server.h"
 #include "server/index_page.h"
+#include "server/request_id.h"
 
 namespace pyramidion::server {
 namespace {
@@ -43,10 +50,113 @@ std::string status_reason(int status) {
   }
 }
 
+// Every route the service answers: the 405 answers, the metrics' route label and /openapi.json come from here.
+struct Route {
+  const char* path;
+  const char* method;
+  const char* summary;
+};
+const std::vector<Route>& routes() {
+  static const std::vector<Route> table = {
+      {"/", "GET", "The page: summarize a pasted document and see what the poolers kept"},
+      {"/health", "GET", "Liveness: 200 while the process runs"},
+      {"/ready", "GET", "Readiness: 200 while requests are accepted, 503 while shutting down"},
+      {"/metrics", "GET", "Prometheus metrics (text exposition format 0.0.4)"},
+      {"/openapi.json", "GET", "This description of the API (OpenAPI 3.0)"},
+      {"/v1/model", "GET", "The model: name, file name, config, tokenizer, limits"},
+      {"/v1/summarize", "POST", "Summarize one or more documents"},
+  };
+  return table;
+}
+
 std::string route_label(const std::string& path) {
-  for (const char* known : {"/", "/health", "/ready", "/metrics", "/v1/model", "/v1/summarize"})
-    if (path == known) return path;
+  for (const auto& route : routes())
+    if (path == route.path) return path;
   return "other";
+}
+
+// The methods a path answers, as an Allow header ("GET, HEAD"; httplib answers HEAD for every GET route).
+std::string allowed_methods(const std::string& path) {
+  std::string allow;
+  for (const auto& route : routes()) {
+    if (path != route.path) continue;
+    allow += (allow.empty() ? "" : ", ") + std::string(route.method);
+    if (std::string(route.method) == "GET") allow += ", HEAD";
+  }
+  return allow;
+}
+
+// The request id of a response (set before routing, or by the error handler for requests that never reached it).
+std::string request_id_of(httplib::Response& res) {
+  if (!res.has_header(kRequestIdHeader)) res.set_header(kRequestIdHeader, new_request_id());
+  return res.get_header_value(kRequestIdHeader);
+}
+
+// The JSON schema of one decoding option of POST /v1/summarize.
+json option_schema(const char* type, const char* description) { return json{{"type", type}, {"description", description}}; }
+
+json openapi_document(const std::string& model_name) {
+  json paths = json::object();
+  for (const auto& route : routes()) {
+    json operation;
+    operation["summary"] = route.summary;
+    operation["responses"]["200"]["description"] = "OK";
+    operation["responses"]["default"] = {{"description", "an error: {\"error\": one line}"},
+                                         {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
+    std::string method = route.method;
+    std::transform(method.begin(), method.end(), method.begin(), [](unsigned char c) { return std::tolower(c); });
+    paths[route.path][method] = operation;
+  }
+  json& summarize = paths["/v1/summarize"]["post"];
+  summarize["requestBody"] = {{"required", true},
+                              {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/SummarizeRequest"}}}}}}}};
+  summarize["responses"]["200"]["content"]["application/json"]["schema"]["$ref"] = "#/components/schemas/SummarizeResponse";
+  const std::vector<std::pair<const char*, const char*>> errors = {
+      {"400", "invalid JSON, an unknown field or a value out of range"},
+      {"413", "body larger than --max-body-bytes"},
+      {"499", "the client closed the connection (its generation was cancelled)"},
+      {"503", "queue full or shutting down (Retry-After: 1)"},
+      {"504", "no answer within --timeout-s"}};
+  for (const auto& [status, description] : errors)
+    summarize["responses"][status] = {{"description", description},
+                                      {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
+
+  json request = {{"type", "object"}, {"additionalProperties", false}};
+  request["properties"] = {
+      {"documents", {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "the documents to summarize"}}},
+      {"document", option_schema("string", "one document (instead of documents)")},
+      {"beam", option_schema("integer", "beam size (1 = greedy)")},
+      {"lenpen", option_schema("number", "length penalty (fairseq)")},
+      {"min_len", option_schema("integer", "minimum summary length in tokens")},
+      {"max_len_a", option_schema("number", "maximum length = max_len_a * source length + max_len_b")},
+      {"max_len_b", option_schema("integer", "see max_len_a; capped at the model's target positions")},
+      {"no_repeat_ngram_size", option_schema("integer", "never repeat an n-gram of this size (0 = off)")},
+      {"unk_penalty", option_schema("number", "added to the unknown token's log-probability")},
+      {"return_highlights", option_schema("boolean", "also answer what the poolers kept (docs/highlight.md)")},
+  };
+  json summary = {{"type", "object"},
+                  {"properties",
+                   {{"summary", {{"type", "string"}}},
+                    {"score", {{"type", "number"}}},
+                    {"tokens", {{"type", "integer"}}},
+                    {"source_tokens", {{"type", "integer"}}},
+                    {"truncated", {{"type", "boolean"}}},
+                    {"highlights", {{"type", "object"}}}}}};
+  json response = {{"type", "object"},
+                   {"properties",
+                    {{"summaries", {{"type", "array"}, {"items", summary}}},
+                     {"model", {{"type", "string"}}},
+                     {"elapsed_ms", {{"type", "number"}}}}}};
+  json error = {{"type", "object"}, {"properties", {{"error", {{"type", "string"}}}}}, {"required", {"error"}}};
+  json document;
+  document["openapi"] = "3.0.3";
+  document["info"] = {{"title", "pyramidion serve"},
+                      {"version", "0.1.0"},
+                      {"description", "Long-document summarization with trainable representation pooling; model " +
+                                          model_name + ". Every response carries X-Request-Id."}};
+  document["paths"] = paths;
+  document["components"]["schemas"] = {{"SummarizeRequest", request}, {"SummarizeResponse", response}, {"Error", error}};
+  return document;
 }
 
 }  // namespace
@@ -60,6 +170,11 @@ struct HttpService::Metrics {
         queue_depth(r.gauge("pyramidion_queue_documents", "documents waiting for a generation batch")),
         batch_documents(r.histogram("pyramidion_batch_documents", "documents per generation batch",
                                     {1, 2, 4, 8, 16, 32, 64, 128, 256})),
+        queue_time(r.histogram("pyramidion_queue_duration_seconds",
+                               "time a summarize request waited in the queue before its generation batch started",
+                               {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})),
+        generation_time(r.histogram("pyramidion_generation_duration_seconds", "time to generate one batch",
+                                    {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})),
         documents(r.counter("pyramidion_documents_summarized_total", "documents summarized")),
         truncated(r.counter("pyramidion_documents_truncated_total", "documents cut to the source length limit")),
         source_tokens(r.counter("pyramidion_source_tokens_total", "source tokens read by the encoder")),
@@ -73,6 +188,8 @@ struct HttpService::Metrics {
   Gauge& in_flight;
   Gauge& queue_depth;
   Histogram& batch_documents;
+  Histogram& queue_time;
+  Histogram& generation_time;
   Counter& documents;
   Counter& truncated;
   Counter& source_tokens;
@@ -109,7 +226,12 @@ HttpService::HttpService(const Summarizer& summarizer, ServiceOptions options)
           throw;
         }
       },
-      options_.batching, [this](int64_t documents) { m_->batch_documents.observe(static_cast<double>(documents)); });
+      options_.batching,
+      [this](int64_t documents, const std::vector<double>& queue_seconds) {
+        m_->batch_documents.observe(static_cast<double>(documents));
+        for (double seconds : queue_seconds) m_->queue_time.observe(seconds);
+      },
+      [this](double seconds) { m_->generation_time.observe(seconds); });
   GateOptions gate;
   gate.request_timeout_s = options_.request_timeout_s;
   gate.workers = options_.http_threads;
@@ -137,6 +259,12 @@ void HttpService::install_routes() {
   // Every wait on a connection is bounded (GatedServer): the request must arrive within --request-timeout-s,
   // each write within 10 s, and a connection carries one request.
   http.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
+  // Every response carries X-Request-Id: the client's own when it sent a usable one, else a new one.
+  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.get_header_value(kRequestIdHeader);
+    res.set_header(kRequestIdHeader, acceptable_request_id(id) ? id : new_request_id());
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
 
   http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, json{{"status", "ok"}}); });
   http.Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
@@ -150,7 +278,7 @@ void HttpService::install_routes() {
     const auto& tok = summarizer_.tokenizer();
     json body;
     body["name"] = options_.model_name;
-    body["path"] = summarizer_.path();
+    body["file"] = std::filesystem::path(summarizer_.path()).filename().string();  // never a machine path
     body["config"] = yaml_to_json<json>(summarizer_.config().to_yaml());
     body["parameters"] = summarizer_.model()->parameter_count();
     body["max_source_positions"] = summarizer_.config().max_source_positions;
@@ -174,6 +302,9 @@ void HttpService::install_routes() {
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     m_->queue_depth.set(static_cast<double>(queue_->queued_documents()));
     res.set_content(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  http.Get("/openapi.json", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, openapi_document(options_.model_name));
   });
   http.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(index_page_html(), "text/html; charset=utf-8");
@@ -230,7 +361,8 @@ void HttpService::install_routes() {
       if (GatedServer::current_client_gone()) {
         *cancelled = true;
         m_->cancelled_requests.add(1, "reason=\"client_gone\"");
-        spdlog::info("client left before its answer: request of {} document(s) cancelled", request.documents.size());
+        spdlog::info("request {}: client left before its answer; {} document(s) cancelled", request_id_of(res),
+                     request.documents.size());
         return send_error(res, 499, "client closed the connection");
       }
     }
@@ -242,7 +374,7 @@ void HttpService::install_routes() {
     } catch (const GenerationCancelled&) {
       return send_error(res, 504, "no answer within --timeout-s " + std::to_string(options_.timeout_s) + " s");
     } catch (const std::exception& e) {
-      spdlog::error("summarize failed: {}", e.what());
+      spdlog::error("request {}: summarize failed: {}", request_id_of(res), e.what());
       return send_error(res, 500, std::string("generation failed: ") + e.what());
     }
     json summaries = json::array();
@@ -261,7 +393,7 @@ void HttpService::install_routes() {
           highlight.generation = request.generation;
           item["highlights"] = highlight_json(highlight_summary(summarizer_, {request.documents[i]}, r, highlight));
         } catch (const std::exception& e) {
-          spdlog::error("highlight failed: {}", e.what());
+          spdlog::error("request {}: highlight failed: {}", request_id_of(res), e.what());
           return send_error(res, 500, std::string("highlight failed: ") + e.what());
         }
       }
@@ -280,11 +412,16 @@ void HttpService::install_routes() {
 
   // Statuses httplib answers itself (404, 413, 400) get the same one-line JSON error body as ours.
   http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+    request_id_of(res);  // statuses answered before routing (400, 413, 408) carry one too
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string reason;
     if (GatedServer::current_request_timed_out()) {
       res.status = 408;
       reason = "request not received within --request-timeout-s " + std::to_string(options_.request_timeout_s) + " s";
+    } else if (res.status == 404 && !allowed_methods(req.path).empty()) {
+      res.status = 405;
+      res.set_header("Allow", allowed_methods(req.path));
+      reason = "method " + req.method + " not allowed for " + req.path + " (allowed: " + allowed_methods(req.path) + ")";
     } else if (res.status == 404) reason = "no route " + req.method + " " + req.path;
     else if (res.status == 413) reason = "body larger than --max-body-bytes (" + std::to_string(options_.max_body_bytes) + " bytes)";
     else reason = status_reason(res.status);
@@ -292,6 +429,7 @@ void HttpService::install_routes() {
     return httplib::Server::HandlerResponse::Handled;
   }));
   http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    request_id_of(res);
     std::string what = "internal error";
     try {
       if (ep) std::rethrow_exception(ep);
@@ -299,7 +437,7 @@ void HttpService::install_routes() {
       what = std::string("internal error: ") + e.what();
     } catch (...) {
     }
-    spdlog::error("{}", what);
+    spdlog::error("request {}: {}", request_id_of(res), what);
     send_error(res, 500, what);
   });
   // Counted before the response is written (the logger runs after it), so a client that reads /metrics right after
@@ -307,8 +445,11 @@ void HttpService::install_routes() {
   http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     m_->requests.add(1, "route=\"" + route_label(req.path) + "\",status=\"" + std::to_string(res.status) + "\"");
   });
+  // One line per request with its id; the probes (/health, /ready, /metrics) only at debug level.
   http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    spdlog::debug("{} {} -> {}", req.method, req.path, res.status);
+    const bool probe = req.path == "/health" || req.path == "/ready" || req.path == "/metrics";
+    spdlog::log(probe ? spdlog::level::debug : spdlog::level::info, "request {} {} {} -> {}",
+                res.get_header_value(kRequestIdHeader), req.method, req.path, res.status);
   });
 }
 

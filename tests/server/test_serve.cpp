@@ -110,6 +110,8 @@ TEST_F(Serve, RoutesAnswer) {
   EXPECT_EQ(model["tokenizer"]["vocab_size"], static_cast<int64_t>(words().size()) + 5);
   EXPECT_EQ(model["highlights"], true);
   EXPECT_EQ(model["pooling_layers"], 2);
+  EXPECT_EQ(model["file"], "tiny.pt");
+  EXPECT_EQ(r->body.find(dir_->path()), std::string::npos) << "a machine path in /v1/model: " << r->body;
 
   r = c.Post("/v1/summarize", R"({"document": "alpha bravo charlie delta echo", "beam": 2, "max_len_b": 8})",
              "application/json");
@@ -153,6 +155,94 @@ TEST_F(Serve, RoutesAnswer) {
 }
 
 // "return_highlights": true answers, per document, the same JSON as `pyramidion highlight --json`.
+// The API as serving users expect it: /openapi.json describes exactly the routes the server answers (each answers
+// its documented method; any other method gets 405 with Allow listing the documented ones), every documented field
+// of the summarize request is accepted, every response carries X-Request-Id (the client's own when given) and the
+// log names it, and /metrics has the queue and generation times.
+TEST_F(Serve, OpenApiDescribesTheRoutesAndEveryResponseHasARequestId) {
+  auto& s = server();
+  ASSERT_TRUE(s.running()) << s.stderr_text();
+  auto c = client(s.port());
+  auto r = c.Get("/openapi.json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  const json api = body_of(r);
+  EXPECT_EQ(api["openapi"].get<std::string>().rfind("3.", 0), 0u);
+  ASSERT_GE(api["paths"].size(), 7u) << api.dump();
+  const std::string doc = R"({"document": "alpha bravo charlie delta echo", "max_len_b": 4})";
+  for (const auto& [path, operations] : api["paths"].items()) {
+    std::string allow;
+    for (const auto& [method, operation] : operations.items()) {
+      ASSERT_TRUE(operation["summary"].is_string()) << path;
+      if (method == "get") {
+        r = c.Get(path.c_str());
+        allow += std::string(allow.empty() ? "" : ", ") + "GET, HEAD";
+      } else {
+        ASSERT_EQ(method, "post") << path;
+        r = c.Post(path.c_str(), doc, "application/json");
+        allow += std::string(allow.empty() ? "" : ", ") + "POST";
+      }
+      ASSERT_TRUE(r) << method << " " << path;
+      EXPECT_EQ(r->status, 200) << method << " " << path << ": " << r->body;
+    }
+    r = c.Delete(path.c_str());
+    ASSERT_TRUE(r) << path;
+    expect_error(r, 405, "method DELETE not allowed for " + path);
+    EXPECT_EQ(r->get_header_value("Allow"), allow) << path;
+  }
+  r = c.Post("/health", "{}", "application/json");
+  expect_error(r, 405, "allowed: GET, HEAD");
+  expect_error(c.Get("/v2/summarize"), 404, "no route GET /v2/summarize");
+
+  // Every documented request field is one the server accepts.
+  const json properties = api["components"]["schemas"]["SummarizeRequest"]["properties"];
+  ASSERT_GE(properties.size(), 10u);
+  for (const auto& [field, schema] : properties.items()) {
+    if (field == "document" || field == "documents") continue;
+    json body = {{"document", "alpha bravo charlie delta echo"}, {"max_len_b", 4}};
+    const std::string type = schema["type"];
+    body[field] = type == "boolean" ? json(false) : type == "integer" ? json(1) : json(1.0);
+    if (field == "max_len_b") body[field] = 4;
+    r = c.Post("/v1/summarize", body.dump(), "application/json");
+    ASSERT_TRUE(r) << field;
+    EXPECT_EQ(r->status, 200) << field << ": " << r->body;
+  }
+  r = c.Post("/v1/summarize", R"({"document": "alpha", "undocumented": 1})", "application/json");
+  expect_error(r, 400, "unknown field \"undocumented\"");
+
+  // Request ids: new and distinct when the client sends none, the client's own echoed, on errors too, in the log.
+  r = c.Get("/health");
+  const std::string first = r->get_header_value("X-Request-Id");
+  r = c.Get("/health");
+  const std::string second = r->get_header_value("X-Request-Id");
+  EXPECT_FALSE(first.empty());
+  EXPECT_NE(first, second);
+  r = c.Post("/v1/summarize", httplib::Headers{{"X-Request-Id", "trace-42.a"}}, doc, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("X-Request-Id"), "trace-42.a");
+  r = c.Get("/health", httplib::Headers{{"x-request-id", "probe-1"}});  // answered by the connection gate itself
+  EXPECT_EQ(r->get_header_value("X-Request-Id"), "probe-1");
+  r = c.Get("/nowhere", httplib::Headers{{"X-Request-Id", "lost-7"}});
+  EXPECT_EQ(r->get_header_value("X-Request-Id"), "lost-7");
+  r = c.Post("/v1/summarize", "{not json", "application/json");
+  EXPECT_FALSE(r->get_header_value("X-Request-Id").empty());
+  bool logged = false;
+  for (int i = 0; i < 100 && !logged; ++i) {  // the log line is written after the response
+    logged = s.stderr_text().find("request trace-42.a POST /v1/summarize -> 200") != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(logged) << s.stderr_text();
+
+  r = c.Get("/metrics");
+  ASSERT_TRUE(r);
+  for (const char* name : {"pyramidion_queue_duration_seconds_count", "pyramidion_generation_duration_seconds_count"}) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(r->body, m, std::regex(std::string(name) + " (\\d+)"))) << name << "\n" << r->body;
+    EXPECT_GE(std::stoi(m[1]), 1) << name;
+  }
+}
+
 TEST_F(Serve, HighlightsAreTheSameNumbersAsTheCommand) {
   auto& s = server();
   ASSERT_TRUE(s.running()) << s.stderr_text();
