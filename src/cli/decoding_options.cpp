@@ -1,5 +1,10 @@
 #include "decoding_options.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
 #include "command.h"
 
 namespace pyramidion::cli {
@@ -18,6 +23,20 @@ void check_decoding_options(const GenerationOptions& options) {
   } catch (const InvalidGenerationOption& e) {
     throw CommandError(decoding_flag(e.field) + " " + e.reason);
   }
+}
+
+void fit_length_to_model(GenerationOptions& options, const ModelConfig& model, bool max_len_b_given, bool strict) {
+  auto& search = options.search;
+  const int64_t cap = model.max_target_positions - 1;
+  if (!max_len_b_given) search.max_len_b = std::min<int64_t>(search.max_len_b, cap);
+  const double longest =
+      search.max_len_a * static_cast<double>(model.max_source_positions) + static_cast<double>(search.max_len_b);
+  if (longest <= static_cast<double>(cap)) return;
+  const std::string message = fmt::format(
+      "--max-len-a {} --max-len-b {} allow {:.0f} tokens but the model generates at most {} (max_target_positions - 1)",
+      search.max_len_a, search.max_len_b, longest, cap);
+  if (strict) throw CommandError(message);
+  spdlog::warn("{}; summaries are capped there", message);
 }
 
 void add_decoding_options(CLI::App& app, GenerationOptions& options) {

@@ -38,6 +38,7 @@ struct EvaluateOptions {
   bool json = false;
   int64_t chunk = 64;
   GenerationOptions generation;
+  bool max_len_b_given = false;  // otherwise the default is fitted to the model
   BootstrapOptions bootstrap;
 };
 
@@ -100,6 +101,8 @@ void run(const EvaluateOptions& o) {
                  static_cast<double>(sentences) / static_cast<double>(examples.size()));
   } else {
     const Summarizer summarizer = load_summarizer(o.model, o.loading);
+    GenerationOptions generation = o.generation;
+    fit_length_to_model(generation, summarizer.config(), o.max_len_b_given);
     system = o.model;
     ProgressOptions progress_options;
     progress_options.label = "evaluate";
@@ -110,7 +113,7 @@ void run(const EvaluateOptions& o) {
       const size_t end = std::min(examples.size(), start + static_cast<size_t>(o.chunk));
       std::vector<std::vector<std::string>> sources;
       for (size_t i = start; i < end; ++i) sources.push_back(examples[i].source_sentences);
-      const auto results = summarizer.summarize_sentences(sources, o.generation);
+      const auto results = summarizer.summarize_sentences(sources, generation);
       for (size_t i = start; i < end; ++i)
         if (!results[i - start].hypotheses.empty()) predictions[i] = results[i - start].hypotheses.front().text;
       progress.advance(static_cast<int64_t>(end - start));
@@ -168,7 +171,10 @@ PYRAMIDION_COMMAND("evaluate", [](CLI::App& app) {
   cmd->add_flag("--no-stem", o->no_stem, "no Porter stemming");
   cmd->add_flag("--json", o->json, "machine-readable output");
   add_decoding_options(*cmd, o->generation);
-  cmd->callback([o] { run(*o); });
+  cmd->callback([o, cmd] {
+    o->max_len_b_given = cmd->count("--max-len-b") > 0;
+    run(*o);
+  });
 });
 
 }  // namespace pyramidion::cli

@@ -36,6 +36,7 @@ struct HighlightCommandOptions {
   int64_t document_index = 0;
   SummarizerOptions loading;
   HighlightOptions highlight;
+  bool max_len_b_given = false;  // otherwise the default is fitted to the model
 };
 
 struct Document {
@@ -124,7 +125,8 @@ std::string describe_model(const Summarizer& summarizer) {
   std::string pooling;
   for (const auto& [layer, width] : c.pooling.schedule) pooling += (pooling.empty() ? "" : ", ") + fmt::format("{}: {}", layer, width);
   return fmt::format("{} \u00b7 d_model {}, {} encoder + {} decoder layers, pooling {{{}}}, up to {} source tokens",
-                     summarizer.path(), c.d_model, c.encoder_layers, c.decoder_layers, pooling, c.max_source_positions);
+                     std::filesystem::path(summarizer.path()).filename().string(),  // a page never shows a machine path
+                     c.d_model, c.encoder_layers, c.decoder_layers, pooling, c.max_source_positions);
 }
 
 void write_output(const std::string& path, const std::string& content, const std::string& what) {
@@ -157,9 +159,11 @@ void run(HighlightCommandOptions o) {
     if (!out.empty()) refuse_output_over_input(out, {o.input, o.model});
   const Document doc = read_document(o);  // before the model: a bad input fails at once
   const Summarizer summarizer = load_summarizer(o.model, o.loading);
+  HighlightOptions highlight = o.highlight;
+  fit_length_to_model(highlight.generation, summarizer.config(), o.max_len_b_given);
   DocumentHighlight h;
   try {
-    h = highlight_document(summarizer, doc.sentences, o.highlight);
+    h = highlight_document(summarizer, doc.sentences, highlight);
   } catch (const InvalidGenerationOption& e) {
     throw CommandError(decoding_flag(e.field) + " " + e.reason);
   } catch (const std::invalid_argument& e) {
@@ -204,7 +208,10 @@ PYRAMIDION_COMMAND("highlight", [](CLI::App& app) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   add_model_loading_options(*cmd, options->loading);
   add_decoding_options(*cmd, options->highlight.generation);
-  cmd->callback([options] { run(*options); });
+  cmd->callback([options, cmd] {
+    options->max_len_b_given = cmd->count("--max-len-b") > 0;
+    run(*options);
+  });
 });
 
 }  // namespace pyramidion::cli

@@ -38,6 +38,7 @@ struct SummarizeOptions {
   bool strict = false;
   int64_t chunk = 64;  // documents generated per chunk (output is written after each)
   GenerationOptions generation;
+  bool max_len_b_given = false;  // otherwise the default is fitted to the model
 };
 
 struct Document {
@@ -95,20 +96,8 @@ Document parse_line(const std::string& line, int64_t number, const SummarizeOpti
 void run(const SummarizeOptions& o) {
   refuse_output_over_input(o.output, {o.input, o.model});
   const Summarizer summarizer = load_summarizer(o.model, o.loading);
-  {
-    // Beam search stops at the decoder's position table: say so instead of silently cutting summaries short.
-    const auto& search = o.generation.search;
-    const int64_t cap = summarizer.config().max_target_positions - 1;
-    const double longest =
-        search.max_len_a * static_cast<double>(summarizer.config().max_source_positions) + static_cast<double>(search.max_len_b);
-    if (longest > static_cast<double>(cap)) {
-      const std::string message = fmt::format(
-          "--max-len-a {} --max-len-b {} allow {:.0f} tokens but the model generates at most {} (max_target_positions - 1)",
-          search.max_len_a, search.max_len_b, longest, cap);
-      if (o.strict) throw CommandError(message);
-      spdlog::warn("{}; summaries are capped there", message);
-    }
-  }
+  GenerationOptions generation = o.generation;
+  fit_length_to_model(generation, summarizer.config(), o.max_len_b_given, o.strict);
 
   std::ifstream file;
   std::istream* in = &std::cin;
@@ -159,7 +148,7 @@ void run(const SummarizeOptions& o) {
     if (docs.empty()) break;
     std::vector<std::vector<std::string>> sentences;
     for (const auto& d : docs) sentences.push_back(d.sentences);  // an empty list gets no summary
-    const auto results = summarizer.summarize_sentences(sentences, o.generation);
+    const auto results = summarizer.summarize_sentences(sentences, generation);
     std::vector<std::string> summaries(docs.size());
     for (size_t i = 0; i < docs.size(); ++i)
       if (!results[i].hypotheses.empty()) summaries[i] = results[i].hypotheses.front().text;
@@ -209,7 +198,10 @@ PYRAMIDION_COMMAND("summarize", [](CLI::App& app) {
       ->check(positive_number())->capture_default_str();
   cmd->add_flag("--strict", options->strict, "an empty or invalid input line is an error, not a warning");
   add_decoding_options(*cmd, options->generation);
-  cmd->callback([options] { run(*options); });
+  cmd->callback([options, cmd] {
+    options->max_len_b_given = cmd->count("--max-len-b") > 0;
+    run(*options);
+  });
 });
 
 }  // namespace pyramidion::cli

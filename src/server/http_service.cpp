@@ -145,6 +145,8 @@ json openapi_document(const std::string& model_name) {
   json response = {{"type", "object"},
                    {"properties",
                     {{"summaries", {{"type", "array"}, {"items", summary}}},
+                     {"warnings", {{"type", "array"}, {"items", {{"type", "string"}}},
+                                   {"description", "present when an option asks more than the model can do"}}},
                      {"model", {{"type", "string"}}},
                      {"elapsed_ms", {{"type", "number"}}}}}};
   json error = {{"type", "object"}, {"properties", {{"error", {{"type", "string"}}}}}, {"required", {"error"}}};
@@ -215,6 +217,8 @@ HttpService::HttpService(const Summarizer& summarizer, ServiceOptions options)
   defaults_.max_documents_per_batch = options_.batching.max_batch_documents;
   defaults_.max_source_tokens_per_batch = options_.source_tokens_per_batch;
   defaults_.max_source_length = options_.max_document_tokens;
+  // The default length fits the model (a tiny model writes 127 tokens at most, not fairseq's default 200).
+  defaults_.search.max_len_b = std::min<int64_t>(defaults_.search.max_len_b, summarizer_.config().max_target_positions - 1);
   validate(defaults_);
   queue_ = std::make_unique<BatchingQueue>(
       [this](const std::vector<std::string>& documents, const GenerationOptions& generation) {
@@ -405,6 +409,17 @@ void HttpService::install_routes() {
     }
     json body;
     body["summaries"] = std::move(summaries);
+    {
+      // A length the model cannot reach is answered with a warning, as the CLI warns on stderr.
+      const auto& search = request.generation.search;
+      const int64_t cap = summarizer_.config().max_target_positions - 1;
+      const double longest = search.max_len_a * static_cast<double>(summarizer_.config().max_source_positions) +
+                             static_cast<double>(search.max_len_b);
+      if (longest > static_cast<double>(cap))
+        body["warnings"] = {fmt::format("max_len_a {} and max_len_b {} allow {:.0f} tokens but the model generates at "
+                                        "most {} (max_target_positions - 1); summaries stop there",
+                                        search.max_len_a, search.max_len_b, longest, cap)};
+    }
     body["model"] = options_.model_name;
     body["elapsed_ms"] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     send_json(res, 200, body);

@@ -122,6 +122,25 @@ TEST_F(DemoCommand, EvaluateReportsRougeForTheModelAndTheLeadBaseline) {
   EXPECT_EQ(nlohmann::json::parse(r.output.substr(r.output.find('{')))["system"], "lead-3");
 }
 
+// The default --max-len-b fits the model (the demo model writes at most max_target_positions - 1 tokens): no
+// warning by default in any generating command; a length beyond the model's is announced by each of them.
+TEST_F(DemoCommand, EveryGeneratingCommandFitsTheDefaultLengthAndAnnouncesTheCap) {
+  ASSERT_EQ(result_.exit_code, 0) << result_.output;
+  const auto model = (dir_ / "model.pt").string(), data = (dir_ / "test.jsonl").string();
+  const std::vector<std::string> commands = {
+      "summarize -m '" + model + "' -i '" + data + "' -o /dev/null",
+      "evaluate -m '" + model + "' --data '" + data + "' --max-docs 2 --json",
+      "highlight -m '" + model + "' -i '" + data + "' --json /dev/null"};
+  for (const auto& command : commands) {
+    auto r = run_cli("--threads 1 " + command + " --beam 1");
+    ASSERT_EQ(r.exit_code, 0) << command << "\n" << r.output;
+    EXPECT_EQ(r.output.find("capped"), std::string::npos) << command << "\n" << r.output;
+    r = run_cli("--threads 1 " + command + " --beam 1 --max-len-b 1000");
+    ASSERT_EQ(r.exit_code, 0) << command << "\n" << r.output;
+    EXPECT_NE(r.output.find("but the model generates at most"), std::string::npos) << command << "\n" << r.output;
+  }
+}
+
 TEST(SummarizeCommand, BadInputsGiveOneLineErrors) {
   auto r = run_cli("summarize -m /nonexistent/model.pt -i /dev/null");
   EXPECT_NE(r.exit_code, 0);

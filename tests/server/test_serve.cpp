@@ -207,6 +207,15 @@ TEST_F(Serve, OpenApiDescribesTheRoutesAndEveryResponseHasARequestId) {
     ASSERT_TRUE(r) << field;
     EXPECT_EQ(r->status, 200) << field << ": " << r->body;
   }
+  // The default length fits the model; a longer one is answered with a warning.
+  r = c.Post("/v1/summarize", R"({"document": "alpha bravo"})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(body_of(r).contains("warnings")) << r->body;
+  r = c.Post("/v1/summarize", R"({"document": "alpha bravo", "max_len_b": 1000})", "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(body_of(r)["warnings"][0].get<std::string>().find("the model generates at most 31"), std::string::npos)
+      << r->body;
   r = c.Post("/v1/summarize", R"({"document": "alpha", "undocumented": 1})", "application/json");
   expect_error(r, 400, "unknown field \"undocumented\"");
 
