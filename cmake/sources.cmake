@@ -30,6 +30,7 @@ set(PYRAMIDION_DATA_SOURCES
   src/data/binary_dataset_writer.cpp
   src/data/dataset_directory.cpp
   src/data/jsonl_readers.cpp
+  src/data/decompressing_file.cpp
   src/data/line_source.cpp
   src/data/prepare.cpp
   src/data/readers.cpp

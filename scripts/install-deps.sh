@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages pyramidion needs. Idempotent: skips what is already installed.
 set -euo pipefail
+# What building and running pyramidion needs (the demo, the library, every command).
 PACKAGES=(
   build-essential cmake ninja-build ccache clang
   libtorch-dev libopenblas0-openmp
-  libsentencepiece-dev sentencepiece
+  libsentencepiece-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libcpp-httplib-dev libgtest-dev libbenchmark-dev libgloo-dev
-  chromium
+  libcpp-httplib-dev libgloo-dev liblzma-dev zlib1g-dev
 )
-# --bench: also Debian's PyTorch (same LibTorch 1.13) for the plain-PyTorch side of bench/compare_reference.py.
-if [ "${1:-}" = "--bench" ]; then PACKAGES+=(python3-torch python3-yaml); fi
-# The browser tests need node + npm: a machine with its own (e.g. nodesource) npm keeps it; else Debian's.
-if ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
+for option in "$@"; do
+  case "$option" in
+    # --tests: what the test suites need besides (GoogleTest, Google Benchmark, spm_train for the tokenizer
+    # tests, headless Chromium and node/npm for the page tests: a machine with its own npm keeps it).
+    --tests)
+      PACKAGES+=(libgtest-dev libbenchmark-dev sentencepiece chromium)
+      if ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
+      ;;
+    # --bench: Debian's PyTorch (same LibTorch 1.13) for the plain-PyTorch side of bench/compare_reference.py.
+    --bench) PACKAGES+=(python3-torch python3-yaml) ;;
+    *) echo "install-deps: unknown option $option (--tests, --bench)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

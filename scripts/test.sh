@@ -2,7 +2,7 @@
 # The test command: installs what is missing, builds, runs every test suite under ctest.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$root/scripts/install-deps.sh"
-bash "$root/scripts/build.sh"
+bash "$root/scripts/install-deps.sh" --tests
+bash "$root/scripts/build.sh" -DPYRAMIDION_BUILD_TESTS=ON
 cd "${BUILD_DIR:-$root/build}"
 ctest --output-on-failure --timeout 1200 "$@"

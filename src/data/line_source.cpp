@@ -1,7 +1,5 @@
 #include "line_source.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -16,26 +14,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string shell_quote(const std::string& s) {
-  std::string quoted = "'";
-  for (char c : s) quoted += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-bool program_exists(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    std::string dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return false;
-}
-
 }  // namespace
 
 bool is_compressed_path(const std::string& path) { return ends_with(path, ".xz") || ends_with(path, ".gz"); }
@@ -47,36 +25,23 @@ std::string strip_compression_suffix(const std::string& path) {
 LineSource::LineSource(const std::string& path) : path_(path) {
   if (!std::filesystem::exists(path)) throw std::runtime_error("cannot open " + path + ": no such file");
   if (is_compressed_path(path)) {
-    std::string program = ends_with(path, ".xz") ? "xz" : "gzip";
-    if (!program_exists(program))
-      throw std::runtime_error("cannot read " + path + ": `" + program + "` is not installed");
-    std::string command = program + " -dc " + shell_quote(path);
-    file_ = ::popen(command.c_str(), "r");
-    piped_ = true;
+    decompressing_ = std::make_unique<DecompressingFile>(path);
+    file_ = decompressing_->stream();
   } else {
     file_ = std::fopen(path.c_str(), "rb");
+    if (file_ == nullptr) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
   }
-  if (file_ == nullptr) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
 }
 
 LineSource::~LineSource() {
-  if (file_ != nullptr) {
-    if (piped_) ::pclose(file_);  // early close: the decompressor may die of SIGPIPE, which is fine
-    else std::fclose(file_);
-  }
+  close();
   std::free(buffer_);
 }
 
 void LineSource::close() {
-  std::FILE* file = file_;
+  if (file_ != nullptr && !decompressing_) std::fclose(file_);
   file_ = nullptr;
-  if (!piped_) {
-    std::fclose(file);
-    return;
-  }
-  int status = ::pclose(file);
-  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error("cannot read " + path_ + ": the decompressor failed (corrupt or truncated file?)");
+  decompressing_.reset();
 }
 
 bool LineSource::next(std::string& line) {
@@ -90,10 +55,9 @@ bool LineSource::next(std::string& line) {
     const bool end = std::feof(file_) != 0 && std::ferror(file_) == 0;
     const std::string where = path_ + ":" + std::to_string(line_number_ + 1) + ": ";
     if (!end) {
-      std::FILE* file = file_;
-      file_ = nullptr;
-      if (piped_) ::pclose(file);
-      else std::fclose(file);
+      const std::string archive = decompressing_ ? decompressing_->error() : std::string();
+      close();
+      if (!archive.empty()) throw std::runtime_error(where + archive);
       if (error == ENOMEM || error == EOVERFLOW)
         throw std::runtime_error(where + "line too long (" + std::to_string(capacity_) +
                                  " bytes read, more than memory allows)");

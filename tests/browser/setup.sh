@@ -9,11 +9,11 @@ fi
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dest="$1/browser"
 if ! command -v chromium >/dev/null; then
-  echo "browser tests: chromium not found (install it with scripts/install-deps.sh)" >&2
+  echo "browser tests: chromium not found (install it with scripts/install-deps.sh --tests)" >&2
   exit 1
 fi
 if ! command -v npm >/dev/null; then
-  echo "browser tests: npm not found (install it with scripts/install-deps.sh)" >&2
+  echo "browser tests: npm not found (install it with scripts/install-deps.sh --tests)" >&2
   exit 1
 fi
 mkdir -p "$dest"

@@ -1,6 +1,6 @@
 #pragma once
 // Streaming readers of summarization corpora: Cohan et al. arXiv/PubMed JSONL, generic JSONL, TSV, and
-// a pair of plain-text files. Files ending in .xz (or .gz) are read through `xz -dc` (`gzip -dc`).
+// a pair of plain-text files. Files ending in .xz (or .gz) are decompressed in-process (liblzma, zlib).
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
