@@ -25,6 +25,8 @@ const std::string& highlight_view_css() {
 .hl-s.hl-focus { outline: 3px solid #e4572e; }
 .hl-side { position: sticky; top: 3.5rem; align-self: start; max-height: calc(100vh - 4rem); overflow: auto; }
 .hl-summary { background: #f4f6f8; border-left: 4px solid #4a7; padding: .6rem .8rem; }
+/* Long unbroken tokens (URLs, sequences, <dig> runs) wrap instead of widening the panels. */
+.hl-summary, .hl-doc, .hl-links, .hl-ranking { overflow-wrap: anywhere; }
 .hl-sw { cursor: pointer; border-bottom: 1px dotted #888; }
 .hl-sw.hl-active { background: #e4572e; color: #fff; }
 .hl-sw.hl-copied { background: #d7ecd9; }

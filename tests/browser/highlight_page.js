@@ -75,6 +75,17 @@ const overall = setTimeout(() => {
     if (expected[0] !== expected[1]) throw new Error(`the most kept word is ${expected[0]}, not ${expected[1]}`);
     await page.screenshot({ path: path.join(artifacts, "highlight-page-layer0.png"), fullPage: true });
 
+    // A long unbroken token wraps inside its panel (never widens it past the page).
+    const overflow = await page.evaluate(() => {
+      const word = document.querySelector(".hl-sw");
+      word.textContent = "x".repeat(400) + " ";
+      const doc = document.querySelector(".hl-doc .hl-w");
+      doc.textContent = "y".repeat(400) + " ";
+      const panels = [".hl-summary", ".hl-doc"].map((q) => document.querySelector(q));
+      return panels.map((p) => p.scrollWidth - p.clientWidth).concat(document.documentElement.scrollWidth - window.innerWidth);
+    });
+    if (overflow.some((extra) => extra > 1)) throw new Error(`a long token overflows: ${overflow} px (summary, document, page)`);
+
     // A summary word click marks the source sentences it drew on.
     await page.click(".hl-sw");
     const linked = await page.$$eval(".hl-s.hl-linked", (e) => e.length);

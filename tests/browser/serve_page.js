@@ -34,9 +34,24 @@ const overall = setTimeout(() => {
     page.on("request", (request) => {
       if (!request.url().startsWith(origin) && !request.url().startsWith("data:")) foreign.push(request.url());
     });
-    await page.setViewport({ width: 1000, height: 800 });
+    await page.setViewport({ width: 1280, height: 800 });
     await page.goto(url, { waitUntil: "load", timeout: WAIT_MS });
     await page.waitForFunction(() => !document.getElementById("model").textContent.includes("loading"), { timeout: WAIT_MS });
+    // Every numeric decoding option of the API (/openapi.json) has its input on the page.
+    await page.waitForSelector("#options[data-ready='1']", { timeout: WAIT_MS });
+    const offered = await page.$$eval("#options input", (inputs) => inputs.map((i) => i.dataset.field).sort());
+    const documented = await page.evaluate(async () => {
+      const api = await (await fetch("/openapi.json")).json();
+      return Object.entries(api.components.schemas.SummarizeRequest.properties)
+        .filter(([, s]) => s.type === "integer" || s.type === "number").map(([n]) => n).sort();
+    });
+    if (offered.join() !== documented.join() || offered.length < 7)
+      throw new Error(`the page offers ${offered} but the API documents ${documented}`);
+    await page.click("#decoding summary");
+    await page.type("#option-lenpen", "0.5");
+    await page.type("#option-no_repeat_ngram_size", "2");
+    let sent = null;
+    page.on("request", (request) => { if (request.url().endsWith("/v1/summarize")) sent = JSON.parse(request.postData()); });
     const document_text = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike";
     await page.type("#document", document_text);
     await page.click("#submit");
@@ -52,7 +67,27 @@ const overall = setTimeout(() => {
     const layers = await page.$$eval("#highlight .hl-layer option", (o) => o.length);
     if (shaded !== 13) throw new Error(`the highlight view shades ${shaded} words (expected the document's 13)`);
     if (legend !== 1 || layers !== 2) throw new Error(`highlight view: ${legend} legends, ${layers} layer options`);
+    // The options went out as typed; empty ones were left to the server.
+    if (!sent || sent.lenpen !== 0.5 || sent.no_repeat_ngram_size !== 2 || sent.beam !== 4 || "max_len_a" in sent)
+      throw new Error(`the request sent ${JSON.stringify(sent)}`);
+    // The summary is shown once: in the highlight view's panel, the plain box hidden; both columns have room.
+    const layout = await page.evaluate(() => ({
+      plainVisible: document.getElementById("summary-section").offsetParent !== null,
+      panel: document.querySelector("#highlight .hl-summary").innerText.trim(),
+      plain: document.getElementById("summary").textContent.trim(),
+      doc: document.querySelector("#highlight .hl-doc").clientWidth,
+      side: document.querySelector("#highlight .hl-side").clientWidth,
+    }));
+    if (layout.plainVisible) throw new Error("the summary is shown twice (plain box and highlight panel)");
+    if (!layout.panel || layout.panel.replace(/\s+/g, " ") !== layout.plain.replace(/\s+/g, " "))
+      throw new Error(`the highlight panel shows "${layout.panel}", the summary is "${layout.plain}"`);
+    if (layout.doc < 550 || layout.side < 320) throw new Error(`cramped columns: document ${layout.doc} px, summary ${layout.side} px`);
     await page.screenshot({ path: path.join(artifacts, "serve-page.png"), fullPage: true });
+    // Without the highlight view the plain summary box shows it.
+    await page.click("#highlights");
+    await page.click("#submit");
+    await page.waitForFunction(() => document.getElementById("summary-section").offsetParent !== null &&
+                               document.getElementById("highlight-section").hidden, { timeout: WAIT_MS });
     if (error) throw new Error(`the page shows an error: ${error}`);
     if (!summary.trim()) throw new Error("the summary is empty");
     if (!/\d+ tokens, source 14 tokens/.test(details)) throw new Error(`unexpected details: ${details}`);
