@@ -159,7 +159,8 @@ PYRAMIDION_COMMAND("evaluate", [](CLI::App& app) {
   cmd->add_option("-m,--model", o->model, "model file");
   cmd->add_option("--baseline", o->baseline, "lead-N: score the first N source sentences instead of a model; lead-oracle: per document the fewest first "
                   "sentences whose words reach the reference's");
-  cmd->add_option("--data", o->data, "test file: arXiv/PubMed JSONL, JSONL, TSV or text pair")->required();
+  // -i/--input as every command that reads documents; --data kept as the earlier name.
+  cmd->add_option("-i,--input,--data", o->data, "test file: arXiv/PubMed JSONL, JSONL, TSV or text pair")->required();
   cmd->add_option("--format", o->format, "auto, cohan, jsonl, tsv, text-pair")->capture_default_str();
   cmd->add_option("--source-field", o->source_field, "JSONL source field")->capture_default_str();
   cmd->add_option("--target-field", o->target_field, "JSONL target field")->capture_default_str();

@@ -89,7 +89,8 @@ std::vector<std::string> read_summaries(const std::string& path) {
 }
 
 ordered_json score_json(const RougeScore& score) {
-  return ordered_json{{"p", score.precision}, {"r", score.recall}, {"f", score.fmeasure}};
+  // rouge_score's names, as in the summary JSON (one name per quantity everywhere).
+  return ordered_json{{"precision", score.precision}, {"recall", score.recall}, {"fmeasure", score.fmeasure}};
 }
 
 }  // namespace

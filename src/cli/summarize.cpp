@@ -109,9 +109,12 @@ void run(const SummarizeOptions& o) {
     in = &file;
   }
   const std::string input_name = o.input == "-" ? "stdin" : o.input;
-  const bool jsonl_out = o.output_format == "jsonl" ||
-                         (o.output_format == "auto" && (o.output == "-" ? o.input_format != "text" : o.output.size() >= 6 &&
-                                                                          o.output.substr(o.output.size() - 6) == ".jsonl"));
+  // --output-format auto: a .jsonl output file gets JSONL; on stdout the output follows the input (JSONL for
+  // JSONL input, one summary a line for plain text), decided from the first line when the input format is auto.
+  std::optional<bool> jsonl_out;
+  if (o.output_format != "auto") jsonl_out = o.output_format == "jsonl";
+  else if (o.output != "-") jsonl_out = o.output.size() >= 6 && o.output.substr(o.output.size() - 6) == ".jsonl";
+  else if (o.input_format != "auto") jsonl_out = o.input_format == "jsonl";
   std::unique_ptr<AtomicFileWriter> writer;
   std::ostream* out = &std::cout;
   if (o.output != "-") {
@@ -143,6 +146,7 @@ void run(const SummarizeOptions& o) {
     std::vector<Document> docs;
     while (static_cast<int64_t>(docs.size()) < o.chunk && (more = lines.next(line))) {
       if (lines.line_number() == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte order mark
+      if (!jsonl_out) jsonl_out = !line.empty() && line[0] == '{';
       docs.push_back(parse_line(line, lines.line_number(), o, input_name));
     }
     if (docs.empty()) break;
@@ -154,7 +158,7 @@ void run(const SummarizeOptions& o) {
       if (!results[i].hypotheses.empty()) summaries[i] = results[i].hypotheses.front().text;
     for (size_t i = 0; i < docs.size(); ++i) {
       if (docs[i].sentences.empty()) ++empty;
-      if (jsonl_out) {
+      if (*jsonl_out) {
         nlohmann::ordered_json record;
         record["id"] = docs[i].id;
         record["summary"] = summaries[i];
@@ -187,7 +191,7 @@ PYRAMIDION_COMMAND("summarize", [](CLI::App& app) {
   cmd->add_option("-o,--output", options->output, "output file (written atomically); - = stdout")->capture_default_str();
   cmd->add_option("--input-format", options->input_format, "auto, jsonl, text")
       ->check(CLI::IsMember({"auto", "jsonl", "text"}))->capture_default_str();
-  cmd->add_option("--output-format", options->output_format, "auto (jsonl for .jsonl files and JSONL input), jsonl, text")
+  cmd->add_option("--output-format", options->output_format, "auto (a .jsonl file: jsonl; stdout: as the input, jsonl for JSONL input and text for plain text), jsonl, text")
       ->check(CLI::IsMember({"auto", "jsonl", "text"}))->capture_default_str();
   cmd->add_option("--text-field", options->text_field, "JSONL field holding the document (string or list of sentences)")
       ->capture_default_str();

@@ -113,10 +113,12 @@ void TrainingLog::validation(const ValidationResult& result, const TrainingState
                           100 * result.rouge.rouge2.fmeasure, 100 * result.rouge.rougeL.fmeasure,
                           100 * result.rouge.rougeLsum.fmeasure, result.rouge_documents);
     if (result.provenance_entropy) rouge += fmt::format(" | slot entropy {:.3f}", *result.provenance_entropy);
-    spdlog::info("valid | epoch {} | update {} | loss {:.4f} | nll {:.4f} | ppl {:.2f}{} | best {} {:.4f} (update {}){} | {:.1f} s",
+    // ROUGE in one unit on the line: percent, as R1/R2/RL above (metrics.jsonl keeps fractions throughout).
+    const bool percent = options_.best_metric != ValidationMetric::loss;
+    const std::string best = percent ? fmt::format("{:.2f}", 100 * state.best_metric) : fmt::format("{:.4f}", state.best_metric);
+    spdlog::info("valid | epoch {} | update {} | loss {:.4f} | nll {:.4f} | ppl {:.2f}{} | best {} {} (update {}){} | {:.1f} s",
                  state.epoch, result.update, result.loss, result.nll_loss, result.perplexity, rouge,
-                 name_of(options_.best_metric), state.best_metric, state.best_update, improved ? " new best" : "",
-                 result.seconds);
+                 name_of(options_.best_metric), best, state.best_update, improved ? " new best" : "", result.seconds);
   }
 }
 

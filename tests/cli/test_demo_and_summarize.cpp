@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -15,6 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::run_cli;
+using testing::run_shell;
 
 class DemoCommand : public ::testing::Test {
  protected:
@@ -129,7 +131,7 @@ TEST_F(DemoCommand, EveryGeneratingCommandFitsTheDefaultLengthAndAnnouncesTheCap
   const auto model = (dir_ / "model.pt").string(), data = (dir_ / "test.jsonl").string();
   const std::vector<std::string> commands = {
       "summarize -m '" + model + "' -i '" + data + "' -o /dev/null",
-      "evaluate -m '" + model + "' --data '" + data + "' --max-docs 2 --json",
+      "evaluate -m '" + model + "' -i '" + data + "' --max-docs 2 --json",  // -i as everywhere
       "highlight -m '" + model + "' -i '" + data + "' --json /dev/null"};
   for (const auto& command : commands) {
     auto r = run_cli("--threads 1 " + command + " --beam 1");
@@ -139,6 +141,18 @@ TEST_F(DemoCommand, EveryGeneratingCommandFitsTheDefaultLengthAndAnnouncesTheCap
     ASSERT_EQ(r.exit_code, 0) << command << "\n" << r.output;
     EXPECT_NE(r.output.find("but the model generates at most"), std::string::npos) << command << "\n" << r.output;
   }
+  // On stdout the output follows the input: plain text in, one summary a line out (JSONL for JSONL input).
+  const auto text = (dir_ / "plain.txt").string();
+  std::ofstream(text) << "finding xaze xujo . bavo keti .\nnote zoju . finding xewu qequ .\n";
+  auto r = run_shell("'" + (testing::binary_dir() / "pyramidion").string() + "' --threads 1 summarize -m '" + model +
+                     "' -i '" + text + "' --max-len-b 6 2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 2) << r.output;
+  EXPECT_EQ(r.output.find('{'), std::string::npos) << r.output;
+  r = run_shell("'" + (testing::binary_dir() / "pyramidion").string() + "' --threads 1 summarize -m '" + model +
+                "' -i '" + data + "' --max-len-b 6 2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("{\"id\":", 0), 0u) << r.output;
 }
 
 TEST(SummarizeCommand, BadInputsGiveOneLineErrors) {

@@ -64,12 +64,12 @@ TEST_F(RougeCommand, WritesPerExampleScoresAndCorpusJson) {
   EXPECT_EQ(rows[0]["id"], "same");
   EXPECT_EQ(rows[0]["source"], "x");
   EXPECT_FALSE(rows[0].contains("target"));
-  EXPECT_EQ(rows[0]["rougeLsum"]["f"].get<double>(), 1.0);
+  EXPECT_EQ(rows[0]["rougeLsum"]["fmeasure"].get<double>(), 1.0);
   EXPECT_EQ(rows[1]["id"], 7);
   EXPECT_EQ(rows[1]["extra"], nlohmann::ordered_json::array({1}));
-  EXPECT_DOUBLE_EQ(rows[1]["rougeL"]["p"].get<double>(), 0.75);
-  EXPECT_DOUBLE_EQ(rows[1]["rougeL"]["r"].get<double>(), 0.6);
-  EXPECT_EQ(rows[1]["rouge2"]["f"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(rows[1]["rougeL"]["precision"].get<double>(), 0.75);
+  EXPECT_DOUBLE_EQ(rows[1]["rougeL"]["recall"].get<double>(), 0.6);
+  EXPECT_EQ(rows[1]["rouge2"]["fmeasure"].get<double>(), 0.0);
   // Copied fields first, in input order, then the four metrics.
   std::vector<std::string> keys;
   for (const auto& item : rows[1].items()) keys.push_back(item.key());
