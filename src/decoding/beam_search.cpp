@@ -308,6 +308,7 @@ std::vector<std::vector<Hypothesis>> BeamSearch::greedy(IncrementalDecoder& deco
       row.tokens.push_back(token);
       row.positional_scores.push_back(token_score);
       row.score = total;
+      if (options_.on_token) options_.on_token(active[r], token);
       if (step >= doc.max_len) {
         doc.done = true;
         continue;

@@ -5,6 +5,7 @@ namespace pyramidion::server {
 bool same_generation(const GenerationOptions& a, const GenerationOptions& b) {
   const auto& x = a.search;
   const auto& y = b.search;
+  if (x.on_token || y.on_token) return false;  // a streaming request's tokens are its own: it runs alone
   return x.beam == y.beam && x.lenpen == y.lenpen && x.min_len == y.min_len && x.max_len_a == y.max_len_a &&
          x.max_len_b == y.max_len_b && x.no_repeat_ngram_size == y.no_repeat_ngram_size && x.nbest == y.nbest &&
          x.unk_penalty == y.unk_penalty && a.max_source_tokens_per_batch == b.max_source_tokens_per_batch &&
@@ -73,15 +74,18 @@ std::vector<BatchingQueue::Pending> BatchingQueue::take_batch(std::unique_lock<s
   collecting_ = true;
   const auto wait_until = pending_.front().enqueued + std::chrono::milliseconds(options_.max_wait_ms);
   const GenerationOptions options = pending_.front().options;
+  // A streaming request (a token hook) runs alone and at once: no other request shares its tokens.
+  const bool alone = static_cast<bool>(options.search.on_token);
   // Only this worker removes requests while collecting_, so the oldest stays at the front.
-  while (!closing_ && matching_documents(options) < options_.max_batch_documents && Clock::now() < wait_until)
+  while (!alone && !closing_ && matching_documents(options) < options_.max_batch_documents && Clock::now() < wait_until)
     changed_.wait_until(lock, wait_until);
   std::vector<Pending> batch;
   int64_t documents = 0;
   for (auto it = pending_.begin(); it != pending_.end();) {
     const auto count = static_cast<int64_t>(it->documents.size());
     const bool fits = batch.empty() || documents + count <= options_.max_batch_documents;
-    if (same_generation(it->options, options) && fits) {
+    // The oldest (the first visited) is always taken; later ones when they decode the same way.
+    if ((batch.empty() || same_generation(it->options, options)) && fits) {
       documents += count;
       queued_documents_ -= count;
       batch.push_back(std::move(*it));

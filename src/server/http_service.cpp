@@ -11,6 +11,9 @@
 #include <cctype>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
+#include <future>
+#include <condition_variable>
 #include <string>
 #include <vector>
 
@@ -95,6 +98,28 @@ std::string request_id_of(httplib::Response& res) {
 // The JSON schema of one decoding option of POST /v1/summarize.
 json option_schema(const char* type, const char* description) { return json{{"type", type}, {"description", description}}; }
 
+// A length the model cannot reach is answered with a warning, as the CLI warns on stderr ("" when it fits).
+std::string length_warning(const BeamSearchOptions& search, const ModelConfig& model) {
+  const int64_t cap = model.max_target_positions - 1;
+  const double longest =
+      search.max_len_a * static_cast<double>(model.max_source_positions) + static_cast<double>(search.max_len_b);
+  if (longest <= static_cast<double>(cap)) return "";
+  return fmt::format("max_len_a {} and max_len_b {} allow {:.0f} tokens but the model generates at most {} "
+                     "(max_target_positions - 1); summaries stop there",
+                     search.max_len_a, search.max_len_b, longest, cap);
+}
+
+// The tokens a streaming generation has chosen so far (written by the generation worker, read by the HTTP thread).
+struct TokenStream {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<int64_t> tokens;
+};
+
+std::string sse_event(const std::string& event, const json& data) {
+  return "event: " + event + "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
 json openapi_document(const std::string& model_name) {
   json paths = json::object();
   for (const auto& route : routes()) {
@@ -133,6 +158,9 @@ json openapi_document(const std::string& model_name) {
       {"no_repeat_ngram_size", option_schema("integer", "never repeat an n-gram of this size (0 = off)")},
       {"unk_penalty", option_schema("number", "added to the unknown token's log-probability")},
       {"return_highlights", option_schema("boolean", "also answer what the poolers kept (docs/highlight.md)")},
+      {"stream", option_schema("boolean", "answer as server-sent events (text/event-stream): an event \"token\" "
+                                          "{index, token, text so far} per generated token, then \"summary\" with "
+                                          "the whole answer; one document, beam 1")},
   };
   json summary = {{"type", "object"},
                   {"properties",
@@ -343,6 +371,7 @@ void HttpService::install_routes() {
     }
     const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.timeout_s));
     const auto cancelled = std::make_shared<std::atomic<bool>>(false);
+    if (request.stream) return stream_summary(request, res, deadline, cancelled);
     std::future<std::vector<DocumentSummary>> future;
     try {
       future = queue_->submit(request.documents, request.generation, deadline, cancelled);
@@ -384,13 +413,7 @@ void HttpService::install_routes() {
     json summaries = json::array();
     for (size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
-      json item;
-      const bool has = !r.hypotheses.empty();
-      item["summary"] = has ? r.hypotheses.front().text : "";
-      item["score"] = has ? r.hypotheses.front().score : 0.0;
-      item["tokens"] = has ? static_cast<int64_t>(r.hypotheses.front().tokens.size()) : 0;
-      item["source_tokens"] = r.source_tokens;
-      item["truncated"] = r.truncated;
+      json item = summary_item(r);
       if (request.return_highlights) {
         try {
           HighlightOptions highlight;
@@ -402,24 +425,11 @@ void HttpService::install_routes() {
         }
       }
       summaries.push_back(std::move(item));
-      m_->documents.add(1);
-      if (r.truncated) m_->truncated.add(1);
-      m_->source_tokens.add(static_cast<double>(r.source_tokens));
-      m_->summary_tokens.add(has ? static_cast<double>(r.hypotheses.front().tokens.size()) : 0);
     }
     json body;
     body["summaries"] = std::move(summaries);
-    {
-      // A length the model cannot reach is answered with a warning, as the CLI warns on stderr.
-      const auto& search = request.generation.search;
-      const int64_t cap = summarizer_.config().max_target_positions - 1;
-      const double longest = search.max_len_a * static_cast<double>(summarizer_.config().max_source_positions) +
-                             static_cast<double>(search.max_len_b);
-      if (longest > static_cast<double>(cap))
-        body["warnings"] = {fmt::format("max_len_a {} and max_len_b {} allow {:.0f} tokens but the model generates at "
-                                        "most {} (max_target_positions - 1); summaries stop there",
-                                        search.max_len_a, search.max_len_b, longest, cap)};
-    }
+    const std::string warning = length_warning(request.generation.search, summarizer_.config());
+    if (!warning.empty()) body["warnings"] = {warning};
     body["model"] = options_.model_name;
     body["elapsed_ms"] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     send_json(res, 200, body);
@@ -466,6 +476,98 @@ void HttpService::install_routes() {
     spdlog::log(probe ? spdlog::level::debug : spdlog::level::info, "request {} {} {} -> {}",
                 res.get_header_value(kRequestIdHeader), req.method, req.path, res.status);
   });
+}
+
+json HttpService::summary_item(const DocumentSummary& r) {
+  json item;
+  const bool has = !r.hypotheses.empty();
+  item["summary"] = has ? r.hypotheses.front().text : "";
+  item["score"] = has ? r.hypotheses.front().score : 0.0;
+  item["tokens"] = has ? static_cast<int64_t>(r.hypotheses.front().tokens.size()) : 0;
+  item["source_tokens"] = r.source_tokens;
+  item["truncated"] = r.truncated;
+  m_->documents.add(1);
+  if (r.truncated) m_->truncated.add(1);
+  m_->source_tokens.add(static_cast<double>(r.source_tokens));
+  m_->summary_tokens.add(has ? static_cast<double>(r.hypotheses.front().tokens.size()) : 0);
+  return item;
+}
+
+void HttpService::stream_summary(SummarizeRequest& request, httplib::Response& res, Clock::time_point deadline,
+                                 const std::shared_ptr<std::atomic<bool>>& cancelled) {
+  const auto start = Clock::now();
+  auto stream = std::make_shared<TokenStream>();
+  request.generation.search.on_token = [stream](int64_t, int64_t token) {
+    {
+      std::lock_guard<std::mutex> lock(stream->mutex);
+      stream->tokens.push_back(token);
+    }
+    stream->changed.notify_all();
+  };
+  std::shared_future<std::vector<DocumentSummary>> future;
+  try {
+    future = queue_->submit(request.documents, request.generation, deadline, cancelled).share();
+  } catch (const QueueFull& e) {
+    res.set_header("Retry-After", "1");
+    return send_error(res, 503, e.what());
+  } catch (const QueueClosed& e) {
+    res.set_header("Retry-After", "1");
+    return send_error(res, 503, e.what());
+  }
+  const std::string warning = length_warning(request.generation.search, summarizer_.config());
+  const std::string id = request_id_of(res);
+  res.set_header("Cache-Control", "no-cache");
+  size_t sent = 0;
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [this, stream, future, deadline, cancelled, sent, warning, id, start](size_t, httplib::DataSink& sink) mutable {
+        std::vector<int64_t> tokens;
+        bool finished = false;
+        {
+          std::unique_lock<std::mutex> lock(stream->mutex);
+          stream->changed.wait_for(lock, std::chrono::milliseconds(50), [&] { return stream->tokens.size() > sent; });
+          // Ready is read before the tokens: a generation that has finished has chosen all of them already.
+          finished = future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+          tokens = stream->tokens;
+        }
+        auto write = [&](const std::string& event, const json& data) {
+          const std::string text = sse_event(event, data);
+          return sink.write(text.data(), text.size());
+        };
+        for (; sent < tokens.size(); ++sent) {
+          const std::vector<int64_t> prefix(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(sent + 1));
+          const json event = {{"index", sent}, {"token", tokens[sent]}, {"text", summarizer_.tokenizer().decode(prefix)}};
+          if (!write("token", event)) {  // the client left: stop generating for it
+            *cancelled = true;
+            m_->cancelled_requests.add(1, "reason=\"client_gone\"");
+            spdlog::info("request {}: client left during its stream; generation cancelled", id);
+            return false;
+          }
+        }
+        if (finished) {
+          json body;
+          try {
+            const auto results = future.get();
+            body["summaries"] = json::array({summary_item(results.at(0))});
+            if (!warning.empty()) body["warnings"] = {warning};
+            body["model"] = options_.model_name;
+            body["elapsed_ms"] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+            write("summary", body);
+          } catch (const std::exception& e) {
+            spdlog::error("request {}: streamed summarize failed: {}", id, e.what());
+            write("error", json{{"error", std::string("generation failed: ") + e.what()}});
+          }
+          sink.done();
+          return true;
+        }
+        if (Clock::now() >= deadline) {
+          *cancelled = true;
+          m_->cancelled_requests.add(1, "reason=\"deadline\"");
+          write("error", json{{"error", "no answer within --timeout-s " + std::to_string(options_.timeout_s) + " s"}});
+          sink.done();
+        }
+        return true;
+      });
 }
 
 int HttpService::bind() {

@@ -1,7 +1,10 @@
 #pragma once
 // The HTTP summarization service over one loaded Summarizer: routes, limits, error statuses, metrics,
 // batching (server/batching_queue.h) and graceful stop. Loopback by default. See docs/serving.md.
+#include <nlohmann/json_fwd.hpp>
+
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -10,6 +13,10 @@
 #include "server/batching_queue.h"
 #include "server/metrics_registry.h"
 #include "server/summarize_request.h"
+
+namespace httplib {
+struct Response;
+}
 
 namespace pyramidion::server {
 
@@ -50,6 +57,11 @@ class HttpService {
 
  private:
   void install_routes();
+  // A summary's JSON item (summary, score, tokens, source_tokens, truncated), counted in the metrics.
+  nlohmann::json summary_item(const DocumentSummary& summary);
+  // "stream": true: queues the request with a token hook and answers as server-sent events (token ..., summary).
+  void stream_summary(SummarizeRequest& request, httplib::Response& res, std::chrono::steady_clock::time_point deadline,
+                      const std::shared_ptr<std::atomic<bool>>& cancelled);
   struct Metrics;
   const Summarizer& summarizer_;
   ServiceOptions options_;

@@ -80,6 +80,9 @@ SummarizeRequest parse_summarize_request(const std::string& body, const Generati
     } else if (key == "return_highlights") {
       if (!field.is_boolean()) throw RequestError(400, "\"return_highlights\" must be true or false");
       request.return_highlights = field.get<bool>();
+    } else if (key == "stream") {
+      if (!field.is_boolean()) throw RequestError(400, "\"stream\" must be true or false");
+      request.stream = field.get<bool>();
     } else {
       throw RequestError(400, "unknown field \"" + key + "\"");
     }
@@ -88,6 +91,9 @@ SummarizeRequest parse_summarize_request(const std::string& body, const Generati
     throw RequestError(400, has_documents ? "give \"documents\" or \"document\", not both"
                                           : "missing \"documents\" (an array of strings) or \"document\" (a string)");
   if (request.documents.empty()) throw RequestError(400, "\"documents\" is empty");
+  if (request.stream && (request.documents.size() != 1 || request.generation.search.beam != 1 || request.return_highlights))
+    throw RequestError(400, "\"stream\" needs one document, \"beam\": 1 and no \"return_highlights\" (beam search "
+                            "knows its best summary only at the end)");
   if (static_cast<int64_t>(request.documents.size()) > limits.max_documents)
     throw RequestError(413, std::to_string(request.documents.size()) + " documents in one request (at most " +
                                 std::to_string(limits.max_documents) + ")");

@@ -26,6 +26,7 @@ struct SummarizeRequest {
   bool single = false;  // sent as "document" rather than "documents"
   GenerationOptions generation;
   bool return_highlights = false;
+  bool stream = false;  // answer as server-sent events, a token at a time (one document, beam 1)
 };
 
 // `defaults`: the server's GenerationOptions (batching fields, max_source_length); the request may set beam,

@@ -252,6 +252,59 @@ TEST_F(Serve, OpenApiDescribesTheRoutesAndEveryResponseHasARequestId) {
   }
 }
 
+// "stream": true answers with server-sent events: one "token" event per generated token (its text so far), then a
+// "summary" event with the same answer (and the same summary) as the request without streaming.
+TEST_F(Serve, StreamingSendsEachTokenThenTheSameSummary) {
+  auto& s = server();
+  ASSERT_TRUE(s.running()) << s.stderr_text();
+  auto c = client(s.port());
+  const std::string request = R"({"document": "alpha bravo charlie delta echo foxtrot golf", "beam": 1, "max_len_b": 12)";
+  auto plain = c.Post("/v1/summarize", request + "}", "application/json");
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200) << plain->body;
+  const json expected = body_of(plain)["summaries"][0];
+
+  auto r = c.Post("/v1/summarize", request + R"(, "stream": true})", "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/event-stream");
+  EXPECT_FALSE(r->get_header_value("X-Request-Id").empty());
+  std::vector<std::pair<std::string, json>> events;
+  size_t at = 0;
+  while (at < r->body.size()) {
+    const size_t end = r->body.find("\n\n", at);
+    ASSERT_NE(end, std::string::npos) << "an event without its blank line: " << r->body.substr(at);
+    const std::string block = r->body.substr(at, end - at);
+    ASSERT_EQ(block.rfind("event: ", 0), 0u) << block;
+    const size_t newline = block.find('\n');
+    ASSERT_EQ(block.compare(newline + 1, 6, "data: "), 0) << block;
+    events.emplace_back(block.substr(7, newline - 7), json::parse(block.substr(newline + 7)));
+    at = end + 2;
+  }
+  ASSERT_GE(events.size(), 2u) << r->body;
+  ASSERT_EQ(events.back().first, "summary") << r->body;
+  const json streamed = events.back().second["summaries"][0];
+  EXPECT_EQ(streamed["summary"], expected["summary"]);
+  EXPECT_EQ(streamed["tokens"], expected["tokens"]);
+  EXPECT_DOUBLE_EQ(streamed["score"].get<double>(), expected["score"].get<double>());
+  ASSERT_EQ(static_cast<int64_t>(events.size()) - 1, expected["tokens"].get<int64_t>()) << r->body;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    EXPECT_EQ(events[i].first, "token");
+    EXPECT_EQ(events[i].second["index"], static_cast<int64_t>(i));
+  }
+  // The text grows token by token to the summary (sentence breaks aside).
+  std::string last = events[events.size() - 2].second["text"], summary = expected["summary"];
+  for (std::string* t : {&last, &summary})
+    for (char& ch : *t)
+      if (ch == '\n') ch = ' ';
+  EXPECT_EQ(last, summary);
+
+  expect_error(c.Post("/v1/summarize", R"({"document": "alpha", "beam": 2, "stream": true})", "application/json"), 400,
+               "\"stream\" needs one document, \"beam\": 1");
+  expect_error(c.Post("/v1/summarize", R"({"documents": ["a", "b"], "beam": 1, "stream": true})", "application/json"),
+               400, "\"stream\" needs one document");
+}
+
 TEST_F(Serve, HighlightsAreTheSameNumbersAsTheCommand) {
   auto& s = server();
   ASSERT_TRUE(s.running()) << s.stderr_text();

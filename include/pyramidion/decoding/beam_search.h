@@ -25,6 +25,11 @@ struct BeamSearchOptions {
   // true stops the generation with GenerationCancelled. The server sets it for requests whose client left or
   // whose deadline passed. Not compared by the batching (it is no decoding option).
   std::function<bool()> cancelled;
+  // Streaming: when set, greedy search (beam 1) calls it with (document, token) for each token as it is chosen,
+  // in order, EOS excluded; `document` indexes the search's batch. Not a decoding option (the batching never puts
+  // a request that sets it together with another). Beam search > 1 does not call it: its best hypothesis is only
+  // known at the end.
+  std::function<void(int64_t document, int64_t token)> on_token;
 };
 
 // Thrown by BeamSearch, SummaryGenerator and Summarizer when BeamSearchOptions::cancelled returned true.
