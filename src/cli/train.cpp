@@ -15,6 +15,7 @@
 #include "command.h"
 #include "worker_launcher.h"
 #include "pyramidion/data/binary_dataset.h"
+#include "pyramidion/data/prepare.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/training/distributed_context.h"
 #include "pyramidion/training/stop_signal.h"
@@ -134,6 +135,16 @@ void run(const TrainOptions& o) {
   config.model.pad_id = tokenizer.pad_id();
   config.model.eos_id = tokenizer.eos_id();
   config.model.bos_id = tokenizer.bos_id() >= 0 ? tokenizer.bos_id() : tokenizer.eos_id();
+  // The source framing the data was prepared with is the model's (recorded in its files, applied at inference).
+  try {
+    const bool separators = data::dataset_source_sentence_separators(data_dir.string());
+    if (separators != config.model.source_sentence_separators && config.model.source_sentence_separators)
+      spdlog::warn("model.source_sentence_separators: the data in {} was prepared without --source-sep; the model "
+                   "follows the data", data_dir.string());
+    config.model.source_sentence_separators = separators;
+  } catch (const std::runtime_error& e) {
+    throw CommandError(e.what());
+  }
   if (config.training.max_updates > 0 && config.training.warmup_updates >= config.training.max_updates)
     spdlog::warn("training.warmup_updates ({}) >= training.max_updates ({}): the learning rate never reaches "
                  "training.lr ({})", config.training.warmup_updates, config.training.max_updates, config.training.lr);

@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
 #include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include "dataset_directory.h"
@@ -131,6 +133,23 @@ void encode_example(const SentencePieceTokenizer& tokenizer, const Summarization
   target = tokenizer.encode_sentences(example.target_sentences);
   source_truncated = truncate_and_close(source, options.max_source_length, tokenizer.eos_id()) || source_cut;
   target_truncated = truncate_and_close(target, options.max_target_length, tokenizer.eos_id());
+}
+
+bool dataset_source_sentence_separators(const std::string& dataset_dir) {
+  const fs::path meta_path = fs::path(dataset_dir) / "meta.json";
+  std::error_code ec;
+  if (!fs::is_regular_file(meta_path, ec)) return false;
+  std::ifstream in(meta_path);
+  nlohmann::json meta;
+  try {
+    meta = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(meta_path.string() + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+  const auto it = meta.find("source_sentence_separators");
+  if (it == meta.end()) return false;
+  if (!it->is_boolean()) throw std::runtime_error(meta_path.string() + ": source_sentence_separators must be true or false");
+  return it->get<bool>();
 }
 
 PrepareReport prepare_dataset(const PrepareOptions& options) {

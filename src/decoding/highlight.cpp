@@ -42,10 +42,6 @@ bool ends_sentence(const std::string& word) {
 
 bool blank(const std::string& text) { return std::all_of(text.begin(), text.end(), is_space); }
 
-int64_t source_limit(const ModelConfig& config, const GenerationOptions& options) {
-  if (options.max_source_length > 0) return std::min(options.max_source_length, config.max_source_positions);
-  return config.max_source_positions;
-}
 
 // Token ids grouped into words: a group starts at a piece beginning with U+2581 (or after a separator).
 struct TokenGroups {
@@ -326,18 +322,11 @@ std::vector<std::string> split_sentences(const std::string& text) {
 
 namespace {
 
-// The source ids Summarizer::summarize_sentences gives the encoder for `document` (EOS, truncation), and whether it
-// was cut.
+// The source ids Summarizer::summarize_sentences gives the encoder for `document` (the model's framing, EOS,
+// truncation), and whether it was cut: the Summarizer's own encoding.
 std::vector<int64_t> encode_source(const Summarizer& summarizer, const std::vector<std::string>& document,
                                    const GenerationOptions& generation, bool& truncated) {
-  data::PrepareOptions encoding;
-  encoding.max_source_length = static_cast<int>(std::min<int64_t>(source_limit(summarizer.config(), generation), 1 << 30));
-  data::SummarizationExample example;
-  example.source_sentences = document;
-  std::vector<int64_t> source, target;
-  bool target_truncated = false;
-  data::encode_example(summarizer.tokenizer(), example, encoding, source, target, truncated, target_truncated);
-  return source;
+  return summarizer.encode_source(document, generation, truncated);
 }
 
 // What the encoder read of `source`: EOS appended when missing, cut to the summary's source_tokens.

@@ -184,21 +184,29 @@ std::vector<DocumentSummary> Summarizer::summarize(const std::vector<std::string
   return summarize_sentences(sentences, options);
 }
 
-std::vector<DocumentSummary> Summarizer::summarize_sentences(const std::vector<std::vector<std::string>>& documents,
-                                                             const GenerationOptions& options) const {
-  const auto& tok = tokenizer();
-  // Encoded exactly as `data prepare` encodes training sources (sentences joined by spaces, EOS, truncation).
+std::vector<int64_t> Summarizer::encode_source(const std::vector<std::string>& sentences, const GenerationOptions& options,
+                                               bool& truncated) const {
+  // Encoded exactly as `data prepare` encodes training sources (the model's framing, EOS, truncation).
   data::PrepareOptions encoding;
   encoding.max_source_length = static_cast<int>(std::min<int64_t>(source_length_limit(config(), options), 1 << 30));
+  encoding.source_sentence_separators = config().source_sentence_separators;
+  data::SummarizationExample example;
+  example.source_sentences = sentences;
+  std::vector<int64_t> source, target;
+  bool target_truncated = false;
+  truncated = false;
+  data::encode_example(tokenizer(), example, encoding, source, target, truncated, target_truncated);
+  return source;
+}
+
+std::vector<DocumentSummary> Summarizer::summarize_sentences(const std::vector<std::vector<std::string>>& documents,
+                                                             const GenerationOptions& options) const {
   std::vector<std::vector<int64_t>> sources(documents.size());
   std::vector<char> truncated(documents.size(), 0);
   for (size_t i = 0; i < documents.size(); ++i) {
     if (std::all_of(documents[i].begin(), documents[i].end(), blank)) continue;  // nothing to summarize
-    data::SummarizationExample example;
-    example.source_sentences = documents[i];
-    std::vector<int64_t> target;
-    bool source_truncated = false, target_truncated = false;
-    data::encode_example(tok, example, encoding, sources[i], target, source_truncated, target_truncated);
+    bool source_truncated = false;
+    sources[i] = encode_source(documents[i], options, source_truncated);
     truncated[i] = source_truncated;
   }
   auto results = summarize_tokens(sources, options);

@@ -134,6 +134,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"copy_attention", boolean(&C::copy_attention)},
       {"alignment_layer", integer(&C::alignment_layer)},
       {"alignment_heads", integer(&C::alignment_heads)},
+      {"source_sentence_separators", boolean(&C::source_sentence_separators)},
       {"chunk_size", integer(&C::chunk_size)},
       {"pooling", pooling_section()},
   };

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "pyramidion/decoding/summarizer.h"
 #include "pyramidion/models/config_document.h"
 #include "pyramidion/models/presets.h"
 #include "pyramidion/util/yaml_document.h"
@@ -279,6 +280,15 @@ void TrainingConfig::validate() const {
   require(valid_search.beam >= 1, "valid_beam", "must be >= 1");
   require(valid_search.min_len >= 0, "valid_min_len", "must be >= 0");
   require(valid_search.no_repeat_ngram_size >= 0, "valid_no_repeat_ngram_size", "must be >= 0");
+  // Every validation decoding option passes the check the CLI and the server apply (decoding/summarizer.h) here,
+  // at start-up, not at the first validation hundreds of updates later.
+  GenerationOptions valid_generation;
+  valid_generation.search = valid_search;
+  try {
+    pyramidion::validate(valid_generation);
+  } catch (const InvalidGenerationOption& e) {
+    throw std::invalid_argument("training.valid_" + e.field + ": " + e.reason);
+  }
   require(save_interval_updates >= 0, "save_interval_updates", "must be >= 0 (0 = off)");
   require(keep_last >= 0, "keep_last", "must be >= 0");
   require(keep_best_checkpoints >= 0 && keep_best_checkpoints <= 1000, "keep_best_checkpoints", "must be in 0..1000");

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "../data/tokenizer_fixture.h"
+#include "pyramidion/data/prepare.h"
 #include "pyramidion/decoding/summarizer.h"
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/nn/representation_pooler.h"
@@ -220,18 +222,65 @@ TEST(Summarizer, PoolingRecordsPerDocumentReproduceThePooledStates) {
   }
 }
 
-// A model file with a real tokenizer: text in, text out, from four threads at once on one loaded model.
-TEST(Summarizer, FourThreadsOnOneModelGiveTheSameSummariesAsOne) {
-  PYRAMIDION_REQUIRE_SMALL_TOKENIZER();
+// A model file of tiny_config() with the fixture tokenizer, random weights from `seed`, loaded as a Summarizer.
+Summarizer tokenizer_model(const data::SentencePieceTokenizer& tokenizer, const testing::TempDir& dir,
+                           const std::string& name, uint64_t seed, bool source_sentence_separators = false) {
   auto config = tiny_config();
   config.vocab_size = tokenizer.vocab_size();
   config.max_source_positions = 96;
-  torch::manual_seed(11);
+  config.source_sentence_separators = source_sentence_separators;
+  torch::manual_seed(seed);
   SummarizationModel model(config);
+  save_model_file(dir.file(name), model, tokenizer.serialized());
+  return Summarizer::load(dir.file(name), {"cpu", "float32", 0});
+}
+
+// Source framing owned by the model: a model trained on `data prepare --source-sep` sources (sentences joined by
+// <sep>) reads them so at inference. The Summarizer's encoding equals what prepare writes for validation, the model
+// file keeps the flag, and the same document without the flag is encoded differently (so the test can fail).
+TEST(Summarizer, ASourceSepModelEncodesSourcesAsPrepareDidForValidation) {
+  PYRAMIDION_REQUIRE_SMALL_TOKENIZER();
+  ASSERT_GE(tokenizer.sentence_separator_id(), 0) << "the fixture tokenizer has a <sep> piece";
   testing::TempDir dir;
-  const std::string path = dir.file("model.pt");
-  save_model_file(path, model, tokenizer.serialized());
-  const Summarizer summarizer = Summarizer::load(path, {"cpu", "float32", 0});
+  const Summarizer summarizer = tokenizer_model(tokenizer, dir, "sep.pt", 12, /*source_sentence_separators=*/true);
+  ASSERT_TRUE(summarizer.config().source_sentence_separators);
+
+  const std::vector<std::string> sentences = {"the cell cycle is regulated by cyclins .",
+                                              "mutations in these genes cause cancer ."};
+  // What `data prepare --source-sep` writes into valid.bin for this document (what validation decodes).
+  data::PrepareOptions prepare;
+  prepare.source_sentence_separators = true;
+  prepare.max_source_length = 96;
+  data::SummarizationExample example;
+  example.source_sentences = sentences;
+  example.target_sentences = {"cyclins ."};
+  std::vector<int64_t> prepared, target;
+  bool cut = false, target_cut = false;
+  data::encode_example(tokenizer, example, prepare, prepared, target, cut, target_cut);
+  ASSERT_NE(std::find(prepared.begin(), prepared.end(), tokenizer.sentence_separator_id()), prepared.end());
+
+  GenerationOptions options;
+  options.search.beam = 2;
+  options.search.max_len_b = 6;
+  bool truncated = true;
+  EXPECT_EQ(summarizer.encode_source(sentences, options, truncated), prepared);
+  EXPECT_FALSE(truncated);
+  const auto through_text = summarizer.summarize_sentences({sentences}, options);
+  const auto through_validation = summarizer.summarize_tokens({prepared}, options);
+  ASSERT_FALSE(through_text[0].hypotheses.empty());
+  EXPECT_EQ(through_text[0].hypotheses[0].tokens, through_validation[0].hypotheses[0].tokens);
+  EXPECT_EQ(through_text[0].hypotheses[0].score, through_validation[0].hypotheses[0].score);
+
+  // The same weights without the flag read another sequence (spaces instead of <sep>).
+  const Summarizer plain = tokenizer_model(tokenizer, dir, "plain.pt", 12);
+  EXPECT_NE(plain.encode_source(sentences, options, truncated), prepared);
+}
+
+// A model file with a real tokenizer: text in, text out, from four threads at once on one loaded model.
+TEST(Summarizer, FourThreadsOnOneModelGiveTheSameSummariesAsOne) {
+  PYRAMIDION_REQUIRE_SMALL_TOKENIZER();
+  testing::TempDir dir;
+  const Summarizer summarizer = tokenizer_model(tokenizer, dir, "model.pt", 11);
   EXPECT_EQ(summarizer.special_tokens().unk, tokenizer.unk_id());
   EXPECT_FALSE(summarizer.model()->is_training());
 

@@ -898,6 +898,7 @@ TEST_F(Robustness, TokenizersFromSpmTrainWorkWithTheirIdsOrAreRefusedAndOtherPie
   auto info = run("PYR info '" + last + "' --json");
   ASSERT_EQ(info.exit_code, 0) << info.err;
   const auto described = nlohmann::json::parse(info.out);
+  EXPECT_EQ(described["config"]["source_sentence_separators"], false);  // prepared without --source-sep
   EXPECT_EQ(described["config"]["pad_id"], 3);
   EXPECT_EQ(described["config"]["bos_id"], 1);
   EXPECT_EQ(described["config"]["eos_id"], 2);
@@ -911,6 +912,19 @@ TEST_F(Robustness, TokenizersFromSpmTrainWorkWithTheirIdsOrAreRefusedAndOtherPie
   r = run("PYR --threads 1 summarize -m '" + last + "' -i '" + docs() + "' --max-len-b 4");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(count_lines(r.out), 2) << r.out;
+  {
+    // Data prepared with --source-sep: the trained model records the framing (and applies it at inference).
+    const auto sep_data = path("prepared-sep"), sep_save = path("run-sep");
+    r = run("PYR data prepare --source-sep --tokenizer '" + path("spm-own.model") + "' --train '" + docs() +
+            "' --valid '" + docs() + "' -o '" + sep_data + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = run("PYR --threads 1 train --preset tiny-pyramidion --data '" + sep_data + "' --save-dir '" + sep_save +
+            "' --no-progress --set training.valid_subset_size=0 --set training.max_updates=1");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto sep_info = run("PYR info '" + sep_save + "/checkpoint_last.pt' --json");
+    ASSERT_EQ(sep_info.exit_code, 0) << sep_info.err;
+    EXPECT_EQ(nlohmann::json::parse(sep_info.out)["config"]["source_sentence_separators"], true) << sep_info.out;
+  }
 
   // Same vocabulary size, other pieces: the data was prepared with another tokenizer than the one beside it ...
   const std::string other_corpus = write("corpus-other.txt", "one two three four five six seven eight nine ten .\n"

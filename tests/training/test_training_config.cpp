@@ -46,6 +46,11 @@ TEST(TrainingConfig, ErrorsNameTheFileAndKey) {
             "run.yaml: training.amp: 'fp8' is not one of none, bf16, fp16");
   EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {label_smoothing: 1.5}"), "run.yaml"); }),
             "run.yaml: training.label_smoothing: must be in [0, 1)");
+  EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {valid_max_len_b: -5}"), "run.yaml"); }),
+            "run.yaml: training.valid_max_len_b: must be >= 0 (got -5)");
+  EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {valid_max_len_a: -0.5}"), "run.yaml"); })
+                .rfind("run.yaml: training.valid_max_len_a: must be >= 0", 0),
+            0u);
   EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {pooling_sharpening: -1}"), "run.yaml"); }),
             "run.yaml: training.pooling_sharpening: must be >= 0 (0 = off)");
   EXPECT_DOUBLE_EQ(TrainingConfig::from_yaml(YAML::Load("training: {pooling_sharpening: 0.5}"), "run.yaml").pooling_sharpening,

@@ -59,6 +59,11 @@ bool cut_to_byte_budget(std::vector<std::string>& sentences, size_t max_bytes);
 
 // Source: encode(source) [+ truncation to max_source_length - 1] + EOS; target: encode_sentences(target) likewise.
 // A source longer than kSourceBytesPerToken * max_source_length bytes is cut first (and counted as truncated).
+// The source framing a prepared dataset directory was written with: its meta.json's source_sentence_separators
+// (false for a dataset without meta.json or without the key). Throws std::runtime_error naming meta.json when it
+// cannot be parsed.
+bool dataset_source_sentence_separators(const std::string& dataset_dir);
+
 void encode_example(const SentencePieceTokenizer& tokenizer, const SummarizationExample& example,
                     const PrepareOptions& options, std::vector<int64_t>& source, std::vector<int64_t>& target,
                     bool& source_truncated, bool& target_truncated);

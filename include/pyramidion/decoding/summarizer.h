@@ -107,6 +107,12 @@ class Summarizer {
   // Documents as sentence lists (the arXiv/PubMed `article_text` layout), joined as training data is.
   std::vector<DocumentSummary> summarize_sentences(const std::vector<std::vector<std::string>>& documents,
                                                    const GenerationOptions& options) const;
+  // The source ids a document's sentences become, exactly as `data prepare` encoded the model's training sources:
+  // the model's framing (config().source_sentence_separators: sentences joined by <sep>, else by spaces), EOS,
+  // cut at the source length limit (options.max_source_length, max_source_positions); truncated says whether it
+  // was cut. The one encoding summarize_sentences() and highlight use.
+  std::vector<int64_t> encode_source(const std::vector<std::string>& sentences, const GenerationOptions& options,
+                                     bool& truncated) const;
   // Already-tokenized documents (no BOS; EOS appended when missing, truncated to max_source_positions).
   std::vector<DocumentSummary> summarize_tokens(const std::vector<std::vector<int64_t>>& documents,
                                                 const GenerationOptions& options) const;

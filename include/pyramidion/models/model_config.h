@@ -61,6 +61,10 @@ struct ModelConfig {
   bool copy_attention = false;
   int64_t alignment_layer = -1;  // the decoder layer whose cross-attention points (-1 = the last), as fairseq
   int64_t alignment_heads = 1;   // its first N heads, averaged, as fairseq's --alignment-heads
+  // Source framing (CTranslate2 keeps add_source_bos/eos in the model): true when the model was trained on sources
+  // whose sentences are joined by the <sep> piece (`data prepare --source-sep`); every consumer (Summarizer,
+  // highlight, serve) encodes sources the same way. Set by `train` from the dataset's meta.json.
+  bool source_sentence_separators = false;
 
   // Encoder sparsity.
   int64_t chunk_size = 0;                // blockwise self-attention block; 0 = full attention
