@@ -3,6 +3,7 @@
 // only (nn and data are peers: neither includes the other); eval is text in, numbers out: no tensors at all.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,7 +19,8 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::map<std::string, int>& layer_ranks() {
-  static const std::map<std::string, int> ranks = {{"util", 0},     {"ops", 1},      {"nn", 2},
+  // spm: the SentencePiece C-ABI library loaded in its own namespace (dlmopen) by data/, beside util at the bottom.
+  static const std::map<std::string, int> ranks = {{"util", 0},     {"spm", 0},      {"ops", 1},      {"nn", 2},
                                                   {"data", 2},     {"models", 3},   {"decoding", 4},
                                                   {"eval", 5},     {"training", 6}, {"benchmark", 7}};
   return ranks;
@@ -101,6 +103,29 @@ TEST(LayerOrder, TheLibraryNeverReachesTheCommandLine) {
     for (const fs::path dir : {root / "include/pyramidion" / layer, root / "src" / layer})
       for (const auto& inc : includes_of(dir))
         EXPECT_EQ(inc.target.find("cli/"), std::string::npos) << inc.file << ":" << inc.line << " " << inc.target;
+}
+
+// Every folder of src/ and include/pyramidion/ has its place: a library layer above, or a front end (cli, server)
+// that may use every layer; a new folder must be added here, so the order never silently skips it.
+TEST(LayerOrder, EveryFolderIsALayerOrAFrontEnd) {
+  const fs::path root = testing::source_dir();
+  const std::vector<std::string> front_ends = {"cli", "server", "python"};
+  for (const fs::path base : {root / "src", root / "include/pyramidion"}) {
+    for (const auto& entry : fs::directory_iterator(base)) {
+      if (!entry.is_directory()) continue;
+      const std::string name = entry.path().filename().string();
+      const bool known = layer_ranks().count(name) > 0 ||
+                         std::find(front_ends.begin(), front_ends.end(), name) != front_ends.end();
+      EXPECT_TRUE(known) << fs::relative(entry.path(), root).string() << ": a folder in no layer of this test";
+    }
+  }
+}
+
+// The server is a front end beside the command line: it uses the library, never the CLI's files.
+TEST(LayerOrder, TheServerIsAFrontEndBesideTheCommandLine) {
+  const fs::path root = testing::source_dir();
+  for (const auto& inc : includes_of(root / "src/server"))
+    EXPECT_EQ(inc.target.rfind("cli/", 0), std::string::npos) << inc.file << ":" << inc.line << " " << inc.target;
 }
 
 }  // namespace
