@@ -143,7 +143,7 @@ TEST_F(Robustness, SummarizeStdoutCarriesOnlyTheSummaries) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(count_lines(r.out), 2) << r.out;
   std::istringstream lines(r.out);
-  for (std::string line; std::getline(lines, line);) EXPECT_NO_THROW(nlohmann::json::parse(line)) << line;
+  for (std::string line; std::getline(lines, line);) EXPECT_NO_THROW((void)nlohmann::json::parse(line)) << line;
   EXPECT_NE(r.err.find("summarized 2 documents"), std::string::npos) << r.err;  // the log line is on stderr
 }
 
@@ -153,7 +153,7 @@ TEST_F(Robustness, EvaluateJsonIsTheWholeStdoutEvenWithWarnings) {
                                             "{\"article_id\": \"c\", \"article_text\": [\"x\"], \"abstract_text\": []}\n");
   auto r = run("PYR evaluate --baseline lead-1 --data '" + data + "' --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NO_THROW(nlohmann::json::parse(r.out)) << r.out;
+  EXPECT_NO_THROW((void)nlohmann::json::parse(r.out)) << r.out;
   EXPECT_NE(r.err.find("warning"), std::string::npos) << r.err;
 }
 
