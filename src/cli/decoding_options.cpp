@@ -21,7 +21,7 @@ void check_decoding_options(const GenerationOptions& options) {
   try {
     validate(options);
   } catch (const InvalidGenerationOption& e) {
-    throw CommandError(decoding_flag(e.field) + " " + e.reason);
+    throw CommandError(decoding_flag(e.field) + " " + e.reason, 2);  // a value the command line got wrong: usage
   }
 }
 
@@ -50,6 +50,7 @@ void add_decoding_options(CLI::App& app, GenerationOptions& options) {
   app.add_option("--no-repeat-ngram-size", s.no_repeat_ngram_size, "never repeat an n-gram of this size (0 = off)")
       ->capture_default_str()->group(group);
   app.add_option("--unk-penalty", s.unk_penalty, "subtracted from the UNK log-probability")->capture_default_str()->group(group);
+  app.add_option("--nbest", s.nbest, "hypotheses per document, best first (at most --beam)")->capture_default_str()->group(group);
   app.add_option("--gen-max-tokens", options.max_source_tokens_per_batch, "source tokens per generation batch")
       ->capture_default_str()->group(group);
   app.add_option("--gen-max-docs", options.max_documents_per_batch, "documents per generation batch")

@@ -156,12 +156,19 @@ void run(const SummarizeOptions& o) {
     std::vector<std::string> summaries(docs.size());
     for (size_t i = 0; i < docs.size(); ++i)
       if (!results[i].hypotheses.empty()) summaries[i] = results[i].hypotheses.front().text;
+    const bool nbest = generation.search.nbest > 1;
     for (size_t i = 0; i < docs.size(); ++i) {
       if (docs[i].sentences.empty()) ++empty;
       if (*jsonl_out) {
         nlohmann::ordered_json record;
         record["id"] = docs[i].id;
         record["summary"] = summaries[i];
+        if (nbest) {  // --nbest N: the score of the best and every hypothesis, best first
+          const auto& hypotheses = results[i].hypotheses;
+          record["score"] = hypotheses.empty() ? 0.0 : hypotheses.front().score;
+          record["hypotheses"] = nlohmann::ordered_json::array();
+          for (const auto& h : hypotheses) record["hypotheses"].push_back({{"summary", h.text}, {"score", h.score}});
+        }
         *out << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       } else {
         std::string flat = summaries[i];

@@ -156,7 +156,8 @@ json openapi_document(const std::string& model_name) {
       {"max_len_a", option_schema("number", "maximum length = max_len_a * source length + max_len_b")},
       {"max_len_b", option_schema("integer", "see max_len_a; capped at the model's target positions")},
       {"no_repeat_ngram_size", option_schema("integer", "never repeat an n-gram of this size (0 = off)")},
-      {"unk_penalty", option_schema("number", "added to the unknown token's log-probability")},
+      {"unk_penalty", option_schema("number", "subtracted from the unknown token's log-probability")},
+      {"nbest", option_schema("integer", "hypotheses per document, best first, in \"hypotheses\" (at most beam)")},
       {"return_highlights", option_schema("boolean", "also answer what the poolers kept (docs/highlight.md)")},
       {"stream", option_schema("boolean", "answer as server-sent events (text/event-stream): an event \"token\" "
                                           "{index, token, text so far} per generated token, then \"summary\" with "
@@ -169,6 +170,7 @@ json openapi_document(const std::string& model_name) {
                     {"tokens", {{"type", "integer"}}},
                     {"source_tokens", {{"type", "integer"}}},
                     {"truncated", {{"type", "boolean"}}},
+                    {"hypotheses", {{"type", "array"}, {"description", "nbest > 1: [{summary, score}], best first"}}},
                     {"highlights", {{"type", "object"}}}}}};
   json response = {{"type", "object"},
                    {"properties",
@@ -414,6 +416,10 @@ void HttpService::install_routes() {
     for (size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
       json item = summary_item(r);
+      if (request.generation.search.nbest > 1) {
+        item["hypotheses"] = json::array();
+        for (const auto& h : r.hypotheses) item["hypotheses"].push_back({{"summary", h.text}, {"score", h.score}});
+      }
       if (request.return_highlights) {
         try {
           HighlightOptions highlight;

@@ -77,6 +77,8 @@ SummarizeRequest parse_summarize_request(const std::string& body, const Generati
       s.no_repeat_ngram_size = integer_field(field, key);
     } else if (key == "unk_penalty") {
       s.unk_penalty = number_field(field, key);
+    } else if (key == "nbest") {
+      s.nbest = integer_field(field, key);
     } else if (key == "return_highlights") {
       if (!field.is_boolean()) throw RequestError(400, "\"return_highlights\" must be true or false");
       request.return_highlights = field.get<bool>();

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "cli_runner.h"
 
@@ -153,6 +154,31 @@ TEST_F(DemoCommand, EveryGeneratingCommandFitsTheDefaultLengthAndAnnouncesTheCap
                 "' -i '" + data + "' --max-len-b 6 2>/dev/null");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.rfind("{\"id\":", 0), 0u) << r.output;
+}
+
+// --nbest N: each JSONL line carries its hypotheses with scores, best first; the best is the summary.
+TEST_F(DemoCommand, NbestListsTheHypothesesBestFirst) {
+  ASSERT_EQ(result_.exit_code, 0) << result_.output;
+  const auto model = (dir_ / "model.pt").string(), data = (dir_ / "test.jsonl").string();
+  auto r = run_shell("'" + (testing::binary_dir() / "pyramidion").string() + "' --threads 1 summarize -m '" + model +
+                     "' -i '" + data + "' --beam 3 --nbest 3 --max-len-b 8 2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::istringstream lines(r.output);
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    const auto record = nlohmann::json::parse(line);
+    const auto& hypotheses = record["hypotheses"];
+    ASSERT_GE(hypotheses.size(), 1u) << line;
+    ASSERT_LE(hypotheses.size(), 3u) << line;
+    EXPECT_EQ(hypotheses[0]["summary"], record["summary"]) << line;
+    EXPECT_EQ(hypotheses[0]["score"], record["score"]) << line;
+    for (size_t h = 1; h < hypotheses.size(); ++h)
+      EXPECT_GE(hypotheses[h - 1]["score"].get<double>(), hypotheses[h]["score"].get<double>()) << line;
+  }
+  EXPECT_EQ(count, 6);
+  r = run_cli("summarize -m '" + model + "' -i '" + data + "' --beam 2 --nbest 3");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--nbest must be between 1 and beam (2)"), std::string::npos) << r.output;
 }
 
 TEST(SummarizeCommand, BadInputsGiveOneLineErrors) {

@@ -216,6 +216,19 @@ TEST_F(Serve, OpenApiDescribesTheRoutesAndEveryResponseHasARequestId) {
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_NE(body_of(r)["warnings"][0].get<std::string>().find("the model generates at most 31"), std::string::npos)
       << r->body;
+  // nbest: the hypotheses, best first, the first being the summary.
+  r = c.Post("/v1/summarize", R"({"document": "alpha bravo charlie", "beam": 3, "nbest": 3, "max_len_b": 6})",
+             "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  {
+    const json item = body_of(r)["summaries"][0];
+    ASSERT_GE(item["hypotheses"].size(), 2u) << r->body;
+    EXPECT_EQ(item["hypotheses"][0]["summary"], item["summary"]);
+    EXPECT_GE(item["hypotheses"][0]["score"].get<double>(), item["hypotheses"][1]["score"].get<double>());
+  }
+  expect_error(c.Post("/v1/summarize", R"({"document": "alpha", "beam": 2, "nbest": 3})", "application/json"), 400,
+               "nbest");
   r = c.Post("/v1/summarize", R"({"document": "alpha", "undocumented": 1})", "application/json");
   expect_error(r, 400, "unknown field \"undocumented\"");
 
