@@ -15,12 +15,14 @@ import re
 import sys
 
 SYSTEMS = [("blockwise", "blockwise + copy, greedy"), ("blockwise.beam4", "blockwise + copy, beam 4"),
-           ("deep-pyramidion", "DeepPyramidion + copy, greedy"),
-           ("deep-pyramidion.beam4", "DeepPyramidion + copy, beam 4"),
+           ("deep-pyramidion", "DeepPyramidion + copy + sharpening, greedy"),
+           ("deep-pyramidion.beam4", "DeepPyramidion + copy + sharpening, beam 4"),
+           ("no-sharpening/deep-pyramidion", "DeepPyramidion + copy, no sharpening (session 11), greedy"),
+           ("no-sharpening/deep-pyramidion.beam4", "DeepPyramidion + copy, no sharpening (session 11), beam 4"),
            ("no-copy/blockwise", "blockwise, no copy (session 10), greedy"),
            ("no-copy/deep-pyramidion", "DeepPyramidion, no copy (session 10), greedy"),
            ("lead-3", "lead-3"), ("lead-oracle", "oracle-length lead")]
-MODELS = ["blockwise", "deep-pyramidion"]
+MODELS = ["blockwise", "deep-pyramidion", "no-sharpening/deep-pyramidion"]
 METRICS = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
 EXAMPLE_WORDS = 70
 
