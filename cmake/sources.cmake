@@ -51,6 +51,7 @@ set(PYRAMIDION_MODELS_SOURCES
 
 set(PYRAMIDION_DECODING_SOURCES
   src/decoding/beam_search.cpp
+  src/decoding/generation_options.cpp
   src/decoding/highlight.cpp
   src/decoding/highlight_page.cpp
   src/decoding/summarizer.cpp

@@ -10,9 +10,8 @@
 namespace pyramidion::cli {
 
 std::string decoding_flag(const std::string& field) {
-  if (field == "max_source_tokens_per_batch") return "--gen-max-tokens";
-  if (field == "max_documents_per_batch") return "--gen-max-docs";
-  std::string flag = "--" + field;
+  if (const auto* option = find_generation_option(field)) return option->flag;
+  std::string flag = "--" + field;  // a field of no flag (max_source_length): named as one would spell it
   for (char& c : flag) if (c == '_') c = '-';
   return flag;
 }
@@ -40,22 +39,23 @@ void fit_length_to_model(GenerationOptions& options, const ModelConfig& model, b
 }
 
 void add_decoding_options(CLI::App& app, GenerationOptions& options) {
-  auto& s = options.search;
   const std::string group = "Decoding (the paper: --beam 16 --lenpen 1 --min-len 72 --max-len-b 966)";
-  app.add_option("--beam", s.beam, "beam size (1 = greedy)")->capture_default_str()->group(group);
-  app.add_option("--lenpen", s.lenpen, "length penalty: score / length^lenpen")->capture_default_str()->group(group);
-  app.add_option("--min-len", s.min_len, "minimum summary length in tokens")->capture_default_str()->group(group);
-  app.add_option("--max-len-a", s.max_len_a, "maximum length = a * source length + b")->capture_default_str()->group(group);
-  app.add_option("--max-len-b", s.max_len_b, "maximum length = a * source length + b")->capture_default_str()->group(group);
-  app.add_option("--no-repeat-ngram-size", s.no_repeat_ngram_size, "never repeat an n-gram of this size (0 = off)")
-      ->capture_default_str()->group(group);
-  app.add_option("--unk-penalty", s.unk_penalty, "subtracted from the UNK log-probability")->capture_default_str()->group(group);
-  app.add_option("--nbest", s.nbest, "hypotheses per document, best first (at most --beam)")->capture_default_str()->group(group);
-  app.add_option("--gen-max-tokens", options.max_source_tokens_per_batch, "source tokens per generation batch")
-      ->capture_default_str()->group(group);
-  app.add_option("--gen-max-docs", options.max_documents_per_batch, "documents per generation batch")
-      ->capture_default_str()->group(group);
-  // The same check the server applies to a request's options (decoding/summarizer.h validate()).
+  // One flag per row of the generation option table (decoding/generation_options.h): the names, defaults and help
+  // the HTTP API and the Python module use too; ranges are checked by validate() once the command is parsed.
+  for (const auto& field : generation_option_fields()) {
+    switch (field.type) {
+      case GenerationOptionType::integer:
+        app.add_option(field.flag, field.integer(options), field.help)->capture_default_str()->group(group);
+        break;
+      case GenerationOptionType::number:
+        app.add_option(field.flag, field.number(options), field.help)->capture_default_str()->group(group);
+        break;
+      case GenerationOptionType::boolean:
+        app.add_flag(field.flag, field.boolean(options), field.help)->group(group);
+        break;
+    }
+  }
+  // The same check the server applies to a request's options (decoding/generation_options.h validate()).
   app.parse_complete_callback([&options] { check_decoding_options(options); });
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <stdexcept>
 
 namespace pyramidion {
@@ -50,6 +51,146 @@ int64_t summary_length_limit(const BeamSearchOptions& options, int64_t source_le
   return std::max<int64_t>(static_cast<int64_t>(wanted), 0);
 }
 
+// One random stream per (seed, document): splitmix64 of both, so neighbouring seeds and documents are unrelated.
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+std::mt19937_64 sampling_stream(int64_t seed, int64_t document) {
+  return std::mt19937_64(splitmix64(splitmix64(static_cast<uint64_t>(seed)) ^ static_cast<uint64_t>(document)));
+}
+
+int64_t draw_token(const double* lprobs, int64_t vocab, int64_t topk, double topp,
+                               std::mt19937_64& stream, std::vector<int64_t>& order) {
+  // The tokens that can be drawn: all finite ones in id order, or the top-k / top-p set, most likely first.
+  order.clear();
+  double best = kNegInf;
+  for (int64_t t = 0; t < vocab; ++t)
+    if (std::isfinite(lprobs[t])) {
+      order.push_back(t);
+      best = std::max(best, lprobs[t]);
+    }
+  if (order.empty()) return -1;
+  const auto more_likely = [lprobs](int64_t x, int64_t y) { return lprobs[x] > lprobs[y] || (lprobs[x] == lprobs[y] && x < y); };
+  if (topk > 0 && topk < static_cast<int64_t>(order.size())) {
+    std::partial_sort(order.begin(), order.begin() + topk, order.end(), more_likely);
+    order.resize(static_cast<size_t>(topk));
+  } else if (topp > 0) {
+    // fairseq's _sample_topp: keep the most likely tokens while the mass before them is below p (the token that
+    // crosses p is kept).
+    std::sort(order.begin(), order.end(), more_likely);
+    double mass = 0;
+    size_t keep = 0;
+    while (keep < order.size() && mass < topp) mass += std::exp(lprobs[order[keep++]]);
+    order.resize(std::max<size_t>(keep, 1));
+  }
+  double total = 0;
+  for (int64_t t : order) total += std::exp(lprobs[t] - best);
+  // 53 random bits as a double in [0, 1): the same on every platform (std::uniform_real_distribution is not).
+  const double u = static_cast<double>(stream() >> 11) * 0x1.0p-53 * total;
+  double cumulative = 0;
+  for (int64_t t : order) {
+    cumulative += std::exp(lprobs[t] - best);
+    if (u < cumulative) return t;
+  }
+  return order.back();  // rounding left u at the very end
+}
+
+// One continuation of a row: its total score (the row's plus the token's), the row (beam index) and the token.
+struct Candidate {
+  double total;
+  int64_t beam;
+  int64_t token;
+};
+
+std::vector<std::vector<Candidate>> best_candidates(const BeamSearchOptions& options, const torch::Tensor& lprobs,
+                                                                            const std::vector<double>& row_scores,
+                                                                            int64_t documents) {
+  // 2 * beam best continuations per document over (beam x vocab).
+  const int64_t beam = options.beam, vocab = lprobs.size(1);
+  const auto scores = lprobs + torch::tensor(row_scores, torch::kDouble).to(lprobs.device()).unsqueeze(1);
+  const int64_t count = std::min<int64_t>(2 * beam, beam * vocab);
+  auto [top_scores_device, top_index_device] =
+      scores.view({documents, beam * vocab}).topk(count, 1, /*largest=*/true, /*sorted=*/true);
+  const torch::Tensor top_scores = top_scores_device.to(torch::kCPU).contiguous();
+  const torch::Tensor top_index = top_index_device.to(torch::kCPU).contiguous();
+  const double* ts = top_scores.data_ptr<double>();
+  const int64_t* ti = top_index.data_ptr<int64_t>();
+  std::vector<std::vector<Candidate>> out(static_cast<size_t>(documents));
+  for (int64_t a = 0; a < documents; ++a)
+    for (int64_t j = 0; j < count; ++j) {
+      const int64_t flat = ti[a * count + j];
+      out[static_cast<size_t>(a)].push_back({ts[a * count + j], flat / vocab, flat % vocab});
+    }
+  return out;
+}
+
+std::vector<std::vector<Candidate>> diverse_candidates(const BeamSearchOptions& options, const torch::Tensor& lprobs,
+                                                                               const std::vector<double>& row_scores,
+                                                                               int64_t documents,
+                                                                               int64_t groups) {
+  // fairseq's DiverseBeamSearch.step: group g's rows (b = g, g + groups, ...) are penalized by strength x how
+  // often groups 0..g-1 chose each token at this step, then searched as a beam of their own (2 x rows per group
+  // candidates); the groups' candidates are interleaved (candidate j of group 0, of group 1, ...).
+  const int64_t beam = options.beam, vocab = lprobs.size(1), per_group = beam / groups;
+  const auto device = lprobs.device();
+  const auto scores = torch::tensor(row_scores, torch::kDouble).to(device).view({documents, beam});  // (docs, beam)
+  const auto rows = lprobs.view({documents, beam, vocab});                                     // (docs, beam, vocab)
+  auto penalty = torch::zeros({documents, vocab}, lprobs.options());                           // (docs, vocab)
+  const int64_t count = std::min<int64_t>(2 * per_group, per_group * vocab);
+  std::vector<torch::Tensor> group_scores, group_index;  // each (docs, count)
+  for (int64_t g = 0; g < groups; ++g) {
+    const auto index = torch::arange(g, beam, groups, torch::TensorOptions().dtype(torch::kLong).device(device));
+    auto mine = rows.index_select(1, index);  // (docs, per_group, vocab)
+    if (g > 0) mine = mine - options.diverse_beam_strength * penalty.unsqueeze(1);
+    mine = mine + scores.index_select(1, index).unsqueeze(2);
+    auto [top, flat] = mine.reshape({documents, per_group * vocab}).topk(count, 1, /*largest=*/true, /*sorted=*/true);
+    penalty.scatter_add_(1, flat.remainder(vocab), torch::ones_like(top));
+    group_scores.push_back(top.to(torch::kCPU).contiguous());
+    group_index.push_back(flat.to(torch::kCPU).contiguous());
+  }
+  std::vector<std::vector<Candidate>> out(static_cast<size_t>(documents));
+  for (int64_t a = 0; a < documents; ++a)
+    for (int64_t j = 0; j < count; ++j)
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t flat = group_index[g].data_ptr<int64_t>()[a * count + j];
+        out[static_cast<size_t>(a)].push_back(
+            {group_scores[g].data_ptr<double>()[a * count + j], (flat / vocab) * groups + g, flat % vocab});
+      }
+  return out;
+}
+
+std::vector<std::vector<Candidate>> sampled_candidates(
+    const BeamSearchOptions& options, const torch::Tensor& lprobs, const std::vector<Document>& docs, const std::vector<int64_t>& active,
+    std::vector<std::mt19937_64>& streams, int64_t step) {
+  // fairseq's Sampling.step: at the first step a document's beam rows draw (with replacement) from its one
+  // distribution; afterwards each row draws its own next token.
+  const int64_t beam = options.beam, vocab = lprobs.size(1);
+  const torch::Tensor host = lprobs.to(torch::kCPU).contiguous();  // (rows, vocab)
+  const double* p = host.data_ptr<double>();
+  std::vector<std::vector<Candidate>> out(active.size());
+  std::vector<int64_t> scratch;
+  for (size_t a = 0; a < active.size(); ++a) {
+    const Document& doc = docs[static_cast<size_t>(active[a])];
+    auto& stream = streams[static_cast<size_t>(active[a])];
+    for (int64_t b = 0; b < beam; ++b) {
+      const int64_t parent = step == 0 ? 0 : b;
+      const Row& row = doc.rows[static_cast<size_t>(parent)];
+      const double* row_lprobs = p + (static_cast<int64_t>(a) * beam + parent) * vocab;
+      const int64_t token = std::isfinite(row.score)
+                                ? draw_token(row_lprobs, vocab, options.sampling_topk, options.sampling_topp,
+                                             stream, scratch)
+                                : -1;
+      out[a].push_back(token < 0 ? Candidate{kNegInf, parent, 0}
+                                 : Candidate{row.score + row_lprobs[token], parent, token});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 BeamSearch::BeamSearch(BeamSearchOptions options, SpecialTokenIds special) : options_(options), special_(special) {
@@ -62,15 +203,24 @@ BeamSearch::BeamSearch(BeamSearchOptions options, SpecialTokenIds special) : opt
 std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& decoder,
                                                         const std::vector<int64_t>& source_lengths,
                                                         int64_t max_positions) const {
-  if (options_.beam == 1 && options_.greedy_argmax) return greedy(decoder, source_lengths, max_positions);
+  if (options_.beam == 1 && options_.greedy_argmax && !options_.sampling && options_.temperature == 1.0)
+    return greedy(decoder, source_lengths, max_positions);
   const int64_t beam = options_.beam;
   const int64_t batch = static_cast<int64_t>(source_lengths.size());
+  // Diverse beam search: groups of beam / groups rows, row b in group b % groups (fairseq's strided layout).
+  const int64_t groups = options_.diverse_beam_groups > 1 ? options_.diverse_beam_groups : 1;
+  if (beam % groups != 0) throw std::invalid_argument("diverse_beam_groups must divide beam");
+  if (!options_.document_ids.empty() && static_cast<int64_t>(options_.document_ids.size()) != batch)
+    throw std::invalid_argument("document_ids must name every document of the search");
   std::vector<Document> docs(batch);
+  std::vector<std::mt19937_64> streams;  // one per document: what it draws depends on nothing else
   int64_t longest = 0;
   for (int64_t d = 0; d < batch; ++d) {
     docs[d].max_len = summary_length_limit(options_, source_lengths[d], max_positions);
     docs[d].rows.assign(beam, Row{});
     longest = std::max(longest, docs[d].max_len);
+    if (options_.sampling)
+      streams.push_back(sampling_stream(options_.seed, options_.document_ids.empty() ? d : options_.document_ids[d]));
   }
   std::vector<int64_t> active(batch);  // documents whose rows the decoder holds, in row order
   for (int64_t d = 0; d < batch; ++d) active[d] = d;
@@ -78,15 +228,17 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
 
   for (int64_t step = 0; step <= longest && !active.empty(); ++step) {
     if (options_.cancelled && options_.cancelled()) throw GenerationCancelled();
-    const int64_t rows = static_cast<int64_t>(active.size()) * beam;
+    const int64_t documents = static_cast<int64_t>(active.size());
+    const int64_t rows = documents * beam;
     torch::Tensor input = torch::tensor(last_tokens, torch::kLong);
     // The step's scores stay where the decoder computed them (the GPU): the constraints are applied as tensor
-    // operations there and only the 2 * beam best candidates per document come back to the host, instead of
-    // copying and looping over rows x vocabulary every step.
+    // operations there and only the candidates per document come back to the host, instead of copying and looping
+    // over rows x vocabulary every step.
     torch::Tensor lprobs = decoder.step(input).to(torch::kDouble).contiguous();  // (rows, vocab)
     if (lprobs.dim() != 2 || lprobs.size(0) != rows)
       throw std::runtime_error("decoder returned log-probabilities of shape " + std::to_string(lprobs.size(0)) +
                                " rows, expected " + std::to_string(rows));
+    if (options_.temperature != 1.0) lprobs = torch::log_softmax(lprobs / options_.temperature, -1);
     const int64_t vocab = lprobs.size(1);
     const auto device = lprobs.device();
     auto on_device = [&](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kLong).to(device); };
@@ -94,7 +246,7 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
     // Constraints, per row (decided on the host, applied on the device).
     std::vector<double> row_scores(static_cast<size_t>(rows));
     std::vector<int64_t> eos_only_rows, no_eos_rows, dead_rows, banned_rows, banned_tokens;
-    for (int64_t a = 0; a < static_cast<int64_t>(active.size()); ++a) {
+    for (int64_t a = 0; a < documents; ++a) {
       const Document& doc = docs[active[a]];
       for (int64_t b = 0; b < beam; ++b) {
         const int64_t r = a * beam + b;
@@ -110,8 +262,8 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
             banned_tokens.push_back(t);
           }
         }
-        // At the first step all beams are the same: expand only the first.
-        if (step == 0 && b > 0) dead_rows.push_back(r);
+        // At the first step all beams are the same: expand only the first (of each group).
+        if (step == 0 && b >= groups) dead_rows.push_back(r);
       }
     }
     if (special_.pad >= 0 && special_.pad < vocab) lprobs.select(1, special_.pad).fill_(kNegInf);
@@ -128,29 +280,24 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
       lprobs.index_put_({on_device(banned_rows), on_device(banned_tokens)},
                         torch::full({}, kNegInf, lprobs.options()));
     if (!dead_rows.empty()) lprobs.index_fill_(0, on_device(dead_rows), kNegInf);
-    lprobs.add_(torch::tensor(row_scores, torch::kDouble).to(device).unsqueeze(1));
 
-    // 2 * beam best candidates per document over (beam x vocab).
-    const int64_t candidates = std::min<int64_t>(2 * beam, beam * vocab);
-    auto flat = lprobs.view({static_cast<int64_t>(active.size()), beam * vocab});
-    auto [top_scores_device, top_index_device] = flat.topk(candidates, 1, /*largest=*/true, /*sorted=*/true);
-    const torch::Tensor top_scores = top_scores_device.to(torch::kCPU).contiguous();
-    const torch::Tensor top_index = top_index_device.to(torch::kCPU).contiguous();
-    const double* ts = top_scores.data_ptr<double>();
-    const int64_t* ti = top_index.data_ptr<int64_t>();
+    // Candidates per document, in the order fairseq's search returns them.
+    const std::vector<std::vector<Candidate>> candidates =
+        options_.sampling ? sampled_candidates(options_, lprobs, docs, active, streams, step)
+        : groups > 1      ? diverse_candidates(options_, lprobs, row_scores, documents, groups)
+                          : best_candidates(options_, lprobs, row_scores, documents);
 
     std::vector<int64_t> next_active;
     std::vector<int64_t> reorder_rows;
     std::vector<int64_t> next_tokens;
-    for (int64_t a = 0; a < static_cast<int64_t>(active.size()); ++a) {
+    for (int64_t a = 0; a < documents; ++a) {
       Document& doc = docs[active[a]];
       std::vector<Row> next;
       std::vector<int64_t> sources;
-      for (int64_t j = 0; j < candidates; ++j) {
-        const double total = ts[a * candidates + j];
-        if (!std::isfinite(total)) break;  // sorted: the rest are -inf too
-        const int64_t b = ti[a * candidates + j] / vocab;
-        const int64_t token = ti[a * candidates + j] % vocab;
+      const auto& mine = candidates[static_cast<size_t>(a)];
+      for (int64_t j = 0; j < static_cast<int64_t>(mine.size()); ++j) {
+        const auto [total, b, token] = mine[static_cast<size_t>(j)];
+        if (!std::isfinite(total)) continue;
         const Row& parent = doc.rows[b];
         const double token_score = total - parent.score;
         if (token == special_.eos) {
@@ -174,11 +321,13 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
           r.score = total;
           next.push_back(std::move(r));
           sources.push_back(a * beam + b);
+          // One row: its tokens are the summary as it grows (a streaming request's).
+          if (beam == 1 && options_.on_token) options_.on_token(active[a], token);
         }
       }
       doc.done = static_cast<int64_t>(doc.finished.size()) >= beam || step >= doc.max_len || next.empty();
       if (doc.done) continue;
-      // Fewer live candidates than beams (tiny vocabularies): fill with dead rows that never win.
+      // Fewer live candidates than beams (tiny vocabularies, sampled EOS): fill with dead rows that never win.
       while (static_cast<int64_t>(next.size()) < beam) {
         Row dead = next.back();
         dead.score = kNegInf;

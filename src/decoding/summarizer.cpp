@@ -84,41 +84,8 @@ int64_t source_length_limit(const ModelConfig& config, const GenerationOptions& 
   return config.max_source_positions;
 }
 
-std::string got(double value) {
-  std::ostringstream out;
-  out << "(got " << value << ")";
-  return out.str();
-}
 
 }  // namespace
-
-void validate(const GenerationOptions& options) {
-  const auto& s = options.search;
-  auto at_least = [](const char* field, double value, double minimum) {
-    if (!(value >= minimum))  // also rejects NaN
-      throw InvalidGenerationOption(field, "must be >= " + std::to_string(static_cast<int64_t>(minimum)) + " " + got(value));
-  };
-  auto finite = [](const char* field, double value) {
-    if (!std::isfinite(value)) throw InvalidGenerationOption(field, "must be a finite number " + got(value));
-  };
-  at_least("beam", static_cast<double>(s.beam), 1);
-  // Memory grows with beam x documents x vocabulary: a beam beyond this exhausts memory before it could help.
-  if (s.beam > kMaxBeam)
-    throw InvalidGenerationOption("beam", "must be <= " + std::to_string(kMaxBeam) + " " + got(static_cast<double>(s.beam)));
-  if (s.nbest < 1 || s.nbest > s.beam)
-    throw InvalidGenerationOption("nbest", "must be between 1 and beam (" + std::to_string(s.beam) + ") " +
-                                           got(static_cast<double>(s.nbest)));
-  finite("lenpen", s.lenpen);
-  at_least("min_len", static_cast<double>(s.min_len), 0);
-  finite("max_len_a", s.max_len_a);
-  at_least("max_len_a", s.max_len_a, 0);
-  at_least("max_len_b", static_cast<double>(s.max_len_b), 0);
-  at_least("no_repeat_ngram_size", static_cast<double>(s.no_repeat_ngram_size), 0);
-  finite("unk_penalty", s.unk_penalty);
-  at_least("max_source_tokens_per_batch", static_cast<double>(options.max_source_tokens_per_batch), 1);
-  at_least("max_documents_per_batch", static_cast<double>(options.max_documents_per_batch), 1);
-  at_least("max_source_length", static_cast<double>(options.max_source_length), 0);
-}
 
 Summarizer Summarizer::load(const std::string& path, const SummarizerOptions& options) {
   const c10::Device device = [&] {
@@ -217,6 +184,9 @@ std::vector<DocumentSummary> Summarizer::summarize_sentences(const std::vector<s
 std::vector<DocumentSummary> Summarizer::summarize_tokens(const std::vector<std::vector<int64_t>>& documents,
                                                           const GenerationOptions& options) const {
   validate(options);
+  if (!options.sampling_streams.empty() && options.sampling_streams.size() != documents.size())
+    throw std::invalid_argument("sampling_streams has " + std::to_string(options.sampling_streams.size()) +
+                                " entries for " + std::to_string(documents.size()) + " documents");
   const auto& cfg = config();
   const int64_t max_length = source_length_limit(cfg, options);
   std::vector<DocumentSummary> results(documents.size());
@@ -249,13 +219,17 @@ std::vector<DocumentSummary> Summarizer::summarize_tokens(const std::vector<std:
     const int64_t count = static_cast<int64_t>(end - start);
     auto source = torch::full({count, longest}, cfg.pad_id, torch::kLong);  // (count, longest)
     auto mask = torch::zeros({count, longest}, torch::kBool);               // (count, longest)
+    std::vector<int64_t> document_ids;  // each document's index in this call: its sampling stream
     for (int64_t i = 0; i < count; ++i) {
       const auto& d = docs[order[start + static_cast<size_t>(i)]];
       const int64_t len = static_cast<int64_t>(d.size());
       source[i].narrow(0, 0, len).copy_(torch::tensor(d, torch::kLong));
       mask[i].narrow(0, 0, len).fill_(true);
+      const size_t index = order[start + static_cast<size_t>(i)];
+      document_ids.push_back(options.sampling_streams.empty() ? static_cast<int64_t>(index)
+                                                              : options.sampling_streams[index]);
     }
-    GeneratedBatch batch = generator.generate(source, mask);
+    GeneratedBatch batch = generator.generate(source, mask, document_ids);
     for (int64_t i = 0; i < count; ++i) {
       auto& result = results[order[start + static_cast<size_t>(i)]];
       for (auto& h : batch.hypotheses[static_cast<size_t>(i)]) {

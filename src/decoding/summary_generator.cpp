@@ -20,7 +20,8 @@ void ModelIncrementalDecoder::reorder(const torch::Tensor& rows) { cache_.reorde
 SummaryGenerator::SummaryGenerator(SummarizationModel model, BeamSearchOptions search, SpecialTokenIds special)
     : model_(std::move(model)), search_(search), special_(special) {}
 
-GeneratedBatch SummaryGenerator::generate(const torch::Tensor& source, const torch::Tensor& source_mask) const {
+GeneratedBatch SummaryGenerator::generate(const torch::Tensor& source, const torch::Tensor& source_mask,
+                                          const std::vector<int64_t>& document_ids) const {
   // Dropout would make summaries random, and switching modes here would race with other callers.
   if (model_->is_training())
     throw std::logic_error("SummaryGenerator: the model is in training mode (call model->eval() first)");
@@ -36,7 +37,9 @@ GeneratedBatch SummaryGenerator::generate(const torch::Tensor& source, const tor
   ModelIncrementalDecoder decoder(model, std::move(cache));
   auto lengths_tensor = source_mask.sum(1).to(torch::kCPU, torch::kLong).contiguous();
   std::vector<int64_t> lengths(lengths_tensor.data_ptr<int64_t>(), lengths_tensor.data_ptr<int64_t>() + batch);
-  BeamSearch search(search_, special_);
+  BeamSearchOptions search_options = search_;
+  search_options.document_ids = document_ids;
+  BeamSearch search(std::move(search_options), special_);
   out.hypotheses = search.search(decoder, lengths, model_->config().max_target_positions);
   return out;
 }

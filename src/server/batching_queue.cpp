@@ -3,14 +3,8 @@
 namespace pyramidion::server {
 
 bool same_generation(const GenerationOptions& a, const GenerationOptions& b) {
-  const auto& x = a.search;
-  const auto& y = b.search;
-  if (x.on_token || y.on_token) return false;  // a streaming request's tokens are its own: it runs alone
-  return x.beam == y.beam && x.lenpen == y.lenpen && x.min_len == y.min_len && x.max_len_a == y.max_len_a &&
-         x.max_len_b == y.max_len_b && x.no_repeat_ngram_size == y.no_repeat_ngram_size && x.nbest == y.nbest &&
-         x.unk_penalty == y.unk_penalty && a.max_source_tokens_per_batch == b.max_source_tokens_per_batch &&
-         a.max_documents_per_batch == b.max_documents_per_batch && a.max_source_length == b.max_source_length &&
-         a.return_pooling == b.return_pooling && a.return_cross_attention == b.return_cross_attention;
+  if (a.search.on_token || b.search.on_token) return false;  // a streaming request's tokens are its own: it runs alone
+  return same_generation_options(a, b);
 }
 
 BatchingQueue::BatchingQueue(BatchFunction summarize, BatchingOptions options, BatchObserver on_batch,
@@ -135,6 +129,9 @@ void BatchingQueue::work() {
       std::vector<std::pair<std::shared_ptr<const std::atomic<bool>>, Clock::time_point>> waiting;
       for (auto* p : live) waiting.emplace_back(p->cancelled, p->deadline);
       GenerationOptions options = live.front()->options;
+      options.sampling_streams.clear();  // each document samples as if its request ran alone
+      for (auto* p : live)
+        for (size_t i = 0; i < p->documents.size(); ++i) options.sampling_streams.push_back(static_cast<int64_t>(i));
       options.search.cancelled = [waiting] {
         const auto now = Clock::now();
         for (const auto& [flag, deadline] : waiting)

@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -120,7 +121,7 @@ std::string sse_event(const std::string& event, const json& data) {
   return "event: " + event + "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
 }
 
-json openapi_document(const std::string& model_name) {
+json openapi_document(const std::string& model_name, const GenerationOptions& defaults) {
   json paths = json::object();
   for (const auto& route : routes()) {
     json operation;
@@ -150,19 +151,26 @@ json openapi_document(const std::string& model_name) {
   request["properties"] = {
       {"documents", {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "the documents to summarize"}}},
       {"document", option_schema("string", "one document (instead of documents)")},
-      {"beam", option_schema("integer", "beam size (1 = greedy)")},
-      {"lenpen", option_schema("number", "length penalty (fairseq)")},
-      {"min_len", option_schema("integer", "minimum summary length in tokens")},
-      {"max_len_a", option_schema("number", "maximum length = max_len_a * source length + max_len_b")},
-      {"max_len_b", option_schema("integer", "see max_len_a; capped at the model's target positions")},
-      {"no_repeat_ngram_size", option_schema("integer", "never repeat an n-gram of this size (0 = off)")},
-      {"unk_penalty", option_schema("number", "subtracted from the unknown token's log-probability")},
-      {"nbest", option_schema("integer", "hypotheses per document, best first, in \"hypotheses\" (at most beam)")},
       {"return_highlights", option_schema("boolean", "also answer what the poolers kept (docs/highlight.md)")},
       {"stream", option_schema("boolean", "answer as server-sent events (text/event-stream): an event \"token\" "
                                           "{index, token, text so far} per generated token, then \"summary\" with "
                                           "the whole answer; one document, beam 1")},
   };
+  // The decoding options: the rows of the generation option table a request may set, with this server's defaults.
+  for (const auto& option : generation_option_fields()) {
+    if (!(option.uses & kPerRequest)) continue;
+    static const char* const kTypes[] = {"integer", "number", "boolean"};
+    json schema = {{"type", kTypes[static_cast<int>(option.type)]},
+                   {"description", std::string(option.help) + " (command line: " + option.flag + ")"},
+                   {"default", option.to_json(defaults)},
+                   {"x-decoding-option", true}};  // the page offers an input for each
+    if (option.type != GenerationOptionType::boolean) {
+      if (std::isfinite(option.minimum)) schema[option.exclusive_minimum ? "exclusiveMinimum" : "minimum"] = option.minimum;
+      if (std::isfinite(option.maximum)) schema["maximum"] = option.maximum;
+      if (option.off) schema["description"] = schema["description"].get<std::string>() + "; " + option.range_text();
+    }
+    request["properties"][option.name] = schema;
+  }
   json summary = {{"type", "object"},
                   {"properties",
                    {{"summary", {{"type", "string"}}},
@@ -338,7 +346,7 @@ void HttpService::install_routes() {
     res.set_content(metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
   http.Get("/openapi.json", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, openapi_document(options_.model_name));
+    send_json(res, 200, openapi_document(options_.model_name, defaults_));
   });
   http.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(index_page_html(), "text/html; charset=utf-8");

@@ -65,18 +65,24 @@ const optionFields = [];
 fetch("/openapi.json").then((r) => r.json()).then((api) => {
   const properties = api.components.schemas.SummarizeRequest.properties;
   for (const [name, schema] of Object.entries(properties)) {
-    if (schema.type !== "integer" && schema.type !== "number") continue;
+    if (!schema["x-decoding-option"]) continue;
     const label = document.createElement("label");
     label.title = schema.description || "";
     const input = document.createElement("input");
-    input.type = "number";
     input.id = "option-" + name;
     input.dataset.field = name;
-    input.step = schema.type === "integer" ? "1" : "any";
-    if (name === "beam") input.value = "4";
+    if (schema.type === "boolean") {
+      input.type = "checkbox";
+      input.checked = schema.default === true;
+    } else {
+      input.type = "number";
+      input.step = schema.type === "integer" ? "1" : "any";
+      input.placeholder = schema.default === undefined ? "" : String(schema.default);
+      if (name === "beam") input.value = "4";
+    }
     label.append(name.replaceAll("_", " "), input);
     $("options").append(label);
-    optionFields.push({ name, input, integer: schema.type === "integer" });
+    optionFields.push({ name, input, type: schema.type, initial: input.checked });
   }
   $("options").dataset.ready = "1";
 }).catch(() => { $("options").textContent = "options unavailable"; });
@@ -93,9 +99,13 @@ $("submit").addEventListener("click", async () => {
   $("summary").textContent = "summarizing\u2026";
   $("submit").disabled = true;
   const body = { document: $("document").value, return_highlights: $("highlights").checked };
-  for (const { name, input, integer } of optionFields) {
+  for (const { name, input, type, initial } of optionFields) {
+    if (type === "boolean") {
+      if (input.checked !== initial) body[name] = input.checked;  // unchanged ones are left to the server
+      continue;
+    }
     if (input.value.trim() === "") continue;
-    body[name] = integer ? parseInt(input.value, 10) : Number(input.value);
+    body[name] = type === "integer" ? parseInt(input.value, 10) : Number(input.value);
   }
   $("highlight-section").hidden = true;
   $("summary-section").hidden = false;

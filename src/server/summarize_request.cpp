@@ -11,18 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-int64_t integer_field(const json& value, const std::string& name) {
-  if (!value.is_number_integer()) throw RequestError(400, "\"" + name + "\" must be an integer");
-  if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
-    throw RequestError(400, "\"" + name + "\" is out of range");
-  return value.get<int64_t>();
-}
-
-double number_field(const json& value, const std::string& name) {
-  if (!value.is_number()) throw RequestError(400, "\"" + name + "\" must be a number");
-  return value.get<double>();
-}
-
 bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n\f\v") == std::string::npos; }
 
 }  // namespace
@@ -63,22 +51,12 @@ SummarizeRequest parse_summarize_request(const std::string& body, const Generati
       if (!field.is_string()) throw RequestError(400, "\"document\" must be a string");
       request.documents.push_back(field.get<std::string>());
       request.single = true;
-    } else if (key == "beam") {
-      s.beam = integer_field(field, key);
-    } else if (key == "lenpen") {
-      s.lenpen = number_field(field, key);
-    } else if (key == "min_len") {
-      s.min_len = integer_field(field, key);
-    } else if (key == "max_len_a") {
-      s.max_len_a = number_field(field, key);
-    } else if (key == "max_len_b") {
-      s.max_len_b = integer_field(field, key);
-    } else if (key == "no_repeat_ngram_size") {
-      s.no_repeat_ngram_size = integer_field(field, key);
-    } else if (key == "unk_penalty") {
-      s.unk_penalty = number_field(field, key);
-    } else if (key == "nbest") {
-      s.nbest = integer_field(field, key);
+    } else if (const auto* option = find_generation_option(key); option && (option->uses & kPerRequest)) {
+      try {
+        option->from_json(request.generation, field);  // its range: validate() below
+      } catch (const InvalidGenerationOption& e) {
+        throw RequestError(400, "\"" + e.field + "\" " + e.reason);
+      }
     } else if (key == "return_highlights") {
       if (!field.is_boolean()) throw RequestError(400, "\"return_highlights\" must be true or false");
       request.return_highlights = field.get<bool>();

@@ -29,9 +29,9 @@ struct SummarizeRequest {
   bool stream = false;  // answer as server-sent events, a token at a time (one document, beam 1)
 };
 
-// `defaults`: the server's GenerationOptions (batching fields, max_source_length); the request may set beam,
-// lenpen, min_len, max_len_a, max_len_b, no_repeat_ngram_size, unk_penalty. Options are checked with
-// validate() (decoding/summarizer.h), exactly as the CLI checks them.
+// `defaults`: the server's GenerationOptions (batching fields, max_source_length); the request may set every
+// generation option the table marks kPerRequest (decoding/generation_options.h: beam, lenpen, ..., sampling,
+// diverse_beam_groups). Options are checked with validate(), exactly as the CLI checks them.
 SummarizeRequest parse_summarize_request(const std::string& body, const GenerationOptions& defaults,
                                          const RequestLimits& limits);
 

@@ -75,11 +75,46 @@ std::string name_in(const std::vector<std::pair<std::string, E>>& names, E value
   return "?";
 }
 
+// The validation summaries' decoding keys, `valid_<name>`, one per generation option the table marks for
+// validation (decoding/generation_options.h), inserted after valid_max_tokens: the same names, types and ranges as
+// the command line's and the HTTP API's.
+Field validation_decoding(const GenerationOptionField& option) {
+  return {[&option](TrainingConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
+            GenerationOptions generation;
+            generation.search = c.valid_search;
+            switch (option.type) {
+              case GenerationOptionType::integer: option.integer(generation) = read_scalar<int64_t>(n, o, f, "an integer"); break;
+              case GenerationOptionType::number: option.number(generation) = read_scalar<double>(n, o, f, "a number"); break;
+              case GenerationOptionType::boolean: option.boolean(generation) = read_scalar<bool>(n, o, f, "true or false"); break;
+            }
+            c.valid_search = generation.search;
+          },
+          [&option](const TrainingConfig& c) {
+            GenerationOptions generation;
+            generation.search = c.valid_search;
+            switch (option.type) {
+              case GenerationOptionType::integer: return yaml_fields::value_node(option.integer(generation));
+              case GenerationOptionType::number: return yaml_fields::value_node(option.number(generation));
+              case GenerationOptionType::boolean: break;
+            }
+            return yaml_fields::value_node(option.boolean(generation));
+          }};
+}
+
+std::vector<std::pair<std::string, Field>> with_validation_decoding(std::vector<std::pair<std::string, Field>> table) {
+  auto at = std::find_if(table.begin(), table.end(), [](const auto& f) { return f.first == "valid_max_tokens"; });
+  std::vector<std::pair<std::string, Field>> decoding;
+  for (const auto& option : generation_option_fields())
+    if (option.uses & kValidation) decoding.emplace_back(std::string("valid_") + option.name, validation_decoding(option));
+  table.insert(at + 1, decoding.begin(), decoding.end());
+  return table;
+}
+
 // Key order = order in to_yaml() and in docs/training.md.
 const std::vector<std::pair<std::string, Field>>& fields() {
   using C = TrainingConfig;
 #define PYR_MEMBER(m) [](C& c) -> auto& { return c.m; }
-  static const std::vector<std::pair<std::string, Field>> table = {
+  static const std::vector<std::pair<std::string, Field>> table = with_validation_decoding({
       {"max_tokens", integer(PYR_MEMBER(max_tokens))},
       {"update_freq", integer(PYR_MEMBER(update_freq))},
       {"sort_window", integer(PYR_MEMBER(sort_window))},
@@ -106,12 +141,6 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"validate_at_end", boolean(PYR_MEMBER(validate_at_end))},
       {"valid_subset_size", integer(PYR_MEMBER(valid_subset_size))},
       {"valid_max_tokens", integer(PYR_MEMBER(valid_max_tokens))},
-      {"valid_beam", integer(PYR_MEMBER(valid_search.beam))},
-      {"valid_lenpen", real(PYR_MEMBER(valid_search.lenpen))},
-      {"valid_min_len", integer(PYR_MEMBER(valid_search.min_len))},
-      {"valid_max_len_a", real(PYR_MEMBER(valid_search.max_len_a))},
-      {"valid_max_len_b", integer(PYR_MEMBER(valid_search.max_len_b))},
-      {"valid_no_repeat_ngram_size", integer(PYR_MEMBER(valid_search.no_repeat_ngram_size))},
       {"best_checkpoint_metric", choice(&C::best_checkpoint_metric, kMetrics)},
       {"save_interval_updates", integer(PYR_MEMBER(save_interval_updates))},
       {"keep_last", integer(PYR_MEMBER(keep_last))},
@@ -121,7 +150,7 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"amp", choice(&C::amp, kAmpModes)},
       {"device", text(PYR_MEMBER(device))},
       {"threads", integer(PYR_MEMBER(threads))},
-  };
+  });
 #undef PYR_MEMBER
   return table;
 }
@@ -243,14 +272,12 @@ void TrainingConfig::validate() const {
   require(max_tokens >= 1, "max_tokens", "must be >= 1");
   // Upper bounds: beyond them a value exhausts memory or threads before it could be useful.
   require(update_freq >= 1 && update_freq <= 65536, "update_freq", "must be in [1, 65536] (got " + std::to_string(update_freq) + ")");
-  require(valid_search.beam <= 1024, "valid_beam", "must be <= 1024 (got " + std::to_string(valid_search.beam) + ")");
   require(sort_window >= 1, "sort_window", "must be >= 1");
   // NaN fails every comparison below; inf passes them, so finiteness is checked first.
   const std::vector<std::pair<const char*, double>> reals = {
       {"lr", lr}, {"warmup_init_lr", warmup_init_lr}, {"end_learning_rate", end_learning_rate}, {"power", power},
       {"adam_eps", adam_eps}, {"weight_decay", weight_decay}, {"clip_norm", clip_norm},
-      {"label_smoothing", label_smoothing}, {"pooling_sharpening", pooling_sharpening}, {"max_minutes", max_minutes}, {"valid_lenpen", valid_search.lenpen},
-      {"valid_max_len_a", valid_search.max_len_a}};
+      {"label_smoothing", label_smoothing}, {"pooling_sharpening", pooling_sharpening}, {"max_minutes", max_minutes}};
   for (const auto& [name, value] : reals) require(std::isfinite(value), name, "must be a finite number");
   for (double b : adam_betas) require(std::isfinite(b), "adam_betas", "each must be a finite number");
   require(lr > 0, "lr", "must be > 0");
@@ -277,9 +304,6 @@ void TrainingConfig::validate() const {
   require(validate_interval >= 0, "validate_interval", "must be >= 0 (0 = only at the end)");
   require(valid_subset_size >= 0, "valid_subset_size", "must be >= 0");
   require(valid_max_tokens >= 0, "valid_max_tokens", "must be >= 0 (0 = max_tokens)");
-  require(valid_search.beam >= 1, "valid_beam", "must be >= 1");
-  require(valid_search.min_len >= 0, "valid_min_len", "must be >= 0");
-  require(valid_search.no_repeat_ngram_size >= 0, "valid_no_repeat_ngram_size", "must be >= 0");
   // Every validation decoding option passes the check the CLI and the server apply (decoding/summarizer.h) here,
   // at start-up, not at the first validation hundreds of updates later.
   GenerationOptions valid_generation;

@@ -43,9 +43,16 @@ const overall = setTimeout(() => {
     const documented = await page.evaluate(async () => {
       const api = await (await fetch("/openapi.json")).json();
       return Object.entries(api.components.schemas.SummarizeRequest.properties)
+        .filter(([, s]) => s["x-decoding-option"]).map(([n]) => n).sort();
+    });
+    const numeric = await page.evaluate(async () => {
+      const api = await (await fetch("/openapi.json")).json();
+      return Object.entries(api.components.schemas.SummarizeRequest.properties)
         .filter(([, s]) => s.type === "integer" || s.type === "number").map(([n]) => n).sort();
     });
-    if (offered.join() !== documented.join() || offered.length < 7)
+    // Every numeric request field is a decoding option, and the boolean one (sampling) is a checkbox.
+    if (offered.join() !== documented.join() || !numeric.every((n) => offered.includes(n)) || offered.length < 14 ||
+        (await page.$eval("#option-sampling", (e) => e.type)) !== "checkbox")
       throw new Error(`the page offers ${offered} but the API documents ${documented}`);
     await page.click("#decoding summary");
     await page.type("#option-lenpen", "0.5");

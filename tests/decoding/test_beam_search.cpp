@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <set>
@@ -255,6 +256,191 @@ TEST(BeamSearch, GreedyArgmaxPathEqualsTheBeamMachineryAtBeamOne) {
       }
     }
   }
+}
+
+// Sampling draws the first token from the model's distribution: over 4000 documents with the same table, each
+// token's share is within 4.5 standard errors of its probability (pad and EOS excluded: pad never, EOS not before
+// min_len), with temperature applied as log_softmax(lprobs / T); top-k keeps only the k most likely tokens and
+// top-p the smallest set reaching p, in the proportions of their probabilities.
+TEST(Sampling, DrawsFromTheDistributionTopKAndTopP) {
+  const int64_t vocab = 8, documents = 4000;
+  const auto table = random_table(vocab, 7, 1.0);
+  struct Case {
+    double temperature;
+    int64_t topk;
+    double topp;
+  };
+  for (const Case c : {Case{1.0, -1, -1.0}, Case{0.5, -1, -1.0}, Case{1.0, 3, -1.0}, Case{1.0, -1, 0.6}}) {
+    BeamSearchOptions options;
+    options.beam = 1;
+    options.sampling = true;
+    options.temperature = c.temperature;
+    options.sampling_topk = c.topk;
+    options.sampling_topp = c.topp;
+    options.max_len_b = 1;  // one token, then EOS
+    options.seed = 11;
+    MarkovDecoder decoder(std::vector<torch::Tensor>(documents, table), 1);
+    auto results = BeamSearch(options, kSpecial).search(decoder, std::vector<int64_t>(documents, 5), 0);
+    // The expected distribution: pad and EOS removed, the rest as the options say (renormalized for the draw).
+    auto lprobs = torch::log_softmax(table[kSpecial.bos] / c.temperature, 0);
+    auto p = lprobs.exp();
+    p[kSpecial.pad] = 0;
+    p[kSpecial.eos] = 0;
+    std::vector<int64_t> order(vocab);
+    for (int64_t t = 0; t < vocab; ++t) order[t] = t;
+    std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return p[x].item<double>() > p[y].item<double>(); });
+    auto kept = torch::zeros({vocab}, torch::kDouble);
+    double mass = 0;
+    for (size_t i = 0; i < order.size(); ++i) {
+      const bool keep = c.topk > 0 ? static_cast<int64_t>(i) < c.topk : c.topp > 0 ? mass < c.topp : true;
+      if (keep && p[order[i]].item<double>() > 0) kept[order[i]] = p[order[i]];
+      mass += p[order[i]].item<double>();
+    }
+    const auto expected = kept / kept.sum();
+    std::vector<int64_t> counts(vocab, 0);
+    for (const auto& r : results) {
+      ASSERT_EQ(r.size(), 1u);
+      ASSERT_EQ(r[0].tokens.size(), 1u);
+      const int64_t token = r[0].tokens[0];
+      ++counts[token];
+      // The token's score is its log-probability under the temperature, not renormalized over the kept set.
+      EXPECT_NEAR(r[0].positional_scores[0], lprobs[token].item<double>(), 1e-12);
+    }
+    for (int64_t t = 0; t < vocab; ++t) {
+      const double q = expected[t].item<double>(), share = static_cast<double>(counts[t]) / documents;
+      if (q == 0) {
+        EXPECT_EQ(counts[t], 0) << "token " << t << " is outside the sampling set";
+      } else {
+        EXPECT_NEAR(share, q, 4.5 * std::sqrt(q * (1 - q) / documents) + 1e-9)
+            << "token " << t << " T " << c.temperature << " topk " << c.topk << " topp " << c.topp;
+      }
+    }
+  }
+}
+
+// A document's sample depends only on (seed, its id): the same in a batch as alone, the same again, different
+// with another seed; a top-p so small that only the most likely token is left is greedy decoding.
+TEST(Sampling, ReproduciblePerSeedAndDocumentIndependentOfTheBatch) {
+  std::vector<torch::Tensor> tables = {random_table(15, 61, 0.7), random_table(15, 62, 0.7), random_table(15, 63, 0.7)};
+  const std::vector<int64_t> lengths = {10, 30, 20};
+  BeamSearchOptions options;
+  options.beam = 3;
+  options.nbest = 3;
+  options.sampling = true;
+  options.max_len_b = 12;
+  options.no_repeat_ngram_size = 2;
+  options.seed = 5;
+  MarkovDecoder batched(tables, 3);
+  const auto all = BeamSearch(options, kSpecial).search(batched, lengths, 0);
+  MarkovDecoder again_decoder(tables, 3);
+  const auto again = BeamSearch(options, kSpecial).search(again_decoder, lengths, 0);
+  for (size_t d = 0; d < tables.size(); ++d) {
+    BeamSearchOptions alone = options;
+    alone.document_ids = {static_cast<int64_t>(d)};
+    MarkovDecoder single({tables[d]}, 3);
+    const auto one = BeamSearch(alone, kSpecial).search(single, {lengths[d]}, 0);
+    ASSERT_EQ(one[0].size(), all[d].size());
+    for (size_t i = 0; i < all[d].size(); ++i) {
+      EXPECT_EQ(one[0][i].tokens, all[d][i].tokens) << "doc " << d;
+      EXPECT_EQ(one[0][i].score, all[d][i].score);
+      EXPECT_EQ(again[d][i].tokens, all[d][i].tokens);
+    }
+  }
+  int differing = 0;
+  for (int64_t seed = 6; seed < 10; ++seed) {
+    BeamSearchOptions other = options;
+    other.seed = seed;
+    MarkovDecoder decoder(tables, 3);
+    const auto sampled = BeamSearch(other, kSpecial).search(decoder, lengths, 0);
+    for (size_t d = 0; d < tables.size(); ++d) differing += sampled[d][0].tokens != all[d][0].tokens;
+  }
+  EXPECT_GE(differing, 8) << "of 12 (seed, document) pairs, the best sample should mostly differ from seed 5's";
+
+  BeamSearchOptions nucleus;
+  nucleus.beam = 1;
+  nucleus.sampling = true;
+  nucleus.sampling_topp = 1e-9;
+  nucleus.max_len_b = 12;
+  BeamSearchOptions greedy = nucleus;
+  greedy.sampling = false;
+  greedy.sampling_topp = -1;
+  MarkovDecoder d1(tables, 1), d2(tables, 1);
+  const auto sampled = BeamSearch(nucleus, kSpecial).search(d1, lengths, 0);
+  const auto best = BeamSearch(greedy, kSpecial).search(d2, lengths, 0);
+  for (size_t d = 0; d < tables.size(); ++d) {
+    EXPECT_EQ(sampled[d][0].tokens, best[d][0].tokens);
+    EXPECT_EQ(sampled[d][0].score, best[d][0].score);
+  }
+}
+
+// Diverse beam search (fairseq's DiverseBeamSearch): with one row per group and strength 0 every group runs the
+// same greedy search, so all hypotheses are one sequence; with a strong penalty the groups choose different
+// first tokens; one group is plain beam search.
+TEST(DiverseBeamSearch, GroupsDifferOnlyThroughThePenalty) {
+  for (uint64_t seed = 0; seed < 4; ++seed) {
+    const auto table = random_table(12, 500 + seed);
+    BeamSearchOptions options;
+    options.beam = 4;
+    options.nbest = 4;
+    options.max_len_b = 10;
+    options.diverse_beam_groups = 4;
+    options.diverse_beam_strength = 0.0;
+    MarkovDecoder same_decoder({table}, 4);
+    const auto same = BeamSearch(options, kSpecial).search(same_decoder, {10}, 0)[0];
+    ASSERT_EQ(same.size(), 4u);
+    for (const auto& h : same) EXPECT_EQ(h.tokens, same[0].tokens) << "seed " << seed;
+
+    // Strong penalty, one token each (later steps may regroup rows after an EOS, as fairseq's do).
+    options.diverse_beam_strength = 1000.0;
+    options.max_len_b = 1;
+    MarkovDecoder diverse_decoder({table}, 4);
+    const auto diverse = BeamSearch(options, kSpecial).search(diverse_decoder, {10}, 0)[0];
+    ASSERT_EQ(diverse.size(), 4u);
+    std::set<int64_t> first_tokens;
+    for (const auto& h : diverse) {
+      ASSERT_FALSE(h.tokens.empty());
+      first_tokens.insert(h.tokens[0]);
+    }
+    EXPECT_EQ(first_tokens.size(), 4u) << "seed " << seed;
+
+    options.max_len_b = 10;
+    BeamSearchOptions one_group = options;
+    one_group.diverse_beam_groups = 1;
+    BeamSearchOptions plain = options;
+    plain.diverse_beam_groups = -1;
+    MarkovDecoder d1({table}, 4), d2({table}, 4);
+    const auto a = BeamSearch(one_group, kSpecial).search(d1, {10}, 0)[0];
+    const auto b = BeamSearch(plain, kSpecial).search(d2, {10}, 0)[0];
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].tokens, b[i].tokens);
+  }
+}
+
+// Diverse beam search, step by step against fairseq's formula on a decoder whose next-token distribution does not
+// depend on the past: at step 0 group 0 takes the best tokens and group 1 the best after the penalty; hand-checked
+// scores of the two groups' first candidates.
+TEST(DiverseBeamSearch, SecondGroupPaysForTheFirstGroupsTokens) {
+  // log p over 6 tokens (pad 0, unk 1, bos 2, eos 3, a 4, b 5): a is best, b second; every row the same.
+  auto row = torch::log_softmax(torch::tensor({0.0, -5.0, -5.0, -5.0, 2.0, 1.5}, torch::kDouble), 0);
+  auto table = row.unsqueeze(0).repeat({6, 1});
+  BeamSearchOptions options;
+  options.beam = 2;
+  options.nbest = 2;
+  options.min_len = 1;
+  options.max_len_b = 1;  // one token, then EOS
+  options.diverse_beam_groups = 2;
+  options.diverse_beam_strength = 0.25;
+  MarkovDecoder decoder({table}, 2);
+  const auto result = BeamSearch(options, kSpecial).search(decoder, {5}, 0)[0];
+  ASSERT_EQ(result.size(), 2u);
+  // Group 0 takes a (and b as its second candidate); group 1's a and b are each penalized by 0.25 (both were
+  // candidates of group 0), so its best is a - 0.25 > b - 0.25: rows [a], [a]. At the last step both can only end,
+  // and group 1's EOS pays again (group 0 chose EOS too): the penalty is part of the score, as in fairseq.
+  const double a = row[4].item<double>(), eos = row[3].item<double>();
+  EXPECT_EQ(result[0].tokens, std::vector<int64_t>({4}));
+  EXPECT_EQ(result[1].tokens, std::vector<int64_t>({4}));
+  EXPECT_NEAR(result[0].score, (a + eos) / 2.0, 1e-12);
+  EXPECT_NEAR(result[1].score, (a - 0.25 + eos - 0.25) / 2.0, 1e-12);
 }
 
 TEST(BeamSearch, RejectsBadOptions) {

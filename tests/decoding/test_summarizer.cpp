@@ -2,6 +2,8 @@
 // argmax of the full teacher-forced forward pass; batched generation equals one document at a time; four threads
 // on one loaded model give what one thread gives; the model's train/eval state is never touched.
 #include <gtest/gtest.h>
+
+#include <set>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -140,6 +142,61 @@ TEST(Summarizer, BatchedEqualsOneByOne) {
   options.max_documents_per_batch = 1;
   auto singles = summarizer.summarize_tokens(docs, options);
   for (size_t i = 0; i < docs.size(); ++i) EXPECT_EQ(singles[i].hypotheses[0].tokens, batched[i].hypotheses[0].tokens);
+  }
+}
+
+// Sampling and diverse beams through the Summarizer: a document's samples depend on the seed and its index in the
+// call (or its sampling stream), not on the batch it ran in; another seed gives other summaries; diverse groups
+// give different hypotheses where plain beam search may repeat itself.
+TEST(Summarizer, SamplingIsReproducibleAndIndependentOfTheBatching) {
+  auto model = float64_model(9, /*copy=*/true);
+  const std::vector<std::vector<int64_t>> docs = {random_document(40, 11), random_document(12, 12),
+                                                  random_document(25, 13), random_document(33, 14)};
+  GenerationOptions options;
+  options.search.beam = 2;
+  options.search.nbest = 2;
+  options.search.max_len_b = 12;
+  options.search.sampling = true;
+  options.search.sampling_topk = 10;
+  options.search.temperature = 1.3;
+  options.search.seed = 3;
+  const Summarizer summarizer(model, nullptr);
+  const auto batched = summarizer.summarize_tokens(docs, options);
+  GenerationOptions singles_options = options;
+  singles_options.max_documents_per_batch = 1;
+  const auto singles = summarizer.summarize_tokens(docs, singles_options);
+  for (size_t i = 0; i < docs.size(); ++i) {
+    ASSERT_EQ(batched[i].hypotheses.size(), 2u);
+    // Alone in a call, the document samples from stream i when told so.
+    GenerationOptions alone_options = options;
+    alone_options.sampling_streams = {static_cast<int64_t>(i)};
+    const auto alone = summarizer.summarize_tokens({docs[i]}, alone_options);
+    for (size_t h = 0; h < 2; ++h) {
+      EXPECT_EQ(singles[i].hypotheses[h].tokens, batched[i].hypotheses[h].tokens) << "doc " << i;
+      EXPECT_EQ(alone[0].hypotheses[h].tokens, batched[i].hypotheses[h].tokens) << "doc " << i;
+      EXPECT_NEAR(alone[0].hypotheses[h].score, batched[i].hypotheses[h].score, 1e-9);
+    }
+  }
+  int differing = 0;
+  for (int64_t seed : {4, 5}) {
+    GenerationOptions other = options;
+    other.search.seed = seed;
+    const auto sampled = summarizer.summarize_tokens(docs, other);
+    for (size_t i = 0; i < docs.size(); ++i) differing += sampled[i].hypotheses[0].tokens != batched[i].hypotheses[0].tokens;
+  }
+  EXPECT_GE(differing, 6) << "of 8 (seed, document) pairs";
+
+  GenerationOptions diverse;
+  diverse.search.beam = 4;
+  diverse.search.nbest = 4;
+  diverse.search.max_len_b = 8;
+  diverse.search.diverse_beam_groups = 4;
+  diverse.search.diverse_beam_strength = 100.0;
+  for (const auto& result : summarizer.summarize_tokens(docs, diverse)) {
+    ASSERT_EQ(result.hypotheses.size(), 4u);
+    std::set<std::vector<int64_t>> distinct;
+    for (const auto& h : result.hypotheses) distinct.insert(h.tokens);
+    EXPECT_GE(distinct.size(), 3u);
   }
 }
 

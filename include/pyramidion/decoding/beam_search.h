@@ -18,6 +18,25 @@ struct BeamSearchOptions {
   int64_t no_repeat_ngram_size = 0;  // > 0: never repeat an n-gram of this size
   int64_t nbest = 1;                 // hypotheses returned per document
   double unk_penalty = 0.0;          // subtracted from the UNK log-probability
+  // Log-probabilities become log_softmax(lprobs / temperature) before any other rule (fairseq divides the logits).
+  double temperature = 1.0;
+  // Sampling (fairseq's Sampling search): each row draws its next token from its distribution instead of taking
+  // the best; at the first step a document's `beam` rows draw from its one distribution. A token's score is its
+  // log-probability (after temperature, not renormalized over the top-k/top-p set). Draws come from one random
+  // stream per document, seeded by (seed, document_ids[d]): a document's summary depends on neither its batch nor
+  // the other documents.
+  bool sampling = false;
+  int64_t sampling_topk = -1;    // > 0: draw from the k most likely tokens only
+  double sampling_topp = -1.0;   // in (0, 1]: draw from the smallest set whose probability reaches p
+  int64_t seed = 1;
+  // Diverse beam search (Vijayakumar et al. 2016; fairseq's DiverseBeamSearch): the beam is split into groups of
+  // beam / groups rows (row b in group b % groups); each group's candidates are penalized by strength x the number
+  // of times earlier groups chose the same token at this step. -1 or 1 = plain beam search.
+  int64_t diverse_beam_groups = -1;
+  double diverse_beam_strength = 0.5;
+  // Sampling streams: document d of a search() call draws from the stream of document_ids[d] (the Summarizer sets
+  // each document's index in its call); empty = 0, 1, 2, ... Not a decoding option.
+  std::vector<int64_t> document_ids;
   // beam 1 takes the argmax of each row (no float64 copy, no top-k, no cache reorder while no document ends);
   // same hypotheses as the beam machinery (false runs that, e.g. to compare).
   bool greedy_argmax = true;

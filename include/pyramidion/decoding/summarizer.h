@@ -22,6 +22,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "pyramidion/decoding/beam_search.h"
+#include "pyramidion/decoding/generation_options.h"
 #include "pyramidion/models/model_config.h"
 #include "pyramidion/models/summarization_model.h"
 #include "pyramidion/nn/representation_pooler.h"
@@ -36,34 +37,6 @@ struct SummarizerOptions {
   std::string dtype = "float32";  // float32, float64, bfloat16, float16 (the weights are cast once at load)
   int threads = 0;                // > 0: LibTorch intra-op threads for the process; 0 = leave as is
 };
-
-struct GenerationOptions {
-  // search.cancelled (optional) is checked before each batch and each decoding step: returning true makes
-  // summarize() throw GenerationCancelled (e.g. a server whose client left).
-  BeamSearchOptions search;
-  // Documents are sorted by length and packed into generation batches of at most this many source tokens (beam
-  // rows not counted) and this many documents; a document's result does not depend on its batch.
-  int64_t max_source_tokens_per_batch = 16384;
-  int64_t max_documents_per_batch = 32;
-  // > 0: documents are cut to this many source tokens (EOS included) before max_source_positions applies, and
-  // marked truncated; 0 = only max_source_positions.
-  int64_t max_source_length = 0;
-  bool return_pooling = false;  // fill DocumentSummary::pooling
-  // Fill DocumentSummary::cross_attention: one teacher-forced decoder pass over the best hypothesis after the
-  // search (the search itself is unchanged, so off costs nothing).
-  bool return_cross_attention = false;
-};
-
-// The one validation of generation options (the CLI, the server and summarize() call it). Throws
-// InvalidGenerationOption naming the field as spelled here ("beam", "max_len_b", "max_documents_per_batch", ...).
-struct InvalidGenerationOption : std::invalid_argument {
-  InvalidGenerationOption(std::string field_name, const std::string& reason)
-      : std::invalid_argument(field_name + " " + reason), field(std::move(field_name)), reason(reason) {}
-  std::string field;   // e.g. "max_len_b"
-  std::string reason;  // e.g. "must be >= 0 (got -1)"
-};
-void validate(const GenerationOptions& options);
-inline constexpr int64_t kMaxBeam = 1024;  // validate() refuses a larger beam
 
 struct SummaryHypothesis {
   std::string text;             // detokenized; sentence separators become "\n"

@@ -35,7 +35,9 @@ class SummaryGenerator {
 
   // source (batch, src_len) int64, source_mask (batch, src_len) bool, right-padded. Runs under inference mode;
   // the model must be in eval mode (throws std::logic_error otherwise: generation never switches it). Thread-safe.
-  GeneratedBatch generate(const torch::Tensor& source, const torch::Tensor& source_mask) const;
+  // document_ids (batch): each document's sampling stream (BeamSearchOptions::document_ids); empty = 0, 1, ...
+  GeneratedBatch generate(const torch::Tensor& source, const torch::Tensor& source_mask,
+                          const std::vector<int64_t>& document_ids = {}) const;
 
   const BeamSearchOptions& options() const { return search_; }
 
