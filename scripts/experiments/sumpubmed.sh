@@ -21,6 +21,9 @@ test_docs="${TEST_DOCS:-200}"    # fixed subset: the first N test articles
 valid_docs="${VALID_DOCS:-100}"  # validation subset (ROUGE during training)
 beams="${BEAMS:-1 4}"            # test decodings: greedy (files ARCH.*) and beam 4 (files ARCH.beam4.*)
 no_repeat="${NO_REPEAT_NGRAM:-3}"  # as fairseq's summarization recipes: never repeat a trigram
+# --min-len of the test decodings, chosen on the validation subset (greedy, every model): the value with the best
+# mean ROUGE-2 over the models (the paper decodes with --min-len 72). MIN_LEN=N skips the choice.
+min_lens="${MIN_LENS:-1 60 100 150 200}"
 # ARCHS: the models to train and score here (both by default). Naming one reruns it after its config changed while
 # the other's committed results stay; its WORK_DIR needs the other's checkpoint directory for the curves.
 read -r -a archs <<< "${ARCHS:-blockwise deep-pyramidion}"
@@ -93,7 +96,40 @@ if ! stage_done train; then
   mark_done train
 fi
 
-# 4. Scores on the test subset: both models (best validation ROUGE-Lsum checkpoint), lead-3, oracle-length lead.
+# 4. The decoding's minimum length, chosen on the validation subset (never on the test articles): greedy summaries of
+#    the VALID_DOCS articles with each of MIN_LENS for every model; scores in $results/valid-min-len/.
+if [ -z "${MIN_LEN:-}" ]; then
+  mkdir -p "$results/valid-min-len"
+  for arch in blockwise deep-pyramidion; do
+    for m in $min_lens; do
+      out="$results/valid-min-len/$arch.min$m.rouge.json"
+      [ -s "$out" ] && continue
+      log "validation: $arch greedy --min-len $m"
+      "$bin" --threads "$threads" evaluate -m "$work/$arch/checkpoint_best.pt" --data "$work/valid.jsonl" --json \
+        --beam 1 --no-repeat-ngram-size "$no_repeat" --max-len-b 400 --min-len "$m" > "$out.tmp" \
+        2> "$results/valid-min-len/$arch.min$m.evaluate.log"
+      mv "$out.tmp" "$out"
+    done
+  done
+  MIN_LEN=$(python3 - "$results/valid-min-len" $min_lens <<'PY'
+import json, sys
+folder, values = sys.argv[1], sys.argv[2:]
+def r2(arch, m):
+    return json.load(open(f"{folder}/{arch}.min{m}.rouge.json"))["rouge2"]["fmeasure"]["mean"]
+rows = [(sum(r2(a, m) for a in ("blockwise", "deep-pyramidion")) / 2, m) for m in values]
+with open(f"{folder}/choice.md", "w") as out:
+    out.write("| --min-len | blockwise R-2 | deep-pyramidion R-2 | mean |\n|---|---|---|---|\n")
+    for mean, m in rows:
+        out.write(f"| {m} | {100 * r2('blockwise', m):.2f} | {100 * r2('deep-pyramidion', m):.2f} | {100 * mean:.2f} |\n")
+    best = max(rows)[1]
+    out.write(f"\nchosen: --min-len {best} (best mean validation ROUGE-2, greedy, {len(values)} values tried)\n")
+print(best)
+PY
+)
+fi
+log "test decodings with --min-len $MIN_LEN"
+
+# 5. Scores on the test subset: both models (best validation ROUGE-Lsum checkpoint), lead-3, oracle-length lead.
 if ! stage_done evaluate; then
   for baseline in lead-3 lead-oracle; do
     log "evaluate $baseline"
@@ -106,20 +142,21 @@ fi
 for beam in $beams; do
   suffix=""
   [ "$beam" = 1 ] || suffix=".beam$beam"
-  stage_done "evaluate$suffix-models" && continue
+  stage_done "evaluate$suffix-models-min$MIN_LEN" && continue
   pids=()
   for arch in "${archs[@]}"; do
     log "evaluate $arch (beam $beam)"
     "$bin" --threads "$threads" evaluate -m "$work/$arch/checkpoint_best.pt" --data "$work/test.jsonl" --json \
-      --beam "$beam" --no-repeat-ngram-size "$no_repeat" --max-len-b 400 --predictions \
+      --beam "$beam" --no-repeat-ngram-size "$no_repeat" --max-len-b 400 --min-len "$MIN_LEN" --predictions \
       "$results/$arch$suffix.predictions.jsonl" > "$results/$arch$suffix.rouge.json" 2> "$results/$arch$suffix.evaluate.log" &
     pids+=($!)
   done
   wait_all evaluation evaluate "${pids[@]}"
-  mark_done "evaluate$suffix-models"
+  mark_done "evaluate$suffix-models-min$MIN_LEN"
 done
 
-# 5. Learning curves, and the highlight view of the first test article when this build has it.
+# 6. Learning curves, and the highlight view of the first test article when this build has it.
+if ! stage_done plot; then
 log "plot"
 "$bin" plot "$work/blockwise" "$work/deep-pyramidion" --name blockwise --name deep-pyramidion \
   --title "SumPubMed, ${minutes} CPU minutes per model" -o "$results/curves.svg"
@@ -129,9 +166,11 @@ if "$bin" highlight --help > /dev/null 2>&1; then
   "$bin" highlight -m "$work/deep-pyramidion/checkpoint_best.pt" -i "$work/test.jsonl" --document-index 0 \
     -o "$results/highlight-test0.html" --json "$results/highlight-test0.json" 2> "$results/highlight.log" || true
 fi
+mark_done plot
+fi
 # Committed logs and pages name files relative to the repository (no machine paths): the data as ../shared/...,
 # the work directory as WORK_DIR.
-for f in "$results"/*.log "$results"/*.html "$results"/*.json; do
+for f in "$results"/*.log "$results"/*.html "$results"/*.json "$results"/valid-min-len/*.log; do
   [ -f "$f" ] || continue
   sed -i -e "s|$work|WORK_DIR|g" -e "s|$root/\.\./|../|g" -e "s|$root/||g" -e "s|$(dirname "$root")/|../|g" "$f"
 done

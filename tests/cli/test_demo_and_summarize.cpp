@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "cli_runner.h"
@@ -179,6 +180,36 @@ TEST_F(DemoCommand, NbestListsTheHypothesesBestFirst) {
   r = run_cli("summarize -m '" + model + "' -i '" + data + "' --beam 2 --nbest 3");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--nbest must be between 1 and beam (2)"), std::string::npos) << r.output;
+}
+
+// Sampling from the command line: the same seed gives the same summaries, another seed others; diverse beams give
+// n-best lists whose groups differ.
+TEST_F(DemoCommand, SamplingIsReproducibleAndDiverseBeamsDiffer) {
+  ASSERT_EQ(result_.exit_code, 0) << result_.output;
+  const auto model = (dir_ / "model.pt").string(), data = (dir_ / "test.jsonl").string();
+  auto summaries = [&](const std::string& options) {
+    auto r = run_shell("'" + (testing::binary_dir() / "pyramidion").string() + "' --threads 1 summarize -m '" + model +
+                       "' -i '" + data + "' --max-len-b 12 " + options + " 2>/dev/null");
+    EXPECT_EQ(r.exit_code, 0) << options;
+    return r.output;
+  };
+  const auto first = summaries("--beam 1 --sampling --seed 3");
+  EXPECT_EQ(summaries("--beam 1 --sampling --seed 3"), first);
+  EXPECT_NE(summaries("--beam 1 --sampling --seed 4"), first);
+  EXPECT_NE(summaries("--beam 1"), first);  // a sample is not the greedy summary (6 documents)
+
+  // (The demo model is tiny: its groups' texts may coincide after detokenization, so this asks for two.)
+  const auto diverse = summaries("--beam 4 --nbest 4 --diverse-beam-groups 4 --diverse-beam-strength 50");
+  EXPECT_NE(diverse, summaries("--beam 4 --nbest 4"));
+  std::istringstream lines(diverse);
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    const auto hypotheses = nlohmann::json::parse(line)["hypotheses"];
+    std::set<std::string> distinct;
+    for (const auto& h : hypotheses) distinct.insert(h["summary"].get<std::string>());
+    EXPECT_GE(distinct.size(), 2u) << line;
+  }
+  EXPECT_EQ(count, 6);
 }
 
 TEST(SummarizeCommand, BadInputsGiveOneLineErrors) {

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -102,6 +104,12 @@ TEST(GenerationOptionFrontEnds, EveryOptionHasOneNameDefaultAndRangeEverywhere) 
       }
     }
   }
+  // docs/decoding.md has a row for each: its name and its flag.
+  std::ifstream doc_file(testing::source_dir() / "docs" / "decoding.md");
+  const std::string doc((std::istreambuf_iterator<char>(doc_file)), std::istreambuf_iterator<char>());
+  for (const auto& f : generation_option_fields())
+    EXPECT_NE(doc.find("| `" + std::string(f.name) + "` | `" + f.flag + "` |"), std::string::npos)
+        << "docs/decoding.md lacks the row of " << f.name;
   EXPECT_GE(request_fields, 14);
   EXPECT_GE(validation_keys, 8);
 }

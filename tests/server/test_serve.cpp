@@ -468,6 +468,64 @@ TEST_F(Serve, ConcurrentRequestsAreBatchedAndEqualTheCli) {
   for (int i = 0; i < kClients; ++i) EXPECT_EQ(body_of(r)["summaries"][i]["summary"], expected[i]) << i;
 }
 
+// Sampling through the server: a document's sample depends on the seed and its index in its own request, not on
+// the requests it was batched with (concurrent single-document requests equal the same requests one at a time);
+// a two-document request equals the CLI's first two lines for the same seed; another seed differs.
+TEST_F(Serve, SampledSummariesDoNotDependOnTheBatching) {
+  auto& s = server();
+  ASSERT_TRUE(s.running()) << s.stderr_text();
+  constexpr int kClients = 6;
+  std::vector<std::string> docs;
+  std::ofstream input(dir_->file("sampled.txt"));
+  for (int i = 0; i < kClients; ++i) {
+    docs.push_back(document(100 + i, 12 + 3 * i));
+    input << docs.back() << "\n";
+  }
+  input.close();
+  auto request = [&](const json& documents, int seed) {
+    json body = {{"documents", documents}, {"beam", 2}, {"max_len_b", 10}, {"sampling", true},
+                 {"sampling_topk", 8}, {"temperature", 1.5}, {"seed", seed}};
+    auto r = client(s.port()).Post("/v1/summarize", body.dump(), "application/json");
+    std::vector<std::string> summaries;
+    if (!r || r->status != 200) {
+      ADD_FAILURE() << (r ? r->body : std::string("no answer"));
+      return summaries;
+    }
+    const json answer = json::parse(r->body);
+    for (const auto& summary : answer["summaries"]) summaries.push_back(summary["summary"]);
+    return summaries;
+  };
+  std::vector<std::string> alone;
+  for (int i = 0; i < kClients; ++i) alone.push_back(request(json::array({docs[i]}), 7).at(0));
+  std::vector<std::string> together(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i)
+    threads.emplace_back([&, i] {
+      auto got = request(json::array({docs[i]}), 7);
+      if (!got.empty()) together[i] = got[0];
+    });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kClients; ++i) EXPECT_EQ(together[i], alone[i]) << "client " << i;
+
+  auto cli = testing::run_cli("--threads 1 summarize -m '" + model_path_ + "' --dtype float64 --input-format text -i '" +
+                              dir_->file("sampled.txt") + "' -o '" + dir_->file("sampled.jsonl") +
+                              "' --beam 2 --max-len-b 10 --sampling --sampling-topk 8 --temperature 1.5 --seed 7");
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  std::vector<std::string> from_cli;
+  std::ifstream out(dir_->file("sampled.jsonl"));
+  for (std::string line; std::getline(out, line);) from_cli.push_back(json::parse(line)["summary"]);
+  ASSERT_EQ(from_cli.size(), docs.size());
+  const auto pair = request(json::array({docs[0], docs[1]}), 7);
+  ASSERT_EQ(pair.size(), 2u);
+  EXPECT_EQ(pair[0], from_cli[0]);
+  EXPECT_EQ(pair[1], from_cli[1]);
+  EXPECT_EQ(pair[0], alone[0]);  // index 0 in both requests
+
+  int differing = 0;
+  for (int i = 0; i < kClients; ++i) differing += request(json::array({docs[i]}), 8).at(0) != alone[i];
+  EXPECT_GE(differing, kClients / 2) << "seed 8 against seed 7";
+}
+
 TEST_F(Serve, QueueFullTimeoutAndDocumentLimit) {
   ServerProcess s({"-m", model_path_, "--timeout-s", "0.001", "--max-queue", "1", "--max-wait-ms", "100"},
                   dir_->file("limits"));
