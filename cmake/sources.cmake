@@ -79,8 +79,10 @@ set(PYRAMIDION_TRAINING_SOURCES
   src/training/metrics_log.cpp
   src/training/mixed_precision.cpp
   src/training/rank_agreement.cpp
+  src/training/scheduler.cpp
   src/training/stop_signal.cpp
   src/training/token_budget_batcher.cpp
+  src/training/training_run.cpp
   src/training/trainer.cpp
   src/training/training_config.cpp
   src/training/training_log.cpp

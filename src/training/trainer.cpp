@@ -466,28 +466,6 @@ void Trainer::finish(const std::string& stop_reason) {
   }
 }
 
-bool Trainer::agree_to_stop(TrainingSummary& summary, std::chrono::steady_clock::time_point start, double max_seconds,
-                            bool end_of_run) {
-  // Each process sees signals, stop requests and its clock on its own: all must stop before the same update, or
-  // the ones that go on would wait in a collective for the ones that stopped.
-  const int signal = stop_signal_received();
-  std::vector<double> votes{signal != 0 ? 1.0 : 0.0, stop_requested_.load() ? 1.0 : 0.0,
-                            max_seconds > 0 && seconds_since(start) >= max_seconds ? 1.0 : 0.0,
-                            static_cast<double>(signal)};
-  options_.reducer->sum_scalars(votes);
-  if (votes[0] > 0) {
-    summary.stop_reason = "signal";
-    summary.signal = signal != 0 ? signal : SIGTERM;
-  } else if (votes[1] > 0) {
-    summary.stop_reason = "requested";
-  } else if (votes[2] > 0) {
-    summary.stop_reason = end_of_run ? "max_minutes" : "run_for";
-  } else {
-    return false;
-  }
-  return true;
-}
-
 TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_seconds, bool end_of_run) {
   stop_requested_.store(false);
   const auto start = Clock::now();
@@ -504,41 +482,25 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
   progress_options.mode = bar ? ProgressOptions::Mode::kBar : ProgressOptions::Mode::kOff;
   ProgressBar progress(progress_options);
 
+  TrainingScheduler scheduler(config_.max_updates, config_.patience, *options_.reducer);
+  scheduler.start_call(max_updates_this_call, max_seconds, end_of_run);
   while (true) {
-    // Checked here, not only after a validation, so that a resumed run that had run out of patience stops too.
-    if (config_.patience > 0 && state_.validations_without_improvement >= config_.patience) {
+    StopInputs inputs;
+    inputs.update = state_.update;
+    inputs.validations_without_improvement = state_.validations_without_improvement;
+    inputs.updates_this_call = summary.updates;
+    inputs.seconds_this_call = seconds_since(start);
+    inputs.stop_requested = stop_requested_.load();
+    inputs.signal = stop_signal_received();
+    summary.reason = scheduler.before_update(inputs, summary.signal);
+    if (summary.reason == StopReason::patience)
       spdlog::info("early stop: {} validations in a row without a better {} (training.patience {}); best {:.4f} at "
                    "update {}", state_.validations_without_improvement, name_of(config_.best_checkpoint_metric),
                    config_.patience, state_.best_metric, state_.best_update);
-      summary.stop_reason = "patience";
-      break;
-    }
-    if (options_.world_size > 1 && agree_to_stop(summary, start, max_seconds, end_of_run)) break;
-    if (config_.max_updates > 0 && state_.update >= config_.max_updates) {
-      summary.stop_reason = "max_updates";
-      break;
-    }
-    if (summary.updates >= max_updates_this_call) {
-      summary.stop_reason = "run_for";
-      break;
-    }
-    const bool alone = options_.world_size == 1;  // else agree_to_stop() decided these for all processes
-    if (alone && max_seconds > 0 && seconds_since(start) >= max_seconds) {
-      summary.stop_reason = end_of_run ? "max_minutes" : "run_for";
-      break;
-    }
-    if (const int signal = alone ? stop_signal_received() : 0) {
-      summary.stop_reason = "signal";
-      summary.signal = signal;
-      break;
-    }
-    if (alone && stop_requested_.load()) {
-      summary.stop_reason = "requested";
-      break;
-    }
+    if (summary.reason != StopReason::none) break;
     auto batches = next_update_batches();
     if (!batches) {
-      summary.stop_reason = "max_epochs";
+      summary.reason = StopReason::max_epochs;
       break;
     }
     const auto step_start = Clock::now();
@@ -561,7 +523,7 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
       if (state_.nonfinite_in_a_row >= config_.max_nonfinite_updates) {
         spdlog::error("stopping: {} consecutive updates had a NaN/Inf loss or gradient (lower lr, raise warmup_updates, "
                       "or check the data)", state_.nonfinite_in_a_row);
-        summary.stop_reason = "nonfinite";
+        summary.reason = StopReason::nonfinite;
         break;
       }
       continue;
@@ -594,14 +556,15 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
     }
     write_checkpoints(checkpoints_->after_update(state_.update), nullptr);
     if (!diverged_.empty()) {
-      summary.stop_reason = "nonfinite";
+      summary.reason = StopReason::nonfinite;
       break;
     }
   }
   progress.finish();
 
-  if (end_of_run) finish(summary.stop_reason);
-  if (!diverged_.empty()) summary.stop_reason = "nonfinite";
+  if (end_of_run) finish(name_of(summary.reason));
+  if (!diverged_.empty()) summary.reason = StopReason::nonfinite;
+  summary.stop_reason = name_of(summary.reason);
   summary.divergence = diverged_;
   summary.update = state_.update;
   summary.epoch = state_.epoch;

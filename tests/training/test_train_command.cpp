@@ -16,6 +16,7 @@
 
 #include "training_test_support.h"
 #include "pyramidion/models/model_file.h"
+#include "pyramidion/training/training_run.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -163,6 +164,60 @@ TEST(TrainCommand, SetKeysAreCheckedLikeDescribeAndBench) {
     SCOPED_TRACE(assignment);
     EXPECT_EQ(run_cli("describe -c " + corpus->config + " --set '" + assignment + "'", log), 0) << read_text(log);
   }
+}
+
+// The library's training job (training/training_run.h) is what `train` runs: the same options give the same
+// weights, bit for bit, and a summary whose reason is the enum's; its errors are one line naming the file.
+TEST(TrainCommand, TheLibraryEntryPointTrainsAsTheCommandDoes) {
+  REQUIRE_CORPUS();
+  TempDir dir;
+  const std::vector<std::string> overrides = {"training.max_updates=6", "training.validate_interval=0",
+                                              "training.validate_at_end=false"};
+  const std::string log = dir.file("train.log");
+  ASSERT_EQ(run_cli("train -c " + corpus->config + " --data " + corpus->data_dir + " --save-dir " + dir.file("cli") +
+                        " --no-progress --set training.max_updates=6 training.validate_interval=0 "
+                        "training.validate_at_end=false",
+                    log),
+            0)
+      << read_text(log);
+  TrainingRunOptions options;
+  options.config = corpus->config;
+  options.overrides = overrides;
+  options.data_dir = corpus->data_dir;
+  options.save_dir = dir.file("library");
+  options.progress = false;
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);  // as the command's --threads 1
+  const TrainingRunResult result = run_training(options);
+  torch::set_num_threads(threads);
+  EXPECT_EQ(result.summary.reason, StopReason::max_updates);
+  EXPECT_EQ(result.summary.stop_reason, "max_updates");
+  EXPECT_EQ(result.summary.update, 6);
+  EXPECT_EQ(result.state.update, 6);
+  const auto from_cli = read_model_file_contents(dir.file("cli") + "/checkpoint_last.pt");
+  const auto from_library = read_model_file_contents(result.last_checkpoint);
+  EXPECT_FALSE(from_cli.weights.empty());
+  EXPECT_TRUE(from_cli.weights == from_library.weights) << "the weights differ";
+  EXPECT_EQ(read_text(dir.file("cli") + "/config.yaml"), read_text(dir.file("library") + "/config.yaml"));
+
+  // Its errors: one line naming the file or the option; a second run into the same directory is refused.
+  TrainingRunOptions missing = options;
+  missing.data_dir = dir.file("nowhere");
+  try {
+    run_training(missing);
+    ADD_FAILURE() << "a missing data directory was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("nowhere/spm.model: missing"), std::string::npos) << e.what();
+  }
+  try {
+    run_training(options);
+    ADD_FAILURE() << "an existing run was overwritten";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoint_last.pt exists: pass --resume"), std::string::npos) << e.what();
+  }
+  TrainingRunOptions both = options;
+  both.preset = "tiny-pyramidion";
+  EXPECT_THROW(run_training(both), std::invalid_argument);
 }
 
 TEST(TrainCommand, EndToEndOnArxivAndPubmed) {

@@ -24,6 +24,7 @@
 #include "pyramidion/training/curriculum.h"
 #include "pyramidion/training/gradient_reducer.h"
 #include "pyramidion/training/lr_scheduler.h"
+#include "pyramidion/training/scheduler.h"
 #include "pyramidion/training/token_budget_batcher.h"
 #include "pyramidion/training/training_config.h"
 #include "pyramidion/training/training_log.h"
@@ -41,10 +42,9 @@ struct TrainingSummary {
   double tokens_per_second = 0;  // source + target tokens (unpadded)
   double mean_loss = 0;          // label-smoothed per target token over this call's updates (NaN when none)
   double last_loss = 0;          // of the last update
-  // max_updates, max_epochs, max_minutes, run_for (the call's own limits), signal, requested, nonfinite,
-  // patience (training.patience validations in a row without a new best)
-  std::string stop_reason;
-  int signal = 0;                // SIGINT/SIGTERM when stop_reason == "signal"
+  StopReason reason = StopReason::none;  // why the call ended (training/scheduler.h)
+  std::string stop_reason;                // its name: name_of(reason) ("max_updates", "signal", ...)
+  int signal = 0;                // SIGINT/SIGTERM when reason == StopReason::signal
   std::string divergence;        // stop_reason "nonfinite" after an applied update: what was not finite
 };
 
@@ -138,9 +138,6 @@ class Trainer {
   TrainingSummary train_loop(int64_t max_updates_this_call, double max_seconds, bool end_of_run);
   void sync_curriculum();  // moves to the stage of the next update (unit updates / epochs)
   void apply_curriculum_stage(int64_t stage, bool fresh_epoch);  // the stage's lengths, budget and batch order
-  // Several processes: whether any of them has a stop signal, request or time limit (then all stop, same reason).
-  bool agree_to_stop(TrainingSummary& summary, std::chrono::steady_clock::time_point start, double max_seconds,
-                     bool end_of_run);
   void account(const UpdateStepResult& step);  // the applied update into the state's counters and interval
   void after_validation(const ValidationResult& result);
   bool parameters_finite() const;
