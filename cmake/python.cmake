@@ -69,9 +69,7 @@ else()
 endif()
 target_link_libraries(_pyramidion PRIVATE pyramidion ${TORCH_PYTHON_LIBRARY} nlohmann_json::nlohmann_json)
 target_compile_definitions(_pyramidion PRIVATE TORCH_EXTENSION_NAME=_pyramidion)
-get_filename_component(_torch_python_dir "${TORCH_PYTHON_LIBRARY}" DIRECTORY)
-set_target_properties(_pyramidion PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${_package_dir}
-                      INSTALL_RPATH "${CMAKE_INSTALL_FULL_LIBDIR};${_torch_python_dir}")
+set_target_properties(_pyramidion PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${_package_dir})
 
 # The package's Python files next to the extension (copied again when they change).
 file(GLOB _python_files CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/python/pyramidion/*.py)
@@ -97,6 +95,15 @@ if(_under_prefix EQUAL 0)
 endif()
 set(PYRAMIDION_PYTHON_INSTALL_DIR "${_platlib}" CACHE STRING
     "Where `cmake --install` puts the pyramidion Python package (relative: under the install prefix)")
+# Installed, the module finds libpyramidion relative to itself when both lie under the prefix (any --prefix).
+get_filename_component(_torch_python_dir "${TORCH_PYTHON_LIBRARY}" DIRECTORY)
+if(IS_ABSOLUTE "${PYRAMIDION_PYTHON_INSTALL_DIR}")
+  set(_library_rpath "${CMAKE_INSTALL_FULL_LIBDIR}")
+else()
+  file(RELATIVE_PATH _library_rpath "/prefix/${PYRAMIDION_PYTHON_INSTALL_DIR}/pyramidion" "/prefix/${CMAKE_INSTALL_LIBDIR}")
+  set(_library_rpath "$ORIGIN/${_library_rpath}")
+endif()
+set_target_properties(_pyramidion PROPERTIES INSTALL_RPATH "${_library_rpath};${_torch_python_dir}")
 install(TARGETS _pyramidion LIBRARY DESTINATION ${PYRAMIDION_PYTHON_INSTALL_DIR}/pyramidion COMPONENT python)
 install(FILES ${_python_files} DESTINATION ${PYRAMIDION_PYTHON_INSTALL_DIR}/pyramidion COMPONENT python)
 

@@ -237,11 +237,12 @@ def test_topk_pooler_learns_a_toy_selection_task():
 
     with torch.no_grad():
         before = loss_on(evaluation).item()
-    for _ in range(300):
+    for _ in range(150):
         optimizer.zero_grad()
         loss_on(toy_batch(generator)).backward()
         optimizer.step()
     with torch.no_grad():
         after = loss_on(evaluation).item()
-    # The mean of all 32 vectors leaves about 0.22 per channel; selecting the 4 flagged ones leaves ~0.
-    assert after < before / 5, (before, after)
+    # Untrained about 0.54; once the scorer ranks the flagged positions first the pooled mean is their mean and
+    # the loss goes to ~0 (measured: 4e-4 after 100 steps, 2e-6 after 150). Asked for: a 100-fold fall.
+    assert after < before / 100, (before, after)
