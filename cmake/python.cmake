@@ -108,5 +108,7 @@ install(TARGETS _pyramidion LIBRARY DESTINATION ${PYRAMIDION_PYTHON_INSTALL_DIR}
 install(FILES ${_python_files} DESTINATION ${PYRAMIDION_PYTHON_INSTALL_DIR}/pyramidion COMPONENT python)
 
 set(PYRAMIDION_PYTHON_FOUND ON)
+# For scripts/python-path.sh (Python3_EXECUTABLE is not always a cache entry).
+set(PYRAMIDION_PYTHON_EXECUTABLE "${Python3_EXECUTABLE}" CACHE INTERNAL "the interpreter the Python module is built for")
 message(STATUS "Python module: ${Python3_EXECUTABLE}, pybind11 ${pybind11_VERSION}, ${TORCH_PYTHON_LIBRARY}; "
                "installs into ${PYRAMIDION_PYTHON_INSTALL_DIR}")

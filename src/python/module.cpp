@@ -207,8 +207,14 @@ class PySummarizer {
     options.device = device;
     options.dtype = compute_type;
     options.threads = threads;
-    py::gil_scoped_release release;
-    summarizer_ = std::make_shared<const Summarizer>(Summarizer::load(path, options));
+    try {
+      py::gil_scoped_release release;
+      summarizer_ = std::make_shared<const Summarizer>(Summarizer::load(path, options));
+    } catch (const std::invalid_argument& e) {  // "device cuda: ..." / "dtype x: ...": named as in Python
+      const std::string message = e.what();
+      if (message.rfind("dtype ", 0) == 0) throw py::value_error("compute_type " + message.substr(6));
+      throw;
+    }
   }
 
   py::list summarize(const py::iterable& documents, const py::kwargs& kwargs) const {
