@@ -9,7 +9,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$(cd "${BUILD_DIR:-$root/build}" 2>/dev/null && pwd || true)"
 python=$(grep -E '^PYRAMIDION_PYTHON_EXECUTABLE:' "$build/CMakeCache.txt" 2>/dev/null | cut -d= -f2 || true)
 if [ -z "$build" ] || [ -z "$python" ] || ! ls "$build"/python/pyramidion/_pyramidion*.so >/dev/null 2>&1; then
-  echo "python-path: ${build:-${BUILD_DIR:-build}} has no Python module (see cmake's \"Python module:\" line); import pyramidion is not set up"
+  echo "python-path: ${build:-${BUILD_DIR:-build}} has no Python module (see cmake's \"Python module:\" line);" \
+       "import pyramidion is not set up"
   exit 0
 fi
 dir="${PYRAMIDION_PTH_DIR:-$("$python" -c 'import sysconfig; print(sysconfig.get_path("platlib"))')}"

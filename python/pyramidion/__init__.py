@@ -25,8 +25,8 @@ __version__ = "0.1.0"
 # code, under torch.jit.trace and inside torch.jit.script (which compiles no keyword-only Python defaults), and
 # autograd runs the library's backward.
 successive_halving_topk = torch.ops.pyramidion.successive_halving_topk
-"""successive_halving_topk(states, scores, k, *, mask=None, base=20.0, flip_right=True, sort_back=True, hard=False)
--> (embeddings, scores)
+successive_halving_topk.__doc__ = """successive_halving_topk(states, scores, k, *, mask=None, base=20.0,
+    flip_right=True, sort_back=True, hard=False) -> (embeddings, scores)
 
 The differentiable successive-halving top-k (Pietruszka et al.): keeps k soft mixtures of the best of n.
 states (batch, n, dim), scores (batch, n) in (0, 1], mask (batch, n) bool (True = real) ->
@@ -35,8 +35,8 @@ NaN scores.
 """
 
 pool_documents = torch.ops.pyramidion.pool_documents
-"""pool_documents(states, scores, mask, width, *, base=20.0, flip_right=True, sort_back=True, hard=False)
--> (states, scores, mask)
+pool_documents.__doc__ = """pool_documents(states, scores, mask, width, *, base=20.0, flip_right=True,
+    sort_back=True, hard=False) -> (states, scores, mask)
 
 The top-k per document, independent of batch padding (the models' pooling); mask must be right-padded. Documents no
 longer than width pass through; longer ones keep width slots. states (batch, n, dim), scores (batch, n),
