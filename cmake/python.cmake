@@ -82,6 +82,9 @@ foreach(_file ${_python_files})
   list(APPEND _copied ${_package_dir}/${_name})
 endforeach()
 add_custom_target(pyramidion_python_files ALL DEPENDS ${_copied})
+# The torch the module was built against: `import pyramidion` refuses another (its symbols would not match).
+file(CONFIGURE OUTPUT ${_package_dir}/_build_info.py CONTENT
+     "# Written by CMake (cmake/python.cmake).\nTORCH_VERSION = \"${Torch_VERSION}\"\n")
 add_dependencies(_pyramidion pyramidion_python_files)
 
 # Install destination: the interpreter's platlib, relative to the install prefix when it lies under it (Debian's
@@ -105,7 +108,7 @@ else()
 endif()
 set_target_properties(_pyramidion PROPERTIES INSTALL_RPATH "${_library_rpath};${_torch_python_dir}")
 install(TARGETS _pyramidion LIBRARY DESTINATION ${PYRAMIDION_PYTHON_INSTALL_DIR}/pyramidion COMPONENT python)
-install(FILES ${_python_files} DESTINATION ${PYRAMIDION_PYTHON_INSTALL_DIR}/pyramidion COMPONENT python)
+install(FILES ${_python_files} ${_package_dir}/_build_info.py DESTINATION ${PYRAMIDION_PYTHON_INSTALL_DIR}/pyramidion COMPONENT python)
 
 set(PYRAMIDION_PYTHON_FOUND ON)
 # For scripts/python-path.sh (Python3_EXECUTABLE is not always a cache entry).

@@ -14,8 +14,14 @@ from typing import Optional, Tuple
 # LibTorch's Python bindings must be loaded before the extension: it links against them.
 import torch
 
-from . import _pyramidion
-from ._pyramidion import Summarizer, rouge
+from ._build_info import TORCH_VERSION as _BUILT_FOR_TORCH
+
+if torch.__version__.split(".")[:2] != _BUILT_FOR_TORCH.split(".")[:2]:
+    raise ImportError(f"pyramidion was built for torch {_BUILT_FOR_TORCH}, this Python has torch {torch.__version__} "
+                      f"({torch.__file__}): rebuild pyramidion against it (see docs/python.md)")
+
+from . import _pyramidion  # noqa: E402
+from ._pyramidion import Summarizer, rouge  # noqa: E402
 
 __all__ = ["successive_halving_topk", "pool_documents", "TopKPooler", "Summarizer", "rouge"]
 __version__ = "0.1.0"

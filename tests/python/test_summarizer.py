@@ -2,6 +2,7 @@
 import json
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -60,6 +61,29 @@ def test_two_threads_share_one_summarizer(tiny_model):
     for t in threads:
         t.join()
     assert together == alone
+
+
+def test_the_gil_is_released_while_generating(tiny_model):
+    summarizer = pyramidion.Summarizer(str(tiny_model), threads=1)
+    docs = documents(6) * 20  # one call of a few hundred ms
+    span = []
+
+    def work():
+        start = time.perf_counter()
+        summarizer.summarize(docs, beam=4, nbest=4)
+        span.append((start, time.perf_counter()))
+
+    worker = threading.Thread(target=work)
+    ticks = []
+    worker.start()
+    while worker.is_alive():  # this thread runs Python only while the worker's call has let the GIL go
+        ticks.append(time.perf_counter())
+        time.sleep(0.002)
+    worker.join()
+    start, end = span[0]
+    inside = [t for t in ticks if start + 0.02 < t < end - 0.02]
+    assert end - start > 0.1, "the call was too short to tell"
+    assert len(inside) >= 5, (end - start, len(inside))
 
 
 def test_highlight_equals_the_cli_json(cli, tiny_model, tmp_path):
