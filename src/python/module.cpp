@@ -422,17 +422,28 @@ PYBIND11_MODULE(_pyramidion, m) {
     }
   });
 
-  py::class_<PySummarizer>(m, "Summarizer")
+  py::class_<PySummarizer>(m, "Summarizer",
+                           "A model file from `pyramidion train` or `demo`, loaded once (config, weights, tokenizer).\n"
+                           "device: cpu, cuda, cuda:N or auto; compute_type: float32, float64, bfloat16, float16 "
+                           "(CUDA); threads > 0 sets LibTorch's intra-op threads. Threads may share one Summarizer.")
       .def(py::init<const std::string&, const std::string&, const std::string&, int>(), py::arg("model_path"),
            py::arg("device") = "cpu", py::arg("compute_type") = "float32", py::arg("threads") = 0)
-      .def("summarize", &PySummarizer::summarize, py::arg("documents"))
-      .def("highlight", &PySummarizer::highlight, py::arg("document"))
-      .def_property_readonly("config", &PySummarizer::config)
+      .def("summarize", &PySummarizer::summarize, py::arg("documents"),
+           "summarize(documents, **options) -> per document a list of {'summary', 'score'}, best first.\n"
+           "documents: a list of str, or of sentence lists. options: the CLI's decoding options (beam, lenpen, "
+           "min_len, max_len_a, max_len_b, no_repeat_ngram_size, unk_penalty, nbest, gen_max_tokens, gen_max_docs, "
+           "max_source_length). Releases the GIL while generating.")
+      .def("highlight", &PySummarizer::highlight, py::arg("document"),
+           "highlight(document, *, id='', links=3, tokens=True, **options) -> the numbers of "
+           "`pyramidion highlight --json` as a dict.")
+      .def_property_readonly("config", &PySummarizer::config, "the model's config ({'model': {...}})")
       .def_property_readonly("device", &PySummarizer::device)
       .def_property_readonly("path", &PySummarizer::path);
 
   m.def("rouge", &rouge, py::arg("targets"), py::arg("predictions"), py::arg("use_stemmer") = true, py::kw_only(),
-        py::arg("confidence") = 0.95, py::arg("bootstrap_samples") = 1000, py::arg("seed") = 0u);
+        py::arg("confidence") = 0.95, py::arg("bootstrap_samples") = 1000, py::arg("seed") = 0u,
+        "ROUGE-1/2/L/Lsum as rouge_score computes them: the corpus means with bootstrap intervals of "
+        "`pyramidion rouge --json` (fractions). Summaries' sentences are separated by '\\n'.");
   m.def("_cpp_pooler", &cpp_pooler, py::arg("states"), py::arg("mask"), py::arg("weight"), py::arg("bias"),
         py::arg("width"), py::arg("base"), py::arg("flip_right"), py::arg("sort_back"), py::arg("hard_at_inference"),
         py::arg("training"));
