@@ -114,6 +114,8 @@ def test_rouge_equals_the_cli(cli, tmp_path):
     assert reseeded["bootstrap_samples"] == 50 and reseeded["seed"] == 3
     with pytest.raises(ValueError):
         pyramidion.rouge(["a"], [])
+    with pytest.raises(ValueError):  # the library's check (RougeBootstrapAggregator)
+        pyramidion.rouge(targets, predictions, confidence=1.5)
 
 
 def one_line(excinfo):
