@@ -8,4 +8,5 @@ bash "$root/scripts/install-deps.sh"
 build_args=()
 [ -f "${BUILD_DIR:-$root/build}/CMakeCache.txt" ] || build_args=(-DPYRAMIDION_BUILD_TESTS=OFF)
 bash "$root/scripts/build.sh" "${build_args[@]}"
+bash "$root/scripts/python-path.sh"  # python3 -c "import pyramidion" loads this build
 exec "${BUILD_DIR:-$root/build}/pyramidion" demo "$@"

@@ -44,6 +44,14 @@ done
 [ -x "$BUILD_DIR/tests/test_training" ] && run_step 120 "$BUILD_DIR/tests/test_training" --gtest_brief=1 \
     --gtest_filter='TrainerOnCuda.*:Trainer.*'
 
+step "python module (import pyramidion: the CUDA cases of tests/python run here)"
+if compgen -G "$BUILD_DIR/python/pyramidion/_pyramidion*.so" >/dev/null; then
+  pushd "$BUILD_DIR" >/dev/null && run_step 180 ctest -R '^python$' --output-on-failure; popd >/dev/null
+  PYTHONPATH="$BUILD_DIR/python" run_step 60 python3 "$root/bench/python_topk.py" --device cuda --loop-repetitions 1
+else
+  echo "no Python module built (see the \"Python module:\" line of $out/build-log.txt)"
+fi
+
 step "bench topk"
 run_step 60 "$bin" bench topk --device cuda --dtype float32 --repetitions 50 --skip-quality
 run_step 60 "$bin" bench topk --device cuda --dtype bfloat16 --repetitions 50 --skip-quality --skip-reference

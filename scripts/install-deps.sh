@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages pyramidion needs. Idempotent: skips what is already installed.
 set -euo pipefail
-# What building and running pyramidion needs (the demo, the library, every command).
+# What building and running pyramidion needs (the demo, the library, every command, `import pyramidion`).
 PACKAGES=(
   build-essential cmake ninja-build ccache clang
   libtorch-dev libopenblas0-openmp
   libsentencepiece-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcpp-httplib-dev libgloo-dev liblzma-dev zlib1g-dev
+  python3-torch python3-dev pybind11-dev
 )
 for option in "$@"; do
   case "$option" in
     # --tests: what the test suites need besides (GoogleTest, Google Benchmark, spm_train for the tokenizer
     # tests, headless Chromium and node/npm for the page tests: a machine with its own npm keeps it).
     --tests)
-      PACKAGES+=(libgtest-dev libbenchmark-dev sentencepiece chromium)
+      PACKAGES+=(libgtest-dev libbenchmark-dev sentencepiece chromium python3-pytest)
       if ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
       ;;
-    # --bench: Debian's PyTorch (same LibTorch 1.13) for the plain-PyTorch side of bench/compare_reference.py.
-    --bench) PACKAGES+=(python3-torch python3-yaml) ;;
+    # --bench: python3-yaml for bench/compare_reference.py (Debian's PyTorch, the same LibTorch 1.13, is a base
+    # package: `import pyramidion` is built against it).
+    --bench) PACKAGES+=(python3-yaml) ;;
     *) echo "install-deps: unknown option $option (--tests, --bench)" >&2; exit 2 ;;
   esac
 done
