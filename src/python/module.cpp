@@ -106,46 +106,38 @@ struct OptionsParser {
     return value.cast<double>();
   }
 
-  // Returns false for a name that is no generation option.
+  static bool boolean(const std::string& name, const py::handle& value) {
+    if (!py::isinstance<py::bool_>(value)) throw py::type_error(name + " must be a bool (got " + type_name(value) + ")");
+    return value.cast<bool>();
+  }
+
+  // Returns false for a name that is no generation option. The names are the rows of the generation option table
+  // (decoding/generation_options.h), as in the HTTP API, plus max_source_length (the server's --max-document-tokens).
   bool set(const std::string& name, const py::handle& value) {
-    auto& s = options.search;
-    if (name == "beam") {
-      s.beam = integer(name, value);
-    } else if (name == "lenpen") {
-      s.lenpen = number(name, value);
-    } else if (name == "min_len") {
-      s.min_len = integer(name, value);
-    } else if (name == "max_len_a") {
-      s.max_len_a = number(name, value);
-    } else if (name == "max_len_b") {
-      s.max_len_b = integer(name, value);
-      max_len_b_given = true;
-    } else if (name == "no_repeat_ngram_size") {
-      s.no_repeat_ngram_size = integer(name, value);
-    } else if (name == "unk_penalty") {
-      s.unk_penalty = number(name, value);
-    } else if (name == "nbest") {
-      s.nbest = integer(name, value);
-    } else if (name == "gen_max_tokens" || name == "max_source_tokens_per_batch") {  // the CLI's flag, the field
-      options.max_source_tokens_per_batch = integer(name, value);
-    } else if (name == "gen_max_docs" || name == "max_documents_per_batch") {
-      options.max_documents_per_batch = integer(name, value);
-    } else if (name == "max_source_length") {
+    if (name == "max_source_length") {
       options.max_source_length = integer(name, value);
-    } else {
-      return false;
+      return true;
     }
+    const GenerationOptionField* field = find_generation_option(name);
+    if (field == nullptr) return false;
+    switch (field->type) {
+      case GenerationOptionType::integer: field->integer(options) = integer(name, value); break;
+      case GenerationOptionType::number: field->number(options) = number(name, value); break;
+      case GenerationOptionType::boolean: field->boolean(options) = boolean(name, value); break;
+    }
+    if (name == "max_len_b") max_len_b_given = true;
     return true;
   }
 
-  static const char* names() {
-    return "beam, lenpen, min_len, max_len_a, max_len_b, no_repeat_ngram_size, unk_penalty, nbest, gen_max_tokens, "
-           "gen_max_docs, max_source_length";
+  static std::string names() {
+    std::string list;
+    for (const auto& field : generation_option_fields()) list += std::string(list.empty() ? "" : ", ") + field.name;
+    return list + ", max_source_length";
   }
 
   // validate() (the CLI's and the server's check), then the length fitted to the model as the CLI fits it.
   void finish(const ModelConfig& model) {
-    validate(options);  // InvalidGenerationOption is a std::invalid_argument: ValueError "beam must be >= 1 (got 0)"
+    validate(options);  // InvalidGenerationOption is a std::invalid_argument: ValueError "beam must be in [1, 1024] (got 0)"
     auto& s = options.search;
     const int64_t cap = model.max_target_positions - 1;
     if (!max_len_b_given) s.max_len_b = std::min<int64_t>(s.max_len_b, cap);
@@ -431,7 +423,9 @@ PYBIND11_MODULE(_pyramidion, m) {
       .def("summarize", &PySummarizer::summarize, py::arg("documents"),
            "summarize(documents, **options) -> per document a list of {'summary', 'score'}, best first.\n"
            "documents: a list of str, or of sentence lists. options: the CLI's decoding options (beam, lenpen, "
-           "min_len, max_len_a, max_len_b, no_repeat_ngram_size, unk_penalty, nbest, gen_max_tokens, gen_max_docs, "
+           "min_len, max_len_a, max_len_b, no_repeat_ngram_size, unk_penalty, nbest, temperature, sampling, sampling_topk, "
+           "sampling_topp, seed, diverse_beam_groups, diverse_beam_strength, max_source_tokens_per_batch, "
+           "max_documents_per_batch, "
            "max_source_length). Releases the GIL while generating.")
       .def("highlight", &PySummarizer::highlight, py::arg("document"),
            "highlight(document, *, id='', links=3, tokens=True, **options) -> the numbers of "
@@ -449,5 +443,5 @@ PYBIND11_MODULE(_pyramidion, m) {
         py::arg("training"));
   m.def("_bench_topk_cpp", &bench_topk_cpp, py::arg("states"), py::arg("scores"), py::arg("grad"), py::arg("k"),
         py::arg("repetitions"));
-  m.def("_generation_option_names", [] { return std::string(OptionsParser::names()); });
+  m.def("_generation_option_names", [] { return OptionsParser::names(); });
 }

@@ -43,6 +43,34 @@ def test_summarize_equals_the_cli(cli, tiny_model, tmp_path):
     assert all(len(hypotheses) == 2 and hypotheses[0]["score"] >= hypotheses[1]["score"] for hypotheses in got)
 
 
+SAMPLING = {"beam": 2, "nbest": 2, "max_len_b": 12, "sampling": True, "sampling_topk": 8, "temperature": 1.5,
+            "seed": 5}
+
+
+@pytest.mark.parametrize("options", [SAMPLING, {"beam": 4, "nbest": 4, "max_len_b": 10, "diverse_beam_groups": 2,
+                                                "diverse_beam_strength": 2.0}])
+def test_sampling_and_diverse_beams_equal_the_cli(cli, tiny_model, tmp_path, options):
+    # Every option of the generation option table has the same name here as in the HTTP API (the CLI's flag with
+    # underscores); a sampled document depends only on the seed and its index, so Python equals the CLI.
+    docs = documents()
+    source = tmp_path / "docs.jsonl"
+    source.write_text("".join(json.dumps({"id": str(i), "article_text": d}) + "\n" for i, d in enumerate(docs)))
+    flags = [f"--{name.replace('_', '-')}" + ("" if value is True else f"={value}") for name, value in options.items()]
+    output = tmp_path / "out.jsonl"
+    run_cli(cli, "summarize", "-m", tiny_model, "-i", source, "-o", output, "--device", "cpu", *flags)
+    want = [[{"summary": h["summary"], "score": h["score"]} for h in json.loads(line)["hypotheses"]]
+            for line in output.read_text().splitlines()]
+    summarizer = pyramidion.Summarizer(str(tiny_model))
+    assert summarizer.summarize(docs, **options) == want
+    if options.get("sampling"):
+        other = summarizer.summarize(docs, **{**options, "seed": 6})
+        assert other != want
+        with pytest.raises(ValueError, match="sampling_topp must be in"):
+            summarizer.summarize(docs, **{**options, "sampling_topk": -1, "sampling_topp": 1.5})
+        with pytest.raises(TypeError, match="sampling must be a bool"):
+            summarizer.summarize(docs, sampling=1)
+
+
 def test_two_threads_share_one_summarizer(tiny_model):
     summarizer = pyramidion.Summarizer(str(tiny_model), threads=1)
     docs = documents(6)
@@ -152,7 +180,7 @@ def test_errors_are_python_exceptions(tiny_model, tmp_path):
     assert "beams" in one_line(unknown)
     with pytest.raises(ValueError) as bad_value:
         summarizer.summarize(["alpha bravo"], beam=0)
-    assert one_line(bad_value) == "beam must be >= 1 (got 0)"
+    assert one_line(bad_value) == "beam must be in [1, 1024] (got 0)"
     with pytest.raises(ValueError) as bad_nbest:
         summarizer.summarize(["alpha bravo"], beam=2, nbest=3)
     assert "nbest" in one_line(bad_nbest)
