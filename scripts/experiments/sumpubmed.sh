@@ -170,7 +170,7 @@ mark_done plot
 fi
 # Committed logs and pages name files relative to the repository (no machine paths): the data as ../shared/...,
 # the work directory as WORK_DIR.
-for f in "$results"/*.log "$results"/*.html "$results"/*.json "$results"/valid-min-len/*.log; do
+for f in "$results"/*.log "$results"/*.html "$results"/*.json "$results"/valid-min-len/*.log "$results"/valid-min-len/*.json; do
   [ -f "$f" ] || continue
   sed -i -e "s|$work|WORK_DIR|g" -e "s|$root/\.\./|../|g" -e "s|$root/||g" -e "s|$(dirname "$root")/|../|g" "$f"
 done
