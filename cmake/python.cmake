@@ -84,7 +84,7 @@ endforeach()
 add_custom_target(pyramidion_python_files ALL DEPENDS ${_copied})
 # The torch the module was built against: `import pyramidion` refuses another (its symbols would not match).
 file(CONFIGURE OUTPUT ${_package_dir}/_build_info.py CONTENT
-     "# Written by CMake (cmake/python.cmake).\nTORCH_VERSION = \"${Torch_VERSION}\"\n")
+     "# Written by CMake (cmake/python.cmake).\nTORCH_VERSION = \"${Torch_VERSION}\"\nVERSION = \"${PROJECT_VERSION}\"\n")
 add_dependencies(_pyramidion pyramidion_python_files)
 
 # Install destination: the interpreter's platlib, relative to the install prefix when it lies under it (Debian's

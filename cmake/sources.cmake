@@ -102,6 +102,7 @@ set(PYRAMIDION_UTIL_SOURCES
   src/util/directory_lock.cpp
   src/util/json_depth.cpp
   src/util/line_reader.cpp
+  src/util/markup_escape.cpp
   src/util/peak_memory.cpp
   src/util/progress.cpp
   src/util/runtime.cpp

@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 # LibTorch's Python bindings must be loaded before the extension: it links against them.
 import torch
 
-from ._build_info import TORCH_VERSION as _BUILT_FOR_TORCH
+from ._build_info import TORCH_VERSION as _BUILT_FOR_TORCH, VERSION as __version__
 
 if torch.__version__.split(".")[:2] != _BUILT_FOR_TORCH.split(".")[:2]:
     raise ImportError(f"pyramidion was built for torch {_BUILT_FOR_TORCH}, this Python has torch {torch.__version__} "
@@ -24,7 +24,6 @@ from . import _pyramidion  # noqa: E402
 from ._pyramidion import Summarizer, rouge  # noqa: E402
 
 __all__ = ["successive_halving_topk", "pool_documents", "TopKPooler", "Summarizer", "rouge"]
-__version__ = "0.1.0"
 
 
 # The operators are the dispatcher's ops themselves (no Python wrapper in between): the same call works in eager

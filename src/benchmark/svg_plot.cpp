@@ -1,5 +1,7 @@
 #include "pyramidion/benchmark/svg_plot.h"
 
+#include "pyramidion/util/markup_escape.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -106,22 +108,6 @@ std::string tick_label(double v, bool log2_axis) {
 
 }  // namespace
 
-std::string xml_escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 SvgLinePlot::SvgLinePlot(std::string title, SvgPlotOptions options) : title_(std::move(title)), options_(options) {}
 
 SvgPanel& SvgLinePlot::add_panel(SvgPanel panel) {
@@ -149,10 +135,10 @@ std::string SvgLinePlot::render() const {
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
       "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n",
       width, height);
-  out += fmt::format("<title>{}</title>\n", xml_escape(title_));
+  out += fmt::format("<title>{}</title>\n", markup_escape(title_));
   out += fmt::format("<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"white\"/>\n", width, height);
   out += fmt::format("<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">{}</text>\n",
-                     width / 2, xml_escape(title_));
+                     width / 2, markup_escape(title_));
 
   // Legend row, centred.
   {
@@ -165,7 +151,7 @@ std::string SvgLinePlot::render() const {
                          x + 24, y, colour(name));
       out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"3.5\" fill=\"{}\"/>", x + 12, y, colour(name));
       out += fmt::format("<text x=\"{}\" y=\"{}\" dominant-baseline=\"middle\">{}</text>\n", x + 30, y + 1,
-                         xml_escape(name));
+                         markup_escape(name));
       x += item;
     }
     out += "</g>\n";
@@ -179,14 +165,14 @@ std::string SvgLinePlot::render() const {
     const double top = oy + kMarginTop, bottom = oy + options_.panel_height - kMarginBottom;
     out += fmt::format("<g class=\"panel\" id=\"panel-{}\">\n", index);
     out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">{}</text>\n",
-                       (left + right) / 2, oy + 18, xml_escape(panel.title));
+                       (left + right) / 2, oy + 18, markup_escape(panel.title));
     out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", left, top,
                        right - left, bottom - top);
     out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", (left + right) / 2, bottom + 36,
-                       xml_escape(panel.x_label));
+                       markup_escape(panel.x_label));
     // The y label sits above the axis, horizontal: rotated text is not drawn by every SVG renderer.
     out += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#333\">{}</text>\n", ox + 8, top - 13,
-                       xml_escape(panel.y_label));
+                       markup_escape(panel.y_label));
 
     const auto xs = usable(panel, true, panel.log2_x), ys = usable(panel, false, panel.log10_y);
     if (xs.empty() || ys.empty()) {
@@ -226,7 +212,7 @@ std::string SvgLinePlot::render() const {
                                colour(s.name));
       }
       out += fmt::format("<polyline data-series=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>{}\n",
-                         xml_escape(s.name), colour(s.name), points, markers);
+                         markup_escape(s.name), colour(s.name), points, markers);
     }
     out += "</g>\n";
   }

@@ -1,5 +1,7 @@
 #include "pyramidion/benchmark/training_curves.h"
 
+#include "pyramidion/util/markup_escape.h"
+
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
@@ -67,7 +69,6 @@ const std::vector<Quantity>& quantities() {
   return list;
 }
 
-std::string html_escape(const std::string& text) { return xml_escape(text); }
 
 std::string cell(const std::vector<CurvePoint>& points, bool last, bool maximize, double scale) {
   if (points.empty()) return "&ndash;";
@@ -147,7 +148,7 @@ std::string render_training_curves_html(const std::vector<RunCurves>& runs, cons
     const double minutes = run.train_loss.empty() ? kNaN : run.train_loss.back().elapsed_s / 60.0;
     rows += fmt::format(
         "<tr><td>{}</td><td>{:.0f}</td><td>{:.1f}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-        html_escape(run.name), run.train_loss.empty() ? 0.0 : run.train_loss.back().update, minutes,
+        markup_escape(run.name), run.train_loss.empty() ? 0.0 : run.train_loss.back().update, minutes,
         cell(run.train_loss, true, false, 1.0), cell(run.valid_loss, false, false, 1.0),
         cell(run.rouge1, false, true, 100.0), cell(run.rouge2, false, true, 100.0), cell(run.rougeLsum, false, true, 100.0));
   }
@@ -163,7 +164,7 @@ small{{color:#777}}</style></head>
 {2}
 </body></html>
 )",
-                     html_escape(title), rows, render_training_curves_svg(runs, title));
+                     markup_escape(title), rows, render_training_curves_svg(runs, title));
 }
 
 }  // namespace pyramidion

@@ -19,15 +19,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct TrainOptions {
-  std::string config;
-  std::string preset;
-  std::vector<std::string> overrides;
-  std::string data_dir;
-  std::string save_dir;
-  bool resume = false;
+  TrainingRunOptions job;  // the library's options, parsed into directly
   bool no_progress = false;
-  std::string init_from;
-  InitFromOptions init;
   // Several processes (docs/training.md): a launcher, or one worker of a run.
   int nproc_per_node = 0;  // > 0: start this many local workers
   int nnodes = 1, node_rank = 0;
@@ -62,15 +55,7 @@ std::optional<DistributedOptions> distributed_options(const TrainOptions& o) {
 
 // The job itself is the library's (training/training_run.h); here only its outcome becomes the exit status.
 void run(const TrainOptions& o) {
-  TrainingRunOptions options;
-  options.config = o.config;
-  options.preset = o.preset;
-  options.overrides = o.overrides;
-  options.data_dir = o.data_dir;
-  options.save_dir = o.save_dir;
-  options.resume = o.resume;
-  options.init_from = o.init_from;
-  options.init = o.init;
+  TrainingRunOptions options = o.job;
   options.progress = !o.no_progress;
   options.distributed = distributed_options(o);
   if (options.distributed && options.distributed->rank != 0)  // rank 0 logs for the run
@@ -108,22 +93,22 @@ void run(const TrainOptions& o) {
 PYRAMIDION_COMMAND("train", [](CLI::App& app) {
   auto options = std::make_shared<TrainOptions>();
   auto* cmd = app.add_subcommand("train", "train a summarization model (docs/training.md)");
-  auto* config = cmd->add_option("-c,--config", options->config, "YAML file with model: and training: sections");
-  auto* preset = cmd->add_option("--preset", options->preset, "a named config from configs/ instead of --config");
+  auto* config = cmd->add_option("-c,--config", options->job.config, "YAML file with model: and training: sections");
+  auto* preset = cmd->add_option("--preset", options->job.preset, "a named config from configs/ instead of --config");
   config->excludes(preset);
-  cmd->add_option("--set", options->overrides,
+  cmd->add_option("--set", options->job.overrides,
                   "override, repeatable: d_model=64, pooling={0: 256}, training.lr=1e-3, lr=1e-3")
       ->take_all();
-  cmd->add_option("--data", options->data_dir, "directory from `pyramidion data prepare` (train.bin, valid.bin, spm.model)")
+  cmd->add_option("--data", options->job.data_dir, "directory from `pyramidion data prepare` (train.bin, valid.bin, spm.model)")
       ->required();
-  cmd->add_option("--save-dir", options->save_dir, "checkpoints, metrics.jsonl and config.yaml go here")->required();
-  cmd->add_flag("--resume", options->resume, "continue from SAVE_DIR/checkpoint_last.pt (from scratch when absent)");
-  cmd->add_option("--init-from", options->init_from,
+  cmd->add_option("--save-dir", options->job.save_dir, "checkpoints, metrics.jsonl and config.yaml go here")->required();
+  cmd->add_flag("--resume", options->job.resume, "continue from SAVE_DIR/checkpoint_last.pt (from scratch when absent)");
+  cmd->add_option("--init-from", options->job.init_from,
                   "start from this model file or checkpoint's weights (a new run: fresh data order and counters)")
       ->check(CLI::ExistingFile);
-  cmd->add_flag("--reset-optimizer", options->init.reset_optimizer,
+  cmd->add_flag("--reset-optimizer", options->job.init.reset_optimizer,
                 "with --init-from CHECKPOINT: fresh optimizer moments instead of the checkpoint's");
-  cmd->add_flag("--reset-lr-scheduler", options->init.reset_lr_scheduler,
+  cmd->add_flag("--reset-lr-scheduler", options->job.init.reset_lr_scheduler,
                 "with --init-from: count updates (schedule, max_updates) from 0 instead of the file's count");
   cmd->add_flag("--no-progress", options->no_progress, "no progress bar on a terminal (log lines only)");
   const std::string group = "Multi-process training (also RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)";
@@ -143,7 +128,7 @@ PYRAMIDION_COMMAND("train", [](CLI::App& app) {
       ->check(CLI::PositiveNumber)->group(group);
   cmd->add_option("--bucket-mb", options->bucket_mb, "gradient all-reduce bucket size in MiB")->check(CLI::Range(0.001, 4096.0))->group(group);
   cmd->callback([options] {
-    if (options->config.empty() == options->preset.empty()) throw CommandError("give either -c CONFIG.yaml or --preset NAME");
+    if (options->job.config.empty() == options->job.preset.empty()) throw CommandError("give either -c CONFIG.yaml or --preset NAME");
     if (options->nproc_per_node > 0) {
       WorkerLaunch launch;
       launch.nproc_per_node = options->nproc_per_node;

@@ -7,11 +7,12 @@
 
 #include "command.h"
 #include "pyramidion/training/distributed_context.h"
+#include "pyramidion/version.h"
 
 namespace pyramidion::cli {
 
 std::string version_text() {
-  std::string text = "pyramidion 0.1.0\n";
+  std::string text = std::string("pyramidion ") + PYRAMIDION_VERSION + "\n";
   text += "LibTorch " + std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
           std::to_string(TORCH_VERSION_PATCH) + "\n";
   if (!at::hasCUDA()) {

@@ -2,6 +2,8 @@
 // of highlight_json(). The server's GET / page embeds the same CSS and script (src/server/index_page.cpp).
 #include "pyramidion/decoding/highlight_page.h"
 
+#include "pyramidion/util/markup_escape.h"
+
 #include <nlohmann/json.hpp>
 
 namespace pyramidion {
@@ -235,23 +237,6 @@ std::string script_safe_json(const std::string& json) {
   return out;
 }
 
-namespace {
-
-std::string escape_html(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string highlight_page_html(const DocumentHighlight& highlight, const HighlightPageOptions& options) {
   const std::string data = highlight_json(highlight, /*include_tokens=*/false, /*digits=*/6)
@@ -260,14 +245,14 @@ std::string highlight_page_html(const DocumentHighlight& highlight, const Highli
   page.reserve(data.size() + 16384);
   page += "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
-  page += escape_html(options.title);
+  page += markup_escape(options.title);
   page += "</title>\n<style>\nbody { margin: 1rem 2rem; }\nheader h1 { font: 600 1.3rem system-ui, sans-serif; margin: 0; }\n"
           "header p { font: .9rem system-ui, sans-serif; color: #666; margin: .2rem 0 0; }\n";
   page += highlight_view_css();
   page += "</style>\n</head>\n<body>\n<header><h1>";
-  page += escape_html(options.title);
+  page += markup_escape(options.title);
   page += "</h1>";
-  if (!options.subtitle.empty()) page += "<p>" + escape_html(options.subtitle) + "</p>";
+  if (!options.subtitle.empty()) page += "<p>" + markup_escape(options.subtitle) + "</p>";
   page += "</header>\n<div id=\"highlight\"></div>\n<script type=\"application/json\" id=\"highlight-data\">";
   page += script_safe_json(data);
   page += "</script>\n<script>";

@@ -21,6 +21,7 @@
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/highlight.h"
 #include "pyramidion/util/yaml_json.h"
+#include "pyramidion/version.h"
 #include "server/gated_server.h"
 #include "server/index_page.h"
 #include "server/request_id.h"
@@ -191,7 +192,7 @@ json openapi_document(const std::string& model_name, const GenerationOptions& de
   json document;
   document["openapi"] = "3.0.3";
   document["info"] = {{"title", "pyramidion serve"},
-                      {"version", "0.1.0"},
+                      {"version", PYRAMIDION_VERSION},
                       {"description", "Long-document summarization with trainable representation pooling; model " +
                                           model_name + ". Every response carries X-Request-Id."}};
   document["paths"] = paths;

@@ -47,7 +47,5 @@ class SvgLinePlot {
   std::vector<SvgPanel> panels_;
 };
 
-// Escapes &, <, >, " and ' for XML text and attribute values.
-std::string xml_escape(const std::string& text);
 
 }  // namespace pyramidion
