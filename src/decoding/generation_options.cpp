@@ -20,10 +20,22 @@ std::string number_text(double value) {
 
 std::string got(double value) { return "(got " + number_text(value) + ")"; }
 
+GenerationOptionField field(const char* name, const char* flag, T type, const char* help, double minimum,
+                            double maximum) {
+  GenerationOptionField f{};
+  f.name = name;
+  f.flag = flag;
+  f.type = type;
+  f.help = help;
+  f.minimum = minimum;
+  f.maximum = maximum;
+  return f;
+}
+
 GenerationOptionField integer_field(const char* name, const char* flag, const char* help, double minimum,
                                     double maximum, int64_t& (*get)(GenerationOptions&), unsigned uses,
                                     std::optional<double> off = std::nullopt) {
-  GenerationOptionField f{name, flag, T::integer, help, minimum, maximum};
+  GenerationOptionField f = field(name, flag, T::integer, help, minimum, maximum);
   f.integer = get;
   f.uses = uses;
   f.off = off;
@@ -33,7 +45,7 @@ GenerationOptionField integer_field(const char* name, const char* flag, const ch
 GenerationOptionField number_field(const char* name, const char* flag, const char* help, double minimum,
                                    double maximum, double& (*get)(GenerationOptions&), unsigned uses,
                                    bool exclusive_minimum = false, std::optional<double> off = std::nullopt) {
-  GenerationOptionField f{name, flag, T::number, help, minimum, maximum};
+  GenerationOptionField f = field(name, flag, T::number, help, minimum, maximum);
   f.number = get;
   f.uses = uses;
   f.exclusive_minimum = exclusive_minimum;
@@ -43,7 +55,7 @@ GenerationOptionField number_field(const char* name, const char* flag, const cha
 
 GenerationOptionField boolean_field(const char* name, const char* flag, const char* help,
                                     bool& (*get)(GenerationOptions&), unsigned uses) {
-  GenerationOptionField f{name, flag, T::boolean, help, 0, 1};
+  GenerationOptionField f = field(name, flag, T::boolean, help, 0, 1);
   f.boolean = get;
   f.uses = uses;
   return f;
