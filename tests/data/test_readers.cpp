@@ -162,7 +162,9 @@ TEST(Readers, XzCompressedInput) {
   EXPECT_EQ(examples[0].target(), "yes .");
 
   auto broken = dir.write("broken.jsonl.xz", "this is not xz data\n");
-  std::string error = error_of(broken, {CorpusFormat::kCohan});
+  ReaderOptions cohan;
+  cohan.format = CorpusFormat::kCohan;
+  std::string error = error_of(broken, cohan);
   EXPECT_NE(error.find("broken.jsonl.xz"), std::string::npos) << error;
 }
 

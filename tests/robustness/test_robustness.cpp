@@ -656,7 +656,7 @@ TEST_F(Robustness, OutputsToFifosDevicesAndLinksAreWrittenThroughNotReplaced) {
   // This process's stdout (a pipe) through /proc/self/fd/1, and through a link to it (like /dev/stdout, made here
   // so that a writer that replaced links could only replace this one): the rows reach it.
   fs::create_symlink("/proc/self/fd/1", path("stdout-link"));
-  for (const std::string stdout_link : {std::string("/proc/self/fd/1"), path("stdout-link")}) {
+  for (const std::string& stdout_link : {std::string("/proc/self/fd/1"), path("stdout-link")}) {
     r = run("set -o pipefail; " + rouge + "'" + stdout_link + "' | cat");
     EXPECT_EQ(r.exit_code, 0) << stdout_link << ": " << r.err;
     EXPECT_NE(r.out.find("{\"rouge1\":{\"precision\":"), std::string::npos) << stdout_link << ": " << r.out;

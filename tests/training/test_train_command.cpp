@@ -150,7 +150,7 @@ TEST(TrainCommand, SetKeysAreCheckedLikeDescribeAndBench) {
       expected = e.what();
     }
     ASSERT_FALSE(expected.empty()) << "the override is accepted";
-    for (const std::string command : {"describe -c " + corpus->config, "bench -c " + corpus->config,
+    for (const std::string& command : {"describe -c " + corpus->config, "bench -c " + corpus->config,
                                       "train -c " + corpus->config + " --data " + corpus->data_dir + " --save-dir " +
                                           dir.file("s")}) {
       SCOPED_TRACE(command);

@@ -23,7 +23,9 @@ TEST(TrainerOnCuda, MixedPrecisionTrainingLowersTheLoss) {
     config.amp = amp;
     config.max_updates = 120;
     config.lr = 3e-3;
-    Trainer trainer(testing::tiny_model_config(0.0), config, train, valid, "", TrainerOptions{dir.file("run")});
+    TrainerOptions options;
+    options.save_dir = dir.file("run");
+    Trainer trainer(testing::tiny_model_config(0.0), config, train, valid, "", options);
     auto first = trainer.validate();
     auto summary = trainer.run();
     auto last = trainer.validate();

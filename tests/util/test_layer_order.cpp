@@ -61,7 +61,7 @@ TEST(LayerOrder, EveryLayerIncludesOnlyItselfAndTheLayersBelow) {
   const fs::path root = testing::source_dir();
   std::vector<std::string> violations;
   for (const auto& [layer, rank] : layer_ranks()) {
-    for (const fs::path dir : {root / "include/pyramidion" / layer, root / "src" / layer}) {
+    for (const fs::path& dir : {root / "include/pyramidion" / layer, root / "src" / layer}) {
       for (const auto& inc : includes_of(dir)) {
         const std::string target_layer = layer_of_include(inc.target);
         if (target_layer.empty() || target_layer == layer) continue;
@@ -81,7 +81,7 @@ TEST(LayerOrder, EveryLayerIncludesOnlyItselfAndTheLayersBelow) {
 TEST(LayerOrder, EvalIsTextInNumbersOut) {
   const fs::path root = testing::source_dir();
   std::vector<std::string> violations;
-  for (const fs::path dir : {root / "include/pyramidion/eval", root / "src/eval"}) {
+  for (const fs::path& dir : {root / "include/pyramidion/eval", root / "src/eval"}) {
     for (const auto& inc : includes_of(dir)) {
       const std::string target_layer = layer_of_include(inc.target);
       const bool torch = inc.target.rfind("torch/", 0) == 0 || inc.target.rfind("ATen/", 0) == 0 ||
@@ -100,7 +100,7 @@ TEST(LayerOrder, EvalIsTextInNumbersOut) {
 TEST(LayerOrder, TheLibraryNeverReachesTheCommandLine) {
   const fs::path root = testing::source_dir();
   for (const auto& [layer, rank] : layer_ranks())
-    for (const fs::path dir : {root / "include/pyramidion" / layer, root / "src" / layer})
+    for (const fs::path& dir : {root / "include/pyramidion" / layer, root / "src" / layer})
       for (const auto& inc : includes_of(dir))
         EXPECT_EQ(inc.target.find("cli/"), std::string::npos) << inc.file << ":" << inc.line << " " << inc.target;
 }
@@ -110,7 +110,7 @@ TEST(LayerOrder, TheLibraryNeverReachesTheCommandLine) {
 TEST(LayerOrder, EveryFolderIsALayerOrAFrontEnd) {
   const fs::path root = testing::source_dir();
   const std::vector<std::string> front_ends = {"cli", "server", "python"};
-  for (const fs::path base : {root / "src", root / "include/pyramidion"}) {
+  for (const fs::path& base : {root / "src", root / "include/pyramidion"}) {
     for (const auto& entry : fs::directory_iterator(base)) {
       if (!entry.is_directory()) continue;
       const std::string name = entry.path().filename().string();
