@@ -36,7 +36,8 @@ ComputeType resolve_compute_type(ComputeType requested, const c10::Device& devic
   const bool cpu = device.is_cpu();
   ComputeType type = requested;
   if (type == ComputeType::default_type) type = file_is_int8 ? ComputeType::int8_float32 : ComputeType::float32;
-  // auto: int8 where the one-pass kernel has its AVX2 copy (2.2-3.4x the float32 decode step, docs/benchmarks.md).
+  // auto: int8 where the one-pass kernel has its AVX2 copy: 1.2-2x faster generation than float32 on the reference
+  // CPU (docs/benchmarks.md, "int8 on the CPU"); without AVX2 (the portable copy, not measured) it keeps float32.
   if (type == ComputeType::automatic)
     type = cpu && int8_linear_has_avx2() ? ComputeType::int8_float32
                                           : (file_is_int8 ? ComputeType::int8_float32 : ComputeType::float32);

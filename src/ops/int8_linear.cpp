@@ -7,6 +7,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -175,6 +177,8 @@ class OnednnPacks {
 
  private:
   OnednnPacks() {
+    // PYRAMIDION_INT8_ONEDNN=0: the project's kernels only (weights rounded, activations never), for comparisons.
+    if (const char* use = std::getenv("PYRAMIDION_INT8_ONEDNN"); use && std::string(use) == "0") return;
     try {
       for (const auto engine : at::globalContext().supportedQEngines())
         if (c10::toString(engine) == "ONEDNN") engine_ = engine;
