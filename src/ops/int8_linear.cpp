@@ -152,6 +152,11 @@ class OnednnPacks {
   // values (out, in) int8, scale (out) float32 -> the prepacked weight, or None when oneDNN is unavailable.
   c10::IValue packed(const torch::Tensor& values, const torch::Tensor& scale) {
     std::lock_guard<std::mutex> lock(mutex_);
+    auto found = entries_.find(values.unsafeGetTensorImpl());
+    if (found == entries_.end()) {
+      // A new matrix: first drop the packs of freed ones (a model unloaded), which would otherwise stay forever.
+      for (auto it = entries_.begin(); it != entries_.end();) it = it->second.values.expired() ? entries_.erase(it) : ++it;
+    }
     Entry& entry = entries_[values.unsafeGetTensorImpl()];
     const bool fresh = !entry.values.expired() && entry.values_version == values._version() &&
                        entry.scale_impl == scale.unsafeGetTensorImpl() && entry.scale_version == scale._version();
