@@ -3,6 +3,7 @@
 # CUDA sources (*_cuda.cu) are compiled only with -DPYRAMIDION_WITH_CUDA=ON.
 
 set(PYRAMIDION_OPS_SOURCES
+  src/ops/int8_linear.cpp
   src/ops/successive_halving_topk.cpp
   src/ops/successive_halving_topk_cpu.cpp
   src/ops/successive_halving_topk_generic.cpp
@@ -18,6 +19,7 @@ set(PYRAMIDION_NN_SOURCES
   src/nn/feed_forward.cpp
   src/nn/multihead_attention.cpp
   src/nn/pooling_report.cpp
+  src/nn/quantizable_linear.cpp
   src/nn/pooling_trace.cpp
   src/nn/representation_pooler.cpp
   src/nn/sinusoidal_positions.cpp
@@ -42,8 +44,10 @@ set(PYRAMIDION_DATA_SOURCES
 
 set(PYRAMIDION_MODELS_SOURCES
   src/models/architecture_summary.cpp
+  src/models/compute_type.cpp
   src/models/model_config.cpp
   src/models/model_file.cpp
+  src/models/model_quantization.cpp
   src/models/pooler_factory.cpp
   src/models/poolers/topk_pooler.cpp
   src/models/presets.cpp

@@ -202,6 +202,10 @@ void measure_training(std::vector<ArchitectureState>& archs, std::vector<Benchma
     run.arch = &arch;
     run.measurement = &m;
     m.estimated_bytes = estimate_training_bytes(arch.config, length, o.batch, o.target_length, element_bytes(o.dtype));
+    if (arch.spec->int8) {
+      m.note = "int8: inference only";
+      continue;
+    }
     if (!arch.training_stop.empty()) {
       m.status = MeasurementStatus::skipped_too_slow;
       m.note = "skipped (" + arch.training_stop + ")";
@@ -471,7 +475,8 @@ ArchitectureBenchmarkResult run_architecture_benchmark(const std::vector<Archite
     torch::manual_seed(o.seed);
     arch.model = SummarizationModel(arch.config);
     arch.model->to(o.device, o.dtype);
-    result.architectures.push_back({architectures[i].name, arch.config});
+    if (architectures[i].int8) arch.model->quantize_int8();
+    result.architectures.push_back({architectures[i].name, arch.config, architectures[i].int8});
   }
 
   for (int64_t length : o.lengths) {

@@ -10,6 +10,7 @@ PYRAMIDION_COMMAND("bench", [](CLI::App& app) {
   bench->require_subcommand(0, 1);
   add_bench_architectures(*bench);
   add_bench_topk(*bench);
+  add_bench_int8(*bench);
 #ifdef PYRAMIDION_HAVE_SERVER
   add_bench_serve(*bench);
 #endif

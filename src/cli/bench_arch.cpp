@@ -13,6 +13,7 @@
 #include "numeric_checks.h"
 #include "model_loading.h"
 #include "pyramidion/benchmark/architecture_benchmark.h"
+#include "pyramidion/models/compute_type.h"
 #include "pyramidion/models/presets.h"
 #include "pyramidion/training/training_config.h"
 #include "pyramidion/util/atomic_file.h"
@@ -34,6 +35,7 @@ struct BenchArchOptions {
   int64_t gen_batch = 1;
   std::string device = "auto";
   std::string dtype = "float32";
+  std::vector<std::string> compute_types = {"float32"};
   double max_memory_gb = 0;  // 0 = CPU: half the machine's memory; CUDA: no guard (out-of-memory is caught)
   double max_seconds = 0;
   std::string baseline = "blockwise";
@@ -63,7 +65,26 @@ std::vector<ArchitectureSpec> resolve_architectures(const BenchArchOptions& o) {
   } catch (const std::invalid_argument& e) {
     throw CommandError(e.what());
   }
-  return specs;
+  // Each architecture once per compute type, side by side in one run: "blockwise" (float32), "blockwise/int8".
+  std::vector<ArchitectureSpec> typed;
+  for (const auto& spec : specs)
+    for (const auto& name : o.compute_types) {
+      ComputeType type;
+      try {
+        type = parse_compute_type(name);
+      } catch (const std::invalid_argument& e) {
+        throw CommandError(std::string("--compute-type ") + e.what(), 2);
+      }
+      if (type == ComputeType::automatic)
+        type = resolve_compute_type(type, parse_device(o.device), /*file_is_int8=*/false);
+      if (type != ComputeType::float32 && type != ComputeType::int8_float32)
+        throw CommandError("--compute-type " + name + ": bench compares float32 and int8 (bfloat16: --dtype bfloat16)", 2);
+      const bool int8 = type == ComputeType::int8_float32;
+      if (int8 && o.dtype != "float32") throw CommandError("--compute-type int8: needs --dtype float32", 2);
+      if (int8 && !parse_device(o.device).is_cpu()) throw CommandError("--compute-type int8: runs on the CPU only", 2);
+      typed.push_back({spec.name + (int8 ? "/int8" : ""), spec.config, int8});
+    }
+  return typed;
 }
 
 void run(const BenchArchOptions& o) {
@@ -152,6 +173,11 @@ void add_bench_architectures(CLI::App& bench) {
   bench.add_option("--device", o.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   bench.add_option("--dtype", o.dtype, "float32, or bfloat16 (model weights in bf16, loss in float32)")
       ->check(CLI::IsMember({"float32", "bfloat16"}))
+      ->capture_default_str();
+  bench.add_option("--compute-type", o.compute_types,
+                   "float32, int8 (= int8_float32), auto; several (float32,int8) measure each architecture once per "
+                   "type in one run, named ARCH and ARCH/int8 (int8: generation only)")
+      ->delimiter(',')
       ->capture_default_str();
   bench.add_option("--max-memory-gb", o.max_memory_gb,
                    "skip points whose estimated memory exceeds this (default: half the RAM on the CPU, none on CUDA)")

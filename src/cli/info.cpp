@@ -31,7 +31,9 @@ nlohmann::ordered_json describe_file(const std::string& path) {
   }
   nlohmann::ordered_json info;
   info["path"] = path;
-  info["format_version"] = kModelFileVersion;
+  info["format_version"] = loaded.int8 ? kModelFileInt8Version : kModelFileVersion;
+  // The type the weights are stored in (what `--compute-type default` computes in).
+  info["compute_type"] = loaded.int8 ? "int8_float32" : "float32";
   const bool checkpoint = loaded.metadata.is_object() && loaded.metadata.contains("training_state");
   info["kind"] = checkpoint ? "checkpoint" : "model";
   info["parameters"] = loaded.model->parameter_count();
@@ -74,6 +76,7 @@ nlohmann::ordered_json describe_file(const std::string& path) {
 void print_table(const nlohmann::ordered_json& info) {
   fmt::print("{}: {} (model file format {})\n", info["path"].get<std::string>(), info["kind"].get<std::string>(),
              info["format_version"].get<int>());
+  fmt::print("compute type: {}\n", info["compute_type"].get<std::string>());
   fmt::print("parameters: {}\n", info["parameters"].get<int64_t>());
   fmt::print("config:\n");
   for (const auto& [key, value] : info["config"].items())

@@ -13,6 +13,7 @@
 #include "pyramidion/data/prepare.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/summary_generator.h"
+#include "pyramidion/models/compute_type.h"
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/util/device.h"
 
@@ -95,18 +96,40 @@ Summarizer Summarizer::load(const std::string& path, const SummarizerOptions& op
       throw std::invalid_argument(std::string("device ") + e.what());
     }
   }();
-  const c10::ScalarType dtype = [&] {
+  // --dtype is compute_type's earlier name: it decides only while compute_type is left at "default".
+  const bool legacy_dtype = options.compute_type == "default" && options.dtype != "float32";
+  const std::string option_name = legacy_dtype ? "dtype" : "compute_type";
+  const ComputeType requested = [&] {
     try {
-      return parse_dtype(options.dtype);
+      if (legacy_dtype) {
+        const c10::ScalarType dtype = parse_dtype(options.dtype);  // also "double", "half"
+        return dtype == c10::kDouble     ? ComputeType::float64
+               : dtype == c10::kBFloat16 ? ComputeType::bfloat16
+               : dtype == c10::kHalf     ? ComputeType::float16
+                                         : ComputeType::float32;
+      }
+      return parse_compute_type(options.compute_type);
     } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument(std::string("dtype ") + e.what());
+      throw std::invalid_argument(option_name + " " + e.what());
     }
   }();
-  if (dtype == c10::kHalf && !device.is_cuda()) throw std::invalid_argument("dtype float16: needs a CUDA device");
+  // Checked before the file is read, so a bad combination is named as the option's error.
+  if (requested == ComputeType::float16 && !device.is_cuda())
+    throw std::invalid_argument(option_name + " float16: needs a CUDA device");
+  if (requested == ComputeType::int8_float32 && !device.is_cpu())
+    throw std::invalid_argument(option_name + " " + options.compute_type + ": int8 runs on the CPU only (device " +
+                                device.str() + ")");
   if (options.threads > 0) torch::set_num_threads(options.threads);
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such model file");
 
   LoadedModel loaded = load_model_file(path, device);
+  const ComputeType type = [&] {
+    try {
+      return resolve_compute_type(requested, device, loaded.int8);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(option_name + " " + e.what());
+    }
+  }();
   if (loaded.tokenizer_bytes.empty()) throw std::runtime_error(path + ": the model file holds no tokenizer");
   std::shared_ptr<const data::SentencePieceTokenizer> tokenizer;
   try {
@@ -117,11 +140,13 @@ Summarizer Summarizer::load(const std::string& path, const SummarizerOptions& op
   }
   check_vocabulary(loaded.config, tokenizer->vocab_size(), path);
   check_special_ids(loaded.config, tokenizer->pad_id(), tokenizer->bos_id(), tokenizer->eos_id(), path);
-  if (dtype != c10::kFloat) loaded.model->to(device, dtype);
+  if (type == ComputeType::int8_float32) loaded.model->quantize_int8();  // no-op for an int8 file
+  else if (activation_dtype(type) != c10::kFloat) loaded.model->to(device, activation_dtype(type));
   loaded.model->eval();
   try {
     Summarizer summarizer(loaded.model, std::move(tokenizer));
     summarizer.path_ = path;
+    summarizer.compute_type_ = compute_type_name(type);
     summarizer.metadata_ = std::make_shared<const nlohmann::json>(std::move(loaded.metadata));
     return summarizer;
   } catch (const std::invalid_argument& e) {

@@ -70,7 +70,7 @@ void write_model_file_contents(const std::string& path, const ModelFileContents&
   std::string bytes;
   bytes.reserve(total);
   bytes.append(kMagic, sizeof(kMagic));
-  put<uint32_t>(bytes, kModelFileVersion);
+  put<uint32_t>(bytes, contents.int8 ? kModelFileInt8Version : kModelFileVersion);
   put<uint32_t>(bytes, static_cast<uint32_t>(sections.size()));
   put<uint64_t>(bytes, total);
   for (const auto& [tag, payload] : sections) {
@@ -99,9 +99,9 @@ ModelFileContents read_model_file_contents(const std::string& path) {
     fail(path, "not a pyramidion model file (bad magic)");
   if (bytes.size() < kHeaderSize) fail(path, "truncated model file (" + std::to_string(bytes.size()) + " bytes, header incomplete)");
   const uint32_t version = get<uint32_t>(bytes, 8);
-  if (version != kModelFileVersion)
-    fail(path, "model file format version " + std::to_string(version) + " is not supported (this build reads version " +
-                   std::to_string(kModelFileVersion) + ")");
+  if (version != kModelFileVersion && version != kModelFileInt8Version)
+    fail(path, "model file format version " + std::to_string(version) + " is not supported (this build reads versions " +
+                   std::to_string(kModelFileVersion) + " and " + std::to_string(kModelFileInt8Version) + ")");
   const uint32_t count = get<uint32_t>(bytes, 12);
   const uint64_t total = get<uint64_t>(bytes, 16);
   if (bytes.size() < total)
@@ -124,7 +124,7 @@ ModelFileContents read_model_file_contents(const std::string& path) {
   }
   for (const char* tag : {"CONF", "TOKN", "WGHT", "META"})
     if (!sections.count(tag)) fail(path, std::string("corrupt model file (no ") + tag + " section)");
-  return {sections["CONF"], sections["TOKN"], sections["WGHT"], sections["META"]};
+  return {sections["CONF"], sections["TOKN"], sections["WGHT"], sections["META"], version == kModelFileInt8Version};
 }
 
 void save_model_file(const std::string& path, SummarizationModel& model, const std::string& tokenizer_bytes,
@@ -137,6 +137,7 @@ void save_model_file(const std::string& path, SummarizationModel& model, const s
     recorded["tokenizer_checksum"] = data::tokenizer_checksum_text(data::tokenizer_checksum(tokenizer_bytes));
   contents.metadata_json = recorded.dump();
   contents.weights = serialize_tensors(module_tensors(*model));
+  contents.int8 = model->is_int8();
   write_model_file_contents(path, contents);
 }
 
@@ -181,6 +182,8 @@ LoadedModel load_model_file(const std::string& path, torch::Device device) {
       fail(path, "the embedded tokenizer's checksum " + actual + " is not the recorded " + stored.dump());
   }
   loaded.model = SummarizationModel(loaded.config);
+  loaded.int8 = contents.int8;
+  if (contents.int8) loaded.model->prepare_int8();  // the file's int8 values and scales are copied in as they are
 
   load_model_weights(*loaded.model, contents.weights, path);
   // NaN or Inf weights (a diverged run, a damaged file) would only show as NaN scores deep inside generation.

@@ -8,6 +8,7 @@
 #include "pyramidion/models/pooler_factory.h"
 #include "pyramidion/nn/sinusoidal_positions.h"
 #include "pyramidion/nn/vocabulary_projection.h"
+#include "pyramidion/ops/int8_linear.h"
 
 namespace pyramidion {
 
@@ -23,7 +24,7 @@ SummarizationModelImpl::SummarizationModelImpl(const ModelConfig& config) : conf
   }
   if (!config_.tie_output_projection) {
     output_projection_ = register_module("output_projection",
-                                         torch::nn::Linear(torch::nn::LinearOptions(dim, config_.vocab_size).bias(false)));
+                                         QuantizableLinear(dim, config_.vocab_size, /*bias=*/false));
     torch::NoGradGuard no_grad;
     torch::nn::init::normal_(output_projection_->weight, 0.0, std::pow(static_cast<double>(dim), -0.5));
   }
@@ -63,14 +64,14 @@ int64_t SummarizationModelImpl::block_size(int64_t layer, int64_t input_length) 
 
 torch::Tensor SummarizationModelImpl::embed_source(const torch::Tensor& source, const torch::Tensor& source_mask) {
   const double scale = config_.scale_embedding ? std::sqrt(static_cast<double>(config_.d_model)) : 1.0;
-  torch::Tensor x = embed_tokens_(source) * scale;
+  torch::Tensor x = lookup_embeddings(source) * scale;
   x = x + document_positions(source_mask, config_.pad_id, config_.d_model, x.scalar_type());
   return torch::dropout(x, config_.dropout, is_training());
 }
 
 torch::Tensor SummarizationModelImpl::embed_target(const torch::Tensor& tokens, int64_t first_position) {
   const double scale = config_.scale_embedding ? std::sqrt(static_cast<double>(config_.d_model)) : 1.0;
-  torch::Tensor x = embed_tokens_(tokens) * scale;  // (batch, len, dim)
+  torch::Tensor x = lookup_embeddings(tokens) * scale;  // (batch, len, dim)
   // Target positions count from the first token (bos) regardless of padding: decoding is causal and padding
   // only ever follows the real tokens.
   torch::Tensor positions =
@@ -80,7 +81,47 @@ torch::Tensor SummarizationModelImpl::embed_target(const torch::Tensor& tokens, 
   return torch::dropout(x, config_.dropout, is_training());
 }
 
+torch::Tensor SummarizationModelImpl::lookup_embeddings(const torch::Tensor& tokens) {
+  if (!embed_scale_.defined()) return embed_tokens_(tokens);
+  // int8 rows times their scales: the same numbers the int8 output projection multiplies with.
+  const torch::Tensor flat = tokens.reshape({-1});
+  torch::Tensor rows = embed_tokens_->weight.index_select(0, flat).to(torch::kFloat) *
+                       embed_scale_.index_select(0, flat).unsqueeze(1);  // (tokens, dim)
+  auto sizes = tokens.sizes().vec();
+  sizes.push_back(config_.d_model);
+  return rows.view(sizes);
+}
+
+void SummarizationModelImpl::embeddings_to_int8(const torch::Tensor& values, const torch::Tensor& scale) {
+  torch::NoGradGuard no_grad;
+  embed_tokens_->weight.set_requires_grad(false);  // an int8 tensor cannot require a gradient
+  embed_tokens_->weight.set_data(values);
+  embed_scale_ = embed_tokens_->register_buffer("weight_scale", scale);
+}
+
+void SummarizationModelImpl::quantize_int8() {
+  if (is_int8()) return;
+  for (const auto& module : modules())
+    if (auto* linear = dynamic_cast<QuantizableLinearImpl*>(module.get())) linear->quantize();
+  const Int8Rows q = quantize_rows(embed_tokens_->weight.detach());
+  embeddings_to_int8(q.values, q.scale);
+}
+
+void SummarizationModelImpl::prepare_int8() {
+  if (is_int8()) return;
+  for (const auto& module : modules())
+    if (auto* linear = dynamic_cast<QuantizableLinearImpl*>(module.get())) linear->prepare_int8();
+  const torch::Tensor& w = embed_tokens_->weight;
+  embeddings_to_int8(torch::zeros(w.sizes(), w.options().dtype(torch::kChar)),
+                     torch::ones({w.size(0)}, w.options().dtype(torch::kFloat)));
+}
+
+bool SummarizationModelImpl::is_int8() const { return embed_scale_.defined(); }
+
 torch::Tensor SummarizationModelImpl::project_output(const torch::Tensor& hidden) {
+  if (output_projection_ && output_projection_->is_int8()) return output_projection_(hidden);
+  if (!output_projection_ && embed_scale_.defined())
+    return int8_linear(hidden, embed_tokens_->weight, embed_scale_, torch::Tensor());
   // Both projections are bias-free (vocab, dim) matrices: decode steps take the one-pass kernel.
   const torch::Tensor& weight = output_projection_ ? output_projection_->weight : embed_tokens_->weight;
   return project_to_vocabulary(hidden, weight.to(hidden.scalar_type()));

@@ -6,8 +6,8 @@ namespace pyramidion {
 
 FeedForwardImpl::FeedForwardImpl(const TransformerLayerOptions& options)
     : activation_(options.activation), activation_dropout_(options.activation_dropout) {
-  fc1_ = register_module("fc1", torch::nn::Linear(options.dim, options.ffn_dim));
-  fc2_ = register_module("fc2", torch::nn::Linear(options.ffn_dim, options.dim));
+  fc1_ = register_module("fc1", QuantizableLinear(options.dim, options.ffn_dim));
+  fc2_ = register_module("fc2", QuantizableLinear(options.ffn_dim, options.dim));
   torch::NoGradGuard no_grad;
   for (auto* linear : {&fc1_, &fc2_}) {
     torch::nn::init::xavier_uniform_((*linear)->weight);

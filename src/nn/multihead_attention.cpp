@@ -12,10 +12,10 @@ MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& 
   if (options.heads < 1 || options.dim % options.heads != 0)
     throw std::invalid_argument("MultiheadAttention: heads (" + std::to_string(options.heads) +
                                 ") must divide dim (" + std::to_string(options.dim) + ")");
-  q_proj_ = register_module("q_proj", torch::nn::Linear(options.dim, options.dim));
-  k_proj_ = register_module("k_proj", torch::nn::Linear(options.dim, options.dim));
-  v_proj_ = register_module("v_proj", torch::nn::Linear(options.dim, options.dim));
-  out_proj_ = register_module("out_proj", torch::nn::Linear(options.dim, options.dim));
+  q_proj_ = register_module("q_proj", QuantizableLinear(options.dim, options.dim));
+  k_proj_ = register_module("k_proj", QuantizableLinear(options.dim, options.dim));
+  v_proj_ = register_module("v_proj", QuantizableLinear(options.dim, options.dim));
+  out_proj_ = register_module("out_proj", QuantizableLinear(options.dim, options.dim));
   // fairseq initialization: scaled Xavier for the input projections, plain Xavier for the output.
   const double gain = 1.0 / std::sqrt(2.0);
   torch::NoGradGuard no_grad;

@@ -197,15 +197,13 @@ class PySummarizer {
     if (threads < 0) throw py::value_error("threads must be >= 0 (got " + std::to_string(threads) + ")");
     SummarizerOptions options;
     options.device = device;
-    options.dtype = compute_type;
+    options.compute_type = compute_type;
     options.threads = threads;
     try {
       py::gil_scoped_release release;
       summarizer_ = std::make_shared<const Summarizer>(Summarizer::load(path, options));
-    } catch (const std::invalid_argument& e) {  // "device cuda: ..." / "dtype x: ...": named as in Python
-      const std::string message = e.what();
-      if (message.rfind("dtype ", 0) == 0) throw py::value_error("compute_type " + message.substr(6));
-      throw;
+    } catch (const std::invalid_argument& e) {  // "device cuda: ..." / "compute_type x: ...": a ValueError
+      throw py::value_error(e.what());
     }
   }
 
@@ -416,10 +414,11 @@ PYBIND11_MODULE(_pyramidion, m) {
 
   py::class_<PySummarizer>(m, "Summarizer",
                            "A model file from `pyramidion train` or `demo`, loaded once (config, weights, tokenizer).\n"
-                           "device: cpu, cuda, cuda:N or auto; compute_type: float32, float64, bfloat16, float16 "
-                           "(CUDA); threads > 0 sets LibTorch's intra-op threads. Threads may share one Summarizer.")
+                           "device: cpu, cuda, cuda:N or auto; compute_type: default (the file's own type), float32, "
+                           "int8 (= int8_float32: int8 weights, float32 activations; CPU), bfloat16, auto (the "
+                           "fastest this device supports), float64, float16 (CUDA); threads > 0 sets LibTorch's intra-op threads. Threads may share one Summarizer.")
       .def(py::init<const std::string&, const std::string&, const std::string&, int>(), py::arg("model_path"),
-           py::arg("device") = "cpu", py::arg("compute_type") = "float32", py::arg("threads") = 0)
+           py::arg("device") = "cpu", py::arg("compute_type") = "default", py::arg("threads") = 0)
       .def("summarize", &PySummarizer::summarize, py::arg("documents"),
            "summarize(documents, **options) -> per document a list of {'summary', 'score'}, best first.\n"
            "documents: a list of str, or of sentence lists. options: the CLI's decoding options (beam, lenpen, "

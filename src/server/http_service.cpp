@@ -324,6 +324,7 @@ void HttpService::install_routes() {
     body["file"] = std::filesystem::path(summarizer_.path()).filename().string();  // never a machine path
     body["config"] = yaml_to_json<json>(summarizer_.config().to_yaml());
     body["parameters"] = summarizer_.model()->parameter_count();
+    body["compute_type"] = summarizer_.compute_type();
     body["max_source_positions"] = summarizer_.config().max_source_positions;
     body["device"] = summarizer_.device().str();
     body["tokenizer"] = {{"vocab_size", tok.vocab_size()}, {"pad_id", tok.pad_id()},   {"unk_id", tok.unk_id()},

@@ -145,6 +145,11 @@ void load_module_tensors(torch::nn::Module& module, const NamedTensors& tensors,
     if (it->second->sizes() != target.sizes())
       throw std::runtime_error(origin + ": " + name + " is " + shape_text(it->second->sizes()) +
                                " in the file but the model needs " + shape_text(target.sizes()));
+    // int8 weights are quantized values, not numbers to convert: a float tensor where the model holds int8 (or the
+    // reverse) is a wrong file, not a cast.
+    if ((it->second->scalar_type() == torch::kChar) != (target.scalar_type() == torch::kChar))
+      throw std::runtime_error(origin + ": " + name + " is " + c10::toString(it->second->scalar_type()) +
+                               " in the file but the model needs " + c10::toString(target.scalar_type()));
     target.copy_(*it->second);
     ++used;
   }

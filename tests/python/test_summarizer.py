@@ -192,3 +192,20 @@ def test_errors_are_python_exceptions(tiny_model, tmp_path):
         summarizer.highlight("   ")
     one_line(empty)
     assert summarizer.summarize(["", "alpha bravo"], beam=1)[0] == []  # an empty document gets no hypothesis
+
+
+def test_int8_compute_type_equals_the_cli(cli, tiny_model, tmp_path):
+    # Summarizer(compute_type="int8") quantizes at load, as `summarize --compute-type int8` does: the same summaries.
+    docs = documents()[:3]
+    source = tmp_path / "docs.jsonl"
+    source.write_text("".join(json.dumps({"id": str(i), "article_text": d}) + "\n" for i, d in enumerate(docs)))
+    output = tmp_path / "out.jsonl"
+    run_cli(cli, "summarize", "-m", tiny_model, "-i", source, "-o", output, "--device", "cpu", "--compute-type", "int8",
+            "--beam", "2", "--max-len-b", "8")
+    want = [json.loads(line)["summary"] for line in output.read_text().splitlines()]
+    summarizer = pyramidion.Summarizer(str(tiny_model), compute_type="int8")
+    got = [hypotheses[0]["summary"] for hypotheses in summarizer.summarize(docs, beam=2, max_len_b=8)]
+    assert got == want
+    with pytest.raises(ValueError) as bad:
+        pyramidion.Summarizer(str(tiny_model), compute_type="int4")
+    assert one_line(bad).startswith("compute_type int4")

@@ -759,5 +759,60 @@ TEST_F(Serve, ASecondServerOnAPortInUseIsRefused) {
   EXPECT_EQ(health->status, 200);
 }
 
+// int8 from every front end (issue 24): `quantize` writes an int8 file that `info` names as such; `summarize
+// --compute-type int8` on the float file and `summarize` on the int8 file give the same summaries; a server on the
+// int8 file answers; a bad compute type is a one-line usage error naming the option.
+TEST_F(Serve, Int8FromTheCommandLineAndTheServer) {
+  const std::string int8_path = dir_->file("tiny-int8.pt");
+  auto quantize = testing::run_cli("--threads 1 quantize '" + model_path_ + "' -o '" + int8_path + "'");
+  ASSERT_EQ(quantize.exit_code, 0) << quantize.output;
+  EXPECT_NE(quantize.output.find("x smaller"), std::string::npos) << quantize.output;
+  auto info = testing::run_cli("info '" + int8_path + "' --json");
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  const json described = json::parse(info.output.substr(info.output.find('{')));
+  EXPECT_EQ(described["compute_type"], "int8_float32");
+  EXPECT_EQ(described["format_version"], 3);
+
+  {
+    std::ofstream input(dir_->file("int8-docs.txt"));
+    for (int i = 0; i < 6; ++i) input << document(300 + i, 20) << "\n";
+  }
+  const std::string common = " --input-format text -i '" + dir_->file("int8-docs.txt") + "' --beam 2 --max-len-b 8 -o ";
+  auto at_load = testing::run_cli("--threads 1 summarize -m '" + model_path_ + "' --compute-type int8" + common + "'" +
+                                  dir_->file("int8-at-load.jsonl") + "'");
+  ASSERT_EQ(at_load.exit_code, 0) << at_load.output;
+  auto from_file = testing::run_cli("--threads 1 summarize -m '" + int8_path + "'" + common + "'" +
+                                    dir_->file("int8-file.jsonl") + "'");
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.output;
+  const auto read_all = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(read_all(dir_->file("int8-at-load.jsonl")), read_all(dir_->file("int8-file.jsonl")));
+  EXPECT_NE(read_all(dir_->file("int8-file.jsonl")).find("\"summary\""), std::string::npos);
+
+  auto bad = testing::run_cli("summarize -m '" + model_path_ + "' --compute-type int4 -i '" + dir_->file("int8-docs.txt") + "'");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--compute-type"), std::string::npos) << bad.output;
+  auto float_of_int8 = testing::run_cli("summarize -m '" + int8_path + "' --compute-type float32 -i '" +
+                                        dir_->file("int8-docs.txt") + "'");
+  EXPECT_EQ(float_of_int8.exit_code, 1) << float_of_int8.output;
+  EXPECT_NE(float_of_int8.output.find("--compute-type float32: the model file holds int8 weights"), std::string::npos)
+      << float_of_int8.output;
+
+  ServerProcess int8_server(std::vector<std::string>{"-m", int8_path, "--max-batch-documents", "4"}, dir_->file("int8-server"));
+  ASSERT_TRUE(int8_server.running()) << int8_server.stderr_text();
+  auto c = client(int8_server.port());
+  auto model = c.Get("/v1/model");
+  ASSERT_TRUE(model);
+  EXPECT_EQ(body_of(model)["compute_type"], "int8_float32");
+  auto r = c.Post("/v1/summarize", R"({"document": "alpha bravo charlie delta echo", "beam": 2, "max_len_b": 8})",
+                  "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_TRUE(body_of(r)["summaries"][0]["summary"].is_string()) << r->body;
+  EXPECT_EQ(int8_server.terminate(), 0) << int8_server.stderr_text();
+}
+
 }  // namespace
 }  // namespace pyramidion

@@ -27,6 +27,7 @@ namespace pyramidion {
 struct ArchitectureSpec {
   std::string name;    // "blockwise", or a config file's stem
   ModelConfig config;  // max_source/target_positions are raised to what the sweep needs
+  bool int8 = false;   // int8 weights, float32 activations (SummarizationModelImpl::quantize_int8): inference only
 };
 
 struct ArchitectureBenchmarkOptions {

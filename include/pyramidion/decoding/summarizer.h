@@ -34,8 +34,12 @@ class SentencePieceTokenizer;
 
 struct SummarizerOptions {
   std::string device = "cpu";     // "cpu", "cuda", "cuda:N", or "auto" (CUDA when available)
-  std::string dtype = "float32";  // float32, float64, bfloat16, float16 (the weights are cast once at load)
+  std::string dtype = "float32";  // deprecated, compute_type's earlier name: used only while compute_type is "default"
   int threads = 0;                // > 0: LibTorch intra-op threads for the process; 0 = leave as is
+  // float32, int8 (= int8_float32: int8 weights per output row, float32 activations; CPU), bfloat16, auto (the
+  // fastest the device supports), default (the model file's own type), float64, float16 (CUDA); models/compute_type.h.
+  // int8 quantizes a float model at load; an int8 file (`pyramidion quantize`) loads as it is.
+  std::string compute_type = "default";
 };
 
 struct SummaryHypothesis {
@@ -97,6 +101,8 @@ class Summarizer {
   SummarizationModel model() const { return model_; }
   const torch::Device& device() const { return device_; }
   const std::string& path() const { return path_; }  // "" when built from a model
+  // What the loaded model computes in ("float32", "int8_float32", ...; resolved from auto/default).
+  const std::string& compute_type() const { return compute_type_; }
   const nlohmann::json& metadata() const { return *metadata_; }  // the model file's META section (null if none)
 
  private:
@@ -105,6 +111,7 @@ class Summarizer {
   SpecialTokenIds special_;
   torch::Device device_;
   std::string path_;
+  std::string compute_type_ = "float32";
   std::shared_ptr<const nlohmann::json> metadata_;
 };
 

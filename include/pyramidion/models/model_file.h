@@ -18,6 +18,11 @@
 namespace pyramidion {
 
 constexpr uint32_t kModelFileVersion = 2;  // 2: weights as a pyramidion tensor archive (util/tensor_archive.h)
+// 3: the same layout with int8 weights (`pyramidion quantize`): each quantized matrix X.weight is int8 (out, in)
+// with X.weight_scale (out) float32 beside it (SummarizationModelImpl::quantize_int8). Float models are still
+// written as version 2, so readers that know only version 2 keep reading them, and refuse an int8 file with
+// "model file format version 3 is not supported (this build reads version 2)".
+constexpr uint32_t kModelFileInt8Version = 3;
 
 // The raw sections, for tools that inspect or rewrite a file without building the model.
 struct ModelFileContents {
@@ -25,6 +30,7 @@ struct ModelFileContents {
   std::string tokenizer_bytes;
   std::string weights;  // util/tensor_archive.h bytes
   std::string metadata_json = "null";
+  bool int8 = false;  // version 3: the weights hold int8 matrices
 };
 
 // Writes to a temporary file beside `path`, then renames it over `path` (readers never see half a file).
@@ -33,6 +39,7 @@ void write_model_file_contents(const std::string& path, const ModelFileContents&
 // Checks magic, version, size and checksum; throws std::runtime_error "<path>: <what is wrong>" (one line).
 ModelFileContents read_model_file_contents(const std::string& path);
 
+// An int8 model (model->is_int8()) is written as version 3.
 void save_model_file(const std::string& path, SummarizationModel& model, const std::string& tokenizer_bytes,
                      const nlohmann::json& metadata = nullptr);
 
@@ -41,6 +48,7 @@ struct LoadedModel {
   SummarizationModel model{nullptr};  // in eval mode, on the requested device
   std::string tokenizer_bytes;
   nlohmann::json metadata;  // null when none was saved
+  bool int8 = false;        // an int8 file (version 3): the model holds int8 weights (is_int8())
 };
 
 // Copies a WGHT section into `model`; errors name `path` (a vocabulary mismatch is named as such).

@@ -19,6 +19,7 @@
 #include "pyramidion/nn/decoder_cache.h"
 #include "pyramidion/nn/encoder_output.h"
 #include "pyramidion/nn/pooler.h"
+#include "pyramidion/nn/quantizable_linear.h"
 #include "pyramidion/nn/transformer_decoder_layer.h"
 #include "pyramidion/nn/transformer_encoder_layer.h"
 
@@ -59,13 +60,22 @@ class SummarizationModelImpl : public torch::nn::Module {
   const ModelConfig& config() const { return config_; }
   int64_t parameter_count() const;
 
+  // int8 weights for CPU inference (compute type int8_float32): every attention, feed-forward and output
+  // projection and the token embedding become int8 per output row (ops/int8_linear.h); layer norms, poolers, the
+  // copy gate and biases stay float32. Inference only (the int8 weights have no gradient); not undone.
+  void quantize_int8();  // from the float weights
+  void prepare_int8();   // the int8 layout, zero-filled, for load_module_tensors to fill (an int8 model file)
+  bool is_int8() const;
+
   // Tokens per self-attention block of encoder layer `layer` for an input of `input_length` tokens.
   int64_t block_size(int64_t layer, int64_t input_length) const;
 
  private:
   torch::Tensor embed_source(const torch::Tensor& source, const torch::Tensor& source_mask);  // (batch, src_len, dim)
   torch::Tensor embed_target(const torch::Tensor& tokens, int64_t first_position);            // (batch, len, dim)
-  torch::Tensor project_output(const torch::Tensor& hidden);  // (batch, ..., dim) -> (batch, ..., vocab)
+  torch::Tensor project_output(const torch::Tensor& hidden);
+  torch::Tensor lookup_embeddings(const torch::Tensor& tokens);  // (batch, len) int64 -> (batch, len, dim)
+  void embeddings_to_int8(const torch::Tensor& values, const torch::Tensor& scale);  // (vocab, dim) int8, (vocab)  // (batch, ..., dim) -> (batch, ..., vocab)
   // Teacher forcing through the decoder layers: embedded (batch, tgt_len, dim) -> final states (batch, tgt_len, dim);
   // tap (when set) receives the alignment layer's cross-attention.
   torch::Tensor run_decoder(const torch::Tensor& embedded, const EncoderOutput& memory, CrossAttentionTap* tap);
@@ -76,7 +86,8 @@ class SummarizationModelImpl : public torch::nn::Module {
 
   ModelConfig config_;
   torch::nn::Embedding embed_tokens_{nullptr};  // (vocab, dim), shared by encoder, decoder and output
-  torch::nn::Linear output_projection_{nullptr};  // only when tie_output_projection is false
+  torch::Tensor embed_scale_;                   // (vocab) float32 once the embedding is int8
+  QuantizableLinear output_projection_{nullptr};  // only when tie_output_projection is false
   torch::nn::Linear copy_gate_{nullptr};          // copy_attention only: [state; context; embedding] -> p_gen logit
   torch::nn::ModuleList encoder_layers_{nullptr};
   std::vector<TransformerEncoderLayer> encoder_layer_list_;

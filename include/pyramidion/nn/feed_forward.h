@@ -1,10 +1,10 @@
 #pragma once
 // Position-wise feed-forward block: Linear -> activation -> dropout -> Linear.
 #include <torch/nn/module.h>
-#include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
 #include "pyramidion/nn/layer_options.h"
+#include "pyramidion/nn/quantizable_linear.h"
 
 namespace pyramidion {
 
@@ -16,7 +16,7 @@ class FeedForwardImpl : public torch::nn::Module {
  private:
   Activation activation_;
   double activation_dropout_;
-  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
+  QuantizableLinear fc1_{nullptr}, fc2_{nullptr};
 };
 TORCH_MODULE(FeedForward);
 

@@ -1,10 +1,10 @@
 #pragma once
 // Multi-head attention with separate projections, so keys/values can be computed once and cached.
 #include <torch/nn/module.h>
-#include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
 #include "pyramidion/nn/attention.h"
+#include "pyramidion/nn/quantizable_linear.h"
 
 namespace pyramidion {
 
@@ -57,7 +57,7 @@ class MultiheadAttentionImpl : public torch::nn::Module {
   torch::Tensor probabilities(const torch::Tensor& q, const ProjectedKeyValue& kv, const torch::Tensor& key_mask) const;
 
   MultiheadAttentionOptions options_;
-  torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, out_proj_{nullptr};
+  QuantizableLinear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr}, out_proj_{nullptr};
 };
 TORCH_MODULE(MultiheadAttention);
 
