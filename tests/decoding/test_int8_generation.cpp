@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <iostream>
 
 #include "pyramidion/decoding/summarizer.h"
@@ -74,7 +75,10 @@ SummarizationModel int8_copy(SummarizationModel& model) {
 }
 
 TEST(Int8Generation, AgreesWithFloat32OnATrainedModel) {
+  const auto started = std::chrono::steady_clock::now();
   auto model = trained_model();
+  std::cout << "[ int8 ] trained in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s\n";
   auto quantized = int8_copy(model);
   const ModelConfig& c = model->config();
   auto gen = at::detail::createCPUGenerator(99);
