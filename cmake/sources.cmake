@@ -45,6 +45,10 @@ set(PYRAMIDION_DATA_SOURCES
 set(PYRAMIDION_MODELS_SOURCES
   src/models/architecture_summary.cpp
   src/models/compute_type.cpp
+  src/models/hf_checkpoint.cpp
+  src/models/hf_config.cpp
+  src/models/hf_import.cpp
+  src/models/long_input_conversion.cpp
   src/models/model_config.cpp
   src/models/model_file.cpp
   src/models/model_quantization.cpp
@@ -110,6 +114,7 @@ set(PYRAMIDION_UTIL_SOURCES
   src/util/peak_memory.cpp
   src/util/progress.cpp
   src/util/runtime.cpp
+  src/util/safetensors.cpp
   src/util/terminal_log_sink.cpp
   src/util/tensor_archive.cpp
   src/util/thread_pool.cpp

@@ -162,7 +162,7 @@ double generation_run(InferenceRun& run, const ArchitectureBenchmarkOptions& o) 
   search_options.max_len_a = 0;
   search_options.max_len_b = o.gen_tokens;  // ... and forced after them: every architecture does the same steps
   const auto& c = model->config();
-  BeamSearch search(search_options, SpecialTokenIds{c.pad_id, /*unk: no penalty in timing runs*/ -1, c.bos_id, c.eos_id});
+  BeamSearch search(search_options, SpecialTokenIds{c.pad_id, /*unk: no penalty in timing runs*/ -1, c.decoder_start(), c.eos_id});
   const std::vector<int64_t> lengths(static_cast<size_t>(documents), run.source.size(1));
   const auto hypotheses = search.search(decoder, lengths, c.max_target_positions);
   for (const auto& doc : hypotheses)

@@ -23,7 +23,7 @@ namespace {
 bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n\f\v") == std::string::npos; }
 
 SpecialTokenIds special_ids(const ModelConfig& config, const data::SentencePieceTokenizer* tokenizer) {
-  SpecialTokenIds ids{config.pad_id, /*unk=*/-1, config.bos_id, config.eos_id};
+  SpecialTokenIds ids{config.pad_id, /*unk=*/-1, config.decoder_start(), config.eos_id};  // bos: the first decoder input
   if (!tokenizer) return ids;  // no unknown-token penalty without a tokenizer to name the id
   auto check = [&](const char* what, int64_t model_id, int64_t tokenizer_id) {
     if (model_id != tokenizer_id)
@@ -270,7 +270,7 @@ std::vector<DocumentSummary> Summarizer::summarize_tokens(const std::vector<std:
       }
       if (options.return_cross_attention && !result.hypotheses.empty() && !result.hypotheses[0].tokens.empty())
         result.cross_attention =
-            best_cross_attention(model_, batch.encoded, i, result.hypotheses[0].tokens, cfg.bos_id, &result.copy_gate);
+            best_cross_attention(model_, batch.encoded, i, result.hypotheses[0].tokens, cfg.decoder_start(), &result.copy_gate);
     }
     start = end;
   }

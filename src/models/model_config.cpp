@@ -127,6 +127,13 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"normalize_before", boolean(&C::normalize_before)},
       {"scale_embedding", boolean(&C::scale_embedding)},
       {"tie_output_projection", boolean(&C::tie_output_projection)},
+      {"decoder_ffn_dim", integer(&C::decoder_ffn_dim)},
+      {"position_embeddings", choice(&C::position_embeddings, {{"sinusoidal", PositionEmbeddings::sinusoidal},
+                                                               {"learned", PositionEmbeddings::learned},
+                                                               {"pegasus_sinusoidal", PositionEmbeddings::pegasus_sinusoidal}})},
+      {"layernorm_embedding", boolean(&C::layernorm_embedding)},
+      {"output_bias", boolean(&C::output_bias)},
+      {"decoder_start_id", integer(&C::decoder_start_id)},
       {"attention_backend",
        choice(&C::attention_backend, {{"auto", AttentionBackend::automatic}, {"math", AttentionBackend::math}})},
       {"max_source_positions", integer(&C::max_source_positions)},
@@ -216,6 +223,10 @@ void ModelConfig::validate() const {
   require(attention_heads >= 1 && d_model % attention_heads == 0, "attention_heads",
           std::to_string(attention_heads) + " must divide d_model (" + std::to_string(d_model) + ")");
   require(ffn_dim >= 1, "ffn_dim", "must be >= 1");
+  require(decoder_ffn_dim >= 0, "decoder_ffn_dim", "must be >= 0 (0 = ffn_dim)");
+  require(decoder_start_id >= -1 && decoder_start_id < vocab_size, "decoder_start_id",
+          std::to_string(decoder_start_id) + " is outside the vocabulary (vocab_size " + std::to_string(vocab_size) +
+              "; -1 = bos_id)");
   require(encoder_layers >= 1, "encoder_layers", "must be >= 1");
   require(decoder_layers >= 1, "decoder_layers", "must be >= 1");
   for (auto [name, p] : {std::pair<const char*, double>{"dropout", dropout},
@@ -254,6 +265,12 @@ TransformerLayerOptions ModelConfig::layer_options() const {
   o.activation = activation;
   o.normalize_before = normalize_before;
   o.attention_backend = attention_backend;
+  return o;
+}
+
+TransformerLayerOptions ModelConfig::decoder_layer_options() const {
+  TransformerLayerOptions o = layer_options();
+  o.ffn_dim = resolved_decoder_ffn_dim();
   return o;
 }
 

@@ -30,6 +30,23 @@ SummarizationModelImpl::SummarizationModelImpl(const ModelConfig& config) : conf
   }
   if (config_.copy_attention)
     copy_gate_ = register_module("copy_gate", torch::nn::Linear(torch::nn::LinearOptions(3 * dim, 1)));
+  if (config_.output_bias) output_bias_ = register_parameter("output_bias", torch::zeros({config_.vocab_size}));
+  if (config_.position_embeddings == PositionEmbeddings::learned) {
+    auto table = [&](int64_t positions) {
+      torch::nn::Embedding e(torch::nn::EmbeddingOptions(positions + kLearnedPositionOffset, dim));
+      torch::NoGradGuard no_grad;
+      torch::nn::init::normal_(e->weight, 0.0, std::pow(static_cast<double>(dim), -0.5));
+      return e;
+    };
+    encoder_positions_ = register_module("encoder_positions", table(config_.max_source_positions));
+    decoder_positions_ = register_module("decoder_positions", table(config_.max_target_positions));
+  }
+  if (config_.layernorm_embedding) {
+    encoder_embedding_norm_ =
+        register_module("encoder_embedding_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+    decoder_embedding_norm_ =
+        register_module("decoder_embedding_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  }
   const TransformerLayerOptions layer = config_.layer_options();
   encoder_layers_ = register_module("encoder_layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < config_.encoder_layers; ++i) {
@@ -43,7 +60,7 @@ SummarizationModelImpl::SummarizationModelImpl(const ModelConfig& config) : conf
   }
   decoder_layers_ = register_module("decoder_layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < config_.decoder_layers; ++i) {
-    decoder_layer_list_.push_back(TransformerDecoderLayer(layer));
+    decoder_layer_list_.push_back(TransformerDecoderLayer(config_.decoder_layer_options()));
     decoder_layers_->push_back(decoder_layer_list_.back());
   }
   if (config_.normalize_before) {
@@ -62,10 +79,28 @@ int64_t SummarizationModelImpl::block_size(int64_t layer, int64_t input_length) 
   return encoder_layer_list_.at(static_cast<size_t>(layer))->block_size(input_length);
 }
 
+torch::Tensor SummarizationModelImpl::positions(bool encoder, int64_t first, int64_t length, torch::ScalarType dtype,
+                                               torch::Device device) {
+  torch::Tensor index = torch::arange(first, first + length, torch::TensorOptions().dtype(torch::kLong).device(device));
+  switch (config_.position_embeddings) {
+    case PositionEmbeddings::learned:
+      return (encoder ? encoder_positions_ : decoder_positions_)(index + kLearnedPositionOffset).to(dtype);
+    case PositionEmbeddings::pegasus_sinusoidal:
+      return pegasus_sinusoidal_embeddings(index, config_.d_model, dtype);
+    case PositionEmbeddings::sinusoidal:
+      break;
+  }
+  return sinusoidal_embeddings(index + (config_.pad_id + 1), config_.d_model, dtype);
+}
+
 torch::Tensor SummarizationModelImpl::embed_source(const torch::Tensor& source, const torch::Tensor& source_mask) {
   const double scale = config_.scale_embedding ? std::sqrt(static_cast<double>(config_.d_model)) : 1.0;
-  torch::Tensor x = lookup_embeddings(source) * scale;
-  x = x + document_positions(source_mask, config_.pad_id, config_.d_model, x.scalar_type());
+  torch::Tensor x = lookup_embeddings(source) * scale;  // (batch, src_len, dim)
+  if (config_.position_embeddings == PositionEmbeddings::sinusoidal)
+    x = x + document_positions(source_mask, config_.pad_id, config_.d_model, x.scalar_type());
+  else  // right-padded: real tokens count from 0 as in Hugging Face; padding's positions never reach a real token
+    x = x + positions(true, 0, source.size(1), x.scalar_type(), x.device()).unsqueeze(0);
+  if (encoder_embedding_norm_) x = encoder_embedding_norm_(x);
   return torch::dropout(x, config_.dropout, is_training());
 }
 
@@ -74,10 +109,8 @@ torch::Tensor SummarizationModelImpl::embed_target(const torch::Tensor& tokens, 
   torch::Tensor x = lookup_embeddings(tokens) * scale;  // (batch, len, dim)
   // Target positions count from the first token (bos) regardless of padding: decoding is causal and padding
   // only ever follows the real tokens.
-  torch::Tensor positions =
-      torch::arange(first_position, first_position + tokens.size(1), tokens.options().dtype(torch::kLong)) +
-      (config_.pad_id + 1);
-  x = x + sinusoidal_embeddings(positions, config_.d_model, x.scalar_type()).unsqueeze(0);
+  x = x + positions(false, first_position, tokens.size(1), x.scalar_type(), x.device()).unsqueeze(0);
+  if (decoder_embedding_norm_) x = decoder_embedding_norm_(x);
   return torch::dropout(x, config_.dropout, is_training());
 }
 
@@ -119,12 +152,17 @@ void SummarizationModelImpl::prepare_int8() {
 bool SummarizationModelImpl::is_int8() const { return embed_scale_.defined(); }
 
 torch::Tensor SummarizationModelImpl::project_output(const torch::Tensor& hidden) {
-  if (output_projection_ && output_projection_->is_int8()) return output_projection_(hidden);
-  if (!output_projection_ && embed_scale_.defined())
-    return int8_linear(hidden, embed_tokens_->weight, embed_scale_, torch::Tensor());
-  // Both projections are bias-free (vocab, dim) matrices: decode steps take the one-pass kernel.
-  const torch::Tensor& weight = output_projection_ ? output_projection_->weight : embed_tokens_->weight;
-  return project_to_vocabulary(hidden, weight.to(hidden.scalar_type()));
+  torch::Tensor logits;  // (batch, ..., vocab)
+  if (output_projection_ && output_projection_->is_int8()) {
+    logits = output_projection_(hidden);
+  } else if (!output_projection_ && embed_scale_.defined()) {
+    logits = int8_linear(hidden, embed_tokens_->weight, embed_scale_, torch::Tensor());
+  } else {
+    // Both projections are bias-free (vocab, dim) matrices: decode steps take the one-pass kernel.
+    const torch::Tensor& weight = output_projection_ ? output_projection_->weight : embed_tokens_->weight;
+    logits = project_to_vocabulary(hidden, weight.to(hidden.scalar_type()));
+  }
+  return output_bias_.defined() ? logits + output_bias_.to(logits.scalar_type()) : logits;
 }
 
 EncoderOutput SummarizationModelImpl::encode(const torch::Tensor& source, const torch::Tensor& source_mask) {

@@ -22,6 +22,16 @@ torch::Tensor sinusoidal_embeddings(const torch::Tensor& positions, int64_t dim,
   return out.to(dtype);
 }
 
+torch::Tensor pegasus_sinusoidal_embeddings(const torch::Tensor& positions, int64_t dim, torch::ScalarType dtype) {
+  const int64_t sines = (dim + 1) / 2, cosines = dim / 2;
+  auto f64 = torch::TensorOptions().dtype(torch::kDouble).device(positions.device());
+  // f_i = 10000^(-2i / dim), as numpy computes pos / 10000^(2 * (j // 2) / dim) in float64.
+  torch::Tensor freq = torch::pow(10000.0, torch::arange(sines, f64) * (2.0 / static_cast<double>(dim)));  // (sines)
+  torch::Tensor angles = positions.to(torch::kDouble).unsqueeze(-1) / freq;                               // (..., sines)
+  torch::Tensor out = torch::cat({torch::sin(angles), torch::cos(angles.narrow(-1, 0, cosines))}, -1);
+  return out.to(dtype);
+}
+
 torch::Tensor document_positions(const torch::Tensor& mask, int64_t pad_id, int64_t dim, torch::ScalarType dtype) {
   torch::Tensor real = mask.to(torch::kLong);                    // (batch, length)
   torch::Tensor positions = torch::cumsum(real, 1) * real + pad_id;  // fairseq make_positions

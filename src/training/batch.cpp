@@ -52,7 +52,7 @@ Batch collate_batch(const data::BinaryDataset& dataset, const std::vector<int64_
     const int64_t m = std::min<int64_t>(static_cast<int64_t>(tgt.size()), config.max_target_positions);
     for (int64_t j = 0; j < m; ++j) {
       target_out[r][j] = tgt[j];
-      target_in[r][j] = j == 0 ? config.bos_id : tgt[j - 1];
+      target_in[r][j] = j == 0 ? config.decoder_start() : tgt[j - 1];
     }
     // A cut target still ends with its EOS (as the source does): a model trained on cut targets learns to stop.
     if (m > 0 && static_cast<int64_t>(tgt.size()) > m) target_out[r][m - 1] = tgt[tgt.size() - 1];

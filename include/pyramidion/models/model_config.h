@@ -30,6 +30,14 @@ struct PoolingConfig {
   bool operator!=(const PoolingConfig& o) const { return !(*this == o); }
 };
 
+// How token positions are embedded (`model.position_embeddings`).
+enum class PositionEmbeddings {
+  sinusoidal,          // fairseq's: [sin, cos] with f_i = 10000^(-i / (dim/2 - 1)), the j-th token at pad_id + 1 + j
+  learned,             // fairseq / Hugging Face BART: a trained table, the j-th token at row j + 2 (kLearnedPositionOffset)
+  pegasus_sinusoidal,  // Hugging Face PEGASUS: [sin, cos] with f_i = 10000^(-2i / dim), the j-th token at position j
+};
+constexpr int64_t kLearnedPositionOffset = 2;  // fairseq (padding_idx 1 + 1) and Hugging Face BART
+
 struct ModelConfig {
   // Vocabulary and special tokens (vocab_size is set from the tokenizer).
   int64_t vocab_size = 32000;
@@ -50,6 +58,12 @@ struct ModelConfig {
   bool normalize_before = false;       // pre-norm (adds a final layer norm to encoder and decoder)
   bool scale_embedding = true;         // token embeddings * sqrt(d_model)
   bool tie_output_projection = true;   // output projection = token embedding matrix
+  // Imported architectures (models/hf_import.h); the defaults are the native model's.
+  int64_t decoder_ffn_dim = 0;         // the decoder's feed-forward size; 0 = ffn_dim
+  PositionEmbeddings position_embeddings = PositionEmbeddings::sinusoidal;
+  bool layernorm_embedding = false;    // a layer norm on embeddings + positions (BART's layernorm_embedding)
+  bool output_bias = false;            // a bias (vocab) on the output logits (Hugging Face's final_logits_bias)
+  int64_t decoder_start_id = -1;       // the first decoder input; -1 = bos_id (BART: eos 2, PEGASUS: pad 0)
   AttentionBackend attention_backend = AttentionBackend::automatic;
 
   // Lengths.
@@ -85,9 +99,12 @@ struct ModelConfig {
   void validate() const;  // throws std::invalid_argument on inconsistent values (heads vs d_model, pooling layers)
 
   int64_t head_dim() const { return d_model / attention_heads; }
+  int64_t resolved_decoder_ffn_dim() const { return decoder_ffn_dim > 0 ? decoder_ffn_dim : ffn_dim; }
+  int64_t decoder_start() const { return decoder_start_id >= 0 ? decoder_start_id : bos_id; }
   // The decoder layer copy attention reads (alignment_layer with -1 resolved).
   int64_t resolved_alignment_layer() const { return alignment_layer < 0 ? decoder_layers + alignment_layer : alignment_layer; }
-  TransformerLayerOptions layer_options() const;
+  TransformerLayerOptions layer_options() const;          // the encoder's
+  TransformerLayerOptions decoder_layer_options() const;  // the same with the decoder's ffn_dim
   TopKOptions topk_options() const;
 
   // Sequence length after each encoder layer for a source of `source_length` tokens.

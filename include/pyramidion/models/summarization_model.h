@@ -95,6 +95,12 @@ class SummarizationModelImpl : public torch::nn::Module {
   torch::nn::ModuleList decoder_layers_{nullptr};
   std::vector<TransformerDecoderLayer> decoder_layer_list_;
   torch::nn::LayerNorm encoder_final_norm_{nullptr}, decoder_final_norm_{nullptr};  // pre-norm only
+  // position_embeddings learned: (max_source_positions + 2, dim) and (max_target_positions + 2, dim).
+  torch::nn::Embedding encoder_positions_{nullptr}, decoder_positions_{nullptr};
+  torch::nn::LayerNorm encoder_embedding_norm_{nullptr}, decoder_embedding_norm_{nullptr};  // layernorm_embedding
+  torch::Tensor output_bias_;  // (vocab), output_bias only
+  // Position embeddings of `length` tokens from `first` (0-based) of a stack: (length, dim) in `dtype`.
+  torch::Tensor positions(bool encoder, int64_t first, int64_t length, torch::ScalarType dtype, torch::Device device);
 };
 TORCH_MODULE(SummarizationModel);
 

@@ -7,7 +7,7 @@
 
 namespace pyramidion {
 
-enum class Activation { relu, gelu };
+enum class Activation { relu, gelu };  // gelu: the exact (erf) GELU, as fairseq's and Hugging Face's "gelu"
 
 struct TransformerLayerOptions {
   int64_t dim = 512;

@@ -1,0 +1,277 @@
+#!/usr/bin/python3
+"""Offline stand-ins for Hugging Face BART / PEGASUS checkpoints, and an independent reference forward.
+
+No network and no `transformers`: this writes checkpoint folders with the exact Hugging Face key layout, shapes,
+config.json and file formats (model.safetensors written here from the public format spec, or pytorch_model.bin
+written by torch.save), with random weights, and computes the logits and greedy outputs of
+BartForConditionalGeneration / PegasusForConditionalGeneration in plain PyTorch, written from the published
+model definitions (modeling_bart.py, modeling_pegasus.py):
+
+  BART     post-norm layers; learned positions with offset 2; layernorm_embedding; exact GELU;
+           embed_scale sqrt(d_model) only with scale_embedding (False in bart-base/large); tied lm_head;
+           logits + final_logits_bias; decoder_start_token_id = eos 2.
+  PEGASUS  pre-norm layers with a final encoder/decoder layer_norm; sinusoidal positions from 0
+           (first half sin, second half cos, angle pos / 10000^(2 * (j // 2) / d)); scale_embedding True;
+           ReLU; no layernorm_embedding; tied lm_head; logits + final_logits_bias; decoder_start_token_id = pad 0.
+
+Usage (tests/models/test_hf_import.cpp runs it):
+  hf_reference.py make --arch bart|pegasus --format safetensors|bin --out DIR [--seed N]
+writes DIR/config.json, the weights, and DIR/expected.json: {"source": [[...]], "source_mask": [[...]],
+"target_in": [[...]], "logits": [...] (batch, tgt_len, vocab flattened), "greedy": [[...]], "greedy_steps": N}.
+"""
+import argparse
+import collections
+import json
+import math
+import os
+import struct
+import sys
+
+import torch
+import torch.nn.functional as F
+
+# Small shapes with every structural feature of the real checkpoints (vocab, pad/bos/eos ids as in the real ones).
+TINY = {
+    "bart": dict(model_type="bart", architectures=["BartForConditionalGeneration"], vocab_size=96, d_model=32,
+                 encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
+                 encoder_ffn_dim=48, decoder_ffn_dim=40, activation_function="gelu", max_position_embeddings=64,
+                 scale_embedding=False, normalize_before=False, add_final_layer_norm=False,
+                 pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, forced_bos_token_id=0,
+                 dropout=0.1, attention_dropout=0.0, activation_dropout=0.0, tie_word_embeddings=True,
+                 is_encoder_decoder=True),
+    "pegasus": dict(model_type="pegasus", architectures=["PegasusForConditionalGeneration"], vocab_size=80,
+                    d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+                    decoder_attention_heads=4, encoder_ffn_dim=48, decoder_ffn_dim=48, activation_function="relu",
+                    max_position_embeddings=64, scale_embedding=True, normalize_before=True,
+                    add_final_layer_norm=True, static_position_embeddings=True, pad_token_id=0, eos_token_id=1,
+                    decoder_start_token_id=0, dropout=0.1, attention_dropout=0.1, activation_dropout=0.1,
+                    tie_word_embeddings=True, is_encoder_decoder=True),
+}
+
+
+def pegasus_sinusoidal(n_pos, dim):
+    """PegasusSinusoidalPositionalEmbedding._init_weight, in float64 then float32 as HF (numpy)."""
+    import numpy as np
+    position_enc = np.array([[pos / np.power(10000, 2 * (j // 2) / dim) for j in range(dim)] for pos in range(n_pos)])
+    out = torch.zeros(n_pos, dim)
+    sentinel = dim // 2 if dim % 2 == 0 else (dim // 2) + 1
+    out[:, 0:sentinel] = torch.FloatTensor(np.sin(position_enc[:, 0::2]))
+    out[:, sentinel:] = torch.FloatTensor(np.cos(position_enc[:, 1::2]))
+    return out
+
+
+def random_state_dict(cfg, generator):
+    """Every tensor of <Arch>ForConditionalGeneration.state_dict(), HF names and shapes, random values."""
+    d, v = cfg["d_model"], cfg["vocab_size"]
+    sd = {}
+
+    def rand(*shape, scale=0.2):
+        return torch.randn(*shape, generator=generator) * scale
+
+    def linear(name, out_dim, in_dim):
+        sd[name + ".weight"] = rand(out_dim, in_dim)
+        sd[name + ".bias"] = rand(out_dim, scale=0.05)
+
+    def norm(name):
+        sd[name + ".weight"] = 1 + rand(d, scale=0.1)
+        sd[name + ".bias"] = rand(d, scale=0.05)
+
+    def attention(prefix):
+        for p in ("k_proj", "v_proj", "q_proj", "out_proj"):
+            linear(prefix + "." + p, d, d)
+
+    shared = rand(v, d, scale=0.5)
+    shared[cfg["pad_token_id"]] = 0
+    sd["final_logits_bias"] = rand(1, v, scale=0.1)
+    sd["model.shared.weight"] = shared
+    for stack in ("encoder", "decoder"):
+        sd[f"model.{stack}.embed_tokens.weight"] = shared
+        if cfg["model_type"] == "bart":
+            sd[f"model.{stack}.embed_positions.weight"] = rand(cfg["max_position_embeddings"] + 2, d, scale=0.5)
+            norm(f"model.{stack}.layernorm_embedding")
+        else:
+            sd[f"model.{stack}.embed_positions.weight"] = pegasus_sinusoidal(cfg["max_position_embeddings"], d)
+        ffn = cfg[f"{stack}_ffn_dim"]
+        for i in range(cfg[f"{stack}_layers"]):
+            prefix = f"model.{stack}.layers.{i}"
+            attention(prefix + ".self_attn")
+            norm(prefix + ".self_attn_layer_norm")
+            if stack == "decoder":
+                attention(prefix + ".encoder_attn")
+                norm(prefix + ".encoder_attn_layer_norm")
+            linear(prefix + ".fc1", ffn, d)
+            linear(prefix + ".fc2", d, ffn)
+            norm(prefix + ".final_layer_norm")
+        if cfg["model_type"] == "pegasus":
+            norm(f"model.{stack}.layer_norm")
+    sd["lm_head.weight"] = shared
+    return sd
+
+
+# ----- safetensors, from the format spec: u64 LE header size | JSON header | data -----
+
+DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
+          torch.int64: "I64", torch.int32: "I32", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL"}
+
+
+def write_safetensors(path, tensors, metadata=None):
+    header, blobs, offset = {}, [], 0
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for name, t in tensors.items():
+        t = t.detach().contiguous()
+        data = t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.view(torch.int16).numpy().tobytes()
+        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the writers pad the header to 8 bytes
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def save_checkpoint(sd, cfg, out, fmt):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    if fmt == "safetensors":
+        # save_pretrained drops the tied copies (shared tensors are stored once) and keeps model.shared.weight.
+        kept = {k: t for k, t in sd.items()
+                if k not in ("lm_head.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight")}
+        write_safetensors(os.path.join(out, "model.safetensors"), kept, {"format": "pt"})
+    else:
+        state = collections.OrderedDict(sd)  # as module.state_dict(): an OrderedDict with _metadata
+        state._metadata = collections.OrderedDict([("", {"version": 1})])
+        torch.save(state, os.path.join(out, "pytorch_model.bin"))
+
+
+# ----- the reference forward -----
+
+def layer_norm(x, sd, name):
+    return F.layer_norm(x, (x.shape[-1],), sd[name + ".weight"], sd[name + ".bias"], 1e-5)
+
+
+def linear(x, sd, name):
+    return F.linear(x, sd[name + ".weight"], sd[name + ".bias"])
+
+
+def attention(sd, name, hidden, key_value, heads, additive_mask):
+    """BartAttention / PegasusAttention (eval): q scaled by head_dim^-0.5 after projection, additive mask."""
+    bsz, tgt, d = hidden.shape
+    hd = d // heads
+    q = linear(hidden, sd, name + ".q_proj") * hd ** -0.5
+    k = linear(key_value, sd, name + ".k_proj")
+    v = linear(key_value, sd, name + ".v_proj")
+    split = lambda t: t.view(bsz, -1, heads, hd).transpose(1, 2)
+    w = torch.matmul(split(q), split(k).transpose(-1, -2)) + additive_mask  # (bsz, heads, tgt, src)
+    w = torch.softmax(w, dim=-1)
+    out = torch.matmul(w, split(v)).transpose(1, 2).reshape(bsz, tgt, d)
+    return linear(out, sd, name + ".out_proj")
+
+
+def expand_mask(mask, tgt_len):  # (bsz, src) 1/0 -> (bsz, 1, tgt, src) additive
+    inverted = 1.0 - mask[:, None, None, :].float().expand(-1, 1, tgt_len, -1)
+    return inverted.masked_fill(inverted.bool(), torch.finfo(torch.float32).min)
+
+
+def causal_mask(tgt_len):
+    m = torch.full((tgt_len, tgt_len), torch.finfo(torch.float32).min)
+    return torch.triu(m, diagonal=1)[None, None]
+
+
+def run_stack(sd, cfg, stack, x, self_mask, memory=None, memory_mask=None):
+    pre = cfg["model_type"] == "pegasus"
+    act = F.gelu if cfg["activation_function"] == "gelu" else F.relu
+    heads = cfg[f"{stack}_attention_heads"]
+
+    def block(x, norm_name, f):
+        if pre:
+            return x + f(layer_norm(x, sd, norm_name))
+        return layer_norm(x + f(x), sd, norm_name)
+
+    for i in range(cfg[f"{stack}_layers"]):
+        p = f"model.{stack}.layers.{i}"
+        x = block(x, p + ".self_attn_layer_norm", lambda h: attention(sd, p + ".self_attn", h, h, heads, self_mask))
+        if memory is not None:
+            x = block(x, p + ".encoder_attn_layer_norm",
+                      lambda h: attention(sd, p + ".encoder_attn", h, memory, heads, memory_mask))
+        x = block(x, p + ".final_layer_norm", lambda h: linear(act(linear(h, sd, p + ".fc1")), sd, p + ".fc2"))
+    if pre:
+        x = layer_norm(x, sd, f"model.{stack}.layer_norm")
+    return x
+
+
+def embed(sd, cfg, stack, ids):
+    d = cfg["d_model"]
+    scale = math.sqrt(d) if cfg["scale_embedding"] else 1.0
+    x = F.embedding(ids, sd["model.shared.weight"]) * scale
+    positions = torch.arange(ids.shape[1])
+    if cfg["model_type"] == "bart":
+        x = x + sd[f"model.{stack}.embed_positions.weight"][positions + 2]
+        x = layer_norm(x, sd, f"model.{stack}.layernorm_embedding")
+    else:
+        x = x + pegasus_sinusoidal(cfg["max_position_embeddings"], d)[positions]
+    return x
+
+
+def forward(sd, cfg, source, source_mask, target_in):
+    """BartForConditionalGeneration / PegasusForConditionalGeneration logits (eval mode)."""
+    memory = run_stack(sd, cfg, "encoder", embed(sd, cfg, "encoder", source), expand_mask(source_mask, source.shape[1]))
+    t = target_in.shape[1]
+    h = run_stack(sd, cfg, "decoder", embed(sd, cfg, "decoder", target_in), causal_mask(t), memory,
+                  expand_mask(source_mask, t))
+    return F.linear(h, sd["lm_head.weight"]) + sd["final_logits_bias"]
+
+
+def greedy(sd, cfg, source, source_mask, steps):
+    out = torch.full((source.shape[0], 1), cfg["decoder_start_token_id"], dtype=torch.long)
+    for _ in range(steps):
+        logits = forward(sd, cfg, source, source_mask, out)
+        out = torch.cat([out, logits[:, -1].argmax(-1, keepdim=True)], 1)
+    return out[:, 1:]
+
+
+def make(args):
+    cfg = dict(TINY[args.arch])
+    g = torch.Generator().manual_seed(args.seed)
+    sd = random_state_dict(cfg, g)
+    save_checkpoint(sd, cfg, args.out, args.format)
+    v, pad, eos = cfg["vocab_size"], cfg["pad_token_id"], cfg["eos_token_id"]
+    # Two right-padded sources (a full one, a shorter one), tokens away from the special ids.
+    lengths, src_len = [12, 7], 12
+    source = torch.full((2, src_len), pad, dtype=torch.long)
+    mask = torch.zeros(2, src_len, dtype=torch.long)
+    for r, n in enumerate(lengths):
+        source[r, :n - 1] = torch.randint(4, v, (n - 1,), generator=g)
+        source[r, n - 1] = eos
+        mask[r, :n] = 1
+    target_in = torch.cat([torch.full((2, 1), cfg["decoder_start_token_id"]), torch.randint(4, v, (2, 5), generator=g)], 1)
+    with torch.no_grad():
+        logits = forward(sd, cfg, source, mask, target_in)
+        steps = 8
+        tokens = greedy(sd, cfg, source, mask, steps)
+    expected = {"source": source.tolist(), "source_mask": mask.tolist(), "target_in": target_in.tolist(),
+                "logits_shape": list(logits.shape), "logits": logits.reshape(-1).tolist(),
+                "greedy": tokens.tolist(), "greedy_steps": steps}
+    with open(os.path.join(args.out, "expected.json"), "w") as f:
+        json.dump(expected, f)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("make")
+    m.add_argument("--arch", choices=sorted(TINY), required=True)
+    m.add_argument("--format", choices=["safetensors", "bin"], required=True)
+    m.add_argument("--out", required=True)
+    m.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    make(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

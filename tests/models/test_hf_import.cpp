@@ -1,0 +1,342 @@
+// Hugging Face BART / PEGASUS import (models/hf_import.h) against an independent reference forward in plain
+// PyTorch (tests/interop/hf_reference.py, run with Debian's /usr/bin/python3 and python3-torch), on offline
+// checkpoints with the exact HF key layout, shapes and file formats and random weights.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "pyramidion/models/hf_checkpoint.h"
+#include "pyramidion/models/hf_config.h"
+#include "pyramidion/models/hf_import.h"
+#include "pyramidion/models/long_input_conversion.h"
+#include "pyramidion/util/safetensors.h"
+#include "test_support.h"
+
+namespace pyramidion {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kPython = "/usr/bin/python3";
+
+bool python_torch_available() {
+  static const bool available =
+      fs::exists(kPython) && std::system((std::string(kPython) + " -c 'import torch, numpy' 2>/dev/null").c_str()) == 0;
+  return available;
+}
+
+// A fresh folder per (arch, format) under the test's temporary directory, made by the reference script.
+std::string make_checkpoint(const std::string& arch, const std::string& format, const std::string& name = "") {
+  const fs::path dir = fs::temp_directory_path() /
+                       ("pyramidion_hf_" + std::to_string(::getpid()) + "_" + arch + "_" + format + name);
+  fs::remove_all(dir);
+  const std::string script = (fs::path(PYRAMIDION_SOURCE_DIR) / "tests/interop/hf_reference.py").string();
+  const std::string command = std::string(kPython) + " " + script + " make --arch " + arch + " --format " + format +
+                              " --out " + dir.string();
+  if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
+  return dir.string();
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+torch::Tensor long_tensor(const nlohmann::json& rows) {
+  std::vector<int64_t> flat;
+  for (const auto& row : rows)
+    for (const auto& v : row) flat.push_back(v.get<int64_t>());
+  return torch::tensor(flat, torch::kLong).view({static_cast<int64_t>(rows.size()), -1});
+}
+
+struct Expected {
+  torch::Tensor source, mask, target_in, logits, greedy;
+  int64_t steps = 0;
+};
+
+Expected read_expected(const std::string& dir) {
+  const nlohmann::json j = read_json(dir + "/expected.json");
+  Expected e;
+  e.source = long_tensor(j["source"]);
+  e.mask = long_tensor(j["source_mask"]).to(torch::kBool);
+  e.target_in = long_tensor(j["target_in"]);
+  e.logits = torch::tensor(j["logits"].get<std::vector<float>>()).view(j["logits_shape"].get<std::vector<int64_t>>());
+  e.greedy = long_tensor(j["greedy"]);
+  e.steps = j["greedy_steps"].get<int64_t>();
+  return e;
+}
+
+// Greedy decoding through the incremental path (start_decoding / decode_step): (batch, steps) tokens.
+torch::Tensor greedy(SummarizationModelImpl& model, const torch::Tensor& source, const torch::Tensor& mask, int64_t steps) {
+  torch::NoGradGuard no_grad;
+  DecoderCache cache = model.start_decoding(model.encode(source, mask));
+  torch::Tensor tokens = torch::full({source.size(0)}, model.config().decoder_start(), torch::kLong);
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < steps; ++i) {
+    tokens = model.decode_step(tokens, cache).argmax(-1);
+    out.push_back(tokens);
+  }
+  return torch::stack(out, 1);
+}
+
+torch::Tensor logits_of(SummarizationModelImpl& model, const Expected& e) {
+  torch::NoGradGuard no_grad;
+  return model.forward(e.source, e.mask, e.target_in);
+}
+
+void expect_matches_reference(SummarizationModelImpl& model, const Expected& e) {
+  const torch::Tensor logits = logits_of(model, e);
+  ASSERT_EQ(logits.sizes(), e.logits.sizes());
+  // Padded query rows are compared too: the decoder has no padding in these targets.
+  EXPECT_LE((logits - e.logits).abs().max().item<double>(), 1e-5);
+  EXPECT_TRUE(torch::equal(greedy(model, e.source, e.mask, e.steps), e.greedy))
+      << greedy(model, e.source, e.mask, e.steps) << "\nvs\n" << e.greedy;
+}
+
+struct Case {
+  std::string arch, format;
+};
+
+class HfImport : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    if (!python_torch_available()) GTEST_SKIP() << kPython << " with torch and numpy is needed for the reference";
+  }
+};
+
+TEST_P(HfImport, LogitsAndGreedyMatchTheReferenceBeforeAndAfterLongInputConversion) {
+  const std::string dir = make_checkpoint(GetParam().arch, GetParam().format);
+  const Expected e = read_expected(dir);
+  ImportedModel imported = import_hf_checkpoint(dir);
+  EXPECT_EQ(imported.architecture, GetParam().arch);
+  expect_matches_reference(*imported.model, e);
+
+  // 4x the positions, full attention, no pooling: the same model on inputs within the original length.
+  LongInputOptions longer;
+  longer.max_source_positions = 4 * imported.model->config().max_source_positions;
+  SummarizationModel converted = convert_to_long_input(*imported.model, longer);
+  EXPECT_EQ(converted->config().max_source_positions, longer.max_source_positions);
+  expect_matches_reference(*converted, e);
+  // Blockwise attention with blocks holding the whole input: still the same.
+  longer.chunk_size = 16;
+  expect_matches_reference(*convert_to_long_input(*imported.model, longer), e);
+  // Pooling on: inputs no longer than the widths pass through the poolers unchanged.
+  longer.pooling = {{0, 16}, {1, 12}};
+  expect_matches_reference(*convert_to_long_input(*imported.model, longer), e);
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, HfImport,
+                         ::testing::Values(Case{"bart", "safetensors"}, Case{"bart", "bin"},
+                                           Case{"pegasus", "safetensors"}, Case{"pegasus", "bin"}),
+                         [](const auto& info) { return info.param.arch + "_" + info.param.format; });
+
+std::map<std::string, torch::Tensor> as_map(const NamedTensors& tensors) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& [name, t] : tensors) out.emplace(name, t);
+  return out;
+}
+
+TEST(HfExport, ImportExportRoundTripIsBitIdentical) {
+  if (!python_torch_available()) GTEST_SKIP() << kPython << " with torch and numpy is needed for the checkpoints";
+  for (const std::string arch : {"bart", "pegasus"}) {
+    SCOPED_TRACE(arch);
+    const std::string dir = make_checkpoint(arch, "safetensors", "_roundtrip");
+    ImportedModel imported = import_hf_checkpoint(dir);
+    const std::string out = dir + "/exported";
+    export_hf_checkpoint(*imported.model, out, "");
+    const auto original = as_map(read_safetensors(dir + "/model.safetensors").tensors);
+    const auto exported = as_map(read_safetensors(out + "/model.safetensors").tensors);
+    ASSERT_EQ(original.size(), exported.size());
+    for (const auto& [name, tensor] : original) {
+      ASSERT_TRUE(exported.count(name)) << name;
+      EXPECT_EQ(tensor.scalar_type(), exported.at(name).scalar_type()) << name;
+      EXPECT_TRUE(torch::equal(tensor, exported.at(name))) << name;
+    }
+    // config.json survives too: the exported folder imports to the same config.
+    const ModelConfig again = hf_model_config(read_json(out + "/config.json"), "exported");
+    EXPECT_EQ(again.to_yaml_string(), imported.model->config().to_yaml_string());
+    fs::remove_all(dir);
+  }
+}
+
+TEST(HfExport, RefusesModelsHfCannotRepresent) {
+  if (!python_torch_available()) GTEST_SKIP();
+  const std::string dir = make_checkpoint("bart", "safetensors", "_refuse");
+  ImportedModel imported = import_hf_checkpoint(dir);
+  LongInputOptions pooled;
+  pooled.pooling = {{0, 4}};
+  SummarizationModel converted = convert_to_long_input(*imported.model, pooled);
+  try {
+    export_hf_checkpoint(*converted, dir + "/out", "");
+    FAIL() << "exported a pooling model";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("pools"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+// ----- bad checkpoints: one-line errors naming the key or file -----
+
+std::string import_error(const std::string& dir) {
+  try {
+    import_hf_checkpoint(dir);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    return what;
+  }
+  ADD_FAILURE() << "no error for " << dir;
+  return "";
+}
+
+void rewrite_safetensors(const std::string& path, const std::function<void(NamedTensors&)>& edit) {
+  NamedTensors tensors = read_safetensors(path).tensors;
+  edit(tensors);
+  write_safetensors(path, tensors, {{"format", "pt"}});
+}
+
+TEST(HfImportErrors, NameTheKeyOrFile) {
+  if (!python_torch_available()) GTEST_SKIP();
+  const std::string dir = make_checkpoint("bart", "safetensors", "_errors");
+  const std::string weights = dir + "/model.safetensors";
+  const std::string pristine = dir + "/pristine.safetensors";
+  fs::copy_file(weights, pristine);
+  auto restore = [&] { fs::copy_file(pristine, weights, fs::copy_options::overwrite_existing); };
+
+  rewrite_safetensors(weights, [](NamedTensors& t) {
+    t.erase(std::remove_if(t.begin(), t.end(), [](const auto& p) { return p.first == "model.encoder.layers.1.fc2.bias"; }),
+            t.end());
+  });
+  std::string what = import_error(dir);
+  EXPECT_NE(what.find("missing model.encoder.layers.1.fc2.bias"), std::string::npos) << what;
+  EXPECT_NE(what.find("model.safetensors"), std::string::npos) << what;
+  restore();
+
+  rewrite_safetensors(weights, [](NamedTensors& t) {
+    for (auto& [name, tensor] : t)
+      if (name == "model.decoder.layers.0.fc1.weight") tensor = torch::zeros({7, 32});
+  });
+  what = import_error(dir);
+  EXPECT_NE(what.find("model.decoder.layers.0.fc1.weight has shape [7, 32]"), std::string::npos) << what;
+  restore();
+
+  rewrite_safetensors(weights, [](NamedTensors& t) { t.emplace_back("model.encoder.layers.9.fc1.weight", torch::zeros({2})); });
+  what = import_error(dir);
+  EXPECT_NE(what.find("unexpected model.encoder.layers.9.fc1.weight"), std::string::npos) << what;
+  restore();
+
+  {  // truncated: the last tensor's bytes are cut off
+    std::string bytes;
+    {
+      std::ifstream in(weights, std::ios::binary);
+      std::stringstream s;
+      s << in.rdbuf();
+      bytes = s.str();
+    }
+    std::ofstream(weights, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 100);
+    what = import_error(dir);
+    EXPECT_NE(what.find("model.safetensors"), std::string::npos) << what;
+    EXPECT_NE(what.find("truncated"), std::string::npos) << what;
+    std::ofstream(weights, std::ios::binary | std::ios::trunc) << bytes.substr(0, 5);
+    what = import_error(dir);
+    EXPECT_NE(what.find("truncated"), std::string::npos) << what;
+    restore();
+  }
+
+  nlohmann::json config = read_json(dir + "/config.json");
+  const nlohmann::json pristine_config = config;
+  auto write_config = [&](const nlohmann::json& j) { std::ofstream(dir + "/config.json", std::ios::trunc) << j.dump(); };
+  config["model_type"] = "t5";
+  write_config(config);
+  what = import_error(dir);
+  EXPECT_NE(what.find("config.json: model_type: 't5' is not supported"), std::string::npos) << what;
+  config = pristine_config;
+  config.erase("d_model");
+  write_config(config);
+  what = import_error(dir);
+  EXPECT_NE(what.find("config.json: d_model: missing"), std::string::npos) << what;
+  config = pristine_config;
+  config["activation_function"] = "gelu_new";
+  write_config(config);
+  what = import_error(dir);
+  EXPECT_NE(what.find("activation_function"), std::string::npos) << what;
+  write_config(pristine_config);
+
+  fs::remove(weights);
+  what = import_error(dir);
+  EXPECT_NE(what.find("no weights"), std::string::npos) << what;
+  fs::remove_all(dir);
+}
+
+TEST(HfImportErrors, TruncatedTorchSaveFileNamesTheFile) {
+  if (!python_torch_available()) GTEST_SKIP();
+  const std::string dir = make_checkpoint("pegasus", "bin", "_truncated");
+  const std::string weights = dir + "/pytorch_model.bin";
+  std::string bytes;
+  {
+    std::ifstream in(weights, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    bytes = s.str();
+  }
+  std::ofstream(weights, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
+  const std::string what = import_error(dir);
+  EXPECT_NE(what.find("pytorch_model.bin"), std::string::npos) << what;
+  fs::remove_all(dir);
+}
+
+// ----- the safetensors format itself -----
+
+TEST(Safetensors, RoundTripsEveryDtypeAndMetadata) {
+  NamedTensors tensors = {{"f32", torch::randn({2, 3})},
+                          {"f16", torch::randn({4}).to(torch::kHalf)},
+                          {"bf16", torch::randn({1, 2}).to(torch::kBFloat16)},
+                          {"i64", torch::arange(5)},
+                          {"b", torch::tensor({true, false})},
+                          {"empty", torch::zeros({0, 3})}};
+  const std::string bytes = serialize_safetensors(tensors, {{"format", "pt"}});
+  EXPECT_EQ(static_cast<unsigned char>(bytes[0]) % 8, 0);  // the header (short here) is padded to 8 bytes
+  const SafetensorsContents back = parse_safetensors(bytes, "mem");
+  EXPECT_EQ(back.metadata.at("format"), "pt");
+  const auto m = as_map(back.tensors);
+  ASSERT_EQ(m.size(), tensors.size());
+  for (const auto& [name, t] : tensors) {
+    EXPECT_EQ(m.at(name).scalar_type(), t.scalar_type()) << name;
+    EXPECT_TRUE(torch::equal(m.at(name), t)) << name;
+  }
+  try {
+    parse_safetensors(bytes.substr(0, bytes.size() - 1), "cut.safetensors");
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cut.safetensors: "), std::string::npos) << e.what();
+  }
+}
+
+TEST(HfConfig, ModelsWithoutAnHfFormAreRefusedAndDefaultsAreUnchanged) {
+  ModelConfig native;  // today's defaults: fairseq sinusoidal positions, no output bias, no embedding norm
+  EXPECT_EQ(native.position_embeddings, PositionEmbeddings::sinusoidal);
+  EXPECT_FALSE(native.output_bias);
+  EXPECT_FALSE(native.layernorm_embedding);
+  EXPECT_EQ(native.decoder_ffn_dim, 0);
+  EXPECT_EQ(native.decoder_start(), native.bos_id);
+  EXPECT_THROW(hf_architecture_of(native), std::runtime_error);
+  EXPECT_EQ(hf_weight_name("encoder_layers.3.self_attn.attention.q_proj.weight"),
+            "model.encoder.layers.3.self_attn.q_proj.weight");
+  EXPECT_EQ(hf_weight_name("decoder_layers.0.cross_attn_norm.bias"), "model.decoder.layers.0.encoder_attn_layer_norm.bias");
+  EXPECT_EQ(hf_weight_name("decoder_layers.1.ffn.fc2.weight"), "model.decoder.layers.1.fc2.weight");
+  EXPECT_EQ(hf_weight_name("decoder_layers.1.ffn_norm.weight"), "model.decoder.layers.1.final_layer_norm.weight");
+}
+
+}  // namespace
+}  // namespace pyramidion
