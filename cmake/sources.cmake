@@ -55,7 +55,8 @@ set(PYRAMIDION_MODELS_SOURCES
   src/models/pooler_factory.cpp
   src/models/poolers/topk_pooler.cpp
   src/models/presets.cpp
-  src/models/summarization_model.cpp)
+  src/models/summarization_model.cpp
+  src/models/torch_save_reader.cpp)
 
 set(PYRAMIDION_DECODING_SOURCES
   src/decoding/beam_search.cpp

@@ -1,13 +1,10 @@
 #include "pyramidion/models/hf_checkpoint.h"
 
-#include <torch/serialize.h>
-#include <torch/torch.h>
-
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <stdexcept>
 
+#include "pyramidion/models/torch_save_reader.h"
 #include "pyramidion/util/safetensors.h"
 
 namespace pyramidion {
@@ -19,19 +16,6 @@ std::string existing(const fs::path& path) { return fs::is_regular_file(path) ? 
 
 bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-NamedTensors tensors_of(const c10::IValue& value, const std::string& path) {
-  if (!value.isGenericDict()) throw std::runtime_error(path + ": not a state dict (the pickle holds a " + value.tagKind() + ")");
-  NamedTensors out;
-  for (const auto& item : value.toGenericDict()) {
-    if (!item.key().isString()) throw std::runtime_error(path + ": a state dict key is not a string");
-    const std::string name = item.key().toStringRef();
-    if (!item.value().isTensor())
-      throw std::runtime_error(path + ": " + name + " is not a tensor (" + item.value().tagKind() + ")");
-    out.emplace_back(name, item.value().toTensor());
-  }
-  return out;
 }
 
 }  // namespace
@@ -61,26 +45,12 @@ NamedTensors read_checkpoint_tensors(const std::string& path, const std::string&
   if (ends_with(path, ".safetensors")) return read_safetensors(path).tensors;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot read the file");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K')
+  char magic[2] = {0, 0};
+  in.read(magic, 2);
+  if (magic[0] != 'P' || magic[1] != 'K')
     throw std::runtime_error(path + ": not a torch.save zip archive (legacy or foreign format; re-save it with "
                                     "PyTorch >= 1.6, or as safetensors)");
-  c10::IValue value;
-  try {
-    value = torch::pickle_load(bytes);
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    what = what.substr(0, what.find('\n'));
-    throw std::runtime_error(path + ": cannot read the torch.save archive (" + what + ")");
-  }
-  if (!entry.empty()) {
-    if (!value.isGenericDict()) throw std::runtime_error(path + ": not a dict (expected the key '" + entry + "')");
-    auto dict = value.toGenericDict();
-    auto it = dict.find(c10::IValue(entry));
-    if (it == dict.end()) throw std::runtime_error(path + ": no '" + entry + "' entry");
-    value = it->value();
-  }
-  return tensors_of(value, path);
+  return read_torch_save_tensors(path, entry);
 }
 
 }  // namespace pyramidion

@@ -20,7 +20,7 @@ struct HfCheckpointFiles {
 HfCheckpointFiles find_hf_checkpoint_files(const std::string& dir);
 
 // The tensors of a weights file, CPU, in file order: a .safetensors file, or a torch.save'd state dict
-// (the zip format since PyTorch 1.6: pytorch_model.bin; read with torch::pickle_load). `entry` picks a nested
+// (the zip format since PyTorch 1.6: pytorch_model.bin; models/torch_save_reader.h). `entry` picks a nested
 // dict (fairseq checkpoints keep the state dict under "model"); empty = the top level.
 // Throws std::runtime_error "<path>: ..." (one line) for a truncated or foreign file.
 NamedTensors read_checkpoint_tensors(const std::string& path, const std::string& entry = "");
