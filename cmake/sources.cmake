@@ -45,6 +45,7 @@ set(PYRAMIDION_DATA_SOURCES
 set(PYRAMIDION_MODELS_SOURCES
   src/models/architecture_summary.cpp
   src/models/compute_type.cpp
+  src/models/fairseq_import.cpp
   src/models/hf_checkpoint.cpp
   src/models/hf_config.cpp
   src/models/hf_import.cpp

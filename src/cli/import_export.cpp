@@ -1,5 +1,6 @@
 // `pyramidion import --from hf DIR -o model.pt [--max-source-positions N] [--chunk-size N] [--pooling "{l: w}"]`:
-// a Hugging Face BART / PEGASUS checkpoint folder as a pyramidion model file, optionally converted for long
+// a Hugging Face BART / PEGASUS checkpoint folder (or, --from fairseq, a fairseq transformer / BART checkpoint)
+// as a pyramidion model file, optionally converted for long
 // inputs (models/long_input_conversion.h); then `train --init-from model.pt`.
 // `pyramidion export MODEL --to hf DIR`: config.json + model.safetensors (+ spiece.model) for a model HF can
 // represent (no pooling, full attention); import of that folder gives the same tensors back.
@@ -9,6 +10,7 @@
 #include <memory>
 
 #include "command.h"
+#include "pyramidion/models/fairseq_import.h"
 #include "pyramidion/models/hf_import.h"
 #include "pyramidion/models/long_input_conversion.h"
 #include "pyramidion/models/model_file.h"
@@ -44,12 +46,11 @@ std::map<int64_t, int64_t> parse_pooling(const std::string& text) {
 }
 
 void run_import(const ImportOptions& o) {
-  if (o.from != "hf")
-    throw CommandError("--from " + o.from + ": not supported (hf; fairseq checkpoints: see docs/pretrained.md)");
+  if (o.from != "hf" && o.from != "fairseq") throw CommandError("--from " + o.from + ": not supported (hf, fairseq)");
   const std::map<int64_t, int64_t> pooling = parse_pooling(o.pooling);
   ImportedModel imported;
   try {
-    imported = import_hf_checkpoint(o.input);
+    imported = o.from == "hf" ? import_hf_checkpoint(o.input) : import_fairseq_checkpoint(o.input);
   } catch (const std::exception& e) {
     throw CommandError(e.what());
   }
@@ -104,9 +105,11 @@ void run_export(const ExportOptions& o) {
 
 PYRAMIDION_COMMAND("import", [](CLI::App& app) {
   auto o = std::make_shared<ImportOptions>();
-  auto* cmd = app.add_subcommand("import", "a Hugging Face BART / PEGASUS checkpoint folder as a model file");
-  cmd->add_option("--from", o->from, "checkpoint kind: hf")->capture_default_str();
-  cmd->add_option("checkpoint", o->input, "the checkpoint folder (config.json, model.safetensors or pytorch_model.bin)")
+  auto* cmd = app.add_subcommand("import", "a Hugging Face BART / PEGASUS or fairseq checkpoint as a model file");
+  cmd->add_option("--from", o->from, "checkpoint kind: hf (a folder) or fairseq (a checkpoint .pt)")
+      ->capture_default_str();
+  cmd->add_option("checkpoint", o->input,
+                  "hf: the folder (config.json, model.safetensors or pytorch_model.bin); fairseq: the .pt file")
       ->required();
   cmd->add_option("-o,--output", o->output, "the model file")->required();
   cmd->add_option("--max-source-positions", o->max_source_positions,

@@ -114,12 +114,12 @@ SummarizationModel model_from_hf_tensors(const ModelConfig& config, const NamedT
         target.zero_();
         continue;
       }
-      fail("missing " + hf + " (expected shape " + shape_text(target.sizes()) + " from config.json)");
+      fail("missing " + hf + " (expected shape " + shape_text(target.sizes()) + " from the config)");
     }
     torch::Tensor value = it->second;
     if (hf == "final_logits_bias" && value.dim() == 2 && value.size(0) == 1) value = value.squeeze(0);
     if (value.sizes() != target.sizes())
-      fail(hf + " has shape " + shape_text(it->second.sizes()) + ", config.json implies " + shape_text(target.sizes()));
+      fail(hf + " has shape " + shape_text(it->second.sizes()) + ", the config implies " + shape_text(target.sizes()));
     target.copy_(value.to(torch::kFloat));
     used.insert(it->first);
   }
@@ -145,7 +145,7 @@ SummarizationModel model_from_hf_tensors(const ModelConfig& config, const NamedT
         fail(name + " is not the PEGASUS sinusoidal table (shape " + shape_text(tensor.sizes()) + ")");
       continue;
     }
-    fail("unexpected " + name + " (not part of the config.json architecture)");
+    fail("unexpected " + name + " (not part of the configured architecture)");
   }
   model->eval();
   return model;

@@ -47,8 +47,10 @@ torch::ScalarType storage_dtype(const std::string& type, const std::string& path
 
 class Machine {
  public:
-  Machine(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader, const char* data, size_t size)
-      : path_(path), reader_(reader), data_(data), size_(size) {}
+  // load_storages false: tensors are left undefined (for reading the other values of a large checkpoint).
+  Machine(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader, const char* data, size_t size,
+          bool load_storages)
+      : path_(path), reader_(reader), data_(data), size_(size), load_storages_(load_storages) {}
 
   ValuePtr run() {
     for (;;) {
@@ -126,7 +128,12 @@ class Machine {
           for (size_t i = 0; i < xs.size(); i += 2) top()->pairs.emplace_back(xs[i], xs[i + 1]);
           break;
         }
-        case 'b': pop(); break;                                         // BUILD: object state (OrderedDict._metadata...)
+        case 'b': {                                                     // BUILD: an object's state
+          auto state = pop();
+          // argparse.Namespace: its attributes; an OrderedDict's (_metadata) are dropped.
+          if (top()->kind == Value::Kind::opaque && state->kind == Value::Kind::dict) top()->pairs = state->pairs;
+          break;
+        }
         case 'Q': push(persistent(pop())); break;                       // BINPERSID
         case 'R': { auto args = pop(); auto callable = pop(); push(reduce(*callable, *args)); break; }
         case 0x81: { pop(); pop(); push(make(Value::Kind::opaque)); break; }  // NEWOBJ
@@ -198,6 +205,7 @@ class Machine {
     auto v = make(Value::Kind::storage);
     v->dtype = storage_dtype(pid->items[1]->text, path_);
     v->text = pid->items[2]->text;
+    if (!load_storages_) return v;
     auto cached = storages_.find(v->text);
     if (cached == storages_.end()) {
       const std::string record = "data/" + v->text;
@@ -223,6 +231,7 @@ class Machine {
     if (name == "collections.OrderedDict") return make(Value::Kind::dict);
     if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor") {
       if (args.items.size() < 4 || args.items[0]->kind != Value::Kind::storage) fail("bad " + name + " arguments");
+      if (!load_storages_) return make(Value::Kind::tensor);
       const torch::Tensor& storage = args.items[0]->tensor;
       const auto sizes = ints(*args.items[2]), strides = ints(*args.items[3]);
       const int64_t offset = args.items[1]->integer;
@@ -234,6 +243,7 @@ class Machine {
       }
       if (numel > 0 && last >= storage.numel()) fail("a tensor reaches beyond its storage (truncated record?)");
       auto v = make(Value::Kind::tensor);
+      if (!load_storages_) return v;
       v->tensor = storage.as_strided(sizes, strides, offset).clone();
       return v;
     }
@@ -248,38 +258,67 @@ class Machine {
   caffe2::serialize::PyTorchStreamReader& reader_;
   const char* data_;
   size_t size_;
+  bool load_storages_;
   size_t pos_ = 0;
   std::vector<ValuePtr> stack_;
   std::map<uint64_t, ValuePtr> memo_;
   std::map<std::string, torch::Tensor> storages_;
 };
 
-}  // namespace
-
-NamedTensors read_torch_save_tensors(const std::string& path, const std::string& entry) {
+ValuePtr load_entry(const std::string& path, const std::string& entry, bool load_storages) {
   ValuePtr root;
   try {
     caffe2::serialize::PyTorchStreamReader reader(path);
     auto [data, size] = reader.getRecord("data.pkl");
-    Machine machine(path, reader, static_cast<const char*>(data.get()), size);
+    Machine machine(path, reader, static_cast<const char*>(data.get()), size, load_storages);
     root = machine.run();
   } catch (const c10::Error& e) {
     const std::string what = e.what_without_backtrace();
     throw std::runtime_error(path + ": not a readable torch.save zip archive (" + what.substr(0, what.find('\n')) + ")");
   }
-  if (!entry.empty()) {
-    ValuePtr found;
-    if (root->kind == Value::Kind::dict)
-      for (const auto& [k, v] : root->pairs)
-        if (k->kind == Value::Kind::text && k->text == entry) found = v;
-    if (!found) throw std::runtime_error(path + ": no '" + entry + "' entry");
-    root = found;
+  if (entry.empty()) return root;
+  if (root->kind == Value::Kind::dict)
+    for (const auto& [k, v] : root->pairs)
+      if (k->kind == Value::Kind::text && k->text == entry) return v;
+  throw std::runtime_error(path + ": no '" + entry + "' entry");
+}
+
+nlohmann::json to_json(const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::boolean: return v.integer != 0;
+    case Value::Kind::integer: return v.integer;
+    case Value::Kind::real: return v.real;
+    case Value::Kind::text: return v.text;
+    case Value::Kind::tuple:
+    case Value::Kind::list: {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& item : v.items) out.push_back(to_json(*item));
+      return out;
+    }
+    case Value::Kind::dict:
+    case Value::Kind::opaque: {
+      nlohmann::json out = nlohmann::json::object();
+      for (const auto& [k, value] : v.pairs)
+        if (k->kind == Value::Kind::text) out[k->text] = to_json(*value);
+      return out;
+    }
+    default: return nullptr;
   }
+}
+
+}  // namespace
+
+NamedTensors read_torch_save_tensors(const std::string& path, const std::string& entry) {
+  const ValuePtr root = load_entry(path, entry, /*load_storages=*/true);
   if (root->kind != Value::Kind::dict) throw std::runtime_error(path + ": not a state dict");
   NamedTensors out;
   for (const auto& [k, v] : root->pairs)
     if (k->kind == Value::Kind::text && v->kind == Value::Kind::tensor) out.emplace_back(k->text, v->tensor);
   return out;
+}
+
+nlohmann::json read_torch_save_values(const std::string& path, const std::string& entry) {
+  return to_json(*load_entry(path, entry, /*load_storages=*/false));
 }
 
 }  // namespace pyramidion

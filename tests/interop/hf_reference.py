@@ -14,8 +14,12 @@ model definitions (modeling_bart.py, modeling_pegasus.py):
            (first half sin, second half cos, angle pos / 10000^(2 * (j // 2) / d)); scale_embedding True;
            ReLU; no layernorm_embedding; tied lm_head; logits + final_logits_bias; decoder_start_token_id = pad 0.
 
+fairseq (--arch fairseq_bart | fairseq_transformer --format fairseq): DIR/checkpoint.pt as fairseq saves it
+({"args": argparse.Namespace, "model": state dict, ...}); fairseq_transformer is pre-norm with fairseq's
+sinusoidal positions (padding_idx 1) and final layer norms.
+
 Usage (tests/models/test_hf_import.cpp runs it):
-  hf_reference.py make --arch bart|pegasus --format safetensors|bin --out DIR [--seed N]
+  hf_reference.py make --arch bart|pegasus|fairseq_bart|fairseq_transformer --format safetensors|bin|fairseq --out DIR
 writes DIR/config.json, the weights, and DIR/expected.json: {"source": [[...]], "source_mask": [[...]],
 "target_in": [[...]], "logits": [...] (batch, tgt_len, vocab flattened), "greedy": [[...]], "greedy_steps": N}.
 """
@@ -47,6 +51,66 @@ TINY = {
                     decoder_start_token_id=0, dropout=0.1, attention_dropout=0.1, activation_dropout=0.1,
                     tie_word_embeddings=True, is_encoder_decoder=True),
 }
+
+
+def style(cfg):
+    """The structural choices of an architecture: bart, pegasus, or a fairseq transformer (cfg["fairseq_style"])."""
+    kind = cfg.get("fairseq_style", cfg["model_type"])
+    return dict(pre=kind in ("pegasus", "transformer"),
+                positions={"bart": "learned", "pegasus": "pegasus", "transformer": "fairseq"}[kind],
+                layernorm_embedding=kind == "bart", final_norm=kind in ("pegasus", "transformer"))
+
+
+def fairseq_sinusoidal(positions, dim):
+    """fairseq's SinusoidalPositionalEmbedding.get_embedding rows for `positions` (padding rows = zeros)."""
+    half = dim // 2
+    emb = torch.exp(torch.arange(half, dtype=torch.float) * -(math.log(10000) / (half - 1)))
+    angles = positions.float().unsqueeze(-1) * emb
+    return torch.cat([torch.sin(angles), torch.cos(angles)], -1)
+
+
+# fairseq checkpoints: the same tiny shapes; "args" is an argparse.Namespace as fairseq (< 0.10) saved it.
+FAIRSEQ = {
+    "fairseq_bart": dict(TINY["bart"], fairseq_style="bart", decoder_ffn_dim=48, dropout=0.0),
+    "fairseq_transformer": dict(TINY["bart"], fairseq_style="transformer", decoder_ffn_dim=48, scale_embedding=True,
+                                activation_function="relu", normalize_before=True),
+}
+
+
+def fairseq_args(cfg):
+    import argparse
+    bart = cfg["fairseq_style"] == "bart"
+    return argparse.Namespace(
+        arch="bart_base" if bart else "transformer", encoder_embed_dim=cfg["d_model"],
+        decoder_embed_dim=cfg["d_model"], encoder_layers=cfg["encoder_layers"], decoder_layers=cfg["decoder_layers"],
+        encoder_attention_heads=cfg["encoder_attention_heads"], decoder_attention_heads=cfg["decoder_attention_heads"],
+        encoder_ffn_embed_dim=cfg["encoder_ffn_dim"], decoder_ffn_embed_dim=cfg["decoder_ffn_dim"],
+        activation_fn=cfg["activation_function"], encoder_normalize_before=cfg["normalize_before"],
+        decoder_normalize_before=cfg["normalize_before"], encoder_learned_pos=bart, decoder_learned_pos=bart,
+        layernorm_embedding=bart, no_scale_embedding=not cfg["scale_embedding"], share_all_embeddings=True,
+        share_decoder_input_output_embed=True, max_source_positions=cfg["max_position_embeddings"],
+        max_target_positions=cfg["max_position_embeddings"], dropout=0.1, attention_dropout=0.0,
+        activation_dropout=0.0, adaptive_softmax_cutoff=None, no_token_positional_embeddings=False,
+        task="denoising" if bart else "translation")
+
+
+def save_fairseq(sd, cfg, out):
+    """fairseq's layout: no "model." prefix, no final_logits_bias, decoder.output_projection, version buffers."""
+    os.makedirs(out, exist_ok=True)
+    model = collections.OrderedDict()
+    for k, t in sd.items():
+        if k in ("final_logits_bias", "model.shared.weight"):
+            continue
+        if k == "lm_head.weight":
+            model["decoder.output_projection.weight"] = t
+            continue
+        model[k[len("model."):]] = t
+    for stack in ("encoder", "decoder"):
+        if style(cfg)["positions"] == "fairseq":
+            model[f"{stack}.embed_positions._float_tensor"] = torch.FloatTensor(1)
+        model[f"{stack}.version"] = torch.Tensor([3])
+    torch.save({"args": fairseq_args(cfg), "model": model, "optimizer_history": [], "extra_state": {"epoch": 1}},
+               os.path.join(out, "checkpoint.pt"))
 
 
 def pegasus_sinusoidal(n_pos, dim):
@@ -86,11 +150,12 @@ def random_state_dict(cfg, generator):
     sd["model.shared.weight"] = shared
     for stack in ("encoder", "decoder"):
         sd[f"model.{stack}.embed_tokens.weight"] = shared
-        if cfg["model_type"] == "bart":
+        if style(cfg)["positions"] == "learned":
             sd[f"model.{stack}.embed_positions.weight"] = rand(cfg["max_position_embeddings"] + 2, d, scale=0.5)
-            norm(f"model.{stack}.layernorm_embedding")
-        else:
+        elif style(cfg)["positions"] == "pegasus":
             sd[f"model.{stack}.embed_positions.weight"] = pegasus_sinusoidal(cfg["max_position_embeddings"], d)
+        if style(cfg)["layernorm_embedding"]:
+            norm(f"model.{stack}.layernorm_embedding")
         ffn = cfg[f"{stack}_ffn_dim"]
         for i in range(cfg[f"{stack}_layers"]):
             prefix = f"model.{stack}.layers.{i}"
@@ -102,7 +167,7 @@ def random_state_dict(cfg, generator):
             linear(prefix + ".fc1", ffn, d)
             linear(prefix + ".fc2", d, ffn)
             norm(prefix + ".final_layer_norm")
-        if cfg["model_type"] == "pegasus":
+        if style(cfg)["final_norm"]:
             norm(f"model.{stack}.layer_norm")
     sd["lm_head.weight"] = shared
     return sd
@@ -183,7 +248,7 @@ def causal_mask(tgt_len):
 
 
 def run_stack(sd, cfg, stack, x, self_mask, memory=None, memory_mask=None):
-    pre = cfg["model_type"] == "pegasus"
+    pre = style(cfg)["pre"]
     act = F.gelu if cfg["activation_function"] == "gelu" else F.relu
     heads = cfg[f"{stack}_attention_heads"]
 
@@ -199,7 +264,7 @@ def run_stack(sd, cfg, stack, x, self_mask, memory=None, memory_mask=None):
             x = block(x, p + ".encoder_attn_layer_norm",
                       lambda h: attention(sd, p + ".encoder_attn", h, memory, heads, memory_mask))
         x = block(x, p + ".final_layer_norm", lambda h: linear(act(linear(h, sd, p + ".fc1")), sd, p + ".fc2"))
-    if pre:
+    if style(cfg)["final_norm"]:
         x = layer_norm(x, sd, f"model.{stack}.layer_norm")
     return x
 
@@ -209,11 +274,17 @@ def embed(sd, cfg, stack, ids):
     scale = math.sqrt(d) if cfg["scale_embedding"] else 1.0
     x = F.embedding(ids, sd["model.shared.weight"]) * scale
     positions = torch.arange(ids.shape[1])
-    if cfg["model_type"] == "bart":
+    kind = style(cfg)["positions"]
+    if kind == "learned":
         x = x + sd[f"model.{stack}.embed_positions.weight"][positions + 2]
-        x = layer_norm(x, sd, f"model.{stack}.layernorm_embedding")
-    else:
+    elif kind == "pegasus":
         x = x + pegasus_sinusoidal(cfg["max_position_embeddings"], d)[positions]
+    else:  # fairseq make_positions: real tokens from padding_idx + 1, padding rows zero
+        real = ids.ne(cfg["pad_token_id"]).long()
+        pos = torch.cumsum(real, 1) * real + cfg["pad_token_id"]
+        x = x + fairseq_sinusoidal(pos, d) * real.unsqueeze(-1)
+    if style(cfg)["layernorm_embedding"]:
+        x = layer_norm(x, sd, f"model.{stack}.layernorm_embedding")
     return x
 
 
@@ -235,10 +306,14 @@ def greedy(sd, cfg, source, source_mask, steps):
 
 
 def make(args):
-    cfg = dict(TINY[args.arch])
+    cfg = dict(TINY.get(args.arch) or FAIRSEQ[args.arch])
     g = torch.Generator().manual_seed(args.seed)
     sd = random_state_dict(cfg, g)
-    save_checkpoint(sd, cfg, args.out, args.format)
+    if args.arch in FAIRSEQ:
+        sd["final_logits_bias"].zero_()  # fairseq has none
+        save_fairseq(sd, cfg, args.out)
+    else:
+        save_checkpoint(sd, cfg, args.out, args.format)
     v, pad, eos = cfg["vocab_size"], cfg["pad_token_id"], cfg["eos_token_id"]
     # Two right-padded sources (a full one, a shorter one), tokens away from the special ids.
     lengths, src_len = [12, 7], 12
@@ -264,8 +339,8 @@ def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
     m = sub.add_parser("make")
-    m.add_argument("--arch", choices=sorted(TINY), required=True)
-    m.add_argument("--format", choices=["safetensors", "bin"], required=True)
+    m.add_argument("--arch", choices=sorted(TINY) + sorted(FAIRSEQ), required=True)
+    m.add_argument("--format", choices=["safetensors", "bin", "fairseq"], required=True)
     m.add_argument("--out", required=True)
     m.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

@@ -15,6 +15,7 @@
 #include <map>
 #include <sstream>
 
+#include "pyramidion/models/fairseq_import.h"
 #include "pyramidion/models/hf_checkpoint.h"
 #include "pyramidion/models/hf_config.h"
 #include "pyramidion/models/hf_import.h"
@@ -117,7 +118,8 @@ class HfImport : public ::testing::TestWithParam<Case> {
 TEST_P(HfImport, LogitsAndGreedyMatchTheReferenceBeforeAndAfterLongInputConversion) {
   const std::string dir = make_checkpoint(GetParam().arch, GetParam().format);
   const Expected e = read_expected(dir);
-  ImportedModel imported = import_hf_checkpoint(dir);
+  const bool fairseq = GetParam().format == "fairseq";
+  ImportedModel imported = fairseq ? import_fairseq_checkpoint(dir + "/checkpoint.pt") : import_hf_checkpoint(dir);
   EXPECT_EQ(imported.architecture, GetParam().arch);
   expect_matches_reference(*imported.model, e);
 
@@ -138,8 +140,27 @@ TEST_P(HfImport, LogitsAndGreedyMatchTheReferenceBeforeAndAfterLongInputConversi
 
 INSTANTIATE_TEST_SUITE_P(Layouts, HfImport,
                          ::testing::Values(Case{"bart", "safetensors"}, Case{"bart", "bin"},
-                                           Case{"pegasus", "safetensors"}, Case{"pegasus", "bin"}),
+                                           Case{"pegasus", "safetensors"}, Case{"pegasus", "bin"},
+                                           Case{"fairseq_bart", "fairseq"}, Case{"fairseq_transformer", "fairseq"}),
                          [](const auto& info) { return info.param.arch + "_" + info.param.format; });
+
+TEST(FairseqImportErrors, UnsupportedArgsAreNamed) {
+  nlohmann::json args = {{"arch", "lstm"}};
+  try {
+    fairseq_model_config(args, 10, "x.pt");
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "x.pt: args.arch: 'lstm' is not supported (bart_*, transformer*)");
+  }
+  args = {{"arch", "transformer"}, {"encoder_embed_dim", 8}, {"encoder_layers", 1}, {"decoder_layers", 1},
+          {"encoder_attention_heads", 2}, {"encoder_ffn_embed_dim", 16}, {"activation_fn", "gelu_accurate"}};
+  try {
+    fairseq_model_config(args, 10, "x.pt");
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("x.pt: args.activation_fn: 'gelu_accurate'"), std::string::npos) << e.what();
+  }
+}
 
 std::map<std::string, torch::Tensor> as_map(const NamedTensors& tensors) {
   std::map<std::string, torch::Tensor> out;
