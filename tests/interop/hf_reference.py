@@ -21,7 +21,8 @@ sinusoidal positions (padding_idx 1) and final layer norms.
 Usage (tests/models/test_hf_import.cpp runs it):
   hf_reference.py make --arch bart|pegasus|fairseq_bart|fairseq_transformer --format safetensors|bin|fairseq --out DIR
 writes DIR/config.json, the weights, and DIR/expected.json: {"source": [[...]], "source_mask": [[...]],
-"target_in": [[...]], "logits": [...] (batch, tgt_len, vocab flattened), "greedy": [[...]], "greedy_steps": N}.
+"target_in": [[...]], "logits": [...] (batch, tgt_len, vocab flattened), "greedy": [[...]], "greedy_steps": N,
+"greedy_logits": [...] (batch, steps, vocab flattened: each greedy step's logits)}.
 """
 import argparse
 import collections
@@ -298,15 +299,26 @@ def forward(sd, cfg, source, source_mask, target_in):
 
 
 def greedy(sd, cfg, source, source_mask, steps):
+    """Greedy tokens (batch, steps) and each step's logits (batch, steps, vocab)."""
     out = torch.full((source.shape[0], 1), cfg["decoder_start_token_id"], dtype=torch.long)
+    step_logits = []
     for _ in range(steps):
         logits = forward(sd, cfg, source, source_mask, out)
+        step_logits.append(logits[:, -1])
         out = torch.cat([out, logits[:, -1].argmax(-1, keepdim=True)], 1)
-    return out[:, 1:]
+    return out[:, 1:], torch.stack(step_logits, 1)
 
 
 def make(args):
     cfg = dict(TINY.get(args.arch) or FAIRSEQ[args.arch])
+    # A checkpoint for a tokenizer made here (the end-to-end import -> train --init-from check): its vocabulary
+    # size and special ids, and its SentencePiece model as spiece.model.
+    for key, value in (("vocab_size", args.vocab_size), ("pad_token_id", args.pad_id), ("bos_token_id", args.bos_id),
+                       ("eos_token_id", args.eos_id)):
+        if value is not None:
+            cfg[key] = value
+    if args.pad_id is not None and cfg["model_type"] == "pegasus":
+        cfg["decoder_start_token_id"] = args.pad_id
     g = torch.Generator().manual_seed(args.seed)
     sd = random_state_dict(cfg, g)
     if args.arch in FAIRSEQ:
@@ -314,6 +326,9 @@ def make(args):
         save_fairseq(sd, cfg, args.out)
     else:
         save_checkpoint(sd, cfg, args.out, args.format)
+    if args.spiece:
+        import shutil
+        shutil.copyfile(args.spiece, os.path.join(args.out, "spiece.model"))
     v, pad, eos = cfg["vocab_size"], cfg["pad_token_id"], cfg["eos_token_id"]
     # Two right-padded sources (a full one, a shorter one), tokens away from the special ids.
     lengths, src_len = [12, 7], 12
@@ -327,10 +342,11 @@ def make(args):
     with torch.no_grad():
         logits = forward(sd, cfg, source, mask, target_in)
         steps = 8
-        tokens = greedy(sd, cfg, source, mask, steps)
+        tokens, step_logits = greedy(sd, cfg, source, mask, steps)
     expected = {"source": source.tolist(), "source_mask": mask.tolist(), "target_in": target_in.tolist(),
                 "logits_shape": list(logits.shape), "logits": logits.reshape(-1).tolist(),
-                "greedy": tokens.tolist(), "greedy_steps": steps}
+                "greedy": tokens.tolist(), "greedy_steps": steps,
+                "greedy_logits": step_logits.reshape(-1).tolist()}
     with open(os.path.join(args.out, "expected.json"), "w") as f:
         json.dump(expected, f)
 
@@ -343,6 +359,9 @@ def main():
     m.add_argument("--format", choices=["safetensors", "bin", "fairseq"], required=True)
     m.add_argument("--out", required=True)
     m.add_argument("--seed", type=int, default=0)
+    for flag in ("--vocab-size", "--pad-id", "--bos-id", "--eos-id"):
+        m.add_argument(flag, type=int)
+    m.add_argument("--spiece", help="a SentencePiece model to ship as spiece.model")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     make(args)

@@ -61,7 +61,7 @@ torch::Tensor long_tensor(const nlohmann::json& rows) {
 }
 
 struct Expected {
-  torch::Tensor source, mask, target_in, logits, greedy;
+  torch::Tensor source, mask, target_in, logits, greedy, greedy_logits;
   int64_t steps = 0;
 };
 
@@ -74,19 +74,24 @@ Expected read_expected(const std::string& dir) {
   e.logits = torch::tensor(j["logits"].get<std::vector<float>>()).view(j["logits_shape"].get<std::vector<int64_t>>());
   e.greedy = long_tensor(j["greedy"]);
   e.steps = j["greedy_steps"].get<int64_t>();
+  e.greedy_logits = torch::tensor(j["greedy_logits"].get<std::vector<float>>()).view({e.greedy.size(0), e.steps, -1});
   return e;
 }
 
-// Greedy decoding through the incremental path (start_decoding / decode_step): (batch, steps) tokens.
-torch::Tensor greedy(SummarizationModelImpl& model, const torch::Tensor& source, const torch::Tensor& mask, int64_t steps) {
+// Greedy decoding through the incremental path (start_decoding / decode_step): (batch, steps) tokens;
+// *step_logits (batch, steps, vocab) each step's logits.
+torch::Tensor greedy(SummarizationModelImpl& model, const torch::Tensor& source, const torch::Tensor& mask, int64_t steps,
+                     torch::Tensor* step_logits = nullptr) {
   torch::NoGradGuard no_grad;
   DecoderCache cache = model.start_decoding(model.encode(source, mask));
   torch::Tensor tokens = torch::full({source.size(0)}, model.config().decoder_start(), torch::kLong);
-  std::vector<torch::Tensor> out;
+  std::vector<torch::Tensor> out, logits;
   for (int64_t i = 0; i < steps; ++i) {
-    tokens = model.decode_step(tokens, cache).argmax(-1);
+    logits.push_back(model.decode_step(tokens, cache));  // (batch, vocab)
+    tokens = logits.back().argmax(-1);
     out.push_back(tokens);
   }
+  if (step_logits) *step_logits = torch::stack(logits, 1);
   return torch::stack(out, 1);
 }
 
@@ -100,8 +105,11 @@ void expect_matches_reference(SummarizationModelImpl& model, const Expected& e) 
   ASSERT_EQ(logits.sizes(), e.logits.sizes());
   // Padded query rows are compared too: the decoder has no padding in these targets.
   EXPECT_LE((logits - e.logits).abs().max().item<double>(), 1e-5);
-  EXPECT_TRUE(torch::equal(greedy(model, e.source, e.mask, e.steps), e.greedy))
-      << greedy(model, e.source, e.mask, e.steps) << "\nvs\n" << e.greedy;
+  torch::Tensor step_logits;
+  const torch::Tensor tokens = greedy(model, e.source, e.mask, e.steps, &step_logits);
+  EXPECT_TRUE(torch::equal(tokens, e.greedy)) << tokens << "\nvs\n" << e.greedy;
+  // The incremental path's logits at every greedy step (random weights make greedy outputs repetitive).
+  EXPECT_LE((step_logits - e.greedy_logits).abs().max().item<double>(), 1e-5);
 }
 
 struct Case {
