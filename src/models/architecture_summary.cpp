@@ -60,9 +60,14 @@ nlohmann::json costs_json(const ArchitectureSummary& s, double AttentionCost::*m
 // An upper bound of the parameters (attention, feed-forward, norms and poolers per layer, embeddings, output
 // projection), in long double so that no size can overflow while it is computed.
 long double parameter_bound(const ModelConfig& c) {
-  const long double d = c.d_model, ffn = c.ffn_dim, vocab = c.vocab_size;
+  const long double d = c.d_model, ffn = std::max(c.ffn_dim, c.resolved_decoder_ffn_dim()), vocab = c.vocab_size;
   const long double layer = 8 * d * d + 2 * d * ffn + ffn + 32 * d;  // self + cross attention, FFN, norms, scorer
-  return 2 * vocab * d + (static_cast<long double>(c.encoder_layers) + c.decoder_layers) * layer + 16 * d;
+  // Learned position tables, the output bias and the embedding norms of imported architectures.
+  const long double positions = c.position_embeddings == PositionEmbeddings::learned
+                                    ? static_cast<long double>(c.max_source_positions) + c.max_target_positions + 4
+                                    : 0;
+  const long double extras = positions * d + 4 * d + vocab;
+  return 2 * vocab * d + (static_cast<long double>(c.encoder_layers) + c.decoder_layers) * layer + 16 * d + extras;
 }
 
 // Counted on the built model (CPU, no autograd), so the count follows the code of every layer and pooler type.
