@@ -136,6 +136,16 @@ TEST_P(HfImport, LogitsAndGreedyMatchTheReferenceBeforeAndAfterLongInputConversi
   longer.max_source_positions = 4 * imported.model->config().max_source_positions;
   SummarizationModel converted = convert_to_long_input(*imported.model, longer);
   EXPECT_EQ(converted->config().max_source_positions, longer.max_source_positions);
+  if (imported.model->config().position_embeddings == PositionEmbeddings::learned) {
+    // LED: the trained rows repeated after the offset rows.
+    const torch::Tensor before = *imported.model->named_parameters().find("encoder_positions.weight");
+    const torch::Tensor after = *converted->named_parameters().find("encoder_positions.weight");
+    const int64_t trained = before.size(0) - kLearnedPositionOffset;
+    ASSERT_EQ(after.size(0), 4 * trained + kLearnedPositionOffset);
+    for (int64_t copy = 0; copy < 4; ++copy)
+      EXPECT_TRUE(torch::equal(after.narrow(0, kLearnedPositionOffset + copy * trained, trained),
+                               before.narrow(0, kLearnedPositionOffset, trained)));
+  }
   expect_matches_reference(*converted, e);
   // Blockwise attention with blocks holding the whole input: still the same.
   longer.chunk_size = 16;
