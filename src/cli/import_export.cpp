@@ -63,7 +63,7 @@ void run_import(const ImportOptions& o) {
     try {
       model = convert_to_long_input(*model, options);
     } catch (const std::invalid_argument& e) {
-      throw CommandError(e.what());
+      throw CommandError(std::string("long-input conversion: ") + e.what());
     }
     imported.metadata["imported_from"]["long_input"] = {{"max_source_positions", o.max_source_positions},
                                                         {"chunk_size", o.chunk_size},

@@ -162,6 +162,23 @@ INSTANTIATE_TEST_SUITE_P(Layouts, HfImport,
                                            Case{"fairseq_bart", "fairseq"}, Case{"fairseq_transformer", "fairseq"}),
                          [](const auto& info) { return info.param.arch + "_" + info.param.format; });
 
+TEST(FairseqImportErrors, CheckpointsWithoutArgsAreRefused) {
+  if (!python_torch_available()) GTEST_SKIP();
+  const std::string dir = make_checkpoint("fairseq_bart", "fairseq", "_cfg");
+  const std::string path = dir + "/checkpoint.pt";
+  // fairseq >= 0.10: the settings in an omegaconf "cfg" (a plain dict here), "args" None.
+  const std::string rewrite = std::string(kPython) + " -c \"import torch; c = torch.load('" + path +
+                              "'); c['cfg'] = {'model': vars(c['args'])}; c['args'] = None; torch.save(c, '" + path + "')\"";
+  ASSERT_EQ(std::system(rewrite.c_str()), 0);
+  try {
+    import_fairseq_checkpoint(path);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoint.pt: no args Namespace"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
 TEST(FairseqImportErrors, UnsupportedArgsAreNamed) {
   nlohmann::json args = {{"arch", "lstm"}};
   try {
