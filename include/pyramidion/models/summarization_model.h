@@ -2,10 +2,13 @@
 // The encoder-decoder summarization model: vanilla, blockwise, Transpooler and (Deep) Pyramidion are all this
 // class with different ModelConfig values (chunk_size, pooling).
 //
-//   source tokens -> tied embeddings * sqrt(d) + sinusoidal positions (whole document)
+//   source tokens -> tied embeddings * sqrt(d) (scale_embedding) + positions (position_embeddings: fairseq
+//        sinusoidal by default; learned or PEGASUS sinusoidal for imported models, models/hf_import.h)
+//        [-> layer norm (layernorm_embedding)]
 //     -> encoder layers (full or blockwise self-attention); after layer i in config.pooling, a
 //        pooler of type config.pooling.type (make_pooler) keeps config.pooling.schedule[i] representations
 //     -> EncoderOutput (memory) -> decoder layers (causal self-attention + cross-attention) -> tied output projection
+//        [+ output_bias]
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/embedding.h>
