@@ -1,5 +1,5 @@
 # The library's sources, one explicit list per layer (layer order: ops -> nn/data -> models -> decoding ->
-# eval -> training -> benchmark; util underneath). A new file is added here; CMakeLists.txt includes this file.
+# explain / eval -> evaluation -> training -> benchmark; util and plot underneath; docs/development.md). A new file is added here; CMakeLists.txt includes this file.
 # CUDA sources (*_cuda.cu) are compiled only with -DPYRAMIDION_WITH_CUDA=ON.
 
 set(PYRAMIDION_OPS_SOURCES
@@ -56,10 +56,12 @@ set(PYRAMIDION_MODELS_SOURCES
 set(PYRAMIDION_DECODING_SOURCES
   src/decoding/beam_search.cpp
   src/decoding/generation_options.cpp
-  src/decoding/highlight.cpp
-  src/decoding/highlight_page.cpp
   src/decoding/summarizer.cpp
   src/decoding/summary_generator.cpp)
+
+set(PYRAMIDION_EXPLAIN_SOURCES
+  src/explain/highlight.cpp
+  src/explain/highlight_page.cpp)
 
 set(PYRAMIDION_EVAL_SOURCES
   src/eval/lead_baseline.cpp
@@ -95,9 +97,11 @@ set(PYRAMIDION_TRAINING_SOURCES
 
 set(PYRAMIDION_BENCHMARK_SOURCES
   src/benchmark/architecture_benchmark.cpp
-  src/benchmark/svg_plot.cpp
-  src/benchmark/topk_approximation.cpp
-  src/benchmark/training_curves.cpp)
+  src/benchmark/topk_approximation.cpp)
+
+set(PYRAMIDION_PLOT_SOURCES
+  src/plot/svg_plot.cpp
+  src/plot/training_curves.cpp)
 
 set(PYRAMIDION_UTIL_SOURCES
   src/util/atomic_file.cpp
@@ -123,7 +127,7 @@ set(PYRAMIDION_OPS_CUDA_SOURCES)
 
 set(PYRAMIDION_SOURCES
   ${PYRAMIDION_OPS_SOURCES} ${PYRAMIDION_NN_SOURCES} ${PYRAMIDION_DATA_SOURCES} ${PYRAMIDION_MODELS_SOURCES}
-  ${PYRAMIDION_DECODING_SOURCES} ${PYRAMIDION_EVAL_SOURCES} ${PYRAMIDION_TRAINING_SOURCES} ${PYRAMIDION_BENCHMARK_SOURCES}
-  ${PYRAMIDION_UTIL_SOURCES})
+  ${PYRAMIDION_DECODING_SOURCES} ${PYRAMIDION_EXPLAIN_SOURCES} ${PYRAMIDION_EVAL_SOURCES} ${PYRAMIDION_EVALUATION_SOURCES}
+  ${PYRAMIDION_TRAINING_SOURCES} ${PYRAMIDION_BENCHMARK_SOURCES} ${PYRAMIDION_PLOT_SOURCES} ${PYRAMIDION_UTIL_SOURCES})
 list(TRANSFORM PYRAMIDION_SOURCES PREPEND "${PROJECT_SOURCE_DIR}/")
 list(TRANSFORM PYRAMIDION_OPS_CUDA_SOURCES PREPEND "${PROJECT_SOURCE_DIR}/")

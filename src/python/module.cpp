@@ -19,7 +19,7 @@
 #include <tuple>
 #include <vector>
 
-#include "pyramidion/decoding/highlight.h"
+#include "pyramidion/explain/highlight.h"
 #include "pyramidion/decoding/summarizer.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/eval/rouge_bootstrap.h"

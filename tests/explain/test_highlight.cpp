@@ -1,4 +1,4 @@
-// The highlight view (decoding/highlight.h, highlight_page.h): shares sum as documented per layer, words follow
+// The highlight view (explain/highlight.h, highlight_page.h): shares sum as documented per layer, words follow
 // the text, the summary's words link to source sentences, batched equals one by one, the page is
 // self-contained; on the demo's synthetic corpus the page gives the salient sentences the share of the memory
 // the demo's pooling report measures (salient-dominated slots), for a probe-fitted scorer and for a random one,
@@ -16,8 +16,8 @@
 #include "../data/tokenizer_fixture.h"
 #include "../server/tiny_model.h"
 #include "pyramidion/data/synthetic_corpus.h"
-#include "pyramidion/decoding/highlight.h"
-#include "pyramidion/decoding/highlight_page.h"
+#include "pyramidion/explain/highlight.h"
+#include "pyramidion/explain/highlight_page.h"
 #include "pyramidion/nn/pooling_report.h"
 
 namespace pyramidion {

@@ -1,4 +1,4 @@
-#include "pyramidion/decoding/highlight.h"
+#include "pyramidion/explain/highlight.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
