@@ -30,6 +30,7 @@ set(PYRAMIDION_NN_SOURCES
 set(PYRAMIDION_DATA_SOURCES
   src/data/binary_dataset.cpp
   src/data/binary_dataset_writer.cpp
+  src/data/cohan_writer.cpp
   src/data/dataset_directory.cpp
   src/data/jsonl_readers.cpp
   src/data/decompressing_file.cpp
@@ -39,6 +40,7 @@ set(PYRAMIDION_DATA_SOURCES
   src/data/sentencepiece_tokenizer.cpp
   src/data/spm_library.cpp
   src/data/synthetic_corpus.cpp
+  src/data/synthetic_encoding.cpp
   src/data/text_readers.cpp
   src/data/training_text.cpp)
 
@@ -61,7 +63,10 @@ set(PYRAMIDION_DECODING_SOURCES
 
 set(PYRAMIDION_EXPLAIN_SOURCES
   src/explain/highlight.cpp
-  src/explain/highlight_page.cpp)
+  src/explain/highlight_page.cpp
+  src/explain/pooling_shares.cpp
+  src/explain/summary_links.cpp
+  src/explain/word_alignment.cpp)
 
 set(PYRAMIDION_EVAL_SOURCES
   src/eval/lead_baseline.cpp
@@ -69,6 +74,9 @@ set(PYRAMIDION_EVAL_SOURCES
   src/eval/rouge.cpp
   src/eval/rouge_bootstrap.cpp
   src/eval/rouge_tokenizer.cpp)
+
+set(PYRAMIDION_EVALUATION_SOURCES
+  src/evaluation/corpus_evaluation.cpp)
 
 set(PYRAMIDION_TRAINING_SOURCES
   src/training/batch.cpp
