@@ -19,10 +19,10 @@
 #include <tuple>
 #include <vector>
 
-#include "pyramidion/explain/highlight.h"
 #include "pyramidion/decoding/summarizer.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/eval/rouge_bootstrap.h"
+#include "pyramidion/explain/highlight.h"
 #include "pyramidion/nn/representation_pooler.h"
 #include "pyramidion/ops/successive_halving_topk.h"
 #include "pyramidion/util/yaml_json.h"

@@ -87,7 +87,7 @@ TEST(LayerOrder, EveryLayerIncludesOnlyItselfAndTheLayersBelow) {
 TEST(LayerOrder, EvalAndPlotUseNoTensors) {
   const fs::path root = testing::source_dir();
   std::vector<std::string> violations;
-  for (const std::string layer : {"eval", "plot"}) {
+  for (const char* layer : {"eval", "plot"}) {
     for (const fs::path& dir : {root / "include/pyramidion" / layer, root / "src" / layer}) {
       for (const auto& inc : includes_of(dir)) {
         const std::string target_layer = layer_of_include(inc.target);
