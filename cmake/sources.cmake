@@ -70,6 +70,7 @@ set(PYRAMIDION_EVAL_SOURCES
 
 set(PYRAMIDION_TRAINING_SOURCES
   src/training/batch.cpp
+  src/training/batch_plan.cpp
   src/training/checkpoint.cpp
   src/training/checkpoint_averaging.cpp
   src/training/checkpoint_policy.cpp
