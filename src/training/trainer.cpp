@@ -6,14 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 
-#include "pyramidion/data/tokenizer.h"
-#include "pyramidion/models/model_file.h"
 #include "pyramidion/training/rank_agreement.h"
 #include "pyramidion/training/stop_signal.h"
 #include "pyramidion/util/device.h"
