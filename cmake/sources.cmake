@@ -89,6 +89,7 @@ set(PYRAMIDION_TRAINING_SOURCES
   src/training/token_budget_batcher.cpp
   src/training/training_run.cpp
   src/training/trainer.cpp
+  src/training/trainer_checkpoints.cpp
   src/training/training_config.cpp
   src/training/training_log.cpp
   src/training/update_step.cpp

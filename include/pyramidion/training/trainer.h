@@ -5,7 +5,8 @@
 // skipping) at the warm-up schedule's rate, periodic validation (training/validator.h: loss + ROUGE), checkpoints
 // (training/checkpoint_policy.h decides and writes them, resuming bit-exactly) and the log (training/training_log.h).
 // A run with its data checks starts from training/training_run.h (run_training, or start_training for a program
-// that drives run_for() itself).
+// that drives run_for() itself). src/training/trainer.cpp is the loop; trainer_checkpoints.cpp the glue around
+// validations, checkpoints, resume and init-from.
 //
 //   Trainer trainer(model_config, training_config, train, valid, tokenizer_bytes, {.save_dir = "runs/x"});
 //   trainer.on_validation([](const ValidationResult& r) { ... });
