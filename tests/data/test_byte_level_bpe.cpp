@@ -303,7 +303,9 @@ TEST(ByteLevelBpe, RoundTripsAndFormatsAgree) {
       EXPECT_LT(id, from_json.vocab_size());
     }
     // lstrip of <mask> eats spaces; pad/bos/eos are dropped by decode.
-    if (text.find("<mask>") == std::string::npos && !has_bos_eos_pad(text)) EXPECT_EQ(from_json.decode(ids), text);
+    if (text.find("<mask>") == std::string::npos && !has_bos_eos_pad(text)) {
+      EXPECT_EQ(from_json.decode(ids), text);
+    }
   }
   // Ill-formed UTF-8 goes through bytes unchanged.
   const std::string bad = "ok \xff\xc3 then";
@@ -518,7 +520,9 @@ TEST(ByteLevelBpe, MatchesHuggingFaceTokenizersJs) {
     for (size_t i = 0; i < kTexts.size(); ++i) {
       const json& reference = out["results"][c][i];
       const std::string& text = kTexts[i];
-      if (c == 0) EXPECT_EQ(words_as_symbols(text), reference["words"].get<std::vector<std::string>>()) << text;
+      if (c == 0) {
+        EXPECT_EQ(words_as_symbols(text), reference["words"].get<std::vector<std::string>>()) << text;
+      }
       const auto ids = tokenizer.encode(text);
       EXPECT_EQ(ids, reference["ids"].get<std::vector<int64_t>>()) << configs[c] << ": " << text;
       EXPECT_EQ(tokenizer.decode(ids), reference["decoded"].get<std::string>()) << configs[c] << ": " << text;
