@@ -399,6 +399,12 @@ TEST(ByteLevelBpe, AddPrefixSpaceAndIgnoreMerges) {
   EXPECT_EQ(prefixed.encode(" quick fox"), plain.encode(" quick fox"));  // not a second space
   EXPECT_EQ(ByteLevelBpeTokenizer::from_bytes(prefixed.serialized()).encode("quick"), prefixed.encode("quick"));
 
+  // A Sequence holding only the ByteLevel pre-tokenizer is the same tokenizer.
+  json sequence = tokenizer_json(tiny_bpe(), false, false);
+  sequence["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", json::array({sequence["pre_tokenizer"]})}};
+  const std::string sequence_path = files.dir.write("sequence.json", sequence.dump());
+  EXPECT_EQ(ByteLevelBpeTokenizer::from_tokenizer_json(sequence_path).serialized(), plain.serialized());
+
   // ignore_merges: a word that is a piece is that piece even where the merges would split it otherwise.
   json config = tokenizer_json(tiny_bpe(), false, false);
   config["model"]["vocab"]["Ġzzxq"] = tiny_bpe().pieces.size();
