@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -188,6 +189,22 @@ const std::vector<std::string> kTexts = {
     "The the the the quick quick brown brown.",
 };
 
+// Random texts from fragments where the pattern's alternatives meet (fixed seed: failures reproduce).
+std::vector<std::string> random_texts(size_t count) {
+  const std::vector<std::string> fragments = {
+      "a", "The", " quick", "fox", "é", "ß", "中", "한", "1", "42", "½", "٣", ".", "!", "?!", "'", "'s", "'ll", "'re",
+      "s", "t", " ", "  ", "\n", "\t", "\r\n", "\u00a0", "\u3000", "🤖", "👍🏽", "<mask>", "<s>", "</s>", "<", ">",
+      "-", "_", "\"", "\u0301", "x"};
+  std::mt19937 rng(26);
+  std::vector<std::string> texts;
+  for (size_t i = 0; i < count; ++i) {
+    std::string text;
+    for (size_t n = rng() % 12; n > 0; --n) text += fragments[rng() % fragments.size()];
+    texts.push_back(text);
+  }
+  return texts;
+}
+
 bool has_bos_eos_pad(const std::string& text) {
   return text.find("<s>") != std::string::npos || text.find("</s>") != std::string::npos ||
          text.find("<pad>") != std::string::npos;
@@ -303,6 +320,13 @@ TEST(ByteLevelBpe, RoundTripsAndFormatsAgree) {
       EXPECT_LT(id, from_json.vocab_size());
     }
     // lstrip of <mask> eats spaces; pad/bos/eos are dropped by decode.
+    if (text.find("<mask>") == std::string::npos && !has_bos_eos_pad(text)) {
+      EXPECT_EQ(from_json.decode(ids), text);
+    }
+  }
+  for (const auto& text : random_texts(400)) {
+    auto ids = from_json.encode(text);
+    EXPECT_EQ(from_bytes.encode(text), ids) << text;
     if (text.find("<mask>") == std::string::npos && !has_bos_eos_pad(text)) {
       EXPECT_EQ(from_json.decode(ids), text);
     }
@@ -514,7 +538,9 @@ TEST(ByteLevelBpe, MatchesHuggingFaceTokenizersJs) {
     GTEST_SKIP() << "@huggingface/tokenizers could not be installed: " << reason;
   }
   const std::vector<std::string> configs = {files.tokenizer, files.tokenizer_prefix_space};
-  json cases = {{"tokenizers", configs}, {"texts", kTexts}, {"drop_ids", {0, 1, 2}}};
+  std::vector<std::string> texts = kTexts;
+  for (auto& text : random_texts(400)) texts.push_back(text);
+  json cases = {{"tokenizers", configs}, {"texts", texts}, {"drop_ids", {0, 1, 2}}};
   const std::string cases_path = files.dir.write("cases.json", cases.dump());
   const std::string out_path = files.dir.file("out.json");
   const std::string command = "node '" + build + "/bpe_reference/encode.mjs' '" + cases_path + "' '" + out_path + "'";
@@ -523,9 +549,9 @@ TEST(ByteLevelBpe, MatchesHuggingFaceTokenizersJs) {
   ASSERT_EQ(out["results"].size(), configs.size());
   for (size_t c = 0; c < configs.size(); ++c) {
     const auto tokenizer = ByteLevelBpeTokenizer::from_tokenizer_json(configs[c]);
-    for (size_t i = 0; i < kTexts.size(); ++i) {
+    for (size_t i = 0; i < texts.size(); ++i) {
       const json& reference = out["results"][c][i];
-      const std::string& text = kTexts[i];
+      const std::string& text = texts[i];
       if (c == 0) {
         EXPECT_EQ(words_as_symbols(text), reference["words"].get<std::vector<std::string>>()) << text;
       }
