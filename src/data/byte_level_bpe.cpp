@@ -1,6 +1,7 @@
 #include "pyramidion/data/byte_level_bpe.h"
 
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <queue>
 #include <stdexcept>
@@ -16,8 +17,8 @@ namespace {
 
 using Model = ByteLevelBpeTokenizer::Model;
 
-constexpr size_t kCacheEntries = 20000;   // words; cleared whole when full (cheap, and text repeats its words)
-constexpr size_t kMaxCachedWord = 256;    // bytes; longer words are rare and would crowd the cache
+constexpr size_t kCacheEntries = 20000;  // words; cleared whole when full (cheap, and text repeats its words)
+constexpr size_t kMaxCachedWord = 256;   // bytes; longer words are rare and would crowd the cache
 
 // Byte length of the whitespace character that ends at `end` (not before `limit`), 0 when there is none.
 size_t whitespace_before(const std::string& text, size_t limit, size_t end) {
@@ -45,9 +46,7 @@ std::vector<int32_t> merge_word(const Model& m, const std::string& word) {
   };
   struct Candidate {
     int32_t rank, pos, merged;
-    bool operator>(const Candidate& other) const {
-      return rank != other.rank ? rank > other.rank : pos > other.pos;
-    }
+    bool operator>(const Candidate& other) const { return rank != other.rank ? rank > other.rank : pos > other.pos; }
   };
   const int32_t n = static_cast<int32_t>(word.size());
   std::vector<Symbol> symbols(n);

@@ -21,7 +21,8 @@ json parse_json(const std::string& text, const std::string& origin) {
   } catch (const json::parse_error& e) {
     std::string what = e.what();
     auto bracket = what.find("] ");  // drop nlohmann's "[json.exception.parse_error.101] "
-    throw std::runtime_error(origin + ": invalid JSON: " + (bracket == std::string::npos ? what : what.substr(bracket + 2)));
+    throw std::runtime_error(origin +
+                             ": invalid JSON: " + (bracket == std::string::npos ? what : what.substr(bracket + 2)));
   }
 }
 
@@ -33,8 +34,7 @@ const json& member(const json& object, const char* key, const std::string& origi
 
 bool flag(const json& object, const char* key, bool fallback, const std::string& origin, const std::string& where) {
   if (!object.contains(key) || object[key].is_null()) return fallback;
-  if (!object[key].is_boolean())
-    throw std::runtime_error(origin + ": " + where + "." + key + " is not true or false");
+  if (!object[key].is_boolean()) throw std::runtime_error(origin + ": " + where + "." + key + " is not true or false");
   return object[key].get<bool>();
 }
 
@@ -54,8 +54,10 @@ void add_vocab(ByteLevelBpeLoader& loader, const json& vocab, const std::string&
 // "left right" (merges.txt lines, older tokenizer.json) or ["left", "right"] (newer tokenizer.json).
 void add_merge_text(ByteLevelBpeLoader& loader, const std::string& text, const std::string& where) {
   auto space = text.find(' ');
-  if (space == std::string::npos || space == 0 || space + 1 == text.size() || text.find(' ', space + 1) != std::string::npos)
-    throw std::runtime_error(loader.origin + ": " + where + ": \"" + text + "\" is not two pieces separated by a space");
+  if (space == std::string::npos || space == 0 || space + 1 == text.size() ||
+      text.find(' ', space + 1) != std::string::npos)
+    throw std::runtime_error(loader.origin + ": " + where + ": \"" + text +
+                             "\" is not two pieces separated by a space");
   loader.add_merge(text.substr(0, space), text.substr(space + 1), where);
 }
 
@@ -91,7 +93,8 @@ const json& byte_level_pre_tokenizer(const json& tokenizer, const std::string& o
     throw std::runtime_error(origin + ": unsupported pre-tokenizer " + type_of(pre) +
                              " (the byte-level BPE tokenizer needs ByteLevel, as BART, RoBERTa and GPT-2 have)");
   if (!flag(*step, "use_regex", true, origin, "pre_tokenizer"))
-    throw std::runtime_error(origin + ": unsupported pre-tokenizer ByteLevel with use_regex false (only GPT-2's "
+    throw std::runtime_error(origin +
+                             ": unsupported pre-tokenizer ByteLevel with use_regex false (only GPT-2's "
                              "regex split is implemented)");
   return *step;
 }
@@ -217,7 +220,8 @@ ByteLevelBpeTokenizer ByteLevelBpeTokenizer::from_bytes(const std::string& bytes
   if (!pieces.is_array()) throw std::runtime_error(origin + ": pieces is not a JSON array");
   for (size_t id = 0; id < pieces.size(); ++id) {
     if (pieces[id].is_null()) continue;
-    if (!pieces[id].is_string()) throw std::runtime_error(origin + ": pieces[" + std::to_string(id) + "] is not a string");
+    if (!pieces[id].is_string())
+      throw std::runtime_error(origin + ": pieces[" + std::to_string(id) + "] is not a string");
     loader.add_piece(pieces[id].get<std::string>(), static_cast<int64_t>(id), "pieces[" + std::to_string(id) + "]");
   }
   // Trailing ids without pieces still count in vocab_size().
@@ -230,7 +234,8 @@ ByteLevelBpeTokenizer ByteLevelBpeTokenizer::from_bytes(const std::string& bytes
     const json& content = member(added[i], "content", origin, where);
     if (!content.is_string()) throw std::runtime_error(origin + ": " + where + ".content is not a string");
     loader.add_token(content.get<std::string>(), id_value(member(added[i], "id", origin, where), origin, where + ".id"),
-                     flag(added[i], "lstrip", false, origin, where), flag(added[i], "rstrip", false, origin, where), where);
+                     flag(added[i], "lstrip", false, origin, where), flag(added[i], "rstrip", false, origin, where),
+                     where);
   }
   loader.model->add_prefix_space = flag(in, "add_prefix_space", false, origin, "the object");
   loader.model->ignore_merges = flag(in, "ignore_merges", false, origin, "the object");
@@ -238,7 +243,8 @@ ByteLevelBpeTokenizer ByteLevelBpeTokenizer::from_bytes(const std::string& bytes
   auto special_id = [&](const char* name) {
     int64_t id = id_value(member(special, name, origin, "special_ids"), origin, std::string("special_ids.") + name);
     if (id < -1 || id >= static_cast<int64_t>(loader.model->pieces.size()))
-      throw std::runtime_error(origin + ": special_ids." + name + " = " + std::to_string(id) + " is outside the vocabulary");
+      throw std::runtime_error(origin + ": special_ids." + name + " = " + std::to_string(id) +
+                               " is outside the vocabulary");
     return id;
   };
   loader.model->pad = special_id("pad");

@@ -37,7 +37,8 @@ void ByteLevelBpeLoader::add_piece(const std::string& piece, int64_t id, const s
   if (id < 0 || id > kMaxId)
     throw std::runtime_error(origin + ": " + where + ": piece " + shown(piece) + " has id " + std::to_string(id) +
                              ", outside [0, " + std::to_string(kMaxId) + "]");
-  if (piece.empty()) throw std::runtime_error(origin + ": " + where + ": an empty piece (id " + std::to_string(id) + ")");
+  if (piece.empty())
+    throw std::runtime_error(origin + ": " + where + ": an empty piece (id " + std::to_string(id) + ")");
   auto& m = *model;
   if (static_cast<size_t>(id) >= m.pieces.size()) m.pieces.resize(id + 1);
   if (!m.pieces[id].empty() && m.pieces[id] != piece)

@@ -42,7 +42,8 @@ std::vector<std::pair<size_t, size_t>> gpt2_pre_tokenize(std::string_view text) 
   auto match = [&](size_t i) -> size_t {
     if (at(i, '\'')) {
       if (at(i + 1, 's') || at(i + 1, 't') || at(i + 1, 'm') || at(i + 1, 'd')) return i + 2;
-      if ((at(i + 1, 'r') && at(i + 2, 'e')) || (at(i + 1, 'v') && at(i + 2, 'e')) || (at(i + 1, 'l') && at(i + 2, 'l')))
+      if ((at(i + 1, 'r') && at(i + 2, 'e')) || (at(i + 1, 'v') && at(i + 2, 'e')) ||
+          (at(i + 1, 'l') && at(i + 2, 'l')))
         return i + 3;
     }
     // " ?\p{L}+", " ?\p{N}+", " ?[^\s\p{L}\p{N}]+": an optional U+0020, then a run of one class.

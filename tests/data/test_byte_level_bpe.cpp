@@ -10,8 +10,8 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <random>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "data/byte_level_pretokenizer.h"
@@ -104,7 +104,7 @@ json vocab_json(const TinyBpe& bpe) {
 }
 
 json added_token(int64_t id, const std::string& content, bool lstrip, bool rstrip, bool special = true) {
-  return {{"id", id},         {"content", content}, {"single_word", false}, {"lstrip", lstrip},
+  return {{"id", id},         {"content", content},  {"single_word", false}, {"lstrip", lstrip},
           {"rstrip", rstrip}, {"normalized", false}, {"special", special}};
 }
 
@@ -114,20 +114,34 @@ json tokenizer_json(const TinyBpe& bpe, bool add_prefix_space, bool array_merges
   for (const auto& [left, right] : bpe.merges)
     merges.push_back(array_merges ? json::array({left, right}) : json(left + " " + right));
   json added = json::array();
-  for (size_t id = 0; id < kLeadingSpecials.size(); ++id) added.push_back(added_token(id, kLeadingSpecials[id], false, false));
+  for (size_t id = 0; id < kLeadingSpecials.size(); ++id)
+    added.push_back(added_token(id, kLeadingSpecials[id], false, false));
   added.push_back(added_token(bpe.mask_id, "<mask>", true, false));
-  return {{"version", "1.0"},
-          {"truncation", nullptr},
-          {"padding", nullptr},
-          {"added_tokens", added},
-          {"normalizer", nullptr},
-          {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", add_prefix_space}, {"trim_offsets", true}, {"use_regex", true}}},
-          {"post_processor", {{"type", "RobertaProcessing"}, {"sep", {"</s>", 2}}, {"cls", {"<s>", 0}},
-                              {"trim_offsets", true}, {"add_prefix_space", add_prefix_space}}},
-          {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
-          {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""},
-                     {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false},
-                     {"vocab", vocab_json(bpe)}, {"merges", merges}}}};
+  return {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added},
+      {"normalizer", nullptr},
+      {"pre_tokenizer",
+       {{"type", "ByteLevel"}, {"add_prefix_space", add_prefix_space}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"post_processor",
+       {{"type", "RobertaProcessing"},
+        {"sep", {"</s>", 2}},
+        {"cls", {"<s>", 0}},
+        {"trim_offsets", true},
+        {"add_prefix_space", add_prefix_space}}},
+      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"model",
+       {{"type", "BPE"},
+        {"dropout", nullptr},
+        {"unk_token", nullptr},
+        {"continuing_subword_prefix", ""},
+        {"end_of_word_suffix", ""},
+        {"fuse_unk", false},
+        {"byte_fallback", false},
+        {"vocab", vocab_json(bpe)},
+        {"merges", merges}}}};
 }
 
 std::string merges_txt(const TinyBpe& bpe) {
@@ -192,9 +206,9 @@ const std::vector<std::string> kTexts = {
 // Random texts from fragments where the pattern's alternatives meet (fixed seed: failures reproduce).
 std::vector<std::string> random_texts(size_t count) {
   const std::vector<std::string> fragments = {
-      "a", "The", " quick", "fox", "é", "ß", "中", "한", "1", "42", "½", "٣", ".", "!", "?!", "'", "'s", "'ll", "'re",
-      "s", "t", " ", "  ", "\n", "\t", "\r\n", "\u00a0", "\u3000", "🤖", "👍🏽", "<mask>", "<s>", "</s>", "<", ">",
-      "-", "_", "\"", "\u0301", "x"};
+      "a",    "The",      " quick", "fox", "é",    "ß", "中", "한", "1",  "42", "½",      "٣",    ".",      "!",
+      "?!",   "'",        "'s",     "'ll", "'re",  "s", "t",  " ",  "  ", "\n", "\t",     "\r\n", "\u00a0", "\u3000",
+      "🤖", "👍🏽", "<mask>", "<s>", "</s>", "<", ">",  "-",  "_",  "\"", "\u0301", "x"};
   std::mt19937 rng(26);
   std::vector<std::string> texts;
   for (size_t i = 0; i < count; ++i) {
@@ -240,7 +254,8 @@ TEST(ByteLevelBpe, ByteSymbolsAreGpt2s) {
 }
 
 TEST(ByteLevelBpe, UnicodeClasses) {
-  for (char32_t cp : {U'a', U'Z', U'é', U'ß', U'Ω', U'Ж', U'中', U'ア', U'한', U'ع'}) EXPECT_TRUE(is_unicode_letter(cp)) << cp;
+  for (char32_t cp : {U'a', U'Z', U'é', U'ß', U'Ω', U'Ж', U'中', U'ア', U'한', U'ع'})
+    EXPECT_TRUE(is_unicode_letter(cp)) << cp;
   for (char32_t cp : {U'0', U'9', U'٣', U'½', U'Ⅻ', U'²'}) EXPECT_TRUE(is_unicode_number(cp)) << cp;
   for (char32_t cp : {U' ', U'.', U'_', U'🤖', U'\u0301', U'\u200d'}) {
     EXPECT_FALSE(is_unicode_letter(cp)) << cp;
@@ -275,8 +290,8 @@ TEST(ByteLevelBpe, PreTokenizationFollowsGpt2Pattern) {
 
 TEST(ByteLevelBpe, Utf8Lossy) {
   EXPECT_EQ(utf8_lossy("abc"), "abc");
-  EXPECT_EQ(utf8_lossy("\xe2\x82"), "\xef\xbf\xbd");                      // one maximal subpart
-  EXPECT_EQ(utf8_lossy("\xe0\x80x"), "\xef\xbf\xbd\xef\xbf\xbdx");        // E0 80 is no prefix: two
+  EXPECT_EQ(utf8_lossy("\xe2\x82"), "\xef\xbf\xbd");                // one maximal subpart
+  EXPECT_EQ(utf8_lossy("\xe0\x80x"), "\xef\xbf\xbd\xef\xbf\xbdx");  // E0 80 is no prefix: two
   EXPECT_EQ(utf8_lossy("\xed\xa0\x80"), std::string(9, ' ').replace(0, 9, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"));
   EXPECT_EQ(utf8_lossy("\xf0\x9f\xa4\x96"), "\xf0\x9f\xa4\x96");
 }
@@ -468,9 +483,7 @@ TEST(ByteLevelBpe, ErrorsNameTheFile) {
     }
     return "(no error)";
   };
-  auto contains = [](const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-  };
+  auto contains = [](const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; };
   const std::string missing = dir.file("missing.json");
   EXPECT_TRUE(contains(message([&] { ByteLevelBpeTokenizer::from_files(missing, files.merges); }), missing));
   EXPECT_TRUE(contains(message([&] { ByteLevelBpeTokenizer::from_tokenizer_json(missing); }), missing));
@@ -528,11 +541,14 @@ TEST(ByteLevelBpe, ErrorsNameTheFile) {
 
 // The reference: Hugging Face's JavaScript tokenizers on the same tokenizer.json files, same texts.
 TEST(ByteLevelBpe, MatchesHuggingFaceTokenizersJs) {
-  if (std::system("command -v node >/dev/null 2>&1") != 0) GTEST_SKIP() << "node not found: no reference to compare with";
+  if (std::system("command -v node >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "node not found: no reference to compare with";
   const std::string source = PYRAMIDION_SOURCE_DIR, build = PYRAMIDION_BINARY_DIR;
   TinyFiles files;
   const std::string setup_log = files.dir.file("setup.log");
-  if (std::system(("bash '" + source + "/tests/data/bpe_reference/setup.sh' '" + build + "' 2>'" + setup_log + "'").c_str()) != 0) {
+  if (std::system(
+          ("bash '" + source + "/tests/data/bpe_reference/setup.sh' '" + build + "' 2>'" + setup_log + "'").c_str()) !=
+      0) {
     std::ifstream log(setup_log);
     std::string reason((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
     GTEST_SKIP() << "@huggingface/tokenizers could not be installed: " << reason;
