@@ -472,6 +472,25 @@ TEST(ByteLevelBpe, Gpt2StyleVocabulary) {
   EXPECT_EQ(tokenizer.decode(tokenizer.encode("the fox<|endoftext|>")), "the fox");
 }
 
+TEST(ByteLevelBpe, IdsWithoutPiecesDecodeToNothing) {
+  // Vocabularies may skip ids (a model's embedding rows beyond the tokenizer's): they count in vocab_size().
+  json vocab = vocab_json(tiny_bpe());
+  const int64_t size = static_cast<int64_t>(tiny_bpe().pieces.size());
+  vocab["<extra>"] = size + 5;
+  TempDir dir;
+  const auto tokenizer = ByteLevelBpeTokenizer::from_files(dir.write("vocab.json", vocab.dump()),
+                                                           dir.write("merges.txt", merges_txt(tiny_bpe())));
+  EXPECT_EQ(tokenizer.vocab_size(), size + 6);
+  EXPECT_EQ(tokenizer.id_to_piece(size + 2), "");
+  EXPECT_EQ(tokenizer.id_to_piece(size + 5), "<extra>");
+  auto ids = tokenizer.encode("fox");
+  ids.push_back(size + 1);
+  EXPECT_EQ(tokenizer.decode(ids), "fox");
+  const auto copy = ByteLevelBpeTokenizer::from_bytes(tokenizer.serialized());
+  EXPECT_EQ(copy.vocab_size(), size + 6);
+  EXPECT_EQ(copy.serialized(), tokenizer.serialized());
+}
+
 TEST(ByteLevelBpe, ErrorsNameTheFile) {
   TinyFiles files;
   TempDir dir;
