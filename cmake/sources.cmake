@@ -76,6 +76,7 @@ set(PYRAMIDION_EVAL_SOURCES
 
 set(PYRAMIDION_TRAINING_SOURCES
   src/training/batch.cpp
+  src/training/batch_plan.cpp
   src/training/checkpoint.cpp
   src/training/checkpoint_averaging.cpp
   src/training/checkpoint_policy.cpp
@@ -94,6 +95,7 @@ set(PYRAMIDION_TRAINING_SOURCES
   src/training/token_budget_batcher.cpp
   src/training/training_run.cpp
   src/training/trainer.cpp
+  src/training/trainer_checkpoints.cpp
   src/training/training_config.cpp
   src/training/training_log.cpp
   src/training/update_step.cpp

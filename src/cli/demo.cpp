@@ -26,6 +26,7 @@
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/training/trainer.h"
 #include "pyramidion/training/training_config.h"
+#include "pyramidion/training/training_run.h"
 #include "pyramidion/util/atomic_file.h"
 
 namespace pyramidion::cli {
@@ -305,13 +306,19 @@ void run(const DemoOptions& o) {
   if (run_config.training.curriculum.enabled())
     spdlog::warn("demo: training.curriculum of the config is replaced by the demo's own stages");
   run_config.training.curriculum = demo_curriculum();
-  TrainerOptions trainer_options;
-  trainer_options.save_dir = (fs::path(o.output) / "train").string();
+  // The training job (training/training_run.h): the same checks of config against data as `pyramidion train`.
+  TrainingJob job;
+  job.config = run_config;
+  job.train = stage_train[0];
+  job.valid = std::make_shared<data::BinaryDataset>(valid_path);
+  job.tokenizer_bytes = tokenizer.serialized();
+  job.tokenizer_origin = tokenizer_options.output_path;
+  job.trainer.save_dir = (fs::path(o.output) / "train").string();
   // The demo prints one line per check (rate, ETA, quality); a bar redrawn between them would tear the lines.
-  trainer_options.progress = false;
-  trainer_options.log_lines = false;
-  Trainer trainer(run_config.model, run_config.training, stage_train[0],
-                  std::make_shared<data::BinaryDataset>(valid_path), tokenizer.serialized(), trainer_options);
+  job.trainer.progress = false;
+  job.trainer.log_lines = false;
+  const std::unique_ptr<Trainer> training = start_training(std::move(job));
+  Trainer& trainer = *training;
   auto model = trainer.model();
   fmt::print("[{:5.0f}s] model: {} parameters; encoder lengths for 512 tokens:", elapsed(), model->parameter_count());
   for (int64_t len : run_config.model.encoder_lengths(512)) fmt::print(" {}", len);
