@@ -30,6 +30,10 @@ set(PYRAMIDION_NN_SOURCES
 set(PYRAMIDION_DATA_SOURCES
   src/data/binary_dataset.cpp
   src/data/binary_dataset_writer.cpp
+  src/data/byte_level_bpe.cpp
+  src/data/byte_level_bpe_formats.cpp
+  src/data/byte_level_bpe_loader.cpp
+  src/data/byte_level_pretokenizer.cpp
   src/data/cohan_writer.cpp
   src/data/dataset_directory.cpp
   src/data/jsonl_readers.cpp
@@ -42,7 +46,9 @@ set(PYRAMIDION_DATA_SOURCES
   src/data/synthetic_corpus.cpp
   src/data/synthetic_encoding.cpp
   src/data/text_readers.cpp
-  src/data/training_text.cpp)
+  src/data/training_text.cpp
+  src/data/unicode_classes.cpp
+  src/data/utf8_text.cpp)
 
 set(PYRAMIDION_MODELS_SOURCES
   src/models/architecture_summary.cpp

@@ -81,7 +81,6 @@ void Trainer::initialize(std::shared_ptr<data::BinaryDataset> train) {
   }
   // Before the first collective that depends on them (attach() broadcasts the weights).
   check_ranks_agree(*options_.reducer, training_fingerprints(model_, config_, tokenizer_bytes_, *train, valid_.get()));
-  if (config_.threads > 0) torch::set_num_threads(static_cast<int>(config_.threads));
   torch::manual_seed(static_cast<uint64_t>(config_.seed));  // dropout stream
   model_->to(device_);
   model_->train();

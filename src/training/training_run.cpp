@@ -18,6 +18,7 @@
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/device.h"
 #include "pyramidion/util/directory_lock.h"
+#include "pyramidion/util/runtime.h"
 
 namespace pyramidion {
 namespace {
@@ -68,6 +69,12 @@ void check_same_resume_point(GradientReducer& reducer, int64_t update, bool has_
                                          reducer.rank(), update, has_checkpoint ? path : std::string("scratch")));
 }
 
+// The job is the program's training run: it applies the process-wide thread count (util/runtime.h); the Trainer,
+// a library class, never changes it.
+void apply_thread_count(const TrainingConfig& training) {
+  if (training.threads > 0) configure_threads(static_cast<int>(training.threads));
+}
+
 }  // namespace
 
 void check_training_job(TrainingJob& job) {
@@ -99,6 +106,7 @@ void check_training_job(TrainingJob& job) {
 
 std::unique_ptr<Trainer> start_training(TrainingJob job) {
   check_training_job(job);
+  apply_thread_count(job.config.training);
   return std::make_unique<Trainer>(job.config.model, job.config.training, job.train, job.valid, job.tokenizer_bytes,
                                    job.trainer);
 }
@@ -171,6 +179,7 @@ TrainingRunResult run_training(const TrainingRunOptions& o) {
   }
 
   // 4. The trainer, its starting point (resuming an existing run wins over --init-from), the run.
+  apply_thread_count(config.training);
   Trainer trainer(config.model, config.training, job.train, job.valid, job.tokenizer_bytes, trainer_options);
   spdlog::info("model: {} parameters | train: {} examples | valid: {} examples | device {}{}",
                trainer.model()->parameter_count(), job.train->size(), job.valid->size(), trainer.device().str(),
