@@ -1,5 +1,5 @@
 # The library's sources, one explicit list per layer (layer order: ops -> nn/data -> models -> decoding ->
-# eval -> training -> benchmark; util underneath). A new file is added here; CMakeLists.txt includes this file.
+# explain / eval -> evaluation -> training -> benchmark; util and plot underneath; docs/development.md). A new file is added here; CMakeLists.txt includes this file.
 # CUDA sources (*_cuda.cu) are compiled only with -DPYRAMIDION_WITH_CUDA=ON.
 
 set(PYRAMIDION_OPS_SOURCES
@@ -30,6 +30,11 @@ set(PYRAMIDION_NN_SOURCES
 set(PYRAMIDION_DATA_SOURCES
   src/data/binary_dataset.cpp
   src/data/binary_dataset_writer.cpp
+  src/data/byte_level_bpe.cpp
+  src/data/byte_level_bpe_formats.cpp
+  src/data/byte_level_bpe_loader.cpp
+  src/data/byte_level_pretokenizer.cpp
+  src/data/cohan_writer.cpp
   src/data/dataset_directory.cpp
   src/data/jsonl_readers.cpp
   src/data/decompressing_file.cpp
@@ -39,8 +44,11 @@ set(PYRAMIDION_DATA_SOURCES
   src/data/sentencepiece_tokenizer.cpp
   src/data/spm_library.cpp
   src/data/synthetic_corpus.cpp
+  src/data/synthetic_encoding.cpp
   src/data/text_readers.cpp
-  src/data/training_text.cpp)
+  src/data/training_text.cpp
+  src/data/unicode_classes.cpp
+  src/data/utf8_text.cpp)
 
 set(PYRAMIDION_MODELS_SOURCES
   src/models/architecture_summary.cpp
@@ -62,10 +70,15 @@ set(PYRAMIDION_MODELS_SOURCES
 set(PYRAMIDION_DECODING_SOURCES
   src/decoding/beam_search.cpp
   src/decoding/generation_options.cpp
-  src/decoding/highlight.cpp
-  src/decoding/highlight_page.cpp
   src/decoding/summarizer.cpp
   src/decoding/summary_generator.cpp)
+
+set(PYRAMIDION_EXPLAIN_SOURCES
+  src/explain/highlight.cpp
+  src/explain/highlight_page.cpp
+  src/explain/pooling_shares.cpp
+  src/explain/summary_links.cpp
+  src/explain/word_alignment.cpp)
 
 set(PYRAMIDION_EVAL_SOURCES
   src/eval/lead_baseline.cpp
@@ -74,8 +87,12 @@ set(PYRAMIDION_EVAL_SOURCES
   src/eval/rouge_bootstrap.cpp
   src/eval/rouge_tokenizer.cpp)
 
+set(PYRAMIDION_EVALUATION_SOURCES
+  src/evaluation/corpus_evaluation.cpp)
+
 set(PYRAMIDION_TRAINING_SOURCES
   src/training/batch.cpp
+  src/training/batch_plan.cpp
   src/training/checkpoint.cpp
   src/training/checkpoint_averaging.cpp
   src/training/checkpoint_policy.cpp
@@ -94,6 +111,7 @@ set(PYRAMIDION_TRAINING_SOURCES
   src/training/token_budget_batcher.cpp
   src/training/training_run.cpp
   src/training/trainer.cpp
+  src/training/trainer_checkpoints.cpp
   src/training/training_config.cpp
   src/training/training_log.cpp
   src/training/update_step.cpp
@@ -101,9 +119,11 @@ set(PYRAMIDION_TRAINING_SOURCES
 
 set(PYRAMIDION_BENCHMARK_SOURCES
   src/benchmark/architecture_benchmark.cpp
-  src/benchmark/svg_plot.cpp
-  src/benchmark/topk_approximation.cpp
-  src/benchmark/training_curves.cpp)
+  src/benchmark/topk_approximation.cpp)
+
+set(PYRAMIDION_PLOT_SOURCES
+  src/plot/svg_plot.cpp
+  src/plot/training_curves.cpp)
 
 set(PYRAMIDION_UTIL_SOURCES
   src/util/atomic_file.cpp
@@ -130,7 +150,7 @@ set(PYRAMIDION_OPS_CUDA_SOURCES)
 
 set(PYRAMIDION_SOURCES
   ${PYRAMIDION_OPS_SOURCES} ${PYRAMIDION_NN_SOURCES} ${PYRAMIDION_DATA_SOURCES} ${PYRAMIDION_MODELS_SOURCES}
-  ${PYRAMIDION_DECODING_SOURCES} ${PYRAMIDION_EVAL_SOURCES} ${PYRAMIDION_TRAINING_SOURCES} ${PYRAMIDION_BENCHMARK_SOURCES}
-  ${PYRAMIDION_UTIL_SOURCES})
+  ${PYRAMIDION_DECODING_SOURCES} ${PYRAMIDION_EXPLAIN_SOURCES} ${PYRAMIDION_EVAL_SOURCES} ${PYRAMIDION_EVALUATION_SOURCES}
+  ${PYRAMIDION_TRAINING_SOURCES} ${PYRAMIDION_BENCHMARK_SOURCES} ${PYRAMIDION_PLOT_SOURCES} ${PYRAMIDION_UTIL_SOURCES})
 list(TRANSFORM PYRAMIDION_SOURCES PREPEND "${PROJECT_SOURCE_DIR}/")
 list(TRANSFORM PYRAMIDION_OPS_CUDA_SOURCES PREPEND "${PROJECT_SOURCE_DIR}/")

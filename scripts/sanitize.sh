@@ -14,7 +14,7 @@ case "$sanitize" in
 esac
 BUILD_DIR="$build" BUILD_TARGETS="$(echo "$suites" | tr '|' '\n' | sed 's/^/test_/' | tr '\n' ' ') pyramidion_cli" \
   bash "$root/scripts/build.sh" -DPYRAMIDION_SANITIZE="$sanitize" -DPYRAMIDION_BUILD_TESTS=ON \
-  -DPYRAMIDION_BUILD_BENCH=OFF -DPYRAMIDION_BUILD_PYTHON=OFF -DPYRAMIDION_USE_PCH=OFF
+  -DPYRAMIDION_BUILD_BENCH=OFF -DPYRAMIDION_BUILD_PYTHON=OFF
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:${TSAN_OPTIONS:-}"

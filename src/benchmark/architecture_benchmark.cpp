@@ -12,7 +12,7 @@
 #include <optional>
 #include <stdexcept>
 
-#include "pyramidion/benchmark/svg_plot.h"
+#include "pyramidion/plot/svg_plot.h"
 #include "pyramidion/decoding/beam_search.h"
 #include "pyramidion/decoding/summary_generator.h"
 #include "pyramidion/models/summarization_model.h"

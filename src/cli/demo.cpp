@@ -17,15 +17,19 @@
 #include "command.h"
 #include "numeric_checks.h"
 #include "pyramidion/data/binary_dataset.h"
+#include "pyramidion/data/cohan_writer.h"
 #include "pyramidion/data/synthetic_corpus.h"
+#include "pyramidion/data/synthetic_encoding.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/summarizer.h"
 #include "pyramidion/models/eval_mode_scope.h"
 #include "pyramidion/nn/pooling_report.h"
 #include "pyramidion/eval/rouge.h"
+#include "pyramidion/evaluation/corpus_evaluation.h"
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/training/trainer.h"
 #include "pyramidion/training/training_config.h"
+#include "pyramidion/training/training_run.h"
 #include "pyramidion/util/atomic_file.h"
 
 namespace pyramidion::cli {
@@ -60,37 +64,13 @@ const std::vector<Stage> kStages = {
     {512, 6000, 10000, 1.00, 2.00},
 };
 
-// A corpus document as token ids, with a class per source token.
-struct EncodedDocument {
-  std::vector<int64_t> source;       // words, then EOS
-  std::vector<int64_t> classes;      // TokenClass per source token (EOS: filler)
-  std::vector<int64_t> target;       // summary sentences joined by <sep>, then EOS
-  std::string reference;             // summary sentences joined by '\n'
-};
+// A corpus document as token ids, with a class per source token (the library's encoding, data/synthetic_encoding.h).
+using EncodedDocument = data::EncodedSyntheticDocument;
 
 std::string join(const std::vector<std::string>& parts, const std::string& separator) {
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
   return out;
-}
-
-EncodedDocument encode_document(const data::SentencePieceTokenizer& tokenizer, const data::SyntheticDocument& doc) {
-  EncodedDocument e;
-  for (size_t w = 0; w < doc.words.size(); ++w) {
-    // The word model maps each whitespace-separated word to one piece, so classes align word by word;
-    // encoding word by word keeps them aligned even if a word were split.
-    auto ids = tokenizer.encode(doc.words[w]);
-    for (int64_t id : ids) {
-      e.source.push_back(id);
-      e.classes.push_back(static_cast<int64_t>(doc.classes[w]));
-    }
-  }
-  e.source.push_back(tokenizer.eos_id());
-  e.classes.push_back(static_cast<int64_t>(data::TokenClass::kFiller));
-  e.target = tokenizer.encode_sentences(doc.summary);
-  e.target.push_back(tokenizer.eos_id());
-  e.reference = join(doc.summary, "\n");
-  return e;
 }
 
 // The trainer's view of kStages: one manual stage each, with its token budget (the stage corpora are already
@@ -153,50 +133,40 @@ struct Quality {
   std::vector<std::string> predictions;
 };
 
+// The one corpus evaluation (evaluation/corpus_evaluation.h), plus the demo's exact match.
 Quality summarize_and_score(SummarizationModel& model, const std::shared_ptr<const data::SentencePieceTokenizer>& tokenizer,
                             const std::vector<EncodedDocument>& docs, const BeamSearchOptions& search) {
-  GenerationOptions options;
-  options.search = search;
+  CorpusEvaluationOptions options;
+  options.generation.search = search;
   std::vector<std::vector<int64_t>> sources;
-  for (const auto& d : docs) sources.push_back(d.source);
-  std::vector<DocumentSummary> summaries;
+  std::vector<std::string> references;
+  for (const auto& d : docs) {
+    sources.push_back(d.source);
+    references.push_back(d.reference);
+  }
+  CorpusEvaluation evaluation;
   {
     EvalModeScope eval_mode(model);
-    summaries = Summarizer(model, tokenizer).summarize_tokens(sources, options);
+    evaluation = evaluate_corpus(Summarizer(model, tokenizer), sources, references, options);
   }
-  const RougeScorer scorer;
   Quality q;
   for (size_t i = 0; i < docs.size(); ++i) {
-    const auto& hypotheses = summaries[i].hypotheses;
-    std::string prediction = hypotheses.empty() ? "" : hypotheses.front().text;
-    std::vector<int64_t> want(docs[i].target.begin(), docs[i].target.end() - 1);
-    if (!hypotheses.empty() && hypotheses.front().tokens == want) q.exact += 1;
-    auto s = scorer.score(docs[i].reference, prediction);
-    q.rouge.rouge1.fmeasure += s.rouge1.fmeasure;
-    q.rouge.rouge2.fmeasure += s.rouge2.fmeasure;
-    q.rouge.rougeL.fmeasure += s.rougeL.fmeasure;
-    q.rouge.rougeLsum.fmeasure += s.rougeLsum.fmeasure;
-    q.predictions.push_back(std::move(prediction));
+    const std::vector<int64_t> want(docs[i].target.begin(), docs[i].target.end() - 1);
+    if (!evaluation.predictions.tokens[i].empty() && evaluation.predictions.tokens[i] == want) q.exact += 1;
   }
-  const double n = static_cast<double>(std::max<size_t>(docs.size(), 1));
-  q.exact /= n;
-  for (auto* m : {&q.rouge.rouge1, &q.rouge.rouge2, &q.rouge.rougeL, &q.rouge.rougeLsum}) m->fmeasure /= n;
+  q.exact /= static_cast<double>(std::max<size_t>(docs.size(), 1));
+  q.rouge = evaluation.mean();
+  q.predictions = std::move(evaluation.predictions.texts);
   return q;
 }
 
 RougeScores lead_scores(const std::vector<data::SyntheticDocument>& docs) {
-  const RougeScorer scorer;
-  RougeScores mean;
+  std::vector<std::string> references, leads;
   for (const auto& d : docs) {
-    auto s = scorer.score(join(d.summary, "\n"), join(data::lead_sentences(d, 3), "\n"));
-    mean.rouge1.fmeasure += s.rouge1.fmeasure;
-    mean.rouge2.fmeasure += s.rouge2.fmeasure;
-    mean.rougeL.fmeasure += s.rougeL.fmeasure;
-    mean.rougeLsum.fmeasure += s.rougeLsum.fmeasure;
+    references.push_back(join(d.summary, "\n"));
+    leads.push_back(join(data::lead_sentences(d, 3), "\n"));
   }
-  const double n = static_cast<double>(std::max<size_t>(docs.size(), 1));
-  for (auto* m : {&mean.rouge1, &mean.rouge2, &mean.rougeL, &mean.rougeLsum}) m->fmeasure /= n;
-  return mean;
+  return mean_scores(score_summaries(references, leads));
 }
 
 nlohmann::ordered_json pooling_json(const PoolingReport& r) {
@@ -208,21 +178,6 @@ nlohmann::ordered_json pooling_json(const PoolingReport& r) {
 nlohmann::ordered_json rouge_json(const RougeScores& r) {
   return {{"rouge1", r.rouge1.fmeasure}, {"rouge2", r.rouge2.fmeasure}, {"rougeL", r.rougeL.fmeasure},
           {"rougeLsum", r.rougeLsum.fmeasure}};
-}
-
-// The test split in the arXiv/PubMed JSONL layout, so `summarize` and `evaluate` can read it.
-void write_cohan_jsonl(const std::string& path, const std::vector<data::SyntheticDocument>& docs) {
-  AtomicFileWriter writer(path, false);
-  for (const auto& d : docs) {
-    nlohmann::ordered_json record;
-    record["article_id"] = d.id;
-    record["article_text"] = d.sentences;
-    std::vector<std::string> abstract;
-    for (const auto& s : d.summary) abstract.push_back("<S> " + s + " </S>");
-    record["abstract_text"] = abstract;
-    writer.stream() << record.dump() << "\n";
-  }
-  writer.commit();
 }
 
 void run(const DemoOptions& o) {
@@ -267,13 +222,13 @@ void run(const DemoOptions& o) {
     data::BinaryDatasetWriter writer(path, tokenizer.vocab_size());
     for (int64_t i = 0; i < kStages[s].train_documents; ++i) {
       const auto doc = corpus.document("train", i);
-      const auto e = encode_document(tokenizer, doc);
+      const auto e = data::encode_synthetic_document(tokenizer, doc);
       writer.add(doc.id, e.source, e.target);
     }
     writer.finish();
     stage_train.push_back(std::make_shared<data::BinaryDataset>(path));
     std::vector<EncodedDocument> valid;
-    for (int64_t i = 0; i < 48; ++i) valid.push_back(encode_document(tokenizer, corpus.document("valid", i)));
+    for (int64_t i = 0; i < 48; ++i) valid.push_back(data::encode_synthetic_document(tokenizer, corpus.document("valid", i)));
     stage_valid.push_back(std::move(valid));
   }
   const auto test_corpus = stage_corpus(kStages.back(), o.seed);
@@ -281,16 +236,20 @@ void run(const DemoOptions& o) {
   std::vector<EncodedDocument> test_encoded;
   for (int64_t i = 0; i < o.test_documents; ++i) {
     test_docs.push_back(test_corpus.document("test", i));
-    test_encoded.push_back(encode_document(tokenizer, test_docs.back()));
+    test_encoded.push_back(data::encode_synthetic_document(tokenizer, test_docs.back()));
   }
-  write_cohan_jsonl((fs::path(o.output) / "test.jsonl").string(), test_docs);
+  {  // the test split in the arXiv/PubMed JSONL layout, so `summarize` and `evaluate` can read it
+    std::vector<data::SummarizationExample> examples;
+    for (const auto& d : test_docs) examples.push_back({d.id, d.sentences, d.summary});
+    data::write_cohan_jsonl((fs::path(o.output) / "test.jsonl").string(), examples);
+  }
   // A small validation set for the trainer (loss only), from the last stage.
   const std::string valid_path = (data_dir / "valid.bin").string();
   {
     data::BinaryDatasetWriter writer(valid_path, tokenizer.vocab_size());
     for (int64_t i = 0; i < 64; ++i) {
       const auto doc = test_corpus.document("valid", i);
-      const auto e = encode_document(tokenizer, doc);
+      const auto e = data::encode_synthetic_document(tokenizer, doc);
       writer.add(doc.id, e.source, e.target);
     }
     writer.finish();
@@ -305,13 +264,19 @@ void run(const DemoOptions& o) {
   if (run_config.training.curriculum.enabled())
     spdlog::warn("demo: training.curriculum of the config is replaced by the demo's own stages");
   run_config.training.curriculum = demo_curriculum();
-  TrainerOptions trainer_options;
-  trainer_options.save_dir = (fs::path(o.output) / "train").string();
+  // The training job (training/training_run.h): the same checks of config against data as `pyramidion train`.
+  TrainingJob job;
+  job.config = run_config;
+  job.train = stage_train[0];
+  job.valid = std::make_shared<data::BinaryDataset>(valid_path);
+  job.tokenizer_bytes = tokenizer.serialized();
+  job.tokenizer_origin = tokenizer_options.output_path;
+  job.trainer.save_dir = (fs::path(o.output) / "train").string();
   // The demo prints one line per check (rate, ETA, quality); a bar redrawn between them would tear the lines.
-  trainer_options.progress = false;
-  trainer_options.log_lines = false;
-  Trainer trainer(run_config.model, run_config.training, stage_train[0],
-                  std::make_shared<data::BinaryDataset>(valid_path), tokenizer.serialized(), trainer_options);
+  job.trainer.progress = false;
+  job.trainer.log_lines = false;
+  const std::unique_ptr<Trainer> training = start_training(std::move(job));
+  Trainer& trainer = *training;
   auto model = trainer.model();
   fmt::print("[{:5.0f}s] model: {} parameters; encoder lengths for 512 tokens:", elapsed(), model->parameter_count());
   for (int64_t len : run_config.model.encoder_lengths(512)) fmt::print(" {}", len);

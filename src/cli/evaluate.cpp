@@ -18,6 +18,7 @@
 #include "pyramidion/data/readers.h"
 #include "pyramidion/eval/lead_baseline.h"
 #include "pyramidion/eval/rouge.h"
+#include "pyramidion/evaluation/corpus_evaluation.h"
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/progress.h"
 #include "rouge_report.h"
@@ -101,41 +102,40 @@ void run(const EvaluateOptions& o) {
                  static_cast<double>(sentences) / static_cast<double>(examples.size()));
   } else {
     const Summarizer summarizer = load_summarizer(o.model, o.loading);
-    GenerationOptions generation = o.generation;
-    fit_length_to_model(generation, summarizer.config(), o.max_len_b_given);
+    CorpusEvaluationOptions evaluation;
+    evaluation.generation = o.generation;
+    fit_length_to_model(evaluation.generation, summarizer.config(), o.max_len_b_given);
+    evaluation.chunk = o.chunk;
     system = o.model;
     ProgressOptions progress_options;
     progress_options.label = "evaluate";
     progress_options.unit = "docs";
     progress_options.total = static_cast<int64_t>(examples.size());
     ProgressBar progress(progress_options);
-    for (size_t start = 0; start < examples.size(); start += static_cast<size_t>(o.chunk)) {
-      const size_t end = std::min(examples.size(), start + static_cast<size_t>(o.chunk));
-      std::vector<std::vector<std::string>> sources;
-      for (size_t i = start; i < end; ++i) sources.push_back(examples[i].source_sentences);
-      const auto results = summarizer.summarize_sentences(sources, generation);
-      for (size_t i = start; i < end; ++i)
-        if (!results[i - start].hypotheses.empty()) predictions[i] = results[i - start].hypotheses.front().text;
-      progress.advance(static_cast<int64_t>(end - start));
-    }
+    evaluation.progress = [&progress](int64_t documents) { progress.advance(documents); };
+    std::vector<std::vector<std::string>> sources;  // moved out: only ids and targets are read from here on
+    for (auto& example : examples) sources.push_back(std::move(example.source_sentences));
+    predictions = predict_summaries(summarizer, sources, evaluation).texts;
     progress.finish();
   }
 
-  const RougeScorer scorer(RougeOptions{!o.no_stem});
+  // Scored as the library scores every corpus (evaluation/corpus_evaluation.h); the bootstrap over the documents.
+  std::vector<std::string> targets;
+  for (const auto& example : examples) targets.push_back(example.target());
+  std::vector<RougeScores> scores;
+  try {
+    scores = score_summaries(targets, predictions, RougeOptions{!o.no_stem});
+  } catch (const DocumentScoreError& e) {
+    throw CommandError(o.data + ": example " + std::to_string(e.document + 1) + " (" + examples[e.document].id +
+                       "): " + e.what());
+  }
   RougeBootstrapAggregator aggregator(o.bootstrap);
+  for (const auto& score : scores) aggregator.add(score);
   std::unique_ptr<AtomicFileWriter> writer;
   if (!o.predictions.empty()) writer = std::make_unique<AtomicFileWriter>(o.predictions, false);
-  for (size_t i = 0; i < examples.size(); ++i) {
-    const std::string target = examples[i].target();
-    try {
-      aggregator.add(scorer.score(target, predictions[i]));
-    } catch (const std::length_error& e) {
-      throw CommandError(o.data + ": example " + std::to_string(i + 1) + " (" + examples[i].id + "): " + e.what());
-    }
-    if (writer) {
-      nlohmann::ordered_json record{{"id", examples[i].id}, {"target", target}, {"prediction", predictions[i]}};
-      writer->stream() << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    }
+  for (size_t i = 0; writer && i < examples.size(); ++i) {
+    nlohmann::ordered_json record{{"id", examples[i].id}, {"target", targets[i]}, {"prediction", predictions[i]}};
+    writer->stream() << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   if (writer) writer->commit();
   const auto corpus = aggregator.aggregate();

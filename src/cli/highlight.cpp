@@ -1,6 +1,6 @@
 // `pyramidion highlight`: what the poolers kept of one document, as a self-contained HTML page (words shaded by
 // their share of the pooled memory, per pooling layer, the summary linked to its source sentences) and/or the
-// numbers as JSON. The work is the library's (decoding/highlight.h, decoding/highlight_page.h).
+// numbers as JSON. The work is the library's (explain/highlight.h, explain/highlight_page.h).
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -16,8 +16,8 @@
 #include "decoding_options.h"
 #include "model_loading.h"
 #include "output_paths.h"
-#include "pyramidion/decoding/highlight.h"
-#include "pyramidion/decoding/highlight_page.h"
+#include "pyramidion/explain/highlight.h"
+#include "pyramidion/explain/highlight_page.h"
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/json_depth.h"
 #include "pyramidion/util/line_reader.h"

@@ -8,7 +8,7 @@
 
 #include "command.h"
 #include "output_paths.h"
-#include "pyramidion/benchmark/training_curves.h"
+#include "pyramidion/plot/training_curves.h"
 #include "pyramidion/util/atomic_file.h"
 
 namespace pyramidion::cli {

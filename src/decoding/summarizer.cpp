@@ -119,7 +119,6 @@ Summarizer Summarizer::load(const std::string& path, const SummarizerOptions& op
   if (requested == ComputeType::int8_float32 && !device.is_cpu())
     throw std::invalid_argument(option_name + " " + options.compute_type + ": int8 runs on the CPU only (device " +
                                 device.str() + ")");
-  if (options.threads > 0) torch::set_num_threads(options.threads);
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such model file");
 
   LoadedModel loaded = load_model_file(path, device);

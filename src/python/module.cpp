@@ -19,12 +19,13 @@
 #include <tuple>
 #include <vector>
 
-#include "pyramidion/decoding/highlight.h"
 #include "pyramidion/decoding/summarizer.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/eval/rouge_bootstrap.h"
+#include "pyramidion/explain/highlight.h"
 #include "pyramidion/nn/representation_pooler.h"
 #include "pyramidion/ops/successive_halving_topk.h"
+#include "pyramidion/util/runtime.h"
 #include "pyramidion/util/yaml_json.h"
 
 namespace py = pybind11;
@@ -195,10 +196,11 @@ class PySummarizer {
       throw py::error_already_set();
     }
     if (threads < 0) throw py::value_error("threads must be >= 0 (got " + std::to_string(threads) + ")");
+    // The one process-wide setting (util/runtime.h); the library itself never changes it.
+    if (threads > 0) configure_threads(threads);
     SummarizerOptions options;
     options.device = device;
     options.compute_type = compute_type;
-    options.threads = threads;
     try {
       py::gil_scoped_release release;
       summarizer_ = std::make_shared<const Summarizer>(Summarizer::load(path, options));

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "pyramidion/data/tokenizer.h"
-#include "pyramidion/decoding/highlight.h"
+#include "pyramidion/explain/highlight.h"
 #include "pyramidion/util/yaml_json.h"
 #include "pyramidion/version.h"
 #include "server/gated_server.h"

@@ -1,11 +1,11 @@
 #include "server/index_page.h"
 
-#include "pyramidion/decoding/highlight_page.h"
+#include "pyramidion/explain/highlight_page.h"
 
 namespace pyramidion::server {
 
 const std::string& index_page_html() {
-  // The highlight view is the same renderer `pyramidion highlight -o` writes (decoding/highlight_page.h).
+  // The highlight view is the same renderer `pyramidion highlight -o` writes (explain/highlight_page.h).
   static const std::string page = std::string(R"PAGE(<!doctype html>
 <html lang="en">
 <head>

@@ -340,4 +340,52 @@ std::vector<std::string> finish_interrupted_evictions(const std::string& dir) {
   return finished;
 }
 
+bool TrainingState::record_validation(int64_t validated_update, double value, bool maximize) {
+  const bool improved = std::isfinite(value) && (!has_best || (maximize ? value > best_metric : value < best_metric));
+  if (improved) {
+    has_best = true;
+    best_metric = value;
+    best_update = validated_update;
+  }
+  validations_without_improvement = improved ? 0 : validations_without_improvement + 1;
+  last_validated_update = validated_update;
+  return improved;
+}
+
+void check_checkpoint_tokenizer(const std::string& path, const std::string& checkpoint_tokenizer_bytes,
+                                const std::string& run_tokenizer_bytes) {
+  if (run_tokenizer_bytes.empty() || checkpoint_tokenizer_bytes.empty()) return;
+  const uint64_t saved = data::tokenizer_checksum(checkpoint_tokenizer_bytes);
+  const uint64_t own = data::tokenizer_checksum(run_tokenizer_bytes);
+  if (saved != own)
+    throw std::runtime_error(path + ": the checkpoint was trained with another tokenizer (" +
+                             data::tokenizer_checksum_text(saved) + ") than this run's (" +
+                             data::tokenizer_checksum_text(own) + ")");
+}
+
+InitFromResult load_init_from(const std::string& path, SummarizationModel& model, torch::optim::Optimizer& optimizer,
+                              const std::string& tokenizer_bytes, const InitFromOptions& options) {
+  const ModelFileContents contents = read_model_file_contents(path);
+  if (!tokenizer_bytes.empty() && contents.tokenizer_bytes != tokenizer_bytes)
+    throw std::invalid_argument(path + ": its tokenizer differs from this run's (the token ids would mean other "
+                                "pieces; prepare the data with that model's tokenizer)");
+  const ModelConfig saved = ModelConfig::from_yaml_string(contents.config_yaml, path);
+  InitFromResult result;
+  result.same_config = saved.to_yaml_string() == model->config().to_yaml_string();
+  load_model_weights(*model, contents.weights, path);
+  const auto metadata = nlohmann::json::parse(contents.metadata_json, nullptr, false);
+  const bool resumable = metadata.is_object() && metadata.contains("state_file") && metadata.contains("training_state");
+  if (resumable && !options.reset_optimizer) {
+    if (!result.same_config)
+      throw std::invalid_argument(path + ": its model config differs from this run's, so its optimizer state cannot "
+                                  "be used: pass --reset-optimizer (weights only)");
+    const auto loaded = load_checkpoint(path, model, &optimizer);
+    result.optimizer_state = true;
+    if (!options.reset_lr_scheduler) result.update = loaded.state.update;
+  } else if (!options.reset_lr_scheduler && metadata.is_object() && metadata.contains("training_state")) {
+    result.update = TrainingState::from_json(metadata["training_state"]).update;
+  }
+  return result;
+}
+
 }  // namespace pyramidion

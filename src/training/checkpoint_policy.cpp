@@ -11,10 +11,23 @@
 #include <vector>
 
 #include "pyramidion/training/checkpoint.h"
+#include "pyramidion/training/validator.h"
 #include "pyramidion/util/atomic_file.h"
 
 namespace pyramidion {
 namespace fs = std::filesystem;
+
+CheckpointPolicyOptions CheckpointPolicyOptions::from_config(const TrainingConfig& config, std::string save_dir,
+                                                             bool is_writer) {
+  CheckpointPolicyOptions options;
+  options.save_dir = std::move(save_dir);
+  options.save_interval_updates = config.save_interval_updates;
+  options.keep_last = config.keep_last;
+  options.is_writer = is_writer;
+  options.keep_best = config.keep_best_checkpoints;
+  options.maximize = config.metric_maximized();
+  return options;
+}
 
 CheckpointPolicy::CheckpointPolicy(CheckpointPolicyOptions options) : options_(std::move(options)) {}
 
@@ -56,6 +69,39 @@ CheckpointWrites CheckpointPolicy::at_end(int64_t update) const {
   CheckpointWrites writes;
   writes.last = this->writes() && last_saved_update_ != update;
   return writes;
+}
+
+namespace {
+
+// {"validation": {...}} for the metadata of best checkpoints (what `pyramidion info` shows).
+nlohmann::json validation_metadata(const ValidationResult* validation) {
+  nlohmann::json extra = nlohmann::json::object();
+  if (validation == nullptr) return extra;
+  const ValidationResult& result = *validation;
+  extra["validation"] = {{"update", result.update}, {"loss", result.loss}, {"nll_loss", result.nll_loss}};
+  if (result.has_rouge)
+    extra["validation"].update({{"rouge1", result.rouge.rouge1.fmeasure}, {"rouge2", result.rouge.rouge2.fmeasure},
+                                {"rougeL", result.rouge.rougeL.fmeasure}, {"rougeLsum", result.rouge.rougeLsum.fmeasure}});
+  return extra;
+}
+
+}  // namespace
+
+void CheckpointPolicy::write(const CheckpointWrites& writes, TrainingState& state, const ValidationResult* validation,
+                             const CheckpointFiles& files) {
+  if (writes.best && validation != nullptr) files.inference(best_path(), validation_metadata(validation));
+  if (writes.ranked_update >= 0) {
+    // Written before checkpoint_last.pt records it in the state's list; evicted files go after that write.
+    files.inference(ranked_best_path(writes.ranked_update), validation_metadata(validation));
+    state.best_checkpoints = writes.ranked_after;
+  }
+  if (writes.last) files.resumable(last_path());
+  for (int64_t update : writes.ranked_removed) remove_checkpoint(ranked_best_path(update));
+  if (writes.periodic_update >= 0) {
+    files.resumable(periodic_path(writes.periodic_update));
+    remove_old_periodic(writes.periodic_update);
+  }
+  wrote(writes, state.update);
 }
 
 void CheckpointPolicy::wrote(const CheckpointWrites& writes, int64_t update) {

@@ -1,10 +1,21 @@
 #include "pyramidion/training/rank_agreement.h"
 
-#include <fmt/core.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <yaml-cpp/yaml.h>
 
 #include <stdexcept>
 
 namespace pyramidion {
+namespace {
+
+std::string emitted(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << node;
+  return out.c_str();
+}
+
+}  // namespace
 
 uint64_t fingerprint_of(const std::string& bytes) {
   uint64_t hash = 1469598103934665603ull;
@@ -56,6 +67,31 @@ void check_ranks_agree(GradientReducer& reducer, const Fingerprints& fingerprint
                                        reducer.rank() == 0 ? "this is rank 0"
                                        : self_differs      ? "this rank differs from rank 0"
                                                            : "this rank agrees with rank 0, another differs"));
+}
+
+Fingerprints training_fingerprints(const SummarizationModel& model, const TrainingConfig& config,
+                                   const std::string& tokenizer_bytes, const data::BinaryDataset& train,
+                                   const data::BinaryDataset* valid) {
+  Fingerprints out;
+  for (const auto& entry : model->config().to_yaml()["model"])
+    out.emplace_back("model." + entry.first.as<std::string>(), fingerprint_of(emitted(entry.second)));
+  TrainingConfig training = config;
+  training.device.clear();
+  training.threads = 0;
+  for (const auto& entry : training.to_yaml()["training"])
+    out.emplace_back("training." + entry.first.as<std::string>(), fingerprint_of(emitted(entry.second)));
+  std::string shapes;
+  for (const auto& item : model->named_parameters())
+    shapes += fmt::format("{}:{}:{};", item.key(), fmt::join(item.value().sizes(), "x"),
+                          c10::toString(item.value().scalar_type()));
+  out.emplace_back(fmt::format("the parameters ({} tensors, {} values)", model->parameters().size(),
+                               model->parameter_count()),
+                   fingerprint_of(shapes));
+  out.emplace_back("the tokenizer", fingerprint_of(tokenizer_bytes));
+  out.emplace_back("the training data (" + train.path() + ", " + std::to_string(train.size()) + " examples)",
+                   fingerprint_of(std::to_string(train.size())));
+  out.emplace_back("the validation data", fingerprint_of(valid ? std::to_string(valid->size()) : std::string("none")));
+  return out;
 }
 
 }  // namespace pyramidion

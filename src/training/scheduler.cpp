@@ -22,8 +22,9 @@ const char* name_of(StopReason reason) {
   return "?";
 }
 
-TrainingScheduler::TrainingScheduler(int64_t max_updates, int64_t patience, GradientReducer& reducer)
-    : max_updates_(max_updates), patience_(patience), reducer_(reducer) {}
+TrainingScheduler::TrainingScheduler(int64_t max_updates, int64_t patience, GradientReducer& reducer,
+                                     int64_t max_nonfinite_updates)
+    : max_updates_(max_updates), patience_(patience), reducer_(reducer), max_nonfinite_updates_(max_nonfinite_updates) {}
 
 void TrainingScheduler::start_call(int64_t max_updates_this_call, double max_seconds, bool end_of_run) {
   max_updates_this_call_ = max_updates_this_call;
@@ -48,6 +49,11 @@ StopReason TrainingScheduler::before_update(const StopInputs& in, int& signal) {
   if (votes[2] > 0) return end_of_run_ ? StopReason::max_minutes : StopReason::run_for;
   if (max_updates_ > 0 && in.update >= max_updates_) return StopReason::max_updates;
   if (in.updates_this_call >= max_updates_this_call_) return StopReason::run_for;
+  return StopReason::none;
+}
+
+StopReason TrainingScheduler::after_skipped_update(int64_t skipped_in_a_row) const {
+  if (max_nonfinite_updates_ > 0 && skipped_in_a_row >= max_nonfinite_updates_) return StopReason::nonfinite;
   return StopReason::none;
 }
 

@@ -13,6 +13,18 @@
 namespace pyramidion {
 namespace fs = std::filesystem;
 
+TrainingLogOptions TrainingLogOptions::from_config(const TrainingConfig& config, std::string save_dir, bool log_lines,
+                                                   bool is_writer, int64_t world_size) {
+  TrainingLogOptions options;
+  options.save_dir = std::move(save_dir);
+  options.log_lines = log_lines;
+  options.is_writer = is_writer;
+  options.max_updates = config.max_updates;
+  options.best_metric = config.best_checkpoint_metric;
+  options.world_size = world_size;
+  return options;
+}
+
 TrainingLog::TrainingLog(TrainingLogOptions options) : options_(std::move(options)) {}
 TrainingLog::~TrainingLog() = default;
 

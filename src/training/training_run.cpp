@@ -18,6 +18,7 @@
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/device.h"
 #include "pyramidion/util/directory_lock.h"
+#include "pyramidion/util/runtime.h"
 
 namespace pyramidion {
 namespace {
@@ -68,7 +69,47 @@ void check_same_resume_point(GradientReducer& reducer, int64_t update, bool has_
                                          reducer.rank(), update, has_checkpoint ? path : std::string("scratch")));
 }
 
+// The job is the program's training run: it applies the process-wide thread count (util/runtime.h); the Trainer,
+// a library class, never changes it.
+void apply_thread_count(const TrainingConfig& training) {
+  if (training.threads > 0) configure_threads(static_cast<int>(training.threads));
+}
+
 }  // namespace
+
+void check_training_job(TrainingJob& job) {
+  if (!job.train) throw std::invalid_argument("the training set is missing");
+  const auto tokenizer = data::SentencePieceTokenizer::from_bytes(job.tokenizer_bytes);
+  data::check_tokenizer_for_training(tokenizer, job.tokenizer_origin);
+  RunConfig& config = job.config;
+  // The tokenizer's own special ids (one trained elsewhere may differ from pyramidion's 0/2/3); the model file
+  // stores them with the config.
+  config.model.pad_id = tokenizer.pad_id();
+  config.model.eos_id = tokenizer.eos_id();
+  config.model.bos_id = tokenizer.bos_id() >= 0 ? tokenizer.bos_id() : tokenizer.eos_id();
+  if (config.training.max_updates > 0 && config.training.warmup_updates >= config.training.max_updates)
+    spdlog::warn("training.warmup_updates ({}) >= training.max_updates ({}): the learning rate never reaches "
+                 "training.lr ({})", config.training.warmup_updates, config.training.max_updates, config.training.lr);
+  const uint64_t checksum = data::tokenizer_checksum(job.tokenizer_bytes);
+  for (const auto& split : {job.train, job.valid})
+    if (split && split->tokenizer_checksum() != 0 && split->tokenizer_checksum() != checksum)  // 0: a version 1 file
+      throw std::runtime_error(split->path() + ": prepared with another tokenizer (" +
+                               data::tokenizer_checksum_text(split->tokenizer_checksum()) + ") than " +
+                               job.tokenizer_origin + " (" + data::tokenizer_checksum_text(checksum) +
+                               "); prepare the data again with this tokenizer");
+  warn_about_cut_lengths(*job.train, config.model);
+  if (job.train->vocab_size() != tokenizer.vocab_size())
+    throw std::runtime_error(job.train->path() + ": prepared with a vocabulary of " +
+                             std::to_string(job.train->vocab_size()) + " but " + job.tokenizer_origin + " has " +
+                             std::to_string(tokenizer.vocab_size()));
+}
+
+std::unique_ptr<Trainer> start_training(TrainingJob job) {
+  check_training_job(job);
+  apply_thread_count(job.config.training);
+  return std::make_unique<Trainer>(job.config.model, job.config.training, job.train, job.valid, job.tokenizer_bytes,
+                                   job.trainer);
+}
 
 TrainingRunResult run_training(const TrainingRunOptions& o) {
   if (o.config.empty() == o.preset.empty()) throw std::invalid_argument("give either a config file or a preset");
@@ -82,40 +123,24 @@ TrainingRunResult run_training(const TrainingRunOptions& o) {
   const bool writer = !o.distributed || o.distributed->rank == 0;
 
   // 1. The data: tokenizer, config resolved against its vocabulary, both splits checked against the tokenizer.
-  const std::string tokenizer_path = (data_dir / "spm.model").string();
-  if (!fs::exists(tokenizer_path))
-    throw std::runtime_error(tokenizer_path + ": missing (--data must be a directory from `pyramidion data prepare`)");
-  const std::string tokenizer_bytes = read_bytes(tokenizer_path);
-  const auto tokenizer = data::SentencePieceTokenizer::from_bytes(tokenizer_bytes);
-  data::check_tokenizer_for_training(tokenizer, tokenizer_path);
-  RunConfig config = resolve_run_config(o.config, o.preset, o.overrides, tokenizer.vocab_size());
-  // The tokenizer's own special ids (one trained elsewhere may differ from pyramidion's 0/2/3); the model file
-  // stores them with the config.
-  config.model.pad_id = tokenizer.pad_id();
-  config.model.eos_id = tokenizer.eos_id();
-  config.model.bos_id = tokenizer.bos_id() >= 0 ? tokenizer.bos_id() : tokenizer.eos_id();
+  TrainingJob job;
+  job.tokenizer_origin = (data_dir / "spm.model").string();
+  if (!fs::exists(job.tokenizer_origin))
+    throw std::runtime_error(job.tokenizer_origin +
+                             ": missing (--data must be a directory from `pyramidion data prepare`)");
+  job.tokenizer_bytes = read_bytes(job.tokenizer_origin);
+  job.config = resolve_run_config(o.config, o.preset, o.overrides,
+                                  data::SentencePieceTokenizer::from_bytes(job.tokenizer_bytes).vocab_size());
+  RunConfig& config = job.config;
   // The source framing the data was prepared with is the model's (recorded in its files, applied at inference).
   const bool separators = data::dataset_source_sentence_separators(data_dir.string());
   if (separators != config.model.source_sentence_separators && config.model.source_sentence_separators)
     spdlog::warn("model.source_sentence_separators: the data in {} was prepared without --source-sep; the model "
                  "follows the data", data_dir.string());
   config.model.source_sentence_separators = separators;
-  if (config.training.max_updates > 0 && config.training.warmup_updates >= config.training.max_updates)
-    spdlog::warn("training.warmup_updates ({}) >= training.max_updates ({}): the learning rate never reaches "
-                 "training.lr ({})", config.training.warmup_updates, config.training.max_updates, config.training.lr);
-  auto train = open_split(data_dir, "train");
-  auto valid = open_split(data_dir, "valid");
-  const uint64_t checksum = data::tokenizer_checksum(tokenizer_bytes);
-  for (const auto& split : {train, valid})
-    if (split->tokenizer_checksum() != 0 && split->tokenizer_checksum() != checksum)  // 0: a version 1 file
-      throw std::runtime_error(split->path() + ": prepared with another tokenizer (" +
-                               data::tokenizer_checksum_text(split->tokenizer_checksum()) + ") than " + tokenizer_path +
-                               " (" + data::tokenizer_checksum_text(checksum) + "); prepare the data again with this "
-                               "tokenizer");
-  warn_about_cut_lengths(*train, config.model);
-  if (train->vocab_size() != tokenizer.vocab_size())
-    throw std::runtime_error(train->path() + ": prepared with a vocabulary of " + std::to_string(train->vocab_size()) +
-                             " but " + tokenizer_path + " has " + std::to_string(tokenizer.vocab_size()));
+  job.train = open_split(data_dir, "train");
+  job.valid = open_split(data_dir, "valid");
+  check_training_job(job);
 
   // 2. The save directory: rank 0 owns it (lock, leftovers of an interrupted save, the resolved config).
   if (!o.resume && fs::exists(last))
@@ -133,7 +158,7 @@ TrainingRunResult run_training(const TrainingRunOptions& o) {
   }
 
   // 3. The processes: one GPU per local rank ("auto"/"cuda" become cuda:LOCAL_RANK), then the rendezvous.
-  TrainerOptions trainer_options;
+  TrainerOptions& trainer_options = job.trainer;
   trainer_options.save_dir = save_dir.string();
   trainer_options.progress = o.progress;
   std::unique_ptr<DistributedContext> context;
@@ -154,9 +179,10 @@ TrainingRunResult run_training(const TrainingRunOptions& o) {
   }
 
   // 4. The trainer, its starting point (resuming an existing run wins over --init-from), the run.
-  Trainer trainer(config.model, config.training, train, valid, tokenizer_bytes, trainer_options);
+  apply_thread_count(config.training);
+  Trainer trainer(config.model, config.training, job.train, job.valid, job.tokenizer_bytes, trainer_options);
   spdlog::info("model: {} parameters | train: {} examples | valid: {} examples | device {}{}",
-               trainer.model()->parameter_count(), train->size(), valid->size(), trainer.device().str(),
+               trainer.model()->parameter_count(), job.train->size(), job.valid->size(), trainer.device().str(),
                config.training.amp != AmpMode::none && trainer.device().is_cuda()
                    ? " | amp " + name_of(config.training.amp)
                    : "");

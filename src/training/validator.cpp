@@ -8,6 +8,7 @@
 
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/summarizer.h"
+#include "pyramidion/evaluation/corpus_evaluation.h"
 #include "pyramidion/models/eval_mode_scope.h"
 #include "pyramidion/nn/copy_attention.h"
 #include "pyramidion/training/batch.h"
@@ -18,39 +19,12 @@
 namespace pyramidion {
 namespace {
 
-void add_scores(RougeScore& total, const RougeScore& s) {
-  total.precision += s.precision;
-  total.recall += s.recall;
-  total.fmeasure += s.fmeasure;
-}
-void divide_scores(RougeScore& s, double n) {
-  s.precision /= n;
-  s.recall /= n;
-  s.fmeasure /= n;
-}
-
 // The reference ROUGE scores a validation summary against: the full reference text the dataset keeps (sentences
 // joined by "\n"; version 2 valid/test splits), else the target tokens decoded by the tokenizer (<sep> -> "\n"),
 // which are cut at max_target_length. The one place that decides what the reference is.
 std::string reference_text(const data::SentencePieceTokenizer& tokenizer, const data::BinaryDataset& dataset, size_t i) {
   if (dataset.has_references()) return std::string(dataset.reference(i));
   return tokenizer.decode(dataset.target(i).to_vector());
-}
-
-// The best hypothesis' text per document, through the library's summarizing entry point. The model is in
-// eval mode (the caller's EvalModeScope).
-std::vector<std::string> generate_summaries(const SummarizationModel& model,
-                                            const std::shared_ptr<const data::SentencePieceTokenizer>& tokenizer,
-                                            const std::vector<std::vector<int64_t>>& documents,
-                                            const BeamSearchOptions& search) {
-  GenerationOptions generation;
-  generation.search = search;
-  generation.search.nbest = 1;
-  const Summarizer summarizer(model, tokenizer);
-  std::vector<std::string> texts;
-  for (const auto& summary : summarizer.summarize_tokens(documents, generation))
-    texts.push_back(summary.hypotheses.empty() ? std::string() : summary.hypotheses.front().text);
-  return texts;
 }
 
 }  // namespace
@@ -147,15 +121,16 @@ void Validator::add_rouge(const data::BinaryDataset& dataset, ValidationResult& 
     mine.push_back(i);
     documents.push_back(dataset.source(i).to_vector());
   }
-  std::vector<std::string> predictions;
-  if (!documents.empty()) predictions = generate_summaries(model_, tokenizer_, documents, options_.search);
-  const RougeScorer scorer;
-  for (size_t k = 0; k < mine.size(); ++k) {
-    const RougeScores scores = scorer.score(reference_text(*tokenizer_, dataset, mine[k]), predictions[k]);
-    add_scores(result.rouge.rouge1, scores.rouge1);
-    add_scores(result.rouge.rouge2, scores.rouge2);
-    add_scores(result.rouge.rougeL, scores.rougeL);
-    add_scores(result.rouge.rougeLsum, scores.rougeLsum);
+  // The best summary of each document (the model is in eval mode: validate()'s EvalModeScope), scored against the
+  // reference through the one corpus evaluation of evaluation/.
+  if (!documents.empty()) {
+    std::vector<std::string> references;
+    for (size_t i : mine) references.push_back(reference_text(*tokenizer_, dataset, i));
+    CorpusEvaluationOptions evaluation;
+    evaluation.generation.search = options_.search;
+    evaluation.generation.search.nbest = 1;
+    const Summarizer summarizer(model_, tokenizer_);
+    result.rouge = sum_scores(evaluate_corpus(summarizer, documents, references, evaluation).scores);
   }
   RougeScore* const all[] = {&result.rouge.rouge1, &result.rouge.rouge2, &result.rouge.rougeL, &result.rouge.rougeLsum};
   if (world_size > 1) {
@@ -168,7 +143,7 @@ void Validator::add_rouge(const data::BinaryDataset& dataset, ValidationResult& 
       all[j]->fmeasure = sums[3 * j + 2];
     }
   }
-  for (RougeScore* s : all) divide_scores(*s, static_cast<double>(count));
+  result.rouge = divide_scores(result.rouge, static_cast<double>(count));
   result.has_rouge = true;
   result.rouge_documents = static_cast<int64_t>(count);
 }

@@ -1,5 +1,5 @@
-// The architecture benchmark at toy size: JSON layout, ratios against the baseline, FLOPs of pooling, the SVG
-// plot, and the too-slow / memory-guard paths.
+// The architecture benchmark at toy size: JSON layout, ratios against the baseline, FLOPs of pooling, its SVG
+// plot (plot/svg_plot.h), and the too-slow / memory-guard paths.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +10,7 @@
 #include <torch/torch.h>
 
 #include "pyramidion/benchmark/architecture_benchmark.h"
-#include "pyramidion/benchmark/svg_plot.h"
+#include "well_formed_xml.h"
 
 namespace pyramidion {
 namespace {
@@ -47,56 +47,6 @@ ArchitectureBenchmarkOptions toy_options() {
   return o;
 }
 
-// Minimal well-formedness check: balanced tags, quoted attributes, known entities only.
-::testing::AssertionResult well_formed_xml(const std::string& xml) {
-  std::vector<std::string> stack;
-  size_t i = 0;
-  while (i < xml.size()) {
-    if (xml[i] == '&') {
-      static const std::regex entity("^&(amp|lt|gt|quot|apos|#[0-9]+);");
-      if (!std::regex_search(xml.substr(i, 8), entity)) return ::testing::AssertionFailure() << "bare & at " << i;
-      ++i;
-      continue;
-    }
-    if (xml[i] != '<') {
-      ++i;
-      continue;
-    }
-    if (xml.compare(i, 2, "<?") == 0 || xml.compare(i, 4, "<!--") == 0) {
-      const size_t end = xml.find(xml[i + 1] == '?' ? "?>" : "-->", i);
-      if (end == std::string::npos) return ::testing::AssertionFailure() << "unterminated at " << i;
-      i = end + 2;
-      continue;
-    }
-    // A tag: scan to its '>' outside quotes.
-    size_t j = i + 1;
-    char quote = 0;
-    for (; j < xml.size(); ++j) {
-      if (quote) {
-        if (xml[j] == '<') return ::testing::AssertionFailure() << "'<' inside an attribute at " << j;
-        if (xml[j] == quote) quote = 0;
-      } else if (xml[j] == '"' || xml[j] == '\'') {
-        quote = xml[j];
-      } else if (xml[j] == '>') {
-        break;
-      }
-    }
-    if (j >= xml.size()) return ::testing::AssertionFailure() << "unterminated tag at " << i;
-    std::string tag = xml.substr(i + 1, j - i - 1);
-    if (!tag.empty() && tag[0] == '/') {
-      const std::string name = tag.substr(1);
-      if (stack.empty() || stack.back() != name)
-        return ::testing::AssertionFailure() << "</" << name << "> closes <" << (stack.empty() ? "" : stack.back()) << ">";
-      stack.pop_back();
-    } else if (tag.empty() || tag.back() != '/') {
-      stack.push_back(tag.substr(0, tag.find_first_of(" \t\n")));
-    }
-    i = j + 1;
-  }
-  if (!stack.empty()) return ::testing::AssertionFailure() << "<" << stack.back() << "> never closed";
-  return ::testing::AssertionSuccess();
-}
-
 // One intra-op thread: the toy models are too small to split, and on a loaded 2-core machine waiting for a
 // second thread costs more than the work.
 class ArchitectureBenchmarkTest : public ::testing::Test {
@@ -109,11 +59,6 @@ class ArchitectureBenchmarkTest : public ::testing::Test {
   int threads_ = 1;
 };
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
 
 TEST_F(ArchitectureBenchmarkTest, ToySweepJsonRatiosFlopsAndSvg) {
   const auto archs = toy_architectures();
@@ -167,12 +112,12 @@ TEST_F(ArchitectureBenchmarkTest, ToySweepJsonRatiosFlopsAndSvg) {
   }
 
   const std::string svg = result.to_svg();
-  EXPECT_TRUE(well_formed_xml(svg));
+  EXPECT_TRUE(testing::well_formed_xml(svg));
   EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
-  EXPECT_EQ(count(svg, "<g class=\"panel\""), 4u);  // training / inference time and memory
-  EXPECT_EQ(count(svg, "<polyline"), 4u * archs.size());
-  EXPECT_EQ(count(svg, "<polyline data-series=\"blockwise\""), 4u);
-  EXPECT_EQ(count(svg, "<polyline data-series=\"deep-pyramidion\""), 4u);
+  EXPECT_EQ(testing::count_of(svg, "<g class=\"panel\""), 4u);  // training / inference time and memory
+  EXPECT_EQ(testing::count_of(svg, "<polyline"), 4u * archs.size());
+  EXPECT_EQ(testing::count_of(svg, "<polyline data-series=\"blockwise\""), 4u);
+  EXPECT_EQ(testing::count_of(svg, "<polyline data-series=\"deep-pyramidion\""), 4u);
 
   const std::string table = result.to_table();
   EXPECT_NE(table.find("ms/step"), std::string::npos);
@@ -200,7 +145,7 @@ TEST_F(ArchitectureBenchmarkTest, TooSlowSkipsLongerLengthsAndMemoryGuardSkips) 
   const auto& skipped = result.find("deep-pyramidion", 64)->training;
   EXPECT_EQ(skipped.status, MeasurementStatus::skipped_memory);
   EXPECT_EQ(skipped.note.rfind("skipped (estimated ", 0), 0u) << skipped.note;
-  EXPECT_TRUE(well_formed_xml(result.to_svg()));  // no data: panels say so
+  EXPECT_TRUE(testing::well_formed_xml(result.to_svg()));  // no data: panels say so
 }
 
 TEST_F(ArchitectureBenchmarkTest, RejectsBadOptions) {
@@ -225,19 +170,6 @@ TEST_F(ArchitectureBenchmarkTest, EstimatesGrowWithLength) {
   EXPECT_LT(estimate_training_bytes(c, 1024, 1, 8, 4), estimate_training_bytes(full, 1024, 1, 8, 4));
 }
 
-TEST(SvgLinePlot, EscapesAndSkipsMissingPoints) {
-  SvgLinePlot plot("a < b & c");
-  SvgPanel panel{"p", "x", "y", true, true, {}};
-  panel.series.push_back({"s\"1", {1024, 2048, 4096}, {1.0, std::nan(""), 3.0}});
-  plot.add_panel(panel);
-  const std::string svg = plot.render();
-  EXPECT_TRUE(well_formed_xml(svg));
-  EXPECT_NE(svg.find("a &lt; b &amp; c"), std::string::npos);
-  EXPECT_EQ(count(svg, "<polyline"), 1u);
-  EXPECT_EQ(count(svg, "<circle cx"), 2u + 1u);  // two points + the legend marker
-  EXPECT_NE(svg.find(">2k<"), std::string::npos);  // log2 x ticks
-  EXPECT_FALSE(well_formed_xml("<svg><g></svg>"));
-}
 
 }  // namespace
 }  // namespace pyramidion

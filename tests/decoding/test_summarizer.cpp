@@ -289,7 +289,7 @@ Summarizer tokenizer_model(const data::SentencePieceTokenizer& tokenizer, const 
   torch::manual_seed(seed);
   SummarizationModel model(config);
   save_model_file(dir.file(name), model, tokenizer.serialized());
-  return Summarizer::load(dir.file(name), {"cpu", "float32", 0});
+  return Summarizer::load(dir.file(name), {"cpu", "float32"});
 }
 
 // Source framing owned by the model: a model trained on `data prepare --source-sep` sources (sentences joined by
@@ -390,9 +390,9 @@ TEST(Summarizer, LoadErrorsNameTheFileOrTheOption) {
     return std::string("no error");
   };
   EXPECT_NE(message([&] { Summarizer::load(dir.file("none.pt")); }).find("none.pt: no such model file"), std::string::npos);
-  EXPECT_NE(message([&] { Summarizer::load(dir.file("none.pt"), {"tpu", "float32", 0}); }).find("device tpu"),
+  EXPECT_NE(message([&] { Summarizer::load(dir.file("none.pt"), {"tpu", "float32"}); }).find("device tpu"),
             std::string::npos);
-  EXPECT_NE(message([&] { Summarizer::load(dir.file("none.pt"), {"cpu", "int8", 0}); }).find("dtype int8"),
+  EXPECT_NE(message([&] { Summarizer::load(dir.file("none.pt"), {"cpu", "int8"}); }).find("dtype int8"),
             std::string::npos);
 }
 

@@ -81,5 +81,14 @@ TEST(TrainingScheduler, WhatAnotherProcessSawStopsThisOneToo) {
   EXPECT_EQ(d.before_update(quiet, signal), StopReason::none);
 }
 
+TEST(TrainingScheduler, SkippedUpdatesStopAtTheNonfiniteLimit) {
+  LocalGradientReducer alone;
+  TrainingScheduler scheduler(/*max_updates=*/0, /*patience=*/0, alone, /*max_nonfinite_updates=*/3);
+  EXPECT_EQ(scheduler.after_skipped_update(2), StopReason::none);
+  EXPECT_EQ(scheduler.after_skipped_update(3), StopReason::nonfinite);
+  TrainingScheduler unlimited(0, 0, alone);
+  EXPECT_EQ(unlimited.after_skipped_update(1000), StopReason::none);
+}
+
 }  // namespace
 }  // namespace pyramidion

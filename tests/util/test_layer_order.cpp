@@ -1,6 +1,7 @@
-// The library's layer order, checked on the sources themselves: util -> ops -> nn, data -> models -> decoding
-// -> eval -> training -> benchmark. A header or source of one layer includes its own layer and those below it
-// only (nn and data are peers: neither includes the other); eval is text in, numbers out: no tensors at all.
+// The library's layer order, checked on the sources themselves: util (plot beside it) -> ops -> nn, data -> models
+// -> decoding -> explain, eval -> evaluation -> training -> benchmark. A header or source of one layer includes its
+// own layer and those below it only (peers such as nn and data, or explain and eval, never include each other).
+// eval is text in, numbers out and plot numbers in, pictures out: no tensors at all.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,9 +21,13 @@ namespace fs = std::filesystem;
 
 const std::map<std::string, int>& layer_ranks() {
   // spm: the SentencePiece C-ABI library loaded in its own namespace (dlmopen) by data/, beside util at the bottom.
-  static const std::map<std::string, int> ranks = {{"util", 0},     {"spm", 0},      {"ops", 1},      {"nn", 2},
-                                                  {"data", 2},     {"models", 3},   {"decoding", 4},
-                                                  {"eval", 5},     {"training", 6}, {"benchmark", 7}};
+  // plot: SVG charts and pages from plain numbers (the benchmark's and `pyramidion plot`'s), on util only.
+  // explain: the highlight view (what the poolers kept), on decoding. evaluation: a model run over a corpus and
+  // scored (the CLI's `evaluate`, the demo, the trainer's validation), on decoding and eval.
+  static const std::map<std::string, int> ranks = {
+      {"util", 0},     {"spm", 0},     {"plot", 1},       {"ops", 1},        {"nn", 2},
+      {"data", 2},     {"models", 3},  {"decoding", 4},   {"explain", 5},    {"eval", 5},
+      {"evaluation", 6}, {"training", 7}, {"benchmark", 8}};
   return ranks;
 }
 
@@ -78,22 +83,25 @@ TEST(LayerOrder, EveryLayerIncludesOnlyItselfAndTheLayersBelow) {
   EXPECT_TRUE(violations.empty()) << "layer order violations:" << report;
 }
 
-TEST(LayerOrder, EvalIsTextInNumbersOut) {
+// eval (text in, numbers out) and plot (numbers in, pictures out) use no tensors and nothing above util.
+TEST(LayerOrder, EvalAndPlotUseNoTensors) {
   const fs::path root = testing::source_dir();
   std::vector<std::string> violations;
-  for (const fs::path& dir : {root / "include/pyramidion/eval", root / "src/eval"}) {
-    for (const auto& inc : includes_of(dir)) {
-      const std::string target_layer = layer_of_include(inc.target);
-      const bool torch = inc.target.rfind("torch/", 0) == 0 || inc.target.rfind("ATen/", 0) == 0 ||
-                         inc.target.rfind("c10/", 0) == 0;
-      if (torch || (!target_layer.empty() && target_layer != "eval" && target_layer != "util"))
-        violations.push_back(fs::relative(inc.file, root).string() + ":" + std::to_string(inc.line) + " includes " +
-                             inc.target);
+  for (const char* layer : {"eval", "plot"}) {
+    for (const fs::path& dir : {root / "include/pyramidion" / layer, root / "src" / layer}) {
+      for (const auto& inc : includes_of(dir)) {
+        const std::string target_layer = layer_of_include(inc.target);
+        const bool torch = inc.target.rfind("torch/", 0) == 0 || inc.target.rfind("ATen/", 0) == 0 ||
+                           inc.target.rfind("c10/", 0) == 0;
+        if (torch || (!target_layer.empty() && target_layer != layer && target_layer != "util"))
+          violations.push_back(fs::relative(inc.file, root).string() + ":" + std::to_string(inc.line) + " includes " +
+                               inc.target);
+      }
     }
   }
   std::string report;
   for (const auto& v : violations) report += "\n  " + v;
-  EXPECT_TRUE(violations.empty()) << "eval/ must not depend on tensors, models, decoding, training or benchmark:"
+  EXPECT_TRUE(violations.empty()) << "eval/ and plot/ must not depend on tensors or on the layers above util:"
                                   << report;
 }
 

@@ -35,7 +35,6 @@ class SentencePieceTokenizer;
 struct SummarizerOptions {
   std::string device = "cpu";     // "cpu", "cuda", "cuda:N", or "auto" (CUDA when available)
   std::string dtype = "float32";  // deprecated, compute_type's earlier name: used only while compute_type is "default"
-  int threads = 0;                // > 0: LibTorch intra-op threads for the process; 0 = leave as is
   // float32, int8 (= int8_float32: int8 weights per output row, float32 activations; CPU), bfloat16, auto (the
   // fastest the device supports), default (the model file's own type), float64, float16 (CUDA); models/compute_type.h.
   // int8 quantizes a float model at load; an int8 file (`pyramidion quantize`) loads as it is.

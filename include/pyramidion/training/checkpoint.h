@@ -49,6 +49,10 @@ struct TrainingState {
   double interval_loss_sum = 0.0, interval_nll_sum = 0.0, interval_grad_norm_sum = 0.0;
   int64_t interval_target_tokens = 0, interval_source_tokens = 0;
 
+  // A validation's metric `value` (not finite: never a new best) into the best metric, the patience count and the
+  // last validated update; true when it is a new best.
+  bool record_validation(int64_t validated_update, double value, bool maximize);
+
   nlohmann::json to_json() const;
   // Throws std::runtime_error on missing fields; fields added later default when absent: curriculum_stage,
   // validations_without_improvement 0, best_checkpoints empty, world_size 1.
@@ -70,6 +74,29 @@ void save_checkpoint(const std::string& path, SummarizationModel& model, const s
 // Loads weights into `model` (same architecture), optimizer state and RNG states (when optimizer is not null;
 // the state file must then exist). Throws std::runtime_error naming the file.
 CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& model, torch::optim::Optimizer* optimizer);
+
+// A resumed run's tokenizer must be the checkpoint's (the same vocabulary size is not enough: other pieces under the
+// same ids would train on nonsense). Throws std::runtime_error naming both checksums; empty bytes are not compared.
+void check_checkpoint_tokenizer(const std::string& path, const std::string& checkpoint_tokenizer_bytes,
+                                const std::string& run_tokenizer_bytes);
+
+// What `init_from` takes over besides the weights (fairseq's --restore-file and its --reset-* flags).
+struct InitFromOptions {
+  bool reset_optimizer = false;     // fresh AdamW moments even when the file is a resumable checkpoint
+  bool reset_lr_scheduler = false;  // count updates (the schedule, max_updates) from 0 even when the file has a count
+};
+
+struct InitFromResult {
+  int64_t update = 0;           // the update count the new run starts from (0 unless the file has one to continue)
+  bool same_config = true;      // the file's model config equals the model's
+  bool optimizer_state = false; // its optimizer state was loaded into `optimizer`
+};
+
+// Another run's weights into `model`: a model file (`pyramidion export`, checkpoint_best.pt, an average) or a resumable
+// checkpoint, which also gives its optimizer state (same model config only) and, with it, its update count unless
+// reset. Names and shapes must fit; the tokenizer must be the same bytes (unless `tokenizer_bytes` is empty).
+InitFromResult load_init_from(const std::string& path, SummarizationModel& model, torch::optim::Optimizer& optimizer,
+                              const std::string& tokenizer_bytes, const InitFromOptions& options);
 
 // Removes NAME.pt and its state files (ignores missing ones).
 void remove_checkpoint(const std::string& path);

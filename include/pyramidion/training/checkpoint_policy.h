@@ -1,5 +1,5 @@
 #pragma once
-// Which checkpoints to write when (the writing itself is training/checkpoint.h):
+// Which checkpoints to write when, and writing them in a crash-safe order (the file format is training/checkpoint.h):
 //   after a validation          checkpoint_last.pt, and checkpoint_best.pt when the metric improved;
 //   every save_interval_updates checkpoint_<update>.pt, then only the newest keep_last of them are kept;
 //   keep_best > 0               checkpoint_best_u<update>.pt (an inference file) for each of the keep_best best
@@ -7,12 +7,18 @@
 //   at the end of a run         checkpoint_last.pt unless it already holds this update (also after a signal).
 // Only the writer process (rank 0 of data-parallel training) writes; the others get empty decisions.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "pyramidion/training/checkpoint.h"
+#include "pyramidion/training/training_config.h"
 
 namespace pyramidion {
+
+struct ValidationResult;
 
 struct CheckpointPolicyOptions {
   std::string save_dir;               // "" = write nothing
@@ -21,6 +27,9 @@ struct CheckpointPolicyOptions {
   bool is_writer = true;              // false on every process but rank 0
   int64_t keep_best = 0;              // checkpoint_best_u<update>.pt files kept; 0 = none
   bool maximize = false;              // the validation metric is better when higher (ROUGE)
+
+  // training.save_interval_updates, keep_last, keep_best_checkpoints and best_checkpoint_metric's direction.
+  static CheckpointPolicyOptions from_config(const TrainingConfig& config, std::string save_dir, bool is_writer);
 };
 
 // What to write now.
@@ -35,6 +44,13 @@ struct CheckpointWrites {
   bool any() const { return last || best || periodic_update >= 0 || ranked_update >= 0; }
 };
 
+// The two kinds of file, written by the run that owns the model, optimizer and tokenizer.
+struct CheckpointFiles {
+  std::function<void(const std::string& path)> resumable;  // NAME.pt + its state file (optimizer, RNG states)
+  // NAME.pt only, the training state in its metadata plus `metadata` (the validation that made it best)
+  std::function<void(const std::string& path, const nlohmann::json& metadata)> inference;
+};
+
 class CheckpointPolicy {
  public:
   explicit CheckpointPolicy(CheckpointPolicyOptions options);
@@ -46,6 +62,13 @@ class CheckpointPolicy {
                                     const std::vector<TrainingState::RankedCheckpoint>& kept) const;
   CheckpointWrites after_update(int64_t update) const;  // the periodic checkpoint, when one is due
   CheckpointWrites at_end(int64_t update) const;        // end of a run, stop signal included
+
+  // Writes `writes` through `files`: best before last, because checkpoint_last.pt's state records the best update
+  // and the kept checkpoint_best_u*.pt list (`state.best_checkpoints`, set here before that write), so a kill between
+  // two writes never leaves a record newer than the files; evictions go after the record. `validation` (may be
+  // null) goes into the metadata of best files. Then wrote().
+  void write(const CheckpointWrites& writes, TrainingState& state, const ValidationResult* validation,
+             const CheckpointFiles& files);
 
   // Bookkeeping: the trainer reports what it wrote (and, on resume, that checkpoint_last.pt holds `update`).
   void wrote(const CheckpointWrites& writes, int64_t update);

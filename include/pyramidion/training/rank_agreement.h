@@ -9,7 +9,10 @@
 #include <utility>
 #include <vector>
 
+#include "pyramidion/data/binary_dataset.h"
+#include "pyramidion/models/summarization_model.h"
 #include "pyramidion/training/gradient_reducer.h"
+#include "pyramidion/training/training_config.h"
 
 namespace pyramidion {
 
@@ -22,5 +25,11 @@ uint64_t fingerprint_of(const std::string& bytes);  // FNV-1a-64
 // disagree on training.lr, model.d_model (this rank differs from rank 0 | agrees with rank 0, another differs): ...".
 // A no-op on one process.
 void check_ranks_agree(GradientReducer& reducer, const Fingerprints& fingerprints);
+
+// What every rank of a data-parallel run must share: each model and training key (but the per-rank
+// training.device and training.threads), the parameters' names, shapes and dtypes, the tokenizer and the data sizes.
+Fingerprints training_fingerprints(const SummarizationModel& model, const TrainingConfig& training,
+                                   const std::string& tokenizer_bytes, const data::BinaryDataset& train,
+                                   const data::BinaryDataset* valid);
 
 }  // namespace pyramidion

@@ -35,8 +35,9 @@ struct StopInputs {
 
 class TrainingScheduler {
  public:
-  // max_updates, patience: training.max_updates and training.patience (0 = off). `reducer` sums the votes.
-  TrainingScheduler(int64_t max_updates, int64_t patience, GradientReducer& reducer);
+  // max_updates, patience, max_nonfinite_updates: training.max_updates, training.patience and
+  // training.max_nonfinite_updates (0 = off). `reducer` sums the votes.
+  TrainingScheduler(int64_t max_updates, int64_t patience, GradientReducer& reducer, int64_t max_nonfinite_updates = 0);
 
   // The limits of one call of the loop: at most `max_updates_this_call` updates and `max_seconds` seconds (<= 0: no
   // limit); `end_of_run`: the seconds are the run's max_minutes (else the call's own limit, reason run_for).
@@ -45,11 +46,15 @@ class TrainingScheduler {
   // Before each update: the reason to stop now (none = go on). `signal` gets the signal that stopped the run (the
   // process's own, or SIGTERM when another process received it).
   StopReason before_update(const StopInputs& inputs, int& signal);
+  // After an update skipped for a NaN/Inf loss or gradient norm: nonfinite once `skipped_in_a_row` reaches the limit.
+  // No vote: the skip follows from reduced values, the same on every process.
+  StopReason after_skipped_update(int64_t skipped_in_a_row) const;
 
  private:
   int64_t max_updates_;
   int64_t patience_;
   GradientReducer& reducer_;
+  int64_t max_nonfinite_updates_;
   int64_t max_updates_this_call_ = 0;
   double max_seconds_ = 0;
   bool end_of_run_ = true;

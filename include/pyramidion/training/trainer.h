@@ -1,8 +1,12 @@
 #pragma once
-// The training loop: token-budget batches in a resumable order, grouped update_freq at a time into updates
-// (training/update_step.h: loss, backward, gradient reduction, clipping, AdamW, AMP, NaN/Inf skipping), the
-// warm-up schedule, periodic validation (training/validator.h: loss + ROUGE), checkpoints
-// (training/checkpoint_policy.h, resuming bit-exactly) and the log (training/training_log.h).
+// The training loop, and only the loop: before each update the stop rule (training/scheduler.h), then the batches
+// of the update (training/batch_plan.h: epoch order, curriculum stage, this rank's shard, the data position), the
+// update itself (training/update_step.h: loss, backward, gradient reduction, clipping, AdamW, AMP, NaN/Inf
+// skipping) at the warm-up schedule's rate, periodic validation (training/validator.h: loss + ROUGE), checkpoints
+// (training/checkpoint_policy.h decides and writes them, resuming bit-exactly) and the log (training/training_log.h).
+// A run with its data checks starts from training/training_run.h (run_training, or start_training for a program
+// that drives run_for() itself). src/training/trainer.cpp is the loop; trainer_checkpoints.cpp the glue around
+// validations, checkpoints, resume and init-from.
 //
 //   Trainer trainer(model_config, training_config, train, valid, tokenizer_bytes, {.save_dir = "runs/x"});
 //   trainer.on_validation([](const ValidationResult& r) { ... });
@@ -19,6 +23,7 @@
 #include "pyramidion/models/summarization_model.h"
 #include "pyramidion/nn/encoder_output.h"
 #include "pyramidion/training/batch.h"
+#include "pyramidion/training/batch_plan.h"
 #include "pyramidion/training/checkpoint.h"
 #include "pyramidion/training/checkpoint_policy.h"
 #include "pyramidion/training/curriculum.h"
@@ -61,12 +66,6 @@ struct TrainerOptions {
   std::shared_ptr<GradientReducer> reducer;
 };
 
-// What `init_from` takes over besides the weights (fairseq's --restore-file and its --reset-* flags).
-struct InitFromOptions {
-  bool reset_optimizer = false;     // fresh AdamW moments even when the file is a resumable checkpoint
-  bool reset_lr_scheduler = false;  // count updates (the schedule, max_updates) from 0 even when the file has a count
-};
-
 class Trainer {
  public:
   // Per-token-scale extra loss (like the mean loss: it is weighted by the batch's share of the update's target
@@ -96,13 +95,13 @@ class Trainer {
   // counters carry on. max_tokens > 0 also changes the token budget per batch (longer documents, fewer per batch).
   void set_train_dataset(std::shared_ptr<data::BinaryDataset> dataset, int64_t max_tokens = 0);
   void set_valid_dataset(std::shared_ptr<data::BinaryDataset> dataset);
-  const std::shared_ptr<data::BinaryDataset>& train_dataset() const { return train_; }
+  const std::shared_ptr<data::BinaryDataset>& train_dataset() const { return plan_->train_dataset(); }
   // Length curriculum (training.curriculum, training/curriculum.h): the trainer changes stages itself at their
   // `until`; with unit manual a driver does it here, on its own criteria. From the next update on, in a fresh
   // epoch; the state (and so the next checkpoint) records the stage.
   void set_curriculum_stage(int64_t stage);
   int64_t curriculum_stage() const { return state_.curriculum_stage; }
-  const Curriculum& curriculum() const { return curriculum_; }
+  const Curriculum& curriculum() const { return plan_->curriculum(); }
 
   // What run() does when it ends, for loops that drive run_for() themselves (training/curriculum.h): after
   // `stop_reason` "nonfinite" nothing; else validates (validate_at_end, not after "signal", not twice for one
@@ -133,15 +132,13 @@ class Trainer {
   std::vector<ExampleBatch> epoch_batches(int64_t epoch) const;  // this rank's batch order of `epoch`
 
  private:
-  void initialize();
-  std::optional<std::vector<ExampleBatch>> next_update_batches();  // nullopt: max_epochs reached
+  void initialize(std::shared_ptr<data::BinaryDataset> train);
   TrainingSummary train_loop(int64_t max_updates_this_call, double max_seconds, bool end_of_run);
-  void sync_curriculum();  // moves to the stage of the next update (unit updates / epochs)
-  void apply_curriculum_stage(int64_t stage, bool fresh_epoch);  // the stage's lengths, budget and batch order
   void account(const UpdateStepResult& step);  // the applied update into the state's counters and interval
   void after_validation(const ValidationResult& result);
   bool parameters_finite() const;
   bool validation_finite(const ValidationResult& result);  // false: sets diverged_
+  // Unless diverged (or the weights are not finite: then diverged_), checkpoints_ writes them.
   void write_checkpoints(const CheckpointWrites& writes, const ValidationResult* validation);
 
   TrainingConfig config_;
@@ -149,15 +146,11 @@ class Trainer {
   SummarizationModel model_;
   torch::Device device_;
   AmpMode amp_ = AmpMode::none;
-  std::shared_ptr<data::BinaryDataset> train_, valid_;
-  Curriculum curriculum_;
-  // Per example of train_, as the current curriculum stage's batches see them; train_kept_: the examples in it.
-  std::vector<int64_t> train_source_lengths_, train_target_lengths_, train_kept_;
+  std::shared_ptr<data::BinaryDataset> valid_;
   std::string tokenizer_bytes_;
   LrSchedule schedule_;
   TrainingState state_;
-  std::vector<ExampleBatch> epoch_order_;  // batch order of state_.epoch
-  int64_t epoch_order_for_ = -1;
+  std::unique_ptr<BatchPlan> plan_;  // moves state_'s data position
   std::vector<ValidationCallback> callbacks_;
   std::unique_ptr<UpdateStep> update_step_;
   std::unique_ptr<Validator> validator_;

@@ -67,7 +67,7 @@ struct TrainingConfig {
   // Execution.
   AmpMode amp = AmpMode::none;        // CUDA only (warned about and disabled on the CPU)
   std::string device = "auto";        // auto, cpu, cuda, cuda:N
-  int64_t threads = 0;                // intra-op threads; 0 = keep the process setting
+  int64_t threads = 0;                // intra-op threads, set by the training job (start_training); 0 = keep the process setting
 
   // Parses the `training:` section (missing = all defaults); other sections are ignored. Unknown keys, wrong
   // types and invalid values throw std::invalid_argument naming `origin` and the key ("x.yaml: training.lr: ...").

@@ -10,13 +10,19 @@
 //   options.save_dir = "run";
 //   const auto result = pyramidion::run_training(options);
 //   if (result.summary.reason == pyramidion::StopReason::nonfinite) ...
+//
+// A program that makes its data itself and drives the loop on its own criteria (the demo) starts the same job on
+// open datasets with start_training(): the same checks, then the trainer.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/training/distributed_context.h"
 #include "pyramidion/training/trainer.h"
+#include "pyramidion/training/training_config.h"
 
 namespace pyramidion {
 
@@ -49,5 +55,24 @@ struct TrainingRunResult {
 // (a bad option or config) or std::runtime_error (a file, the data, the rendezvous) with one line naming the file or
 // key; a run that stops (signal, divergence) returns normally with the reason.
 TrainingRunResult run_training(const TrainingRunOptions& options);
+
+// A training job on data already open: what run_training() makes of a data directory, or what a program that
+// generates its data passes itself.
+struct TrainingJob {
+  RunConfig config;  // resolved (resolve_run_config); check_training_job() fits it to the tokenizer
+  std::shared_ptr<data::BinaryDataset> train, valid;  // valid may be null (no validation)
+  std::string tokenizer_bytes;                        // the tokenizer the data was encoded with (spm.model's bytes)
+  std::string tokenizer_origin = "the tokenizer";     // names it in errors
+  TrainerOptions trainer;                             // save_dir, progress, the process's rank and reducer
+};
+
+// What ties a config to its data, checked for every run: the tokenizer has the pieces training needs and its special
+// ids go into the model config; both splits were prepared with it (vocabulary, checksum); a warm-up longer than the
+// run and lengths the model's positions cut are reported. Throws std::invalid_argument / std::runtime_error.
+void check_training_job(TrainingJob& job);
+
+// check_training_job(), then the trainer (training/trainer.h) for a program that drives it (run_for, curriculum stages
+// on its own criteria). run_training() does the same between its save directory, processes and starting point.
+std::unique_ptr<Trainer> start_training(TrainingJob job);
 
 }  // namespace pyramidion

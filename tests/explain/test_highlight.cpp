@@ -1,4 +1,4 @@
-// The highlight view (decoding/highlight.h, highlight_page.h): shares sum as documented per layer, words follow
+// The highlight view (explain/highlight.h, highlight_page.h): shares sum as documented per layer, words follow
 // the text, the summary's words link to source sentences, batched equals one by one, the page is
 // self-contained; on the demo's synthetic corpus the page gives the salient sentences the share of the memory
 // the demo's pooling report measures (salient-dominated slots), for a probe-fitted scorer and for a random one,
@@ -16,8 +16,9 @@
 #include "../data/tokenizer_fixture.h"
 #include "../server/tiny_model.h"
 #include "pyramidion/data/synthetic_corpus.h"
-#include "pyramidion/decoding/highlight.h"
-#include "pyramidion/decoding/highlight_page.h"
+#include "pyramidion/data/synthetic_encoding.h"
+#include "pyramidion/explain/highlight.h"
+#include "pyramidion/explain/highlight_page.h"
 #include "pyramidion/nn/pooling_report.h"
 
 namespace pyramidion {
@@ -366,15 +367,10 @@ Rates measure(const Summarizer& summarizer, const std::vector<data::SyntheticDoc
   for (size_t i = 0; i < docs.size(); ++i) {
     const auto& doc = docs[i];
     const auto& h = highlights[i];
-    // The report, exactly as the demo computes it: one piece per word, classes per token, EOS filler.
-    std::vector<int64_t> source, classes;
-    for (size_t w = 0; w < doc.words.size(); ++w)
-      for (int64_t id : tok.encode(doc.words[w])) {
-        source.push_back(id);
-        classes.push_back(static_cast<int64_t>(doc.classes[w]));
-      }
-    source.push_back(tok.eos_id());
-    classes.push_back(0);
+    // The report, exactly as the demo computes it: its encoding (classes per token, EOS filler).
+    const auto encoded = data::encode_synthetic_document(tok, doc);
+    const std::vector<int64_t>& source = encoded.source;
+    const std::vector<int64_t>& classes = encoded.classes;
     EXPECT_EQ(static_cast<int64_t>(source.size()), h.source_tokens);
     {
       c10::InferenceMode inference;

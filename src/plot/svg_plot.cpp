@@ -1,4 +1,4 @@
-#include "pyramidion/benchmark/svg_plot.h"
+#include "pyramidion/plot/svg_plot.h"
 
 #include "pyramidion/util/markup_escape.h"
 

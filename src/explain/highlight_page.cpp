@@ -1,6 +1,6 @@
 // The highlight page: CSS and a dependency-free renderer (plain DOM, no external assets), filled from the JSON
 // of highlight_json(). The server's GET / page embeds the same CSS and script (src/server/index_page.cpp).
-#include "pyramidion/decoding/highlight_page.h"
+#include "pyramidion/explain/highlight_page.h"
 
 #include "pyramidion/util/markup_escape.h"
 

@@ -1,4 +1,4 @@
-#include "pyramidion/benchmark/training_curves.h"
+#include "pyramidion/plot/training_curves.h"
 
 #include "pyramidion/util/markup_escape.h"
 
@@ -12,7 +12,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "pyramidion/benchmark/svg_plot.h"
+#include "pyramidion/plot/svg_plot.h"
 #include "pyramidion/util/json_depth.h"
 
 namespace pyramidion {

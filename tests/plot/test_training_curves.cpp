@@ -4,7 +4,7 @@
 #include <regex>
 
 #include "../data/temp_dir.h"
-#include "pyramidion/benchmark/training_curves.h"
+#include "pyramidion/plot/training_curves.h"
 
 namespace pyramidion {
 namespace {

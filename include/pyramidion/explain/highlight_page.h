@@ -7,7 +7,7 @@
 // Long documents render in chunks after the first screen (a 10k-word article is readable at once).
 #include <string>
 
-#include "pyramidion/decoding/highlight.h"
+#include "pyramidion/explain/highlight.h"
 
 namespace pyramidion {
 

@@ -1,7 +1,7 @@
 #pragma once
 // Learning curves of training runs from their metrics.jsonl (training/training_log.h): training loss, learning
 // rate, validation loss and ROUGE against updates and against training wall time, several runs in one picture
-// (benchmark/svg_plot.h). `pyramidion plot` writes them as SVG or as an HTML page with a summary table.
+// (plot/svg_plot.h). `pyramidion plot` writes them as SVG or as an HTML page with a summary table.
 #include <string>
 #include <vector>
 
