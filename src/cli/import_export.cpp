@@ -65,23 +65,25 @@ void run_import(const ImportOptions& o) {
     } catch (const std::invalid_argument& e) {
       throw CommandError(std::string("long-input conversion: ") + e.what());
     }
-    imported.metadata["imported_from"]["long_input"] = {{"max_source_positions", o.max_source_positions},
-                                                        {"chunk_size", o.chunk_size},
-                                                        {"pooling", o.pooling}};
+    imported.metadata["imported_from"]["long_input"] = {
+        {"max_source_positions", o.max_source_positions}, {"chunk_size", o.chunk_size}, {"pooling", o.pooling}};
   }
   if (imported.tokenizer_kind == "byte_level_bpe")
-    spdlog::warn("{}: the GPT-2 byte-level BPE tokenizer is not embedded yet (docs/pretrained.md): the model file "
-                 "has no tokenizer", o.input);
+    spdlog::warn(
+        "{}: the GPT-2 byte-level BPE tokenizer is not embedded yet (docs/pretrained.md): the model file "
+        "has no tokenizer",
+        o.input);
   try {
     save_model_file(o.output, model, imported.tokenizer_bytes, imported.metadata);
   } catch (const std::exception& e) {
     throw CommandError(e.what());
   }
   const ModelConfig& c = model->config();
-  spdlog::info("wrote {}: {} ({} parameters, d_model {}, {}+{} layers, max_source_positions {}, chunk_size {}, "
-               "{} pooling layers)",
-               o.output, imported.architecture, model->parameter_count(), c.d_model, c.encoder_layers,
-               c.decoder_layers, c.max_source_positions, c.chunk_size, c.pooling.schedule.size());
+  spdlog::info(
+      "wrote {}: {} ({} parameters, d_model {}, {}+{} layers, max_source_positions {}, chunk_size {}, "
+      "{} pooling layers)",
+      o.output, imported.architecture, model->parameter_count(), c.d_model, c.encoder_layers, c.decoder_layers,
+      c.max_source_positions, c.chunk_size, c.pooling.schedule.size());
 }
 
 struct ExportOptions {

@@ -1,7 +1,7 @@
 #include "pyramidion/decoding/summarizer.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -23,8 +23,9 @@ namespace {
 bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n\f\v") == std::string::npos; }
 
 SpecialTokenIds special_ids(const ModelConfig& config, const data::SentencePieceTokenizer* tokenizer) {
-  SpecialTokenIds ids{config.pad_id, /*unk=*/-1, config.decoder_start(), config.eos_id};  // bos: the first decoder input
-  if (!tokenizer) return ids;  // no unknown-token penalty without a tokenizer to name the id
+  SpecialTokenIds ids{config.pad_id, /*unk=*/-1, config.decoder_start(),
+                      config.eos_id};  // bos: the first decoder input
+  if (!tokenizer) return ids;          // no unknown-token penalty without a tokenizer to name the id
   auto check = [&](const char* what, int64_t model_id, int64_t tokenizer_id) {
     if (model_id != tokenizer_id)
       throw std::invalid_argument(std::string("the tokenizer's ") + what + " id is " + std::to_string(tokenizer_id) +
@@ -59,7 +60,8 @@ torch::Tensor best_cross_attention(const SummarizationModel& model, const Encode
   c10::InferenceMode inference;
   SummarizationModel m = model;  // cross_attention() is not const, but reads only
   const auto device = encoded.states.device();
-  EncoderOutput memory = encoded.index_select(torch::tensor({row}, torch::TensorOptions().dtype(torch::kLong).device(device)));
+  EncoderOutput memory =
+      encoded.index_select(torch::tensor({row}, torch::TensorOptions().dtype(torch::kLong).device(device)));
   const int64_t length = memory.mask.sum().item<int64_t>();
   memory.states = memory.states.narrow(1, 0, length);
   memory.mask = memory.mask.narrow(1, 0, length);
@@ -84,7 +86,6 @@ int64_t source_length_limit(const ModelConfig& config, const GenerationOptions& 
   if (options.max_source_length > 0) return std::min(options.max_source_length, config.max_source_positions);
   return config.max_source_positions;
 }
-
 
 }  // namespace
 
@@ -139,8 +140,10 @@ Summarizer Summarizer::load(const std::string& path, const SummarizerOptions& op
   }
   check_vocabulary(loaded.config, tokenizer->vocab_size(), path);
   check_special_ids(loaded.config, tokenizer->pad_id(), tokenizer->bos_id(), tokenizer->eos_id(), path);
-  if (type == ComputeType::int8_float32) loaded.model->quantize_int8();  // no-op for an int8 file
-  else if (activation_dtype(type) != c10::kFloat) loaded.model->to(device, activation_dtype(type));
+  if (type == ComputeType::int8_float32)
+    loaded.model->quantize_int8();  // no-op for an int8 file
+  else if (activation_dtype(type) != c10::kFloat)
+    loaded.model->to(device, activation_dtype(type));
   loaded.model->eval();
   try {
     Summarizer summarizer(loaded.model, std::move(tokenizer));
@@ -175,8 +178,8 @@ std::vector<DocumentSummary> Summarizer::summarize(const std::vector<std::string
   return summarize_sentences(sentences, options);
 }
 
-std::vector<int64_t> Summarizer::encode_source(const std::vector<std::string>& sentences, const GenerationOptions& options,
-                                               bool& truncated) const {
+std::vector<int64_t> Summarizer::encode_source(const std::vector<std::string>& sentences,
+                                               const GenerationOptions& options, bool& truncated) const {
   // Encoded exactly as `data prepare` encodes training sources (the model's framing, EOS, truncation).
   data::PrepareOptions encoding;
   encoding.max_source_length = static_cast<int>(std::min<int64_t>(source_length_limit(config(), options), 1 << 30));
@@ -268,8 +271,8 @@ std::vector<DocumentSummary> Summarizer::summarize_tokens(const std::vector<std:
         result.pooling = document_pooling(batch.encoded.pooling, i);
       }
       if (options.return_cross_attention && !result.hypotheses.empty() && !result.hypotheses[0].tokens.empty())
-        result.cross_attention =
-            best_cross_attention(model_, batch.encoded, i, result.hypotheses[0].tokens, cfg.decoder_start(), &result.copy_gate);
+        result.cross_attention = best_cross_attention(model_, batch.encoded, i, result.hypotheses[0].tokens,
+                                                      cfg.decoder_start(), &result.copy_gate);
     }
     start = end;
   }

@@ -52,8 +52,10 @@ ModelConfig fairseq_model_config(const nlohmann::json& args, int64_t vocab_size,
   m.eos_id = 2;
   m.decoder_start_id = 2;  // prev_output_tokens start with eos
   m.d_model = integer("encoder_embed_dim");
-  if (integer_or("decoder_embed_dim", m.d_model) != m.d_model) fail(origin, "decoder_embed_dim", "differs from encoder_embed_dim");
-  if (integer_or("decoder_output_dim", m.d_model) != m.d_model) fail(origin, "decoder_output_dim", "differs from the model width");
+  if (integer_or("decoder_embed_dim", m.d_model) != m.d_model)
+    fail(origin, "decoder_embed_dim", "differs from encoder_embed_dim");
+  if (integer_or("decoder_output_dim", m.d_model) != m.d_model)
+    fail(origin, "decoder_output_dim", "differs from the model width");
   m.encoder_layers = integer("encoder_layers");
   m.decoder_layers = integer("decoder_layers");
   m.attention_heads = integer("encoder_attention_heads");
@@ -63,19 +65,25 @@ ModelConfig fairseq_model_config(const nlohmann::json& args, int64_t vocab_size,
   const int64_t decoder_ffn = integer_or("decoder_ffn_embed_dim", m.ffn_dim);
   m.decoder_ffn_dim = decoder_ffn == m.ffn_dim ? 0 : decoder_ffn;
   const std::string activation = has("activation_fn") ? args["activation_fn"].get<std::string>() : "relu";
-  if (activation == "gelu") m.activation = Activation::gelu;
-  else if (activation == "relu") m.activation = Activation::relu;
-  else fail(origin, "activation_fn", "'" + activation + "' is not supported (gelu, relu)");
+  if (activation == "gelu")
+    m.activation = Activation::gelu;
+  else if (activation == "relu")
+    m.activation = Activation::relu;
+  else
+    fail(origin, "activation_fn", "'" + activation + "' is not supported (gelu, relu)");
   m.normalize_before = boolean("encoder_normalize_before", false);
   if (boolean("decoder_normalize_before", false) != m.normalize_before)
     fail(origin, "decoder_normalize_before", "differs from encoder_normalize_before");
-  if (boolean("no_token_positional_embeddings", false)) fail(origin, "no_token_positional_embeddings", "true is not supported");
+  if (boolean("no_token_positional_embeddings", false))
+    fail(origin, "no_token_positional_embeddings", "true is not supported");
   const bool learned = boolean("encoder_learned_pos", false);
-  if (boolean("decoder_learned_pos", false) != learned) fail(origin, "decoder_learned_pos", "differs from encoder_learned_pos");
+  if (boolean("decoder_learned_pos", false) != learned)
+    fail(origin, "decoder_learned_pos", "differs from encoder_learned_pos");
   m.position_embeddings = learned ? PositionEmbeddings::learned : PositionEmbeddings::sinusoidal;
   m.layernorm_embedding = boolean("layernorm_embedding", false);
   m.scale_embedding = !boolean("no_scale_embedding", false);
-  m.tie_output_projection = boolean("share_decoder_input_output_embed", false) || boolean("share_all_embeddings", false);
+  m.tie_output_projection =
+      boolean("share_decoder_input_output_embed", false) || boolean("share_all_embeddings", false);
   if (has("adaptive_softmax_cutoff")) fail(origin, "adaptive_softmax_cutoff", "adaptive softmax is not supported");
   if (boolean("cross_self_attention", false)) fail(origin, "cross_self_attention", "true is not supported");
   m.max_source_positions = integer_or("max_source_positions", 1024);
@@ -95,21 +103,25 @@ ModelConfig fairseq_model_config(const nlohmann::json& args, int64_t vocab_size,
 ImportedModel import_fairseq_checkpoint(const std::string& path) {
   if (!fs::is_regular_file(path)) throw std::runtime_error(path + ": not a file (expected a fairseq checkpoint .pt)");
   const nlohmann::json top = read_torch_save_values(path);
-  if (!top.is_object() || !top.contains("model")) throw std::runtime_error(path + ": no 'model' entry (not a fairseq checkpoint)");
+  if (!top.is_object() || !top.contains("model"))
+    throw std::runtime_error(path + ": no 'model' entry (not a fairseq checkpoint)");
   if (!top.contains("args") || !top["args"].is_object() || top["args"].empty())
-    throw std::runtime_error(path + ": no args Namespace (checkpoints with only an omegaconf cfg are not supported: "
-                                    "re-save with args, or convert to Hugging Face first)");
+    throw std::runtime_error(path +
+                             ": no args Namespace (checkpoints with only an omegaconf cfg are not supported: "
+                             "re-save with args, or convert to Hugging Face first)");
   NamedTensors tensors;
   int64_t vocab = -1;
   for (auto& [name, tensor] : read_torch_save_tensors(path, "model")) {
-    if (name == "encoder.version" || name == "decoder.version" || ends_with(name, "embed_positions._float_tensor")) continue;
+    if (name == "encoder.version" || name == "decoder.version" || ends_with(name, "embed_positions._float_tensor"))
+      continue;
     if (name == "encoder.embed_tokens.weight" && tensor.dim() == 2) vocab = tensor.size(0);
     tensors.emplace_back(name == "decoder.output_projection.weight" ? "lm_head.weight" : name, tensor);
   }
   if (vocab < 0) throw std::runtime_error(path + ": missing encoder.embed_tokens.weight");
   const ModelConfig config = fairseq_model_config(top["args"], vocab, path);
   ImportedModel out;
-  out.architecture = starts_with(top["args"]["arch"].get<std::string>(), "bart") ? "fairseq_bart" : "fairseq_transformer";
+  out.architecture =
+      starts_with(top["args"]["arch"].get<std::string>(), "bart") ? "fairseq_bart" : "fairseq_transformer";
   out.model = model_from_hf_tensors(config, tensors, path);
   out.metadata = {{"imported_from",
                    {{"format", "fairseq"},

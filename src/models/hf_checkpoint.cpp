@@ -22,7 +22,8 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 
 HfCheckpointFiles find_hf_checkpoint_files(const std::string& dir) {
   const fs::path root(dir);
-  if (!fs::is_directory(root)) throw std::runtime_error(dir + ": not a directory (expected a Hugging Face checkpoint folder)");
+  if (!fs::is_directory(root))
+    throw std::runtime_error(dir + ": not a directory (expected a Hugging Face checkpoint folder)");
   HfCheckpointFiles f;
   f.config = existing(root / "config.json");
   if (f.config.empty()) throw std::runtime_error((root / "config.json").string() + ": missing");
@@ -31,7 +32,8 @@ HfCheckpointFiles find_hf_checkpoint_files(const std::string& dir) {
   if (f.weights.empty()) {
     for (const char* index : {"model.safetensors.index.json", "pytorch_model.bin.index.json"})
       if (fs::exists(root / index))
-        throw std::runtime_error((root / index).string() + ": sharded checkpoints are not supported (one weights file)");
+        throw std::runtime_error((root / index).string() +
+                                 ": sharded checkpoints are not supported (one weights file)");
     throw std::runtime_error(dir + ": no weights (model.safetensors or pytorch_model.bin)");
   }
   f.sentencepiece = existing(root / "spiece.model");
@@ -48,8 +50,9 @@ NamedTensors read_checkpoint_tensors(const std::string& path, const std::string&
   char magic[2] = {0, 0};
   in.read(magic, 2);
   if (magic[0] != 'P' || magic[1] != 'K')
-    throw std::runtime_error(path + ": not a torch.save zip archive (legacy or foreign format; re-save it with "
-                                    "PyTorch >= 1.6, or as safetensors)");
+    throw std::runtime_error(path +
+                             ": not a torch.save zip archive (legacy or foreign format; re-save it with "
+                             "PyTorch >= 1.6, or as safetensors)");
   return read_torch_save_tensors(path, entry);
 }
 

@@ -53,8 +53,7 @@ ModelConfig hf_model_config(const nlohmann::json& config, const std::string& ori
   const std::string type = r.text("model_type", "");
   if (type.empty()) fail(origin, "model_type", "missing (expected bart or pegasus)");
   const bool bart = type == "bart";
-  if (!bart && type != "pegasus")
-    fail(origin, "model_type", "'" + type + "' is not supported (known: bart, pegasus)");
+  if (!bart && type != "pegasus") fail(origin, "model_type", "'" + type + "' is not supported (known: bart, pegasus)");
   ModelConfig m;
   m.vocab_size = r.integer("vocab_size");
   m.d_model = r.integer("d_model");
@@ -68,9 +67,12 @@ ModelConfig hf_model_config(const nlohmann::json& config, const std::string& ori
   const int64_t decoder_ffn = r.integer("decoder_ffn_dim");
   m.decoder_ffn_dim = decoder_ffn == m.ffn_dim ? 0 : decoder_ffn;
   const std::string activation = r.text("activation_function", "gelu");
-  if (activation == "gelu") m.activation = Activation::gelu;
-  else if (activation == "relu") m.activation = Activation::relu;
-  else fail(origin, "activation_function", "'" + activation + "' is not supported (gelu, relu)");
+  if (activation == "gelu")
+    m.activation = Activation::gelu;
+  else if (activation == "relu")
+    m.activation = Activation::relu;
+  else
+    fail(origin, "activation_function", "'" + activation + "' is not supported (gelu, relu)");
   m.max_source_positions = m.max_target_positions = r.integer("max_position_embeddings");
   m.dropout = r.number("dropout", 0.1);
   m.attention_dropout = r.number("attention_dropout", 0.0);
@@ -99,16 +101,19 @@ std::string hf_architecture_of(const ModelConfig& c) {
     throw std::runtime_error("the model has no Hugging Face BART or PEGASUS form: " + why);
   };
   if (!c.pooling.schedule.empty()) refuse("it pools (model.pooling.schedule is not empty)");
-  if (c.chunk_size != 0) refuse("its encoder attends blockwise (model.chunk_size " + std::to_string(c.chunk_size) + ")");
+  if (c.chunk_size != 0)
+    refuse("its encoder attends blockwise (model.chunk_size " + std::to_string(c.chunk_size) + ")");
   if (c.copy_attention) refuse("it has copy attention");
   if (c.max_source_positions != c.max_target_positions)
     refuse("max_source_positions " + std::to_string(c.max_source_positions) + " differs from max_target_positions " +
            std::to_string(c.max_target_positions) + " (one max_position_embeddings)");
-  if (c.position_embeddings == PositionEmbeddings::learned && !c.normalize_before && c.layernorm_embedding) return "bart";
+  if (c.position_embeddings == PositionEmbeddings::learned && !c.normalize_before && c.layernorm_embedding)
+    return "bart";
   if (c.position_embeddings == PositionEmbeddings::pegasus_sinusoidal && c.normalize_before && !c.layernorm_embedding)
     return "pegasus";
-  return refuse("BART needs position_embeddings learned, post-norm and layernorm_embedding; PEGASUS "
-                "position_embeddings pegasus_sinusoidal, pre-norm and no layernorm_embedding");
+  return refuse(
+      "BART needs position_embeddings learned, post-norm and layernorm_embedding; PEGASUS "
+      "position_embeddings pegasus_sinusoidal, pre-norm and no layernorm_embedding");
 }
 
 nlohmann::json hf_config_json(const ModelConfig& c) {

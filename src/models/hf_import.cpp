@@ -74,9 +74,12 @@ std::string hf_weight_name(const std::string& name) {
     const std::string rest = name.substr(dot + 1);
     // Longest first: self_attn_norm before self_attn, ffn_norm before ffn.
     static const std::vector<std::pair<std::string, std::string>> modules = {
-        {"self_attn.attention.", "self_attn."}, {"self_attn_norm.", "self_attn_layer_norm."},
-        {"self_attn.", "self_attn."},           {"cross_attn_norm.", "encoder_attn_layer_norm."},
-        {"cross_attn.", "encoder_attn."},       {"ffn_norm.", "final_layer_norm."},
+        {"self_attn.attention.", "self_attn."},
+        {"self_attn_norm.", "self_attn_layer_norm."},
+        {"self_attn.", "self_attn."},
+        {"cross_attn_norm.", "encoder_attn_layer_norm."},
+        {"cross_attn.", "encoder_attn."},
+        {"ffn_norm.", "final_layer_norm."},
         {"ffn.", ""}};
     for (const auto& [m, hf] : modules)
       if (starts_with(rest, m)) return theirs + index + hf + rest.substr(m.size());
@@ -85,13 +88,15 @@ std::string hf_weight_name(const std::string& name) {
   throw std::logic_error("hf_weight_name: " + name + " has no Hugging Face counterpart");
 }
 
-SummarizationModel model_from_hf_tensors(const ModelConfig& config, const NamedTensors& tensors, const std::string& origin) {
+SummarizationModel model_from_hf_tensors(const ModelConfig& config, const NamedTensors& tensors,
+                                         const std::string& origin) {
   auto fail = [&](const std::string& what) -> void { throw std::runtime_error(origin + ": " + what); };
   std::map<std::string, torch::Tensor> by_name;
   for (const auto& [raw, tensor] : tensors) {
     const std::string name = canonical_hf_name(raw);
     if (!by_name.emplace(name, tensor).second) fail(name + " appears twice (with and without the model. prefix)");
-    if (!tensor.is_floating_point()) fail(name + " is not a floating-point tensor (" + c10::toString(tensor.scalar_type()) + ")");
+    if (!tensor.is_floating_point())
+      fail(name + " is not a floating-point tensor (" + c10::toString(tensor.scalar_type()) + ")");
   }
   torch::manual_seed(0);  // the initial values are all overwritten; seeded so that a failure is reproducible
   SummarizationModel model(config);
@@ -128,7 +133,8 @@ SummarizationModel model_from_hf_tensors(const ModelConfig& config, const NamedT
   const torch::Tensor embeddings = by_name.at(shared).to(torch::kFloat);
   for (const auto& [name, tensor] : by_name) {
     if (used.count(name)) continue;
-    const bool embedding_copy = name == "model.encoder.embed_tokens.weight" || name == "model.decoder.embed_tokens.weight" ||
+    const bool embedding_copy = name == "model.encoder.embed_tokens.weight" ||
+                                name == "model.decoder.embed_tokens.weight" ||
                                 (name == "lm_head.weight" && config.tie_output_projection);
     if (embedding_copy) {
       if (!torch::equal(tensor.to(torch::kFloat), embeddings))
@@ -136,8 +142,9 @@ SummarizationModel model_from_hf_tensors(const ModelConfig& config, const NamedT
              (config.tie_output_projection ? "true" : "false") + ")");
       continue;
     }
-    const bool computed_positions = config.position_embeddings == PositionEmbeddings::pegasus_sinusoidal &&
-                                    (name == "model.encoder.embed_positions.weight" || name == "model.decoder.embed_positions.weight");
+    const bool computed_positions =
+        config.position_embeddings == PositionEmbeddings::pegasus_sinusoidal &&
+        (name == "model.encoder.embed_positions.weight" || name == "model.decoder.embed_positions.weight");
     if (computed_positions) {
       const int64_t rows = tensor.dim() == 2 ? tensor.size(0) : 0;
       if (tensor.dim() != 2 || tensor.size(1) != config.d_model ||
@@ -197,7 +204,8 @@ NamedTensors hf_tensors_of(SummarizationModelImpl& model) {
   return out;
 }
 
-void export_hf_checkpoint(SummarizationModelImpl& model, const std::string& dir, const std::string& sentencepiece_bytes) {
+void export_hf_checkpoint(SummarizationModelImpl& model, const std::string& dir,
+                          const std::string& sentencepiece_bytes) {
   if (model.is_int8()) throw std::runtime_error(dir + ": an int8 model cannot be exported (export the float model)");
   const nlohmann::json config = hf_config_json(model.config());
   const NamedTensors tensors = hf_tensors_of(model);

@@ -9,7 +9,8 @@
 namespace pyramidion {
 
 SummarizationModel convert_to_long_input(SummarizationModelImpl& model, const LongInputOptions& options) {
-  if (model.is_int8()) throw std::invalid_argument("long-input conversion: the model is int8 (convert the float model)");
+  if (model.is_int8())
+    throw std::invalid_argument("long-input conversion: the model is int8 (convert the float model)");
   ModelConfig config = model.config();
   const int64_t old_positions = config.max_source_positions;
   if (options.max_source_positions != 0) {
@@ -46,8 +47,10 @@ SummarizationModel convert_to_long_input(SummarizationModelImpl& model, const Lo
   for (auto& item : parameters) {
     const std::string& name = item.key();
     if (name.rfind("pooler_after_layer_", 0) != 0 || model.named_parameters().find(name)) continue;
-    if (item.value().dim() == 2) item.value().normal_(0.0, options.scorer_std);
-    else item.value().fill_(options.scorer_bias);
+    if (item.value().dim() == 2)
+      item.value().normal_(0.0, options.scorer_std);
+    else
+      item.value().fill_(options.scorer_bias);
   }
   converted->eval();
   return converted;

@@ -56,24 +56,46 @@ class Machine {
     for (;;) {
       const auto op = static_cast<unsigned char>(take(1)[0]);
       switch (op) {
-        case 0x80: take(1); break;                                      // PROTO
-        case 0x95: take(8); break;                                      // FRAME
-        case '.': return pop();                                         // STOP
-        case '}': push(make(Value::Kind::dict)); break;                 // EMPTY_DICT
-        case ']': push(make(Value::Kind::list)); break;                 // EMPTY_LIST
-        case ')': push(make(Value::Kind::tuple)); break;                // EMPTY_TUPLE
-        case '(': push(make(Value::Kind::mark)); break;                 // MARK
-        case 'N': push(make(Value::Kind::none)); break;                 // NONE
-        case 0x88: case 0x89: {                                         // NEWTRUE, NEWFALSE
+        case 0x80:
+          take(1);
+          break;  // PROTO
+        case 0x95:
+          take(8);
+          break;  // FRAME
+        case '.':
+          return pop();  // STOP
+        case '}':
+          push(make(Value::Kind::dict));
+          break;  // EMPTY_DICT
+        case ']':
+          push(make(Value::Kind::list));
+          break;  // EMPTY_LIST
+        case ')':
+          push(make(Value::Kind::tuple));
+          break;  // EMPTY_TUPLE
+        case '(':
+          push(make(Value::Kind::mark));
+          break;  // MARK
+        case 'N':
+          push(make(Value::Kind::none));
+          break;  // NONE
+        case 0x88:
+        case 0x89: {  // NEWTRUE, NEWFALSE
           auto v = make(Value::Kind::boolean);
           v->integer = op == 0x88;
           push(v);
           break;
         }
-        case 'K': push_int(u(1)); break;                                // BININT1
-        case 'M': push_int(u(2)); break;                                // BININT2
-        case 'J': push_int(static_cast<int32_t>(u(4))); break;          // BININT
-        case 0x8a: {                                                    // LONG1
+        case 'K':
+          push_int(u(1));
+          break;  // BININT1
+        case 'M':
+          push_int(u(2));
+          break;  // BININT2
+        case 'J':
+          push_int(static_cast<int32_t>(u(4)));
+          break;      // BININT
+        case 0x8a: {  // LONG1
           const size_t n = static_cast<unsigned char>(take(1)[0]);
           if (n > 8) fail("integer too large");
           const char* b = take(n);
@@ -83,7 +105,7 @@ class Machine {
           push_int(static_cast<int64_t>(x));
           break;
         }
-        case 'G': {                                                     // BINFLOAT (big-endian)
+        case 'G': {  // BINFLOAT (big-endian)
           const char* b = take(8);
           uint64_t bits = 0;
           for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<unsigned char>(b[i]);
@@ -92,51 +114,96 @@ class Machine {
           push(v);
           break;
         }
-        case 'X': push_text(u(4)); break;                               // BINUNICODE
-        case 0x8c: case 'U': push_text(u(1)); break;                    // SHORT_BINUNICODE, SHORT_BINSTRING
-        case 'T': push_text(u(4)); break;                               // BINSTRING
-        case 'c': {                                                     // GLOBAL module\nname\n
+        case 'X':
+          push_text(u(4));
+          break;  // BINUNICODE
+        case 0x8c:
+        case 'U':
+          push_text(u(1));
+          break;  // SHORT_BINUNICODE, SHORT_BINSTRING
+        case 'T':
+          push_text(u(4));
+          break;     // BINSTRING
+        case 'c': {  // GLOBAL module\nname\n
           auto v = make(Value::Kind::global);
           v->text = line() + "." + line();
           push(v);
           break;
         }
-        case 'q': memo_[u(1)] = top(); break;                           // BINPUT
-        case 'r': memo_[u(4)] = top(); break;                           // LONG_BINPUT
-        case 0x94: memo_[memo_.size()] = top(); break;                  // MEMOIZE
-        case 'h': push(memo(u(1))); break;                              // BINGET
-        case 'j': push(memo(u(4))); break;                              // LONG_BINGET
-        case 't': {                                                     // TUPLE
+        case 'q':
+          memo_[u(1)] = top();
+          break;  // BINPUT
+        case 'r':
+          memo_[u(4)] = top();
+          break;  // LONG_BINPUT
+        case 0x94:
+          memo_[memo_.size()] = top();
+          break;  // MEMOIZE
+        case 'h':
+          push(memo(u(1)));
+          break;  // BINGET
+        case 'j':
+          push(memo(u(4)));
+          break;     // LONG_BINGET
+        case 't': {  // TUPLE
           auto v = make(Value::Kind::tuple);
           v->items = pop_to_mark();
           push(v);
           break;
         }
-        case 0x85: case 0x86: case 0x87: {                              // TUPLE1..3
+        case 0x85:
+        case 0x86:
+        case 0x87: {  // TUPLE1..3
           auto v = make(Value::Kind::tuple);
           v->items.resize(op - 0x84);
           for (size_t i = v->items.size(); i-- > 0;) v->items[i] = pop();
           push(v);
           break;
         }
-        case 'a': { auto x = pop(); top()->items.push_back(x); break; } // APPEND
-        case 'e': { auto xs = pop_to_mark(); auto l = top(); l->items.insert(l->items.end(), xs.begin(), xs.end()); break; }
-        case 's': { auto v = pop(); auto k = pop(); top()->pairs.emplace_back(k, v); break; }  // SETITEM
-        case 'u': {                                                     // SETITEMS
+        case 'a': {
+          auto x = pop();
+          top()->items.push_back(x);
+          break;
+        }  // APPEND
+        case 'e': {
+          auto xs = pop_to_mark();
+          auto l = top();
+          l->items.insert(l->items.end(), xs.begin(), xs.end());
+          break;
+        }
+        case 's': {
+          auto v = pop();
+          auto k = pop();
+          top()->pairs.emplace_back(k, v);
+          break;
+        }            // SETITEM
+        case 'u': {  // SETITEMS
           auto xs = pop_to_mark();
           if (xs.size() % 2) fail("odd SETITEMS");
           for (size_t i = 0; i < xs.size(); i += 2) top()->pairs.emplace_back(xs[i], xs[i + 1]);
           break;
         }
-        case 'b': {                                                     // BUILD: an object's state
+        case 'b': {  // BUILD: an object's state
           auto state = pop();
           // argparse.Namespace: its attributes; an OrderedDict's (_metadata) are dropped.
           if (top()->kind == Value::Kind::opaque && state->kind == Value::Kind::dict) top()->pairs = state->pairs;
           break;
         }
-        case 'Q': push(persistent(pop())); break;                       // BINPERSID
-        case 'R': { auto args = pop(); auto callable = pop(); push(reduce(*callable, *args)); break; }
-        case 0x81: { pop(); pop(); push(make(Value::Kind::opaque)); break; }  // NEWOBJ
+        case 'Q':
+          push(persistent(pop()));
+          break;  // BINPERSID
+        case 'R': {
+          auto args = pop();
+          auto callable = pop();
+          push(reduce(*callable, *args));
+          break;
+        }
+        case 0x81: {
+          pop();
+          pop();
+          push(make(Value::Kind::opaque));
+          break;
+        }  // NEWOBJ
         default:
           fail("unsupported pickle opcode 0x" + hex(op));
       }
@@ -212,7 +279,8 @@ class Machine {
       if (!reader_.hasRecord(record)) fail("missing record " + record);
       auto [data, bytes] = reader_.getRecord(record);
       const size_t element = c10::elementSize(v->dtype);
-      torch::Tensor flat = torch::empty({static_cast<int64_t>(bytes / element)}, torch::TensorOptions().dtype(v->dtype));
+      torch::Tensor flat =
+          torch::empty({static_cast<int64_t>(bytes / element)}, torch::TensorOptions().dtype(v->dtype));
       std::memcpy(flat.data_ptr(), data.get(), flat.numel() * element);
       cached = storages_.emplace(v->text, flat).first;
     }
@@ -274,7 +342,8 @@ ValuePtr load_entry(const std::string& path, const std::string& entry, bool load
     root = machine.run();
   } catch (const c10::Error& e) {
     const std::string what = e.what_without_backtrace();
-    throw std::runtime_error(path + ": not a readable torch.save zip archive (" + what.substr(0, what.find('\n')) + ")");
+    throw std::runtime_error(path + ": not a readable torch.save zip archive (" + what.substr(0, what.find('\n')) +
+                             ")");
   }
   if (entry.empty()) return root;
   if (root->kind == Value::Kind::dict)
@@ -285,10 +354,14 @@ ValuePtr load_entry(const std::string& path, const std::string& entry, bool load
 
 nlohmann::json to_json(const Value& v) {
   switch (v.kind) {
-    case Value::Kind::boolean: return v.integer != 0;
-    case Value::Kind::integer: return v.integer;
-    case Value::Kind::real: return v.real;
-    case Value::Kind::text: return v.text;
+    case Value::Kind::boolean:
+      return v.integer != 0;
+    case Value::Kind::integer:
+      return v.integer;
+    case Value::Kind::real:
+      return v.real;
+    case Value::Kind::text:
+      return v.text;
     case Value::Kind::tuple:
     case Value::Kind::list: {
       nlohmann::json out = nlohmann::json::array();
@@ -302,7 +375,8 @@ nlohmann::json to_json(const Value& v) {
         if (k->kind == Value::Kind::text) out[k->text] = to_json(*value);
       return out;
     }
-    default: return nullptr;
+    default:
+      return nullptr;
   }
 }
 

@@ -1,7 +1,7 @@
 #include "pyramidion/util/safetensors.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -17,8 +17,8 @@ namespace {
 
 const std::vector<std::pair<std::string, torch::ScalarType>>& dtype_names() {
   static const std::vector<std::pair<std::string, torch::ScalarType>> names = {
-      {"F32", torch::kFloat}, {"F16", torch::kHalf},  {"BF16", torch::kBFloat16}, {"F64", torch::kDouble},
-      {"I64", torch::kLong},  {"I32", torch::kInt},   {"I16", torch::kShort},     {"I8", torch::kChar},
+      {"F32", torch::kFloat}, {"F16", torch::kHalf}, {"BF16", torch::kBFloat16}, {"F64", torch::kDouble},
+      {"I64", torch::kLong},  {"I32", torch::kInt},  {"I16", torch::kShort},     {"I8", torch::kChar},
       {"U8", torch::kByte},   {"BOOL", torch::kBool}};
   return names;
 }
@@ -31,7 +31,8 @@ SafetensorsContents parse_safetensors(const std::string& bytes, const std::strin
   auto fail = [&](const std::string& what) -> void { throw std::runtime_error(origin + ": " + what); };
   if (bytes.size() < 8) fail("truncated safetensors file (" + std::to_string(bytes.size()) + " bytes, no header size)");
   uint64_t header_size = 0;
-  for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | static_cast<unsigned char>(bytes[static_cast<size_t>(i)]);
+  for (int i = 7; i >= 0; --i)
+    header_size = (header_size << 8) | static_cast<unsigned char>(bytes[static_cast<size_t>(i)]);
   if (header_size > kMaxHeader) fail("safetensors header size " + std::to_string(header_size) + " is implausible");
   if (header_size > bytes.size() - 8)
     fail("truncated safetensors file (header of " + std::to_string(header_size) + " bytes, file of " +
@@ -82,13 +83,14 @@ SafetensorsContents parse_safetensors(const std::string& bytes, const std::strin
       numel *= s.get<uint64_t>();
     }
     const auto& offsets = info["data_offsets"];
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+        !offsets[1].is_number_unsigned())
       fail(where + ": data_offsets is not [begin, end]");
     e.begin = offsets[0].get<uint64_t>();
     e.end = offsets[1].get<uint64_t>();
     if (e.begin > e.end || e.end > data_size)
-      fail(where + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-           "] lie outside the " + std::to_string(data_size) + " data bytes (truncated file?)");
+      fail(where + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "] lie outside the " +
+           std::to_string(data_size) + " data bytes (truncated file?)");
     const uint64_t expected = numel * c10::elementSize(e.dtype);
     if (e.end - e.begin != expected)
       fail(where + ": " + std::to_string(e.end - e.begin) + " data bytes for shape " + shape.dump() + " " +

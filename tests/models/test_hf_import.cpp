@@ -2,16 +2,16 @@
 // PyTorch (tests/interop/hf_reference.py, run with Debian's /usr/bin/python3 and python3-torch), on offline
 // checkpoints with the exact HF key layout, shapes and file formats and random weights.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <functional>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -38,12 +38,12 @@ bool python_torch_available() {
 
 // A fresh folder per (arch, format) under the test's temporary directory, made by the reference script.
 std::string make_checkpoint(const std::string& arch, const std::string& format, const std::string& name = "") {
-  const fs::path dir = fs::temp_directory_path() /
-                       ("pyramidion_hf_" + std::to_string(::getpid()) + "_" + arch + "_" + format + name);
+  const fs::path dir =
+      fs::temp_directory_path() / ("pyramidion_hf_" + std::to_string(::getpid()) + "_" + arch + "_" + format + name);
   fs::remove_all(dir);
   const std::string script = (fs::path(PYRAMIDION_SOURCE_DIR) / "tests/interop/hf_reference.py").string();
-  const std::string command = std::string(kPython) + " " + script + " make --arch " + arch + " --format " + format +
-                              " --out " + dir.string();
+  const std::string command =
+      std::string(kPython) + " " + script + " make --arch " + arch + " --format " + format + " --out " + dir.string();
   if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
   return dir.string();
 }
@@ -80,8 +80,8 @@ Expected read_expected(const std::string& dir) {
 
 // Greedy decoding through the incremental path (start_decoding / decode_step): (batch, steps) tokens;
 // *step_logits (batch, steps, vocab) each step's logits.
-torch::Tensor greedy(SummarizationModelImpl& model, const torch::Tensor& source, const torch::Tensor& mask, int64_t steps,
-                     torch::Tensor* step_logits = nullptr) {
+torch::Tensor greedy(SummarizationModelImpl& model, const torch::Tensor& source, const torch::Tensor& mask,
+                     int64_t steps, torch::Tensor* step_logits = nullptr) {
   torch::NoGradGuard no_grad;
   DecoderCache cache = model.start_decoding(model.encode(source, mask));
   torch::Tensor tokens = torch::full({source.size(0)}, model.config().decoder_start(), torch::kLong);
@@ -168,7 +168,8 @@ TEST(FairseqImportErrors, CheckpointsWithoutArgsAreRefused) {
   const std::string path = dir + "/checkpoint.pt";
   // fairseq >= 0.10: the settings in an omegaconf "cfg" (a plain dict here), "args" None.
   const std::string rewrite = std::string(kPython) + " -c \"import torch; c = torch.load('" + path +
-                              "'); c['cfg'] = {'model': vars(c['args'])}; c['args'] = None; torch.save(c, '" + path + "')\"";
+                              "'); c['cfg'] = {'model': vars(c['args'])}; c['args'] = None; torch.save(c, '" + path +
+                              "')\"";
   ASSERT_EQ(std::system(rewrite.c_str()), 0);
   try {
     import_fairseq_checkpoint(path);
@@ -187,8 +188,13 @@ TEST(FairseqImportErrors, UnsupportedArgsAreNamed) {
   } catch (const std::runtime_error& e) {
     EXPECT_EQ(std::string(e.what()), "x.pt: args.arch: 'lstm' is not supported (bart_*, transformer*)");
   }
-  args = {{"arch", "transformer"}, {"encoder_embed_dim", 8}, {"encoder_layers", 1}, {"decoder_layers", 1},
-          {"encoder_attention_heads", 2}, {"encoder_ffn_embed_dim", 16}, {"activation_fn", "gelu_accurate"}};
+  args = {{"arch", "transformer"},
+          {"encoder_embed_dim", 8},
+          {"encoder_layers", 1},
+          {"decoder_layers", 1},
+          {"encoder_attention_heads", 2},
+          {"encoder_ffn_embed_dim", 16},
+          {"activation_fn", "gelu_accurate"}};
   try {
     fairseq_model_config(args, 10, "x.pt");
     FAIL();
@@ -271,8 +277,9 @@ TEST(HfImportErrors, NameTheKeyOrFile) {
   auto restore = [&] { fs::copy_file(pristine, weights, fs::copy_options::overwrite_existing); };
 
   rewrite_safetensors(weights, [](NamedTensors& t) {
-    t.erase(std::remove_if(t.begin(), t.end(), [](const auto& p) { return p.first == "model.encoder.layers.1.fc2.bias"; }),
-            t.end());
+    t.erase(
+        std::remove_if(t.begin(), t.end(), [](const auto& p) { return p.first == "model.encoder.layers.1.fc2.bias"; }),
+        t.end());
   });
   std::string what = import_error(dir);
   EXPECT_NE(what.find("missing model.encoder.layers.1.fc2.bias"), std::string::npos) << what;
@@ -287,7 +294,8 @@ TEST(HfImportErrors, NameTheKeyOrFile) {
   EXPECT_NE(what.find("model.decoder.layers.0.fc1.weight has shape [7, 32]"), std::string::npos) << what;
   restore();
 
-  rewrite_safetensors(weights, [](NamedTensors& t) { t.emplace_back("model.encoder.layers.9.fc1.weight", torch::zeros({2})); });
+  rewrite_safetensors(weights,
+                      [](NamedTensors& t) { t.emplace_back("model.encoder.layers.9.fc1.weight", torch::zeros({2})); });
   what = import_error(dir);
   EXPECT_NE(what.find("unexpected model.encoder.layers.9.fc1.weight"), std::string::npos) << what;
   restore();
@@ -312,7 +320,9 @@ TEST(HfImportErrors, NameTheKeyOrFile) {
 
   nlohmann::json config = read_json(dir + "/config.json");
   const nlohmann::json pristine_config = config;
-  auto write_config = [&](const nlohmann::json& j) { std::ofstream(dir + "/config.json", std::ios::trunc) << j.dump(); };
+  auto write_config = [&](const nlohmann::json& j) {
+    std::ofstream(dir + "/config.json", std::ios::trunc) << j.dump();
+  };
   config["model_type"] = "t5";
   write_config(config);
   what = import_error(dir);
@@ -389,7 +399,8 @@ TEST(HfConfig, ModelsWithoutAnHfFormAreRefusedAndDefaultsAreUnchanged) {
   EXPECT_THROW(hf_architecture_of(native), std::runtime_error);
   EXPECT_EQ(hf_weight_name("encoder_layers.3.self_attn.attention.q_proj.weight"),
             "model.encoder.layers.3.self_attn.q_proj.weight");
-  EXPECT_EQ(hf_weight_name("decoder_layers.0.cross_attn_norm.bias"), "model.decoder.layers.0.encoder_attn_layer_norm.bias");
+  EXPECT_EQ(hf_weight_name("decoder_layers.0.cross_attn_norm.bias"),
+            "model.decoder.layers.0.encoder_attn_layer_norm.bias");
   EXPECT_EQ(hf_weight_name("decoder_layers.1.ffn.fc2.weight"), "model.decoder.layers.1.fc2.weight");
   EXPECT_EQ(hf_weight_name("decoder_layers.1.ffn_norm.weight"), "model.decoder.layers.1.final_layer_norm.weight");
 }

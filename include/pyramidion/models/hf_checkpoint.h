@@ -7,12 +7,12 @@
 namespace pyramidion {
 
 struct HfCheckpointFiles {
-  std::string config;         // DIR/config.json
-  std::string weights;        // DIR/model.safetensors, else DIR/pytorch_model.bin
-  std::string sentencepiece;  // DIR/spiece.model (PEGASUS) or empty
-  std::string vocab_json;     // DIR/vocab.json (GPT-2 byte-level BPE, BART) or empty
-  std::string merges_txt;     // DIR/merges.txt or empty
-  std::string tokenizer_json; // DIR/tokenizer.json or empty
+  std::string config;          // DIR/config.json
+  std::string weights;         // DIR/model.safetensors, else DIR/pytorch_model.bin
+  std::string sentencepiece;   // DIR/spiece.model (PEGASUS) or empty
+  std::string vocab_json;      // DIR/vocab.json (GPT-2 byte-level BPE, BART) or empty
+  std::string merges_txt;      // DIR/merges.txt or empty
+  std::string tokenizer_json;  // DIR/tokenizer.json or empty
 };
 
 // Throws std::runtime_error naming the folder and the missing file (config.json, a weights file) or a sharded

@@ -30,17 +30,18 @@ namespace pyramidion {
 std::string hf_weight_name(const std::string& name);
 
 struct ImportedModel {
-  std::string architecture;     // bart | pegasus
+  std::string architecture;           // bart | pegasus
   SummarizationModel model{nullptr};  // eval mode, CPU, float32
-  std::string tokenizer_kind;   // sentencepiece | byte_level_bpe | "" (no tokenizer files found)
-  std::string tokenizer_bytes;  // sentencepiece: the spiece.model bytes; otherwise empty (see docs/pretrained.md)
-  nlohmann::json metadata;      // {"imported_from": {...}} for the model file
+  std::string tokenizer_kind;         // sentencepiece | byte_level_bpe | "" (no tokenizer files found)
+  std::string tokenizer_bytes;        // sentencepiece: the spiece.model bytes; otherwise empty (see docs/pretrained.md)
+  nlohmann::json metadata;            // {"imported_from": {...}} for the model file
 };
 
 // Builds the model of `config` from HF-named `tensors` (any float dtype; converted to float32).
 // `origin` names the weights file in errors, which are one line each: a missing key, an unexpected key, a shape
 // that does not match config.json, tied copies (embed_tokens, lm_head) that differ from model.shared.weight.
-SummarizationModel model_from_hf_tensors(const ModelConfig& config, const NamedTensors& tensors, const std::string& origin);
+SummarizationModel model_from_hf_tensors(const ModelConfig& config, const NamedTensors& tensors,
+                                         const std::string& origin);
 
 // A checkpoint folder: config.json + model.safetensors or pytorch_model.bin (+ tokenizer files).
 ImportedModel import_hf_checkpoint(const std::string& dir);
@@ -51,6 +52,7 @@ NamedTensors hf_tensors_of(SummarizationModelImpl& model);
 
 // DIR/config.json + DIR/model.safetensors (+ DIR/spiece.model when `sentencepiece_bytes` is not empty).
 // Throws std::runtime_error when the model has no BART or PEGASUS form (hf_architecture_of).
-void export_hf_checkpoint(SummarizationModelImpl& model, const std::string& dir, const std::string& sentencepiece_bytes);
+void export_hf_checkpoint(SummarizationModelImpl& model, const std::string& dir,
+                          const std::string& sentencepiece_bytes);
 
 }  // namespace pyramidion

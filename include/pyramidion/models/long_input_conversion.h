@@ -10,9 +10,9 @@
 namespace pyramidion {
 
 struct LongInputOptions {
-  int64_t max_source_positions = 0;   // 0 = keep; learned positions are extended by copying the table (LED)
-  int64_t chunk_size = -1;            // -1 = keep; 0 = full attention
-  std::map<int64_t, int64_t> pooling; // encoder layer -> width (the topk pooler); empty = keep the model's
+  int64_t max_source_positions = 0;    // 0 = keep; learned positions are extended by copying the table (LED)
+  int64_t chunk_size = -1;             // -1 = keep; 0 = full attention
+  std::map<int64_t, int64_t> pooling;  // encoder layer -> width (the topk pooler); empty = keep the model's
   // New scorers start with weights N(0, scorer_std^2) and this bias: every score sigmoid(bias) + eps ~ 0.95,
   // nearly equal, so the first updates decide what to keep rather than an arbitrary random ranking.
   double scorer_std = 1e-3;

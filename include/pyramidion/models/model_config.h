@@ -16,12 +16,12 @@ namespace pyramidion {
 // Legacy files write the schedule as the whole section (`pooling: {0: 1024}`) and the other settings as flat keys
 // (pooling_base, pooling_flip_right, pooling_sort_back, pooling_hard_at_inference); both are still read.
 struct PoolingConfig {
-  std::string type = "topk";              // a registered pooler type (make_pooler); topk = successive-halving top-k
-  std::map<int64_t, int64_t> schedule;    // encoder layer index -> width kept after that layer
-  double base = 20.0;                     // successive-halving softmax base
-  bool flip_right = true;                 // pair the i-th best with the i-th worst
-  bool sort_back = kDefaultSortBack;      // keep pooled representations in document order
-  bool hard_at_inference = false;         // exact top-k in eval mode (the paper keeps the soft operator)
+  std::string type = "topk";            // a registered pooler type (make_pooler); topk = successive-halving top-k
+  std::map<int64_t, int64_t> schedule;  // encoder layer index -> width kept after that layer
+  double base = 20.0;                   // successive-halving softmax base
+  bool flip_right = true;               // pair the i-th best with the i-th worst
+  bool sort_back = kDefaultSortBack;    // keep pooled representations in document order
+  bool hard_at_inference = false;       // exact top-k in eval mode (the paper keeps the soft operator)
 
   bool operator==(const PoolingConfig& o) const {
     return type == o.type && schedule == o.schedule && base == o.base && flip_right == o.flip_right &&
@@ -32,8 +32,8 @@ struct PoolingConfig {
 
 // How token positions are embedded (`model.position_embeddings`).
 enum class PositionEmbeddings {
-  sinusoidal,          // fairseq's: [sin, cos] with f_i = 10000^(-i / (dim/2 - 1)), the j-th token at pad_id + 1 + j
-  learned,             // fairseq / Hugging Face BART: a trained table, the j-th token at row j + 2 (kLearnedPositionOffset)
+  sinusoidal,  // fairseq's: [sin, cos] with f_i = 10000^(-i / (dim/2 - 1)), the j-th token at pad_id + 1 + j
+  learned,     // fairseq / Hugging Face BART: a trained table, the j-th token at row j + 2 (kLearnedPositionOffset)
   pegasus_sinusoidal,  // Hugging Face PEGASUS: [sin, cos] with f_i = 10000^(-2i / dim), the j-th token at position j
 };
 constexpr int64_t kLearnedPositionOffset = 2;  // fairseq (padding_idx 1 + 1) and Hugging Face BART
@@ -55,15 +55,15 @@ struct ModelConfig {
   double attention_dropout = 0.1;
   double activation_dropout = 0.0;
   Activation activation = Activation::relu;
-  bool normalize_before = false;       // pre-norm (adds a final layer norm to encoder and decoder)
-  bool scale_embedding = true;         // token embeddings * sqrt(d_model)
-  bool tie_output_projection = true;   // output projection = token embedding matrix
+  bool normalize_before = false;      // pre-norm (adds a final layer norm to encoder and decoder)
+  bool scale_embedding = true;        // token embeddings * sqrt(d_model)
+  bool tie_output_projection = true;  // output projection = token embedding matrix
   // Imported architectures (models/hf_import.h); the defaults are the native model's.
-  int64_t decoder_ffn_dim = 0;         // the decoder's feed-forward size; 0 = ffn_dim
+  int64_t decoder_ffn_dim = 0;  // the decoder's feed-forward size; 0 = ffn_dim
   PositionEmbeddings position_embeddings = PositionEmbeddings::sinusoidal;
-  bool layernorm_embedding = false;    // a layer norm on embeddings + positions (BART's layernorm_embedding)
-  bool output_bias = false;            // a bias (vocab) on the output logits (Hugging Face's final_logits_bias)
-  int64_t decoder_start_id = -1;       // the first decoder input; -1 = bos_id (BART: eos 2, PEGASUS: pad 0)
+  bool layernorm_embedding = false;  // a layer norm on embeddings + positions (BART's layernorm_embedding)
+  bool output_bias = false;          // a bias (vocab) on the output logits (Hugging Face's final_logits_bias)
+  int64_t decoder_start_id = -1;     // the first decoder input; -1 = bos_id (BART: eos 2, PEGASUS: pad 0)
   AttentionBackend attention_backend = AttentionBackend::automatic;
 
   // Lengths.
@@ -81,7 +81,7 @@ struct ModelConfig {
   bool source_sentence_separators = false;
 
   // Encoder sparsity.
-  int64_t chunk_size = 0;                // blockwise self-attention block; 0 = full attention
+  int64_t chunk_size = 0;  // blockwise self-attention block; 0 = full attention
   PoolingConfig pooling;
 
   // Parses the `model:` section of a YAML document; other top-level sections (training:, ...) are ignored.
@@ -93,7 +93,7 @@ struct ModelConfig {
 
   static std::vector<std::string> keys();  // every key of the `model:` section, in documentation order
 
-  YAML::Node to_yaml() const;           // {model: {...}}, every key
+  YAML::Node to_yaml() const;  // {model: {...}}, every key
   std::string to_yaml_string() const;
 
   void validate() const;  // throws std::invalid_argument on inconsistent values (heads vs d_model, pooling layers)
@@ -102,7 +102,9 @@ struct ModelConfig {
   int64_t resolved_decoder_ffn_dim() const { return decoder_ffn_dim > 0 ? decoder_ffn_dim : ffn_dim; }
   int64_t decoder_start() const { return decoder_start_id >= 0 ? decoder_start_id : bos_id; }
   // The decoder layer copy attention reads (alignment_layer with -1 resolved).
-  int64_t resolved_alignment_layer() const { return alignment_layer < 0 ? decoder_layers + alignment_layer : alignment_layer; }
+  int64_t resolved_alignment_layer() const {
+    return alignment_layer < 0 ? decoder_layers + alignment_layer : alignment_layer;
+  }
   TransformerLayerOptions layer_options() const;          // the encoder's
   TransformerLayerOptions decoder_layer_options() const;  // the same with the decoder's ffn_dim
   TopKOptions topk_options() const;
