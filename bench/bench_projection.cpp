@@ -30,9 +30,25 @@ void BM_Projection(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK_TEMPLATE(BM_Projection, true)->Name("kernel/v32000_d256")->ArgName("rows")->DenseRange(1, 4)->Arg(8)->Arg(12)->Arg(16)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_Projection, false)->Name("blas/v32000_d256")->ArgName("rows")->DenseRange(1, 4)->Arg(8)->Arg(12)->Arg(16)->Arg(32)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_Projection, true)
+    ->Name("kernel/v32000_d256")
+    ->ArgName("rows")
+    ->DenseRange(1, 4)
+    ->Arg(8)
+    ->Arg(12)
+    ->Arg(16)
+    ->Arg(32)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_Projection, false)
+    ->Name("blas/v32000_d256")
+    ->ArgName("rows")
+    ->DenseRange(1, 4)
+    ->Arg(8)
+    ->Arg(12)
+    ->Arg(16)
+    ->Arg(32)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
-int main(int argc, char** argv) {
-  return pyramidion::bench::run_benchmarks(argc, argv);
-}
+int main(int argc, char** argv) { return pyramidion::bench::run_benchmarks(argc, argv); }

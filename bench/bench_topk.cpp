@@ -32,10 +32,26 @@ void BM_TopKForwardBackward(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK_TEMPLATE(BM_TopKForwardBackward, false)->Name("fused/batch4_n8192_k512_d512")->Args({4, 8192, 512, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_TopKForwardBackward, true)->Name("reference_loop/batch4_n8192_k512_d512")->Args({4, 8192, 512, 512})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_TopKForwardBackward, false)->Name("fused/batch8_n1024_k64_d64")->Args({8, 1024, 64, 64})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_TopKForwardBackward, true)->Name("reference_loop/batch8_n1024_k64_d64")->Args({8, 1024, 64, 64})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_TopKForwardBackward, false)
+    ->Name("fused/batch4_n8192_k512_d512")
+    ->Args({4, 8192, 512, 512})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_TopKForwardBackward, true)
+    ->Name("reference_loop/batch4_n8192_k512_d512")
+    ->Args({4, 8192, 512, 512})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_TopKForwardBackward, false)
+    ->Name("fused/batch8_n1024_k64_d64")
+    ->Args({8, 1024, 64, 64})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_TopKForwardBackward, true)
+    ->Name("reference_loop/batch8_n1024_k64_d64")
+    ->Args({8, 1024, 64, 64})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 int main(int argc, char** argv) {
   pyramidion::keep_freed_memory();

@@ -12,10 +12,10 @@
 #include <optional>
 #include <stdexcept>
 
-#include "pyramidion/plot/svg_plot.h"
 #include "pyramidion/decoding/beam_search.h"
 #include "pyramidion/decoding/summary_generator.h"
 #include "pyramidion/models/summarization_model.h"
+#include "pyramidion/plot/svg_plot.h"
 #include "pyramidion/util/peak_memory.h"
 #include "pyramidion/util/runtime.h"
 #include "pyramidion/util/timing.h"
@@ -31,7 +31,7 @@ struct ArchitectureState {
   const ArchitectureSpec* spec = nullptr;
   ModelConfig config;
   SummarizationModel model{nullptr};
-  std::string training_stop;   // non-empty: longer lengths are skipped for training, this says why
+  std::string training_stop;  // non-empty: longer lengths are skipped for training, this says why
   std::string inference_stop;
 };
 
@@ -57,7 +57,10 @@ void log_line(const ArchitectureBenchmarkOptions& o, const std::string& line) {
 }
 
 std::string dtype_name(torch::ScalarType dtype) {
-  return dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kHalf ? "float16" : dtype == torch::kDouble ? "float64" : "float32";
+  return dtype == torch::kBFloat16 ? "bfloat16"
+         : dtype == torch::kHalf   ? "float16"
+         : dtype == torch::kDouble ? "float64"
+                                   : "float32";
 }
 
 int64_t element_bytes(torch::ScalarType dtype) { return static_cast<int64_t>(c10::elementSize(dtype)); }
@@ -137,8 +140,8 @@ void training_step(TrainingRun& run) {
   auto& model = run.arch->model;
   run.optimizer->zero_grad();
   torch::Tensor logits = model->forward(run.source, run.source_mask, run.target_in);  // (batch, target, vocab)
-  torch::Tensor loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat).flatten(0, 1),
-                                                            run.target_out.flatten());
+  torch::Tensor loss =
+      torch::nn::functional::cross_entropy(logits.to(torch::kFloat).flatten(0, 1), run.target_out.flatten());
   loss.backward();
   run.optimizer->step();
 }
@@ -153,8 +156,8 @@ double generation_run(InferenceRun& run, const ArchitectureBenchmarkOptions& o) 
   EncoderOutput memory;
   const double encode = timed(o.device, [&] { memory = model->encode(run.source, run.source_mask); });
   auto cache = model->start_decoding(memory);
-  cache.reorder(torch::arange(documents, torch::TensorOptions().dtype(torch::kLong).device(o.device))
-                    .repeat_interleave(o.beam));
+  cache.reorder(
+      torch::arange(documents, torch::TensorOptions().dtype(torch::kLong).device(o.device)).repeat_interleave(o.beam));
   ModelIncrementalDecoder decoder(model, std::move(cache));
   BeamSearchOptions search_options;
   search_options.beam = o.beam;
@@ -162,7 +165,8 @@ double generation_run(InferenceRun& run, const ArchitectureBenchmarkOptions& o) 
   search_options.max_len_a = 0;
   search_options.max_len_b = o.gen_tokens;  // ... and forced after them: every architecture does the same steps
   const auto& c = model->config();
-  BeamSearch search(search_options, SpecialTokenIds{c.pad_id, /*unk: no penalty in timing runs*/ -1, c.bos_id, c.eos_id});
+  BeamSearch search(search_options,
+                    SpecialTokenIds{c.pad_id, /*unk: no penalty in timing runs*/ -1, c.bos_id, c.eos_id});
   const std::vector<int64_t> lengths(static_cast<size_t>(documents), run.source.size(1));
   const auto hypotheses = search.search(decoder, lengths, c.max_target_positions);
   for (const auto& doc : hypotheses)
@@ -224,8 +228,7 @@ void measure_training(std::vector<ArchitectureState>& archs, std::vector<Benchma
           MemoryMeasurement measuring(meter, o.device);
           torch::manual_seed(o.seed + static_cast<uint64_t>(length));
           run.source = random_tokens(arch.config, o.batch, length, o.device);
-          run.source_mask =
-              torch::ones({o.batch, length}, torch::TensorOptions().dtype(torch::kBool).device(o.device));
+          run.source_mask = torch::ones({o.batch, length}, torch::TensorOptions().dtype(torch::kBool).device(o.device));
           run.target_in = random_tokens(arch.config, o.batch, o.target_length, o.device);
           run.target_out = random_tokens(arch.config, o.batch, o.target_length, o.device);
           arch.model->train();
@@ -267,7 +270,8 @@ void measure_training(std::vector<ArchitectureState>& archs, std::vector<Benchma
   }
   for (auto& run : runs) {
     if (run.measurement && !run.measurement->seconds.empty() &&
-        (run.measurement->status == MeasurementStatus::not_run || run.measurement->status == MeasurementStatus::too_slow)) {
+        (run.measurement->status == MeasurementStatus::not_run ||
+         run.measurement->status == MeasurementStatus::too_slow)) {
       const auto status = run.measurement->status;
       finish(*run.measurement, static_cast<double>(o.batch * length));
       run.measurement->status = status == MeasurementStatus::not_run ? MeasurementStatus::ok : status;
@@ -289,8 +293,8 @@ void measure_inference(std::vector<ArchitectureState>& archs, std::vector<Benchm
     auto& m = points[i]->inference;
     run.arch = &arch;
     run.measurement = &m;
-    m.estimated_bytes = estimate_inference_bytes(arch.config, length, o.gen_batch, o.beam, o.gen_tokens,
-                                                 element_bytes(o.dtype));
+    m.estimated_bytes =
+        estimate_inference_bytes(arch.config, length, o.gen_batch, o.beam, o.gen_tokens, element_bytes(o.dtype));
     if (!arch.inference_stop.empty()) {
       m.status = MeasurementStatus::skipped_too_slow;
       m.note = "skipped (" + arch.inference_stop + ")";
@@ -375,8 +379,8 @@ void warm_up_process(ArchitectureState& arch, const ArchitectureBenchmarkOptions
     run.target_out = random_tokens(arch.config, 1, run.target_in.size(1), o.device);
     if (o.training) {
       arch.model->train();
-      run.optimizer = std::make_unique<torch::optim::AdamW>(arch.model->parameters(),
-                                                            torch::optim::AdamWOptions(o.learning_rate));
+      run.optimizer =
+          std::make_unique<torch::optim::AdamW>(arch.model->parameters(), torch::optim::AdamWOptions(o.learning_rate));
       training_step(run);
       run.optimizer.reset();
       clear_gradients(arch.model);
@@ -408,7 +412,9 @@ void validate(const std::vector<ArchitectureSpec>& archs, const ArchitectureBenc
   if (!o.training && !o.inference) fail("nothing to measure (training and inference both off)");
 }
 
-std::string bytes_mib(int64_t bytes) { return bytes < 0 ? "n/a" : fmt::format("{:.1f}", static_cast<double>(bytes) / kMiB); }
+std::string bytes_mib(int64_t bytes) {
+  return bytes < 0 ? "n/a" : fmt::format("{:.1f}", static_cast<double>(bytes) / kMiB);
+}
 
 std::string ratio_text(double r) { return std::isfinite(r) ? fmt::format("{:.2f}x", r) : "-"; }
 
@@ -422,7 +428,8 @@ nlohmann::json measurement_json(const Measurement& m, bool training) {
     j["tokens_per_second"] = m.seconds.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.tokens_per_second);
   } else {
     j["encode_seconds"] = m.seconds.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.encode_seconds);
-    j["generated_tokens_per_second"] = m.seconds.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.tokens_per_second);
+    j["generated_tokens_per_second"] =
+        m.seconds.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.tokens_per_second);
   }
   j["peak_memory_bytes"] = m.peak_bytes >= 0 ? nlohmann::json(m.peak_bytes) : nlohmann::json(nullptr);
   j["estimated_memory_bytes"] = m.estimated_bytes;
@@ -435,13 +442,20 @@ nlohmann::json nullable(double v) { return std::isfinite(v) ? nlohmann::json(v) 
 
 const char* to_string(MeasurementStatus status) {
   switch (status) {
-    case MeasurementStatus::ok: return "ok";
-    case MeasurementStatus::too_slow: return "too slow";
-    case MeasurementStatus::out_of_memory: return "out of memory";
-    case MeasurementStatus::skipped_memory: return "skipped (memory)";
-    case MeasurementStatus::skipped_too_slow: return "skipped";
-    case MeasurementStatus::failed: return "failed";
-    case MeasurementStatus::not_run: return "not run";
+    case MeasurementStatus::ok:
+      return "ok";
+    case MeasurementStatus::too_slow:
+      return "too slow";
+    case MeasurementStatus::out_of_memory:
+      return "out of memory";
+    case MeasurementStatus::skipped_memory:
+      return "skipped (memory)";
+    case MeasurementStatus::skipped_too_slow:
+      return "skipped";
+    case MeasurementStatus::failed:
+      return "failed";
+    case MeasurementStatus::not_run:
+      return "not run";
   }
   return "unknown";
 }
@@ -469,8 +483,7 @@ ArchitectureBenchmarkResult run_architecture_benchmark(const std::vector<Archite
     arch.config = architectures[i].config;
     // Positions are sinusoidal: any length is free. The pooling widths stay as configured.
     arch.config.max_source_positions = std::max(arch.config.max_source_positions, longest);
-    arch.config.max_target_positions =
-        std::max({arch.config.max_target_positions, o.target_length, o.gen_tokens + 1});
+    arch.config.max_target_positions = std::max({arch.config.max_target_positions, o.target_length, o.gen_tokens + 1});
     arch.config.validate();
     torch::manual_seed(o.seed);
     arch.model = SummarizationModel(arch.config);
@@ -598,7 +611,8 @@ std::string ArchitectureBenchmarkResult::to_table() const {
   out += fmt::format("ratios are against {} at the same length (< 1: less time / memory)\n", baseline);
   if (o.training) {
     out += fmt::format(
-        "\ntraining step: forward + loss + backward + AdamW, batch {} x target {} tokens, median of {} after {} warm-up\n",
+        "\ntraining step: forward + loss + backward + AdamW, batch {} x target {} tokens, median of {} after {} "
+        "warm-up\n",
         o.batch, o.target_length, o.steps, o.warmup);
     out += fmt::format("{:>7}  {:<16} {:>10} {:>11} {:>10}  {:>9} {:>9}\n", "length", "architecture", "ms/step",
                        "tokens/s", "peak MiB", "time", "memory");
@@ -649,12 +663,12 @@ std::string ArchitectureBenchmarkResult::to_table() const {
 
 std::string ArchitectureBenchmarkResult::to_svg() const {
   const auto& o = options;
-  SvgLinePlot plot(fmt::format("What pooling buys: {}, {}{}", device_name, dtype_name(o.dtype),
-                               architectures.empty() ? std::string()
-                                                     : fmt::format(", d {} / {}+{} layers",
-                                                                   architectures.front().config.d_model,
-                                                                   architectures.front().config.encoder_layers,
-                                                                   architectures.front().config.decoder_layers)));
+  SvgLinePlot plot(fmt::format(
+      "What pooling buys: {}, {}{}", device_name, dtype_name(o.dtype),
+      architectures.empty()
+          ? std::string()
+          : fmt::format(", d {} / {}+{} layers", architectures.front().config.d_model,
+                        architectures.front().config.encoder_layers, architectures.front().config.decoder_layers)));
   struct Quantity {
     bool training;
     bool memory;
@@ -664,8 +678,10 @@ std::string ArchitectureBenchmarkResult::to_svg() const {
       {true, false, fmt::format("Training step (batch {})", o.batch), "ms per step"},
       {false, false, fmt::format("Inference ({} doc x beam {}, {} tokens)", o.gen_batch, o.beam, o.gen_tokens),
        "seconds per run"},
-      {true, true, "Training peak memory", "MiB (" + std::string(o.device.is_cuda() ? "allocator peak" : "peak RSS growth") + ")"},
-      {false, true, "Inference peak memory", "MiB (" + std::string(o.device.is_cuda() ? "allocator peak" : "peak RSS growth") + ")"}};
+      {true, true, "Training peak memory",
+       "MiB (" + std::string(o.device.is_cuda() ? "allocator peak" : "peak RSS growth") + ")"},
+      {false, true, "Inference peak memory",
+       "MiB (" + std::string(o.device.is_cuda() ? "allocator peak" : "peak RSS growth") + ")"}};
   for (const auto& q : quantities) {
     if ((q.training && !o.training) || (!q.training && !o.inference)) continue;
     SvgPanel panel{q.title, "input tokens (log2 scale)", q.y_label, true, true, {}};

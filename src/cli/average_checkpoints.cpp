@@ -24,7 +24,8 @@ void run(const AverageOptions& o) {
   try {
     if (!o.dir.empty()) {
       if ((o.last > 0) == (o.best > 0)) throw CommandError("--dir: give exactly one of --last N or --best N");
-      const auto picked = o.last > 0 ? last_periodic_checkpoints(o.dir, o.last) : best_ranked_checkpoints(o.dir, o.best);
+      const auto picked =
+          o.last > 0 ? last_periodic_checkpoints(o.dir, o.last) : best_ranked_checkpoints(o.dir, o.best);
       if (o.last > 0)
         if (const std::string gap = periodic_gap_warning(o.dir, picked); !gap.empty())
           spdlog::warn("--last {}: {}", o.last, gap);
@@ -54,8 +55,10 @@ PYRAMIDION_COMMAND("average-checkpoints", [](CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--dir", o->dir, "run directory to pick checkpoints from (with --last or --best)")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--last", o->last, "the newest N periodic checkpoints checkpoint_<update>.pt")->check(CLI::PositiveNumber);
-  cmd->add_option("--best", o->best, "the N best kept checkpoints (training.keep_best_checkpoints)")->check(CLI::PositiveNumber);
+  cmd->add_option("--last", o->last, "the newest N periodic checkpoints checkpoint_<update>.pt")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--best", o->best, "the N best kept checkpoints (training.keep_best_checkpoints)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("-o,--output", o->output, "the averaged model file")->required();
   cmd->callback([o] { run(*o); });
 });

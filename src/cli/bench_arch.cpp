@@ -10,8 +10,8 @@
 
 #include "bench_commands.h"
 #include "command.h"
-#include "numeric_checks.h"
 #include "model_loading.h"
+#include "numeric_checks.h"
 #include "pyramidion/benchmark/architecture_benchmark.h"
 #include "pyramidion/models/compute_type.h"
 #include "pyramidion/models/presets.h"
@@ -61,7 +61,8 @@ std::vector<ArchitectureSpec> resolve_architectures(const BenchArchOptions& o) {
   try {
     for (const auto& name : presets) specs.push_back({name, resolve_run_config("", name, o.overrides, 0).model});
     for (const auto& path : o.configs)
-      specs.push_back({std::filesystem::path(path).stem().string(), resolve_run_config(path, "", o.overrides, 0).model});
+      specs.push_back(
+          {std::filesystem::path(path).stem().string(), resolve_run_config(path, "", o.overrides, 0).model});
   } catch (const std::invalid_argument& e) {
     throw CommandError(e.what());
   }
@@ -78,7 +79,8 @@ std::vector<ArchitectureSpec> resolve_architectures(const BenchArchOptions& o) {
       if (type == ComputeType::automatic)
         type = resolve_compute_type(type, parse_device(o.device), /*file_is_int8=*/false);
       if (type != ComputeType::float32 && type != ComputeType::int8_float32)
-        throw CommandError("--compute-type " + name + ": bench compares float32 and int8 (bfloat16: --dtype bfloat16)", 2);
+        throw CommandError("--compute-type " + name + ": bench compares float32 and int8 (bfloat16: --dtype bfloat16)",
+                           2);
       const bool int8 = type == ComputeType::int8_float32;
       if (int8 && o.dtype != "float32") throw CommandError("--compute-type int8: needs --dtype float32", 2);
       if (int8 && !parse_device(o.device).is_cpu()) throw CommandError("--compute-type int8: runs on the CPU only", 2);
@@ -125,7 +127,8 @@ void run(const BenchArchOptions& o) {
   for (const auto& s : specs) {
     const auto& c = s.config;
     std::string pooling;
-    for (const auto& [layer, width] : c.pooling.schedule) pooling += fmt::format("{}{}: {}", pooling.empty() ? "" : ", ", layer, width);
+    for (const auto& [layer, width] : c.pooling.schedule)
+      pooling += fmt::format("{}{}: {}", pooling.empty() ? "" : ", ", layer, width);
     std::cout << fmt::format("  {:<16} d {} / heads {} / ffn {}, {}+{} layers, chunk {}, pooling {{{}}}\n", s.name,
                              c.d_model, c.attention_heads, c.ffn_dim, c.encoder_layers, c.decoder_layers,
                              c.chunk_size > 0 ? std::to_string(c.chunk_size) : std::string("full"), pooling);
@@ -161,29 +164,44 @@ void add_bench_architectures(CLI::App& bench) {
   bench.add_option("--archs", o.archs, "presets to compare (default: vanilla,blockwise,transpooler,deep-pyramidion)")
       ->delimiter(',');
   bench.add_option("--set", o.overrides, "override a key in every architecture, e.g. --set d_model=128")->take_all();
-  bench.add_option("--lengths", o.lengths, "input lengths of the sweep")->check(positive_number())->delimiter(',')->capture_default_str();
+  bench.add_option("--lengths", o.lengths, "input lengths of the sweep")
+      ->check(positive_number())
+      ->delimiter(',')
+      ->capture_default_str();
   bench.add_option("--batch", o.batch, "training documents per step")->check(positive_number())->capture_default_str();
-  bench.add_option("--target-length", o.target_length, "training target tokens")->check(positive_number())->capture_default_str();
-  bench.add_option("--steps", o.steps, "timed training steps / generation runs (median reported)")->check(positive_number())->capture_default_str();
-  bench.add_option("--warmup", o.warmup, "untimed runs first (peak memory is measured on them)")->check(non_negative_number())->capture_default_str();
-  bench.add_option("--gen-tokens", o.gen_tokens, "tokens generated per document (forced: no early EOS)")->check(positive_number())
+  bench.add_option("--target-length", o.target_length, "training target tokens")
+      ->check(positive_number())
+      ->capture_default_str();
+  bench.add_option("--steps", o.steps, "timed training steps / generation runs (median reported)")
+      ->check(positive_number())
+      ->capture_default_str();
+  bench.add_option("--warmup", o.warmup, "untimed runs first (peak memory is measured on them)")
+      ->check(non_negative_number())
+      ->capture_default_str();
+  bench.add_option("--gen-tokens", o.gen_tokens, "tokens generated per document (forced: no early EOS)")
+      ->check(positive_number())
       ->capture_default_str();
   bench.add_option("--beam", o.beam, "beam size")->check(positive_number())->capture_default_str();
-  bench.add_option("--gen-batch", o.gen_batch, "documents per generation run")->check(positive_number())->capture_default_str();
+  bench.add_option("--gen-batch", o.gen_batch, "documents per generation run")
+      ->check(positive_number())
+      ->capture_default_str();
   bench.add_option("--device", o.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   bench.add_option("--dtype", o.dtype, "float32, or bfloat16 (model weights in bf16, loss in float32)")
       ->check(CLI::IsMember({"float32", "bfloat16"}))
       ->capture_default_str();
-  bench.add_option("--compute-type", o.compute_types,
-                   "float32, int8 (= int8_float32), auto; several (float32,int8) measure each architecture once per "
-                   "type in one run, named ARCH and ARCH/int8 (int8: generation only)")
+  bench
+      .add_option("--compute-type", o.compute_types,
+                  "float32, int8 (= int8_float32), auto; several (float32,int8) measure each architecture once per "
+                  "type in one run, named ARCH and ARCH/int8 (int8: generation only)")
       ->delimiter(',')
       ->capture_default_str();
-  bench.add_option("--max-memory-gb", o.max_memory_gb,
-                   "skip points whose estimated memory exceeds this (default: half the RAM on the CPU, none on CUDA)")
+  bench
+      .add_option("--max-memory-gb", o.max_memory_gb,
+                  "skip points whose estimated memory exceeds this (default: half the RAM on the CPU, none on CUDA)")
       ->check(non_negative_number());
-  bench.add_option("--max-seconds", o.max_seconds,
-                   "a run longer than this marks the point too slow and skips longer lengths (0 = no limit)")
+  bench
+      .add_option("--max-seconds", o.max_seconds,
+                  "a run longer than this marks the point too slow and skips longer lengths (0 = no limit)")
       ->capture_default_str()
       ->check(non_negative_number());
   bench.add_option("--baseline", o.baseline, "architecture the ratios are against")->capture_default_str();

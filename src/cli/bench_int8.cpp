@@ -39,8 +39,8 @@ Candidate libtorch_dynamic(const torch::Tensor& weight, const torch::Tensor& bia
   try {
     at::globalContext().setQEngine(engine);
     const torch::Tensor scale = weight.abs().amax(1).div(127.0).clamp_min(1e-12).to(torch::kDouble);
-    const torch::Tensor qweight = torch::quantize_per_channel(weight, scale, torch::zeros({weight.size(0)}, torch::kLong),
-                                                              0, torch::kQInt8);
+    const torch::Tensor qweight =
+        torch::quantize_per_channel(weight, scale, torch::zeros({weight.size(0)}, torch::kLong), 0, torch::kQInt8);
     const auto prepack = c10::Dispatcher::singleton().findSchemaOrThrow("quantized::linear_prepack", "");
     torch::jit::Stack stack{qweight, bias.defined() ? c10::IValue(bias) : c10::IValue()};
     prepack.callBoxed(&stack);
@@ -59,9 +59,10 @@ Candidate libtorch_dynamic(const torch::Tensor& weight, const torch::Tensor& bia
 }
 
 void run(const BenchInt8Options& o) {
-  std::cout << fmt::format("int8 linear kernels, {} threads, AVX2 copy: {}; ms per call (median of {}), ratio = "
-                           "float32 / candidate\n",
-                           torch::get_num_threads(), int8_linear_has_avx2() ? "yes" : "no", o.repetitions);
+  std::cout << fmt::format(
+      "int8 linear kernels, {} threads, AVX2 copy: {}; ms per call (median of {}), ratio = "
+      "float32 / candidate\n",
+      torch::get_num_threads(), int8_linear_has_avx2() ? "yes" : "no", o.repetitions);
   torch::NoGradGuard no_grad;
   for (const auto& shape : o.shapes) {
     const auto x_at = shape.find('x');
@@ -74,7 +75,8 @@ void run(const BenchInt8Options& o) {
     const Int8Rows q = quantize_rows(weight);
     std::vector<Candidate> candidates;
     candidates.push_back({"float32", [&](const torch::Tensor& x) {
-                            if (vocabulary && x.size(0) <= kVocabularyKernelRows) return project_rows_one_pass(x, weight);
+                            if (vocabulary && x.size(0) <= kVocabularyKernelRows)
+                              return project_rows_one_pass(x, weight);
                             return torch::linear(x, weight, bias);
                           }});
     candidates.push_back({"int8 one-pass", [&](const torch::Tensor& x) {
@@ -85,9 +87,8 @@ void run(const BenchInt8Options& o) {
                             torch::Tensor y = int8_linear_blocked_gemm(x, q.values, q.scale);
                             return bias.defined() ? y.add_(bias) : y;
                           }});
-    candidates.push_back({"int8_linear (chosen)", [&](const torch::Tensor& x) {
-                            return int8_linear(x, q.values, q.scale, bias);
-                          }});
+    candidates.push_back(
+        {"int8_linear (chosen)", [&](const torch::Tensor& x) { return int8_linear(x, q.values, q.scale, bias); }});
     for (const auto engine : at::globalContext().supportedQEngines()) {
       if (engine == c10::QEngine::NoQEngine) continue;
       Candidate c = libtorch_dynamic(weight, bias, engine);
@@ -99,13 +100,17 @@ void run(const BenchInt8Options& o) {
     for (int64_t rows : o.rows) {
       const torch::Tensor x = torch::randn({rows, in});
       // Enough calls per sample for ~ms resolution; candidates alternate per repetition (drift hits all alike).
-      const int inner = static_cast<int>(std::clamp<int64_t>(4000000 / std::max<int64_t>(rows * in * out / 64, 1), 1, 200));
+      const int inner =
+          static_cast<int>(std::clamp<int64_t>(4000000 / std::max<int64_t>(rows * in * out / 64, 1), 1, 200));
       std::vector<std::vector<double>> samples(candidates.size());
       for (auto& c : candidates) c.run(x);  // warm-up
       for (int r = 0; r < o.repetitions; ++r)
         for (size_t i = 0; i < candidates.size(); ++i) {
-          const TimingResult t = time_repeated([&] { for (int k = 0; k < inner; ++k) candidates[i].run(x); },
-                                               torch::kCPU, {0, 1, 0});
+          const TimingResult t = time_repeated(
+              [&] {
+                for (int k = 0; k < inner; ++k) candidates[i].run(x);
+              },
+              torch::kCPU, {0, 1, 0});
           samples[i].push_back(t.median() / inner);
         }
       std::vector<double> ms;
@@ -129,7 +134,8 @@ void add_bench_int8(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("int8", "int8 linear kernels vs float32 per matrix shape and row count");
   cmd->add_option("--rows", o->rows, "rows (tokens x beams) per call")->delimiter(',')->capture_default_str();
   cmd->add_option("--shapes", o->shapes, "matrices OUTxIN")->delimiter(',')->capture_default_str();
-  cmd->add_option("--repetitions", o->repetitions, "timed samples per point")->check(CLI::PositiveNumber)
+  cmd->add_option("--repetitions", o->repetitions, "timed samples per point")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->callback([o] { run(*o); });
 }

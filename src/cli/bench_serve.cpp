@@ -12,9 +12,9 @@
 
 #include "bench_commands.h"
 #include "command.h"
+#include "model_loading.h"
 #include "numeric_checks.h"
 #include "pyramidion/util/line_reader.h"
-#include "model_loading.h"
 #include "server/http_service.h"
 #include "server/load_client.h"
 
@@ -26,7 +26,7 @@ struct BenchServeOptions {
   SummarizerOptions loading;
   std::string input;  // one document per line; "" = synthetic documents
   std::vector<int> clients = {1, 4, 16};
-  int requests = 16;  // per client
+  int requests = 16;        // per client
   double deadline_s = 120;  // per run
   int64_t beam = 2;
   int64_t max_len_b = 32;
@@ -38,10 +38,11 @@ struct BenchServeOptions {
 
 // Deterministic documents from a small vocabulary, so runs are comparable without a data set.
 std::vector<std::string> synthetic_documents(int64_t count, int64_t words) {
-  static const char* vocabulary[] = {"the", "patient", "study", "results", "showed", "significant", "increase", "in",
-                                     "treatment", "group", "compared", "with", "control", "we", "found", "that",
-                                     "model", "data", "analysis", "method", "cells", "protein", "expression", "level",
-                                     "clinical", "trial", "risk", "effect", "response", "rate", "."};
+  static const char* vocabulary[] = {
+      "the",       "patient", "study",    "results", "showed",   "significant", "increase",   "in",
+      "treatment", "group",   "compared", "with",    "control",  "we",          "found",      "that",
+      "model",     "data",    "analysis", "method",  "cells",    "protein",     "expression", "level",
+      "clinical",  "trial",   "risk",     "effect",  "response", "rate",        "."};
   std::mt19937 rng(7);
   std::uniform_int_distribution<size_t> pick(0, sizeof vocabulary / sizeof vocabulary[0] - 1);
   std::vector<std::string> docs;
@@ -98,12 +99,14 @@ void run(const BenchServeOptions& o) {
       const int64_t batches_before = service.queue().batches_run();
       const auto r = server::run_load(load);
       const int64_t batches = service.queue().batches_run() - batches_before;
-      const std::string label = batching ? fmt::format("up to {} docs, {} ms", o.batch_documents, o.max_wait_ms) : "off";
+      const std::string label =
+          batching ? fmt::format("up to {} docs, {} ms", o.batch_documents, o.max_wait_ms) : "off";
       std::cout << fmt::format("| {} | {} | {} | {} | {} | {:.0f} | {:.0f} | {:.2f} | {:.2f} |\n", label, clients,
                                r.requests + r.skipped, r.ok, r.errors, r.p50_ms, r.p99_ms, r.throughput_rps,
                                batches > 0 ? static_cast<double>(r.ok) / static_cast<double>(batches) : 0.0)
                 << std::flush;
-      if (r.skipped > 0) spdlog::warn("{} clients: {} requests skipped at the {} s deadline", clients, r.skipped, o.deadline_s);
+      if (r.skipped > 0)
+        spdlog::warn("{} clients: {} requests skipped at the {} s deadline", clients, r.skipped, o.deadline_s);
     }
     service.stop();
     serving.join();
@@ -114,22 +117,33 @@ void run(const BenchServeOptions& o) {
 
 void add_bench_serve(CLI::App& bench) {
   auto o = std::make_shared<BenchServeOptions>();
-  auto* cmd = bench.add_subcommand("serve", "load test of `serve` on loopback: p50/p99 latency and throughput, batching off/on");
+  auto* cmd = bench.add_subcommand("serve",
+                                   "load test of `serve` on loopback: p50/p99 latency and throughput, batching off/on");
   cmd->add_option("-m,--model", o->model, "model file")->required();
   add_model_loading_options(*cmd, o->loading);
   cmd->add_option("-i,--input", o->input, "documents, one per line (default: synthetic)");
   cmd->add_option("--clients", o->clients, "concurrent client counts")
-      ->check(number_range(1, 4096))->capture_default_str()->delimiter(',');
+      ->check(number_range(1, 4096))
+      ->capture_default_str()
+      ->delimiter(',');
   cmd->add_option("--requests", o->requests, "requests per client")->check(positive_number())->capture_default_str();
-  cmd->add_option("--deadline-s", o->deadline_s, "each run stops by then")->check(positive_number())->capture_default_str();
+  cmd->add_option("--deadline-s", o->deadline_s, "each run stops by then")
+      ->check(positive_number())
+      ->capture_default_str();
   cmd->add_option("--beam", o->beam, "beam of every request")->check(positive_number())->capture_default_str();
-  cmd->add_option("--max-len-b", o->max_len_b, "max summary length of every request")->check(positive_number())->capture_default_str();
+  cmd->add_option("--max-len-b", o->max_len_b, "max summary length of every request")
+      ->check(positive_number())
+      ->capture_default_str();
   cmd->add_option("--max-batch-documents", o->batch_documents, "batching on: documents per batch")
-      ->check(positive_number())->capture_default_str();
-  cmd->add_option("--max-wait-ms", o->max_wait_ms, "batching on: wait for company")->check(non_negative_number())->capture_default_str();
+      ->check(positive_number())
+      ->capture_default_str();
+  cmd->add_option("--max-wait-ms", o->max_wait_ms, "batching on: wait for company")
+      ->check(non_negative_number())
+      ->capture_default_str();
   cmd->add_option("--workers", o->workers, "generation workers")->check(positive_number())->capture_default_str();
   cmd->add_option("--document-words", o->document_words, "words per synthetic document")
-      ->check(positive_number())->capture_default_str();
+      ->check(positive_number())
+      ->capture_default_str();
   cmd->callback([o] { run(*o); });
 }
 

@@ -45,7 +45,7 @@ double time_forward_backward(bool reference, const BenchTopKOptions& o, torch::D
 
 void run(const BenchTopKOptions& o) {
   const torch::Device device(o.device);
-  const auto dtype = o.dtype == "float64" ? torch::kDouble
+  const auto dtype = o.dtype == "float64"    ? torch::kDouble
                      : o.dtype == "bfloat16" ? torch::kBFloat16
                      : o.dtype == "float16"  ? torch::kHalf
                                              : torch::kFloat;
@@ -62,9 +62,10 @@ void run(const BenchTopKOptions& o) {
   }
   if (!o.skip_quality) {
     TopKApproximationOptions quality;
-    fmt::print("\napproximation quality (mean best cosine similarity of the true top-k to the output; "
-               "k {}, dim {}, {} trials, base {})\n",
-               quality.k, quality.dim, quality.trials, quality.base);
+    fmt::print(
+        "\napproximation quality (mean best cosine similarity of the true top-k to the output; "
+        "k {}, dim {}, {} trials, base {})\n",
+        quality.k, quality.dim, quality.trials, quality.base);
     fmt::print("  {:>6}  {:>8}\n", "n/k", "quality");
     for (int64_t ratio : o.ratios) {
       fmt::print("  {:>6}  {:>8.4f}\n", ratio, topk_approximation_quality(ratio, quality));
@@ -76,15 +77,19 @@ void run(const BenchTopKOptions& o) {
 
 void add_bench_topk(CLI::App& bench) {
   auto options = std::make_shared<BenchTopKOptions>();
-  auto* cmd = bench.add_subcommand("topk", "successive-halving top-k: speed vs the per-example loop, approximation quality");
+  auto* cmd =
+      bench.add_subcommand("topk", "successive-halving top-k: speed vs the per-example loop, approximation quality");
   cmd->add_option("--batch", options->batch, "batch size")->check(positive_number())->capture_default_str();
   cmd->add_option("-n,--n", options->n, "input length")->check(positive_number())->capture_default_str();
   cmd->add_option("-k,--k", options->k, "output length")->check(positive_number())->capture_default_str();
   cmd->add_option("--dim", options->dim, "vector size")->check(positive_number())->capture_default_str();
   cmd->add_option("--device", options->device, "cpu, cuda, cuda:1, ...")->capture_default_str();
   cmd->add_option("--dtype", options->dtype, "float32, float64, bfloat16, float16")
-      ->check(CLI::IsMember({"float32", "float64", "bfloat16", "float16"}))->capture_default_str();
-  cmd->add_option("--repetitions", options->repetitions, "timed runs (median reported)")->check(positive_number())->capture_default_str();
+      ->check(CLI::IsMember({"float32", "float64", "bfloat16", "float16"}))
+      ->capture_default_str();
+  cmd->add_option("--repetitions", options->repetitions, "timed runs (median reported)")
+      ->check(positive_number())
+      ->capture_default_str();
   cmd->add_option("--ratios", options->ratios, "n/k values of the quality table")->check(positive_number());
   cmd->add_flag("--skip-reference", options->skip_reference, "do not time the per-example loop");
   cmd->add_flag("--skip-quality", options->skip_quality, "no approximation-quality table");

@@ -26,7 +26,7 @@ inline bool register_command(std::string name, CommandSetup setup) {
 
 // Options every subcommand shares (threads, log level); applied before the command runs.
 struct GlobalOptions {
-  int threads = 0;          // 0 = from the machine / $PYRAMIDION_THREADS
+  int threads = 0;  // 0 = from the machine / $PYRAMIDION_THREADS
   std::string log_level = "info";
 };
 GlobalOptions& global_options();
@@ -45,6 +45,6 @@ struct CommandError : std::runtime_error {
 #define PYRAMIDION_CLI_CONCAT_(a, b) a##b
 #define PYRAMIDION_CLI_CONCAT(a, b) PYRAMIDION_CLI_CONCAT_(a, b)
 // Usage at namespace scope: PYRAMIDION_COMMAND("rouge", [](CLI::App& app) { ... });
-#define PYRAMIDION_COMMAND(name, ...)                                                   \
+#define PYRAMIDION_COMMAND(name, ...)                                                 \
   static const bool PYRAMIDION_CLI_CONCAT(pyramidion_command_registered_, __LINE__) = \
       ::pyramidion::cli::register_command(name, __VA_ARGS__)

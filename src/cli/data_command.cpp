@@ -43,9 +43,9 @@ void run_prepare(PrepareArgs& args) {
   if (options.threads <= 0) options.threads = pyramidion::cli::global_options().threads;
   auto report = prepare_dataset(options);
   for (const auto& split : report.splits)
-    std::cout << split.name << ": " << split.examples << " examples (" << split.read.skipped_empty
-              << " skipped empty, " << split.read.errors << " malformed), truncated " << split.source_truncated
-              << " sources and " << split.target_truncated << " targets -> " << split.output_path << "\n";
+    std::cout << split.name << ": " << split.examples << " examples (" << split.read.skipped_empty << " skipped empty, "
+              << split.read.errors << " malformed), truncated " << split.source_truncated << " sources and "
+              << split.target_truncated << " targets -> " << split.output_path << "\n";
   std::cout << "meta: " << report.meta_path << "\n";
 }
 
@@ -57,7 +57,8 @@ PYRAMIDION_COMMAND("data", [](CLI::App& app) {
   auto args = std::make_shared<PrepareArgs>();
   auto* prepare = data->add_subcommand("prepare", "tokenize train/valid/test once into memory-mapped binary files");
   prepare->add_option("--tokenizer", args->options.tokenizer_path, "SentencePiece .model")
-      ->required()->check(CLI::ExistingFile);
+      ->required()
+      ->check(CLI::ExistingFile);
   prepare->add_option("--train", args->train, "training corpus")->required();
   prepare->add_option("--valid", args->valid, "validation corpus")->required();
   prepare->add_option("--test", args->test, "test corpus");
@@ -69,13 +70,16 @@ PYRAMIDION_COMMAND("data", [](CLI::App& app) {
   prepare->add_option("--target-sentence-delimiter", args->target_sentence_delimiter,
                       "splits string targets into sentences (e.g. \"<q>\"); newlines always do");
   prepare->add_option("--output,-o", args->options.output_dir, "output directory")->required();
-  prepare->add_option("--max-source-length", args->options.max_source_length, "source tokens kept, EOS included")->check(number_range(2, 1 << 30));
-  prepare->add_option("--max-target-length", args->options.max_target_length, "target tokens kept, EOS included")->check(number_range(2, 1 << 30));
+  prepare->add_option("--max-source-length", args->options.max_source_length, "source tokens kept, EOS included")
+      ->check(number_range(2, 1 << 30));
+  prepare->add_option("--max-target-length", args->options.max_target_length, "target tokens kept, EOS included")
+      ->check(number_range(2, 1 << 30));
   prepare->add_flag("--source-sep", args->options.source_sentence_separators,
                     "mark source sentence boundaries with <sep> too");
   prepare->add_option("--threads", args->options.threads, "tokenizing threads (default: all cores)");
   prepare->add_flag("--strict", args->strict, "empty documents or summaries are errors, not skipped");
-  prepare->add_option("--max-errors", args->max_errors, "malformed records skipped before failing (default 0)")->check(non_negative_number());
+  prepare->add_option("--max-errors", args->max_errors, "malformed records skipped before failing (default 0)")
+      ->check(non_negative_number());
   prepare->add_flag("--no-progress", args->no_progress, "no progress bar");
   prepare->callback([args]() { run_prepare(*args); });
 });

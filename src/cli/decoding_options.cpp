@@ -12,7 +12,8 @@ namespace pyramidion::cli {
 std::string decoding_flag(const std::string& field) {
   if (const auto* option = find_generation_option(field)) return option->flag;
   std::string flag = "--" + field;  // a field of no flag (max_source_length): named as one would spell it
-  for (char& c : flag) if (c == '_') c = '-';
+  for (char& c : flag)
+    if (c == '_') c = '-';
   return flag;
 }
 

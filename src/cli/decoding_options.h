@@ -19,7 +19,8 @@ std::string decoding_flag(const std::string& field);
 // was not given (max_len_b_given false), its default is lowered to that cap silently (a tiny model's 127, not 200);
 // when the options given allow longer summaries than the model can write, a warning says summaries stop there
 // (with strict, an error). Used by every command that generates.
-void fit_length_to_model(GenerationOptions& options, const ModelConfig& model, bool max_len_b_given, bool strict = false);
+void fit_length_to_model(GenerationOptions& options, const ModelConfig& model, bool max_len_b_given,
+                         bool strict = false);
 
 // validate() with the error naming the flag: throws CommandError "--max-len-b must be >= 0 (got -1)".
 void check_decoding_options(const GenerationOptions& options);

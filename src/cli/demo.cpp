@@ -3,9 +3,9 @@
 // to copy on short documents before pooling has anything to choose), evaluates it against lead-3, reports
 // what the last pooler keeps, summarizes a held-out document and leaves a model file for `summarize`.
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -22,11 +22,11 @@
 #include "pyramidion/data/synthetic_encoding.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/summarizer.h"
-#include "pyramidion/models/eval_mode_scope.h"
-#include "pyramidion/nn/pooling_report.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/evaluation/corpus_evaluation.h"
+#include "pyramidion/models/eval_mode_scope.h"
 #include "pyramidion/models/model_file.h"
+#include "pyramidion/nn/pooling_report.h"
 #include "pyramidion/training/trainer.h"
 #include "pyramidion/training/training_config.h"
 #include "pyramidion/training/training_run.h"
@@ -51,11 +51,11 @@ struct DemoOptions {
 // One step of the length curriculum: its own corpus of shorter documents and token budget, ended by the demo's
 // criteria (time share, greedy exact match). The trainer holds it as a manual-unit training/curriculum.h stage.
 struct Stage {
-  int64_t max_words;      // documents of max_words / 2 .. max_words words
+  int64_t max_words;  // documents of max_words / 2 .. max_words words
   int64_t train_documents;
-  int64_t max_tokens;     // token budget per batch
-  double until_share;     // this stage ends at the latest when this share of the training time is used
-  double advance_match;   // or earlier, once greedy exact match on its validation documents reaches this
+  int64_t max_tokens;    // token budget per batch
+  double until_share;    // this stage ends at the latest when this share of the training time is used
+  double advance_match;  // or earlier, once greedy exact match on its validation documents reaches this
 };
 
 const std::vector<Stage> kStages = {
@@ -134,7 +134,8 @@ struct Quality {
 };
 
 // The one corpus evaluation (evaluation/corpus_evaluation.h), plus the demo's exact match.
-Quality summarize_and_score(SummarizationModel& model, const std::shared_ptr<const data::SentencePieceTokenizer>& tokenizer,
+Quality summarize_and_score(SummarizationModel& model,
+                            const std::shared_ptr<const data::SentencePieceTokenizer>& tokenizer,
                             const std::vector<EncodedDocument>& docs, const BeamSearchOptions& search) {
   CorpusEvaluationOptions options;
   options.generation.search = search;
@@ -170,13 +171,18 @@ RougeScores lead_scores(const std::vector<data::SyntheticDocument>& docs) {
 }
 
 nlohmann::ordered_json pooling_json(const PoolingReport& r) {
-  return {{"documents", r.documents}, {"slots", r.slots}, {"salient_share", r.salient_share},
-          {"base_rate", r.base_rate}, {"ceiling", r.ceiling},
+  return {{"documents", r.documents},
+          {"slots", r.slots},
+          {"salient_share", r.salient_share},
+          {"base_rate", r.base_rate},
+          {"ceiling", r.ceiling},
           {"recall", {{"salient", r.recall[1]}, {"distractor", r.recall[2]}, {"filler", r.recall[0]}}}};
 }
 
 nlohmann::ordered_json rouge_json(const RougeScores& r) {
-  return {{"rouge1", r.rouge1.fmeasure}, {"rouge2", r.rouge2.fmeasure}, {"rougeL", r.rougeL.fmeasure},
+  return {{"rouge1", r.rouge1.fmeasure},
+          {"rouge2", r.rouge2.fmeasure},
+          {"rougeL", r.rougeL.fmeasure},
           {"rougeLsum", r.rougeLsum.fmeasure}};
 }
 
@@ -228,7 +234,8 @@ void run(const DemoOptions& o) {
     writer.finish();
     stage_train.push_back(std::make_shared<data::BinaryDataset>(path));
     std::vector<EncodedDocument> valid;
-    for (int64_t i = 0; i < 48; ++i) valid.push_back(data::encode_synthetic_document(tokenizer, corpus.document("valid", i)));
+    for (int64_t i = 0; i < 48; ++i)
+      valid.push_back(data::encode_synthetic_document(tokenizer, corpus.document("valid", i)));
     stage_valid.push_back(std::move(valid));
   }
   const auto test_corpus = stage_corpus(kStages.back(), o.seed);
@@ -259,7 +266,8 @@ void run(const DemoOptions& o) {
              kStages[0].max_words, kStages[1].max_words, kStages[2].max_words, o.test_documents);
 
   // 3. Model and trainer from the demo preset (or -c), with --set overrides.
-  RunConfig run_config = resolve_run_config(o.config, o.config.empty() ? "demo" : "", o.overrides, tokenizer.vocab_size());
+  RunConfig run_config =
+      resolve_run_config(o.config, o.config.empty() ? "demo" : "", o.overrides, tokenizer.vocab_size());
   run_config.training.seed = static_cast<int64_t>(o.seed);
   if (run_config.training.curriculum.enabled())
     spdlog::warn("demo: training.curriculum of the config is replaced by the demo's own stages");
@@ -302,17 +310,22 @@ void run(const DemoOptions& o) {
       auto summary = trainer.run_for(chunk, stage_end - used);
       auto check = summarize_and_score(model, shared_tokenizer, stage_valid[s], greedy);
       auto pooled = pooling_report(model, stage_valid[s], tokenizer.pad_id());
-      nlohmann::ordered_json point{{"update", trainer.update()},        {"seconds", elapsed()},
-                                   {"stage", s + 1},                    {"max_words", kStages[s].max_words},
-                                   {"train_loss", summary.mean_loss},   {"exact_match", check.exact},
-                                   {"rouge2", check.rouge.rouge2.fmeasure}, {"pooling", pooling_json(pooled)}};
+      nlohmann::ordered_json point{{"update", trainer.update()},
+                                   {"seconds", elapsed()},
+                                   {"stage", s + 1},
+                                   {"max_words", kStages[s].max_words},
+                                   {"train_loss", summary.mean_loss},
+                                   {"exact_match", check.exact},
+                                   {"rouge2", check.rouge.rouge2.fmeasure},
+                                   {"pooling", pooling_json(pooled)}};
       curve.push_back(point);
       const double left = std::max(0.0, train_seconds - (elapsed() - train_start));
-      fmt::print("  update {:5d}  {:5.0f}s  {:5.1f} upd/s  eta {:2.0f}:{:02.0f}  loss {:6.3f}  greedy exact match {:5.1f}%  "
-                 "ROUGE-2 {:5.1f}  salient share {:.2f} (base {:.3f}, ceiling {:.2f})\n",
-                 trainer.update(), elapsed(), summary.updates_per_second, std::floor(left / 60), std::fmod(left, 60.0),
-                 summary.mean_loss, 100 * check.exact, 100 * check.rouge.rouge2.fmeasure, pooled.salient_share,
-                 pooled.base_rate, pooled.ceiling);
+      fmt::print(
+          "  update {:5d}  {:5.0f}s  {:5.1f} upd/s  eta {:2.0f}:{:02.0f}  loss {:6.3f}  greedy exact match {:5.1f}%  "
+          "ROUGE-2 {:5.1f}  salient share {:.2f} (base {:.3f}, ceiling {:.2f})\n",
+          trainer.update(), elapsed(), summary.updates_per_second, std::floor(left / 60), std::fmod(left, 60.0),
+          summary.mean_loss, 100 * check.exact, 100 * check.rouge.rouge2.fmeasure, pooled.salient_share,
+          pooled.base_rate, pooled.ceiling);
       if (summary.stop_reason == "signal") throw CommandError("interrupted", 130);
       if (check.exact >= kStages[s].advance_match) break;
     }
@@ -332,22 +345,24 @@ void run(const DemoOptions& o) {
   auto quality = summarize_and_score(model, shared_tokenizer, test_encoded, search);
   auto lead = lead_scores(test_docs);
   auto pooled = pooling_report(model, test_encoded, tokenizer.pad_id());
-  fmt::print("\n{:<22} {:>8} {:>8} {:>8} {:>10} {:>12}\n", "system", "ROUGE-1", "ROUGE-2", "ROUGE-L", "ROUGE-Lsum", "exact match");
+  fmt::print("\n{:<22} {:>8} {:>8} {:>8} {:>10} {:>12}\n", "system", "ROUGE-1", "ROUGE-2", "ROUGE-L", "ROUGE-Lsum",
+             "exact match");
   fmt::print("{:<22} {:8.2f} {:8.2f} {:8.2f} {:10.2f} {:>12}\n", "lead-3", 100 * lead.rouge1.fmeasure,
              100 * lead.rouge2.fmeasure, 100 * lead.rougeL.fmeasure, 100 * lead.rougeLsum.fmeasure, "-");
-  fmt::print("{:<22} {:8.2f} {:8.2f} {:8.2f} {:10.2f} {:11.1f}%\n", "tiny DeepPyramidion", 100 * quality.rouge.rouge1.fmeasure,
-             100 * quality.rouge.rouge2.fmeasure, 100 * quality.rouge.rougeL.fmeasure,
-             100 * quality.rouge.rougeLsum.fmeasure, 100 * quality.exact);
+  fmt::print("{:<22} {:8.2f} {:8.2f} {:8.2f} {:10.2f} {:11.1f}%\n", "tiny DeepPyramidion",
+             100 * quality.rouge.rouge1.fmeasure, 100 * quality.rouge.rouge2.fmeasure,
+             100 * quality.rouge.rougeL.fmeasure, 100 * quality.rouge.rougeLsum.fmeasure, 100 * quality.exact);
   const auto& last_pool = run_config.model.pooling.schedule;
   const int64_t final_width = last_pool.empty() ? 0 : last_pool.rbegin()->second;
   fmt::print("\nwhat the last pooler keeps ({} slots of each document, soft top-k provenance):\n", final_width);
-  fmt::print("  slots dominated (>50%) by salient tokens: {:.1f}%   (base rate of salient tokens {:.1f}%, ceiling {:.1f}%)\n",
-             100 * pooled.salient_share, 100 * pooled.base_rate, 100 * pooled.ceiling);
+  fmt::print(
+      "  slots dominated (>50%) by salient tokens: {:.1f}%   (base rate of salient tokens {:.1f}%, ceiling {:.1f}%)\n",
+      100 * pooled.salient_share, 100 * pooled.base_rate, 100 * pooled.ceiling);
   fmt::print("  tokens that dominate a slot, per class: salient {:.1f}%, distractor {:.1f}%, filler {:.1f}%\n",
              100 * pooled.recall[1], 100 * pooled.recall[2], 100 * pooled.recall[0]);
   const bool learned = quality.rouge.rouge2.fmeasure > lead.rouge2.fmeasure + 0.05 && quality.exact > 0;
   const bool pooler_learned = pooled.salient_share > 3 * pooled.base_rate && pooled.recall[1] > 2 * pooled.recall[0];
-  fmt::print("\nverdict: the model {} (ROUGE-2 {:.1f} vs lead-3 {:.1f}, exact match {:.1f}%);\n", 
+  fmt::print("\nverdict: the model {} (ROUGE-2 {:.1f} vs lead-3 {:.1f}, exact match {:.1f}%);\n",
              learned ? "learned to summarize" : "did NOT clearly learn within the budget",
              100 * quality.rouge.rouge2.fmeasure, 100 * lead.rouge2.fmeasure, 100 * quality.exact);
   fmt::print("         the unsupervised pooler {} (salient share {:.1f}% vs base rate {:.1f}%).\n",
@@ -363,7 +378,8 @@ void run(const DemoOptions& o) {
     if (sentence.rfind("finding ", 0) == 0) fmt::print("  > {}\n", sentence);
   fmt::print("reference: {}\nsummary:   {}\n", join(doc.summary, " | "), [&] {
     std::string s = quality.predictions.front();
-    for (char& c : s) if (c == '\n') c = '|';
+    for (char& c : s)
+      if (c == '\n') c = '|';
     return s;
   }());
 
@@ -394,13 +410,17 @@ void run(const DemoOptions& o) {
 
 PYRAMIDION_COMMAND("demo", [](CLI::App& app) {
   auto o = std::make_shared<DemoOptions>();
-  auto* cmd = app.add_subcommand("demo", "train and evaluate a tiny DeepPyramidion on a generated corpus (the embedded default)");
+  auto* cmd = app.add_subcommand(
+      "demo", "train and evaluate a tiny DeepPyramidion on a generated corpus (the embedded default)");
   cmd->add_option("-o,--output", o->output, "directory for the corpus, model and report")->capture_default_str();
   cmd->add_option("--minutes", o->minutes, "time budget, all steps included")->capture_default_str();
   cmd->add_option("--seed", o->seed, "corpus and training seed")->capture_default_str();
   cmd->add_option("--test-documents", o->test_documents, "held-out documents evaluated")
-      ->check(positive_number())->capture_default_str();
-  cmd->add_option("--beam", o->beam, "beam size of the final evaluation")->check(positive_number())->capture_default_str();
+      ->check(positive_number())
+      ->capture_default_str();
+  cmd->add_option("--beam", o->beam, "beam size of the final evaluation")
+      ->check(positive_number())
+      ->capture_default_str();
   cmd->add_option("-c,--config", o->config, "model + training YAML instead of the demo preset");
   cmd->add_option("--set", o->overrides, "key=value overrides (model or training keys)");
   cmd->callback([o] { run(*o); });

@@ -42,8 +42,8 @@ void run_describe(const DescribeOptions& o) {
             << ", chunk " << (config.chunk_size > 0 ? std::to_string(config.chunk_size) : std::string("full")) << "\n";
   if (config.copy_attention)
     std::cout << "  copy attention: decoder layer " << config.resolved_alignment_layer() << ", first "
-              << config.alignment_heads << " head(s) point into the " << (config.pooling.schedule.empty() ? "" : "pooled ")
-              << "memory\n";
+              << config.alignment_heads << " head(s) point into the "
+              << (config.pooling.schedule.empty() ? "" : "pooled ") << "memory\n";
   std::cout << summary.to_text();
 }
 
@@ -51,7 +51,8 @@ void run_describe(const DescribeOptions& o) {
 
 PYRAMIDION_COMMAND("describe", [](CLI::App& app) {
   auto options = std::make_shared<DescribeOptions>();
-  auto* cmd = app.add_subcommand("describe", "Print a model architecture: lengths per layer, parameters, attention cost");
+  auto* cmd =
+      app.add_subcommand("describe", "Print a model architecture: lengths per layer, parameters, attention cost");
   cmd->add_option("-c,--config", options->config, "model config YAML file");
   cmd->add_option("--preset", options->preset, "preset name (configs/<name>.yaml)");
   cmd->add_option("--set", options->overrides, "override a key, e.g. --set d_model=256 --set pooling={0: 512}")

@@ -2,18 +2,18 @@
 // `--baseline lead-N` scores the first N source sentences instead of a model; `--baseline lead-oracle` the
 // oracle-length lead (per document, the fewest first sentences whose words reach the reference's word count).
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <iostream>
 #include <memory>
 #include <optional>
 
 #include "command.h"
-#include "numeric_checks.h"
 #include "decoding_options.h"
 #include "model_loading.h"
+#include "numeric_checks.h"
 #include "output_paths.h"
 #include "pyramidion/data/readers.h"
 #include "pyramidion/eval/lead_baseline.h"
@@ -93,8 +93,8 @@ void run(const EvaluateOptions& o) {
     int64_t sentences = 0;
     for (size_t i = 0; i < examples.size(); ++i) {
       const auto& source = examples[i].source_sentences;
-      const size_t count = lead == kOracleLead ? oracle_length_lead_count(source, examples[i].target())
-                                               : static_cast<size_t>(lead);
+      const size_t count =
+          lead == kOracleLead ? oracle_length_lead_count(source, examples[i].target()) : static_cast<size_t>(lead);
       predictions[i] = lead_summary(source, count);
       sentences += static_cast<int64_t>(std::min(count, source.size()));
     }
@@ -157,18 +157,26 @@ PYRAMIDION_COMMAND("evaluate", [](CLI::App& app) {
   auto o = std::make_shared<EvaluateOptions>();
   auto* cmd = app.add_subcommand("evaluate", "generate summaries for a test set and report ROUGE");
   cmd->add_option("-m,--model", o->model, "model file");
-  cmd->add_option("--baseline", o->baseline, "lead-N: score the first N source sentences instead of a model; lead-oracle: per document the fewest first "
-                  "sentences whose words reach the reference's");
+  cmd->add_option(
+      "--baseline", o->baseline,
+      "lead-N: score the first N source sentences instead of a model; lead-oracle: per document the fewest first "
+      "sentences whose words reach the reference's");
   // -i/--input as every command that reads documents; --data kept as the earlier name.
   cmd->add_option("-i,--input,--data", o->data, "test file: arXiv/PubMed JSONL, JSONL, TSV or text pair")->required();
   cmd->add_option("--format", o->format, "auto, cohan, jsonl, tsv, text-pair")->capture_default_str();
   cmd->add_option("--source-field", o->source_field, "JSONL source field")->capture_default_str();
   cmd->add_option("--target-field", o->target_field, "JSONL target field")->capture_default_str();
-  cmd->add_option("--max-docs", o->max_docs, "evaluate only the first N documents (0 = all)")->check(non_negative_number())->capture_default_str();
+  cmd->add_option("--max-docs", o->max_docs, "evaluate only the first N documents (0 = all)")
+      ->check(non_negative_number())
+      ->capture_default_str();
   cmd->add_option("--predictions", o->predictions, "write {id, target, prediction} JSONL (input of `rouge --pairs`)");
   add_model_loading_options(*cmd, o->loading);
-  cmd->add_option("--chunk", o->chunk, "documents generated per chunk")->check(positive_number())->capture_default_str();
-  cmd->add_option("--bootstrap-samples", o->bootstrap.samples, "bootstrap resamples")->check(number_range(1, kMaxBootstrapSamples))->capture_default_str();
+  cmd->add_option("--chunk", o->chunk, "documents generated per chunk")
+      ->check(positive_number())
+      ->capture_default_str();
+  cmd->add_option("--bootstrap-samples", o->bootstrap.samples, "bootstrap resamples")
+      ->check(number_range(1, kMaxBootstrapSamples))
+      ->capture_default_str();
   cmd->add_flag("--no-stem", o->no_stem, "no Porter stemming");
   cmd->add_flag("--json", o->json, "machine-readable output");
   add_decoding_options(*cmd, o->generation);

@@ -2,8 +2,8 @@
 // their share of the pooled memory, per pooling layer, the summary linked to its source sentences) and/or the
 // numbers as JSON. The work is the library's (explain/highlight.h, explain/highlight_page.h).
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -28,8 +28,8 @@ namespace {
 struct HighlightCommandOptions {
   std::string model;
   std::string input = "-";
-  std::string output;       // HTML page; "-" = stdout
-  std::string json_output;  // the numbers; "-" = stdout
+  std::string output;                 // HTML page; "-" = stdout
+  std::string json_output;            // the numbers; "-" = stdout
   std::string input_format = "auto";  // auto, jsonl, text (one document a line), whole (the input is one document)
   std::string text_field = "article_text";
   std::string id_field = "article_id";
@@ -56,8 +56,10 @@ Document parse_jsonl(const std::string& line, const std::string& where, const Hi
   }
   if (!value.is_object()) throw CommandError(where + ": not a JSON object");
   Document doc;
-  if (value.contains(o.id_field) && value[o.id_field].is_string()) doc.id = value[o.id_field].get<std::string>();
-  else if (value.contains("id") && value["id"].is_string()) doc.id = value["id"].get<std::string>();
+  if (value.contains(o.id_field) && value[o.id_field].is_string())
+    doc.id = value[o.id_field].get<std::string>();
+  else if (value.contains("id") && value["id"].is_string())
+    doc.id = value["id"].get<std::string>();
   if (!value.contains(o.text_field)) throw CommandError(where + ": field \"" + o.text_field + "\" missing");
   const auto& text = value[o.text_field];
   const std::string wrong = where + ": field \"" + o.text_field + "\" is not a string or a list of strings";
@@ -89,7 +91,8 @@ Document read_document(const HighlightCommandOptions& o) {
   Document doc;
   if (o.input_format == "whole") {
     if (o.document_index != 0)
-      throw CommandError(fmt::format("--document-index {}: --input-format whole reads one document (index 0)", o.document_index));
+      throw CommandError(
+          fmt::format("--document-index {}: --input-format whole reads one document (index 0)", o.document_index));
     std::string text((std::istreambuf_iterator<char>(*in)), std::istreambuf_iterator<char>());
     if (in->bad() || (in == &std::cin && std::ferror(stdin))) throw CommandError(name + ": read error");
     if (blank(text)) throw CommandError(name + ": empty document");
@@ -123,7 +126,8 @@ Document read_document(const HighlightCommandOptions& o) {
 std::string describe_model(const Summarizer& summarizer) {
   const auto& c = summarizer.config();
   std::string pooling;
-  for (const auto& [layer, width] : c.pooling.schedule) pooling += (pooling.empty() ? "" : ", ") + fmt::format("{}: {}", layer, width);
+  for (const auto& [layer, width] : c.pooling.schedule)
+    pooling += (pooling.empty() ? "" : ", ") + fmt::format("{}: {}", layer, width);
   return fmt::format("{} \u00b7 d_model {}, {} encoder + {} decoder layers, pooling {{{}}}, up to {} source tokens",
                      std::filesystem::path(summarizer.path()).filename().string(),  // a page never shows a machine path
                      c.d_model, c.encoder_layers, c.decoder_layers, pooling, c.max_source_positions);
@@ -189,23 +193,29 @@ void run(HighlightCommandOptions o) {
 
 PYRAMIDION_COMMAND("highlight", [](CLI::App& app) {
   auto options = std::make_shared<HighlightCommandOptions>();
-  auto* cmd = app.add_subcommand("highlight", "show which passages of a document the poolers kept (HTML page and/or JSON)");
+  auto* cmd =
+      app.add_subcommand("highlight", "show which passages of a document the poolers kept (HTML page and/or JSON)");
   cmd->add_option("-m,--model", options->model, "model file (from `train` or `demo`)")->required();
   cmd->add_option("-i,--input", options->input,
                   "JSONL (arXiv/PubMed or any text field) or plain text, one document a line; - = stdin")
       ->capture_default_str();
-  cmd->add_option("-o,--output", options->output, "the HTML page (self-contained; written atomically); - = stdout "
-                                                  "(the default when --json is not given)");
-  cmd->add_option("--json", options->json_output, "the numbers as JSON (token, word, sentence shares per layer); - = stdout");
+  cmd->add_option("-o,--output", options->output,
+                  "the HTML page (self-contained; written atomically); - = stdout "
+                  "(the default when --json is not given)");
+  cmd->add_option("--json", options->json_output,
+                  "the numbers as JSON (token, word, sentence shares per layer); - = stdout");
   cmd->add_option("--document-index", options->document_index, "which document of the input (0 = the first line)")
       ->capture_default_str();
-  cmd->add_option("--input-format", options->input_format, "auto, jsonl, text (one document a line), whole (the input is one document)")
-      ->check(CLI::IsMember({"auto", "jsonl", "text", "whole"}))->capture_default_str();
+  cmd->add_option("--input-format", options->input_format,
+                  "auto, jsonl, text (one document a line), whole (the input is one document)")
+      ->check(CLI::IsMember({"auto", "jsonl", "text", "whole"}))
+      ->capture_default_str();
   cmd->add_option("--text-field", options->text_field, "JSONL field holding the document (string or list of sentences)")
       ->capture_default_str();
   cmd->add_option("--id-field", options->id_field, "JSONL field holding the document id")->capture_default_str();
   cmd->add_option("--links", options->highlight.links_per_summary_word, "source sentences linked per summary word")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   add_model_loading_options(*cmd, options->loading);
   add_decoding_options(*cmd, options->highlight.generation);
   cmd->callback([options, cmd] {

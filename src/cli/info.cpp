@@ -55,7 +55,10 @@ nlohmann::ordered_json describe_file(const std::string& path) {
       tokenizer["vocab_size"] = t.vocab_size();
       tokenizer["bytes"] = loaded.tokenizer_bytes.size();
       tokenizer["checksum"] = data::tokenizer_checksum_text(data::tokenizer_checksum(loaded.tokenizer_bytes));
-      tokenizer["special_ids"] = {{"pad", t.pad_id()}, {"unk", t.unk_id()}, {"bos", t.bos_id()}, {"eos", t.eos_id()},
+      tokenizer["special_ids"] = {{"pad", t.pad_id()},
+                                  {"unk", t.unk_id()},
+                                  {"bos", t.bos_id()},
+                                  {"eos", t.eos_id()},
                                   {"sep", t.sentence_separator_id()}};
     } catch (const std::exception& e) {
       throw CommandError(path + ": the embedded tokenizer cannot be read: " + e.what());
@@ -86,15 +89,16 @@ void print_table(const nlohmann::ordered_json& info) {
   } else {
     const auto& t = info["tokenizer"];
     const auto& ids = t["special_ids"];
-    fmt::print("tokenizer: vocabulary {}, special ids pad {} unk {} bos {} eos {} <sep> {}\n", t["vocab_size"].get<int64_t>(),
-               ids["pad"].get<int64_t>(), ids["unk"].get<int64_t>(), ids["bos"].get<int64_t>(), ids["eos"].get<int64_t>(),
-               ids["sep"].get<int64_t>());
+    fmt::print("tokenizer: vocabulary {}, special ids pad {} unk {} bos {} eos {} <sep> {}\n",
+               t["vocab_size"].get<int64_t>(), ids["pad"].get<int64_t>(), ids["unk"].get<int64_t>(),
+               ids["bos"].get<int64_t>(), ids["eos"].get<int64_t>(), ids["sep"].get<int64_t>());
     fmt::print("tokenizer checksum: {}\n", t["checksum"].get<std::string>());
   }
   if (info.contains("training_state")) {
     const auto& s = info["training_state"];
     fmt::print("training state: update {}, epoch {}, best {} (update {}), {:.0f} s trained\n", s.value("update", 0),
-               s.value("epoch", 1), s.value("has_best", false) ? fmt::format("{:.4f}", s.value("best_metric", 0.0)) : "none",
+               s.value("epoch", 1),
+               s.value("has_best", false) ? fmt::format("{:.4f}", s.value("best_metric", 0.0)) : "none",
                s.value("best_update", 0), s.value("training_seconds", 0.0));
     if (info.contains("state_file"))
       fmt::print("state file: {} ({})\n", info["state_file"]["path"].get<std::string>(),
@@ -111,8 +115,10 @@ PYRAMIDION_COMMAND("info", [](CLI::App& app) {
   cmd->add_flag("--json", o->json, "machine-readable output");
   cmd->callback([o] {
     const auto info = describe_file(o->path);
-    if (o->json) std::cout << info.dump(2) << "\n";
-    else print_table(info);
+    if (o->json)
+      std::cout << info.dump(2) << "\n";
+    else
+      print_table(info);
   });
 });
 

@@ -9,15 +9,15 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <iostream>
 #include <new>
 #include <string>
-#include <iostream>
 #include <vector>
 
 #include "command.h"
-#include "pyramidion/util/terminal_log_sink.h"
 #include "numeric_checks.h"
 #include "pyramidion/util/runtime.h"
+#include "pyramidion/util/terminal_log_sink.h"
 
 namespace pyramidion::cli {
 
@@ -122,8 +122,8 @@ int usage_error(const CLI::App& app, const CLI::ParseError& error) {
       for (const CLI::App* sub : where.get_subcommands({})) names.push_back(sub->get_name());
       const std::string guess = closest(word, names);
       const std::string name = command ? command_path(command) + " " + word : word;
-      return fail("unknown command '" + name + "'" + (guess.empty() ? "" : "; did you mean '" + guess + "'?") +
-                      " (" + help + " lists the commands)",
+      return fail("unknown command '" + name + "'" + (guess.empty() ? "" : "; did you mean '" + guess + "'?") + " (" +
+                      help + " lists the commands)",
                   kUsageError);
     }
     if (word.rfind("-", 0) == 0) {
@@ -168,10 +168,13 @@ int main(int argc, char** argv) {
   // Global options (--threads, --log-level) are accepted after the subcommand too: subcommands inherit
   // fallthrough, so an option a subcommand does not know is tried on its parents.
   app.fallthrough();
-  app.set_version_flag("--version", [] { return pyramidion::cli::version_text(); }, "the version, the LibTorch it runs on, CUDA and distributed backends");
+  app.set_version_flag(
+      "--version", [] { return pyramidion::cli::version_text(); },
+      "the version, the LibTorch it runs on, CUDA and distributed backends");
   auto& global = global_options();
   app.add_option("--threads", global.threads, "intra-op threads (default: all cores, or $PYRAMIDION_THREADS)")
-      ->envname("PYRAMIDION_THREADS")->check(number_range(0, 1024));
+      ->envname("PYRAMIDION_THREADS")
+      ->check(number_range(0, 1024));
   app.add_option("--log-level", global.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.parse_complete_callback([&]() {

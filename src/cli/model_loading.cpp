@@ -23,7 +23,8 @@ void add_model_loading_options(CLI::App& app, SummarizerOptions& options) {
                  "this device supports), default (the model file's own type); also float64, float16 (CUDA)")
       ->check(CLI::IsMember({"default", "auto", "float32", "int8", "int8_float32", "bfloat16", "float64", "float16"}))
       ->capture_default_str();
-  app.add_option("--dtype", options.dtype, "deprecated: the earlier name of --compute-type (float32, float64, bfloat16, "
+  app.add_option("--dtype", options.dtype,
+                 "deprecated: the earlier name of --compute-type (float32, float64, bfloat16, "
                  "float16); used when --compute-type is default")
       ->capture_default_str();
 }

@@ -1,7 +1,7 @@
 #pragma once
 // The commands' side of model loading: library errors become one-line CommandErrors naming the option or file.
-#include <CLI/CLI.hpp>
 #include <c10/core/Device.h>
+#include <CLI/CLI.hpp>
 
 #include <string>
 

@@ -35,8 +35,8 @@ inline CLI::Validator non_negative_number() {
   return finite_number_check(0, true, std::numeric_limits<double>::max(), "a finite number >= 0");
 }
 inline CLI::Validator number_range(double low, double high) {
-  return finite_number_check(low, true, high, "in [" + CLI::detail::to_string(low) + ", " +
-                                                  CLI::detail::to_string(high) + "]");
+  return finite_number_check(low, true, high,
+                             "in [" + CLI::detail::to_string(low) + ", " + CLI::detail::to_string(high) + "]");
 }
 
 }  // namespace pyramidion::cli

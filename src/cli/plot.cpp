@@ -39,7 +39,8 @@ void run(const PlotOptions& o) {
   const bool html = extension == ".html" || extension == ".htm";
   if (!o.output.empty() && !html && extension != ".svg")
     throw CommandError("-o " + o.output + ": expected a .svg or .html file");
-  const std::string text = html ? render_training_curves_html(runs, o.title) : render_training_curves_svg(runs, o.title);
+  const std::string text =
+      html ? render_training_curves_html(runs, o.title) : render_training_curves_svg(runs, o.title);
   if (o.output.empty()) {
     std::cout << text;
     return;

@@ -25,10 +25,11 @@ void run(const QuantizeOptions& o) {
     throw CommandError(e.what());
   }
   const auto mib = [](int64_t bytes) { return static_cast<double>(bytes) / (1 << 20); };
-  spdlog::info("wrote {}: int8 weights {:.1f} MiB (float32 {:.1f} MiB, {:.2f}x smaller), file {:.1f} MiB (was {:.1f} MiB)",
-               o.output, mib(result.weight_bytes_after), mib(result.weight_bytes_before),
-               static_cast<double>(result.weight_bytes_before) / static_cast<double>(result.weight_bytes_after),
-               mib(result.file_bytes_after), mib(result.file_bytes_before));
+  spdlog::info(
+      "wrote {}: int8 weights {:.1f} MiB (float32 {:.1f} MiB, {:.2f}x smaller), file {:.1f} MiB (was {:.1f} MiB)",
+      o.output, mib(result.weight_bytes_after), mib(result.weight_bytes_before),
+      static_cast<double>(result.weight_bytes_before) / static_cast<double>(result.weight_bytes_after),
+      mib(result.file_bytes_after), mib(result.file_bytes_before));
 }
 
 }  // namespace

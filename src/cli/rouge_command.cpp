@@ -11,11 +11,11 @@
 
 #include "command.h"
 #include "numeric_checks.h"
-#include "rouge_report.h"
+#include "output_paths.h"
 #include "pyramidion/eval/rouge.h"
 #include "pyramidion/eval/rouge_bootstrap.h"
-#include "output_paths.h"
 #include "rouge_io.h"
+#include "rouge_report.h"
 
 namespace pyramidion::cli {
 namespace {
@@ -37,7 +37,8 @@ void run_rouge(const RougeCommandOptions& options) {
     throw CommandError("rouge: give either --pairs FILE or both --references and --predictions");
   if (parallel && (options.references.empty() || options.predictions.empty()))
     throw CommandError("rouge: --references and --predictions go together");
-  if (parallel && !options.filter.empty()) throw CommandError("rouge: --filter needs --pairs (it tests a pair's field)");
+  if (parallel && !options.filter.empty())
+    throw CommandError("rouge: --filter needs --pairs (it tests a pair's field)");
 
   refuse_output_over_input(options.per_example, {options.pairs, options.references, options.predictions});
   std::vector<RougeExample> examples =
@@ -93,7 +94,8 @@ PYRAMIDION_COMMAND("rouge", [](CLI::App& app) {
   command->add_flag("--json", options->json, "print the corpus scores as JSON (fractions, not %)");
   command->add_option("--filter", options->filter,
                       "score only pairs whose string field equals VALUE: FIELD=VALUE, or FIELD=PREFIX* ");
-  command->add_option("--bootstrap-samples", options->bootstrap.samples, "bootstrap resamples")->check(number_range(1, kMaxBootstrapSamples))
+  command->add_option("--bootstrap-samples", options->bootstrap.samples, "bootstrap resamples")
+      ->check(number_range(1, kMaxBootstrapSamples))
       ->check(positive_number());
   command->add_option("--confidence", options->bootstrap.confidence, "confidence interval mass")
       ->check(number_range(0.0, 1.0));

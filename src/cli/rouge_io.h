@@ -11,10 +11,10 @@
 namespace pyramidion::cli {
 
 struct RougeExample {
-  std::size_t line = 0;            // 1-based line in the input file(s)
-  std::string target;              // reference summary, sentences separated by '\n'
-  std::string prediction;          // system summary, sentences separated by '\n'
-  nlohmann::ordered_json fields;   // copied to the per-example output: the pair's other fields, or {"line": n}
+  std::size_t line = 0;           // 1-based line in the input file(s)
+  std::string target;             // reference summary, sentences separated by '\n'
+  std::string prediction;         // system summary, sentences separated by '\n'
+  nlohmann::ordered_json fields;  // copied to the per-example output: the pair's other fields, or {"line": n}
 };
 
 // --filter FIELD=VALUE: keeps pairs whose string field FIELD equals VALUE, or starts with it when VALUE

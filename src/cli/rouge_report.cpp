@@ -13,7 +13,9 @@ struct NamedInterval {
 };
 
 std::vector<NamedInterval> metrics_of(const RougeCorpusScores& corpus) {
-  return {{"rouge1", &corpus.rouge1}, {"rouge2", &corpus.rouge2}, {"rougeL", &corpus.rougeL},
+  return {{"rouge1", &corpus.rouge1},
+          {"rouge2", &corpus.rouge2},
+          {"rougeL", &corpus.rougeL},
           {"rougeLsum", &corpus.rougeLsum}};
 }
 

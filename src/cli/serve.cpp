@@ -6,20 +6,20 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
-#include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <thread>
 
 #include "command.h"
-#include "numeric_checks.h"
 #include "model_loading.h"
+#include "numeric_checks.h"
 #include "pyramidion/util/atomic_file.h"
 #include "server/http_service.h"
 
@@ -30,8 +30,8 @@ struct ServeOptions {
   std::string model;
   SummarizerOptions loading;
   server::ServiceOptions service;
-  std::string port_file;          // the bound port is written here (for scripts using --port 0)
-  double shutdown_grace_s = 30;   // after SIGTERM/SIGINT, in-flight requests get this long
+  std::string port_file;         // the bound port is written here (for scripts using --port 0)
+  double shutdown_grace_s = 30;  // after SIGTERM/SIGINT, in-flight requests get this long
 };
 
 volatile std::sig_atomic_t g_signal = 0;
@@ -89,8 +89,8 @@ void run(ServeOptions o) {
         }
         signalled = true;
         spdlog::info("signal {}: no new connections; finishing the requests in flight", sig);
-        grace_end = std::chrono::steady_clock::now() +
-                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(o.shutdown_grace_s));
+        grace_end = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                           std::chrono::duration<double>(o.shutdown_grace_s));
         service->stop();
       }
       if (signalled) service->stop();  // again each tick: a stop racing the start of listening is not lost
@@ -117,44 +117,61 @@ PYRAMIDION_COMMAND("serve", [](CLI::App& app) {
   auto& s = o->service;
   cmd->add_option("--host", s.host, "address to listen on (loopback unless you mean otherwise)")->capture_default_str();
   cmd->add_option("--port", s.port, "TCP port; 0 = any free port (see the \"listening on\" line or --port-file)")
-      ->check(number_range(0, 65535))->capture_default_str();
+      ->check(number_range(0, 65535))
+      ->capture_default_str();
   cmd->add_option("--port-file", o->port_file, "write the bound port to this file");
   cmd->add_option("--max-batch-documents", s.batching.max_batch_documents,
-                  "documents per generation batch (1 = no batching)")->check(positive_number())->capture_default_str();
+                  "documents per generation batch (1 = no batching)")
+      ->check(positive_number())
+      ->capture_default_str();
   cmd->add_option("--max-wait-ms", s.batching.max_wait_ms, "how long a request waits for others to batch with")
-      ->check(non_negative_number())->capture_default_str();
+      ->check(non_negative_number())
+      ->capture_default_str();
   cmd->add_option("--max-queue", s.batching.max_queue, "documents waiting at most; more get 503 + Retry-After")
-      ->check(positive_number())->capture_default_str();
+      ->check(positive_number())
+      ->capture_default_str();
   cmd->add_option("--max-body-bytes", s.max_body_bytes, "larger request bodies get 413")
-      ->check(positive_number())->capture_default_str();
+      ->check(positive_number())
+      ->capture_default_str();
   cmd->add_option("--max-document-tokens", s.max_document_tokens,
                   "documents are truncated to this many tokens (\"truncated\": true); 0 = the model's limit")
-      ->check(non_negative_number())->capture_default_str();
+      ->check(non_negative_number())
+      ->capture_default_str();
   cmd->add_option("--max-documents-per-request", s.limits.max_documents, "more documents in one request get 413")
-      ->check(positive_number())->capture_default_str();
+      ->check(positive_number())
+      ->capture_default_str();
   cmd->add_option("--max-beam", s.limits.max_beam, "largest beam a request may ask for")
-      ->check(number_range(1, static_cast<double>(kMaxBeam)))->capture_default_str();
+      ->check(number_range(1, static_cast<double>(kMaxBeam)))
+      ->capture_default_str();
   cmd->add_option("--max-request-beams", s.limits.max_beam_rows,
                   "documents x beam in one request at most (its generation work); more get 413")
-      ->check(number_range(1, 1 << 20))->capture_default_str();
+      ->check(number_range(1, 1 << 20))
+      ->capture_default_str();
   // Upper bounds: a deadline must not overflow the clock, a thread count must not exhaust the process.
   cmd->add_option("--timeout-s", s.timeout_s, "a request not answered by then gets 504 (its generation is cancelled)")
-      ->check(finite_number_check(0, false, 86400, "in (0, 86400]"))->capture_default_str();
+      ->check(finite_number_check(0, false, 86400, "in (0, 86400]"))
+      ->capture_default_str();
   cmd->add_option("--request-timeout-s", s.request_timeout_s,
                   "the whole request (headers and body) must arrive within this; otherwise 408")
-      ->check(finite_number_check(0, false, 86400, "in (0, 86400]"))->capture_default_str();
+      ->check(finite_number_check(0, false, 86400, "in (0, 86400]"))
+      ->capture_default_str();
   cmd->add_option("--workers", s.batching.workers, "generation batches run at once")
-      ->check(number_range(1, 256))->capture_default_str();
+      ->check(number_range(1, 256))
+      ->capture_default_str();
   cmd->add_option("--http-threads", s.http_threads, "requests served at once")
-      ->check(number_range(1, 1024))->capture_default_str();
+      ->check(number_range(1, 1024))
+      ->capture_default_str();
   cmd->add_option("--max-connections", s.max_connections, "open connections at most; more get 503")
-      ->check(number_range(1, 1 << 20))->capture_default_str();
+      ->check(number_range(1, 1 << 20))
+      ->capture_default_str();
   cmd->add_option("--gen-max-tokens", s.source_tokens_per_batch, "source tokens per generation batch")
-      ->check(positive_number())->capture_default_str();
+      ->check(positive_number())
+      ->capture_default_str();
   cmd->add_option("--model-name", s.model_name, "name reported in responses (default: the model file's name)");
   cmd->add_option("--shutdown-grace-s", o->shutdown_grace_s,
                   "after SIGTERM/SIGINT, in-flight requests get this long before the process exits (code 1)")
-      ->check(finite_number_check(0, false, 86400, "in (0, 86400]"))->capture_default_str();
+      ->check(finite_number_check(0, false, 86400, "in (0, 86400]"))
+      ->capture_default_str();
   cmd->callback([o] { run(*o); });
 });
 

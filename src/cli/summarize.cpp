@@ -1,27 +1,27 @@
 // `pyramidion summarize`: summaries of documents from JSONL (arXiv/PubMed format or any text field), plain text
 // (one document per line) or stdin; JSONL or plain-text output in input order, streamed chunk by chunk.
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <optional>
 
 #include "command.h"
-#include "numeric_checks.h"
 #include "decoding_options.h"
 #include "model_loading.h"
+#include "numeric_checks.h"
 #include "output_paths.h"
 #include "pyramidion/util/atomic_file.h"
-#include "pyramidion/util/progress.h"
 #include "pyramidion/util/json_depth.h"
 #include "pyramidion/util/line_reader.h"
+#include "pyramidion/util/progress.h"
 
 namespace pyramidion::cli {
 namespace {
@@ -73,8 +73,10 @@ Document parse_line(const std::string& line, int64_t number, const SummarizeOpti
     return problem("invalid JSON");
   }
   if (!value.is_object()) return problem("not a JSON object");
-  if (value.contains(o.id_field) && value[o.id_field].is_string()) doc.id = value[o.id_field].get<std::string>();
-  else if (value.contains("id") && value["id"].is_string()) doc.id = value["id"].get<std::string>();
+  if (value.contains(o.id_field) && value[o.id_field].is_string())
+    doc.id = value[o.id_field].get<std::string>();
+  else if (value.contains("id") && value["id"].is_string())
+    doc.id = value["id"].get<std::string>();
   if (!value.contains(o.text_field)) return problem("field \"" + o.text_field + "\" missing");
   const auto& text = value[o.text_field];
   if (text.is_string()) {
@@ -112,9 +114,12 @@ void run(const SummarizeOptions& o) {
   // --output-format auto: a .jsonl output file gets JSONL; on stdout the output follows the input (JSONL for
   // JSONL input, one summary a line for plain text), decided from the first line when the input format is auto.
   std::optional<bool> jsonl_out;
-  if (o.output_format != "auto") jsonl_out = o.output_format == "jsonl";
-  else if (o.output != "-") jsonl_out = o.output.size() >= 6 && o.output.substr(o.output.size() - 6) == ".jsonl";
-  else if (o.input_format != "auto") jsonl_out = o.input_format == "jsonl";
+  if (o.output_format != "auto")
+    jsonl_out = o.output_format == "jsonl";
+  else if (o.output != "-")
+    jsonl_out = o.output.size() >= 6 && o.output.substr(o.output.size() - 6) == ".jsonl";
+  else if (o.input_format != "auto")
+    jsonl_out = o.input_format == "jsonl";
   std::unique_ptr<AtomicFileWriter> writer;
   std::ostream* out = &std::cout;
   if (o.output != "-") {
@@ -172,14 +177,17 @@ void run(const SummarizeOptions& o) {
         *out << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
       } else {
         std::string flat = summaries[i];
-        for (char& c : flat) if (c == '\n') c = ' ';
+        for (char& c : flat)
+          if (c == '\n') c = ' ';
         *out << flat << "\n";
       }
       ++written;
     }
     out->flush();
-    if (writer) writer->check();  // names the file and the reason
-    else if (!*out) throw CommandError("standard output: write failed");
+    if (writer)
+      writer->check();  // names the file and the reason
+    else if (!*out)
+      throw CommandError("standard output: write failed");
     progress.advance(static_cast<int64_t>(docs.size()));
   }
   progress.finish();
@@ -193,20 +201,28 @@ PYRAMIDION_COMMAND("summarize", [](CLI::App& app) {
   auto options = std::make_shared<SummarizeOptions>();
   auto* cmd = app.add_subcommand("summarize", "summarize documents with a trained model");
   cmd->add_option("-m,--model", options->model, "model file (from `train` or `demo`)")->required();
-  cmd->add_option("-i,--input", options->input, "JSONL (arXiv/PubMed or any text field) or plain text, one document a line; - = stdin")
+  cmd->add_option("-i,--input", options->input,
+                  "JSONL (arXiv/PubMed or any text field) or plain text, one document a line; - = stdin")
       ->capture_default_str();
-  cmd->add_option("-o,--output", options->output, "output file (written atomically); - = stdout")->capture_default_str();
+  cmd->add_option("-o,--output", options->output, "output file (written atomically); - = stdout")
+      ->capture_default_str();
   cmd->add_option("--input-format", options->input_format, "auto, jsonl, text")
-      ->check(CLI::IsMember({"auto", "jsonl", "text"}))->capture_default_str();
-  cmd->add_option("--output-format", options->output_format, "auto (a .jsonl file: jsonl; stdout: as the input, jsonl for JSONL input and text for plain text), jsonl, text")
-      ->check(CLI::IsMember({"auto", "jsonl", "text"}))->capture_default_str();
+      ->check(CLI::IsMember({"auto", "jsonl", "text"}))
+      ->capture_default_str();
+  cmd->add_option("--output-format", options->output_format,
+                  "auto (a .jsonl file: jsonl; stdout: as the input, jsonl for JSONL input and text for plain text), "
+                  "jsonl, text")
+      ->check(CLI::IsMember({"auto", "jsonl", "text"}))
+      ->capture_default_str();
   cmd->add_option("--text-field", options->text_field, "JSONL field holding the document (string or list of sentences)")
       ->capture_default_str();
-  cmd->add_option("--id-field", options->id_field, "JSONL field holding the document id (else \"id\", else the line number)")
+  cmd->add_option("--id-field", options->id_field,
+                  "JSONL field holding the document id (else \"id\", else the line number)")
       ->capture_default_str();
   add_model_loading_options(*cmd, options->loading);
   cmd->add_option("--chunk", options->chunk, "documents per chunk (output is written after each chunk)")
-      ->check(positive_number())->capture_default_str();
+      ->check(positive_number())
+      ->capture_default_str();
   cmd->add_flag("--strict", options->strict, "an empty or invalid input line is an error, not a warning");
   add_decoding_options(*cmd, options->generation);
   cmd->callback([options, cmd] {

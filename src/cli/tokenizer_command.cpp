@@ -127,20 +127,29 @@ PYRAMIDION_COMMAND("tokenizer", [](CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   auto* train = tokenizer->add_subcommand("train", "train a SentencePiece model on corpus text");
   train->add_option("--input,-i", args->inputs, "corpus files (any reader format, or --format plain)")
-      ->required()->check(CLI::ExistingFile);
+      ->required()
+      ->check(CLI::ExistingFile);
   train->add_option("--format", args->format, "auto, cohan, jsonl, tsv, text-pair, or plain (one sentence a line)")
       ->check(CLI::IsMember({"auto", "cohan", "jsonl", "tsv", "text-pair", "plain"}));
   train->add_option("--source-field", args->source_field, "jsonl: source field");
   train->add_option("--target-field", args->target_field, "jsonl: target field");
-  train->add_option("--max-documents", args->max_documents, "documents used from each input (0 = all)")->check(non_negative_number());
-  train->add_option("--vocab-size", args->train.vocab_size, "vocabulary size")->check(number_range(5, 1 << 24))->required();
-  train->add_option("--model-type", args->train.model_type, "unigram, bpe or word (whole words; rare ones become <unk>)")
+  train->add_option("--max-documents", args->max_documents, "documents used from each input (0 = all)")
+      ->check(non_negative_number());
+  train->add_option("--vocab-size", args->train.vocab_size, "vocabulary size")
+      ->check(number_range(5, 1 << 24))
+      ->required();
+  train
+      ->add_option("--model-type", args->train.model_type, "unigram, bpe or word (whole words; rare ones become <unk>)")
       ->check(CLI::IsMember({"unigram", "bpe", "word"}));
-  train->add_option("--character-coverage", args->train.character_coverage, "share of characters covered")->check(finite_number_check(0, false, 1, "in (0, 1]"));
-  train->add_option("--max-sentence-length", args->train.max_sentence_length, "bytes; longer lines are cut")->check(positive_number());
-  train->add_option("--input-sentence-size", args->train.input_sentence_size, "sentences sampled (0 = all)")->check(non_negative_number());
+  train->add_option("--character-coverage", args->train.character_coverage, "share of characters covered")
+      ->check(finite_number_check(0, false, 1, "in (0, 1]"));
+  train->add_option("--max-sentence-length", args->train.max_sentence_length, "bytes; longer lines are cut")
+      ->check(positive_number());
+  train->add_option("--input-sentence-size", args->train.input_sentence_size, "sentences sampled (0 = all)")
+      ->check(non_negative_number());
   train->add_option("--seed", args->train.seed, "random seed");
-  train->add_option("--train-threads", args->train.threads, "training threads (default: all cores)")->check(number_range(0, 1024));
+  train->add_option("--train-threads", args->train.threads, "training threads (default: all cores)")
+      ->check(number_range(0, 1024));
   train->add_flag("--byte-fallback", args->train.byte_fallback, "unknown characters as UTF-8 bytes");
   train->add_flag("--verbose", args->train.verbose, "show SentencePiece's training log");
   train->add_option("--output,-o", args->train.output_path, "the .model file to write")->required();

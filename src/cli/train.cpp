@@ -8,11 +8,11 @@
 #include <optional>
 
 #include "command.h"
-#include "worker_launcher.h"
 #include "pyramidion/training/distributed_context.h"
 #include "pyramidion/training/stop_signal.h"
 #include "pyramidion/training/training_run.h"
 #include "pyramidion/util/progress.h"
+#include "worker_launcher.h"
 
 namespace pyramidion::cli {
 namespace {
@@ -24,7 +24,7 @@ struct TrainOptions {
   // Several processes (docs/training.md): a launcher, or one worker of a run.
   int nproc_per_node = 0;  // > 0: start this many local workers
   int nnodes = 1, node_rank = 0;
-  std::string dist_url;    // tcp://HOST:PORT; "" = MASTER_ADDR/MASTER_PORT
+  std::string dist_url;  // tcp://HOST:PORT; "" = MASTER_ADDR/MASTER_PORT
   int rank = -1, world_size = -1;
   std::string dist_backend = "auto";
   double dist_timeout = 300;
@@ -68,9 +68,9 @@ void run(const TrainOptions& o) {
   }
   const TrainingSummary& summary = result.summary;
   const TrainingState& state = result.state;
-  spdlog::info("stopped ({}) at update {}, epoch {}: {} updates in {} ({:.2f} upd/s, {:.0f} tok/s){}", name_of(summary.reason),
-               summary.update, summary.epoch, summary.updates, format_duration(summary.seconds),
-               summary.updates_per_second, summary.tokens_per_second,
+  spdlog::info("stopped ({}) at update {}, epoch {}: {} updates in {} ({:.2f} upd/s, {:.0f} tok/s){}",
+               name_of(summary.reason), summary.update, summary.epoch, summary.updates,
+               format_duration(summary.seconds), summary.updates_per_second, summary.tokens_per_second,
                state.has_best ? fmt::format(", best {} {:.4f} at update {}", result.best_metric, state.best_metric,
                                             state.best_update)
                               : std::string());
@@ -79,12 +79,14 @@ void run(const TrainOptions& o) {
                            ? fmt::format("training diverged: {} consecutive updates had a NaN/Inf loss or gradient",
                                          state.nonfinite_in_a_row)
                            : fmt::format("training diverged: {}; {} keeps the last good update (lower lr, raise "
-                                         "warmup_updates, or check the data)", summary.divergence, result.last_checkpoint),
+                                         "warmup_updates, or check the data)",
+                                         summary.divergence, result.last_checkpoint),
                        3);
   if (summary.reason == StopReason::signal) {
     const int code = 128 + summary.signal;
     throw CommandError(fmt::format("interrupted by {}: {} holds update {}; continue with --resume (exit code {})",
-                                   signal_name(summary.signal), result.last_checkpoint, summary.update, code), code);
+                                   signal_name(summary.signal), result.last_checkpoint, summary.update, code),
+                       code);
   }
 }
 
@@ -99,10 +101,13 @@ PYRAMIDION_COMMAND("train", [](CLI::App& app) {
   cmd->add_option("--set", options->job.overrides,
                   "override, repeatable: d_model=64, pooling={0: 256}, training.lr=1e-3, lr=1e-3")
       ->take_all();
-  cmd->add_option("--data", options->job.data_dir, "directory from `pyramidion data prepare` (train.bin, valid.bin, spm.model)")
+  cmd->add_option("--data", options->job.data_dir,
+                  "directory from `pyramidion data prepare` (train.bin, valid.bin, spm.model)")
       ->required();
-  cmd->add_option("--save-dir", options->job.save_dir, "checkpoints, metrics.jsonl and config.yaml go here")->required();
-  cmd->add_flag("--resume", options->job.resume, "continue from SAVE_DIR/checkpoint_last.pt (from scratch when absent)");
+  cmd->add_option("--save-dir", options->job.save_dir, "checkpoints, metrics.jsonl and config.yaml go here")
+      ->required();
+  cmd->add_flag("--resume", options->job.resume,
+                "continue from SAVE_DIR/checkpoint_last.pt (from scratch when absent)");
   cmd->add_option("--init-from", options->job.init_from,
                   "start from this model file or checkpoint's weights (a new run: fresh data order and counters)")
       ->check(CLI::ExistingFile);
@@ -113,22 +118,36 @@ PYRAMIDION_COMMAND("train", [](CLI::App& app) {
   cmd->add_flag("--no-progress", options->no_progress, "no progress bar on a terminal (log lines only)");
   const std::string group = "Multi-process training (also RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)";
   cmd->add_option("--nproc-per-node", options->nproc_per_node, "start this many worker processes here (1 per GPU)")
-      ->check(CLI::Range(1, 1024))->group(group);
-  cmd->add_option("--nnodes", options->nnodes, "with --nproc-per-node: machines in the run")->check(CLI::Range(1, 65536))->group(group);
+      ->check(CLI::Range(1, 1024))
+      ->group(group);
+  cmd->add_option("--nnodes", options->nnodes, "with --nproc-per-node: machines in the run")
+      ->check(CLI::Range(1, 65536))
+      ->group(group);
   cmd->add_option("--node-rank", options->node_rank, "with --nproc-per-node: this machine's index (0 = the master)")
-      ->check(CLI::Range(0, 65535))->group(group);
-  cmd->add_option("--dist-url", options->dist_url, "tcp://HOST:PORT of rank 0's rendezvous (instead of MASTER_ADDR/PORT)")->group(group);
-  cmd->add_option("--rank", options->rank, "this process's rank (instead of RANK)")->check(CLI::Range(0, 1 << 20))->group(group);
+      ->check(CLI::Range(0, 65535))
+      ->group(group);
+  cmd->add_option("--dist-url", options->dist_url,
+                  "tcp://HOST:PORT of rank 0's rendezvous (instead of MASTER_ADDR/PORT)")
+      ->group(group);
+  cmd->add_option("--rank", options->rank, "this process's rank (instead of RANK)")
+      ->check(CLI::Range(0, 1 << 20))
+      ->group(group);
   cmd->add_option("--world-size", options->world_size, "processes in the run (instead of WORLD_SIZE)")
-      ->check(CLI::Range(1, 1 << 20))->group(group);
+      ->check(CLI::Range(1, 1 << 20))
+      ->group(group);
   cmd->add_option("--dist-backend", options->dist_backend, "auto (nccl on CUDA, else gloo), gloo, nccl")
-      ->check(CLI::IsMember({"auto", "gloo", "nccl"}))->group(group);
+      ->check(CLI::IsMember({"auto", "gloo", "nccl"}))
+      ->group(group);
   cmd->add_option("--dist-timeout", options->dist_timeout,
                   "seconds a rank waits for the others (rendezvous, each all-reduce) before failing")
-      ->check(CLI::PositiveNumber)->group(group);
-  cmd->add_option("--bucket-mb", options->bucket_mb, "gradient all-reduce bucket size in MiB")->check(CLI::Range(0.001, 4096.0))->group(group);
+      ->check(CLI::PositiveNumber)
+      ->group(group);
+  cmd->add_option("--bucket-mb", options->bucket_mb, "gradient all-reduce bucket size in MiB")
+      ->check(CLI::Range(0.001, 4096.0))
+      ->group(group);
   cmd->callback([options] {
-    if (options->job.config.empty() == options->job.preset.empty()) throw CommandError("give either -c CONFIG.yaml or --preset NAME");
+    if (options->job.config.empty() == options->job.preset.empty())
+      throw CommandError("give either -c CONFIG.yaml or --preset NAME");
     if (options->nproc_per_node > 0) {
       WorkerLaunch launch;
       launch.nproc_per_node = options->nproc_per_node;

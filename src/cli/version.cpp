@@ -23,7 +23,9 @@ std::string version_text() {
   }
   std::string backends;
   for (const auto& name : compiled_distributed_backends()) backends += (backends.empty() ? "" : ", ") + name;
-  text += "distributed backends: " + (backends.empty() ? std::string("none (single-process training only)") : backends) + "\n";
+  text +=
+      "distributed backends: " + (backends.empty() ? std::string("none (single-process training only)") : backends) +
+      "\n";
   return text;
 }
 

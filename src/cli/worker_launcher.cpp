@@ -44,8 +44,9 @@ int free_loopback_port() {
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
-                                  ::strsignal(WTERMSIG(status)) + ")";
+  if (WIFSIGNALED(status))
+    return std::string("killed by signal ") + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) +
+           ")";
   return "status " + std::to_string(status);
 }
 
@@ -106,7 +107,8 @@ int launch_workers(const WorkerLaunch& launch) {
   int master_port = launch.master_port;
   if (master_port == 0 && std::getenv("MASTER_PORT")) master_port = std::atoi(std::getenv("MASTER_PORT"));
   if (master_port == 0) {
-    if (launch.nnodes > 1) throw CommandError("--nnodes > 1 needs MASTER_ADDR and MASTER_PORT (the same on every machine)");
+    if (launch.nnodes > 1)
+      throw CommandError("--nnodes > 1 needs MASTER_ADDR and MASTER_PORT (the same on every machine)");
     master_port = free_loopback_port();
   }
   const int world_size = launch.nproc_per_node * launch.nnodes;
@@ -194,7 +196,8 @@ int launch_workers(const WorkerLaunch& launch) {
     if (terminating && Clock::now() >= kill_at) {
       for (const Worker& w : workers)
         if (w.running) {
-          spdlog::error("rank {} (pid {}) still running {} s after SIGTERM: killing it", w.rank, w.pid, launch.grace_seconds);
+          spdlog::error("rank {} (pid {}) still running {} s after SIGTERM: killing it", w.rank, w.pid,
+                        launch.grace_seconds);
           ::kill(w.pid, SIGKILL);
         }
       terminating = false;

@@ -11,12 +11,12 @@ namespace pyramidion::cli {
 
 struct WorkerLaunch {
   int nproc_per_node = 1;
-  int nnodes = 1;                     // machines, each running one launcher
-  int node_rank = 0;                  // this machine's index: ranks node_rank * nproc_per_node + local rank
-  std::string master_addr;            // "" = $MASTER_ADDR or 127.0.0.1
-  int master_port = 0;                // 0 = $MASTER_PORT, else a free loopback port (one machine only)
-  double grace_seconds = 15;          // after a failure: SIGTERM, then SIGKILL for those still running
-  std::vector<std::string> arguments; // the worker's argv after argv[0]
+  int nnodes = 1;                      // machines, each running one launcher
+  int node_rank = 0;                   // this machine's index: ranks node_rank * nproc_per_node + local rank
+  std::string master_addr;             // "" = $MASTER_ADDR or 127.0.0.1
+  int master_port = 0;                 // 0 = $MASTER_PORT, else a free loopback port (one machine only)
+  double grace_seconds = 15;           // after a failure: SIGTERM, then SIGKILL for those still running
+  std::vector<std::string> arguments;  // the worker's argv after argv[0]
 };
 
 // The argument vector of this process (from /proc/self/cmdline) without argv[0] and without the named options

@@ -118,7 +118,8 @@ BinaryDataset::BinaryDataset(const std::string& path) : path_(path) {
     expected += uint64_t{source_lengths_[i]} + target_lengths_[i];
     sources += source_lengths_[i];
     targets += target_lengths_[i];
-    if (id_offsets_[i + 1] < id_offsets_[i]) throw fail("corrupt index (id offset of example " + std::to_string(i) + ")");
+    if (id_offsets_[i + 1] < id_offsets_[i])
+      throw fail("corrupt index (id offset of example " + std::to_string(i) + ")");
   }
   if (sources != header.source_tokens || targets != header.target_tokens)
     throw fail("corrupt index (lengths do not add up to the header's token counts)");
@@ -175,8 +176,7 @@ TokenSpan BinaryDataset::source(size_t i) const {
 
 TokenSpan BinaryDataset::target(size_t i) const {
   if (i >= count_) throw std::out_of_range(path_ + ": example " + std::to_string(i) + " of " + std::to_string(count_));
-  return TokenSpan(tokens_ + (token_offsets_[i] + source_lengths_[i]) * token_width_, target_lengths_[i],
-                   token_width_);
+  return TokenSpan(tokens_ + (token_offsets_[i] + source_lengths_[i]) * token_width_, target_lengths_[i], token_width_);
 }
 
 std::string_view BinaryDataset::id(size_t i) const {

@@ -3,9 +3,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "pyramidion/util/atomic_file.h"
 #include "binary_format.h"
 #include "pyramidion/data/binary_dataset.h"
+#include "pyramidion/util/atomic_file.h"
 
 namespace pyramidion::data {
 

@@ -13,8 +13,8 @@ struct BinaryDatasetHeader {
   uint64_t source_tokens;
   uint64_t target_tokens;
   uint64_t vocab_size;
-  uint64_t ids_bytes;    // size of the example-id blob
-  uint64_t checksum;     // Checksum64 of every byte after the header
+  uint64_t ids_bytes;  // size of the example-id blob
+  uint64_t checksum;   // Checksum64 of every byte after the header
 };
 static_assert(sizeof(BinaryDatasetHeader) == 64, "the header is 64 bytes on disk");
 

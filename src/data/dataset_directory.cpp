@@ -127,7 +127,8 @@ void check_dataset_output(const fs::path& dir, const std::vector<std::string>& i
   const auto status = fs::symlink_status(dir, ec);
   if (!fs::exists(status)) return;
   if (fs::is_symlink(status))
-    throw std::runtime_error(name + ": is a symbolic link; `data prepare -o` replaces only a directory it wrote "
+    throw std::runtime_error(name +
+                             ": is a symbolic link; `data prepare -o` replaces only a directory it wrote "
                              "earlier (choose another output path)");
   if (!fs::is_directory(status))
     throw std::runtime_error(name + ": exists and is not a directory; choose another output path");
@@ -142,7 +143,8 @@ void check_dataset_output(const fs::path& dir, const std::vector<std::string>& i
                              std::string(kDatasetMarker) + "); choose another output path or remove it yourself");
   const std::string foreign = foreign_entry(dir);
   if (!foreign.empty())
-    throw std::runtime_error(name + ": holds " + foreign + ", which `data prepare` did not write; move it away or "
+    throw std::runtime_error(name + ": holds " + foreign +
+                             ", which `data prepare` did not write; move it away or "
                              "choose another output path");
 }
 

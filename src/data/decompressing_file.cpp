@@ -102,7 +102,9 @@ struct DecompressingFile::State {
         zlib.next_in = const_cast<Bytef*>(peek_next);
         zlib.avail_in = static_cast<uInt>(peek_avail);
       } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
-        const char* why = ret == Z_DATA_ERROR ? "corrupt gzip data" : ret == Z_MEM_ERROR ? "out of memory" : "damaged gzip data";
+        const char* why = ret == Z_DATA_ERROR  ? "corrupt gzip data"
+                          : ret == Z_MEM_ERROR ? "out of memory"
+                                               : "damaged gzip data";
         return fail(std::string(why) + " at compressed byte " + std::to_string(offset()) +
                     (zlib.msg != nullptr ? std::string(" (") + zlib.msg + ")" : std::string()));
       }
@@ -138,8 +140,10 @@ DecompressingFile::DecompressingFile(const std::string& path) : state_(std::make
     ready = stream_ != nullptr;
   }
   if (!ready) {
-    if (s.xz) lzma_end(&s.lzma);
-    else inflateEnd(&s.zlib);
+    if (s.xz)
+      lzma_end(&s.lzma);
+    else
+      inflateEnd(&s.zlib);
     std::fclose(s.raw);
     throw std::runtime_error("cannot open " + path + ": the decompressor could not start (out of memory?)");
   }
@@ -147,8 +151,10 @@ DecompressingFile::DecompressingFile(const std::string& path) : state_(std::make
 
 DecompressingFile::~DecompressingFile() {
   if (stream_ != nullptr) std::fclose(stream_);
-  if (state_->xz) lzma_end(&state_->lzma);
-  else inflateEnd(&state_->zlib);
+  if (state_->xz)
+    lzma_end(&state_->lzma);
+  else
+    inflateEnd(&state_->zlib);
   if (state_->raw != nullptr) std::fclose(state_->raw);
 }
 

@@ -2,8 +2,8 @@
 #include <nlohmann/json.hpp>
 
 #include "line_source.h"
-#include "record_reader.h"
 #include "pyramidion/util/json_depth.h"
+#include "record_reader.h"
 
 namespace pyramidion::data {
 namespace {

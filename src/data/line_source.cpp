@@ -1,6 +1,5 @@
 #include "line_source.h"
 
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>

@@ -9,9 +9,9 @@
 #include <stdexcept>
 
 #include "dataset_directory.h"
-#include "pyramidion/util/atomic_file.h"
 #include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/data/tokenizer.h"
+#include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/progress.h"
 #include "pyramidion/util/thread_pool.h"
 
@@ -69,7 +69,8 @@ SplitReport prepare_split(const SentencePieceTokenizer& tokenizer, const SplitIn
     for (size_t i = 0; i < n; ++i) {  // written in input order
       std::string reference;
       if (keep_references)
-        for (const auto& sentence : examples[i].target_sentences) reference += (reference.empty() ? "" : "\n") + sentence;
+        for (const auto& sentence : examples[i].target_sentences)
+          reference += (reference.empty() ? "" : "\n") + sentence;
       writer.add(examples[i].id, encoded[i].source, encoded[i].target, reference);
       report.source_truncated += encoded[i].source_truncated;
       report.target_truncated += encoded[i].target_truncated;
@@ -148,7 +149,8 @@ bool dataset_source_sentence_separators(const std::string& dataset_dir) {
   }
   const auto it = meta.find("source_sentence_separators");
   if (it == meta.end()) return false;
-  if (!it->is_boolean()) throw std::runtime_error(meta_path.string() + ": source_sentence_separators must be true or false");
+  if (!it->is_boolean())
+    throw std::runtime_error(meta_path.string() + ": source_sentence_separators must be true or false");
   return it->get<bool>();
 }
 
@@ -167,7 +169,8 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
   check_dataset_output(final_dir, inputs);
   // Fail on a missing or unrecognizable input before writing anything.
   for (const auto& split : options.splits) {
-    if (options.reader.format == CorpusFormat::kAuto) detect_format(split.path);
+    if (options.reader.format == CorpusFormat::kAuto)
+      detect_format(split.path);
     else if (options.reader.format != CorpusFormat::kTextPair && !fs::exists(split.path))
       throw std::runtime_error("cannot open " + split.path + ": no such file");
   }
@@ -211,11 +214,11 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
   for (const auto& split : options.splits) {
     SplitReport done = prepare_split(tokenizer, split, staged, pool);
     done.output_path = (final_dir / fs::path(done.output_path).filename()).string();
-    spdlog::info("{}: {} examples from {} ({} skipped empty, {} malformed); truncated {} sources, {} targets; "
-                 "{} source + {} target tokens -> {}",
-                 done.name, done.examples, done.input_path, done.read.skipped_empty, done.read.errors,
-                 done.source_truncated, done.target_truncated, done.source_tokens, done.target_tokens,
-                 done.output_path);
+    spdlog::info(
+        "{}: {} examples from {} ({} skipped empty, {} malformed); truncated {} sources, {} targets; "
+        "{} source + {} target tokens -> {}",
+        done.name, done.examples, done.input_path, done.read.skipped_empty, done.read.errors, done.source_truncated,
+        done.target_truncated, done.source_tokens, done.target_tokens, done.output_path);
     meta["splits"][done.name] = {{"file", done.name + ".bin"},
                                  {"input", done.input_path},
                                  {"examples", done.examples},

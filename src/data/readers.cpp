@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "line_source.h"
-#include "record_reader.h"
 #include "pyramidion/util/json_depth.h"
+#include "record_reader.h"
 
 namespace pyramidion::data {
 
@@ -49,11 +49,16 @@ CorpusFormat parse_corpus_format(const std::string& name) {
 
 std::string format_name(CorpusFormat format) {
   switch (format) {
-    case CorpusFormat::kAuto: return "auto";
-    case CorpusFormat::kCohan: return "cohan";
-    case CorpusFormat::kJsonl: return "jsonl";
-    case CorpusFormat::kTsv: return "tsv";
-    case CorpusFormat::kTextPair: return "text-pair";
+    case CorpusFormat::kAuto:
+      return "auto";
+    case CorpusFormat::kCohan:
+      return "cohan";
+    case CorpusFormat::kJsonl:
+      return "jsonl";
+    case CorpusFormat::kTsv:
+      return "tsv";
+    case CorpusFormat::kTextPair:
+      return "text-pair";
   }
   return "?";
 }
@@ -87,11 +92,16 @@ CorpusFormat detect_format(const std::string& path) {
 std::unique_ptr<ExampleReader> open_reader(const std::string& path, const ReaderOptions& options) {
   CorpusFormat format = options.format == CorpusFormat::kAuto ? detect_format(path) : options.format;
   switch (format) {
-    case CorpusFormat::kCohan: return make_cohan_reader(path, options);
-    case CorpusFormat::kJsonl: return make_jsonl_reader(path, options);
-    case CorpusFormat::kTsv: return make_tsv_reader(path, options);
-    case CorpusFormat::kTextPair: return make_text_pair_reader(path, options);
-    case CorpusFormat::kAuto: break;
+    case CorpusFormat::kCohan:
+      return make_cohan_reader(path, options);
+    case CorpusFormat::kJsonl:
+      return make_jsonl_reader(path, options);
+    case CorpusFormat::kTsv:
+      return make_tsv_reader(path, options);
+    case CorpusFormat::kTextPair:
+      return make_text_pair_reader(path, options);
+    case CorpusFormat::kAuto:
+      break;
   }
   throw std::logic_error("unreachable corpus format");
 }
@@ -127,8 +137,10 @@ bool RecordReader::next(SummarizationExample& example) {
 
 void RecordReader::warn(const std::string& message) {
   constexpr int kMaxWarnings = 10;  // the counts say the rest
-  if (warnings_ < kMaxWarnings) spdlog::warn("{}", message);
-  else if (warnings_ == kMaxWarnings) spdlog::warn("{}: further warnings not shown", where_file_);
+  if (warnings_ < kMaxWarnings)
+    spdlog::warn("{}", message);
+  else if (warnings_ == kMaxWarnings)
+    spdlog::warn("{}: further warnings not shown", where_file_);
   ++warnings_;
 }
 

@@ -126,8 +126,9 @@ std::vector<int64_t> SentencePieceTokenizer::encode(const std::string& text) con
 
 std::vector<int64_t> SentencePieceTokenizer::encode_sentences(const std::vector<std::string>& sentences) const {
   if (sep_id_ < 0 && sentences.size() > 1)
-    throw std::runtime_error("this tokenizer has no <sep> piece to mark sentence boundaries (retrain it with "
-                             "`pyramidion tokenizer train`, or give spm_train --user_defined_symbols=<sep>)");
+    throw std::runtime_error(
+        "this tokenizer has no <sep> piece to mark sentence boundaries (retrain it with "
+        "`pyramidion tokenizer train`, or give spm_train --user_defined_symbols=<sep>)");
   std::vector<int64_t> ids;
   for (size_t i = 0; i < sentences.size(); ++i) {
     if (i > 0) ids.push_back(sep_id_);
@@ -159,8 +160,7 @@ std::string SentencePieceTokenizer::decode(const int64_t* ids, size_t count) con
   for (size_t i = 0; i < count; ++i) {
     int64_t id = ids[i];
     if (id < 0 || id >= vocab)
-      throw std::out_of_range("token id " + std::to_string(id) + " outside the vocabulary of " +
-                              std::to_string(vocab));
+      throw std::out_of_range("token id " + std::to_string(id) + " outside the vocabulary of " + std::to_string(vocab));
     if (id == sep_id_) {
       flush();
       text += '\n';
@@ -190,7 +190,8 @@ int64_t SentencePieceTokenizer::vocab_size() const { return handle_->lib->vocab_
 std::string SentencePieceTokenizer::id_to_piece(int64_t id) const {
   const char* piece = nullptr;
   size_t size = 0;
-  if (id < 0 || id > INT32_MAX || handle_->lib->id_to_piece(handle_->processor, static_cast<int>(id), &piece, &size) != 0)
+  if (id < 0 || id > INT32_MAX ||
+      handle_->lib->id_to_piece(handle_->processor, static_cast<int>(id), &piece, &size) != 0)
     throw std::out_of_range("token id " + std::to_string(id) + " outside the vocabulary of " +
                             std::to_string(vocab_size()));
   return std::string(piece, size);
@@ -229,8 +230,10 @@ void check_tokenizer_for_training(const SentencePieceTokenizer& tokenizer, const
     throw std::runtime_error(origin + ": the tokenizer has no " + piece + " piece, which training needs (ids: unk " +
                              std::to_string(tokenizer.unk_id()) + ", bos " + std::to_string(tokenizer.bos_id()) +
                              ", eos " + std::to_string(tokenizer.eos_id()) + ", pad " +
-                             std::to_string(tokenizer.pad_id()) + "); retrain it with `pyramidion tokenizer train`, "
-                             "or give spm_train " + flag);
+                             std::to_string(tokenizer.pad_id()) +
+                             "); retrain it with `pyramidion tokenizer train`, "
+                             "or give spm_train " +
+                             flag);
   };
   if (tokenizer.pad_id() < 0) missing("pad", "--pad_id=N (e.g. --pad_id=3 next to the defaults unk 0, bos 1, eos 2)");
   if (tokenizer.eos_id() < 0) missing("eos", "--eos_id=N");

@@ -44,9 +44,12 @@ uint64_t split_stream(const std::string& split) {
 
 const char* token_class_name(TokenClass c) {
   switch (c) {
-    case TokenClass::kSalient: return "salient";
-    case TokenClass::kDistractor: return "distractor";
-    default: return "filler";
+    case TokenClass::kSalient:
+      return "salient";
+    case TokenClass::kDistractor:
+      return "distractor";
+    default:
+      return "filler";
   }
 }
 
@@ -103,7 +106,8 @@ SyntheticDocument SyntheticCorpus::document(const std::string& split, int64_t in
     std::vector<std::string> sentence;
     for (int64_t w = 0; w < std::max<int64_t>(words, 1); ++w) {
       const bool fact = draw.uniform() < o.fact_rate_in_filler;
-      sentence.push_back(fact ? facts_[draw.between(0, facts_.size() - 1)] : filler_[draw.between(0, filler_.size() - 1)]);
+      sentence.push_back(fact ? facts_[draw.between(0, facts_.size() - 1)]
+                              : filler_[draw.between(0, filler_.size() - 1)]);
     }
     sentence.push_back(".");
     filler_budget -= static_cast<int64_t>(sentence.size());
@@ -142,7 +146,8 @@ SyntheticDocument SyntheticCorpus::document(const std::string& split, int64_t in
   for (size_t i : order) {
     if (passages[i].cls != TokenClass::kSalient) continue;
     std::string sentence;
-    for (size_t w = 1; w < passages[i].words.size(); ++w) sentence += (sentence.empty() ? "" : " ") + passages[i].words[w];
+    for (size_t w = 1; w < passages[i].words.size(); ++w)
+      sentence += (sentence.empty() ? "" : " ") + passages[i].words[w];
     doc.summary.push_back(sentence);
   }
   return doc;

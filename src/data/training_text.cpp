@@ -48,9 +48,11 @@ TrainingTextReport extract_training_text(const std::vector<std::string>& inputs,
     int64_t documents = 0;
     while ((options.max_documents <= 0 || documents < options.max_documents) && reader->next(example)) {
       ++documents;
-      for (const auto& sentence : example.source_sentences) write_sentence(out, sentence, options.max_line_bytes, report);
+      for (const auto& sentence : example.source_sentences)
+        write_sentence(out, sentence, options.max_line_bytes, report);
       if (options.include_targets)
-        for (const auto& sentence : example.target_sentences) write_sentence(out, sentence, options.max_line_bytes, report);
+        for (const auto& sentence : example.target_sentences)
+          write_sentence(out, sentence, options.max_line_bytes, report);
     }
     report.documents += documents;
   }

@@ -22,7 +22,7 @@ struct Row {
 
 struct Document {
   int64_t max_len = 0;
-  std::vector<Row> rows;                 // beam rows while active
+  std::vector<Row> rows;  // beam rows while active
   std::vector<Hypothesis> finished;
   bool done = false;
 };
@@ -63,8 +63,8 @@ std::mt19937_64 sampling_stream(int64_t seed, int64_t document) {
   return std::mt19937_64(splitmix64(splitmix64(static_cast<uint64_t>(seed)) ^ static_cast<uint64_t>(document)));
 }
 
-int64_t draw_token(const double* lprobs, int64_t vocab, int64_t topk, double topp,
-                               std::mt19937_64& stream, std::vector<int64_t>& order) {
+int64_t draw_token(const double* lprobs, int64_t vocab, int64_t topk, double topp, std::mt19937_64& stream,
+                   std::vector<int64_t>& order) {
   // The tokens that can be drawn: all finite ones in id order, or the top-k / top-p set, most likely first.
   order.clear();
   double best = kNegInf;
@@ -74,7 +74,9 @@ int64_t draw_token(const double* lprobs, int64_t vocab, int64_t topk, double top
       best = std::max(best, lprobs[t]);
     }
   if (order.empty()) return -1;
-  const auto more_likely = [lprobs](int64_t x, int64_t y) { return lprobs[x] > lprobs[y] || (lprobs[x] == lprobs[y] && x < y); };
+  const auto more_likely = [lprobs](int64_t x, int64_t y) {
+    return lprobs[x] > lprobs[y] || (lprobs[x] == lprobs[y] && x < y);
+  };
   if (topk > 0 && topk < static_cast<int64_t>(order.size())) {
     std::partial_sort(order.begin(), order.begin() + topk, order.end(), more_likely);
     order.resize(static_cast<size_t>(topk));
@@ -107,8 +109,7 @@ struct Candidate {
 };
 
 std::vector<std::vector<Candidate>> best_candidates(const BeamSearchOptions& options, const torch::Tensor& lprobs,
-                                                                            const std::vector<double>& row_scores,
-                                                                            int64_t documents) {
+                                                    const std::vector<double>& row_scores, int64_t documents) {
   // 2 * beam best continuations per document over (beam x vocab).
   const int64_t beam = options.beam, vocab = lprobs.size(1);
   const auto scores = lprobs + torch::tensor(row_scores, torch::kDouble).to(lprobs.device()).unsqueeze(1);
@@ -129,17 +130,16 @@ std::vector<std::vector<Candidate>> best_candidates(const BeamSearchOptions& opt
 }
 
 std::vector<std::vector<Candidate>> diverse_candidates(const BeamSearchOptions& options, const torch::Tensor& lprobs,
-                                                                               const std::vector<double>& row_scores,
-                                                                               int64_t documents,
-                                                                               int64_t groups) {
+                                                       const std::vector<double>& row_scores, int64_t documents,
+                                                       int64_t groups) {
   // fairseq's DiverseBeamSearch.step: group g's rows (b = g, g + groups, ...) are penalized by strength x how
   // often groups 0..g-1 chose each token at this step, then searched as a beam of their own (2 x rows per group
   // candidates); the groups' candidates are interleaved (candidate j of group 0, of group 1, ...).
   const int64_t beam = options.beam, vocab = lprobs.size(1), per_group = beam / groups;
   const auto device = lprobs.device();
   const auto scores = torch::tensor(row_scores, torch::kDouble).to(device).view({documents, beam});  // (docs, beam)
-  const auto rows = lprobs.view({documents, beam, vocab});                                     // (docs, beam, vocab)
-  auto penalty = torch::zeros({documents, vocab}, lprobs.options());                           // (docs, vocab)
+  const auto rows = lprobs.view({documents, beam, vocab});            // (docs, beam, vocab)
+  auto penalty = torch::zeros({documents, vocab}, lprobs.options());  // (docs, vocab)
   const int64_t count = std::min<int64_t>(2 * per_group, per_group * vocab);
   std::vector<torch::Tensor> group_scores, group_index;  // each (docs, count)
   for (int64_t g = 0; g < groups; ++g) {
@@ -163,9 +163,10 @@ std::vector<std::vector<Candidate>> diverse_candidates(const BeamSearchOptions& 
   return out;
 }
 
-std::vector<std::vector<Candidate>> sampled_candidates(
-    const BeamSearchOptions& options, const torch::Tensor& lprobs, const std::vector<Document>& docs, const std::vector<int64_t>& active,
-    std::vector<std::mt19937_64>& streams, int64_t step) {
+std::vector<std::vector<Candidate>> sampled_candidates(const BeamSearchOptions& options, const torch::Tensor& lprobs,
+                                                       const std::vector<Document>& docs,
+                                                       const std::vector<int64_t>& active,
+                                                       std::vector<std::mt19937_64>& streams, int64_t step) {
   // fairseq's Sampling.step: at the first step a document's beam rows draw (with replacement) from its one
   // distribution; afterwards each row draws its own next token.
   const int64_t beam = options.beam, vocab = lprobs.size(1);
@@ -180,10 +181,9 @@ std::vector<std::vector<Candidate>> sampled_candidates(
       const int64_t parent = step == 0 ? 0 : b;
       const Row& row = doc.rows[static_cast<size_t>(parent)];
       const double* row_lprobs = p + (static_cast<int64_t>(a) * beam + parent) * vocab;
-      const int64_t token = std::isfinite(row.score)
-                                ? draw_token(row_lprobs, vocab, options.sampling_topk, options.sampling_topp,
-                                             stream, scratch)
-                                : -1;
+      const int64_t token = std::isfinite(row.score) ? draw_token(row_lprobs, vocab, options.sampling_topk,
+                                                                  options.sampling_topp, stream, scratch)
+                                                     : -1;
       out[a].push_back(token < 0 ? Candidate{kNegInf, parent, 0}
                                  : Candidate{row.score + row_lprobs[token], parent, token});
     }
@@ -277,8 +277,7 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
     }
     if (!no_eos_rows.empty()) lprobs.select(1, special_.eos).index_fill_(0, on_device(no_eos_rows), kNegInf);
     if (!banned_rows.empty())
-      lprobs.index_put_({on_device(banned_rows), on_device(banned_tokens)},
-                        torch::full({}, kNegInf, lprobs.options()));
+      lprobs.index_put_({on_device(banned_rows), on_device(banned_tokens)}, torch::full({}, kNegInf, lprobs.options()));
     if (!dead_rows.empty()) lprobs.index_fill_(0, on_device(dead_rows), kNegInf);
 
     // Candidates per document, in the order fairseq's search returns them.

@@ -42,9 +42,9 @@ GenerationOptionField integer_field(const char* name, const char* flag, const ch
   return f;
 }
 
-GenerationOptionField number_field(const char* name, const char* flag, const char* help, double minimum,
-                                   double maximum, double& (*get)(GenerationOptions&), unsigned uses,
-                                   bool exclusive_minimum = false, std::optional<double> off = std::nullopt) {
+GenerationOptionField number_field(const char* name, const char* flag, const char* help, double minimum, double maximum,
+                                   double& (*get)(GenerationOptions&), unsigned uses, bool exclusive_minimum = false,
+                                   std::optional<double> off = std::nullopt) {
   GenerationOptionField f = field(name, flag, T::number, help, minimum, maximum);
   f.number = get;
   f.uses = uses;
@@ -68,8 +68,8 @@ std::string GenerationOptionField::range_text() const {
   std::string text;
   const bool bounded_above = std::isfinite(maximum);
   if (std::isfinite(minimum) && bounded_above)
-    text = std::string("in ") + (exclusive_minimum ? "(" : "[") + number_text(minimum) + ", " + number_text(maximum) +
-           "]";
+    text =
+        std::string("in ") + (exclusive_minimum ? "(" : "[") + number_text(minimum) + ", " + number_text(maximum) + "]";
   else if (std::isfinite(minimum))
     text = (exclusive_minimum ? "> " : ">= ") + number_text(minimum);
   else if (bounded_above)
@@ -83,9 +83,12 @@ std::string GenerationOptionField::range_text() const {
 double GenerationOptionField::value(const GenerationOptions& options) const {
   auto& o = const_cast<GenerationOptions&>(options);  // the accessors only read here
   switch (type) {
-    case T::integer: return static_cast<double>(integer(o));
-    case T::number: return number(o);
-    case T::boolean: return boolean(o) ? 1.0 : 0.0;
+    case T::integer:
+      return static_cast<double>(integer(o));
+    case T::number:
+      return number(o);
+    case T::boolean:
+      return boolean(o) ? 1.0 : 0.0;
   }
   return 0;
 }
@@ -93,9 +96,12 @@ double GenerationOptionField::value(const GenerationOptions& options) const {
 nlohmann::json GenerationOptionField::to_json(const GenerationOptions& options) const {
   auto& o = const_cast<GenerationOptions&>(options);
   switch (type) {
-    case T::integer: return integer(o);
-    case T::number: return number(o);
-    case T::boolean: return boolean(o);
+    case T::integer:
+      return integer(o);
+    case T::number:
+      return number(o);
+    case T::boolean:
+      return boolean(o);
   }
   return nullptr;
 }
@@ -123,45 +129,61 @@ const std::vector<GenerationOptionField>& generation_option_fields() {
   using O = GenerationOptions;
   constexpr unsigned kRequestAndValidation = kPerRequest | kValidation;
   static const std::vector<GenerationOptionField> table = {
-      integer_field("beam", "--beam", "beam size (1 = greedy)", 1, static_cast<double>(kMaxBeam),
-                    [](O& o) -> int64_t& { return o.search.beam; }, kRequestAndValidation),
-      number_field("lenpen", "--lenpen", "length penalty: score / length^lenpen", -kInf, kInf,
-                   [](O& o) -> double& { return o.search.lenpen; }, kRequestAndValidation),
-      integer_field("min_len", "--min-len", "minimum summary length in tokens", 0, kInf,
-                    [](O& o) -> int64_t& { return o.search.min_len; }, kRequestAndValidation),
-      number_field("max_len_a", "--max-len-a", "maximum length = a * source length + b", 0, kInf,
-                   [](O& o) -> double& { return o.search.max_len_a; }, kRequestAndValidation),
-      integer_field("max_len_b", "--max-len-b", "maximum length = a * source length + b", 0, kInf,
-                    [](O& o) -> int64_t& { return o.search.max_len_b; }, kRequestAndValidation),
-      integer_field("no_repeat_ngram_size", "--no-repeat-ngram-size", "never repeat an n-gram of this size (0 = off)",
-                    0, kInf, [](O& o) -> int64_t& { return o.search.no_repeat_ngram_size; }, kRequestAndValidation),
-      number_field("unk_penalty", "--unk-penalty", "subtracted from the UNK log-probability", -kInf, kInf,
-                   [](O& o) -> double& { return o.search.unk_penalty; }, kRequestAndValidation),
-      integer_field("nbest", "--nbest", "hypotheses per document, best first (at most --beam)", 1, kInf,
-                    [](O& o) -> int64_t& { return o.search.nbest; }, kPerRequest),
-      number_field("temperature", "--temperature", "divides the log-probabilities before softmax (< 1 sharper)", 0,
-                   kInf, [](O& o) -> double& { return o.search.temperature; }, kRequestAndValidation,
-                   /*exclusive_minimum=*/true),
-      boolean_field("sampling", "--sampling", "sample each token instead of searching for the best",
-                    [](O& o) -> bool& { return o.search.sampling; }, kPerRequest),
-      integer_field("sampling_topk", "--sampling-topk", "sample from the k most likely tokens (-1 = all)", 1, kInf,
-                    [](O& o) -> int64_t& { return o.search.sampling_topk; }, kPerRequest, -1.0),
-      number_field("sampling_topp", "--sampling-topp",
-                   "sample from the smallest set of tokens whose probability reaches p (-1 = all)", 0, 1,
-                   [](O& o) -> double& { return o.search.sampling_topp; }, kPerRequest, /*exclusive_minimum=*/true,
-                   -1.0),
-      integer_field("seed", "--seed", "sampling seed (a document's draws depend only on it and the document's index)",
-                    0, kInf, [](O& o) -> int64_t& { return o.search.seed; }, kPerRequest),
-      integer_field("diverse_beam_groups", "--diverse-beam-groups",
-                    "diverse beam search: groups of beam / groups rows (-1 = off)", 1, static_cast<double>(kMaxBeam),
-                    [](O& o) -> int64_t& { return o.search.diverse_beam_groups; }, kPerRequest, -1.0),
-      number_field("diverse_beam_strength", "--diverse-beam-strength",
-                   "diverse beam search: penalty per earlier group's use of a token", -kInf, kInf,
-                   [](O& o) -> double& { return o.search.diverse_beam_strength; }, kPerRequest),
-      integer_field("max_source_tokens_per_batch", "--gen-max-tokens", "source tokens per generation batch", 1, kInf,
-                    [](O& o) -> int64_t& { return o.max_source_tokens_per_batch; }, kPerProcess),
-      integer_field("max_documents_per_batch", "--gen-max-docs", "documents per generation batch", 1, kInf,
-                    [](O& o) -> int64_t& { return o.max_documents_per_batch; }, kPerProcess),
+      integer_field(
+          "beam", "--beam", "beam size (1 = greedy)", 1, static_cast<double>(kMaxBeam),
+          [](O& o) -> int64_t& { return o.search.beam; }, kRequestAndValidation),
+      number_field(
+          "lenpen", "--lenpen", "length penalty: score / length^lenpen", -kInf, kInf,
+          [](O& o) -> double& { return o.search.lenpen; }, kRequestAndValidation),
+      integer_field(
+          "min_len", "--min-len", "minimum summary length in tokens", 0, kInf,
+          [](O& o) -> int64_t& { return o.search.min_len; }, kRequestAndValidation),
+      number_field(
+          "max_len_a", "--max-len-a", "maximum length = a * source length + b", 0, kInf,
+          [](O& o) -> double& { return o.search.max_len_a; }, kRequestAndValidation),
+      integer_field(
+          "max_len_b", "--max-len-b", "maximum length = a * source length + b", 0, kInf,
+          [](O& o) -> int64_t& { return o.search.max_len_b; }, kRequestAndValidation),
+      integer_field(
+          "no_repeat_ngram_size", "--no-repeat-ngram-size", "never repeat an n-gram of this size (0 = off)", 0, kInf,
+          [](O& o) -> int64_t& { return o.search.no_repeat_ngram_size; }, kRequestAndValidation),
+      number_field(
+          "unk_penalty", "--unk-penalty", "subtracted from the UNK log-probability", -kInf, kInf,
+          [](O& o) -> double& { return o.search.unk_penalty; }, kRequestAndValidation),
+      integer_field(
+          "nbest", "--nbest", "hypotheses per document, best first (at most --beam)", 1, kInf,
+          [](O& o) -> int64_t& { return o.search.nbest; }, kPerRequest),
+      number_field(
+          "temperature", "--temperature", "divides the log-probabilities before softmax (< 1 sharper)", 0, kInf,
+          [](O& o) -> double& { return o.search.temperature; }, kRequestAndValidation,
+          /*exclusive_minimum=*/true),
+      boolean_field(
+          "sampling", "--sampling", "sample each token instead of searching for the best",
+          [](O& o) -> bool& { return o.search.sampling; }, kPerRequest),
+      integer_field(
+          "sampling_topk", "--sampling-topk", "sample from the k most likely tokens (-1 = all)", 1, kInf,
+          [](O& o) -> int64_t& { return o.search.sampling_topk; }, kPerRequest, -1.0),
+      number_field(
+          "sampling_topp", "--sampling-topp",
+          "sample from the smallest set of tokens whose probability reaches p (-1 = all)", 0, 1,
+          [](O& o) -> double& { return o.search.sampling_topp; }, kPerRequest, /*exclusive_minimum=*/true, -1.0),
+      integer_field(
+          "seed", "--seed", "sampling seed (a document's draws depend only on it and the document's index)", 0, kInf,
+          [](O& o) -> int64_t& { return o.search.seed; }, kPerRequest),
+      integer_field(
+          "diverse_beam_groups", "--diverse-beam-groups",
+          "diverse beam search: groups of beam / groups rows (-1 = off)", 1, static_cast<double>(kMaxBeam),
+          [](O& o) -> int64_t& { return o.search.diverse_beam_groups; }, kPerRequest, -1.0),
+      number_field(
+          "diverse_beam_strength", "--diverse-beam-strength",
+          "diverse beam search: penalty per earlier group's use of a token", -kInf, kInf,
+          [](O& o) -> double& { return o.search.diverse_beam_strength; }, kPerRequest),
+      integer_field(
+          "max_source_tokens_per_batch", "--gen-max-tokens", "source tokens per generation batch", 1, kInf,
+          [](O& o) -> int64_t& { return o.max_source_tokens_per_batch; }, kPerProcess),
+      integer_field(
+          "max_documents_per_batch", "--gen-max-docs", "documents per generation batch", 1, kInf,
+          [](O& o) -> int64_t& { return o.max_documents_per_batch; }, kPerProcess),
   };
   return table;
 }
@@ -199,12 +221,10 @@ void validate(const GenerationOptions& options) {
   }
   const auto& s = options.search;
   if (s.nbest > s.beam)
-    throw InvalidGenerationOption("nbest", "must be between 1 and beam (" + std::to_string(s.beam) + ") " +
-                                               got(static_cast<double>(s.nbest)));
-  if (!s.sampling && s.sampling_topk != -1)
-    throw InvalidGenerationOption("sampling_topk", "needs sampling (true)");
-  if (!s.sampling && s.sampling_topp != -1.0)
-    throw InvalidGenerationOption("sampling_topp", "needs sampling (true)");
+    throw InvalidGenerationOption(
+        "nbest", "must be between 1 and beam (" + std::to_string(s.beam) + ") " + got(static_cast<double>(s.nbest)));
+  if (!s.sampling && s.sampling_topk != -1) throw InvalidGenerationOption("sampling_topk", "needs sampling (true)");
+  if (!s.sampling && s.sampling_topp != -1.0) throw InvalidGenerationOption("sampling_topp", "needs sampling (true)");
   if (s.sampling_topk != -1 && s.sampling_topp != -1.0)
     throw InvalidGenerationOption("sampling_topp", "and sampling_topk exclude each other (give one)");
   const int64_t groups = s.diverse_beam_groups;

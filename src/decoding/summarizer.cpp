@@ -1,7 +1,7 @@
 #include "pyramidion/decoding/summarizer.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -59,7 +59,8 @@ torch::Tensor best_cross_attention(const SummarizationModel& model, const Encode
   c10::InferenceMode inference;
   SummarizationModel m = model;  // cross_attention() is not const, but reads only
   const auto device = encoded.states.device();
-  EncoderOutput memory = encoded.index_select(torch::tensor({row}, torch::TensorOptions().dtype(torch::kLong).device(device)));
+  EncoderOutput memory =
+      encoded.index_select(torch::tensor({row}, torch::TensorOptions().dtype(torch::kLong).device(device)));
   const int64_t length = memory.mask.sum().item<int64_t>();
   memory.states = memory.states.narrow(1, 0, length);
   memory.mask = memory.mask.narrow(1, 0, length);
@@ -84,7 +85,6 @@ int64_t source_length_limit(const ModelConfig& config, const GenerationOptions& 
   if (options.max_source_length > 0) return std::min(options.max_source_length, config.max_source_positions);
   return config.max_source_positions;
 }
-
 
 }  // namespace
 
@@ -139,8 +139,10 @@ Summarizer Summarizer::load(const std::string& path, const SummarizerOptions& op
   }
   check_vocabulary(loaded.config, tokenizer->vocab_size(), path);
   check_special_ids(loaded.config, tokenizer->pad_id(), tokenizer->bos_id(), tokenizer->eos_id(), path);
-  if (type == ComputeType::int8_float32) loaded.model->quantize_int8();  // no-op for an int8 file
-  else if (activation_dtype(type) != c10::kFloat) loaded.model->to(device, activation_dtype(type));
+  if (type == ComputeType::int8_float32)
+    loaded.model->quantize_int8();  // no-op for an int8 file
+  else if (activation_dtype(type) != c10::kFloat)
+    loaded.model->to(device, activation_dtype(type));
   loaded.model->eval();
   try {
     Summarizer summarizer(loaded.model, std::move(tokenizer));
@@ -175,8 +177,8 @@ std::vector<DocumentSummary> Summarizer::summarize(const std::vector<std::string
   return summarize_sentences(sentences, options);
 }
 
-std::vector<int64_t> Summarizer::encode_source(const std::vector<std::string>& sentences, const GenerationOptions& options,
-                                               bool& truncated) const {
+std::vector<int64_t> Summarizer::encode_source(const std::vector<std::string>& sentences,
+                                               const GenerationOptions& options, bool& truncated) const {
   // Encoded exactly as `data prepare` encodes training sources (the model's framing, EOS, truncation).
   data::PrepareOptions encoding;
   encoding.max_source_length = static_cast<int>(std::min<int64_t>(source_length_limit(config(), options), 1 << 30));

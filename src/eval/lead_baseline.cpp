@@ -20,7 +20,8 @@ size_t oracle_length_lead_count(const std::vector<std::string>& sentences, const
   const RougeTokenizer tokenizer(false);  // word counts only: stemming does not change them
   const size_t target = tokenizer.tokenize(reference).size();
   size_t words = 0, count = 0;
-  while (count < sentences.size() && (count == 0 || words < target)) words += tokenizer.tokenize(sentences[count++]).size();
+  while (count < sentences.size() && (count == 0 || words < target))
+    words += tokenizer.tokenize(sentences[count++]).size();
   return count;
 }
 

@@ -93,7 +93,8 @@ std::string apply_rule_list(std::string_view word, std::initializer_list<Rule> r
 std::string step1a(std::string_view word) {
   // NLTK: 'flies' -> 'fli' but 'dies' -> 'die'.
   if (ends_with(word, "ies") && word.size() == 4) return join(without_suffix(word, 3), "ie");
-  return apply_rule_list(word, {{"sses", "ss", nullptr}, {"ies", "i", nullptr}, {"ss", "ss", nullptr}, {"s", "", nullptr}});
+  return apply_rule_list(word,
+                         {{"sses", "ss", nullptr}, {"ies", "i", nullptr}, {"ss", "ss", nullptr}, {"s", "", nullptr}});
 }
 
 std::string step1b(std::string_view word) {
@@ -140,26 +141,16 @@ std::string step2(std::string_view word) {
   if (ends_with(word, "logi"))
     return has_positive_measure(without_suffix(word, 3)) ? join(without_suffix(word, 4), "log") : std::string(word);
   return apply_rule_list(word, {
-                                   {"ational", "ate", has_positive_measure},
-                                   {"tional", "tion", has_positive_measure},
-                                   {"enci", "ence", has_positive_measure},
-                                   {"anci", "ance", has_positive_measure},
-                                   {"izer", "ize", has_positive_measure},
-                                   {"bli", "ble", has_positive_measure},
-                                   {"alli", "al", has_positive_measure},
-                                   {"entli", "ent", has_positive_measure},
-                                   {"eli", "e", has_positive_measure},
-                                   {"ousli", "ous", has_positive_measure},
-                                   {"ization", "ize", has_positive_measure},
-                                   {"ation", "ate", has_positive_measure},
-                                   {"ator", "ate", has_positive_measure},
-                                   {"alism", "al", has_positive_measure},
-                                   {"iveness", "ive", has_positive_measure},
-                                   {"fulness", "ful", has_positive_measure},
-                                   {"ousness", "ous", has_positive_measure},
-                                   {"aliti", "al", has_positive_measure},
-                                   {"iviti", "ive", has_positive_measure},
-                                   {"biliti", "ble", has_positive_measure},
+                                   {"ational", "ate", has_positive_measure}, {"tional", "tion", has_positive_measure},
+                                   {"enci", "ence", has_positive_measure},   {"anci", "ance", has_positive_measure},
+                                   {"izer", "ize", has_positive_measure},    {"bli", "ble", has_positive_measure},
+                                   {"alli", "al", has_positive_measure},     {"entli", "ent", has_positive_measure},
+                                   {"eli", "e", has_positive_measure},       {"ousli", "ous", has_positive_measure},
+                                   {"ization", "ize", has_positive_measure}, {"ation", "ate", has_positive_measure},
+                                   {"ator", "ate", has_positive_measure},    {"alism", "al", has_positive_measure},
+                                   {"iveness", "ive", has_positive_measure}, {"fulness", "ful", has_positive_measure},
+                                   {"ousness", "ous", has_positive_measure}, {"aliti", "al", has_positive_measure},
+                                   {"iviti", "ive", has_positive_measure},   {"biliti", "ble", has_positive_measure},
                                    {"fulli", "ful", has_positive_measure},
                                });
 }
@@ -178,30 +169,16 @@ std::string step3(std::string_view word) {
 
 bool measure_gt_1(std::string_view stem) { return measure(stem) > 1; }
 
-bool ion_condition(std::string_view stem) {
-  return measure(stem) > 1 && (stem.back() == 's' || stem.back() == 't');
-}
+bool ion_condition(std::string_view stem) { return measure(stem) > 1 && (stem.back() == 's' || stem.back() == 't'); }
 
 std::string step4(std::string_view word) {
   return apply_rule_list(word, {
-                                   {"al", "", measure_gt_1},
-                                   {"ance", "", measure_gt_1},
-                                   {"ence", "", measure_gt_1},
-                                   {"er", "", measure_gt_1},
-                                   {"ic", "", measure_gt_1},
-                                   {"able", "", measure_gt_1},
-                                   {"ible", "", measure_gt_1},
-                                   {"ant", "", measure_gt_1},
-                                   {"ement", "", measure_gt_1},
-                                   {"ment", "", measure_gt_1},
-                                   {"ent", "", measure_gt_1},
-                                   {"ion", "", ion_condition},
-                                   {"ou", "", measure_gt_1},
-                                   {"ism", "", measure_gt_1},
-                                   {"ate", "", measure_gt_1},
-                                   {"iti", "", measure_gt_1},
-                                   {"ous", "", measure_gt_1},
-                                   {"ive", "", measure_gt_1},
+                                   {"al", "", measure_gt_1},   {"ance", "", measure_gt_1}, {"ence", "", measure_gt_1},
+                                   {"er", "", measure_gt_1},   {"ic", "", measure_gt_1},   {"able", "", measure_gt_1},
+                                   {"ible", "", measure_gt_1}, {"ant", "", measure_gt_1},  {"ement", "", measure_gt_1},
+                                   {"ment", "", measure_gt_1}, {"ent", "", measure_gt_1},  {"ion", "", ion_condition},
+                                   {"ou", "", measure_gt_1},   {"ism", "", measure_gt_1},  {"ate", "", measure_gt_1},
+                                   {"iti", "", measure_gt_1},  {"ous", "", measure_gt_1},  {"ive", "", measure_gt_1},
                                    {"ize", "", measure_gt_1},
                                });
 }
@@ -225,10 +202,10 @@ std::string step5b(std::string_view word) {
 
 const std::unordered_map<std::string_view, std::string_view>& irregular_forms() {
   static const std::unordered_map<std::string_view, std::string_view> forms = {
-      {"sky", "sky"},         {"skies", "sky"},       {"dying", "die"},         {"lying", "lie"},
-      {"tying", "tie"},       {"news", "news"},       {"innings", "inning"},    {"inning", "inning"},
-      {"outings", "outing"},  {"outing", "outing"},   {"cannings", "canning"},  {"canning", "canning"},
-      {"howe", "howe"},       {"proceed", "proceed"}, {"exceed", "exceed"},     {"succeed", "succeed"},
+      {"sky", "sky"},        {"skies", "sky"},       {"dying", "die"},        {"lying", "lie"},
+      {"tying", "tie"},      {"news", "news"},       {"innings", "inning"},   {"inning", "inning"},
+      {"outings", "outing"}, {"outing", "outing"},   {"cannings", "canning"}, {"canning", "canning"},
+      {"howe", "howe"},      {"proceed", "proceed"}, {"exceed", "exceed"},    {"succeed", "succeed"},
   };
   return forms;
 }

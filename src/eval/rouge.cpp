@@ -185,7 +185,8 @@ RougeScores RougeScorer::score(std::string_view target, std::string_view predict
   const RougeTokens target_tokens = tokenizer_.tokenize(target);
   const RougeTokens prediction_tokens = tokenizer_.tokenize(prediction);
   std::vector<RougeTokens> target_sentences, prediction_sentences;
-  for (std::string_view sentence : split_rouge_sentences(target)) target_sentences.push_back(tokenizer_.tokenize(sentence));
+  for (std::string_view sentence : split_rouge_sentences(target))
+    target_sentences.push_back(tokenizer_.tokenize(sentence));
   for (std::string_view sentence : split_rouge_sentences(prediction))
     prediction_sentences.push_back(tokenizer_.tokenize(sentence));
 

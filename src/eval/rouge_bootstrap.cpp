@@ -119,9 +119,7 @@ std::vector<MeanInterval> bootstrap_column_means(const std::vector<std::vector<d
   return resample_column_means(rows, options, sampler);
 }
 
-RougeBootstrapAggregator::RougeBootstrapAggregator(BootstrapOptions options) : options_(options) {
-  validate(options_);
-}
+RougeBootstrapAggregator::RougeBootstrapAggregator(BootstrapOptions options) : options_(options) { validate(options_); }
 
 RougeCorpusScores RougeBootstrapAggregator::aggregate() const {
   RougeCorpusScores corpus;

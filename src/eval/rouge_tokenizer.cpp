@@ -14,8 +14,8 @@ bool starts_with_bytes(std::string_view text, std::size_t at, std::string_view b
 }  // namespace
 
 std::vector<std::string> RougeTokenizer::tokenize(std::string_view text) const {
-  constexpr std::string_view kKelvinSign = "\xE2\x84\xAA";            // U+212A, lower() -> "k"
-  constexpr std::string_view kCapitalIWithDot = "\xC4\xB0";           // U+0130, lower() -> "i" U+0307
+  constexpr std::string_view kKelvinSign = "\xE2\x84\xAA";   // U+212A, lower() -> "k"
+  constexpr std::string_view kCapitalIWithDot = "\xC4\xB0";  // U+0130, lower() -> "i" U+0307
   std::vector<std::string> tokens;
   std::string current;
   auto flush = [&] {

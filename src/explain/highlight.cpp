@@ -6,9 +6,9 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "pooling_shares.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/nn/pooling_trace.h"
-#include "pooling_shares.h"
 #include "summary_links.h"
 #include "word_alignment.h"
 
@@ -36,7 +36,8 @@ nlohmann::json shares_json(const std::vector<double>& shares, int digits) {
 // parts: align (tokens -> the text's words and sentences), shares (pooled memory -> tokens, words, sentences),
 // links (summary words -> source sentences).
 DocumentHighlight build(const Summarizer& summarizer, const std::vector<std::string>& sentences,
-                        const std::vector<int64_t>& ids, const DocumentSummary& summary, const HighlightOptions& options) {
+                        const std::vector<int64_t>& ids, const DocumentSummary& summary,
+                        const HighlightOptions& options) {
   const auto& tokenizer = summarizer.tokenizer();
   const int64_t n = static_cast<int64_t>(ids.size());  // EOS included
   const PoolingTrace trace = trace_pooling(summary.pooling, 0);
@@ -60,9 +61,8 @@ DocumentHighlight build(const Summarizer& summarizer, const std::vector<std::str
   explain::sum_shares(h);
 
   if (!summary.hypotheses.empty()) h.summary = summary.hypotheses.front().text;
-  h.summary_words = explain::link_summary_words(tokenizer, summary, trace, h.words,
-                                                static_cast<int64_t>(h.sentences.size()), n,
-                                                options.links_per_summary_word);
+  h.summary_words = explain::link_summary_words(
+      tokenizer, summary, trace, h.words, static_cast<int64_t>(h.sentences.size()), n, options.links_per_summary_word);
   return h;
 }
 
@@ -107,7 +107,8 @@ std::vector<int64_t> encode_source(const Summarizer& summarizer, const std::vect
 }
 
 // What the encoder read of `source`: EOS appended when missing, cut to the summary's source_tokens.
-std::vector<int64_t> read_tokens(const Summarizer& summarizer, std::vector<int64_t> source, const DocumentSummary& summary) {
+std::vector<int64_t> read_tokens(const Summarizer& summarizer, std::vector<int64_t> source,
+                                 const DocumentSummary& summary) {
   const int64_t eos = summarizer.config().eos_id;
   if (source.empty() || source.back() != eos) source.push_back(eos);
   if (static_cast<int64_t>(source.size()) > summary.source_tokens) {
@@ -191,7 +192,8 @@ nlohmann::json highlight_json(const DocumentHighlight& h, bool include_tokens, i
   out["layers"] = std::move(layers);
   if (include_tokens) {
     nlohmann::json tokens = nlohmann::json::array();
-    for (const auto& t : h.tokens) tokens.push_back({{"piece", t.piece}, {"word", t.word}, {"shares", shares_json(t.shares, digits)}});
+    for (const auto& t : h.tokens)
+      tokens.push_back({{"piece", t.piece}, {"word", t.word}, {"shares", shares_json(t.shares, digits)}});
     out["tokens"] = std::move(tokens);
   }
   nlohmann::json words = nlohmann::json::array();
@@ -215,7 +217,8 @@ nlohmann::json highlight_json(const DocumentHighlight& h, bool include_tokens, i
   nlohmann::json summary_words = nlohmann::json::array();
   for (const auto& w : h.summary_words) {
     nlohmann::json sources = nlohmann::json::array();
-    for (const auto& s : w.sources) sources.push_back({{"sentence", s.sentence}, {"share", round_digits(s.share, digits)}});
+    for (const auto& s : w.sources)
+      sources.push_back({{"sentence", s.sentence}, {"share", round_digits(s.share, digits)}});
     nlohmann::json word = {{"text", w.text}, {"sentence", w.sentence}, {"sources", std::move(sources)}};
     if (w.copied >= 0) word["copied"] = round_digits(w.copied, digits);
     summary_words.push_back(std::move(word));

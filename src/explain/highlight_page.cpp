@@ -237,17 +237,19 @@ std::string script_safe_json(const std::string& json) {
   return out;
 }
 
-
 std::string highlight_page_html(const DocumentHighlight& highlight, const HighlightPageOptions& options) {
   const std::string data = highlight_json(highlight, /*include_tokens=*/false, /*digits=*/6)
                                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string page;
   page.reserve(data.size() + 16384);
-  page += "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
+  page +=
+      "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
   page += markup_escape(options.title);
-  page += "</title>\n<style>\nbody { margin: 1rem 2rem; }\nheader h1 { font: 600 1.3rem system-ui, sans-serif; margin: 0; }\n"
-          "header p { font: .9rem system-ui, sans-serif; color: #666; margin: .2rem 0 0; }\n";
+  page +=
+      "</title>\n<style>\nbody { margin: 1rem 2rem; }\nheader h1 { font: 600 1.3rem system-ui, sans-serif; margin: 0; "
+      "}\n"
+      "header p { font: .9rem system-ui, sans-serif; color: #666; margin: .2rem 0 0; }\n";
   page += highlight_view_css();
   page += "</style>\n</head>\n<body>\n<header><h1>";
   page += markup_escape(options.title);
@@ -257,8 +259,9 @@ std::string highlight_page_html(const DocumentHighlight& highlight, const Highli
   page += script_safe_json(data);
   page += "</script>\n<script>";
   page += highlight_view_script();
-  page += "\nwindow.pyramidionHighlight.render(document.getElementById(\"highlight\"),\n"
-          "  JSON.parse(document.getElementById(\"highlight-data\").textContent));\n</script>\n</body>\n</html>\n";
+  page +=
+      "\nwindow.pyramidionHighlight.render(document.getElementById(\"highlight\"),\n"
+      "  JSON.parse(document.getElementById(\"highlight-data\").textContent));\n</script>\n</body>\n</html>\n";
   return page;
 }
 

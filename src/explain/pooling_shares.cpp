@@ -56,7 +56,8 @@ void sum_shares(DocumentHighlight& h) {
     std::stable_sort(h.ranking.begin(), h.ranking.end(), [&](int64_t a, int64_t b) {
       return h.sentences[static_cast<size_t>(a)].shares.back() > h.sentences[static_cast<size_t>(b)].shares.back();
     });
-  for (size_t r = 0; r < h.ranking.size(); ++r) h.sentences[static_cast<size_t>(h.ranking[r])].rank = static_cast<int64_t>(r);
+  for (size_t r = 0; r < h.ranking.size(); ++r)
+    h.sentences[static_cast<size_t>(h.ranking[r])].rank = static_cast<int64_t>(r);
 }
 
 }  // namespace pyramidion::explain

@@ -10,8 +10,8 @@
 namespace pyramidion::explain {
 
 struct TokenShares {
-  std::vector<HighlightLayer> layers;           // one per pooling layer of the trace
-  std::vector<std::vector<double>> per_token;   // (tokens, layers): the token's share of the layer's slots
+  std::vector<HighlightLayer> layers;          // one per pooling layer of the trace
+  std::vector<std::vector<double>> per_token;  // (tokens, layers): the token's share of the layer's slots
 };
 
 // `tokens` source tokens (EOS last, the first pooler's input). Throws std::logic_error when the trace read another

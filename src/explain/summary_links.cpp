@@ -12,8 +12,8 @@
 namespace pyramidion::explain {
 
 torch::Tensor sentence_attention_mass(const torch::Tensor& attention, const torch::Tensor& source_index,
-                                      const torch::Tensor& source_weight,
-                                      const std::vector<int64_t>& position_sentence, int64_t sentences) {
+                                      const torch::Tensor& source_weight, const std::vector<int64_t>& position_sentence,
+                                      int64_t sentences) {
   if (attention.size(1) != source_index.size(0))
     throw std::logic_error("highlight: cross-attention over " + std::to_string(attention.size(1)) +
                            " slots but the memory has " + std::to_string(source_index.size(0)));
@@ -74,7 +74,8 @@ std::vector<HighlightSummaryWord> link_summary_words(const data::SentencePieceTo
   int64_t sentence = 0;  // of the summary: a <sep> starts the next
   size_t next_break = 0;
   for (size_t i = 0; i < groups.groups.size(); ++i) {
-    while (next_break < groups.sentence_breaks.size() && groups.sentence_breaks[next_break] == static_cast<int64_t>(i)) {
+    while (next_break < groups.sentence_breaks.size() &&
+           groups.sentence_breaks[next_break] == static_cast<int64_t>(i)) {
       ++next_break;
       ++sentence;
     }

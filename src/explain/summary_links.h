@@ -24,8 +24,8 @@ namespace explain {
 //   source_weight:     (memory_len, span) float64
 //   position_sentence: per source position, its sentence or `sentences` (none)
 torch::Tensor sentence_attention_mass(const torch::Tensor& attention, const torch::Tensor& source_index,
-                                      const torch::Tensor& source_weight,
-                                      const std::vector<int64_t>& position_sentence, int64_t sentences);
+                                      const torch::Tensor& source_weight, const std::vector<int64_t>& position_sentence,
+                                      int64_t sentences);
 
 // The `keep` sentences of most mass, of a word's `mass` (sentences + 1) (the last entry counts towards the total
 // only); shares of the total; stops at the first sentence without mass.

@@ -20,7 +20,7 @@ AttentionCost attention_cost(double blocks, double queries, double keys, double 
   AttentionCost cost;
   const double q_tokens = blocks * queries, k_tokens = blocks * keys;
   const double projections = 2 * dim * dim * (2 * q_tokens + 2 * k_tokens);  // q, out on queries; k, v on keys
-  const double products = 4 * blocks * queries * keys * dim;                  // QK^T and PV
+  const double products = 4 * blocks * queries * keys * dim;                 // QK^T and PV
   cost.flops = projections + products;
   const double probs = heads * blocks * queries * keys;
   const double tensors = (2 * q_tokens + 2 * k_tokens) * dim;
@@ -70,10 +70,10 @@ long double parameter_bound(const ModelConfig& c) {
 int64_t count_parameters(const ModelConfig& c) {
   const long double bound = parameter_bound(c);
   if (!(bound < static_cast<long double>(std::numeric_limits<int64_t>::max())))
-    throw std::invalid_argument(fmt::format("model: about {:.3g} parameters: the count overflows int64 (d_model {}, "
-                                            "ffn_dim {}, vocab_size {}, {}+{} layers)",
-                                            static_cast<double>(bound), c.d_model, c.ffn_dim, c.vocab_size,
-                                            c.encoder_layers, c.decoder_layers));
+    throw std::invalid_argument(fmt::format(
+        "model: about {:.3g} parameters: the count overflows int64 (d_model {}, "
+        "ffn_dim {}, vocab_size {}, {}+{} layers)",
+        static_cast<double>(bound), c.d_model, c.ffn_dim, c.vocab_size, c.encoder_layers, c.decoder_layers));
   constexpr long double kBuildLimit = 1ULL << 34;  // 64 GiB of float32 weights
   if (bound > kBuildLimit)
     throw std::invalid_argument(fmt::format("model: about {:.3g} parameters: too large to build (more than {:.3g})",
@@ -85,9 +85,11 @@ int64_t count_parameters(const ModelConfig& c) {
 
 ArchitectureSummary summarize_architecture(const ModelConfig& config, const SummaryOptions& options) {
   if (options.source_length < 0)
-    throw std::invalid_argument("source length " + std::to_string(options.source_length) + " must be >= 0 (0 = max_source_positions)");
+    throw std::invalid_argument("source length " + std::to_string(options.source_length) +
+                                " must be >= 0 (0 = max_source_positions)");
   if (options.target_length < 0)
-    throw std::invalid_argument("target length " + std::to_string(options.target_length) + " must be >= 0 (0 = max_target_positions)");
+    throw std::invalid_argument("target length " + std::to_string(options.target_length) +
+                                " must be >= 0 (0 = max_target_positions)");
   if (options.bytes_per_element < 1 || options.bytes_per_element > 16)
     throw std::invalid_argument("bytes per element " + std::to_string(options.bytes_per_element) + " must be in 1..16");
   constexpr int64_t kMaxLength = int64_t{1} << 40;  // lengths stay far from int64 overflow in the block arithmetic
@@ -190,12 +192,12 @@ double estimate_training_bytes(const ModelConfig& config, int64_t length, int64_
                ffn = static_cast<double>(c.ffn_dim), t = static_cast<double>(target_length);
   const double weights = static_cast<double>(s.parameters) * b * 4;  // weights, gradients, two AdamW moments
   // Attention probabilities are kept before and after dropout by the math path.
-  double per_document = 2 * (s.encoder_self.activation_bytes + s.decoder_cross.activation_bytes +
-                             s.decoder_self.activation_bytes);
+  double per_document =
+      2 * (s.encoder_self.activation_bytes + s.decoder_cross.activation_bytes + s.decoder_self.activation_bytes);
   for (const auto& layer : s.encoder_layers)
     per_document += static_cast<double>(layer.input_length) * (2 * ffn + 8 * d) * b;  // FFN, norms, residuals
   per_document += static_cast<double>(c.decoder_layers) * t * (2 * ffn + 12 * d) * b;
-  per_document += static_cast<double>(length) * d * 3 * b;  // embeddings + positions
+  per_document += static_cast<double>(length) * d * 3 * b;          // embeddings + positions
   per_document += t * static_cast<double>(c.vocab_size) * (b + 8);  // logits, float32 copy, log-softmax
   return weights + static_cast<double>(batch) * per_document;
 }
@@ -211,8 +213,8 @@ double estimate_inference_bytes(const ModelConfig& config, int64_t length, int64
   for (const auto& layer : s.encoder_layers) {
     const double blocks = std::ceil(static_cast<double>(layer.input_length) / static_cast<double>(layer.block_size));
     const double block = static_cast<double>(layer.block_size);
-    encoder = std::max(encoder, 2 * heads * blocks * block * block * b +
-                                    static_cast<double>(layer.input_length) * (ffn + 6 * d) * b);
+    encoder = std::max(
+        encoder, 2 * heads * blocks * block * block * b + static_cast<double>(layer.input_length) * (ffn + 6 * d) * b);
   }
   encoder += static_cast<double>(length) * d * 3 * b;
   const double rows = static_cast<double>(documents * beam);

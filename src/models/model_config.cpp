@@ -21,9 +21,15 @@ using yaml_fields::read_scalar;
 using Field = yaml_fields::Field<ModelConfig>;
 
 template <typename T>
-Field integer(T ModelConfig::*m) { return yaml_fields::scalar<ModelConfig, T>(yaml_fields::member(m), "an integer"); }
-Field real(double ModelConfig::*m) { return yaml_fields::scalar<ModelConfig, double>(yaml_fields::member(m), "a number"); }
-Field boolean(bool ModelConfig::*m) { return yaml_fields::scalar<ModelConfig, bool>(yaml_fields::member(m), "true or false"); }
+Field integer(T ModelConfig::*m) {
+  return yaml_fields::scalar<ModelConfig, T>(yaml_fields::member(m), "an integer");
+}
+Field real(double ModelConfig::*m) {
+  return yaml_fields::scalar<ModelConfig, double>(yaml_fields::member(m), "a number");
+}
+Field boolean(bool ModelConfig::*m) {
+  return yaml_fields::scalar<ModelConfig, bool>(yaml_fields::member(m), "true or false");
+}
 template <typename E>
 Field choice(E ModelConfig::*m, std::vector<std::pair<std::string, E>> names) {
   return yaml_fields::choice<ModelConfig, E>(yaml_fields::member(m), std::move(names));
@@ -39,7 +45,8 @@ bool is_integer_key(const YAML::Node& key) {
   return true;
 }
 
-void read_schedule(std::map<int64_t, int64_t>& schedule, const YAML::Node& n, const std::string& o, const std::string& f) {
+void read_schedule(std::map<int64_t, int64_t>& schedule, const YAML::Node& n, const std::string& o,
+                   const std::string& f) {
   schedule.clear();
   if (n.IsNull()) return;
   if (!n.IsMap()) fail(o, f, "expected a map {layer_index: width}, got " + describe_node(n));
@@ -55,7 +62,8 @@ Field pooling_section() {
   return {[](ModelConfig& c, const YAML::Node& n, const std::string& o, const std::string& f) {
             PoolingConfig& p = c.pooling;
             if (n.IsNull()) return p.schedule.clear();
-            if (!n.IsMap()) fail(o, f, "expected a map {type: ..., schedule: {layer: width}, ...}, got " + describe_node(n));
+            if (!n.IsMap())
+              fail(o, f, "expected a map {type: ..., schedule: {layer: width}, ...}, got " + describe_node(n));
             // Integer keys are schedule entries (a legacy section, possibly with nested keys set by --set on it).
             bool any_integer = false;
             for (const auto& item : n) any_integer = any_integer || is_integer_key(item.first);
@@ -66,13 +74,21 @@ Field pooling_section() {
               if (is_integer_key(item.first))
                 p.schedule[read_scalar<int64_t>(item.first, o, f, "integer layer indices")] =
                     read_scalar<int64_t>(item.second, o, f + ".schedule." + key, "an integer width");
-              else if (key == "type") p.type = read_scalar<std::string>(item.second, o, field, "a pooler type name");
-              else if (key == "schedule") read_schedule(p.schedule, item.second, o, field);
-              else if (key == "base") p.base = read_scalar<double>(item.second, o, field, "a number");
-              else if (key == "flip_right") p.flip_right = read_scalar<bool>(item.second, o, field, "true or false");
-              else if (key == "sort_back") p.sort_back = read_scalar<bool>(item.second, o, field, "true or false");
-              else if (key == "hard_at_inference") p.hard_at_inference = read_scalar<bool>(item.second, o, field, "true or false");
-              else fail(o, field, "unknown key (pooling keys: type, schedule, base, flip_right, sort_back, hard_at_inference)");
+              else if (key == "type")
+                p.type = read_scalar<std::string>(item.second, o, field, "a pooler type name");
+              else if (key == "schedule")
+                read_schedule(p.schedule, item.second, o, field);
+              else if (key == "base")
+                p.base = read_scalar<double>(item.second, o, field, "a number");
+              else if (key == "flip_right")
+                p.flip_right = read_scalar<bool>(item.second, o, field, "true or false");
+              else if (key == "sort_back")
+                p.sort_back = read_scalar<bool>(item.second, o, field, "true or false");
+              else if (key == "hard_at_inference")
+                p.hard_at_inference = read_scalar<bool>(item.second, o, field, "true or false");
+              else
+                fail(o, field,
+                     "unknown key (pooling keys: type, schedule, base, flip_right, sort_back, hard_at_inference)");
             }
           },
           [](const ModelConfig& c) {
@@ -279,7 +295,8 @@ std::vector<int64_t> ModelConfig::encoder_lengths(int64_t source_length) const {
 
 void apply_override(ModelConfig& config, const std::string& assignment) {
   YAML::Node document = config.to_yaml();
-  const std::string scoped = assignment.rfind("model.", 0) == 0 ? assignment : "model." + assignment;  // model keys only
+  const std::string scoped =
+      assignment.rfind("model.", 0) == 0 ? assignment : "model." + assignment;  // model keys only
   apply_yaml_override(document, canonical_model_override(scoped));
   config = ModelConfig::from_yaml(document, "--set " + assignment);
 }

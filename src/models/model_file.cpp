@@ -6,7 +6,6 @@
 #include "pyramidion/util/json_depth.h"
 #include "pyramidion/util/tensor_archive.h"
 
-
 #include <torch/torch.h>
 
 #include <cerrno>
@@ -37,13 +36,15 @@ uint64_t fnv1a64(const char* data, size_t size) {
 
 template <typename T>
 void put(std::string& out, T value) {
-  for (size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<char>((static_cast<uint64_t>(value) >> (8 * i)) & 0xff));
+  for (size_t i = 0; i < sizeof(T); ++i)
+    out.push_back(static_cast<char>((static_cast<uint64_t>(value) >> (8 * i)) & 0xff));
 }
 
 template <typename T>
 T get(const std::string& in, size_t offset) {
   uint64_t value = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) value |= static_cast<uint64_t>(static_cast<unsigned char>(in[offset + i])) << (8 * i);
+  for (size_t i = 0; i < sizeof(T); ++i)
+    value |= static_cast<uint64_t>(static_cast<unsigned char>(in[offset + i])) << (8 * i);
   return static_cast<T>(value);
 }
 
@@ -60,11 +61,10 @@ std::string shape_string(c10::IntArrayRef sizes) {
 }  // namespace
 
 void write_model_file_contents(const std::string& path, const ModelFileContents& contents) {
-  const std::vector<std::pair<const char*, const std::string*>> sections = {
-      {"CONF", &contents.config_yaml},
-      {"TOKN", &contents.tokenizer_bytes},
-      {"WGHT", &contents.weights},
-      {"META", &contents.metadata_json}};
+  const std::vector<std::pair<const char*, const std::string*>> sections = {{"CONF", &contents.config_yaml},
+                                                                            {"TOKN", &contents.tokenizer_bytes},
+                                                                            {"WGHT", &contents.weights},
+                                                                            {"META", &contents.metadata_json}};
   uint64_t total = kHeaderSize + kTrailerSize;
   for (const auto& s : sections) total += 4 + 8 + s.second->size();
   std::string bytes;
@@ -97,11 +97,13 @@ ModelFileContents read_model_file_contents(const std::string& path) {
   const size_t magic_bytes = std::min(bytes.size(), sizeof(kMagic));
   if (std::memcmp(bytes.data(), kMagic, magic_bytes) != 0 || bytes.empty())
     fail(path, "not a pyramidion model file (bad magic)");
-  if (bytes.size() < kHeaderSize) fail(path, "truncated model file (" + std::to_string(bytes.size()) + " bytes, header incomplete)");
+  if (bytes.size() < kHeaderSize)
+    fail(path, "truncated model file (" + std::to_string(bytes.size()) + " bytes, header incomplete)");
   const uint32_t version = get<uint32_t>(bytes, 8);
   if (version != kModelFileVersion && version != kModelFileInt8Version)
-    fail(path, "model file format version " + std::to_string(version) + " is not supported (this build reads versions " +
-                   std::to_string(kModelFileVersion) + " and " + std::to_string(kModelFileInt8Version) + ")");
+    fail(path, "model file format version " + std::to_string(version) +
+                   " is not supported (this build reads versions " + std::to_string(kModelFileVersion) + " and " +
+                   std::to_string(kModelFileInt8Version) + ")");
   const uint32_t count = get<uint32_t>(bytes, 12);
   const uint64_t total = get<uint64_t>(bytes, 16);
   if (bytes.size() < total)
@@ -148,7 +150,8 @@ void load_model_weights(SummarizationModelImpl& model, const std::string& weight
     if (name != "embed_tokens.weight" && name != "output_projection.weight") continue;
     if (tensor.dim() == 2 && tensor.size(0) != model.config().vocab_size)
       fail(path, "weights do not match the config: " + name + " is " + shape_string(tensor.sizes()) +
-                     " (vocabulary size mismatch: the config says vocab_size " + std::to_string(model.config().vocab_size) + ")");
+                     " (vocabulary size mismatch: the config says vocab_size " +
+                     std::to_string(model.config().vocab_size) + ")");
   }
   try {
     load_module_tensors(model, tensors, path);

@@ -36,7 +36,8 @@ std::string unknown_pooler_type_message(const std::string& type) {
 
 std::shared_ptr<PoolerImpl> make_pooler(const PoolingConfig& config, int64_t dim, int64_t width) {
   auto it = registry().find(config.type);
-  if (it == registry().end()) throw std::invalid_argument("model.pooling.type: " + unknown_pooler_type_message(config.type));
+  if (it == registry().end())
+    throw std::invalid_argument("model.pooling.type: " + unknown_pooler_type_message(config.type));
   return it->second(config, dim, width);
 }
 

@@ -55,6 +55,8 @@ YAML::Node load_preset_yaml(const std::string& name) {
   }
 }
 
-ModelConfig load_preset(const std::string& name) { return ModelConfig::from_yaml(load_preset_yaml(name), preset_path(name)); }
+ModelConfig load_preset(const std::string& name) {
+  return ModelConfig::from_yaml(load_preset_yaml(name), preset_path(name));
+}
 
 }  // namespace pyramidion

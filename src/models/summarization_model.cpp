@@ -16,15 +16,16 @@ SummarizationModelImpl::SummarizationModelImpl(const ModelConfig& config) : conf
   config_.validate();
   const int64_t dim = config_.d_model;
   embed_tokens_ = register_module(
-      "embed_tokens", torch::nn::Embedding(torch::nn::EmbeddingOptions(config_.vocab_size, dim).padding_idx(config_.pad_id)));
+      "embed_tokens",
+      torch::nn::Embedding(torch::nn::EmbeddingOptions(config_.vocab_size, dim).padding_idx(config_.pad_id)));
   {
     torch::NoGradGuard no_grad;  // fairseq: N(0, dim^-1/2), padding row zero
     torch::nn::init::normal_(embed_tokens_->weight, 0.0, std::pow(static_cast<double>(dim), -0.5));
     embed_tokens_->weight[config_.pad_id].zero_();
   }
   if (!config_.tie_output_projection) {
-    output_projection_ = register_module("output_projection",
-                                         QuantizableLinear(dim, config_.vocab_size, /*bias=*/false));
+    output_projection_ =
+        register_module("output_projection", QuantizableLinear(dim, config_.vocab_size, /*bias=*/false));
     torch::NoGradGuard no_grad;
     torch::nn::init::normal_(output_projection_->weight, 0.0, std::pow(static_cast<double>(dim), -0.5));
   }
@@ -47,8 +48,10 @@ SummarizationModelImpl::SummarizationModelImpl(const ModelConfig& config) : conf
     decoder_layers_->push_back(decoder_layer_list_.back());
   }
   if (config_.normalize_before) {
-    encoder_final_norm_ = register_module("encoder_final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
-    decoder_final_norm_ = register_module("decoder_final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+    encoder_final_norm_ =
+        register_module("encoder_final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+    decoder_final_norm_ =
+        register_module("decoder_final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
   }
 }
 
@@ -148,7 +151,7 @@ EncoderOutput SummarizationModelImpl::encode(const torch::Tensor& source, const 
   // mask only costs passes over every (query, key) logit). One host check per mask, not per layer.
   bool padded = !mask.all().item<bool>();
   torch::Tensor x = embed_source(source, mask);  // (batch, src_len, dim)
-  SlotProvenance provenance;  // copy attention: which source positions each state stands for
+  SlotProvenance provenance;                     // copy attention: which source positions each state stands for
   if (config_.copy_attention) provenance = source_provenance(mask);
   for (int64_t i = 0; i < config_.encoder_layers; ++i) {
     x = encoder_layer_list_[static_cast<size_t>(i)](x, padded ? mask : torch::Tensor());
@@ -196,7 +199,8 @@ torch::Tensor SummarizationModelImpl::decode(const torch::Tensor& target_in, con
                                 " exceeds max_target_positions " + std::to_string(config_.max_target_positions));
   torch::Tensor embedded = embed_target(target_in, 0);  // (batch, tgt_len, dim)
   if (!config_.copy_attention) return project_output(run_decoder(embedded, memory, nullptr));
-  if (!memory.copy.defined()) throw std::invalid_argument("decode: a copy-attention model needs the memory's copy sources");
+  if (!memory.copy.defined())
+    throw std::invalid_argument("decode: a copy-attention model needs the memory's copy sources");
   CrossAttentionTap tap;
   torch::Tensor x = run_decoder(embedded, memory, &tap);
   return pointer_generator_log_probs(project_output(x), copy_probability(x, tap.context, embedded),
@@ -259,9 +263,9 @@ torch::Tensor SummarizationModelImpl::decode_step(const torch::Tensor& tokens, D
   // The rows of one memory row are its queries: (memory_rows, group, ...) for the copy distribution.
   const int64_t rows = tokens.size(0), group = cache.memory_group();
   auto grouped = [&](const torch::Tensor& t) { return t.reshape({rows / group, group, t.size(-1)}); };
-  torch::Tensor log_probs = pointer_generator_log_probs(grouped(project_output(x)),
-                                                        grouped(copy_probability(x, tap.context, embedded)),
-                                                        pointing(tap.weights), cache.copy_sources());
+  torch::Tensor log_probs =
+      pointer_generator_log_probs(grouped(project_output(x)), grouped(copy_probability(x, tap.context, embedded)),
+                                  pointing(tap.weights), cache.copy_sources());
   return log_probs.reshape({rows, -1});
 }
 

@@ -17,8 +17,8 @@ torch::Tensor math_attention(const torch::Tensor& query, const torch::Tensor& ke
   if (mask.defined()) logits = logits.masked_fill(mask.logical_not(), -std::numeric_limits<double>::infinity());
   // Half-precision logits are normalized in float32, as the fused kernels do.
   const bool low_precision = logits.scalar_type() == torch::kHalf || logits.scalar_type() == torch::kBFloat16;
-  torch::Tensor probs = low_precision ? torch::softmax(logits, -1, torch::kFloat).to(logits.scalar_type())
-                                      : torch::softmax(logits, -1);
+  torch::Tensor probs =
+      low_precision ? torch::softmax(logits, -1, torch::kFloat).to(logits.scalar_type()) : torch::softmax(logits, -1);
   if (dropout_p > 0) probs = torch::dropout(probs, dropout_p, /*train=*/true);
   return torch::matmul(probs, value);
 }

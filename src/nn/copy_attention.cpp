@@ -104,7 +104,7 @@ SlotProvenance pool_provenance(const SlotProvenance& input, const PoolingRecord&
   const int64_t span = input.index.size(2);
   // Entry e of slot j stands for input slot i = index[j, e], itself a list over source positions: the composed
   // list is the concatenation, each part scaled by weight[j, e].
-  const torch::Tensor valid = local.index.ge(0);                                           // (batch, out, ls)
+  const torch::Tensor valid = local.index.ge(0);  // (batch, out, ls)
   const torch::Tensor at = local.index.clamp_min(0).reshape({batch, out * local_span, 1}).expand({-1, -1, span});
   torch::Tensor index = input.index.gather(1, at).view({batch, out, local_span, span});
   torch::Tensor weight = input.weight.to(local.weight.scalar_type()).gather(1, at).view({batch, out, local_span, span});
@@ -132,21 +132,23 @@ torch::Tensor provenance_entropy(const CopySources& sources) {
   // 0 * log 0 = 0: empty entries contribute nothing and get a zero (not NaN) gradient.
   const torch::Tensor positive = w.gt(0);
   const torch::Tensor per_slot = -(w * torch::where(positive, w, torch::ones_like(w)).log()).sum(-1);  // (batch, slots)
-  const torch::Tensor real = w.sum(-1).gt(0).to(w.scalar_type());      // padding slots have no weight
+  const torch::Tensor real = w.sum(-1).gt(0).to(w.scalar_type());  // padding slots have no weight
   return (per_slot * real).sum() / real.sum().clamp_min(1);
 }
 
 torch::Tensor copy_distribution(const torch::Tensor& attention, const CopySources& sources, int64_t vocab_size) {
   if (attention.dim() != 3 || !sources.defined() || attention.size(0) != sources.ids.size(0) ||
       attention.size(2) != sources.ids.size(1))
-    throw std::invalid_argument("copy_distribution: attention must be (batch, queries, memory_len) over the sources' slots");
+    throw std::invalid_argument(
+        "copy_distribution: attention must be (batch, queries, memory_len) over the sources' slots");
   const int64_t batch = attention.size(0), queries = attention.size(1);
   const int64_t entries = sources.ids.size(1) * sources.ids.size(2);
   const auto dtype = attention.scalar_type() == torch::kDouble || sources.weights.scalar_type() == torch::kDouble
                          ? torch::kDouble
                          : torch::kFloat;
   // (batch, queries, memory_len * span): each entry's share of the query's attention.
-  torch::Tensor share = (attention.to(dtype).unsqueeze(-1) * sources.weights.to(dtype).unsqueeze(1)).view({batch, queries, entries});
+  torch::Tensor share =
+      (attention.to(dtype).unsqueeze(-1) * sources.weights.to(dtype).unsqueeze(1)).view({batch, queries, entries});
   torch::Tensor ids = sources.ids.reshape({batch, 1, entries}).expand({batch, queries, entries});
   return torch::zeros({batch, queries, vocab_size}, share.options()).scatter_add(2, ids, share);
 }

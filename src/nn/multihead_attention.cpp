@@ -10,8 +10,8 @@ namespace pyramidion {
 
 MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& options) : options_(options) {
   if (options.heads < 1 || options.dim % options.heads != 0)
-    throw std::invalid_argument("MultiheadAttention: heads (" + std::to_string(options.heads) +
-                                ") must divide dim (" + std::to_string(options.dim) + ")");
+    throw std::invalid_argument("MultiheadAttention: heads (" + std::to_string(options.heads) + ") must divide dim (" +
+                                std::to_string(options.dim) + ")");
   q_proj_ = register_module("q_proj", QuantizableLinear(options.dim, options.dim));
   k_proj_ = register_module("k_proj", QuantizableLinear(options.dim, options.dim));
   v_proj_ = register_module("v_proj", QuantizableLinear(options.dim, options.dim));

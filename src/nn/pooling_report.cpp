@@ -15,7 +15,9 @@ torch::Tensor memory_provenance(const EncoderOutput& output, int64_t source_leng
   }
   if (!composed.defined()) {
     const int64_t batch = output.states.size(0);
-    composed = torch::eye(source_length, torch::kFloat).unsqueeze(0).expand({batch, source_length, source_length})
+    composed = torch::eye(source_length, torch::kFloat)
+                   .unsqueeze(0)
+                   .expand({batch, source_length, source_length})
                    .narrow(1, 0, output.states.size(1));
   }
   return composed;
@@ -26,10 +28,10 @@ void PoolingReportAccumulator::add(const EncoderOutput& output, const torch::Ten
   const auto classes = token_classes.to(torch::kCPU, torch::kLong);
   const auto real = mask.to(torch::kCPU, torch::kBool);
   const auto provenance = memory_provenance(output, classes.size(1));  // (batch, k, n)
-  const auto memory_mask = output.mask.to(torch::kCPU, torch::kBool);    // (batch, k)
+  const auto memory_mask = output.mask.to(torch::kCPU, torch::kBool);  // (batch, k)
   const auto one_hot = torch::one_hot(classes.clamp(0, 2), 3).to(torch::kFloat) * real.unsqueeze(-1).to(torch::kFloat);
-  const auto mass = torch::bmm(provenance, one_hot);                   // (batch, k, 3)
-  const auto dominates = (provenance > 0.5).any(1);                    // (batch, n)
+  const auto mass = torch::bmm(provenance, one_hot);  // (batch, k, 3)
+  const auto dominates = (provenance > 0.5).any(1);   // (batch, n)
   for (int64_t b = 0; b < classes.size(0); ++b) {
     const int64_t tokens = real[b].sum().item<int64_t>();
     if (tokens == 0) continue;

@@ -65,10 +65,12 @@ PoolingTrace trace_pooling(const std::vector<PoolingRecord>& records, int64_t ro
       // composed list is the concatenation, each scaled by weight[j, e]. A padding entry keeps its weight on one
       // padding position (then zeros), so rows still sum to 1.
       const int64_t span = previous.source_index.size(1);
-      torch::Tensor padding = t.index.lt(0).unsqueeze(-1);            // (out, local_span, 1)
-      torch::Tensor at = t.index.clamp_min(0);                        // (out, local_span)
-      torch::Tensor index = previous.source_index.index_select(0, at.reshape({-1})).view({at.size(0), at.size(1), span});
-      torch::Tensor weight = previous.source_weight.index_select(0, at.reshape({-1})).view({at.size(0), at.size(1), span});
+      torch::Tensor padding = t.index.lt(0).unsqueeze(-1);  // (out, local_span, 1)
+      torch::Tensor at = t.index.clamp_min(0);              // (out, local_span)
+      torch::Tensor index =
+          previous.source_index.index_select(0, at.reshape({-1})).view({at.size(0), at.size(1), span});
+      torch::Tensor weight =
+          previous.source_weight.index_select(0, at.reshape({-1})).view({at.size(0), at.size(1), span});
       torch::Tensor first = torch::zeros({1, 1, span}, torch::kDouble);
       first[0][0][0] = 1.0;
       index = index.masked_fill(padding, -1);

@@ -80,8 +80,7 @@ torch::Tensor RepresentationPoolerImpl::score(const torch::Tensor& states) {
   return torch::sigmoid(logits.to(dtype)) + options_.score_epsilon;
 }
 
-PoolerOutput RepresentationPoolerImpl::forward(const torch::Tensor& states, const torch::Tensor& mask,
-                                                int64_t layer) {
+PoolerOutput RepresentationPoolerImpl::forward(const torch::Tensor& states, const torch::Tensor& mask, int64_t layer) {
   PoolerOutput out;
   out.record.layer = layer;
   out.record.width = options_.width;

@@ -36,8 +36,8 @@ torch::Tensor TransformerDecoderLayerImpl::forward(const torch::Tensor& states, 
       states, [&](const torch::Tensor& h) { return self_attn_(h, h, torch::Tensor(), /*causal=*/true); },
       [&](const torch::Tensor& h) {
         if (tap) {
-          torch::Tensor out = cross_attn_->attend_with_weights(h, cross_attn_->project_key_value(memory), memory_mask,
-                                                               &tap->weights);
+          torch::Tensor out =
+              cross_attn_->attend_with_weights(h, cross_attn_->project_key_value(memory), memory_mask, &tap->weights);
           if (cross_attention) *cross_attention = tap->weights.detach();
           tap->context = out;
           return out;

@@ -111,7 +111,9 @@ void project_body(const ProjectionArgs& a, int64_t begin, int64_t end) {
   for (; v < end; ++v) project_matrix_rows<Block, 1>(a, v);
 }
 
-void project_baseline(const ProjectionArgs& a, int64_t begin, int64_t end) { project_body<PortableBlock>(a, begin, end); }
+void project_baseline(const ProjectionArgs& a, int64_t begin, int64_t end) {
+  project_body<PortableBlock>(a, begin, end);
+}
 
 #ifdef PYRAMIDION_PROJECTION_AVX2
 void project_avx2(const ProjectionArgs& a, int64_t begin, int64_t end) { project_body<Avx2Block>(a, begin, end); }

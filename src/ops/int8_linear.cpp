@@ -8,9 +8,9 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <string>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -155,7 +155,8 @@ class OnednnPacks {
     auto found = entries_.find(values.unsafeGetTensorImpl());
     if (found == entries_.end()) {
       // A new matrix: first drop the packs of freed ones (a model unloaded), which would otherwise stay forever.
-      for (auto it = entries_.begin(); it != entries_.end();) it = it->second.values.expired() ? entries_.erase(it) : ++it;
+      for (auto it = entries_.begin(); it != entries_.end();)
+        it = it->second.values.expired() ? entries_.erase(it) : ++it;
     }
     Entry& entry = entries_[values.unsafeGetTensorImpl()];
     const bool fresh = !entry.values.expired() && entry.values_version == values._version() &&
@@ -163,8 +164,8 @@ class OnednnPacks {
     if (fresh) return entry.packed;
     const c10::QEngine previous = at::globalContext().qEngine();
     at::globalContext().setQEngine(*engine_);
-    const torch::Tensor q = torch::_make_per_channel_quantized_tensor(
-        values.contiguous(), scale.to(torch::kDouble), torch::zeros({values.size(0)}, torch::kLong), 0);
+    const torch::Tensor q = torch::_make_per_channel_quantized_tensor(values.contiguous(), scale.to(torch::kDouble),
+                                                                      torch::zeros({values.size(0)}, torch::kLong), 0);
     torch::jit::Stack stack{q, c10::IValue()};  // no bias: added by int8_linear
     prepack_->callBoxed(&stack);
     at::globalContext().setQEngine(previous);
@@ -224,8 +225,8 @@ bool int8_linear_has_avx2() {
 }
 
 Int8Rows quantize_rows(const torch::Tensor& weight) {
-  TORCH_CHECK(weight.dim() == 2 && weight.is_floating_point(), "quantize_rows: (rows, cols) floating weight expected, got ",
-              weight.sizes(), " ", weight.scalar_type());
+  TORCH_CHECK(weight.dim() == 2 && weight.is_floating_point(),
+              "quantize_rows: (rows, cols) floating weight expected, got ", weight.sizes(), " ", weight.scalar_type());
   torch::NoGradGuard no_grad;
   const torch::Tensor w = weight.to(torch::kFloat);
   torch::Tensor scale = w.abs().amax(1) / 127.0;  // (rows)
@@ -246,7 +247,8 @@ torch::Tensor int8_linear_one_pass(const torch::Tensor& x, const torch::Tensor& 
   const torch::Tensor s = scale.contiguous();
   const int64_t rows = xc.size(0), in = xc.size(1), out = w.size(0);
   torch::Tensor y = torch::empty({rows, out}, xc.options());
-  const Int8Args args{xc.data_ptr<float>(), w.data_ptr<int8_t>(), s.data_ptr<float>(), y.data_ptr<float>(), rows, out, in};
+  const Int8Args args{
+      xc.data_ptr<float>(), w.data_ptr<int8_t>(), s.data_ptr<float>(), y.data_ptr<float>(), rows, out, in};
   // ~64 KiB of weights per task.
   const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(in, 1));
   at::parallel_for(0, out, grain, [&](int64_t begin, int64_t end) {
@@ -258,7 +260,8 @@ torch::Tensor int8_linear_one_pass(const torch::Tensor& x, const torch::Tensor& 
   return y;
 }
 
-torch::Tensor int8_linear_blocked_gemm(const torch::Tensor& x, const torch::Tensor& values, const torch::Tensor& scale) {
+torch::Tensor int8_linear_blocked_gemm(const torch::Tensor& x, const torch::Tensor& values,
+                                       const torch::Tensor& scale) {
   check_int8_arguments(x, values, scale, "int8_linear_blocked_gemm");
   TORCH_CHECK(x.dim() == 2, "int8_linear_blocked_gemm: x must be (rows, in), got ", x.sizes());
   const torch::Tensor w = values.contiguous();

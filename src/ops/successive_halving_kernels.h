@@ -36,8 +36,8 @@ struct HalvingGrads {
 // grads.embeddings may be round.embeddings itself (the op reuses a round's dead input for its gradient): a kernel
 // reads every input row before it writes that row's gradient.
 struct HalvingKernels {
-  const char* name;                                 // "cpu", "generic", "cuda": for tests and logs
-  bool (*supports)(torch::ScalarType embeddings);   // dtypes it takes; others go to the generic kernels
+  const char* name;                                // "cpu", "generic", "cuda": for tests and logs
+  bool (*supports)(torch::ScalarType embeddings);  // dtypes it takes; others go to the generic kernels
   void (*forward)(HalvingRound& round, double base, const HalvingOutput& out);
   void (*backward)(const HalvingRound& round, const torch::Tensor& grad_embeddings, const torch::Tensor& grad_scores,
                    double base, const HalvingGrads& grads);

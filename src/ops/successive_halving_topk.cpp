@@ -8,9 +8,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
-#include <utility>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "successive_halving_kernels.h"
@@ -105,7 +105,8 @@ class BufferCache {
     size_t block_bytes = 0;
     void* block = acquire(bytes, block_bytes);
     if (block == nullptr) return torch::empty(sizes, options);
-    return torch::from_blob(block, sizes, [block_bytes](void* p) { instance().release(p, block_bytes); }, options);
+    return torch::from_blob(
+        block, sizes, [block_bytes](void* p) { instance().release(p, block_bytes); }, options);
   }
 
  private:
@@ -118,7 +119,8 @@ class BufferCache {
       std::lock_guard<std::mutex> lock(mutex_);
       size_t best = free_.size();
       for (size_t i = 0; i < free_.size(); ++i)
-        if (free_[i].first >= bytes && free_[i].first <= 2 * bytes && (best == free_.size() || free_[i].first < free_[best].first))
+        if (free_[i].first >= bytes && free_[i].first <= 2 * bytes &&
+            (best == free_.size() || free_[i].first < free_[best].first))
           best = i;
       if (best < free_.size()) {
         block_bytes = free_[best].first;
@@ -213,7 +215,8 @@ class SuccessiveHalvingFunction : public torch::autograd::Function<SuccessiveHal
     for (int64_t r = rounds - 1; r >= 0; --r) {
       HalvingRound round{saved[r * 5], saved[r * 5 + 1], saved[r * 5 + 2], saved[r * 5 + 3], saved[r * 5 + 4]};
       const torch::Tensor& input = round.embeddings;  // (batch, n_r, dim)
-      if (!grad_e.defined()) grad_e = torch::zeros({input.size(0), round.first.size(1), input.size(2)}, input.options());
+      if (!grad_e.defined())
+        grad_e = torch::zeros({input.size(0), round.first.size(1), input.size(2)}, input.options());
       if (!grad_s.defined()) grad_s = torch::zeros_like(round.weight);
       grad_e = grad_e.to(input.scalar_type()).contiguous();
       grad_s = grad_s.to(round.scores.scalar_type()).contiguous();

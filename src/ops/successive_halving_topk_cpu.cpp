@@ -26,8 +26,8 @@ namespace {
 
 // Row helpers written so that the compiler vectorizes them (restrict, independent partial sums).
 template <typename scalar_t>
-PYRAMIDION_INLINE void mix_rows(const scalar_t* __restrict a, const scalar_t* __restrict b, scalar_t wa,
-                                scalar_t wb, scalar_t* __restrict out, int64_t dim) {
+PYRAMIDION_INLINE void mix_rows(const scalar_t* __restrict a, const scalar_t* __restrict b, scalar_t wa, scalar_t wb,
+                                scalar_t* __restrict out, int64_t dim) {
   for (int64_t d = 0; d < dim; ++d) out[d] = wa * a[d] + wb * b[d];
 }
 
@@ -68,15 +68,15 @@ struct ForwardArgs {
 
 template <typename scalar_t>
 struct BackwardArgs {
-  const scalar_t* embeddings;      // (batch, n, dim); may be grad_embeddings itself (read before written)
-  const scalar_t* scores;          // (batch, n)
-  const int64_t* first;            // (batch, half)
-  const int64_t* second;           // (batch, half)
-  const scalar_t* weight;          // (batch, half)
-  const scalar_t* grad_out_e;      // (batch, half, dim)
-  const scalar_t* grad_out_s;      // (batch, half)
-  scalar_t* grad_embeddings;       // (batch, n, dim)
-  scalar_t* grad_scores;           // (batch, n)
+  const scalar_t* embeddings;  // (batch, n, dim); may be grad_embeddings itself (read before written)
+  const scalar_t* scores;      // (batch, n)
+  const int64_t* first;        // (batch, half)
+  const int64_t* second;       // (batch, half)
+  const scalar_t* weight;      // (batch, half)
+  const scalar_t* grad_out_e;  // (batch, half, dim)
+  const scalar_t* grad_out_s;  // (batch, half)
+  scalar_t* grad_embeddings;   // (batch, n, dim)
+  scalar_t* grad_scores;       // (batch, n)
   int64_t n, half, dim;
   scalar_t log_base;
 };
@@ -160,10 +160,16 @@ template <typename scalar_t>
 void forward_cpu(HalvingRound& round, double base, const HalvingOutput& out) {
   const torch::Tensor& e = round.embeddings;
   const int64_t batch = e.size(0), n = e.size(1), dim = e.size(2), half = n / 2;
-  const ForwardArgs<scalar_t> args{e.data_ptr<scalar_t>(),     round.scores.data_ptr<scalar_t>(),
-                                   round.first.data_ptr<int64_t>(), round.second.data_ptr<int64_t>(),
-                                   out.embeddings.data_ptr<scalar_t>(), out.scores.data_ptr<scalar_t>(),
-                                   round.weight.data_ptr<scalar_t>(), n, half, dim,
+  const ForwardArgs<scalar_t> args{e.data_ptr<scalar_t>(),
+                                   round.scores.data_ptr<scalar_t>(),
+                                   round.first.data_ptr<int64_t>(),
+                                   round.second.data_ptr<int64_t>(),
+                                   out.embeddings.data_ptr<scalar_t>(),
+                                   out.scores.data_ptr<scalar_t>(),
+                                   round.weight.data_ptr<scalar_t>(),
+                                   n,
+                                   half,
+                                   dim,
                                    static_cast<scalar_t>(std::log(base))};
   const bool avx2 = has_avx2();
   const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(dim, 1));
@@ -181,11 +187,18 @@ void backward_cpu(const HalvingRound& round, const torch::Tensor& grad_e_out, co
                   double base, const HalvingGrads& grads) {
   const torch::Tensor& e = round.embeddings;
   const int64_t batch = e.size(0), n = e.size(1), dim = e.size(2), half = n / 2;
-  const BackwardArgs<scalar_t> args{e.data_ptr<scalar_t>(),           round.scores.data_ptr<scalar_t>(),
-                                    round.first.data_ptr<int64_t>(),  round.second.data_ptr<int64_t>(),
-                                    round.weight.data_ptr<scalar_t>(), grad_e_out.data_ptr<scalar_t>(),
-                                    grad_s_out.data_ptr<scalar_t>(),  grads.embeddings.data_ptr<scalar_t>(),
-                                    grads.scores.data_ptr<scalar_t>(), n, half, dim,
+  const BackwardArgs<scalar_t> args{e.data_ptr<scalar_t>(),
+                                    round.scores.data_ptr<scalar_t>(),
+                                    round.first.data_ptr<int64_t>(),
+                                    round.second.data_ptr<int64_t>(),
+                                    round.weight.data_ptr<scalar_t>(),
+                                    grad_e_out.data_ptr<scalar_t>(),
+                                    grad_s_out.data_ptr<scalar_t>(),
+                                    grads.embeddings.data_ptr<scalar_t>(),
+                                    grads.scores.data_ptr<scalar_t>(),
+                                    n,
+                                    half,
+                                    dim,
                                     static_cast<scalar_t>(std::log(base))};
   const bool avx2 = has_avx2();
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(dim, 1));

@@ -67,8 +67,8 @@ void forward(HalvingRound& round, double base, const HalvingOutput& out) {
 }
 
 // The pairs are gathered (copied) before anything is written, so grads.embeddings may be round.embeddings.
-void backward(const HalvingRound& round, const torch::Tensor& grad_e_out, const torch::Tensor& grad_scores,
-              double base, const HalvingGrads& grads) {
+void backward(const HalvingRound& round, const torch::Tensor& grad_e_out, const torch::Tensor& grad_scores, double base,
+              const HalvingGrads& grads) {
   const torch::Tensor& e = round.embeddings;
   const int64_t batch = e.size(0), n = e.size(1), dim = e.size(2);
   const Pairs p = gather_pairs(round);

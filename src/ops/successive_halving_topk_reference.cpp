@@ -4,8 +4,8 @@
 
 namespace pyramidion {
 
-TopKResult successive_halving_topk_reference(const torch::Tensor& embeddings, const torch::Tensor& scores,
-                                             int64_t k, const TopKOptions& options) {
+TopKResult successive_halving_topk_reference(const torch::Tensor& embeddings, const torch::Tensor& scores, int64_t k,
+                                             const TopKOptions& options) {
   const int64_t n = embeddings.size(1);
   if (k >= n) return {embeddings, scores};
   const int64_t rounds = successive_halving_rounds(n, k);
@@ -29,9 +29,9 @@ TopKResult successive_halving_topk_reference(const torch::Tensor& embeddings, co
         top = top.index_select(0, perm);
         bottom = bottom.index_select(0, perm);
       }
-      auto pair_s = torch::stack({s.index_select(0, top), s.index_select(0, bottom)});         // (2, half)
-      auto pair_e = torch::stack({e.index_select(0, top), e.index_select(0, bottom)});         // (2, half, dim)
-      auto w = torch::softmax(torch::pow(options.base, pair_s), 0);                            // (2, half)
+      auto pair_s = torch::stack({s.index_select(0, top), s.index_select(0, bottom)});  // (2, half)
+      auto pair_e = torch::stack({e.index_select(0, top), e.index_select(0, bottom)});  // (2, half, dim)
+      auto w = torch::softmax(torch::pow(options.base, pair_s), 0);                     // (2, half)
       e = (pair_e * w.unsqueeze(-1)).sum(0);
       s = (pair_s * w).sum(0);
     }

@@ -58,9 +58,9 @@ TopKTrace trace(const torch::Tensor& scores, int64_t k, const TopKOptions& optio
     s = torch::cat({s, torch::full({batch, padded - n}, kTopKPaddingScore, s.options())}, 1);
     index = torch::cat({index, torch::full({batch, padded - n}, -1, long_options)}, 1);
   }
-  torch::Tensor lists = index.unsqueeze(-1);                                   // (batch, m, span)
-  torch::Tensor weights = torch::ones({batch, padded, 1}, s.options());        // (batch, m, span)
-  const torch::Tensor dummy = torch::zeros({batch, padded, 1}, s.options());   // the kernels' embeddings
+  torch::Tensor lists = index.unsqueeze(-1);                                  // (batch, m, span)
+  torch::Tensor weights = torch::ones({batch, padded, 1}, s.options());       // (batch, m, span)
+  const torch::Tensor dummy = torch::zeros({batch, padded, 1}, s.options());  // the kernels' embeddings
   const auto& kernels = ops_detail::halving_kernels_for(dummy);
   for (int64_t r = 0; r < rounds; ++r) {
     ops_detail::HalvingRound round;

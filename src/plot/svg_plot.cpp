@@ -54,7 +54,8 @@ std::vector<double> make_ticks(double lo, double hi, bool log, double base, Axis
   axis.log = log;
   axis.base = base;
   if (log && base == 2) {
-    const int a = static_cast<int>(std::floor(std::log2(lo) + 1e-9)), b = static_cast<int>(std::ceil(std::log2(hi) - 1e-9));
+    const int a = static_cast<int>(std::floor(std::log2(lo) + 1e-9)),
+              b = static_cast<int>(std::ceil(std::log2(hi) - 1e-9));
     for (int e = a; e <= std::max(a, b); ++e) ticks.push_back(std::ldexp(1.0, e));
     axis.lo = a;
     axis.hi = std::max(a + 1, b);
@@ -126,9 +127,11 @@ std::string SvgLinePlot::render() const {
     return kColours[i % (sizeof(kColours) / sizeof(kColours[0]))];
   };
 
-  const int columns = std::max(1, std::min<int>(options_.columns, static_cast<int>(std::max<size_t>(1, panels_.size()))));
+  const int columns =
+      std::max(1, std::min<int>(options_.columns, static_cast<int>(std::max<size_t>(1, panels_.size()))));
   const int rows = static_cast<int>((panels_.size() + columns - 1) / columns);
-  const int width = columns * options_.panel_width, height = kTitleHeight + kLegendHeight + rows * options_.panel_height;
+  const int width = columns * options_.panel_width,
+            height = kTitleHeight + kLegendHeight + rows * options_.panel_height;
   std::string out;
   out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out += fmt::format(
@@ -164,10 +167,11 @@ std::string SvgLinePlot::render() const {
     const double left = ox + kMarginLeft, right = ox + options_.panel_width - kMarginRight;
     const double top = oy + kMarginTop, bottom = oy + options_.panel_height - kMarginBottom;
     out += fmt::format("<g class=\"panel\" id=\"panel-{}\">\n", index);
-    out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">{}</text>\n",
-                       (left + right) / 2, oy + 18, markup_escape(panel.title));
-    out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", left, top,
-                       right - left, bottom - top);
+    out +=
+        fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">{}</text>\n",
+                    (left + right) / 2, oy + 18, markup_escape(panel.title));
+    out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", left,
+                       top, right - left, bottom - top);
     out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", (left + right) / 2, bottom + 36,
                        markup_escape(panel.x_label));
     // The y label sits above the axis, horizontal: rotated text is not drawn by every SVG renderer.
@@ -182,8 +186,8 @@ std::string SvgLinePlot::render() const {
     Axis ax, ay;
     std::vector<double> xticks, yticks;
     if (!xs.empty() && !ys.empty()) {
-      xticks = make_ticks(*std::min_element(xs.begin(), xs.end()), *std::max_element(xs.begin(), xs.end()), panel.log2_x,
-                          2, ax);
+      xticks = make_ticks(*std::min_element(xs.begin(), xs.end()), *std::max_element(xs.begin(), xs.end()),
+                          panel.log2_x, 2, ax);
       const double ymin = *std::min_element(ys.begin(), ys.end());
       yticks = make_ticks(panel.log10_y ? ymin : std::min(0.0, ymin), *std::max_element(ys.begin(), ys.end()),
                           panel.log10_y, 10, ay);  // linear y axes start at zero
@@ -211,8 +215,9 @@ std::string SvgLinePlot::render() const {
         markers += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"/>", px(s.x[i]), py(s.y[i]),
                                colour(s.name));
       }
-      out += fmt::format("<polyline data-series=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>{}\n",
-                         markup_escape(s.name), colour(s.name), points, markers);
+      out +=
+          fmt::format("<polyline data-series=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>{}\n",
+                      markup_escape(s.name), colour(s.name), points, markers);
     }
     out += "</g>\n";
   }

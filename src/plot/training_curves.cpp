@@ -69,25 +69,26 @@ const std::vector<Quantity>& quantities() {
   return list;
 }
 
-
 std::string cell(const std::vector<CurvePoint>& points, bool last, bool maximize, double scale) {
   if (points.empty()) return "&ndash;";
   const CurvePoint* chosen = &points.back();
   if (!last)
     for (const auto& p : points)
       if (std::isfinite(p.value) && (maximize ? p.value > chosen->value : p.value < chosen->value)) chosen = &p;
-  return fmt::format("{:.{}f} <small>(update {:.0f})</small>", chosen->value * scale, scale > 1 ? 2 : 4, chosen->update);
+  return fmt::format("{:.{}f} <small>(update {:.0f})</small>", chosen->value * scale, scale > 1 ? 2 : 4,
+                     chosen->update);
 }
 
 }  // namespace
 
 RunCurves read_run_curves(const std::string& run_dir_or_file, const std::string& name) {
-  const fs::path path = fs::is_directory(run_dir_or_file) ? fs::path(run_dir_or_file) / "metrics.jsonl" : fs::path(run_dir_or_file);
+  const fs::path path =
+      fs::is_directory(run_dir_or_file) ? fs::path(run_dir_or_file) / "metrics.jsonl" : fs::path(run_dir_or_file);
   std::ifstream in(path);
   if (!in) throw std::invalid_argument(path.string() + ": cannot read (expected a run directory with metrics.jsonl)");
   RunCurves run;
   run.path = path.string();
-  run.name = !name.empty() ? name
+  run.name = !name.empty()                       ? name
              : fs::is_directory(run_dir_or_file) ? fs::path(run_dir_or_file).lexically_normal().filename().string()
                                                  : path.parent_path().filename().string();
   if (run.name.empty() || run.name == ".") run.name = fs::absolute(path).parent_path().filename().string();
@@ -150,7 +151,8 @@ std::string render_training_curves_html(const std::vector<RunCurves>& runs, cons
         "<tr><td>{}</td><td>{:.0f}</td><td>{:.1f}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
         markup_escape(run.name), run.train_loss.empty() ? 0.0 : run.train_loss.back().update, minutes,
         cell(run.train_loss, true, false, 1.0), cell(run.valid_loss, false, false, 1.0),
-        cell(run.rouge1, false, true, 100.0), cell(run.rouge2, false, true, 100.0), cell(run.rougeLsum, false, true, 100.0));
+        cell(run.rouge1, false, true, 100.0), cell(run.rouge2, false, true, 100.0),
+        cell(run.rougeLsum, false, true, 100.0));
   }
   return fmt::format(R"(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{0}</title>

@@ -60,8 +60,8 @@ torch::Tensor fresh(const torch::Tensor& out, const torch::Tensor& input) {
   return out.is_same(input) ? out.clone() : out;
 }
 
-std::tuple<torch::Tensor, torch::Tensor> topk_op(const torch::Tensor& states,             // (batch, n, dim)
-                                                 const torch::Tensor& scores,             // (batch, n)
+std::tuple<torch::Tensor, torch::Tensor> topk_op(const torch::Tensor& states,  // (batch, n, dim)
+                                                 const torch::Tensor& scores,  // (batch, n)
                                                  int64_t k, const c10::optional<torch::Tensor>& mask,  // (batch, n)
                                                  double base, bool flip_right, bool sort_back, bool hard) {
   return value_errors([&] {
@@ -108,7 +108,8 @@ struct OptionsParser {
   }
 
   static bool boolean(const std::string& name, const py::handle& value) {
-    if (!py::isinstance<py::bool_>(value)) throw py::type_error(name + " must be a bool (got " + type_name(value) + ")");
+    if (!py::isinstance<py::bool_>(value))
+      throw py::type_error(name + " must be a bool (got " + type_name(value) + ")");
     return value.cast<bool>();
   }
 
@@ -122,9 +123,15 @@ struct OptionsParser {
     const GenerationOptionField* field = find_generation_option(name);
     if (field == nullptr) return false;
     switch (field->type) {
-      case GenerationOptionType::integer: field->integer(options) = integer(name, value); break;
-      case GenerationOptionType::number: field->number(options) = number(name, value); break;
-      case GenerationOptionType::boolean: field->boolean(options) = boolean(name, value); break;
+      case GenerationOptionType::integer:
+        field->integer(options) = integer(name, value);
+        break;
+      case GenerationOptionType::number:
+        field->number(options) = number(name, value);
+        break;
+      case GenerationOptionType::boolean:
+        field->boolean(options) = boolean(name, value);
+        break;
     }
     if (name == "max_len_b") max_len_b_given = true;
     return true;
@@ -138,16 +145,17 @@ struct OptionsParser {
 
   // validate() (the CLI's and the server's check), then the length fitted to the model as the CLI fits it.
   void finish(const ModelConfig& model) {
-    validate(options);  // InvalidGenerationOption is a std::invalid_argument: ValueError "beam must be in [1, 1024] (got 0)"
+    validate(
+        options);  // InvalidGenerationOption is a std::invalid_argument: ValueError "beam must be in [1, 1024] (got 0)"
     auto& s = options.search;
     const int64_t cap = model.max_target_positions - 1;
     if (!max_len_b_given) s.max_len_b = std::min<int64_t>(s.max_len_b, cap);
     const double longest =
         s.max_len_a * static_cast<double>(model.max_source_positions) + static_cast<double>(s.max_len_b);
     if (longest > static_cast<double>(cap)) {
-      const std::string message = "max_len_a " + py::str(py::float_(s.max_len_a)).cast<std::string>() +
-                                  " max_len_b " + std::to_string(s.max_len_b) +
-                                  " allow longer summaries than the model generates (" + std::to_string(cap) +
+      const std::string message = "max_len_a " + py::str(py::float_(s.max_len_a)).cast<std::string>() + " max_len_b " +
+                                  std::to_string(s.max_len_b) + " allow longer summaries than the model generates (" +
+                                  std::to_string(cap) +
                                   " tokens, max_target_positions - 1); summaries are capped there";
       if (PyErr_WarnEx(PyExc_UserWarning, message.c_str(), 1) != 0) throw py::error_already_set();
     }
@@ -241,10 +249,14 @@ class PySummarizer {
     bool include_tokens = true;
     for (const auto& [key, value] : kwargs) {
       const std::string name = key.cast<std::string>();
-      if (name == "links") options.links_per_summary_word = OptionsParser::integer(name, value);
-      else if (name == "id") id = value.cast<std::string>();
-      else if (name == "tokens") include_tokens = value.cast<bool>();
-      else generation_kwargs[key] = value;
+      if (name == "links")
+        options.links_per_summary_word = OptionsParser::integer(name, value);
+      else if (name == "id")
+        id = value.cast<std::string>();
+      else if (name == "tokens")
+        include_tokens = value.cast<bool>();
+      else
+        generation_kwargs[key] = value;
     }
     if (options.links_per_summary_word < 1)
       throw py::value_error("links must be >= 1 (got " + std::to_string(options.links_per_summary_word) + ")");
@@ -322,11 +334,10 @@ py::dict rouge(const std::vector<std::string>& targets, const std::vector<std::s
   out["confidence"] = confidence;
   out["bootstrap_samples"] = samples;
   out["seed"] = seed;
-  const std::pair<const char*, const RougeScoreInterval*> metrics[] = {
-      {"rouge1", &corpus.rouge1},
-      {"rouge2", &corpus.rouge2},
-      {"rougeL", &corpus.rougeL},
-      {"rougeLsum", &corpus.rougeLsum}};
+  const std::pair<const char*, const RougeScoreInterval*> metrics[] = {{"rouge1", &corpus.rouge1},
+                                                                       {"rouge2", &corpus.rouge2},
+                                                                       {"rougeL", &corpus.rougeL},
+                                                                       {"rougeLsum", &corpus.rougeLsum}};
   for (const auto& [name, m] : metrics) {
     py::dict metric;
     metric["precision"] = interval(m->precision);
@@ -390,12 +401,14 @@ std::vector<double> bench_topk_cpp(const torch::Tensor& states, const torch::Ten
 
 // Schemas as TorchScript sees them; keyword-only options as in the Python wrapper.
 TORCH_LIBRARY(pyramidion, m) {
-  m.def("successive_halving_topk(Tensor states, Tensor scores, int k, *, Tensor? mask=None, float base=20.0, "
-        "bool flip_right=True, bool sort_back=True, bool hard=False) -> (Tensor, Tensor)",
-        &pyramidion::python::topk_op);
-  m.def("pool_documents(Tensor states, Tensor scores, Tensor mask, int width, *, float base=20.0, "
-        "bool flip_right=True, bool sort_back=True, bool hard=False) -> (Tensor, Tensor, Tensor)",
-        &pyramidion::python::pool_op);
+  m.def(
+      "successive_halving_topk(Tensor states, Tensor scores, int k, *, Tensor? mask=None, float base=20.0, "
+      "bool flip_right=True, bool sort_back=True, bool hard=False) -> (Tensor, Tensor)",
+      &pyramidion::python::topk_op);
+  m.def(
+      "pool_documents(Tensor states, Tensor scores, Tensor mask, int width, *, float base=20.0, "
+      "bool flip_right=True, bool sort_back=True, bool hard=False) -> (Tensor, Tensor, Tensor)",
+      &pyramidion::python::pool_op);
 }
 
 PYBIND11_MODULE(_pyramidion, m) {
@@ -418,13 +431,15 @@ PYBIND11_MODULE(_pyramidion, m) {
                            "A model file from `pyramidion train` or `demo`, loaded once (config, weights, tokenizer).\n"
                            "device: cpu, cuda, cuda:N or auto; compute_type: default (the file's own type), float32, "
                            "int8 (= int8_float32: int8 weights, float32 activations; CPU), bfloat16, auto (the "
-                           "fastest this device supports), float64, float16 (CUDA); threads > 0 sets LibTorch's intra-op threads. Threads may share one Summarizer.")
+                           "fastest this device supports), float64, float16 (CUDA); threads > 0 sets LibTorch's "
+                           "intra-op threads. Threads may share one Summarizer.")
       .def(py::init<const std::string&, const std::string&, const std::string&, int>(), py::arg("model_path"),
            py::arg("device") = "cpu", py::arg("compute_type") = "default", py::arg("threads") = 0)
       .def("summarize", &PySummarizer::summarize, py::arg("documents"),
            "summarize(documents, **options) -> per document a list of {'summary', 'score'}, best first.\n"
            "documents: a list of str, or of sentence lists. options: the CLI's decoding options (beam, lenpen, "
-           "min_len, max_len_a, max_len_b, no_repeat_ngram_size, unk_penalty, nbest, temperature, sampling, sampling_topk, "
+           "min_len, max_len_a, max_len_b, no_repeat_ngram_size, unk_penalty, nbest, temperature, sampling, "
+           "sampling_topk, "
            "sampling_topp, seed, diverse_beam_groups, diverse_beam_strength, max_source_tokens_per_batch, "
            "max_documents_per_batch, "
            "max_source_length). Releases the GIL while generating.")

@@ -71,9 +71,9 @@ class ConnectionGate {
   int wake_[2] = {-1, -1};
   mutable std::mutex mutex_;
   std::condition_variable ready_changed_;
-  std::vector<Waiting> admitted_;  // handed over by admit(), not yet polled
+  std::vector<Waiting> admitted_;                                    // handed over by admit(), not yet polled
   std::deque<std::pair<ReadyConnection, Clock::time_point>> ready_;  // with the time it was queued
-  size_t open_ = 0;                // connections held (waiting, ready or being served)
+  size_t open_ = 0;  // connections held (waiting, ready or being served)
   int64_t head_timeouts_ = 0;
   bool stopping_ = false;
   std::thread poller_;

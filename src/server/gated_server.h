@@ -26,7 +26,7 @@ class GatedServer : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override;  // called by the accept loop: to the gate
-  void serve(ReadyConnection connection);                   // on a gate worker
+  void serve(ReadyConnection connection);                 // on a gate worker
 
   double write_timeout_s_;
   std::unique_ptr<ConnectionGate> gate_;

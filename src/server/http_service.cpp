@@ -2,19 +2,19 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <cctype>
 #include <chrono>
-#include <filesystem>
-#include <mutex>
-#include <future>
+#include <cmath>
 #include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -31,7 +31,7 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-constexpr double kMaxSeconds = 86400;   // timeouts: a day at most (a deadline must not overflow the clock)
+constexpr double kMaxSeconds = 86400;  // timeouts: a day at most (a deadline must not overflow the clock)
 constexpr int kMaxHttpThreads = 1024;
 
 void send_json(httplib::Response& res, int status, const json& body) {
@@ -45,13 +45,20 @@ void send_error(httplib::Response& res, int status, const std::string& reason) {
 
 std::string status_reason(int status) {
   switch (status) {
-    case 400: return "bad request";
-    case 405: return "method not allowed";
-    case 408: return "request timeout";
-    case 414: return "URI too long";
-    case 416: return "range not satisfiable";
-    case 431: return "request header fields too large";
-    default: return "HTTP " + std::to_string(status);
+    case 400:
+      return "bad request";
+    case 405:
+      return "method not allowed";
+    case 408:
+      return "request timeout";
+    case 414:
+      return "URI too long";
+    case 416:
+      return "range not satisfiable";
+    case 431:
+      return "request header fields too large";
+    default:
+      return "HTTP " + std::to_string(status);
   }
 }
 
@@ -98,7 +105,9 @@ std::string request_id_of(httplib::Response& res) {
 }
 
 // The JSON schema of one decoding option of POST /v1/summarize.
-json option_schema(const char* type, const char* description) { return json{{"type", type}, {"description", description}}; }
+json option_schema(const char* type, const char* description) {
+  return json{{"type", type}, {"description", description}};
+}
 
 // A length the model cannot reach is answered with a warning, as the CLI warns on stderr ("" when it fits).
 std::string length_warning(const BeamSearchOptions& search, const ModelConfig& model) {
@@ -106,9 +115,10 @@ std::string length_warning(const BeamSearchOptions& search, const ModelConfig& m
   const double longest =
       search.max_len_a * static_cast<double>(model.max_source_positions) + static_cast<double>(search.max_len_b);
   if (longest <= static_cast<double>(cap)) return "";
-  return fmt::format("max_len_a {} and max_len_b {} allow {:.0f} tokens but the model generates at most {} "
-                     "(max_target_positions - 1); summaries stop there",
-                     search.max_len_a, search.max_len_b, longest, cap);
+  return fmt::format(
+      "max_len_a {} and max_len_b {} allow {:.0f} tokens but the model generates at most {} "
+      "(max_target_positions - 1); summaries stop there",
+      search.max_len_a, search.max_len_b, longest, cap);
 }
 
 // The tokens a streaming generation has chosen so far (written by the generation worker, read by the HTTP thread).
@@ -128,16 +138,19 @@ json openapi_document(const std::string& model_name, const GenerationOptions& de
     json operation;
     operation["summary"] = route.summary;
     operation["responses"]["200"]["description"] = "OK";
-    operation["responses"]["default"] = {{"description", "an error: {\"error\": one line}"},
-                                         {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
+    operation["responses"]["default"] = {
+        {"description", "an error: {\"error\": one line}"},
+        {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
     std::string method = route.method;
     std::transform(method.begin(), method.end(), method.begin(), [](unsigned char c) { return std::tolower(c); });
     paths[route.path][method] = operation;
   }
   json& summarize = paths["/v1/summarize"]["post"];
-  summarize["requestBody"] = {{"required", true},
-                              {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/SummarizeRequest"}}}}}}}};
-  summarize["responses"]["200"]["content"]["application/json"]["schema"]["$ref"] = "#/components/schemas/SummarizeResponse";
+  summarize["requestBody"] = {
+      {"required", true},
+      {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/SummarizeRequest"}}}}}}}};
+  summarize["responses"]["200"]["content"]["application/json"]["schema"]["$ref"] =
+      "#/components/schemas/SummarizeResponse";
   const std::vector<std::pair<const char*, const char*>> errors = {
       {"400", "invalid JSON, an unknown field or a value out of range"},
       {"413", "body larger than --max-body-bytes"},
@@ -145,17 +158,20 @@ json openapi_document(const std::string& model_name, const GenerationOptions& de
       {"503", "queue full or shutting down (Retry-After: 1)"},
       {"504", "no answer within --timeout-s"}};
   for (const auto& [status, description] : errors)
-    summarize["responses"][status] = {{"description", description},
-                                      {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
+    summarize["responses"][status] = {
+        {"description", description},
+        {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
 
   json request = {{"type", "object"}, {"additionalProperties", false}};
   request["properties"] = {
-      {"documents", {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "the documents to summarize"}}},
+      {"documents",
+       {{"type", "array"}, {"items", {{"type", "string"}}}, {"description", "the documents to summarize"}}},
       {"document", option_schema("string", "one document (instead of documents)")},
       {"return_highlights", option_schema("boolean", "also answer what the poolers kept (docs/highlight.md)")},
-      {"stream", option_schema("boolean", "answer as server-sent events (text/event-stream): an event \"token\" "
-                                          "{index, token, text so far} per generated token, then \"summary\" with "
-                                          "the whole answer; one document, beam 1")},
+      {"stream", option_schema("boolean",
+                               "answer as server-sent events (text/event-stream): an event \"token\" "
+                               "{index, token, text so far} per generated token, then \"summary\" with "
+                               "the whole answer; one document, beam 1")},
   };
   // The decoding options: the rows of the generation option table a request may set, with this server's defaults.
   for (const auto& option : generation_option_fields()) {
@@ -166,7 +182,8 @@ json openapi_document(const std::string& model_name, const GenerationOptions& de
                    {"default", option.to_json(defaults)},
                    {"x-decoding-option", true}};  // the page offers an input for each
     if (option.type != GenerationOptionType::boolean) {
-      if (std::isfinite(option.minimum)) schema[option.exclusive_minimum ? "exclusiveMinimum" : "minimum"] = option.minimum;
+      if (std::isfinite(option.minimum))
+        schema[option.exclusive_minimum ? "exclusiveMinimum" : "minimum"] = option.minimum;
       if (std::isfinite(option.maximum)) schema["maximum"] = option.maximum;
       if (option.off) schema["description"] = schema["description"].get<std::string>() + "; " + option.range_text();
     }
@@ -184,8 +201,10 @@ json openapi_document(const std::string& model_name, const GenerationOptions& de
   json response = {{"type", "object"},
                    {"properties",
                     {{"summaries", {{"type", "array"}, {"items", summary}}},
-                     {"warnings", {{"type", "array"}, {"items", {{"type", "string"}}},
-                                   {"description", "present when an option asks more than the model can do"}}},
+                     {"warnings",
+                      {{"type", "array"},
+                       {"items", {{"type", "string"}}},
+                       {"description", "present when an option asks more than the model can do"}}},
                      {"model", {{"type", "string"}}},
                      {"elapsed_ms", {{"type", "number"}}}}}};
   json error = {{"type", "object"}, {"properties", {{"error", {{"type", "string"}}}}}, {"required", {"error"}}};
@@ -196,7 +215,8 @@ json openapi_document(const std::string& model_name, const GenerationOptions& de
                       {"description", "Long-document summarization with trainable representation pooling; model " +
                                           model_name + ". Every response carries X-Request-Id."}};
   document["paths"] = paths;
-  document["components"]["schemas"] = {{"SummarizeRequest", request}, {"SummarizeResponse", response}, {"Error", error}};
+  document["components"]["schemas"] = {
+      {"SummarizeRequest", request}, {"SummarizeResponse", response}, {"Error", error}};
   return document;
 }
 
@@ -242,7 +262,8 @@ struct HttpService::Metrics {
 HttpService::HttpService(const Summarizer& summarizer, ServiceOptions options)
     : summarizer_(summarizer), options_(std::move(options)), m_(std::make_unique<Metrics>(metrics_)) {
   if (options_.model_name.empty())
-    options_.model_name = summarizer_.path().empty() ? "model" : std::filesystem::path(summarizer_.path()).stem().string();
+    options_.model_name =
+        summarizer_.path().empty() ? "model" : std::filesystem::path(summarizer_.path()).stem().string();
   if (options_.max_body_bytes < 1) throw std::invalid_argument("max_body_bytes must be >= 1");
   if (!(options_.timeout_s > 0)) throw std::invalid_argument("timeout_s must be > 0");
   // Bounded so that a deadline never overflows the clock and a thread count never exhausts the process.
@@ -257,7 +278,8 @@ HttpService::HttpService(const Summarizer& summarizer, ServiceOptions options)
   defaults_.max_source_tokens_per_batch = options_.source_tokens_per_batch;
   defaults_.max_source_length = options_.max_document_tokens;
   // The default length fits the model (a tiny model writes 127 tokens at most, not fairseq's default 200).
-  defaults_.search.max_len_b = std::min<int64_t>(defaults_.search.max_len_b, summarizer_.config().max_target_positions - 1);
+  defaults_.search.max_len_b =
+      std::min<int64_t>(defaults_.search.max_len_b, summarizer_.config().max_target_positions - 1);
   validate(defaults_);
   queue_ = std::make_unique<BatchingQueue>(
       [this](const std::vector<std::string>& documents, const GenerationOptions& generation) {
@@ -309,7 +331,9 @@ void HttpService::install_routes() {
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
-  http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, json{{"status", "ok"}}); });
+  http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, json{{"status", "ok"}});
+  });
   http.Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
     if (stopping_) {
       res.set_header("Retry-After", "1");
@@ -327,9 +351,9 @@ void HttpService::install_routes() {
     body["compute_type"] = summarizer_.compute_type();
     body["max_source_positions"] = summarizer_.config().max_source_positions;
     body["device"] = summarizer_.device().str();
-    body["tokenizer"] = {{"vocab_size", tok.vocab_size()}, {"pad_id", tok.pad_id()},   {"unk_id", tok.unk_id()},
-                         {"bos_id", tok.bos_id()},         {"eos_id", tok.eos_id()},
-                         {"sentence_separator_id", tok.sentence_separator_id()}};
+    body["tokenizer"] = {{"vocab_size", tok.vocab_size()}, {"pad_id", tok.pad_id()},
+                         {"unk_id", tok.unk_id()},         {"bos_id", tok.bos_id()},
+                         {"eos_id", tok.eos_id()},         {"sentence_separator_id", tok.sentence_separator_id()}};
     body["metadata"] = summarizer_.metadata();
     body["highlights"] = true;  // "return_highlights": true answers what the poolers kept (docs/highlight.md)
     body["pooling_layers"] = static_cast<int64_t>(summarizer_.config().pooling.schedule.size());
@@ -381,7 +405,8 @@ void HttpService::install_routes() {
       request.generation.return_pooling = true;
       request.generation.return_cross_attention = true;
     }
-    const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.timeout_s));
+    const auto deadline =
+        start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.timeout_s));
     const auto cancelled = std::make_shared<std::atomic<bool>>(false);
     if (request.stream) return stream_summary(request, res, deadline, cancelled);
     std::future<std::vector<DocumentSummary>> future;
@@ -397,7 +422,8 @@ void HttpService::install_routes() {
     // Wait for the answer, watching the client: one that leaves (or the deadline) cancels the generation.
     for (;;) {
       const auto now = Clock::now();
-      if (future.wait_until(std::min(deadline, now + std::chrono::milliseconds(50))) == std::future_status::ready) break;
+      if (future.wait_until(std::min(deadline, now + std::chrono::milliseconds(50))) == std::future_status::ready)
+        break;
       if (Clock::now() >= deadline) {
         *cancelled = true;
         m_->cancelled_requests.add(1, "reason=\"deadline\"");
@@ -452,7 +478,8 @@ void HttpService::install_routes() {
   });
 
   // Statuses httplib answers itself (404, 413, 400) get the same one-line JSON error body as ours.
-  http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+  http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
+                                                                     httplib::Response& res) {
     request_id_of(res);  // statuses answered before routing (400, 413, 408) carry one too
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string reason;
@@ -462,10 +489,14 @@ void HttpService::install_routes() {
     } else if (res.status == 404 && !allowed_methods(req.path).empty()) {
       res.status = 405;
       res.set_header("Allow", allowed_methods(req.path));
-      reason = "method " + req.method + " not allowed for " + req.path + " (allowed: " + allowed_methods(req.path) + ")";
-    } else if (res.status == 404) reason = "no route " + req.method + " " + req.path;
-    else if (res.status == 413) reason = "body larger than --max-body-bytes (" + std::to_string(options_.max_body_bytes) + " bytes)";
-    else reason = status_reason(res.status);
+      reason =
+          "method " + req.method + " not allowed for " + req.path + " (allowed: " + allowed_methods(req.path) + ")";
+    } else if (res.status == 404)
+      reason = "no route " + req.method + " " + req.path;
+    else if (res.status == 413)
+      reason = "body larger than --max-body-bytes (" + std::to_string(options_.max_body_bytes) + " bytes)";
+    else
+      reason = status_reason(res.status);
     send_error(res, res.status, reason);
     return httplib::Server::HandlerResponse::Handled;
   }));
@@ -534,56 +565,55 @@ void HttpService::stream_summary(SummarizeRequest& request, httplib::Response& r
   const std::string id = request_id_of(res);
   res.set_header("Cache-Control", "no-cache");
   size_t sent = 0;
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [this, stream, future, deadline, cancelled, sent, warning, id, start](size_t, httplib::DataSink& sink) mutable {
-        std::vector<int64_t> tokens;
-        bool finished = false;
-        {
-          std::unique_lock<std::mutex> lock(stream->mutex);
-          stream->changed.wait_for(lock, std::chrono::milliseconds(50), [&] { return stream->tokens.size() > sent; });
-          // Ready is read before the tokens: a generation that has finished has chosen all of them already.
-          finished = future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-          tokens = stream->tokens;
-        }
-        auto write = [&](const std::string& event, const json& data) {
-          const std::string text = sse_event(event, data);
-          return sink.write(text.data(), text.size());
-        };
-        for (; sent < tokens.size(); ++sent) {
-          const std::vector<int64_t> prefix(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(sent + 1));
-          const json event = {{"index", sent}, {"token", tokens[sent]}, {"text", summarizer_.tokenizer().decode(prefix)}};
-          if (!write("token", event)) {  // the client left: stop generating for it
-            *cancelled = true;
-            m_->cancelled_requests.add(1, "reason=\"client_gone\"");
-            spdlog::info("request {}: client left during its stream; generation cancelled", id);
-            return false;
-          }
-        }
-        if (finished) {
-          json body;
-          try {
-            const auto results = future.get();
-            body["summaries"] = json::array({summary_item(results.at(0))});
-            if (!warning.empty()) body["warnings"] = {warning};
-            body["model"] = options_.model_name;
-            body["elapsed_ms"] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-            write("summary", body);
-          } catch (const std::exception& e) {
-            spdlog::error("request {}: streamed summarize failed: {}", id, e.what());
-            write("error", json{{"error", std::string("generation failed: ") + e.what()}});
-          }
-          sink.done();
-          return true;
-        }
-        if (Clock::now() >= deadline) {
-          *cancelled = true;
-          m_->cancelled_requests.add(1, "reason=\"deadline\"");
-          write("error", json{{"error", "no answer within --timeout-s " + std::to_string(options_.timeout_s) + " s"}});
-          sink.done();
-        }
-        return true;
-      });
+  res.set_chunked_content_provider("text/event-stream", [this, stream, future, deadline, cancelled, sent, warning, id,
+                                                         start](size_t, httplib::DataSink& sink) mutable {
+    std::vector<int64_t> tokens;
+    bool finished = false;
+    {
+      std::unique_lock<std::mutex> lock(stream->mutex);
+      stream->changed.wait_for(lock, std::chrono::milliseconds(50), [&] { return stream->tokens.size() > sent; });
+      // Ready is read before the tokens: a generation that has finished has chosen all of them already.
+      finished = future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+      tokens = stream->tokens;
+    }
+    auto write = [&](const std::string& event, const json& data) {
+      const std::string text = sse_event(event, data);
+      return sink.write(text.data(), text.size());
+    };
+    for (; sent < tokens.size(); ++sent) {
+      const std::vector<int64_t> prefix(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(sent + 1));
+      const json event = {{"index", sent}, {"token", tokens[sent]}, {"text", summarizer_.tokenizer().decode(prefix)}};
+      if (!write("token", event)) {  // the client left: stop generating for it
+        *cancelled = true;
+        m_->cancelled_requests.add(1, "reason=\"client_gone\"");
+        spdlog::info("request {}: client left during its stream; generation cancelled", id);
+        return false;
+      }
+    }
+    if (finished) {
+      json body;
+      try {
+        const auto results = future.get();
+        body["summaries"] = json::array({summary_item(results.at(0))});
+        if (!warning.empty()) body["warnings"] = {warning};
+        body["model"] = options_.model_name;
+        body["elapsed_ms"] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        write("summary", body);
+      } catch (const std::exception& e) {
+        spdlog::error("request {}: streamed summarize failed: {}", id, e.what());
+        write("error", json{{"error", std::string("generation failed: ") + e.what()}});
+      }
+      sink.done();
+      return true;
+    }
+    if (Clock::now() >= deadline) {
+      *cancelled = true;
+      m_->cancelled_requests.add(1, "reason=\"deadline\"");
+      write("error", json{{"error", "no answer within --timeout-s " + std::to_string(options_.timeout_s) + " s"}});
+      sink.done();
+    }
+    return true;
+  });
 }
 
 int HttpService::bind() {

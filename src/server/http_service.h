@@ -24,17 +24,17 @@ class GatedServer;
 
 struct ServiceOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;                    // 0 = an ephemeral port (bind() returns it)
+  int port = 8080;  // 0 = an ephemeral port (bind() returns it)
   BatchingOptions batching;
   RequestLimits limits;
-  int64_t max_body_bytes = 8 << 20;   // larger bodies get 413
-  int64_t max_document_tokens = 0;    // > 0: documents are truncated to this many tokens ("truncated": true)
-  double timeout_s = 60;              // a request not answered by then gets 504 (its generation is cancelled)
-  double request_timeout_s = 10;      // the whole request (head + body) must arrive by then: 408
-  int http_threads = 32;              // requests served at once (their heads have arrived; more wait for a worker)
-  int64_t max_connections = 1024;     // open connections at most; more get 503
+  int64_t max_body_bytes = 8 << 20;  // larger bodies get 413
+  int64_t max_document_tokens = 0;   // > 0: documents are truncated to this many tokens ("truncated": true)
+  double timeout_s = 60;             // a request not answered by then gets 504 (its generation is cancelled)
+  double request_timeout_s = 10;     // the whole request (head + body) must arrive by then: 408
+  int http_threads = 32;             // requests served at once (their heads have arrived; more wait for a worker)
+  int64_t max_connections = 1024;    // open connections at most; more get 503
   int64_t source_tokens_per_batch = 16384;  // GenerationOptions::max_source_tokens_per_batch
-  std::string model_name;             // reported in responses; default: the model file's name
+  std::string model_name;                   // reported in responses; default: the model file's name
 };
 
 class HttpService {

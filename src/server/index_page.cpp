@@ -53,7 +53,8 @@ const std::string& index_page_html() {
 to the document; docs/highlight.md). Click a summary word to see the sentences it drew on.</p>
 <div id="highlight"></div>
 </section>
-<script>)PAGE" + highlight_view_script() + R"PAGE(</script>
+<script>)PAGE" + highlight_view_script() +
+                                  R"PAGE(</script>
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);

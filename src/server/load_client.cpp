@@ -28,7 +28,8 @@ LoadResult run_load(const LoadOptions& o) {
   if (o.documents.empty()) throw std::invalid_argument("no documents to send");
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.deadline_s));
+  const auto deadline =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.deadline_s));
 
   std::mutex mutex;
   std::vector<double> latencies;
@@ -63,8 +64,10 @@ LoadResult run_load(const LoadOptions& o) {
           ++result.requests;
           latencies.push_back(ms);
         }
-        if (status == 200) ++result.ok;
-        else ++result.errors;
+        if (status == 200)
+          ++result.ok;
+        else
+          ++result.errors;
       }
     });
   }
@@ -73,7 +76,9 @@ LoadResult run_load(const LoadOptions& o) {
   result.p50_ms = quantile(latencies, 0.5);
   result.p99_ms = quantile(latencies, 0.99);
   result.max_ms = latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
-  result.mean_ms = latencies.empty() ? 0 : std::accumulate(latencies.begin(), latencies.end(), 0.0) / static_cast<double>(latencies.size());
+  result.mean_ms = latencies.empty() ? 0
+                                     : std::accumulate(latencies.begin(), latencies.end(), 0.0) /
+                                           static_cast<double>(latencies.size());
   result.throughput_rps = result.elapsed_s > 0 ? static_cast<double>(result.ok) / result.elapsed_s : 0;
   return result;
 }

@@ -29,10 +29,14 @@ std::string sample(const std::string& name, const std::string& labels, double va
 std::string escape_label_value(const std::string& value) {
   std::string out;
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -62,7 +66,8 @@ void Gauge::add(double amount) {
 
 void Gauge::render(const std::string& name, std::string& out) const { out += sample(name, "", value()); }
 
-Histogram::Histogram(std::vector<double> upper_bounds) : bounds_(std::move(upper_bounds)), counts_(bounds_.size() + 1, 0) {
+Histogram::Histogram(std::vector<double> upper_bounds)
+    : bounds_(std::move(upper_bounds)), counts_(bounds_.size() + 1, 0) {
   for (size_t i = 1; i < bounds_.size(); ++i)
     if (!(bounds_[i] > bounds_[i - 1])) throw std::invalid_argument("histogram bounds must ascend");
 }
@@ -125,7 +130,8 @@ Gauge& MetricsRegistry::gauge(const std::string& name, const std::string& help) 
   return *entries_.back()->gauge;
 }
 
-Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help, std::vector<double> upper_bounds) {
+Histogram& MetricsRegistry::histogram(const std::string& name, const std::string& help,
+                                      std::vector<double> upper_bounds) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (auto* e = find(name)) {
     if (!e->histogram) throw std::logic_error(name + " is not a histogram");

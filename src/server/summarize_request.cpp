@@ -42,8 +42,7 @@ SummarizeRequest parse_summarize_request(const std::string& body, const Generati
     if (key == "documents") {
       if (!field.is_array()) throw RequestError(400, "\"documents\" must be an array of strings");
       for (size_t i = 0; i < field.size(); ++i) {
-        if (!field[i].is_string())
-          throw RequestError(400, "\"documents[" + std::to_string(i) + "]\" must be a string");
+        if (!field[i].is_string()) throw RequestError(400, "\"documents[" + std::to_string(i) + "]\" must be a string");
         request.documents.push_back(field[i].get<std::string>());
       }
       has_documents = true;
@@ -71,15 +70,18 @@ SummarizeRequest parse_summarize_request(const std::string& body, const Generati
     throw RequestError(400, has_documents ? "give \"documents\" or \"document\", not both"
                                           : "missing \"documents\" (an array of strings) or \"document\" (a string)");
   if (request.documents.empty()) throw RequestError(400, "\"documents\" is empty");
-  if (request.stream && (request.documents.size() != 1 || request.generation.search.beam != 1 || request.return_highlights))
-    throw RequestError(400, "\"stream\" needs one document, \"beam\": 1 and no \"return_highlights\" (beam search "
-                            "knows its best summary only at the end)");
+  if (request.stream &&
+      (request.documents.size() != 1 || request.generation.search.beam != 1 || request.return_highlights))
+    throw RequestError(400,
+                       "\"stream\" needs one document, \"beam\": 1 and no \"return_highlights\" (beam search "
+                       "knows its best summary only at the end)");
   if (static_cast<int64_t>(request.documents.size()) > limits.max_documents)
     throw RequestError(413, std::to_string(request.documents.size()) + " documents in one request (at most " +
                                 std::to_string(limits.max_documents) + ")");
   for (size_t i = 0; i < request.documents.size(); ++i)
     if (blank(request.documents[i]))
-      throw RequestError(400, request.single ? "\"document\" is empty" : "\"documents[" + std::to_string(i) + "]\" is empty");
+      throw RequestError(
+          400, request.single ? "\"document\" is empty" : "\"documents[" + std::to_string(i) + "]\" is empty");
   try {
     validate(request.generation);
   } catch (const InvalidGenerationOption& e) {

@@ -16,9 +16,9 @@ struct RequestError : std::runtime_error {
 };
 
 struct RequestLimits {
-  int64_t max_documents = 256;  // documents in one request (413 above)
-  int64_t max_beam = 32;        // a larger beam is refused (400): memory grows with beam x batch
-  int64_t max_beam_rows = 1024; // documents x beam in one request (413 above): bounds one request's work
+  int64_t max_documents = 256;   // documents in one request (413 above)
+  int64_t max_beam = 32;         // a larger beam is refused (400): memory grows with beam x batch
+  int64_t max_beam_rows = 1024;  // documents x beam in one request (413 above): bounds one request's work
 };
 
 struct SummarizeRequest {

@@ -113,8 +113,8 @@ SPM_EXPORT spm_processor* spm_load_from_file(const char* path, char* err, size_t
 
 SPM_EXPORT spm_processor* spm_load_from_serialized(const char* bytes, size_t size, char* err, size_t err_size) {
   std::string serialized(bytes, size);
-  return load([&](sentencepiece::SentencePieceProcessor& p) { return p.LoadFromSerializedProto(serialized); },
-              err, err_size);
+  return load([&](sentencepiece::SentencePieceProcessor& p) { return p.LoadFromSerializedProto(serialized); }, err,
+              err_size);
 }
 
 SPM_EXPORT void spm_free(spm_processor* processor) { delete processor; }
@@ -169,7 +169,6 @@ SPM_EXPORT void spm_special_ids(const spm_processor* processor, int* unk, int* b
 
 SPM_EXPORT int spm_serialized_model(const spm_processor* processor, char** bytes, size_t* size, char* err,
                                     size_t err_size) {
-  return guarded(err, err_size, "serializing the model", [&] {
-    return give_out(processor->processor.serialized_model_proto(), bytes, size, err, err_size);
-  });
+  return guarded(err, err_size, "serializing the model",
+                 [&] { return give_out(processor->processor.serialized_model_proto(), bytes, size, err, err_size); });
 }

@@ -31,10 +31,10 @@ void spm_free(spm_processor* processor);
 void spm_free_buffer(void* buffer);
 
 /* Encode/decode are const on the processor and safe to call from several threads at once. */
-int spm_encode_ids(const spm_processor* processor, const char* text, size_t text_size, int32_t** ids,
-                   size_t* count, char* err, size_t err_size);
-int spm_decode_ids(const spm_processor* processor, const int32_t* ids, size_t count, char** text,
-                   size_t* text_size, char* err, size_t err_size);
+int spm_encode_ids(const spm_processor* processor, const char* text, size_t text_size, int32_t** ids, size_t* count,
+                   char* err, size_t err_size);
+int spm_decode_ids(const spm_processor* processor, const int32_t* ids, size_t count, char** text, size_t* text_size,
+                   char* err, size_t err_size);
 
 int spm_vocab_size(const spm_processor* processor);
 /* Returns the unknown id when the piece is not in the vocabulary. */

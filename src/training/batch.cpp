@@ -27,7 +27,8 @@ std::vector<int64_t> clipped_target_lengths(const data::BinaryDataset& dataset, 
   return lengths;
 }
 
-Batch collate_batch(const data::BinaryDataset& dataset, const std::vector<int64_t>& indices, const ModelConfig& config) {
+Batch collate_batch(const data::BinaryDataset& dataset, const std::vector<int64_t>& indices,
+                    const ModelConfig& config) {
   const int64_t rows = static_cast<int64_t>(indices.size());
   int64_t src_len = 1, tgt_len = 1;
   for (int64_t i : indices) {
@@ -62,7 +63,8 @@ Batch collate_batch(const data::BinaryDataset& dataset, const std::vector<int64_
   std::vector<int64_t> lengths(rows);
   for (int64_t r = 0; r < rows; ++r)
     lengths[r] = std::min<int64_t>(dataset.source_length(indices[r]), config.max_source_positions);
-  batch.source_mask = torch::arange(src_len, torch::kInt64).unsqueeze(0) < torch::tensor(lengths, torch::kInt64).unsqueeze(1);
+  batch.source_mask =
+      torch::arange(src_len, torch::kInt64).unsqueeze(0) < torch::tensor(lengths, torch::kInt64).unsqueeze(1);
   return batch;
 }
 

@@ -24,7 +24,10 @@ BatchPlanOptions BatchPlanOptions::from_config(const TrainingConfig& config, int
 
 BatchPlan::BatchPlan(BatchPlanOptions options, const ModelConfig& model, std::shared_ptr<data::BinaryDataset> train,
                      TrainingState& state)
-    : options_(std::move(options)), model_(model), train_(std::move(train)), state_(state),
+    : options_(std::move(options)),
+      model_(model),
+      train_(std::move(train)),
+      state_(state),
       curriculum_(options_.curriculum) {
   if (!train_ || train_->size() == 0) throw std::invalid_argument("the training set is empty");
   // Every stage is checked now, not when training reaches it hours later (stage 0: by apply_stage below).
@@ -145,9 +148,10 @@ void BatchPlan::restore(const std::string& origin) {
   if (state_.world_size != options_.world_size) {
     // batch_in_epoch counts this rank's batches: the epoch position in the global order is that times the world size.
     const int64_t global_position = state_.batch_in_epoch * state_.world_size;
-    spdlog::warn("{}: written by {} processes, resumed on {}: continuing from update {} at batch {} of epoch {}, but the "
-                 "batch order changes (each update now holds other batches; results differ from an uninterrupted run)",
-                 origin, state_.world_size, options_.world_size, state_.update, global_position, state_.epoch);
+    spdlog::warn(
+        "{}: written by {} processes, resumed on {}: continuing from update {} at batch {} of epoch {}, but the "
+        "batch order changes (each update now holds other batches; results differ from an uninterrupted run)",
+        origin, state_.world_size, options_.world_size, state_.update, global_position, state_.epoch);
     state_.batch_in_epoch = global_position / options_.world_size;
     state_.world_size = options_.world_size;
   }

@@ -11,10 +11,10 @@
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
+#include <torch/version.h>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <torch/version.h>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -209,7 +209,7 @@ TrainingState TrainingState::from_json(const nlohmann::json& json) {
     if (json.contains("best_checkpoints"))
       for (const auto& c : json.at("best_checkpoints"))
         s.best_checkpoints.push_back({c.at("update").get<int64_t>(), c.at("metric").get<double>()});
-    s.world_size = json.value("world_size", int64_t{1});              // ... and those before multi-process training
+    s.world_size = json.value("world_size", int64_t{1});  // ... and those before multi-process training
     s.interval_updates = json.at("interval_updates").get<int64_t>();
     s.interval_loss_sum = json.at("interval_loss_sum").get<double>();
     s.interval_nll_sum = json.at("interval_nll_sum").get<double>();
@@ -252,7 +252,8 @@ void save_checkpoint(const std::string& path, SummarizationModel& model, const s
   remove_state_files(path, state_name);
 }
 
-CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& model, torch::optim::Optimizer* optimizer) {
+CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& model,
+                                   torch::optim::Optimizer* optimizer) {
   const auto contents = read_model_file_contents(path);
   CheckpointContents loaded;
   loaded.metadata = nlohmann::json::parse(contents.metadata_json, nullptr, false);
@@ -266,8 +267,10 @@ CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& 
   if (contents.config_yaml != model->config().to_yaml_string()) {
     const auto saved = ModelConfig::from_yaml_string(contents.config_yaml, path);
     if (saved.to_yaml_string() != model->config().to_yaml_string())
-      throw std::runtime_error(path + ": the checkpoint's model config differs from this run's (compare the model: "
-                                      "section of the checkpoint, `pyramidion info " + path + "`)");
+      throw std::runtime_error(path +
+                               ": the checkpoint's model config differs from this run's (compare the model: "
+                               "section of the checkpoint, `pyramidion info " +
+                               path + "`)");
   }
   load_model_weights(*model, contents.weights, path);
   loaded.tokenizer_bytes = contents.tokenizer_bytes;
@@ -275,13 +278,15 @@ CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& 
   if (!loaded.metadata.contains("state_file"))
     throw std::runtime_error(path + ": holds no optimizer state (a best/inference checkpoint cannot be resumed)");
   const fs::path state_path = fs::path(path).parent_path() / loaded.metadata["state_file"].get<std::string>();
-  if (!fs::exists(state_path)) throw std::runtime_error(path + ": its state file " + state_path.string() + " is missing");
+  if (!fs::exists(state_path))
+    throw std::runtime_error(path + ": its state file " + state_path.string() + " is missing");
   std::map<std::string, torch::Tensor> saved;
   try {
     std::ifstream in(state_path, std::ios::binary);
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const auto expected = loaded.metadata.find("state_file_fnv1a64");  // absent in checkpoints of older versions
-    if (expected != loaded.metadata.end() && (!expected->is_string() || expected->get<std::string>() != state_checksum(bytes)))
+    if (expected != loaded.metadata.end() &&
+        (!expected->is_string() || expected->get<std::string>() != state_checksum(bytes)))
       throw std::runtime_error(state_path.string() + ": checksum mismatch (corrupt file)");
     for (auto& [name, tensor] : parse_tensors(bytes, state_path.string())) saved[name] = std::move(tensor);
     restore_optimizer_state(*optimizer, saved);
@@ -297,9 +302,8 @@ CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& 
     }
   } catch (const std::exception& e) {
     const std::string what = e.what();
-    throw std::runtime_error(what.rfind(state_path.string(), 0) == 0
-                                 ? what
-                                 : state_path.string() + ": unreadable training state: " + what);
+    throw std::runtime_error(
+        what.rfind(state_path.string(), 0) == 0 ? what : state_path.string() + ": unreadable training state: " + what);
   }
   return loaded;
 }
@@ -367,7 +371,8 @@ InitFromResult load_init_from(const std::string& path, SummarizationModel& model
                               const std::string& tokenizer_bytes, const InitFromOptions& options) {
   const ModelFileContents contents = read_model_file_contents(path);
   if (!tokenizer_bytes.empty() && contents.tokenizer_bytes != tokenizer_bytes)
-    throw std::invalid_argument(path + ": its tokenizer differs from this run's (the token ids would mean other "
+    throw std::invalid_argument(path +
+                                ": its tokenizer differs from this run's (the token ids would mean other "
                                 "pieces; prepare the data with that model's tokenizer)");
   const ModelConfig saved = ModelConfig::from_yaml_string(contents.config_yaml, path);
   InitFromResult result;
@@ -377,7 +382,8 @@ InitFromResult load_init_from(const std::string& path, SummarizationModel& model
   const bool resumable = metadata.is_object() && metadata.contains("state_file") && metadata.contains("training_state");
   if (resumable && !options.reset_optimizer) {
     if (!result.same_config)
-      throw std::invalid_argument(path + ": its model config differs from this run's, so its optimizer state cannot "
+      throw std::invalid_argument(path +
+                                  ": its model config differs from this run's, so its optimizer state cannot "
                                   "be used: pass --reset-optimizer (weights only)");
     const auto loaded = load_checkpoint(path, model, &optimizer);
     result.optimizer_state = true;

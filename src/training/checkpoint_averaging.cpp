@@ -1,9 +1,9 @@
 #include "pyramidion/training/checkpoint_averaging.h"
 
 #include <fmt/core.h>
+#include <torch/torch.h>
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -64,8 +64,9 @@ AverageCheckpointsResult average_checkpoints(const std::vector<std::string>& inp
       if (tensor.is_floating_point()) {
         sums[i].add_(tensor.to(torch::kFloat64));
       } else if (!torch::equal(tensor, sums[i])) {
-        throw std::invalid_argument(path + ": " + scratch_tensors[i].first + " (not a floating-point tensor) differs from " +
-                                    inputs.front() + "'s, so it cannot be averaged");
+        throw std::invalid_argument(path + ": " + scratch_tensors[i].first +
+                                    " (not a floating-point tensor) differs from " + inputs.front() +
+                                    "'s, so it cannot be averaged");
       }
     }
     updates.push_back(update_of(contents.metadata_json));
@@ -99,12 +100,14 @@ std::vector<std::string> last_periodic_checkpoints(const std::string& run_dir, i
     periodic.emplace_back(std::stoll(digits), entry.path().string());
   }
   if (static_cast<int64_t>(periodic.size()) < count)
-    throw std::invalid_argument(fmt::format("{}: {} periodic checkpoints (checkpoint_<update>.pt), {} asked for "
-                                            "(training.save_interval_updates and keep_last make them)",
-                                            run_dir, periodic.size(), count));
+    throw std::invalid_argument(
+        fmt::format("{}: {} periodic checkpoints (checkpoint_<update>.pt), {} asked for "
+                    "(training.save_interval_updates and keep_last make them)",
+                    run_dir, periodic.size(), count));
   std::sort(periodic.begin(), periodic.end());
   std::vector<std::string> paths;
-  for (size_t i = periodic.size() - static_cast<size_t>(count); i < periodic.size(); ++i) paths.push_back(periodic[i].second);
+  for (size_t i = periodic.size() - static_cast<size_t>(count); i < periodic.size(); ++i)
+    paths.push_back(periodic[i].second);
   return paths;
 }
 
@@ -138,20 +141,23 @@ std::string periodic_gap_warning(const std::string& run_dir, const std::vector<s
   if (interval <= 0) return "";
   for (size_t i = 1; i < updates.size(); ++i)
     if (updates[i] - updates[i - 1] != interval)
-      return fmt::format("{} and {}: not consecutive saves (training.save_interval_updates {}: checkpoint_{}.pt is "
-                         "missing); the average mixes updates {} apart",
-                         fs::path(picked[i - 1]).filename().string(), fs::path(picked[i]).filename().string(), interval,
-                         updates[i - 1] + interval, updates[i] - updates[i - 1]);
+      return fmt::format(
+          "{} and {}: not consecutive saves (training.save_interval_updates {}: checkpoint_{}.pt is "
+          "missing); the average mixes updates {} apart",
+          fs::path(picked[i - 1]).filename().string(), fs::path(picked[i]).filename().string(), interval,
+          updates[i - 1] + interval, updates[i] - updates[i - 1]);
   const fs::path last = fs::path(run_dir) / "checkpoint_last.pt";
   if (fs::exists(last)) {
     try {
-      const auto metadata = nlohmann::json::parse(read_model_file_contents(last.string()).metadata_json, nullptr, false);
+      const auto metadata =
+          nlohmann::json::parse(read_model_file_contents(last.string()).metadata_json, nullptr, false);
       const int64_t last_update = TrainingState::from_json(metadata.at("training_state")).update;
       if (last_update >= updates.back() + interval)
-        return fmt::format("{} holds update {}, but the newest periodic checkpoint is {} (checkpoint_{}.pt is "
-                           "missing): these are not the run's last {} saves",
-                           last.string(), last_update, fs::path(picked.back()).filename().string(),
-                           updates.back() + interval, picked.size());
+        return fmt::format(
+            "{} holds update {}, but the newest periodic checkpoint is {} (checkpoint_{}.pt is "
+            "missing): these are not the run's last {} saves",
+            last.string(), last_update, fs::path(picked.back()).filename().string(), updates.back() + interval,
+            picked.size());
     } catch (const std::exception&) {
     }
   }
@@ -174,8 +180,10 @@ std::vector<std::string> best_ranked_checkpoints(const std::string& run_dir, int
     paths.push_back(path.string());
   }
   if (static_cast<int64_t>(paths.size()) < count)
-    throw std::invalid_argument(fmt::format("{}: ranks {} best checkpoints, {} asked for (training.keep_best_checkpoints "
-                                            "keeps them)", last.string(), state.best_checkpoints.size(), count));
+    throw std::invalid_argument(
+        fmt::format("{}: ranks {} best checkpoints, {} asked for (training.keep_best_checkpoints "
+                    "keeps them)",
+                    last.string(), state.best_checkpoints.size(), count));
   return paths;
 }
 

@@ -80,8 +80,10 @@ nlohmann::json validation_metadata(const ValidationResult* validation) {
   const ValidationResult& result = *validation;
   extra["validation"] = {{"update", result.update}, {"loss", result.loss}, {"nll_loss", result.nll_loss}};
   if (result.has_rouge)
-    extra["validation"].update({{"rouge1", result.rouge.rouge1.fmeasure}, {"rouge2", result.rouge.rouge2.fmeasure},
-                                {"rougeL", result.rouge.rougeL.fmeasure}, {"rougeLsum", result.rouge.rougeLsum.fmeasure}});
+    extra["validation"].update({{"rouge1", result.rouge.rouge1.fmeasure},
+                                {"rouge2", result.rouge.rouge2.fmeasure},
+                                {"rougeL", result.rouge.rougeL.fmeasure},
+                                {"rougeLsum", result.rouge.rougeLsum.fmeasure}});
   return extra;
 }
 
@@ -108,8 +110,12 @@ void CheckpointPolicy::wrote(const CheckpointWrites& writes, int64_t update) {
   if (writes.last) last_saved_update_ = update;
 }
 
-std::string CheckpointPolicy::last_path() const { return (fs::path(options_.save_dir) / "checkpoint_last.pt").string(); }
-std::string CheckpointPolicy::best_path() const { return (fs::path(options_.save_dir) / "checkpoint_best.pt").string(); }
+std::string CheckpointPolicy::last_path() const {
+  return (fs::path(options_.save_dir) / "checkpoint_last.pt").string();
+}
+std::string CheckpointPolicy::best_path() const {
+  return (fs::path(options_.save_dir) / "checkpoint_best.pt").string();
+}
 std::string CheckpointPolicy::periodic_path(int64_t update) const {
   return (fs::path(options_.save_dir) / fmt::format("checkpoint_{}.pt", update)).string();
 }

@@ -11,10 +11,10 @@ namespace {
 using yaml_fields::describe_node;
 using yaml_fields::fail;
 
-const std::vector<std::pair<std::string, CurriculumUnit>> kUnits = {
-    {"updates", CurriculumUnit::updates}, {"epochs", CurriculumUnit::epochs}};
-const std::vector<std::pair<std::string, OverlongExamples>> kOverlong = {
-    {"truncate", OverlongExamples::truncate}, {"skip", OverlongExamples::skip}};
+const std::vector<std::pair<std::string, CurriculumUnit>> kUnits = {{"updates", CurriculumUnit::updates},
+                                                                    {"epochs", CurriculumUnit::epochs}};
+const std::vector<std::pair<std::string, OverlongExamples>> kOverlong = {{"truncate", OverlongExamples::truncate},
+                                                                         {"skip", OverlongExamples::skip}};
 
 using StageField = yaml_fields::Field<CurriculumStage>;
 using ConfigField = yaml_fields::Field<CurriculumConfig>;
@@ -89,7 +89,8 @@ std::string name_of(OverlongExamples overlong) {
   return "?";
 }
 
-CurriculumConfig CurriculumConfig::from_yaml(const YAML::Node& node, const std::string& origin, const std::string& field) {
+CurriculumConfig CurriculumConfig::from_yaml(const YAML::Node& node, const std::string& origin,
+                                             const std::string& field) {
   CurriculumConfig config;
   if (!node || node.IsNull()) return config;
   read_map(config, config_fields(), node, origin, field);
@@ -124,12 +125,13 @@ void CurriculumConfig::validate() const {
               "the last stage lasts until training ends (max_updates / max_epochs); leave `until` out");
       continue;
     }
-    require(s.until >= 1, at + ".until", std::string("must be >= 1 (the stage's last ") +
-                                             (unit == CurriculumUnit::updates ? "update" : "epoch") +
-                                             "; only the last stage leaves it out)");
+    require(s.until >= 1, at + ".until",
+            std::string("must be >= 1 (the stage's last ") + (unit == CurriculumUnit::updates ? "update" : "epoch") +
+                "; only the last stage leaves it out)");
     if (i > 0)
-      require(s.until > stages[i - 1].until, at + ".until",
-              "must be greater than stage " + std::to_string(i - 1) + "'s (" + std::to_string(stages[i - 1].until) + ")");
+      require(
+          s.until > stages[i - 1].until, at + ".until",
+          "must be greater than stage " + std::to_string(i - 1) + "'s (" + std::to_string(stages[i - 1].until) + ")");
   }
 }
 
@@ -172,9 +174,9 @@ StageExamples Curriculum::examples(int64_t index, const std::vector<int64_t>& so
 std::string Curriculum::describe(int64_t index, int64_t default_max_tokens) const {
   const CurriculumStage& s = stage(index);
   auto limit = [](int64_t v) { return v > 0 ? std::to_string(v) : std::string("model max"); };
-  std::string text = "stage " + std::to_string(index + 1) + " of " + std::to_string(stages()) + " (source <= " +
-                     limit(s.max_source_length) + ", target <= " + limit(s.max_target_length) + ", max_tokens " +
-                     std::to_string(s.max_tokens > 0 ? s.max_tokens : default_max_tokens);
+  std::string text = "stage " + std::to_string(index + 1) + " of " + std::to_string(stages()) +
+                     " (source <= " + limit(s.max_source_length) + ", target <= " + limit(s.max_target_length) +
+                     ", max_tokens " + std::to_string(s.max_tokens > 0 ? s.max_tokens : default_max_tokens);
   if (s.until > 0) text += config_.unit == CurriculumUnit::updates ? ", until update " : ", through epoch ";
   if (s.until > 0) text += std::to_string(s.until);
   return text + ")";

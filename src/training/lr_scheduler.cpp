@@ -26,13 +26,14 @@ double LrSchedule::rate(int64_t update) const {
       return lr * std::sqrt(static_cast<double>(std::max<int64_t>(warmup_updates, 1)) / static_cast<double>(update));
     case LrSchedulerKind::polynomial_decay: {
       if (update >= total_updates) return end_learning_rate;
-      const double remaining = 1.0 - static_cast<double>(update - warmup_updates) /
-                                         static_cast<double>(total_updates - warmup_updates);
+      const double remaining =
+          1.0 - static_cast<double>(update - warmup_updates) / static_cast<double>(total_updates - warmup_updates);
       return (lr - end_learning_rate) * std::pow(remaining, power) + end_learning_rate;
     }
     case LrSchedulerKind::cosine: {
-      const double progress = std::min(1.0, static_cast<double>(update - warmup_updates) /
-                                                static_cast<double>(std::max<int64_t>(total_updates - warmup_updates, 1)));
+      const double progress =
+          std::min(1.0, static_cast<double>(update - warmup_updates) /
+                            static_cast<double>(std::max<int64_t>(total_updates - warmup_updates, 1)));
       return end_learning_rate + (lr - end_learning_rate) * 0.5 * (1.0 + std::cos(M_PI * progress));
     }
     case LrSchedulerKind::constant:

@@ -39,8 +39,7 @@ void MetricsLog::write(const nlohmann::ordered_json& record) {
   out_ << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   out_.flush();
   // A full disk must stop the run with an error, not leave an empty log behind an exit code of 0.
-  if (!out_)
-    throw std::runtime_error(path_ + ": write failed (" + std::strerror(errno != 0 ? errno : EIO) + ")");
+  if (!out_) throw std::runtime_error(path_ + ": write failed (" + std::strerror(errno != 0 ? errno : EIO) + ")");
 }
 
 }  // namespace pyramidion

@@ -44,9 +44,10 @@ void check_ranks_agree(GradientReducer& reducer, const Fingerprints& fingerprint
   const double own_count = values.back();
   reducer.sum_scalars(values);
   if (values.back() != own_count * static_cast<double>(world))
-    throw std::runtime_error(fmt::format("rank {} of {}: the ranks run different versions of pyramidion (their "
-                                         "configs have different keys): use the same build on every rank",
-                                         reducer.rank(), world));
+    throw std::runtime_error(
+        fmt::format("rank {} of {}: the ranks run different versions of pyramidion (their "
+                    "configs have different keys): use the same build on every rank",
+                    reducer.rank(), world));
   std::string differing;
   bool self_differs = false;
   for (size_t i = 0; i < fingerprints.size(); ++i) {
@@ -60,13 +61,14 @@ void check_ranks_agree(GradientReducer& reducer, const Fingerprints& fingerprint
     if (differs) differing += (differing.empty() ? "" : ", ") + fingerprints[i].first;
   }
   if (differing.empty()) return;
-  throw std::runtime_error(fmt::format("rank {} of {}: the ranks disagree on {} ({}): every rank must run the same "
-                                       "model and training config (only training.device and training.threads may "
-                                       "differ), tokenizer and data",
-                                       reducer.rank(), world, differing,
-                                       reducer.rank() == 0 ? "this is rank 0"
-                                       : self_differs      ? "this rank differs from rank 0"
-                                                           : "this rank agrees with rank 0, another differs"));
+  throw std::runtime_error(
+      fmt::format("rank {} of {}: the ranks disagree on {} ({}): every rank must run the same "
+                  "model and training config (only training.device and training.threads may "
+                  "differ), tokenizer and data",
+                  reducer.rank(), world, differing,
+                  reducer.rank() == 0 ? "this is rank 0"
+                  : self_differs      ? "this rank differs from rank 0"
+                                      : "this rank agrees with rank 0, another differs"));
 }
 
 Fingerprints training_fingerprints(const SummarizationModel& model, const TrainingConfig& config,
@@ -84,9 +86,9 @@ Fingerprints training_fingerprints(const SummarizationModel& model, const Traini
   for (const auto& item : model->named_parameters())
     shapes += fmt::format("{}:{}:{};", item.key(), fmt::join(item.value().sizes(), "x"),
                           c10::toString(item.value().scalar_type()));
-  out.emplace_back(fmt::format("the parameters ({} tensors, {} values)", model->parameters().size(),
-                               model->parameter_count()),
-                   fingerprint_of(shapes));
+  out.emplace_back(
+      fmt::format("the parameters ({} tensors, {} values)", model->parameters().size(), model->parameter_count()),
+      fingerprint_of(shapes));
   out.emplace_back("the tokenizer", fingerprint_of(tokenizer_bytes));
   out.emplace_back("the training data (" + train.path() + ", " + std::to_string(train.size()) + " examples)",
                    fingerprint_of(std::to_string(train.size())));

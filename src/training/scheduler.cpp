@@ -9,22 +9,34 @@ namespace pyramidion {
 
 const char* name_of(StopReason reason) {
   switch (reason) {
-    case StopReason::none: return "none";
-    case StopReason::patience: return "patience";
-    case StopReason::signal: return "signal";
-    case StopReason::requested: return "requested";
-    case StopReason::max_minutes: return "max_minutes";
-    case StopReason::max_updates: return "max_updates";
-    case StopReason::run_for: return "run_for";
-    case StopReason::max_epochs: return "max_epochs";
-    case StopReason::nonfinite: return "nonfinite";
+    case StopReason::none:
+      return "none";
+    case StopReason::patience:
+      return "patience";
+    case StopReason::signal:
+      return "signal";
+    case StopReason::requested:
+      return "requested";
+    case StopReason::max_minutes:
+      return "max_minutes";
+    case StopReason::max_updates:
+      return "max_updates";
+    case StopReason::run_for:
+      return "run_for";
+    case StopReason::max_epochs:
+      return "max_epochs";
+    case StopReason::nonfinite:
+      return "nonfinite";
   }
   return "?";
 }
 
 TrainingScheduler::TrainingScheduler(int64_t max_updates, int64_t patience, GradientReducer& reducer,
                                      int64_t max_nonfinite_updates)
-    : max_updates_(max_updates), patience_(patience), reducer_(reducer), max_nonfinite_updates_(max_nonfinite_updates) {}
+    : max_updates_(max_updates),
+      patience_(patience),
+      reducer_(reducer),
+      max_nonfinite_updates_(max_nonfinite_updates) {}
 
 void TrainingScheduler::start_call(int64_t max_updates_this_call, double max_seconds, bool end_of_run) {
   max_updates_this_call_ = max_updates_this_call;

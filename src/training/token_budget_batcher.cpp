@@ -92,12 +92,15 @@ std::vector<ExampleBatch> shard_batches(const std::vector<ExampleBatch>& batches
   return shard;
 }
 
-std::vector<ExampleBatch> equal_shard_batches(const std::vector<ExampleBatch>& batches, int64_t rank, int64_t world_size) {
+std::vector<ExampleBatch> equal_shard_batches(const std::vector<ExampleBatch>& batches, int64_t rank,
+                                              int64_t world_size) {
   const size_t ranks = static_cast<size_t>(std::max<int64_t>(world_size, 1));
   if (batches.size() < ranks)
-    throw std::invalid_argument("the training set makes " + std::to_string(batches.size()) + " batches per epoch, fewer than the " +
-                                std::to_string(world_size) + " processes (lower max_tokens or use fewer processes)");
-  const std::vector<ExampleBatch> used(batches.begin(), batches.end() - static_cast<std::ptrdiff_t>(batches.size() % ranks));
+    throw std::invalid_argument("the training set makes " + std::to_string(batches.size()) +
+                                " batches per epoch, fewer than the " + std::to_string(world_size) +
+                                " processes (lower max_tokens or use fewer processes)");
+  const std::vector<ExampleBatch> used(batches.begin(),
+                                       batches.end() - static_cast<std::ptrdiff_t>(batches.size() % ranks));
   return shard_batches(used, rank, world_size);
 }
 

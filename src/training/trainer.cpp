@@ -22,9 +22,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 torch::Device resolve_device(const std::string& name) {
   try {
@@ -54,8 +52,8 @@ Trainer::Trainer(SummarizationModel model, TrainingConfig config, std::shared_pt
 
 Trainer::Trainer(const ModelConfig& model_config, TrainingConfig config, std::shared_ptr<data::BinaryDataset> train,
                  std::shared_ptr<data::BinaryDataset> valid, std::string tokenizer_bytes, TrainerOptions options)
-    : Trainer(seeded_model(model_config, config.seed), std::move(config),
-              std::move(train), std::move(valid), std::move(tokenizer_bytes), std::move(options)) {}
+    : Trainer(seeded_model(model_config, config.seed), std::move(config), std::move(train), std::move(valid),
+              std::move(tokenizer_bytes), std::move(options)) {}
 
 Trainer::~Trainer() = default;
 
@@ -85,11 +83,12 @@ void Trainer::initialize(std::shared_ptr<data::BinaryDataset> train) {
   model_->to(device_);
   model_->train();
   update_step_ = std::make_unique<UpdateStep>(model_, config_, amp_, device_, options_.reducer);
-  validator_ = std::make_unique<Validator>(model_, device_, tokenizer_bytes_, ValidatorOptions::from_config(config_, amp_));
+  validator_ =
+      std::make_unique<Validator>(model_, device_, tokenizer_bytes_, ValidatorOptions::from_config(config_, amp_));
   validator_->set_reducer(options_.reducer);  // several processes: each validates a shard, the sums are reduced
   const bool is_writer = options_.reducer->is_writer();
-  checkpoints_ = std::make_unique<CheckpointPolicy>(
-      CheckpointPolicyOptions::from_config(config_, options_.save_dir, is_writer));
+  checkpoints_ =
+      std::make_unique<CheckpointPolicy>(CheckpointPolicyOptions::from_config(config_, options_.save_dir, is_writer));
   for (const auto& evicted : checkpoints_->finish_interrupted_evictions())
     spdlog::warn("{}: finished removing it (its eviction was interrupted; it was no longer among the keep_last {})",
                  evicted, config_.keep_last);
@@ -130,13 +129,14 @@ void Trainer::account(const UpdateStepResult& step) {
   state_.interval_source_tokens += step.source_tokens;
 }
 
-TrainingSummary Trainer::run_for(int64_t updates, double max_seconds) { return train_loop(updates, max_seconds, false); }
+TrainingSummary Trainer::run_for(int64_t updates, double max_seconds) {
+  return train_loop(updates, max_seconds, false);
+}
 
 TrainingSummary Trainer::run() {
   const double max_seconds = config_.max_minutes > 0 ? config_.max_minutes * 60.0 : 0.0;
   return train_loop(std::numeric_limits<int64_t>::max(), max_seconds, true);
 }
-
 
 TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_seconds, bool end_of_run) {
   stop_requested_.store(false);
@@ -166,9 +166,11 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
     inputs.signal = stop_signal_received();
     summary.reason = scheduler.before_update(inputs, summary.signal);
     if (summary.reason == StopReason::patience)
-      spdlog::info("early stop: {} validations in a row without a better {} (training.patience {}); best {:.4f} at "
-                   "update {}", state_.validations_without_improvement, name_of(config_.best_checkpoint_metric),
-                   config_.patience, state_.best_metric, state_.best_update);
+      spdlog::info(
+          "early stop: {} validations in a row without a better {} (training.patience {}); best {:.4f} at "
+          "update {}",
+          state_.validations_without_improvement, name_of(config_.best_checkpoint_metric), config_.patience,
+          state_.best_metric, state_.best_update);
     if (summary.reason != StopReason::none) break;
     const auto planned = plan_->next_update();
     if (!planned) {
@@ -192,8 +194,10 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
                    state_.update + 1, state_.nonfinite_in_a_row, config_.max_nonfinite_updates, state_.skipped_updates);
       summary.reason = scheduler.after_skipped_update(state_.nonfinite_in_a_row);
       if (summary.reason != StopReason::none) {
-        spdlog::error("stopping: {} consecutive updates had a NaN/Inf loss or gradient (lower lr, raise warmup_updates, "
-                      "or check the data)", state_.nonfinite_in_a_row);
+        spdlog::error(
+            "stopping: {} consecutive updates had a NaN/Inf loss or gradient (lower lr, raise warmup_updates, "
+            "or check the data)",
+            state_.nonfinite_in_a_row);
         break;
       }
       continue;
@@ -210,7 +214,8 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
       const std::optional<double> loss_scale =
           amp_ == AmpMode::fp16 ? std::optional<double>(update_step_->loss_scaler().scale()) : std::nullopt;
       std::optional<double> allreduce_share;
-      if (options_.world_size > 1) allreduce_share = interval_communication_seconds / std::max(interval_step_seconds, 1e-12);
+      if (options_.world_size > 1)
+        allreduce_share = interval_communication_seconds / std::max(interval_step_seconds, 1e-12);
       log_->interval(state_, step.lr, seconds_since(interval_start), loss_scale, allreduce_share);
       interval_step_seconds = interval_communication_seconds = 0;
       state_.interval_updates = 0;
@@ -221,8 +226,9 @@ TrainingSummary Trainer::train_loop(int64_t max_updates_this_call, double max_se
     if (config_.validate_interval > 0 && state_.update % config_.validate_interval == 0 && valid_) {
       const auto result = validate();
       if (validation_finite(result))
-        write_checkpoints(checkpoints_->after_validation(last_validation_improved_, result.update, last_validation_metric_,
-                                                         state_.best_checkpoints), &result);
+        write_checkpoints(checkpoints_->after_validation(last_validation_improved_, result.update,
+                                                         last_validation_metric_, state_.best_checkpoints),
+                          &result);
     }
     write_checkpoints(checkpoints_->after_update(state_.update), nullptr);
     if (!diverged_.empty()) {

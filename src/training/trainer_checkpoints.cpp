@@ -69,9 +69,10 @@ void Trainer::load_checkpoint(const std::string& path) {
   log_->resume_at(state_.update);
   checkpoints_->last_holds(state_.update);
   if (const auto superseded = checkpoints_->supersede_newer_than(state_.update); !superseded.empty())
-    spdlog::warn("{}: holds update {}, but {} periodic checkpoint(s) are newer ({} ...), from the continuation that was "
-                 "cut off: renamed to *.pt.superseded (this run writes its own)",
-                 path, state_.update, superseded.size(), superseded.front());
+    spdlog::warn(
+        "{}: holds update {}, but {} periodic checkpoint(s) are newer ({} ...), from the continuation that was "
+        "cut off: renamed to *.pt.superseded (this run writes its own)",
+        path, state_.update, superseded.size(), superseded.front());
   model_->train();
   spdlog::info("resumed from {}: update {}, epoch {} (batch {} of the epoch), best {} {}", path, state_.update,
                state_.epoch, state_.batch_in_epoch, name_of(config_.best_checkpoint_metric),
@@ -105,13 +106,14 @@ bool Trainer::validation_finite(const ValidationResult& result) {
 
 void Trainer::finish(const std::string& stop_reason) {
   if (stop_reason == "nonfinite" || !diverged_.empty()) return;
-  const bool validate_now = config_.validate_at_end && valid_ && stop_reason != "signal" &&
-                            state_.last_validated_update != state_.update;
+  const bool validate_now =
+      config_.validate_at_end && valid_ && stop_reason != "signal" && state_.last_validated_update != state_.update;
   if (validate_now) {
     const auto result = validate();
     if (!validation_finite(result)) return;
     write_checkpoints(checkpoints_->after_validation(last_validation_improved_, result.update, last_validation_metric_,
-                                                     state_.best_checkpoints), &result);
+                                                     state_.best_checkpoints),
+                      &result);
   } else {
     write_checkpoints(checkpoints_->at_end(state_.update), nullptr);
   }

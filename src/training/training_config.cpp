@@ -25,13 +25,21 @@ using Field = yaml_fields::Field<TrainingConfig>;
 
 // Projections (TrainingConfig& -> member&) so nested members (valid_search.beam) share the helpers.
 template <typename Project>
-Field integer(Project project) { return yaml_fields::scalar<TrainingConfig, int64_t>(project, "an integer"); }
+Field integer(Project project) {
+  return yaml_fields::scalar<TrainingConfig, int64_t>(project, "an integer");
+}
 template <typename Project>
-Field real(Project project) { return yaml_fields::scalar<TrainingConfig, double>(project, "a number"); }
+Field real(Project project) {
+  return yaml_fields::scalar<TrainingConfig, double>(project, "a number");
+}
 template <typename Project>
-Field boolean(Project project) { return yaml_fields::scalar<TrainingConfig, bool>(project, "true or false"); }
+Field boolean(Project project) {
+  return yaml_fields::scalar<TrainingConfig, bool>(project, "true or false");
+}
 template <typename Project>
-Field text(Project project) { return yaml_fields::scalar<TrainingConfig, std::string>(project, "a string"); }
+Field text(Project project) {
+  return yaml_fields::scalar<TrainingConfig, std::string>(project, "a string");
+}
 template <typename E>
 Field choice(E TrainingConfig::*m, std::vector<std::pair<std::string, E>> names) {
   return yaml_fields::choice<TrainingConfig, E>(yaml_fields::member(m), std::move(names));
@@ -64,9 +72,11 @@ const std::vector<std::pair<std::string, LrSchedulerKind>> kSchedulers = {
     {"constant", LrSchedulerKind::constant}};
 const std::vector<std::pair<std::string, AmpMode>> kAmpModes = {
     {"none", AmpMode::none}, {"bf16", AmpMode::bf16}, {"fp16", AmpMode::fp16}};
-const std::vector<std::pair<std::string, ValidationMetric>> kMetrics = {
-    {"loss", ValidationMetric::loss},       {"rouge1", ValidationMetric::rouge1}, {"rouge2", ValidationMetric::rouge2},
-    {"rougeL", ValidationMetric::rougeL}, {"rougeLsum", ValidationMetric::rougeLsum}};
+const std::vector<std::pair<std::string, ValidationMetric>> kMetrics = {{"loss", ValidationMetric::loss},
+                                                                        {"rouge1", ValidationMetric::rouge1},
+                                                                        {"rouge2", ValidationMetric::rouge2},
+                                                                        {"rougeL", ValidationMetric::rougeL},
+                                                                        {"rougeLsum", ValidationMetric::rougeLsum}};
 
 template <typename E>
 std::string name_in(const std::vector<std::pair<std::string, E>>& names, E value) {
@@ -83,9 +93,15 @@ Field validation_decoding(const GenerationOptionField& option) {
             GenerationOptions generation;
             generation.search = c.valid_search;
             switch (option.type) {
-              case GenerationOptionType::integer: option.integer(generation) = read_scalar<int64_t>(n, o, f, "an integer"); break;
-              case GenerationOptionType::number: option.number(generation) = read_scalar<double>(n, o, f, "a number"); break;
-              case GenerationOptionType::boolean: option.boolean(generation) = read_scalar<bool>(n, o, f, "true or false"); break;
+              case GenerationOptionType::integer:
+                option.integer(generation) = read_scalar<int64_t>(n, o, f, "an integer");
+                break;
+              case GenerationOptionType::number:
+                option.number(generation) = read_scalar<double>(n, o, f, "a number");
+                break;
+              case GenerationOptionType::boolean:
+                option.boolean(generation) = read_scalar<bool>(n, o, f, "true or false");
+                break;
             }
             c.valid_search = generation.search;
           },
@@ -93,9 +109,12 @@ Field validation_decoding(const GenerationOptionField& option) {
             GenerationOptions generation;
             generation.search = c.valid_search;
             switch (option.type) {
-              case GenerationOptionType::integer: return yaml_fields::value_node(option.integer(generation));
-              case GenerationOptionType::number: return yaml_fields::value_node(option.number(generation));
-              case GenerationOptionType::boolean: break;
+              case GenerationOptionType::integer:
+                return yaml_fields::value_node(option.integer(generation));
+              case GenerationOptionType::number:
+                return yaml_fields::value_node(option.number(generation));
+              case GenerationOptionType::boolean:
+                break;
             }
             return yaml_fields::value_node(option.boolean(generation));
           }};
@@ -105,7 +124,8 @@ std::vector<std::pair<std::string, Field>> with_validation_decoding(std::vector<
   auto at = std::find_if(table.begin(), table.end(), [](const auto& f) { return f.first == "valid_max_tokens"; });
   std::vector<std::pair<std::string, Field>> decoding;
   for (const auto& option : generation_option_fields())
-    if (option.uses & kValidation) decoding.emplace_back(std::string("valid_") + option.name, validation_decoding(option));
+    if (option.uses & kValidation)
+      decoding.emplace_back(std::string("valid_") + option.name, validation_decoding(option));
   table.insert(at + 1, decoding.begin(), decoding.end());
   return table;
 }
@@ -113,7 +133,8 @@ std::vector<std::pair<std::string, Field>> with_validation_decoding(std::vector<
 // Key order = order in to_yaml() and in docs/training.md.
 const std::vector<std::pair<std::string, Field>>& fields() {
   using C = TrainingConfig;
-#define PYR_MEMBER(m) [](C& c) -> auto& { return c.m; }
+#define PYR_MEMBER(m) \
+  [](C & c) -> auto& { return c.m; }
   static const std::vector<std::pair<std::string, Field>> table = with_validation_decoding({
       {"max_tokens", integer(PYR_MEMBER(max_tokens))},
       {"update_freq", integer(PYR_MEMBER(update_freq))},
@@ -165,9 +186,15 @@ bool is_training_key(const std::string& key) {
 }
 
 // The keys that decide a model's size; a file that leaves one out without naming a preset gets a warning.
-const std::vector<std::string> kArchitectureKeys = {"d_model", "attention_heads", "ffn_dim", "encoder_layers",
-                                                    "decoder_layers", "max_source_positions",
-                                                    "max_target_positions", "chunk_size", "pooling"};
+const std::vector<std::string> kArchitectureKeys = {"d_model",
+                                                    "attention_heads",
+                                                    "ffn_dim",
+                                                    "encoder_layers",
+                                                    "decoder_layers",
+                                                    "max_source_positions",
+                                                    "max_target_positions",
+                                                    "chunk_size",
+                                                    "pooling"};
 
 // `model: {preset: NAME, k: v, ...}`: the preset's model section with the file's keys on top (pooling merged key
 // by key, its schedule replaced whole). Without a preset, architecture keys the file leaves out take the built-in
@@ -180,8 +207,10 @@ void merge_model_preset(YAML::Node& document, const std::string& origin) {
     for (const auto& key : kArchitectureKeys)
       if (!model[key]) missing += (missing.empty() ? "" : ", ") + key;
     if (!missing.empty())
-      spdlog::warn("{}: model: {} not set, so the built-in defaults apply (docs/model.md: 6+6 layers, d_model 512); "
-                   "add `preset: NAME` to the model: section to start from a preset instead", origin, missing);
+      spdlog::warn(
+          "{}: model: {} not set, so the built-in defaults apply (docs/model.md: 6+6 layers, d_model 512); "
+          "add `preset: NAME` to the model: section to start from a preset instead",
+          origin, missing);
     return;
   }
   const YAML::Node name_node = model["preset"];
@@ -271,13 +300,20 @@ void TrainingConfig::validate() const {
   };
   require(max_tokens >= 1, "max_tokens", "must be >= 1");
   // Upper bounds: beyond them a value exhausts memory or threads before it could be useful.
-  require(update_freq >= 1 && update_freq <= 65536, "update_freq", "must be in [1, 65536] (got " + std::to_string(update_freq) + ")");
+  require(update_freq >= 1 && update_freq <= 65536, "update_freq",
+          "must be in [1, 65536] (got " + std::to_string(update_freq) + ")");
   require(sort_window >= 1, "sort_window", "must be >= 1");
   // NaN fails every comparison below; inf passes them, so finiteness is checked first.
-  const std::vector<std::pair<const char*, double>> reals = {
-      {"lr", lr}, {"warmup_init_lr", warmup_init_lr}, {"end_learning_rate", end_learning_rate}, {"power", power},
-      {"adam_eps", adam_eps}, {"weight_decay", weight_decay}, {"clip_norm", clip_norm},
-      {"label_smoothing", label_smoothing}, {"pooling_sharpening", pooling_sharpening}, {"max_minutes", max_minutes}};
+  const std::vector<std::pair<const char*, double>> reals = {{"lr", lr},
+                                                             {"warmup_init_lr", warmup_init_lr},
+                                                             {"end_learning_rate", end_learning_rate},
+                                                             {"power", power},
+                                                             {"adam_eps", adam_eps},
+                                                             {"weight_decay", weight_decay},
+                                                             {"clip_norm", clip_norm},
+                                                             {"label_smoothing", label_smoothing},
+                                                             {"pooling_sharpening", pooling_sharpening},
+                                                             {"max_minutes", max_minutes}};
   for (const auto& [name, value] : reals) require(std::isfinite(value), name, "must be a finite number");
   for (double b : adam_betas) require(std::isfinite(b), "adam_betas", "each must be a finite number");
   require(lr > 0, "lr", "must be > 0");
@@ -337,7 +373,8 @@ std::string RunConfig::to_yaml_string() const {
 
 RunConfig resolve_run_config(const std::string& config_path, const std::string& preset,
                              const std::vector<std::string>& overrides, int64_t vocab_size) {
-  if (config_path.empty() == preset.empty()) throw std::invalid_argument("give either a config file (-c) or a preset (--preset)");
+  if (config_path.empty() == preset.empty())
+    throw std::invalid_argument("give either a config file (-c) or a preset (--preset)");
   YAML::Node document;
   RunConfig run;
   if (!preset.empty()) {
@@ -348,12 +385,13 @@ RunConfig resolve_run_config(const std::string& config_path, const std::string& 
     if (!std::filesystem::exists(config_path)) throw std::invalid_argument(config_path + ": no such file");
     document = load_yaml_file(config_path);  // one document, no key twice
   }
-  if (!document.IsMap()) throw std::invalid_argument(run.origin + ": expected a YAML map with 'model:' and 'training:' sections");
+  if (!document.IsMap())
+    throw std::invalid_argument(run.origin + ": expected a YAML map with 'model:' and 'training:' sections");
   for (const auto& section : document) {  // a misspelt section (`trainig:`) would otherwise be ignored
     const std::string key = section.first.Scalar();
     if (key != "model" && key != "training")
-      throw std::invalid_argument(run.origin + ": unknown top-level section '" + key +
-                                  "' (line " + std::to_string(section.first.Mark().line + 1) + "; known: model, training)");
+      throw std::invalid_argument(run.origin + ": unknown top-level section '" + key + "' (line " +
+                                  std::to_string(section.first.Mark().line + 1) + "; known: model, training)");
   }
   normalize_pooling_section(document);  // overrides then act on the nested form, old files included
   if (preset.empty()) merge_model_preset(document, run.origin);
@@ -361,10 +399,14 @@ RunConfig resolve_run_config(const std::string& config_path, const std::string& 
     const auto split = assignment.find_first_of(".=");
     const std::string first = assignment.substr(0, split);
     std::string scoped;
-    if (is_model_key(first)) scoped = "model." + assignment;
-    else if (split != std::string::npos && assignment[split] == '.') scoped = assignment;
-    else if (is_training_key(first)) scoped = "training." + assignment;
-    else throw std::invalid_argument("--set " + assignment + ": '" + first + "' is neither a model nor a training key");
+    if (is_model_key(first))
+      scoped = "model." + assignment;
+    else if (split != std::string::npos && assignment[split] == '.')
+      scoped = assignment;
+    else if (is_training_key(first))
+      scoped = "training." + assignment;
+    else
+      throw std::invalid_argument("--set " + assignment + ": '" + first + "' is neither a model nor a training key");
     try {
       apply_yaml_override(document, canonical_model_override(scoped));
     } catch (const std::invalid_argument& e) {

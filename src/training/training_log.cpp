@@ -40,8 +40,10 @@ void TrainingLog::write(const nlohmann::ordered_json& record) {
     if (keep_until_ < 0) {  // a fresh run starts a fresh log
       std::error_code ec;
       const auto link = fs::symlink_status(path, ec);
-      if (fs::is_regular_file(link)) fs::remove(path, ec);
-      else if (fs::is_symlink(link) && fs::is_regular_file(fs::status(path, ec))) std::ofstream(path, std::ios::trunc);
+      if (fs::is_regular_file(link))
+        fs::remove(path, ec);
+      else if (fs::is_symlink(link) && fs::is_regular_file(fs::status(path, ec)))
+        std::ofstream(path, std::ios::trunc);
       // anything else (a FIFO, a device) is written through as it is (util/atomic_file.h, the output rule)
     }
     metrics_ = std::make_unique<MetricsLog>(path, keep_until_);
@@ -88,10 +90,11 @@ void TrainingLog::interval(const TrainingState& s, double lr, double interval_se
     std::string eta;
     if (options_.max_updates > 0 && updates_per_s > 0)
       eta = " | eta " + format_duration(static_cast<double>(options_.max_updates - s.update) / updates_per_s);
-    spdlog::info("epoch {} | update {} | loss {:.4f} | nll {:.4f} | ppl {:.2f} | lr {:.3e} | gnorm {:.3f} | {:.0f} tok/s | "
-                 "{:.2f} upd/s{} | elapsed {}{}",
-                 s.epoch, s.update, loss, nll, std::exp(nll), lr, grad_norm, tokens_per_s, updates_per_s, distributed,
-                 format_duration(s.training_seconds), eta);
+    spdlog::info(
+        "epoch {} | update {} | loss {:.4f} | nll {:.4f} | ppl {:.2f} | lr {:.3e} | gnorm {:.3f} | {:.0f} tok/s | "
+        "{:.2f} upd/s{} | elapsed {}{}",
+        s.epoch, s.update, loss, nll, std::exp(nll), lr, grad_norm, tokens_per_s, updates_per_s, distributed,
+        format_duration(s.training_seconds), eta);
   }
 }
 
@@ -127,10 +130,12 @@ void TrainingLog::validation(const ValidationResult& result, const TrainingState
     if (result.provenance_entropy) rouge += fmt::format(" | slot entropy {:.3f}", *result.provenance_entropy);
     // ROUGE in one unit on the line: percent, as R1/R2/RL above (metrics.jsonl keeps fractions throughout).
     const bool percent = options_.best_metric != ValidationMetric::loss;
-    const std::string best = percent ? fmt::format("{:.2f}", 100 * state.best_metric) : fmt::format("{:.4f}", state.best_metric);
-    spdlog::info("valid | epoch {} | update {} | loss {:.4f} | nll {:.4f} | ppl {:.2f}{} | best {} {} (update {}){} | {:.1f} s",
-                 state.epoch, result.update, result.loss, result.nll_loss, result.perplexity, rouge,
-                 name_of(options_.best_metric), best, state.best_update, improved ? " new best" : "", result.seconds);
+    const std::string best =
+        percent ? fmt::format("{:.2f}", 100 * state.best_metric) : fmt::format("{:.4f}", state.best_metric);
+    spdlog::info(
+        "valid | epoch {} | update {} | loss {:.4f} | nll {:.4f} | ppl {:.2f}{} | best {} {} (update {}){} | {:.1f} s",
+        state.epoch, result.update, result.loss, result.nll_loss, result.perplexity, rouge,
+        name_of(options_.best_metric), best, state.best_update, improved ? " new best" : "", result.seconds);
   }
 }
 

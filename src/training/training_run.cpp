@@ -50,9 +50,10 @@ void warn_about_cut_lengths(const data::BinaryDataset& train, const ModelConfig&
     size_t longer = 0;
     for (size_t i = 0; i < train.size(); ++i) longer += lengths[i] > limit;
     if (longer > 0)
-      spdlog::warn("{}: {} of {} training {}s are longer than model.max_{}_positions ({}); they are cut to {} tokens "
-                   "ending in EOS (raise model.max_{}_positions or prepare with a shorter --max-{}-length)",
-                   train.path(), longer, train.size(), what, what, limit, limit, what, what);
+      spdlog::warn(
+          "{}: {} of {} training {}s are longer than model.max_{}_positions ({}); they are cut to {} tokens "
+          "ending in EOS (raise model.max_{}_positions or prepare with a shorter --max-{}-length)",
+          train.path(), longer, train.size(), what, what, limit, limit, what, what);
   }
 }
 
@@ -64,9 +65,10 @@ void check_same_resume_point(GradientReducer& reducer, int64_t update, bool has_
   const double n = static_cast<double>(reducer.world_size());
   const bool same = values[0] * values[0] == values[1] * n && (values[2] == 0 || values[2] == n);
   if (!same)
-    throw std::runtime_error(fmt::format("rank {}: the ranks resume from different updates ({} here from {}): every "
-                                         "machine must see the same --save-dir (a shared file system)",
-                                         reducer.rank(), update, has_checkpoint ? path : std::string("scratch")));
+    throw std::runtime_error(
+        fmt::format("rank {}: the ranks resume from different updates ({} here from {}): every "
+                    "machine must see the same --save-dir (a shared file system)",
+                    reducer.rank(), update, has_checkpoint ? path : std::string("scratch")));
 }
 
 // The job is the program's training run: it applies the process-wide thread count (util/runtime.h); the Trainer,
@@ -88,8 +90,10 @@ void check_training_job(TrainingJob& job) {
   config.model.eos_id = tokenizer.eos_id();
   config.model.bos_id = tokenizer.bos_id() >= 0 ? tokenizer.bos_id() : tokenizer.eos_id();
   if (config.training.max_updates > 0 && config.training.warmup_updates >= config.training.max_updates)
-    spdlog::warn("training.warmup_updates ({}) >= training.max_updates ({}): the learning rate never reaches "
-                 "training.lr ({})", config.training.warmup_updates, config.training.max_updates, config.training.lr);
+    spdlog::warn(
+        "training.warmup_updates ({}) >= training.max_updates ({}): the learning rate never reaches "
+        "training.lr ({})",
+        config.training.warmup_updates, config.training.max_updates, config.training.lr);
   const uint64_t checksum = data::tokenizer_checksum(job.tokenizer_bytes);
   for (const auto& split : {job.train, job.valid})
     if (split && split->tokenizer_checksum() != 0 && split->tokenizer_checksum() != checksum)  // 0: a version 1 file
@@ -135,8 +139,10 @@ TrainingRunResult run_training(const TrainingRunOptions& o) {
   // The source framing the data was prepared with is the model's (recorded in its files, applied at inference).
   const bool separators = data::dataset_source_sentence_separators(data_dir.string());
   if (separators != config.model.source_sentence_separators && config.model.source_sentence_separators)
-    spdlog::warn("model.source_sentence_separators: the data in {} was prepared without --source-sep; the model "
-                 "follows the data", data_dir.string());
+    spdlog::warn(
+        "model.source_sentence_separators: the data in {} was prepared without --source-sep; the model "
+        "follows the data",
+        data_dir.string());
   config.model.source_sentence_separators = separators;
   job.train = open_split(data_dir, "train");
   job.valid = open_split(data_dir, "valid");

@@ -30,8 +30,9 @@ UpdateStep::UpdateStep(SummarizationModel model, const TrainingConfig& config, A
   reducer_->attach(model_->parameters());
   if (config.pooling_sharpening > 0) {
     if (!model_->config().copy_attention)
-      throw std::invalid_argument("training.pooling_sharpening: needs model.copy_attention (it sharpens the provenance "
-                                  "that copy attention reads)");
+      throw std::invalid_argument(
+          "training.pooling_sharpening: needs model.copy_attention (it sharpens the provenance "
+          "that copy attention reads)");
     const double weight = config.pooling_sharpening;
     auxiliary_loss_ = [weight](const EncoderOutput& encoded, const Batch&) {
       return provenance_entropy(encoded.copy) * weight;

@@ -22,7 +22,8 @@ namespace {
 // The reference ROUGE scores a validation summary against: the full reference text the dataset keeps (sentences
 // joined by "\n"; version 2 valid/test splits), else the target tokens decoded by the tokenizer (<sep> -> "\n"),
 // which are cut at max_target_length. The one place that decides what the reference is.
-std::string reference_text(const data::SentencePieceTokenizer& tokenizer, const data::BinaryDataset& dataset, size_t i) {
+std::string reference_text(const data::SentencePieceTokenizer& tokenizer, const data::BinaryDataset& dataset,
+                           size_t i) {
   if (dataset.has_references()) return std::string(dataset.reference(i));
   return tokenizer.decode(dataset.target(i).to_vector());
 }
@@ -31,11 +32,16 @@ std::string reference_text(const data::SentencePieceTokenizer& tokenizer, const 
 
 double ValidationResult::metric(ValidationMetric which) const {
   switch (which) {
-    case ValidationMetric::loss: return loss;
-    case ValidationMetric::rouge1: return rouge.rouge1.fmeasure;
-    case ValidationMetric::rouge2: return rouge.rouge2.fmeasure;
-    case ValidationMetric::rougeL: return rouge.rougeL.fmeasure;
-    case ValidationMetric::rougeLsum: return rouge.rougeLsum.fmeasure;
+    case ValidationMetric::loss:
+      return loss;
+    case ValidationMetric::rouge1:
+      return rouge.rouge1.fmeasure;
+    case ValidationMetric::rouge2:
+      return rouge.rouge2.fmeasure;
+    case ValidationMetric::rougeL:
+      return rouge.rougeL.fmeasure;
+    case ValidationMetric::rougeLsum:
+      return rouge.rougeLsum.fmeasure;
   }
   return loss;
 }
@@ -50,7 +56,8 @@ ValidatorOptions ValidatorOptions::from_config(const TrainingConfig& config, Amp
   return o;
 }
 
-Validator::Validator(SummarizationModel model, torch::Device device, std::string tokenizer_bytes, ValidatorOptions options)
+Validator::Validator(SummarizationModel model, torch::Device device, std::string tokenizer_bytes,
+                     ValidatorOptions options)
     : model_(std::move(model)), device_(device), tokenizer_bytes_(std::move(tokenizer_bytes)), options_(options) {}
 
 Validator::~Validator() = default;
@@ -109,7 +116,8 @@ void Validator::add_loss(const data::BinaryDataset& dataset, ValidationResult& r
 
 void Validator::add_rouge(const data::BinaryDataset& dataset, ValidationResult& result) {
   if (!tokenizer_)
-    tokenizer_ = std::make_shared<const data::SentencePieceTokenizer>(data::SentencePieceTokenizer::from_bytes(tokenizer_bytes_));
+    tokenizer_ = std::make_shared<const data::SentencePieceTokenizer>(
+        data::SentencePieceTokenizer::from_bytes(tokenizer_bytes_));
   const size_t count = std::min<size_t>(dataset.size(), static_cast<size_t>(options_.rouge_documents));
   if (count == 0) return;
   // Several processes: documents rank, rank + N, ... here; the per-document score sums are reduced below.

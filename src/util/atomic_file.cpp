@@ -48,8 +48,8 @@ int descriptor_link(const std::string& path, bool& other_process) {
     if (const int fd = number_after(prefix); fd >= 0) return fd;
   if (p.compare(0, 6, "/proc/") == 0) {
     const auto slash = p.find('/', 6);
-    if (slash != std::string::npos && all_digits(p.substr(6, slash - 6)) &&
-        p.compare(slash, 4, "/fd/") == 0 && all_digits(p.substr(slash + 4))) {
+    if (slash != std::string::npos && all_digits(p.substr(6, slash - 6)) && p.compare(slash, 4, "/fd/") == 0 &&
+        all_digits(p.substr(slash + 4))) {
       if (p.substr(6, slash - 6) == std::to_string(::getpid())) return number_after(p.substr(0, slash + 4));
       other_process = true;
     }

@@ -35,7 +35,8 @@ DirectoryLock::DirectoryLock(const std::string& dir) {
     ::close(fd_);
     fd_ = -1;
     const std::string holder = n > 0 ? " (pid " + std::string(buffer, static_cast<size_t>(n)) + ")" : "";
-    throw std::runtime_error(dir + ": in use by another process" + holder + "; wait for it or choose another directory");
+    throw std::runtime_error(dir + ": in use by another process" + holder +
+                             "; wait for it or choose another directory");
   }
   const std::string pid = std::to_string(::getpid());
   if (::ftruncate(fd_, 0) == 0) {

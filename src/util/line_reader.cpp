@@ -38,8 +38,8 @@ bool LineReader::next(std::string& line) {
     const std::error_code code = e.code();
     fail("read error (" +
          std::string(code.category() == std::system_category() && code.value() != 0 ? code.message()
-                     : error != 0                                                     ? std::strerror(error)
-                                                                                      : e.what()) +
+                     : error != 0                                                   ? std::strerror(error)
+                                                                                    : e.what()) +
          ")");
   } catch (const std::exception& e) {
     in_.exceptions(std::ios::goodbit);

@@ -97,18 +97,24 @@ void ProgressBar::maybe_print(bool force) {
   // Terminal first, then the bar: the same order as write_above_progress.
   std::unique_lock<std::mutex> terminal(terminal_mutex, std::defer_lock);
   if (mode_ == Mode::kBar) {
-    if (force) terminal.lock();
-    else if (!terminal.try_lock()) return;
+    if (force)
+      terminal.lock();
+    else if (!terminal.try_lock())
+      return;
     active_bar = this;
   }
   std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
-  if (force) lock.lock();
-  else if (!lock.try_lock()) return;  // another thread is printing this very moment
+  if (force)
+    lock.lock();
+  else if (!lock.try_lock())
+    return;  // another thread is printing this very moment
   if (finished_) return;
   double interval = mode_ == Mode::kBar ? options_.redraw_interval_s : options_.log_interval_s;
   next_print_ns_.store(now_ns + static_cast<int64_t>(interval * 1e9), std::memory_order_relaxed);
-  if (mode_ == Mode::kBar) out_ << '\r' << render_locked(true) << "\033[K" << std::flush;
-  else out_ << render_locked(false) << '\n' << std::flush;
+  if (mode_ == Mode::kBar)
+    out_ << '\r' << render_locked(true) << "\033[K" << std::flush;
+  else
+    out_ << render_locked(false) << '\n' << std::flush;
 }
 
 void ProgressBar::finish() {
@@ -119,8 +125,10 @@ void ProgressBar::finish() {
   if (active_bar == this) active_bar = nullptr;
   if (finished_) return;
   finished_ = true;
-  if (mode_ == Mode::kBar) out_ << '\r' << render_locked(true) << "\033[K\n" << std::flush;
-  else out_ << render_locked(false) << '\n' << std::flush;
+  if (mode_ == Mode::kBar)
+    out_ << '\r' << render_locked(true) << "\033[K\n" << std::flush;
+  else
+    out_ << render_locked(false) << '\n' << std::flush;
 }
 
 void write_above_progress(const std::function<void()>& write) {
@@ -156,8 +164,10 @@ std::string ProgressBar::render_locked(bool with_bar) const {
   line += " " + options_.unit;
   if (total > 0) line += " " + fixed(100.0 * count / total, 1) + "%";
   line += " " + fixed(rate, rate < 10 ? 2 : 1) + " " + options_.unit + "/s";
-  if (total > 0 && count < total && rate > 0) line += " eta " + format_duration((total - count) / rate);
-  else line += " elapsed " + format_duration(elapsed);
+  if (total > 0 && count < total && rate > 0)
+    line += " eta " + format_duration((total - count) / rate);
+  else
+    line += " elapsed " + format_duration(elapsed);
   if (!fields_.empty()) {
     line += " |";
     for (const auto& [name, value] : fields_) line += " " + name + " " + value;

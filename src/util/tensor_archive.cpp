@@ -16,7 +16,7 @@ constexpr uint32_t kVersion = 1;
 // Stable codes: c10::ScalarType's numbering is not a file format.
 const std::vector<std::pair<torch::ScalarType, uint8_t>>& dtype_codes() {
   static const std::vector<std::pair<torch::ScalarType, uint8_t>> codes = {
-      {torch::kFloat, 1}, {torch::kDouble, 2}, {torch::kBFloat16, 3}, {torch::kHalf, 4}, {torch::kLong, 5},
+      {torch::kFloat, 1}, {torch::kDouble, 2}, {torch::kBFloat16, 3}, {torch::kHalf, 4},  {torch::kLong, 5},
       {torch::kInt, 6},   {torch::kByte, 7},   {torch::kBool, 8},     {torch::kShort, 9}, {torch::kChar, 10}};
   return codes;
 }

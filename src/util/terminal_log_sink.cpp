@@ -17,7 +17,9 @@ class TerminalLogSink final : public spdlog::sinks::sink {
   }
   void flush() override { inner_->flush(); }
   void set_pattern(const std::string& pattern) override { inner_->set_pattern(pattern); }
-  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override { inner_->set_formatter(std::move(formatter)); }
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+    inner_->set_formatter(std::move(formatter));
+  }
 
  private:
   std::shared_ptr<spdlog::sinks::sink> inner_ = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();

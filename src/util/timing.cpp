@@ -34,7 +34,8 @@ TimingResult time_repeated(const std::function<void()>& work, const c10::Device&
     work();
     synchronize(device);
     result.seconds.push_back(std::chrono::duration<double>(clock::now() - start).count());
-    if (options.max_seconds > 0 && std::chrono::duration<double>(clock::now() - begin).count() > options.max_seconds) break;
+    if (options.max_seconds > 0 && std::chrono::duration<double>(clock::now() - begin).count() > options.max_seconds)
+      break;
   }
   return result;
 }

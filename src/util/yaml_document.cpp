@@ -33,7 +33,8 @@ YAML::Node load_yaml_document(const std::string& text, const std::string& origin
   try {
     documents = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
-    throw std::invalid_argument(origin + ": invalid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
+    throw std::invalid_argument(origin + ": invalid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) +
+                                ")");
   }
   if (documents.size() > 1)
     throw std::invalid_argument(origin + ": a second YAML document (" + line_of(documents[1]) +

@@ -59,7 +59,6 @@ class ArchitectureBenchmarkTest : public ::testing::Test {
   int threads_ = 1;
 };
 
-
 TEST_F(ArchitectureBenchmarkTest, ToySweepJsonRatiosFlopsAndSvg) {
   const auto archs = toy_architectures();
   const auto result = run_architecture_benchmark(archs, toy_options());
@@ -169,7 +168,6 @@ TEST_F(ArchitectureBenchmarkTest, EstimatesGrowWithLength) {
   full.chunk_size = 0;  // quadratic attention needs more than blocks
   EXPECT_LT(estimate_training_bytes(c, 1024, 1, 8, 4), estimate_training_bytes(full, 1024, 1, 8, 4));
 }
-
 
 }  // namespace
 }  // namespace pyramidion

@@ -27,7 +27,8 @@ TEST(CommandLine, UsageErrorsNameTheWordOnOneLineAndExitTwo) {
   CommandResult r = run_cli("summarize --bogus");  // CLI11 alone would say "--model is required"
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_EQ(lines_of(r.output), 1u) << r.output;
-  EXPECT_NE(r.output.find("pyramidion: error: unknown option '--bogus' for 'summarize'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("pyramidion: error: unknown option '--bogus' for 'summarize'"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("pyramidion summarize --help"), std::string::npos) << r.output;
 
   r = run_cli("summarize --beem 4");
@@ -74,8 +75,9 @@ TEST(CommandLine, VersionNamesLibTorchCudaAndTheDistributedBackends) {
 // Runs the generated completion function for the words typed so far; returns COMPREPLY, space-separated.
 std::string complete(const std::string& words) {
   const std::string script = (testing::binary_dir() / "pyramidion").string();
-  const CommandResult r = run_shell("bash -c 'source <(\"" + script + "\" completion bash) && COMP_WORDS=(" + words +
-                                    ") && COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) && _pyramidion && echo \"${COMPREPLY[*]}\"' 2>&1");
+  const CommandResult r =
+      run_shell("bash -c 'source <(\"" + script + "\" completion bash) && COMP_WORDS=(" + words +
+                ") && COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) && _pyramidion && echo \"${COMPREPLY[*]}\"' 2>&1");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return r.output;
 }

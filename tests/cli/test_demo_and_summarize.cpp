@@ -63,20 +63,23 @@ TEST_F(DemoCommand, OnATerminalLogLinesNeverShareTheProgressBarsLine) {
   auto r = run_cli("data prepare --tokenizer " + d + "spm.model' --train " + d + "test.jsonl' --valid " + d +
                    "test.jsonl' -o " + d + "tty-data' --max-source-length 256 --max-target-length 48 --no-progress");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = testing::run_cli_in_terminal("--threads 1 train --preset tiny-pyramidion --set training.max_updates=8 "
-                                   "--set training.log_interval=1 --set training.warmup_updates=2 "
-                                   "--set training.validate_interval=0 --set training.validate_at_end=false --data " +
-                                   d + "tty-data' --save-dir " + d + "tty-run'");
+  r = testing::run_cli_in_terminal(
+      "--threads 1 train --preset tiny-pyramidion --set training.max_updates=8 "
+      "--set training.log_interval=1 --set training.warmup_updates=2 "
+      "--set training.validate_interval=0 --set training.validate_at_end=false --data " +
+      d + "tty-data' --save-dir " + d + "tty-run'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   ASSERT_NE(r.output.find("\r"), std::string::npos) << "no progress bar drawn on the terminal";
   size_t logs = 0, at_bar = 0;
   for (size_t at = r.output.find("[20"); at != std::string::npos; at = r.output.find("[20", at + 1)) {
     ++logs;  // a log line's timestamp "[2026-..."
     // A cleared line is "\r\033[K" right before the text (the bar itself also ends with "\033[K", after its text).
-    const bool own_line = at == 0 || r.output[at - 1] == '\n' || (at >= 4 && r.output.compare(at - 4, 4, "\r\033[K") == 0);
+    const bool own_line =
+        at == 0 || r.output[at - 1] == '\n' || (at >= 4 && r.output.compare(at - 4, 4, "\r\033[K") == 0);
     if (!own_line) {
       ++at_bar;
-      ADD_FAILURE() << "log line on the bar's line: ..." << r.output.substr(at < 80 ? 0 : at - 80, std::min<size_t>(at, 80) + 40);
+      ADD_FAILURE() << "log line on the bar's line: ..."
+                    << r.output.substr(at < 80 ? 0 : at - 80, std::min<size_t>(at, 80) + 40);
     }
   }
   EXPECT_GE(logs, 8u) << r.output;
@@ -87,7 +90,8 @@ TEST_F(DemoCommand, SummarizeReadsTheTestSplitAndWritesOneLinePerDocumentInOrder
   ASSERT_EQ(result_.exit_code, 0) << result_.output;
   const auto model = (dir_ / "model.pt").string(), input = (dir_ / "test.jsonl").string();
   const auto output = (dir_ / "summaries.jsonl").string();
-  auto r = run_cli("--threads 1 summarize -m '" + model + "' -i '" + input + "' -o '" + output + "' --beam 2 --max-len-b 20");
+  auto r = run_cli("--threads 1 summarize -m '" + model + "' -i '" + input + "' -o '" + output +
+                   "' --beam 2 --max-len-b 20");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream in(output);
   std::string line;

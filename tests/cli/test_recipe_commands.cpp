@@ -24,7 +24,9 @@ nlohmann::json json_of(const std::string& output) {
 TEST(RecipeCommands, OracleLengthLeadMatchesTheReferenceLength) {
   TempDir dir;
   // The reference is exactly the first two sentences: oracle-length lead picks two and scores 100.
-  const std::string data = dir.write("test.jsonl", R"({"article_id": "a", "article_text": ["the cell cycle is regulated .", "cyclins bind kinases .", "patients were followed ."], "abstract_text": ["<S> the cell cycle is regulated . </S>", "<S> cyclins bind kinases . </S>"]}
+  const std::string data = dir.write(
+      "test.jsonl",
+      R"({"article_id": "a", "article_text": ["the cell cycle is regulated .", "cyclins bind kinases .", "patients were followed ."], "abstract_text": ["<S> the cell cycle is regulated . </S>", "<S> cyclins bind kinases . </S>"]}
 {"article_id": "b", "article_text": ["mutations cause cancer in mice .", "the protein increased with age ."], "abstract_text": ["<S> mutations cause cancer in mice . </S>"]}
 )");
   auto oracle = run_cli("evaluate --baseline lead-oracle --data " + data + " --json --bootstrap-samples 10");
@@ -43,11 +45,13 @@ TEST(RecipeCommands, PlotWritesSvgOrHtmlAndNamesBadLines) {
   TempDir dir;
   fs::create_directories(dir.file("a"));
   fs::create_directories(dir.file("b"));
-  const std::string log = "{\"kind\":\"train\",\"update\":1,\"loss\":5,\"lr\":1e-4,\"elapsed_s\":2}\n"
-                          "{\"kind\":\"valid\",\"update\":1,\"loss\":5.5,\"elapsed_s\":2}\n";
+  const std::string log =
+      "{\"kind\":\"train\",\"update\":1,\"loss\":5,\"lr\":1e-4,\"elapsed_s\":2}\n"
+      "{\"kind\":\"valid\",\"update\":1,\"loss\":5.5,\"elapsed_s\":2}\n";
   dir.write("a/metrics.jsonl", log);
   dir.write("b/metrics.jsonl", log + "{\"kind\":\"train\",\"update\":2,\"loss\":4,\"lr\":2e-4}\n");
-  auto html = run_cli("plot " + dir.file("a") + " " + dir.file("b") + " --name blockwise --name deep -o " + dir.file("c.html"));
+  auto html =
+      run_cli("plot " + dir.file("a") + " " + dir.file("b") + " --name blockwise --name deep -o " + dir.file("c.html"));
   ASSERT_EQ(html.exit_code, 0) << html.output;
   std::ifstream in(dir.file("c.html"));
   const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

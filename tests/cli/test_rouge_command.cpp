@@ -2,12 +2,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
-#include <sys/wait.h>
 #include <vector>
 
 #include "cli_runner.h"
@@ -40,13 +40,14 @@ class RougeCommand : public ::testing::Test {
 };
 
 TEST_F(RougeCommand, WritesPerExampleScoresAndCorpusJson) {
-  const std::string pairs = write("pairs.jsonl",
-                                  "{\"id\": \"same\", \"source\": \"x\", \"target\": \"The cat sat.\\nIt purred.\", "
-                                  "\"prediction\": \"The cat sat.\\nIt purred.\"}\n"
-                                  "\n"
-                                  "{\"id\": 7, \"target\": \"a b c d e\", \"prediction\": \"a c e x\", \"extra\": [1]}\n");
-  const CommandResult result = run_cli("rouge --no-stem --json --pairs " + pairs + " --per-example '" +
-                                       (dir_ / "out.jsonl").string() + "'");
+  const std::string pairs =
+      write("pairs.jsonl",
+            "{\"id\": \"same\", \"source\": \"x\", \"target\": \"The cat sat.\\nIt purred.\", "
+            "\"prediction\": \"The cat sat.\\nIt purred.\"}\n"
+            "\n"
+            "{\"id\": 7, \"target\": \"a b c d e\", \"prediction\": \"a c e x\", \"extra\": [1]}\n");
+  const CommandResult result =
+      run_cli("rouge --no-stem --json --pairs " + pairs + " --per-example '" + (dir_ / "out.jsonl").string() + "'");
   ASSERT_EQ(result.exit_code, 0) << result.output;
 
   const auto summary = nlohmann::json::parse(result.output);
@@ -96,16 +97,16 @@ TEST_F(RougeCommand, MalformedLineFailsWithFileLineAndField) {
 
 TEST_F(RougeCommand, ParallelFilesMustHaveEqualCounts) {
   const std::string references = write("refs.txt", "a b c\nd e f\n");
-  const CommandResult mismatch = run_cli("rouge --references " + references + " --predictions " +
-                                         write("preds.txt", "a b c\n"));
+  const CommandResult mismatch =
+      run_cli("rouge --references " + references + " --predictions " + write("preds.txt", "a b c\n"));
   EXPECT_NE(mismatch.exit_code, 0);
   EXPECT_NE(mismatch.output.find("refs.txt has 2"), std::string::npos) << mismatch.output;
   EXPECT_NE(mismatch.output.find("preds.txt has 1"), std::string::npos) << mismatch.output;
 
   // JSONL lists are sentences: rougeLsum matches each target sentence separately.
-  const CommandResult lists = run_cli("rouge --json --no-stem --references " +
-                                      write("refs.jsonl", "[\"a b\", \"c d\"]\n") + " --predictions " +
-                                      write("preds.jsonl", "\"c d a b\"\n"));
+  const CommandResult lists =
+      run_cli("rouge --json --no-stem --references " + write("refs.jsonl", "[\"a b\", \"c d\"]\n") + " --predictions " +
+              write("preds.jsonl", "\"c d a b\"\n"));
   ASSERT_EQ(lists.exit_code, 0) << lists.output;
   const auto summary = nlohmann::json::parse(lists.output);
   EXPECT_EQ(summary["rougeLsum"]["fmeasure"]["mean"].get<double>(), 1.0);

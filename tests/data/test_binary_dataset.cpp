@@ -85,9 +85,7 @@ TEST(BinaryDataset, CorruptFilesFailNamingTheFile) {
     std::ifstream in(path, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), {});
   }
-  auto variant = [&](const std::string& name, std::string content) {
-    return dir.write(name, content);
-  };
+  auto variant = [&](const std::string& name, std::string content) { return dir.write(name, content); };
   std::string error = error_opening(variant("truncated.bin", bytes.substr(0, bytes.size() - 5)));
   EXPECT_NE(error.find("truncated.bin: truncated or corrupt file"), std::string::npos) << error;
   error = error_opening(variant("tiny.bin", bytes.substr(0, 20)));
@@ -310,9 +308,13 @@ TEST(PrepareDataset, AHugeSourceIsCutBeforeItIsTokenized) {
 
 TEST(PrepareDataset, TheByteBudgetCutsAtCharacterBoundaries) {
   EXPECT_EQ(kSourceBytesPerToken, 64u);
-  std::vector<std::string> s = {"abc", "d\xC3\xA9" "f"};  // é: two bytes; joined: "abc d\xC3\xA9f", 8 bytes
+  std::vector<std::string> s = {"abc",
+                                "d\xC3\xA9"
+                                "f"};  // é: two bytes; joined: "abc d\xC3\xA9f", 8 bytes
   EXPECT_FALSE(cut_to_byte_budget(s, 8));
-  EXPECT_EQ(s, (std::vector<std::string>{"abc", "d\xC3\xA9" "f"}));
+  EXPECT_EQ(s, (std::vector<std::string>{"abc",
+                                         "d\xC3\xA9"
+                                         "f"}));
   EXPECT_TRUE(cut_to_byte_budget(s, 6));  // would end inside é
   EXPECT_EQ(s, (std::vector<std::string>{"abc", "d"}));
   s = {"abc", "def"};

@@ -47,7 +47,8 @@ std::string gzip_bytes(const std::string& text) {
 std::vector<std::string> sample_lines(int count, int salt) {
   std::vector<std::string> lines;
   for (int i = 0; i < count; ++i)
-    lines.push_back("line " + std::to_string(i) + " " + std::string(static_cast<size_t>((i * 37 + salt) % 90), 'a' + i % 26));
+    lines.push_back("line " + std::to_string(i) + " " +
+                    std::string(static_cast<size_t>((i * 37 + salt) % 90), 'a' + i % 26));
   return lines;
 }
 

@@ -110,7 +110,10 @@ TEST(ThreadPool, RunsEveryIndexOnceAndRethrows) {
   std::vector<std::atomic<int>> hits(1000);
   for (int round = 0; round < 5; ++round) pool.parallel_for(hits.size(), [&](size_t i) { ++hits[i]; });
   for (auto& hit : hits) EXPECT_EQ(hit.load(), 5);
-  EXPECT_THROW(pool.parallel_for(100, [](size_t i) { if (i == 42) throw std::runtime_error("boom"); }),
+  EXPECT_THROW(pool.parallel_for(100,
+                                 [](size_t i) {
+                                   if (i == 42) throw std::runtime_error("boom");
+                                 }),
                std::runtime_error);
   std::atomic<int> after{0};
   pool.parallel_for(10, [&](size_t) { ++after; });  // still usable

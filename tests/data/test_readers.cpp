@@ -39,12 +39,17 @@ std::string error_of(const std::string& path, const ReaderOptions& options) {
 
 TEST(Readers, CohanStripsSentenceMarkersAndSkipsEmpty) {
   TempDir dir;
-  auto path = dir.write("train.txt",
-      R"({"article_id": "a1", "article_text": ["first sentence .", "second one ."], "abstract_text": ["<S> the summary . </S>", "<S> part two . </S>"]})" "\n"
-      R"({"article_id": "a2", "article_text": [], "abstract_text": ["<S> orphan . </S>"]})" "\n"
+  auto path = dir.write(
+      "train.txt",
+      R"({"article_id": "a1", "article_text": ["first sentence .", "second one ."], "abstract_text": ["<S> the summary . </S>", "<S> part two . </S>"]})"
       "\n"
-      R"({"article_id": "a3", "article_text": ["text ."], "abstract_text": ["<S> one . </S> <S> two . </S>"]})" "\n"
-      R"({"article_id": "a4", "article_text": ["text ."], "abstract_text": ["<S>  </S>"]})" "\n");
+      R"({"article_id": "a2", "article_text": [], "abstract_text": ["<S> orphan . </S>"]})"
+      "\n"
+      "\n"
+      R"({"article_id": "a3", "article_text": ["text ."], "abstract_text": ["<S> one . </S> <S> two . </S>"]})"
+      "\n"
+      R"({"article_id": "a4", "article_text": ["text ."], "abstract_text": ["<S>  </S>"]})"
+      "\n");
   EXPECT_EQ(detect_format(path), CorpusFormat::kCohan);
   ReadStats stats;
   auto examples = read_all(path, {}, &stats);
@@ -85,7 +90,8 @@ TEST(Readers, ErrorsNameFileAndLine) {
   EXPECT_EQ(examples.size(), 3u);
   EXPECT_EQ(stats.errors, 2);
 
-  auto missing = dir.write("m.jsonl", R"({"article_id": "z", "abstract_text": []})" "\n");
+  auto missing = dir.write("m.jsonl", R"({"article_id": "z", "abstract_text": []})"
+                                      "\n");
   options.max_errors = 0;
   error = error_of(missing, options);
   EXPECT_NE(error.find("m.jsonl:1: field \"article_text\" is missing"), std::string::npos) << error;
@@ -93,10 +99,12 @@ TEST(Readers, ErrorsNameFileAndLine) {
 
 TEST(Readers, GenericJsonlFieldsStringOrList) {
   TempDir dir;
-  auto path = dir.write("d.jsonl",
-      R"({"doc": "line one\nline two", "sum": ["s1", "s2"], "key": 7})" "\n"
-      R"({"doc": ["p1", "p2"], "sum": "only<q>two"})" "\n"
-      R"({"doc": 5, "sum": "x"})" "\n");
+  auto path = dir.write("d.jsonl", R"({"doc": "line one\nline two", "sum": ["s1", "s2"], "key": 7})"
+                                   "\n"
+                                   R"({"doc": ["p1", "p2"], "sum": "only<q>two"})"
+                                   "\n"
+                                   R"({"doc": 5, "sum": "x"})"
+                                   "\n");
   EXPECT_EQ(detect_format(path), CorpusFormat::kJsonl);
   ReaderOptions options;
   options.source_field = "doc";
@@ -155,7 +163,8 @@ TEST(Readers, XzCompressedInput) {
   if (std::system("command -v xz >/dev/null 2>&1") != 0) GTEST_SKIP() << "xz not installed";
   TempDir dir;
   auto path = dir.write("c.jsonl",
-      R"({"article_id": "q", "article_text": ["compressed ."], "abstract_text": ["<S> yes . </S>"]})" "\n");
+                        R"({"article_id": "q", "article_text": ["compressed ."], "abstract_text": ["<S> yes . </S>"]})"
+                        "\n");
   ASSERT_EQ(std::system(("xz -z " + path).c_str()), 0);
   auto examples = read_all(path + ".xz", {}, nullptr);
   ASSERT_EQ(examples.size(), 1u);
@@ -179,7 +188,8 @@ TEST(Readers, CohanSamplePubmedSkipsTheEmptyArticles) {
   // The three known empty PubMed articles sit in the sample's splits; count them across all three.
   int64_t read = 0, skipped = 0;
   for (const char* split : {"train", "val", "test"}) {
-    auto path = (pyramidion::testing::shared_dir() / "data/cohan-sample/pubmed" / (std::string(split) + ".txt")).string();
+    auto path =
+        (pyramidion::testing::shared_dir() / "data/cohan-sample/pubmed" / (std::string(split) + ".txt")).string();
     ReadStats stats;
     auto examples = read_all(path, {}, &stats);
     for (const auto& example : examples) {

@@ -65,7 +65,8 @@ TEST(Tokenizer, FromBytesEqualsFromFile) {
   const std::string text = "metabolic syndrome and inflammation in aging populations .";
   EXPECT_EQ(from_bytes.encode(text), tokenizer.encode(text));
   EXPECT_EQ(from_file.encode(text), tokenizer.encode(text));
-  for (int64_t id = 0; id < tokenizer.vocab_size(); id += 37) EXPECT_EQ(from_bytes.id_to_piece(id), tokenizer.id_to_piece(id));
+  for (int64_t id = 0; id < tokenizer.vocab_size(); id += 37)
+    EXPECT_EQ(from_bytes.id_to_piece(id), tokenizer.id_to_piece(id));
 }
 
 TEST(Tokenizer, BadModelsGiveClearErrors) {
@@ -94,7 +95,8 @@ TEST(Tokenizer, WorksInAProcessUsingLibTorchAcrossThreads) {
 
   // Concurrent encode/decode on one tokenizer gives the single-threaded answers.
   std::vector<std::string> texts;
-  for (int i = 0; i < 64; ++i) texts.push_back("sample number " + std::to_string(i) + " of obesity in england and the us .");
+  for (int i = 0; i < 64; ++i)
+    texts.push_back("sample number " + std::to_string(i) + " of obesity in england and the us .");
   std::vector<std::vector<int64_t>> expected;
   for (const auto& text : texts) expected.push_back(tokenizer.encode(text));
   pyramidion::ThreadPool pool(4);

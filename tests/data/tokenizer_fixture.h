@@ -38,8 +38,8 @@ inline SmallTokenizer* small_tokenizer() {
 
 }  // namespace pyramidion::testing
 
-#define PYRAMIDION_REQUIRE_SMALL_TOKENIZER()                                 \
-  PYRAMIDION_REQUIRE_SHARED("data/cohan-sample/pubmed/train.txt");           \
-  auto* small = ::pyramidion::testing::small_tokenizer();                    \
-  ASSERT_NE(small, nullptr);                                                 \
+#define PYRAMIDION_REQUIRE_SMALL_TOKENIZER()                       \
+  PYRAMIDION_REQUIRE_SHARED("data/cohan-sample/pubmed/train.txt"); \
+  auto* small = ::pyramidion::testing::small_tokenizer();          \
+  ASSERT_NE(small, nullptr);                                       \
   const auto& tokenizer = *small->tokenizer

@@ -111,7 +111,11 @@ TEST(BeamSearch, BeamOneIsGreedy) {
       auto row = table[last].clone();
       row[kSpecial.pad] = -INFINITY;
       if (step < 3) row[kSpecial.eos] = -INFINITY;
-      if (step == 15) { last = kSpecial.eos; score += table[greedy.empty() ? kSpecial.bos : greedy.back()][kSpecial.eos].item<double>(); break; }
+      if (step == 15) {
+        last = kSpecial.eos;
+        score += table[greedy.empty() ? kSpecial.bos : greedy.back()][kSpecial.eos].item<double>();
+        break;
+      }
       last = row.argmax().item<int64_t>();
       score += row[last].item<double>();
       if (last == kSpecial.eos) break;
@@ -229,7 +233,8 @@ TEST(BeamSearch, GreedyArgmaxPathEqualsTheBeamMachineryAtBeamOne) {
   for (auto dtype : {torch::kDouble, torch::kFloat}) {
     for (int variant = 0; variant < 4; ++variant) {
       std::vector<torch::Tensor> tables;
-      for (uint64_t d = 0; d < 4; ++d) tables.push_back(random_table(14, 300 + 10 * variant + d, 1.0 + variant).to(dtype));
+      for (uint64_t d = 0; d < 4; ++d)
+        tables.push_back(random_table(14, 300 + 10 * variant + d, 1.0 + variant).to(dtype));
       const std::vector<int64_t> lengths = {3, 25, 9, 14};
       BeamSearchOptions options;
       options.beam = 1;
@@ -288,7 +293,8 @@ TEST(Sampling, DrawsFromTheDistributionTopKAndTopP) {
     p[kSpecial.eos] = 0;
     std::vector<int64_t> order(vocab);
     for (int64_t t = 0; t < vocab; ++t) order[t] = t;
-    std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return p[x].item<double>() > p[y].item<double>(); });
+    std::sort(order.begin(), order.end(),
+              [&](int64_t x, int64_t y) { return p[x].item<double>() > p[y].item<double>(); });
     auto kept = torch::zeros({vocab}, torch::kDouble);
     double mass = 0;
     for (size_t i = 0; i < order.size(); ++i) {

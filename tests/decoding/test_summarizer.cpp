@@ -3,8 +3,8 @@
 // on one loaded model give what one thread gives; the model's train/eval state is never touched.
 #include <gtest/gtest.h>
 
-#include <set>
 #include <torch/torch.h>
+#include <set>
 
 #include <algorithm>
 #include <thread>
@@ -55,35 +55,35 @@ std::vector<int64_t> random_document(int64_t length, uint64_t seed) {
 
 TEST(Summarizer, GreedyEqualsArgmaxOfTheFullForwardPass) {
   for (bool copy : {false, true})
-  for (uint64_t seed : {1, 2, 3}) {
-    SCOPED_TRACE(copy ? "copy attention" : "no copy");
-    auto model = float64_model(seed, copy);
-    auto doc = random_document(40, seed);
-    GenerationOptions options;
-    options.search.beam = 1;
-    options.search.min_len = 2;
-    options.search.max_len_b = 12;
-    const Summarizer summarizer(model, nullptr);
-    auto result = summarizer.summarize_tokens({doc}, options);
-    ASSERT_EQ(result.size(), 1u);
-    ASSERT_EQ(result[0].hypotheses.size(), 1u);
+    for (uint64_t seed : {1, 2, 3}) {
+      SCOPED_TRACE(copy ? "copy attention" : "no copy");
+      auto model = float64_model(seed, copy);
+      auto doc = random_document(40, seed);
+      GenerationOptions options;
+      options.search.beam = 1;
+      options.search.min_len = 2;
+      options.search.max_len_b = 12;
+      const Summarizer summarizer(model, nullptr);
+      auto result = summarizer.summarize_tokens({doc}, options);
+      ASSERT_EQ(result.size(), 1u);
+      ASSERT_EQ(result[0].hypotheses.size(), 1u);
 
-    torch::NoGradGuard no_grad;
-    auto source = torch::tensor(doc, torch::kLong).unsqueeze(0);
-    auto mask = torch::ones_like(source, torch::kBool);
-    std::vector<int64_t> prefix = {model->config().bos_id};
-    std::vector<int64_t> greedy;
-    for (int64_t step = 0; step <= 12; ++step) {
-      auto logits = model->forward(source, mask, torch::tensor(prefix, torch::kLong).unsqueeze(0))[0][-1];
-      logits[model->config().pad_id] = -INFINITY;
-      if (step < 2) logits[model->config().eos_id] = -INFINITY;
-      int64_t next = step == 12 ? model->config().eos_id : logits.argmax().item<int64_t>();
-      if (next == model->config().eos_id) break;
-      greedy.push_back(next);
-      prefix.push_back(next);
+      torch::NoGradGuard no_grad;
+      auto source = torch::tensor(doc, torch::kLong).unsqueeze(0);
+      auto mask = torch::ones_like(source, torch::kBool);
+      std::vector<int64_t> prefix = {model->config().bos_id};
+      std::vector<int64_t> greedy;
+      for (int64_t step = 0; step <= 12; ++step) {
+        auto logits = model->forward(source, mask, torch::tensor(prefix, torch::kLong).unsqueeze(0))[0][-1];
+        logits[model->config().pad_id] = -INFINITY;
+        if (step < 2) logits[model->config().eos_id] = -INFINITY;
+        int64_t next = step == 12 ? model->config().eos_id : logits.argmax().item<int64_t>();
+        if (next == model->config().eos_id) break;
+        greedy.push_back(next);
+        prefix.push_back(next);
+      }
+      EXPECT_EQ(result[0].hypotheses[0].tokens, greedy) << "seed " << seed;
     }
-    EXPECT_EQ(result[0].hypotheses[0].tokens, greedy) << "seed " << seed;
-  }
 }
 
 // A float32 model (the one-pass vocabulary projection, float log-probabilities): the greedy argmax path gives
@@ -115,33 +115,34 @@ TEST(Summarizer, Float32GreedyPathEqualsTheBeamMachinery) {
 
 TEST(Summarizer, BatchedEqualsOneByOne) {
   for (bool copy : {false, true}) {
-  SCOPED_TRACE(copy ? "copy attention" : "no copy");
-  auto model = float64_model(5, copy);
-  std::vector<std::vector<int64_t>> docs = {random_document(50, 1), random_document(9, 2), random_document(30, 3),
-                                            random_document(13, 4)};
-  GenerationOptions options;
-  options.search.beam = 3;
-  options.search.nbest = 2;
-  options.search.max_len_b = 10;
-  options.search.no_repeat_ngram_size = 2;
-  const Summarizer summarizer(model, nullptr);
-  auto batched = summarizer.summarize_tokens(docs, options);
-  ASSERT_EQ(batched.size(), docs.size());
-  for (size_t i = 0; i < docs.size(); ++i) {
-    EXPECT_EQ(batched[i].source_tokens, static_cast<int64_t>(docs[i].size()));
-    EXPECT_FALSE(batched[i].truncated);
-    auto alone = summarizer.summarize_tokens({docs[i]}, options);
-    ASSERT_EQ(alone[0].hypotheses.size(), batched[i].hypotheses.size());
-    ASSERT_EQ(batched[i].hypotheses.size(), 2u);
-    for (size_t h = 0; h < alone[0].hypotheses.size(); ++h) {
-      EXPECT_EQ(alone[0].hypotheses[h].tokens, batched[i].hypotheses[h].tokens) << "doc " << i << " hyp " << h;
-      EXPECT_NEAR(alone[0].hypotheses[h].score, batched[i].hypotheses[h].score, 1e-9);
+    SCOPED_TRACE(copy ? "copy attention" : "no copy");
+    auto model = float64_model(5, copy);
+    std::vector<std::vector<int64_t>> docs = {random_document(50, 1), random_document(9, 2), random_document(30, 3),
+                                              random_document(13, 4)};
+    GenerationOptions options;
+    options.search.beam = 3;
+    options.search.nbest = 2;
+    options.search.max_len_b = 10;
+    options.search.no_repeat_ngram_size = 2;
+    const Summarizer summarizer(model, nullptr);
+    auto batched = summarizer.summarize_tokens(docs, options);
+    ASSERT_EQ(batched.size(), docs.size());
+    for (size_t i = 0; i < docs.size(); ++i) {
+      EXPECT_EQ(batched[i].source_tokens, static_cast<int64_t>(docs[i].size()));
+      EXPECT_FALSE(batched[i].truncated);
+      auto alone = summarizer.summarize_tokens({docs[i]}, options);
+      ASSERT_EQ(alone[0].hypotheses.size(), batched[i].hypotheses.size());
+      ASSERT_EQ(batched[i].hypotheses.size(), 2u);
+      for (size_t h = 0; h < alone[0].hypotheses.size(); ++h) {
+        EXPECT_EQ(alone[0].hypotheses[h].tokens, batched[i].hypotheses[h].tokens) << "doc " << i << " hyp " << h;
+        EXPECT_NEAR(alone[0].hypotheses[h].score, batched[i].hypotheses[h].score, 1e-9);
+      }
     }
-  }
-  // Small batches (one document each) give the same as one big batch.
-  options.max_documents_per_batch = 1;
-  auto singles = summarizer.summarize_tokens(docs, options);
-  for (size_t i = 0; i < docs.size(); ++i) EXPECT_EQ(singles[i].hypotheses[0].tokens, batched[i].hypotheses[0].tokens);
+    // Small batches (one document each) give the same as one big batch.
+    options.max_documents_per_batch = 1;
+    auto singles = summarizer.summarize_tokens(docs, options);
+    for (size_t i = 0; i < docs.size(); ++i)
+      EXPECT_EQ(singles[i].hypotheses[0].tokens, batched[i].hypotheses[0].tokens);
   }
 }
 
@@ -182,7 +183,8 @@ TEST(Summarizer, SamplingIsReproducibleAndIndependentOfTheBatching) {
     GenerationOptions other = options;
     other.search.seed = seed;
     const auto sampled = summarizer.summarize_tokens(docs, other);
-    for (size_t i = 0; i < docs.size(); ++i) differing += sampled[i].hypotheses[0].tokens != batched[i].hypotheses[0].tokens;
+    for (size_t i = 0; i < docs.size(); ++i)
+      differing += sampled[i].hypotheses[0].tokens != batched[i].hypotheses[0].tokens;
   }
   EXPECT_GE(differing, 6) << "of 8 (seed, document) pairs";
 
@@ -229,7 +231,7 @@ TEST(Summarizer, CancellationStopsBetweenStepsAndBatches) {
     int calls = 0;
     options.search.cancelled = [&calls] { return ++calls > 3; };  // three steps run, then it is cancelled
     EXPECT_THROW(summarizer.summarize_tokens({random_document(30, 1)}, options), GenerationCancelled);
-    EXPECT_EQ(calls, 4);  // no step ran after the cancellation was seen
+    EXPECT_EQ(calls, 4);                             // no step ran after the cancellation was seen
     options.search.cancelled = [] { return true; };  // before the first batch: nothing runs
     EXPECT_THROW(summarizer.summarize_tokens({random_document(30, 1), random_document(9, 2)}, options),
                  GenerationCancelled);
@@ -343,8 +345,7 @@ TEST(Summarizer, FourThreadsOnOneModelGiveTheSameSummariesAsOne) {
 
   const std::vector<std::string> documents = {
       "the cell cycle is regulated by cyclins . mutations in these genes cause cancer .",
-      "patients were randomized to two groups and followed for five years .",
-      "   ",
+      "patients were randomized to two groups and followed for five years .", "   ",
       "we measured the expression of the protein in mice and found that it increased with age , "
       "which suggests a role in ageing . further work is needed to confirm the result in humans ."};
   GenerationOptions options;
@@ -389,10 +390,15 @@ TEST(Summarizer, LoadErrorsNameTheFileOrTheOption) {
     }
     return std::string("no error");
   };
-  EXPECT_NE(message([&] { Summarizer::load(dir.file("none.pt")); }).find("none.pt: no such model file"), std::string::npos);
-  EXPECT_NE(message([&] { Summarizer::load(dir.file("none.pt"), {"tpu", "float32"}); }).find("device tpu"),
+  EXPECT_NE(message([&] { Summarizer::load(dir.file("none.pt")); }).find("none.pt: no such model file"),
             std::string::npos);
-  EXPECT_NE(message([&] { Summarizer::load(dir.file("none.pt"), {"cpu", "int8"}); }).find("dtype int8"),
+  EXPECT_NE(message([&] {
+              Summarizer::load(dir.file("none.pt"), {"tpu", "float32"});
+            }).find("device tpu"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              Summarizer::load(dir.file("none.pt"), {"cpu", "int8"});
+            }).find("dtype int8"),
             std::string::npos);
 }
 

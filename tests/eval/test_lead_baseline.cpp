@@ -14,11 +14,11 @@ TEST(LeadBaseline, LeadNJoinsTheFirstSentences) {
 }
 
 TEST(LeadBaseline, OracleLengthTakesTheFewestSentencesReachingTheReferenceLength) {
-  EXPECT_EQ(oracle_length_lead_count(kDocument, "a"), 1u);                    // at least one sentence
-  EXPECT_EQ(oracle_length_lead_count(kDocument, "a b c"), 1u);                // 3 words: the first has 3
-  EXPECT_EQ(oracle_length_lead_count(kDocument, "a b c d"), 2u);              // 4 words: 3 + 2
-  EXPECT_EQ(oracle_length_lead_count(kDocument, "a b c d e f"), 3u);          // 6 words: 3 + 2 + 4
-  EXPECT_EQ(oracle_length_lead_count(kDocument, std::string(400, 'x') + " y z"), 1u);  // one long token = one word
+  EXPECT_EQ(oracle_length_lead_count(kDocument, "a"), 1u);                                // at least one sentence
+  EXPECT_EQ(oracle_length_lead_count(kDocument, "a b c"), 1u);                            // 3 words: the first has 3
+  EXPECT_EQ(oracle_length_lead_count(kDocument, "a b c d"), 2u);                          // 4 words: 3 + 2
+  EXPECT_EQ(oracle_length_lead_count(kDocument, "a b c d e f"), 3u);                      // 6 words: 3 + 2 + 4
+  EXPECT_EQ(oracle_length_lead_count(kDocument, std::string(400, 'x') + " y z"), 1u);     // one long token = one word
   EXPECT_EQ(oracle_length_lead_count(kDocument, "w w w w w w w w w w w w w w w w"), 4u);  // longer than the document
   EXPECT_EQ(oracle_length_lead_count({}, "a b"), 0u);
   // Words as ROUGE counts them: punctuation separates, it is not a word.

@@ -47,13 +47,16 @@ void check_golden(const char* scores_file, bool use_stemmer) {
   for (std::size_t i = 0; i < pairs.size(); ++i) {
     ASSERT_EQ(pairs[i]["id"], expected[i]["id"]);
     ASSERT_EQ(expected[i]["use_stemmer"].get<bool>(), use_stemmer);
-    const RougeScores scores = scorer.score(pairs[i]["target"].get<std::string>(),
-                                            pairs[i]["prediction"].get<std::string>());
-    const std::pair<const char*, const RougeScore*> metrics[] = {
-        {"rouge1", &scores.rouge1}, {"rouge2", &scores.rouge2}, {"rougeL", &scores.rougeL}, {"rougeLsum", &scores.rougeLsum}};
+    const RougeScores scores =
+        scorer.score(pairs[i]["target"].get<std::string>(), pairs[i]["prediction"].get<std::string>());
+    const std::pair<const char*, const RougeScore*> metrics[] = {{"rouge1", &scores.rouge1},
+                                                                 {"rouge2", &scores.rouge2},
+                                                                 {"rougeL", &scores.rougeL},
+                                                                 {"rougeLsum", &scores.rougeLsum}};
     for (const auto& [name, score] : metrics) {
       const json& want = expected[i][name];
-      const std::pair<const char*, double> values[] = {{"p", score->precision}, {"r", score->recall}, {"f", score->fmeasure}};
+      const std::pair<const char*, double> values[] = {
+          {"p", score->precision}, {"r", score->recall}, {"f", score->fmeasure}};
       for (const auto& [key, value] : values) {
         ++compared;
         const double target = want[key].get<double>();
@@ -87,7 +90,9 @@ TEST(RougeTokenizer, LowercasesAndSplitsOnEverythingOutsideAsciiAlphanumerics) {
   // The two characters Python lower-cases to ASCII: KELVIN SIGN -> k, CAPITAL I WITH DOT -> i + U+0307.
   EXPECT_EQ(plain.tokenize("5\xE2\x84\xAA \xC4\xB0stanbul"), (RougeTokens{"5k", "i", "stanbul"}));
   // Invalid UTF-8 bytes separate, never crash.
-  EXPECT_EQ(plain.tokenize("ab\xFF\xC4" "cd\xE2\x84"), (RougeTokens{"ab", "cd"}));
+  EXPECT_EQ(plain.tokenize("ab\xFF\xC4"
+                           "cd\xE2\x84"),
+            (RougeTokens{"ab", "cd"}));
 }
 
 TEST(RougeTokenizer, StemsOnlyTokensLongerThanThreeCharacters) {

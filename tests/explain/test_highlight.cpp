@@ -4,8 +4,8 @@
 // the demo's pooling report measures (salient-dominated slots), for a probe-fitted scorer and for a random one,
 // and the better scorer ranks more salient sentences first.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -38,9 +38,9 @@ const Summarizer& tiny_summarizer() {
 std::string json_difference(const nlohmann::json& a, const nlohmann::json& b, double tolerance,
                             const std::string& at = "") {
   if (a.is_number() && b.is_number())
-    return std::abs(a.get<double>() - b.get<double>()) <= tolerance ? ""
-                                                                     : at + ": " + a.dump() + " vs " + b.dump();
-  if (a.type() != b.type() || a.size() != b.size()) return at + ": " + a.dump().substr(0, 200) + " vs " + b.dump().substr(0, 200);
+    return std::abs(a.get<double>() - b.get<double>()) <= tolerance ? "" : at + ": " + a.dump() + " vs " + b.dump();
+  if (a.type() != b.type() || a.size() != b.size())
+    return at + ": " + a.dump().substr(0, 200) + " vs " + b.dump().substr(0, 200);
   if (a.is_object()) {
     for (auto it = a.begin(); it != a.end(); ++it) {
       if (!b.contains(it.key())) return at + "/" + it.key() + ": missing";
@@ -87,8 +87,8 @@ void expect_consistent(const DocumentHighlight& h) {
 
 TEST(Highlight, SharesSumAsDocumentedAndWordsFollowTheText) {
   const auto& summarizer = tiny_summarizer();
-  const std::string text = testing::tiny_document(7, 20) + " . " + testing::tiny_document(8, 15) + " !\n" +
-                           testing::tiny_document(9, 12);
+  const std::string text =
+      testing::tiny_document(7, 20) + " . " + testing::tiny_document(8, 15) + " !\n" + testing::tiny_document(9, 12);
   DocumentHighlight h = highlight_document(summarizer, {text}, short_summaries());
   expect_consistent(h);
   EXPECT_TRUE(h.words_aligned);
@@ -138,7 +138,8 @@ TEST(Highlight, CrossAttentionRowsAreDistributionsOverTheMemory) {
   EXPECT_EQ(a.size(1), 6);  // the last pooler's width
   EXPECT_LT((a.sum(1) - 1).abs().max().item<double>(), 1e-5);
   // Off by default: nothing computed.
-  EXPECT_FALSE(summarizer.summarize({testing::tiny_document(3, 40)}, short_summaries().generation)[0].cross_attention.defined());
+  EXPECT_FALSE(
+      summarizer.summarize({testing::tiny_document(3, 40)}, short_summaries().generation)[0].cross_attention.defined());
 }
 
 // A copy-attention model: every summary word carries the share copied (1 - p_gen of its piece: the tokenizer is
@@ -168,7 +169,8 @@ TEST(Highlight, CopyAttentionModelsMarkWhatWasCopied) {
   const nlohmann::json json = highlight_json(h);
   EXPECT_TRUE(json["summary_words"][0].contains("copied"));
   EXPECT_NE(highlight_page_html(h).find("hl-copied"), std::string::npos);
-  EXPECT_FALSE(highlight_json(highlight_document(tiny_summarizer(), doc, options))["summary_words"][0].contains("copied"));
+  EXPECT_FALSE(
+      highlight_json(highlight_document(tiny_summarizer(), doc, options))["summary_words"][0].contains("copied"));
 }
 
 TEST(Highlight, BatchedEqualsOneByOneAndEqualsTheSummarysPath) {
@@ -269,7 +271,8 @@ TEST(Highlight, AModelWithoutPoolingLayersPoolsNothing) {
 }
 
 TEST(HighlightPage, IsSelfContainedAndCarriesTheData) {
-  DocumentHighlight h = highlight_document(tiny_summarizer(), {"alpha </script> bravo .", "charlie"}, short_summaries());
+  DocumentHighlight h =
+      highlight_document(tiny_summarizer(), {"alpha </script> bravo .", "charlie"}, short_summaries());
   HighlightPageOptions o;
   o.title = "t <b>";
   const std::string page = highlight_page_html(h, o);
@@ -386,7 +389,8 @@ Rates measure(const Summarizer& summarizer, const std::vector<data::SyntheticDoc
       word += h.sentences[s].words;
     }
     for (size_t r = 0; r < salient.size(); ++r) hits += salient.count(h.ranking[r]);
-    for (int64_t s : salient) mass += h.sentences[static_cast<size_t>(s)].shares.back() / static_cast<double>(docs.size());
+    for (int64_t s : salient)
+      mass += h.sentences[static_cast<size_t>(s)].shares.back() / static_cast<double>(docs.size());
     wanted += static_cast<double>(salient.size());
   }
   return {hits / wanted, mass, accumulator.result()};

@@ -100,7 +100,7 @@ TEST(HighlightShares, WordsAndSentencesSumTheirTokensAndTheLastLayerRanks) {
   EXPECT_EQ(h.sentences[0].words, 2);
   EXPECT_EQ(h.sentences[1].first_word, 2);
   EXPECT_EQ(h.sentences[2].words, 0);
-  EXPECT_EQ(h.sentences[2].first_word, 3);  // past the words
+  EXPECT_EQ(h.sentences[2].first_word, 3);                // past the words
   EXPECT_EQ(h.ranking, (std::vector<int64_t>{1, 0, 2}));  // by the last layer: 0.6, 0.2, 0
   EXPECT_EQ(h.sentences[0].rank, 1);
 }

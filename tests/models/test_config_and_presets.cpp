@@ -1,8 +1,8 @@
 // ModelConfig parsing and errors, overrides, presets (each builds and trains a step at a small size), the
 // architecture summary and the describe command.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
@@ -16,7 +16,6 @@
 #include "pyramidion/models/presets.h"
 #include "pyramidion/training/training_config.h"
 #include "pyramidion/util/yaml_override.h"
-#include "pyramidion/training/training_config.h"
 #include "test_support.h"
 
 namespace pyramidion {
@@ -89,8 +88,8 @@ TEST(YamlOverride, SetsNestedKeysAndParsesValues) {
 }
 
 std::string testing_temp_yaml(const std::string& text) {
-  const std::string path = (std::filesystem::temp_directory_path() /
-                            ("pyramidion_config_" + std::to_string(::getpid()) + ".yaml")).string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("pyramidion_config_" + std::to_string(::getpid()) + ".yaml")).string();
   std::ofstream(path) << text;
   return path;
 }
@@ -99,10 +98,12 @@ std::string testing_temp_yaml(const std::string& text) {
 TEST(ModelConfig, NestedAndFlatPoolingKeysAreEqual) {
   const auto nested = ModelConfig::from_yaml_string(
       "model:\n  pooling:\n    type: topk\n    schedule: {0: 100, 3: 7}\n    base: 10\n    flip_right: false\n"
-      "    sort_back: false\n    hard_at_inference: true\n", "nested");
+      "    sort_back: false\n    hard_at_inference: true\n",
+      "nested");
   const auto flat = ModelConfig::from_yaml_string(
       "model:\n  pooling: {0: 100, 3: 7}\n  pooling_base: 10\n  pooling_flip_right: false\n"
-      "  pooling_sort_back: false\n  pooling_hard_at_inference: true\n", "flat");
+      "  pooling_sort_back: false\n  pooling_hard_at_inference: true\n",
+      "flat");
   EXPECT_TRUE(nested.pooling == flat.pooling);
   EXPECT_EQ(nested.pooling.schedule, (std::map<int64_t, int64_t>{{0, 100}, {3, 7}}));
   EXPECT_EQ(nested.pooling.base, 10.0);
@@ -181,13 +182,16 @@ ModelConfig small_version(const std::string& name) {
   const int64_t source = 256;
   auto scale = [&](int64_t v) { return std::max<int64_t>(1, v * source / preset.max_source_positions); };
   std::string pooling = "{";
-  for (const auto& [layer, width] : preset.pooling.schedule) pooling += std::to_string(layer) + ": " + std::to_string(scale(width)) + ", ";
+  for (const auto& [layer, width] : preset.pooling.schedule)
+    pooling += std::to_string(layer) + ": " + std::to_string(scale(width)) + ", ";
   pooling += "}";
   return resolve_run_config("", name,
-                              {"d_model=32", "attention_heads=2", "ffn_dim=64", "vocab_size=64",
-                               "max_source_positions=" + std::to_string(source), "max_target_positions=16",
-                               "chunk_size=" + std::to_string(preset.chunk_size ? scale(preset.chunk_size) : 0),
-                               "pooling=" + pooling, "training.lr=1e-3"}, 0).model;
+                            {"d_model=32", "attention_heads=2", "ffn_dim=64", "vocab_size=64",
+                             "max_source_positions=" + std::to_string(source), "max_target_positions=16",
+                             "chunk_size=" + std::to_string(preset.chunk_size ? scale(preset.chunk_size) : 0),
+                             "pooling=" + pooling, "training.lr=1e-3"},
+                            0)
+      .model;
 }
 
 TEST(Presets, EveryPresetBuildsAndTrainsOneStep) {
@@ -216,12 +220,9 @@ TEST(Presets, EveryPresetBuildsAndTrainsOneStep) {
 
 TEST(ArchitectureSummary, EncoderLengthsFollowEachPresetSchedule) {
   const std::map<std::string, std::vector<int64_t>> expected = {
-      {"vanilla", {8192, 8192, 8192, 8192, 8192, 8192}},
-      {"blockwise", {8192, 8192, 8192, 8192, 8192, 8192}},
-      {"transpooler", {8192, 8192, 8192, 8192, 8192, 512}},
-      {"pyramidion", {1024, 512}},
-      {"deep-pyramidion", {4096, 2048, 1024, 512, 512, 512}},
-      {"tiny-pyramidion", {256, 64}},
+      {"vanilla", {8192, 8192, 8192, 8192, 8192, 8192}},      {"blockwise", {8192, 8192, 8192, 8192, 8192, 8192}},
+      {"transpooler", {8192, 8192, 8192, 8192, 8192, 512}},   {"pyramidion", {1024, 512}},
+      {"deep-pyramidion", {4096, 2048, 1024, 512, 512, 512}}, {"tiny-pyramidion", {256, 64}},
       {"tiny-deep-pyramidion", {512, 256, 128, 64}},
   };
   for (const auto& [name, lengths] : expected) {
@@ -262,7 +263,8 @@ std::string run_cli(const std::string& args, int* status) {
 }
 
 TEST(DescribeCommand, JsonOutputAndBadKeys) {
-  ASSERT_TRUE(std::filesystem::exists(testing::binary_dir() / "pyramidion")) << "the pyramidion program is part of every build";
+  ASSERT_TRUE(std::filesystem::exists(testing::binary_dir() / "pyramidion"))
+      << "the pyramidion program is part of every build";
   int status = 0;
   auto out = run_cli("describe --preset deep-pyramidion --json", &status);
   ASSERT_EQ(status, 0) << out;

@@ -45,9 +45,8 @@ TEST(DecoderCache, BuffersSharedMemoryAndCompactionMatchTeacherForcing) {
     row_doc = row_doc.index_select(0, rows);
     auto kept = history.index_select(0, rows);
     // Tokens before t come from the surviving rows; later ones stay random.
-    history = torch::cat({kept.narrow(1, 0, t), torch::randint(4, config.vocab_size, {rows.size(0), steps - t},
-                                                               torch::kLong)},
-                         1);
+    history = torch::cat(
+        {kept.narrow(1, 0, t), torch::randint(4, config.vocab_size, {rows.size(0), steps - t}, torch::kLong)}, 1);
   };
   for (int64_t t = 0; t < steps; ++t) {
     if (t == 3) {

@@ -55,7 +55,8 @@ TEST(ModelOnDevices, FusedEqualsMathPaddingInvarianceAndIncrementalDecoding) {
 
     auto memory = fused->encode(src, mask);
     for (size_t i = 0; i < lengths.size(); ++i) {
-      auto alone = fused->encode(src[i].narrow(0, 0, lengths[i]).unsqueeze(0), mask[i].narrow(0, 0, lengths[i]).unsqueeze(0));
+      auto alone =
+          fused->encode(src[i].narrow(0, 0, lengths[i]).unsqueeze(0), mask[i].narrow(0, 0, lengths[i]).unsqueeze(0));
       EXPECT_LT(max_diff(memory.states[i].narrow(0, 0, alone.memory_length()), alone.states[0]), 1e-10) << "doc " << i;
     }
     auto rows = torch::arange(6, torch::TensorOptions().dtype(torch::kLong).device(device)).repeat_interleave(2);

@@ -166,7 +166,8 @@ TEST(ModelQuantization, ComputeTypes) {
     parse_compute_type("int4");
     ADD_FAILURE() << "no error";
   } catch (const std::invalid_argument& e) {
-    EXPECT_EQ(std::string(e.what()), "int4: unknown compute type (float32, int8, int8_float32, bfloat16, auto, default)");
+    EXPECT_EQ(std::string(e.what()),
+              "int4: unknown compute type (float32, int8, int8_float32, bfloat16, auto, default)");
   }
   EXPECT_THROW(resolve_compute_type(ComputeType::int8_float32, torch::Device(torch::kCUDA, 0), false),
                std::invalid_argument);

@@ -49,71 +49,71 @@ TEST(SummarizationModel, FullyPaddedDocumentGivesNoNaN) {
 
 TEST(SummarizationModel, IncrementalDecodingMatchesTeacherForcingAfterReorder) {
   for (bool copy : {false, true}) {
-  SCOPED_TRACE(copy ? "copy attention" : "no copy");
-  auto config = tiny_config();
-  config.copy_attention = copy;
-  config.alignment_layer = 0;  // not the last layer: the tap must come from the layer asked for
-  auto model = float64_model(config);
-  torch::manual_seed(13);
-  const int64_t docs = 3, beam = 2, steps = 7;
-  auto batch = random_batch({20, 6, 13}, 20, 40);
-  auto memory = model->encode(batch.tokens, batch.mask);
-  auto expand = torch::arange(docs).repeat_interleave(beam);  // (docs * beam)
-  auto beams = memory.index_select(expand);
-  ASSERT_EQ(beams.batch_size(), docs * beam);
-  auto target = torch::randint(4, 40, {docs * beam, steps}, torch::kLong);
-  target.select(1, 0).fill_(model->config().bos_id);
+    SCOPED_TRACE(copy ? "copy attention" : "no copy");
+    auto config = tiny_config();
+    config.copy_attention = copy;
+    config.alignment_layer = 0;  // not the last layer: the tap must come from the layer asked for
+    auto model = float64_model(config);
+    torch::manual_seed(13);
+    const int64_t docs = 3, beam = 2, steps = 7;
+    auto batch = random_batch({20, 6, 13}, 20, 40);
+    auto memory = model->encode(batch.tokens, batch.mask);
+    auto expand = torch::arange(docs).repeat_interleave(beam);  // (docs * beam)
+    auto beams = memory.index_select(expand);
+    ASSERT_EQ(beams.batch_size(), docs * beam);
+    auto target = torch::randint(4, 40, {docs * beam, steps}, torch::kLong);
+    target.select(1, 0).fill_(model->config().bos_id);
 
-  // Two caches: one started on the expanded memory, one expanded by reorder().
-  DecoderCache cache = model->start_decoding(beams);
-  DecoderCache cache2 = model->start_decoding(memory);
-  cache2.reorder(expand);
-  const auto swap = torch::tensor({1, 0, 3, 2, 4, 4});  // beams of the same document change places / duplicate
-  auto history = target.clone();  // the token history each row carries, updated by the reorder
-  for (int64_t t = 0; t < steps; ++t) {
-    if (t == 3) {
-      cache.reorder(swap);
-      cache2.reorder(swap);
-      history = torch::cat({history.index_select(0, swap).narrow(1, 0, 3), target.narrow(1, 3, steps - 3)}, 1);
+    // Two caches: one started on the expanded memory, one expanded by reorder().
+    DecoderCache cache = model->start_decoding(beams);
+    DecoderCache cache2 = model->start_decoding(memory);
+    cache2.reorder(expand);
+    const auto swap = torch::tensor({1, 0, 3, 2, 4, 4});  // beams of the same document change places / duplicate
+    auto history = target.clone();                        // the token history each row carries, updated by the reorder
+    for (int64_t t = 0; t < steps; ++t) {
+      if (t == 3) {
+        cache.reorder(swap);
+        cache2.reorder(swap);
+        history = torch::cat({history.index_select(0, swap).narrow(1, 0, 3), target.narrow(1, 3, steps - 3)}, 1);
+      }
+      auto step_logits = model->decode_step(history.select(1, t), cache);
+      auto step_logits2 = model->decode_step(history.select(1, t), cache2);
+      auto full = model->decode(history.narrow(1, 0, t + 1), beams);  // (rows, t + 1, vocab)
+      EXPECT_LT(max_diff(step_logits, full.select(1, t)), 1e-9) << "step " << t;
+      EXPECT_LT(max_diff(step_logits2, full.select(1, t)), 1e-9) << "step " << t;
+      // With copy attention the outputs are the mixture's log-probabilities: they sum to 1 as they are.
+      if (copy) EXPECT_LT(max_diff(step_logits.exp().sum(-1), torch::ones({docs * beam}, torch::kDouble)), 1e-9);
     }
-    auto step_logits = model->decode_step(history.select(1, t), cache);
-    auto step_logits2 = model->decode_step(history.select(1, t), cache2);
-    auto full = model->decode(history.narrow(1, 0, t + 1), beams);  // (rows, t + 1, vocab)
-    EXPECT_LT(max_diff(step_logits, full.select(1, t)), 1e-9) << "step " << t;
-    EXPECT_LT(max_diff(step_logits2, full.select(1, t)), 1e-9) << "step " << t;
-    // With copy attention the outputs are the mixture's log-probabilities: they sum to 1 as they are.
-    if (copy) EXPECT_LT(max_diff(step_logits.exp().sum(-1), torch::ones({docs * beam}, torch::kDouble)), 1e-9);
-  }
-  EXPECT_EQ(cache.length(), steps);
+    EXPECT_EQ(cache.length(), steps);
   }
 }
 
 TEST(SummarizationModel, GradientsReachEveryParameter) {
   for (bool copy : {false, true})
-  for (bool pre_norm : {false, true}) {
-    auto config = tiny_config();
-    config.copy_attention = copy;
-    config.normalize_before = pre_norm;
-    config.tie_output_projection = !pre_norm;
-    torch::manual_seed(14);
-    SummarizationModel model(config);
-    model->train();
-    auto batch = random_batch({30, 20}, 30, config.vocab_size);
-    auto target = torch::randint(4, config.vocab_size, {2, 6}, torch::kLong);
-    auto logits = model->forward(batch.tokens, batch.mask, target);
-    ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{2, 6, config.vocab_size}));
-    torch::nn::functional::cross_entropy(logits.reshape({-1, config.vocab_size}), target.reshape({-1})).backward();
-    EXPECT_EQ(model->named_parameters().contains("copy_gate.weight"), copy);
-    for (const auto& p : model->named_parameters()) {
-      ASSERT_TRUE(p.value().grad().defined()) << p.key();
-      EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+    for (bool pre_norm : {false, true}) {
+      auto config = tiny_config();
+      config.copy_attention = copy;
+      config.normalize_before = pre_norm;
+      config.tie_output_projection = !pre_norm;
+      torch::manual_seed(14);
+      SummarizationModel model(config);
+      model->train();
+      auto batch = random_batch({30, 20}, 30, config.vocab_size);
+      auto target = torch::randint(4, config.vocab_size, {2, 6}, torch::kLong);
+      auto logits = model->forward(batch.tokens, batch.mask, target);
+      ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{2, 6, config.vocab_size}));
+      torch::nn::functional::cross_entropy(logits.reshape({-1, config.vocab_size}), target.reshape({-1})).backward();
+      EXPECT_EQ(model->named_parameters().contains("copy_gate.weight"), copy);
+      for (const auto& p : model->named_parameters()) {
+        ASSERT_TRUE(p.value().grad().defined()) << p.key();
+        EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+      }
+      EXPECT_EQ(model->parameter_count(), [&] {
+        int64_t n = 0;
+        for (const auto& p : model->parameters()) n += p.numel();
+        return n;
+      }());
     }
-    EXPECT_EQ(model->parameter_count(), [&] {
-      int64_t n = 0;
-      for (const auto& p : model->parameters()) n += p.numel();
-      return n;
-    }());
-  }
 }
 
 TEST(SummarizationModel, LengthsFollowThePoolingSchedule) {
@@ -205,7 +205,8 @@ TEST(SummarizationModel, CopyLossReachesTheScorersThroughTheProvenance) {
 }
 
 TEST(SummarizationModel, CopyAttentionConfigKeysRoundTripAndOldFilesLoad) {
-  ModelConfig old = ModelConfig::from_yaml_string("model: {vocab_size: 40, d_model: 16, attention_heads: 2}", "old.yaml");
+  ModelConfig old =
+      ModelConfig::from_yaml_string("model: {vocab_size: 40, d_model: 16, attention_heads: 2}", "old.yaml");
   EXPECT_FALSE(old.copy_attention);
   EXPECT_EQ(old.alignment_layer, -1);
   EXPECT_EQ(old.alignment_heads, 1);

@@ -30,11 +30,11 @@ PoolingRecord record_of(const torch::Tensor& scores, const torch::Tensor& mask, 
 
 // A batch of documents of different lengths through two pooling layers (n 37 -> 8 -> 3), scores in float64.
 struct TwoLayers {
-  torch::Tensor source;         // (batch, n) ids
-  torch::Tensor mask;           // (batch, n)
-  torch::Tensor scores1;        // (batch, n)
-  torch::Tensor scores2;        // (batch, 8)
-  torch::Tensor mask2;          // (batch, 8) the first pooler's output mask
+  torch::Tensor source;   // (batch, n) ids
+  torch::Tensor mask;     // (batch, n)
+  torch::Tensor scores1;  // (batch, n)
+  torch::Tensor scores2;  // (batch, 8)
+  torch::Tensor mask2;    // (batch, 8) the first pooler's output mask
   int64_t width1 = 8, width2 = 3;
 };
 
@@ -65,10 +65,10 @@ TEST(CopyAttention, CopyDistributionEqualsTheDenseReference) {
   CopySources sources = sources_of(t, t.scores1, t.scores2);
   ASSERT_EQ(sources.ids.size(1), t.width2);
   // Dense reference: mixing matrices from the operator itself (pooling_provenance), multiplied through.
-  torch::Tensor d1 = pooling_provenance(record_of(t.scores1, t.mask, t.width1));    // (batch, 8, 37)
-  torch::Tensor d2 = pooling_provenance(record_of(t.scores2, t.mask2, t.width2));   // (batch, 3, 8)
-  torch::Tensor dense = torch::matmul(d2, d1);                                       // (batch, 3, 37)
-  dense = dense / dense.sum(-1, true);                                               // a slot's tokens sum to 1
+  torch::Tensor d1 = pooling_provenance(record_of(t.scores1, t.mask, t.width1));   // (batch, 8, 37)
+  torch::Tensor d2 = pooling_provenance(record_of(t.scores2, t.mask2, t.width2));  // (batch, 3, 8)
+  torch::Tensor dense = torch::matmul(d2, d1);                                     // (batch, 3, 37)
+  dense = dense / dense.sum(-1, true);                                             // a slot's tokens sum to 1
   torch::Tensor onehot = torch::nn::functional::one_hot(t.source, vocab).to(torch::kDouble);  // (batch, 37, vocab)
   onehot = onehot * t.mask.unsqueeze(-1).to(torch::kDouble);
   torch::Tensor attention = torch::softmax(torch::randn({3, queries, t.width2}, kF64), -1);
@@ -80,7 +80,9 @@ TEST(CopyAttention, CopyDistributionEqualsTheDenseReference) {
   for (int64_t b = 0; b < 3; ++b) {
     torch::Tensor present = torch::zeros({vocab}, torch::kBool);
     present.index_put_({t.source[b].masked_select(t.mask[b])}, true);
-    EXPECT_EQ(copy[b].masked_select(present.logical_not().unsqueeze(0).expand({queries, vocab})).abs().max().item<double>(), 0.0);
+    EXPECT_EQ(
+        copy[b].masked_select(present.logical_not().unsqueeze(0).expand({queries, vocab})).abs().max().item<double>(),
+        0.0);
   }
 }
 
@@ -156,8 +158,8 @@ TEST(CopyAttention, GradientsEqualFiniteDifferences) {
 // differences, and 0 without pooling.
 TEST(CopyAttention, ProvenanceEntropyEqualsTheDenseRowsAndItsGradientsTheFiniteDifferences) {
   TwoLayers t = make_two_layers(17);
-  torch::Tensor d1 = pooling_provenance(record_of(t.scores1, t.mask, t.width1));  // (batch, 8, 37)
-  torch::Tensor d2 = pooling_provenance(record_of(t.scores2, t.mask2, t.width2)); // (batch, 3, 8)
+  torch::Tensor d1 = pooling_provenance(record_of(t.scores1, t.mask, t.width1));   // (batch, 8, 37)
+  torch::Tensor d2 = pooling_provenance(record_of(t.scores2, t.mask2, t.width2));  // (batch, 3, 8)
   torch::Tensor dense = torch::matmul(d2, d1);                                     // (batch, 3, 37)
   dense = dense / dense.sum(-1, true);
   double expected = 0;
@@ -192,7 +194,8 @@ TEST(CopyAttention, WithoutPoolingItIsThePlainPointerGenerator) {
   auto mask = torch::arange(n).unsqueeze(0) < torch::tensor({7, 4}).unsqueeze(1);
   auto source = torch::randint(1, vocab, {2, n}, torch::kLong).masked_fill(mask.logical_not(), 0);
   CopySources sources = copy_sources(source_provenance(mask), source, 0);
-  auto attention = torch::softmax(torch::randn({2, queries, n}, kF64).masked_fill(mask.logical_not().unsqueeze(1), -INFINITY), -1);
+  auto attention =
+      torch::softmax(torch::randn({2, queries, n}, kF64).masked_fill(mask.logical_not().unsqueeze(1), -INFINITY), -1);
   auto logits = torch::randn({2, queries, vocab}, kF64);
   auto p_gen = torch::rand({2, queries, 1}, kF64);
   // p(v) = p_gen softmax(logits)_v + (1 - p_gen) sum_{i: src_i = v} a_i (See et al. 2017, eq. 9), written out.

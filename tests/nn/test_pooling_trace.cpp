@@ -30,11 +30,12 @@ PoolingRecord record_of(const torch::Tensor& scores, const torch::Tensor& mask, 
 TEST(PoolingTrace, OneLayerReproducesThePooledStatesForEveryOption) {
   torch::manual_seed(3);
   const int64_t dim = 6;
-  const std::vector<TopKOptions> variants = {
-      {20.0, true, true, false}, {20.0, false, true, false}, {20.0, true, false, false},
-      {3.0, true, true, false},  {20.0, true, true, true},   {20.0, true, false, true}};
+  const std::vector<TopKOptions> variants = {{20.0, true, true, false},  {20.0, false, true, false},
+                                             {20.0, true, false, false}, {3.0, true, true, false},
+                                             {20.0, true, true, true},   {20.0, true, false, true}};
   for (const auto& o : variants) {
-    for (const auto& [n, width] : std::vector<std::pair<int64_t, int64_t>>{{37, 5}, {64, 8}, {9, 8}, {7, 8}, {100, 1}}) {
+    for (const auto& [n, width] :
+         std::vector<std::pair<int64_t, int64_t>>{{37, 5}, {64, 8}, {9, 8}, {7, 8}, {100, 1}}) {
       SCOPED_TRACE("n " + std::to_string(n) + " width " + std::to_string(width) + " flip " +
                    std::to_string(o.flip_right) + " sort_back " + std::to_string(o.sort_back) + " hard " +
                    std::to_string(o.hard) + " base " + std::to_string(o.base));

@@ -1,7 +1,7 @@
 // Successive-halving top-k: the authors' reference outputs, finite differences, batching, hard mode, errors.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 
@@ -29,9 +29,7 @@ torch::Tensor tensor_from(const json& value, std::vector<int64_t> shape) {
   return torch::tensor(flat, kF64).view(shape);
 }
 
-double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>();
-}
+double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
 
 TEST(SuccessiveHalvingTopK, MatchesAuthorsReferenceOutputsAndGradients) {
   PYRAMIDION_REQUIRE_SHARED("golden/topk/reference_cases.json");
@@ -73,7 +71,7 @@ TEST(SuccessiveHalvingTopK, GradientsMatchFiniteDifferences) {
   torch::manual_seed(7);
   std::vector<GradCase> cases = {
       {2, 8, 2, 3, {}, false},
-      {1, 13, 3, 4, {}, false},                       // padding to 24
+      {1, 13, 3, 4, {}, false},  // padding to 24
       {2, 16, 4, 2, {20.0, false, false, false}, false},
       {2, 16, 4, 2, {20.0, true, true, false}, false},
       {3, 10, 4, 3, {5.0, true, true, false}, true},  // mask + padding
@@ -178,13 +176,14 @@ TEST(SuccessiveHalvingTopK, HardModeEqualsTorchTopKRowsAndPassesGradients) {
   out.embeddings.sum().backward();
   // Exactly the selected rows receive gradient 1.
   EXPECT_EQ(e.grad().sum().item<float>(), static_cast<float>(batch * k * dim));
-  EXPECT_TRUE(torch::equal(e.grad().gather(1, index.unsqueeze(-1).expand({batch, k, dim})),
-                           torch::ones({batch, k, dim})));
+  EXPECT_TRUE(
+      torch::equal(e.grad().gather(1, index.unsqueeze(-1).expand({batch, k, dim})), torch::ones({batch, k, dim})));
 
   hard.sort_back = true;
   auto ordered = successive_halving_topk(e.detach(), s, k, hard);
   auto sorted_index = std::get<0>(index.sort(1));
-  EXPECT_TRUE(torch::equal(ordered.embeddings, e.detach().gather(1, sorted_index.unsqueeze(-1).expand({batch, k, dim}))));
+  EXPECT_TRUE(
+      torch::equal(ordered.embeddings, e.detach().gather(1, sorted_index.unsqueeze(-1).expand({batch, k, dim}))));
 
   // Ties: the lower index wins.
   auto tied = torch::full({1, 6}, 0.5);
@@ -243,7 +242,8 @@ TEST(SuccessiveHalvingTopK, WorkspaceReuseGivesIdenticalResultsAcrossCallsAndMat
       e.mutable_grad().reset();
       s.mutable_grad().reset();
       if (call == 0) first = now;
-      for (size_t i = 0; i < now.size(); ++i) EXPECT_TRUE(torch::equal(now[i], first[i])) << "call " << call << " #" << i;
+      for (size_t i = 0; i < now.size(); ++i)
+        EXPECT_TRUE(torch::equal(now[i], first[i])) << "call " << call << " #" << i;
     }
     auto e64 = e.detach().to(torch::kDouble).requires_grad_(true);
     auto s64 = s.detach().to(torch::kDouble).requires_grad_(true);

@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "ops/successive_halving_kernels.h"
 #include "pyramidion/ops/successive_halving_topk.h"
 #include "pyramidion/ops/successive_halving_topk_reference.h"
-#include "ops/successive_halving_kernels.h"
 
 namespace pyramidion {
 namespace {
@@ -17,8 +17,8 @@ struct DeviceDtype {
 };
 
 std::vector<DeviceDtype> available_cases() {
-  std::vector<DeviceDtype> cases = {{torch::kCPU, torch::kFloat, 2e-5}, {torch::kCPU, torch::kDouble, 1e-12},
-                                    {torch::kCPU, torch::kBFloat16, 5e-2}};
+  std::vector<DeviceDtype> cases = {
+      {torch::kCPU, torch::kFloat, 2e-5}, {torch::kCPU, torch::kDouble, 1e-12}, {torch::kCPU, torch::kBFloat16, 5e-2}};
   if (torch::cuda::is_available()) {
     cases.push_back({torch::Device(torch::kCUDA, 0), torch::kFloat, 2e-5});
     cases.push_back({torch::Device(torch::kCUDA, 0), torch::kDouble, 1e-12});
@@ -70,7 +70,8 @@ TEST(SuccessiveHalvingTopKDevices, FusedKernelsMatchTheReferenceComposition) {
   for (const auto& c : available_cases()) {
     if (c.dtype != torch::kDouble) continue;
     SCOPED_TRACE(c.device.str());
-    auto e = torch::randn({2, 100, 8}, torch::TensorOptions().dtype(torch::kDouble).device(c.device)).requires_grad_(true);
+    auto e =
+        torch::randn({2, 100, 8}, torch::TensorOptions().dtype(torch::kDouble).device(c.device)).requires_grad_(true);
     auto s = torch::rand({2, 100}, e.options().requires_grad(false)).add_(1e-5).requires_grad_(true);
     TopKOptions options;
     options.sort_back = true;
@@ -88,7 +89,8 @@ TEST(SuccessiveHalvingTopKDevices, FusedKernelsMatchTheReferenceComposition) {
 TEST(SuccessiveHalvingTopKDevices, DispatchPicksTheDeviceKernelsThatTakeTheDtype) {
   using ops_detail::halving_kernels_for;
   auto on = [](torch::Device device, torch::ScalarType dtype) {
-    return std::string(halving_kernels_for(torch::empty({1, 4, 2}, torch::TensorOptions().dtype(dtype).device(device))).name);
+    return std::string(
+        halving_kernels_for(torch::empty({1, 4, 2}, torch::TensorOptions().dtype(dtype).device(device))).name);
   };
   EXPECT_EQ(on(torch::kCPU, torch::kFloat), "cpu");
   EXPECT_EQ(on(torch::kCPU, torch::kDouble), "cpu");
@@ -102,11 +104,13 @@ TEST(SuccessiveHalvingTopKDevices, DispatchPicksTheDeviceKernelsThatTakeTheDtype
 
 TEST(SuccessiveHalvingTopKDevices, RegisteredKernelsTakeTheirDeviceAndOnlyTheirDtypes) {
   // Registers for a device type no other test uses, the way a *_cuda.cu registers for CUDA.
-  static const ops_detail::HalvingKernels fake{
-      "fake", [](torch::ScalarType t) { return t == torch::kHalf; }, ops_detail::generic_halving_kernels().forward,
-      ops_detail::generic_halving_kernels().backward};
+  static const ops_detail::HalvingKernels fake{"fake", [](torch::ScalarType t) { return t == torch::kHalf; },
+                                               ops_detail::generic_halving_kernels().forward,
+                                               ops_detail::generic_halving_kernels().backward};
   static const ops_detail::HalvingKernelsRegistration registration(c10::DeviceType::Meta, fake);
-  auto meta = [](torch::ScalarType dtype) { return torch::empty({1, 4, 2}, torch::TensorOptions().dtype(dtype).device(torch::kMeta)); };
+  auto meta = [](torch::ScalarType dtype) {
+    return torch::empty({1, 4, 2}, torch::TensorOptions().dtype(dtype).device(torch::kMeta));
+  };
   EXPECT_STREQ(ops_detail::halving_kernels_for(meta(torch::kHalf)).name, "fake");
   EXPECT_STREQ(ops_detail::halving_kernels_for(meta(torch::kFloat)).name, "generic");
   ops_detail::register_halving_kernels(c10::DeviceType::Meta, ops_detail::generic_halving_kernels());
@@ -118,7 +122,7 @@ TEST(SuccessiveHalvingTopKDevices, CpuKernelsMatchTheGenericKernelsRoundByRound)
     SCOPED_TRACE(c10::toString(dtype));
     const double tolerance = dtype == torch::kFloat ? 1e-5 : 1e-12;
     ops_detail::HalvingRound round;
-    round.embeddings = torch::randn({3, 34, 19}, dtype);              // dim 19: vector body and tail
+    round.embeddings = torch::randn({3, 34, 19}, dtype);  // dim 19: vector body and tail
     round.scores = torch::rand({3, 34}, dtype).add_(1e-5);
     ops_detail::make_halving_pairs(round, /*flip_right=*/true, /*sort_back=*/false);
     ops_detail::HalvingRound generic_round = round;

@@ -20,7 +20,7 @@ TEST(SvgLinePlot, EscapesAndSkipsMissingPoints) {
   EXPECT_NE(svg.find("a &lt; b &amp; c"), std::string::npos);
   EXPECT_EQ(testing::count_of(svg, "<polyline"), 1u);
   EXPECT_EQ(testing::count_of(svg, "<circle cx"), 2u + 1u);  // two points + the legend marker
-  EXPECT_NE(svg.find(">2k<"), std::string::npos);  // log2 x ticks
+  EXPECT_NE(svg.find(">2k<"), std::string::npos);            // log2 x ticks
   EXPECT_FALSE(testing::well_formed_xml("<svg><g></svg>"));
 }
 

@@ -50,7 +50,8 @@ TEST(TrainingCurves, BadLinesNameTheFileAndLine) {
       EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
     }
   };
-  expect_error("{\"kind\":\"train\",\"update\":1,\"loss\":2,\"lr\":1}\nnot json\n", "metrics.jsonl:2: not a JSON object");
+  expect_error("{\"kind\":\"train\",\"update\":1,\"loss\":2,\"lr\":1}\nnot json\n",
+               "metrics.jsonl:2: not a JSON object");
   expect_error("{\"kind\":\"train\",\"update\":1,\"lr\":1}\n", "metrics.jsonl:1: \"loss\" is missing");
   expect_error("{\"kind\":\"valid\",\"update\":\"x\",\"loss\":1}\n", "metrics.jsonl:1: \"update\" must be a number");
   expect_error(std::string(100000, '[') + "\n", "metrics.jsonl:1:");

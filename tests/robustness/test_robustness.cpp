@@ -1,18 +1,18 @@
 // The bad-input campaign, kept fixed: the built `pyramidion` program runs on inputs each test crafts itself, and
 // must answer with the requested output on stdout only, a one-line error naming the file/line/field and a
 // non-zero exit, and nothing half-written. (Issue 10; the training-side findings live in tests/training.)
+#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
-#include <fcntl.h>
-#include <unistd.h>
 #include <torch/torch.h>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <map>
 #include <fstream>
+#include <map>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -79,9 +79,10 @@ class Robustness : public ::testing::Test {
   // A tiny model file with a word tokenizer, made once (a second).
   static const std::string& model() {
     static const std::string file = [] {
-      const std::string text = write("corpus.txt",
-                                     "the cell cycle is regulated by cyclins .\nmutations in these genes cause cancer .\n"
-                                     "patients were followed for five years .\nthe protein increased with age .\n");
+      const std::string text =
+          write("corpus.txt",
+                "the cell cycle is regulated by cyclins .\nmutations in these genes cause cancer .\n"
+                "patients were followed for five years .\nthe protein increased with age .\n");
       data::TokenizerTrainOptions options;
       options.input_files = {text};
       options.model_type = "word";
@@ -149,8 +150,8 @@ TEST_F(Robustness, SummarizeStdoutCarriesOnlyTheSummaries) {
 
 TEST_F(Robustness, EvaluateJsonIsTheWholeStdoutEvenWithWarnings) {
   // An example with an empty summary is skipped with a warning: the warning must not precede the JSON.
-  const auto data = write("eval.jsonl", slurp(docs()) +
-                                            "{\"article_id\": \"c\", \"article_text\": [\"x\"], \"abstract_text\": []}\n");
+  const auto data = write(
+      "eval.jsonl", slurp(docs()) + "{\"article_id\": \"c\", \"article_text\": [\"x\"], \"abstract_text\": []}\n");
   auto r = run("PYR evaluate --baseline lead-1 --data '" + data + "' --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NO_THROW((void)nlohmann::json::parse(r.out)) << r.out;
@@ -274,7 +275,8 @@ TEST_F(Robustness, ASaveDirectoryHasOneWriterAndStaleTemporaryFilesGo) {
     r = run(train);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find(save + ": in use by another process (pid " + std::to_string(::getpid()) + ")"),
-              std::string::npos) << r.err;
+              std::string::npos)
+        << r.err;
     EXPECT_FALSE(fs::exists(save + "/metrics.jsonl"));
   }
   // What an interrupted save of a process that no longer runs left behind (pid 4194303: above Linux's pid range).
@@ -359,7 +361,8 @@ TEST_F(Robustness, DescribeTrainAndBenchResolveSetTheSameWay) {
   r = run("PYR describe --preset tiny-pyramidion --set d_model=32 --set attention_heads=2 --set training.lr=1e-3");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("d_model 32"), std::string::npos) << r.out;
-  r = run(commands.at("train") + " --set d_model=32 --set attention_heads=2 --set training.lr=1e-3 --set "
+  r = run(commands.at("train") +
+          " --set d_model=32 --set attention_heads=2 --set training.lr=1e-3 --set "
           "training.max_updates=1 --set training.valid_subset_size=0 --no-progress");
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
@@ -376,7 +379,8 @@ TEST_F(Robustness, NonsenseNumbersAreErrorsOrWarnings) {
                "' -o '" + data + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = run("PYR --threads 1 train --preset tiny-pyramidion --data '" + data + "' --save-dir '" + path("run-warmup") +
-          "' --no-progress --set training.max_updates=2 --set training.warmup_updates=10 --set training.valid_subset_size=0");
+          "' --no-progress --set training.max_updates=2 --set training.warmup_updates=10 --set "
+          "training.valid_subset_size=0");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("training.warmup_updates (10) >= training.max_updates (2)"), std::string::npos) << r.err;
   // The tiny model generates at most 15 tokens (max_target_positions 16).
@@ -439,7 +443,8 @@ TEST_F(Robustness, HighlightWritesThePageAndTheNumbersAndNamesBadInput) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("<!doctype html>", 0), 0u);
   // --json - : the JSON alone on stdout, from stdin.
-  r = run("echo 'the protein increased with age .' | PYR --threads 1 highlight -m '" + model() + "' --json - --max-len-b 4");
+  r = run("echo 'the protein increased with age .' | PYR --threads 1 highlight -m '" + model() +
+          "' --json - --max-len-b 4");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["words"].size(), 6u);
 
@@ -452,10 +457,13 @@ TEST_F(Robustness, HighlightWritesThePageAndTheNumbersAndNamesBadInput) {
     EXPECT_EQ(e.out, "");
   };
   expect_error("-i '" + path("missing.jsonl") + "' -o '" + path("x.html") + "'", "missing.jsonl: no such file");
-  expect_error("-i '" + input + "' --document-index 2 -o '" + path("x.html") + "'", "--document-index 2: " + input + " has 2 documents");
+  expect_error("-i '" + input + "' --document-index 2 -o '" + path("x.html") + "'",
+               "--document-index 2: " + input + " has 2 documents");
   expect_error("-i '" + input + "' --document-index=-1", "--document-index must be >= 0");
-  expect_error("-i '" + write("blank.txt", "the cell .\n   \n") + "' --document-index 1", "blank.txt:2: empty document");
-  expect_error("-i '" + write("bad.jsonl", "{\"article_text\": 3}\n") + "'", "bad.jsonl:1: field \"article_text\" is not a string");
+  expect_error("-i '" + write("blank.txt", "the cell .\n   \n") + "' --document-index 1",
+               "blank.txt:2: empty document");
+  expect_error("-i '" + write("bad.jsonl", "{\"article_text\": 3}\n") + "'",
+               "bad.jsonl:1: field \"article_text\" is not a string");
   expect_error("-i '" + input + "' -o - --json -", "cannot both be -");
   EXPECT_FALSE(fs::exists(path("x.html")));
   // An output that is the input is refused before anything is written.
@@ -586,8 +594,8 @@ TEST_F(Robustness, DataPrepareRefusesAnOutputItDidNotWriteAndDeletesNothing) {
 }
 
 TEST_F(Robustness, DataPreparePutsBackWhatAnInterruptedRunLeft) {
-  const std::string prepare = "PYR data prepare --no-progress --tokenizer '" + word_tokenizer() + "' --train '" +
-                              docs() + "' --valid '";
+  const std::string prepare =
+      "PYR data prepare --no-progress --tokenizer '" + word_tokenizer() + "' --train '" + docs() + "' --valid '";
   const auto out = path("prepared-crash");
   ASSERT_EQ(run(prepare + docs() + "' -o '" + out + "'").exit_code, 0);
   // A run that no longer exists (pid 4194303: above Linux's pid range) was killed between moving the previous
@@ -702,8 +710,10 @@ TEST_F(Robustness, AReadErrorIsAnErrorNamingTheFileAndLineNotTheEndOfTheInput) {
   r = run("PYR tokenizer encode -m '" + tokenizer + "' < '" + directory + "'");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("stdin:1: read error (Is a directory)"), std::string::npos) << r.err;
-  r = run("PYR data prepare --no-progress --format jsonl --tokenizer '" + tokenizer + "' --train /proc/self/mem "
-               "--valid '" + docs() + "' -o '" + path("prepared-eio") + "'");
+  r = run("PYR data prepare --no-progress --format jsonl --tokenizer '" + tokenizer +
+          "' --train /proc/self/mem "
+          "--valid '" +
+          docs() + "' -o '" + path("prepared-eio") + "'");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("/proc/self/mem:1: read error (Input/output error)"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(path("prepared-eio")));
@@ -728,7 +738,9 @@ TEST_F(Robustness, ALockFileThatIsALinkIsRefusedAndItsTargetKept) {
 TEST_F(Robustness, AMetricsLogThatCannotBeWrittenStopsTrainingWithAnError) {
   const auto data = path("prepared-metrics");
   ASSERT_EQ(run("PYR data prepare --no-progress --tokenizer '" + word_tokenizer() + "' --train '" + docs() +
-                "' --valid '" + docs() + "' -o '" + data + "'").exit_code, 0);
+                "' --valid '" + docs() + "' -o '" + data + "'")
+                .exit_code,
+            0);
   const auto save = path("run-full-metrics");
   fs::create_directories(save);
   const auto full = device_node(save + "/metrics.jsonl", 7, "");
@@ -749,8 +761,8 @@ TEST_F(Robustness, AMaximumLengthThatOverflowsIsCappedNotEmpty) {
   ASSERT_EQ(capped.exit_code, 0) << capped.err;
   ASSERT_EQ(count_lines(capped.out), 2);
   EXPECT_EQ(capped.out.find("\"summary\":\"\""), std::string::npos) << capped.out;
-  for (const std::string& lengths : {"--max-len-a 1e300", "--max-len-b 9223372036854775807",
-                                     "--max-len-a 1e18 --max-len-b 9223372036854775000"}) {
+  for (const std::string& lengths :
+       {"--max-len-a 1e300", "--max-len-b 9223372036854775807", "--max-len-a 1e18 --max-len-b 9223372036854775000"}) {
     const auto r = run(summarize + lengths);
     EXPECT_EQ(r.exit_code, 0) << lengths << ": " << r.err;
     EXPECT_EQ(r.out, capped.out) << lengths;
@@ -761,8 +773,9 @@ TEST_F(Robustness, AMaximumLengthThatOverflowsIsCappedNotEmpty) {
 // --- issue 10, the rest -------------------------------------------------------------------------------------------
 
 TEST_F(Robustness, DescribeRefusesSizesThatOverflowAndNegativeLengths) {
-  auto r = run("PYR describe --preset tiny-pyramidion --set d_model=4000000000 --set attention_heads=1 "
-               "--set ffn_dim=4000000000");
+  auto r =
+      run("PYR describe --preset tiny-pyramidion --set d_model=4000000000 --set attention_heads=1 "
+          "--set ffn_dim=4000000000");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("the count overflows int64"), std::string::npos) << r.err;
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
@@ -771,16 +784,19 @@ TEST_F(Robustness, DescribeRefusesSizesThatOverflowAndNegativeLengths) {
   r = run("PYR describe --preset tiny-pyramidion --set d_model=65536 --set attention_heads=1 --set ffn_dim=1000000");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("too large to build"), std::string::npos) << r.err;
-  for (const char* bad : {"--source-length -5", "--target-length -1", "--bytes-per-element 0", "--bytes-per-element -4"}) {
+  for (const char* bad :
+       {"--source-length -5", "--target-length -1", "--bytes-per-element 0", "--bytes-per-element -4"}) {
     r = run(std::string("PYR describe --preset tiny-pyramidion ") + bad);
     EXPECT_NE(r.exit_code, 0) << bad;
-    EXPECT_NE(r.err.find(std::string(bad).substr(0, std::string(bad).find(' '))), std::string::npos) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find(std::string(bad).substr(0, std::string(bad).find(' '))), std::string::npos)
+        << bad << ": " << r.err;
     EXPECT_EQ(r.out, "") << bad;
   }
 }
 
 TEST_F(Robustness, APartialModelSectionMergesOntoItsPresetOrSaysWhatItDefaults) {
-  const auto merged = write("partial-preset.yaml", "model:\n  preset: tiny-pyramidion\n  d_model: 32\n  attention_heads: 2\n");
+  const auto merged =
+      write("partial-preset.yaml", "model:\n  preset: tiny-pyramidion\n  d_model: 32\n  attention_heads: 2\n");
   auto r = run("PYR describe -c '" + merged + "' --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto expected = run("PYR describe --preset tiny-pyramidion --set d_model=32 --set attention_heads=2 --json");
@@ -792,7 +808,8 @@ TEST_F(Robustness, APartialModelSectionMergesOntoItsPresetOrSaysWhatItDefaults) 
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("partial.yaml: model: ffn_dim, encoder_layers, decoder_layers, max_source_positions, "
                        "max_target_positions, chunk_size, pooling not set, so the built-in defaults apply"),
-            std::string::npos) << r.err;
+            std::string::npos)
+      << r.err;
   const auto unknown = write("partial-unknown.yaml", "model:\n  preset: tiny-pyramidon\n");
   r = run("PYR describe -c '" + unknown + "'");
   EXPECT_EQ(r.exit_code, 1);
@@ -815,11 +832,14 @@ TEST_F(Robustness, DivergenceStopsWithExitThreeAndKeepsTheLastGoodCheckpoint) {
   r = run(train + " --set training.max_updates=2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // A finite but absurd rate: update 3 is applied and wrecks the weights; its validation loss is NaN.
-  r = run(train + " --resume --set training.max_updates=10 --set training.lr=1e30 --set training.warmup_updates=0 "
+  r = run(train +
+          " --resume --set training.max_updates=10 --set training.lr=1e30 --set training.warmup_updates=0 "
           "--set training.validate_interval=1");
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("training diverged: the validation loss after update 3 is not finite; " + save +
-                       "/checkpoint_last.pt keeps the last good update"), std::string::npos) << r.err;
+                       "/checkpoint_last.pt keeps the last good update"),
+            std::string::npos)
+      << r.err;
   const auto last = load_model_file(save + "/checkpoint_last.pt");
   EXPECT_EQ(last.metadata["training_state"]["update"], 2);
   r = run(train + " --resume --set training.max_updates=3");
@@ -833,7 +853,8 @@ TEST_F(Robustness, NanInfAndNegativeNumericOptionsAreErrors) {
   const std::string bench = "PYR --threads 1 bench --archs tiny-pyramidion --warmup 0 --no-inference";
   const std::string prepare = "PYR data prepare --tokenizer '" + word_tokenizer() + "' --train '" + docs() +
                               "' --valid '" + docs() + "' -o '" + path("prepared-num") + "'";
-  const std::string tokenizer = "PYR tokenizer train --input '" + path("corpus.txt") + "' --model-type word --output '" + path("spm-num.model") + "'";
+  const std::string tokenizer = "PYR tokenizer train --input '" + path("corpus.txt") +
+                                "' --model-type word --output '" + path("spm-num.model") + "'";
   struct Case {
     std::string command, option, value;
   };
@@ -868,10 +889,10 @@ TEST_F(Robustness, NanInfAndNegativeNumericOptionsAreErrors) {
   EXPECT_FALSE(fs::exists(path("spm-num.model")));
 }
 
-
 TEST_F(Robustness, TokenizersFromSpmTrainWorkWithTheirIdsOrAreRefusedAndOtherPiecesAreFound) {
   model();  // writes corpus.txt
-  const std::string spm = "spm_train --input='" + path("corpus.txt") + "' --model_type=word --hard_vocab_limit=false "
+  const std::string spm = "spm_train --input='" + path("corpus.txt") +
+                          "' --model_type=word --hard_vocab_limit=false "
                           "--user_defined_symbols='<sep>' ";
   if (run("command -v spm_train").exit_code != 0) GTEST_SKIP() << "spm_train (Debian package sentencepiece) absent";
   // Plain spm_train: no pad piece. Refused at `data prepare` with what to do.
@@ -927,12 +948,16 @@ TEST_F(Robustness, TokenizersFromSpmTrainWorkWithTheirIdsOrAreRefusedAndOtherPie
   }
 
   // Same vocabulary size, other pieces: the data was prepared with another tokenizer than the one beside it ...
-  const std::string other_corpus = write("corpus-other.txt", "one two three four five six seven eight nine ten .\n"
-                                                             "alpha beta gamma delta epsilon zeta eta theta iota .\n"
-                                                             "red green blue black white .\n");
-  ASSERT_EQ(run("spm_train --input='" + other_corpus + "' --model_type=word --hard_vocab_limit=false "
-                "--user_defined_symbols='<sep>' --vocab_size=29 --pad_id=3 --model_prefix='" + path("spm-other") + "'")
-                .exit_code, 0);
+  const std::string other_corpus = write("corpus-other.txt",
+                                         "one two three four five six seven eight nine ten .\n"
+                                         "alpha beta gamma delta epsilon zeta eta theta iota .\n"
+                                         "red green blue black white .\n");
+  ASSERT_EQ(run("spm_train --input='" + other_corpus +
+                "' --model_type=word --hard_vocab_limit=false "
+                "--user_defined_symbols='<sep>' --vocab_size=29 --pad_id=3 --model_prefix='" +
+                path("spm-other") + "'")
+                .exit_code,
+            0);
   const auto mixed = path("prepared-mixed");
   fs::create_directories(mixed);
   for (const char* f : {"train.bin", "valid.bin"}) fs::copy_file(data + "/" + f, mixed + "/" + f);
@@ -944,7 +969,9 @@ TEST_F(Robustness, TokenizersFromSpmTrainWorkWithTheirIdsOrAreRefusedAndOtherPie
   // ... and a run resumed on data of another tokenizer is refused.
   const auto other_data = path("prepared-other");
   ASSERT_EQ(run("PYR data prepare --tokenizer '" + path("spm-other.model") + "' --train '" + docs() + "' --valid '" +
-                docs() + "' -o '" + other_data + "'").exit_code, 0);
+                docs() + "' -o '" + other_data + "'")
+                .exit_code,
+            0);
   r = run("PYR --threads 1 train --preset tiny-pyramidion --data '" + other_data + "' --save-dir '" + save +
           "' --no-progress --set training.valid_subset_size=0 --set training.max_updates=4 --resume");
   EXPECT_EQ(r.exit_code, 1);
@@ -959,7 +986,8 @@ TEST_F(Robustness, TokenizersFromSpmTrainWorkWithTheirIdsOrAreRefusedAndOtherPie
   r = run("PYR --threads 1 summarize -m '" + path("wrong-ids.pt") + "' -i '" + docs() + "' --max-len-b 4");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("the model's special ids (pad 4, bos 1, eos 2) are not its tokenizer's (pad 3, bos 1, eos 2)"),
-            std::string::npos) << r.err;
+            std::string::npos)
+      << r.err;
   EXPECT_EQ(r.out, "");
   // And one whose embedded tokenizer was swapped (same size) no longer matches its recorded checksum.
   contents = read_model_file_contents(last);
@@ -1054,7 +1082,8 @@ TEST_F(Robustness, ConfigFilesWithUnknownSectionsDuplicateKeysOrTwoDocumentsAreR
 // Low items: the same path for both highlight outputs, a directory as summarize's input, a UTF-8 byte order mark.
 TEST_F(Robustness, SameOutputTwiceADirectoryInputAndAByteOrderMark) {
   const auto page = path("same-output");
-  auto r = run("PYR --threads 1 highlight -m '" + model() + "' -i '" + docs() + "' -o '" + page + "' --json '" + page + "'");
+  auto r =
+      run("PYR --threads 1 highlight -m '" + model() + "' -i '" + docs() + "' -o '" + page + "' --json '" + page + "'");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("-o and --json name the same file"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(page));

@@ -22,8 +22,8 @@ class ServerProcess {
   // `arguments` after `pyramidion --threads 1 serve --port 0`; logs go to `log_prefix`.{out,err}.
   ServerProcess(const std::vector<std::string>& arguments, const std::string& log_prefix)
       : out_path_(log_prefix + ".out"), err_path_(log_prefix + ".err") {
-    std::vector<std::string> argv_strings = {(binary_dir() / "pyramidion").string(), "--threads", "1", "serve",
-                                             "--host", "127.0.0.1", "--port", "0"};
+    std::vector<std::string> argv_strings = {
+        (binary_dir() / "pyramidion").string(), "--threads", "1", "serve", "--host", "127.0.0.1", "--port", "0"};
     argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
     pid_ = fork();
     if (pid_ == 0) {

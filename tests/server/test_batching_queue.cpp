@@ -130,11 +130,14 @@ TEST(MetricsRegistry, RendersPrometheusText) {
   h.observe(0.5);
   h.observe(5);
   const std::string text = registry.render();
-  EXPECT_NE(text.find("# TYPE x_total counter\nx_total{status=\"200\"} 2\nx_total{status=\"400\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE x_total counter\nx_total{status=\"200\"} 2\nx_total{status=\"400\"} 1\n"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("# TYPE depth gauge\ndepth 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("lat_seconds_bucket{le=\"0.1\"} 1\nlat_seconds_bucket{le=\"1\"} 2\n"
                       "lat_seconds_bucket{le=\"+Inf\"} 3\nlat_seconds_sum 5.5625\nlat_seconds_count 3\n"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
   EXPECT_THROW(registry.gauge("x_total", "not a gauge"), std::logic_error);
 }
 

@@ -2,8 +2,8 @@
 // line (`summarize --help` and a value out of range), an HTTP request (and the refusal of a value out of range), the
 // training YAML's `valid_<name>` keys, each derived from the one table (decoding/generation_options.h).
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -61,8 +61,8 @@ TEST(GenerationOptionFrontEnds, EveryOptionHasOneNameDefaultAndRangeEverywhere) 
 
     // Command line: a usage error (exit 2) naming the flag, before any model is read.
     if (f.type != GenerationOptionType::boolean) {
-      const auto r = testing::run_cli(std::string("summarize -m /nonexistent.pt -i /dev/null ") + f.flag + " " +
-                                      as_text(bad));
+      const auto r =
+          testing::run_cli(std::string("summarize -m /nonexistent.pt -i /dev/null ") + f.flag + " " + as_text(bad));
       EXPECT_EQ(r.exit_code, 2) << r.output;
       EXPECT_NE(r.output.find(std::string(f.flag) + " must be"), std::string::npos) << r.output;
     }
@@ -70,15 +70,15 @@ TEST(GenerationOptionFrontEnds, EveryOptionHasOneNameDefaultAndRangeEverywhere) 
     // HTTP: a request field when per-request, refused with 400 naming the field; unknown otherwise.
     // JSON has no infinity: a number beyond double stands for it (refused as out of range, naming the field).
     const bool not_finite = bad.is_string() && f.type != GenerationOptionType::boolean;
-    const std::string body = "{\"document\": \"some text\", \"" + std::string(f.name) + "\": " +
-                             (not_finite ? std::string("1e400") : bad.dump()) + "}";
+    const std::string body = "{\"document\": \"some text\", \"" + std::string(f.name) +
+                             "\": " + (not_finite ? std::string("1e400") : bad.dump()) + "}";
     try {
       server::parse_summarize_request(body, defaults, server::RequestLimits{});
       ADD_FAILURE() << "the request was accepted: " << body;
     } catch (const server::RequestError& e) {
       EXPECT_EQ(e.status, 400);
-      const std::string expected = (f.uses & kPerRequest) ? "\"" + std::string(f.name) + "\""
-                                                          : "unknown field \"" + std::string(f.name) + "\"";
+      const std::string expected =
+          (f.uses & kPerRequest) ? "\"" + std::string(f.name) + "\"" : "unknown field \"" + std::string(f.name) + "\"";
       EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
     }
     if (f.uses & kPerRequest) {
@@ -129,10 +129,11 @@ TEST(GenerationOptionFrontEnds, RulesBetweenOptions) {
   refused(R"({"document": "x", "beam": 4, "diverse_beam_groups": 3})", "must divide beam (4)");
   refused(R"({"document": "x", "beam": 4, "diverse_beam_groups": 2, "sampling": true})", "exclude each other");
   refused(R"({"document": "x", "beam": 2, "nbest": 3})", "\"nbest\" must be between 1 and beam (2)");
-  refused(R"({"document": "x", "sampling_topp": 1.5, "sampling": true})", "\"sampling_topp\" must be in (0, 1] or -1 (off)");
+  refused(R"({"document": "x", "sampling_topp": 1.5, "sampling": true})",
+          "\"sampling_topp\" must be in (0, 1] or -1 (off)");
   const auto ok = server::parse_summarize_request(
-      R"({"document": "x", "sampling": true, "sampling_topp": 0.9, "temperature": 0.7, "seed": 42})", GenerationOptions{},
-      server::RequestLimits{});
+      R"({"document": "x", "sampling": true, "sampling_topp": 0.9, "temperature": 0.7, "seed": 42})",
+      GenerationOptions{}, server::RequestLimits{});
   EXPECT_TRUE(ok.generation.search.sampling);
   EXPECT_EQ(ok.generation.search.sampling_topp, 0.9);
   EXPECT_EQ(ok.generation.search.temperature, 0.7);

@@ -9,11 +9,11 @@
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <regex>
-#include <cstring>
 #include <thread>
 
 #include "../data/temp_dir.h"
@@ -272,7 +272,8 @@ TEST_F(Serve, StreamingSendsEachTokenThenTheSameSummary) {
   auto& s = server();
   ASSERT_TRUE(s.running()) << s.stderr_text();
   auto c = client(s.port());
-  const std::string request = R"({"document": "alpha bravo charlie delta echo foxtrot golf", "beam": 1, "max_len_b": 12)";
+  const std::string request =
+      R"({"document": "alpha bravo charlie delta echo foxtrot golf", "beam": 1, "max_len_b": 12)";
   auto plain = c.Post("/v1/summarize", request + "}", "application/json");
   ASSERT_TRUE(plain);
   ASSERT_EQ(plain->status, 200) << plain->body;
@@ -345,7 +346,8 @@ TEST_F(Serve, HighlightsAreTheSameNumbersAsTheCommand) {
     ASSERT_EQ(cli.exit_code, 0) << cli.output;
     std::ifstream in(output);
     json expected = json::parse(in);
-    for (const char* key : {"ranking", "summary", "source_tokens", "truncated"}) EXPECT_EQ(h[key], expected[key]) << key;
+    for (const char* key : {"ranking", "summary", "source_tokens", "truncated"})
+      EXPECT_EQ(h[key], expected[key]) << key;
     ASSERT_EQ(h["layers"].size(), expected["layers"].size());
     for (size_t l = 0; l < h["layers"].size(); ++l)
       for (const auto& [field, value] : expected["layers"][l].items()) {
@@ -389,7 +391,8 @@ TEST_F(Serve, BadRequestsGetOneLineErrors) {
   // The decoding options are checked by the library's validate(), the same function the CLI uses.
   expect_error(post(R"({"document": "alpha", "beam": 0})"), 400, "\"beam\" must be in [1, 1024] (got 0)");
   expect_error(post(R"({"document": "alpha", "max_len_b": -1})"), 400, "\"max_len_b\" must be >= 0 (got -1)");
-  expect_error(post(R"({"document": "alpha", "no_repeat_ngram_size": -2})"), 400, "\"no_repeat_ngram_size\" must be >= 0");
+  expect_error(post(R"({"document": "alpha", "no_repeat_ngram_size": -2})"), 400,
+               "\"no_repeat_ngram_size\" must be >= 0");
   expect_error(post(R"({"document": "alpha", "beam": 9})"), 400, "\"beam\" must be <= 8 on this server");
   auto cli = testing::run_cli("summarize -m '" + model_path_ + "' --max-len-b -1 -i /dev/null");
   EXPECT_NE(cli.exit_code, 0);
@@ -420,9 +423,9 @@ TEST_F(Serve, ConcurrentRequestsAreBatchedAndEqualTheCli) {
     input << docs.back() << "\n";
   }
   input.close();
-  auto cli = testing::run_cli("--threads 1 summarize -m '" + model_path_ + "' --dtype float64 --input-format text -i '" +
-                              dir_->file("docs.txt") + "' -o '" + dir_->file("cli.jsonl") +
-                              "' --beam 3 --max-len-b 10 --no-repeat-ngram-size 2");
+  auto cli = testing::run_cli("--threads 1 summarize -m '" + model_path_ +
+                              "' --dtype float64 --input-format text -i '" + dir_->file("docs.txt") + "' -o '" +
+                              dir_->file("cli.jsonl") + "' --beam 3 --max-len-b 10 --no-repeat-ngram-size 2");
   ASSERT_EQ(cli.exit_code, 0) << cli.output;
   std::vector<std::string> expected;
   std::ifstream out(dir_->file("cli.jsonl"));
@@ -483,8 +486,8 @@ TEST_F(Serve, SampledSummariesDoNotDependOnTheBatching) {
   }
   input.close();
   auto request = [&](const json& documents, int seed) {
-    json body = {{"documents", documents}, {"beam", 2}, {"max_len_b", 10}, {"sampling", true},
-                 {"sampling_topk", 8}, {"temperature", 1.5}, {"seed", seed}};
+    json body = {{"documents", documents}, {"beam", 2},          {"max_len_b", 10}, {"sampling", true},
+                 {"sampling_topk", 8},     {"temperature", 1.5}, {"seed", seed}};
     auto r = client(s.port()).Post("/v1/summarize", body.dump(), "application/json");
     std::vector<std::string> summaries;
     if (!r || r->status != 200) {
@@ -507,9 +510,10 @@ TEST_F(Serve, SampledSummariesDoNotDependOnTheBatching) {
   for (auto& t : threads) t.join();
   for (int i = 0; i < kClients; ++i) EXPECT_EQ(together[i], alone[i]) << "client " << i;
 
-  auto cli = testing::run_cli("--threads 1 summarize -m '" + model_path_ + "' --dtype float64 --input-format text -i '" +
-                              dir_->file("sampled.txt") + "' -o '" + dir_->file("sampled.jsonl") +
-                              "' --beam 2 --max-len-b 10 --sampling --sampling-topk 8 --temperature 1.5 --seed 7");
+  auto cli =
+      testing::run_cli("--threads 1 summarize -m '" + model_path_ + "' --dtype float64 --input-format text -i '" +
+                       dir_->file("sampled.txt") + "' -o '" + dir_->file("sampled.jsonl") +
+                       "' --beam 2 --max-len-b 10 --sampling --sampling-topk 8 --temperature 1.5 --seed 7");
   ASSERT_EQ(cli.exit_code, 0) << cli.output;
   std::vector<std::string> from_cli;
   std::ifstream out(dir_->file("sampled.jsonl"));
@@ -607,8 +611,9 @@ TEST_F(Serve, SlowClientsNeverDelayHealthAndGet408AtTheRequestDeadline) {
   }
   const int short_body = raw_connect(s.port());  // a complete head, then 10 of 100 body bytes
   ASSERT_GE(short_body, 0);
-  ASSERT_TRUE(send_text(short_body, "POST /v1/summarize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                                    "Content-Length: 100\r\n\r\n{\"documen"));
+  ASSERT_TRUE(send_text(short_body,
+                        "POST /v1/summarize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 100\r\n\r\n{\"documen"));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto c = client(s.port());
   auto start = std::chrono::steady_clock::now();
@@ -647,12 +652,13 @@ TEST_F(Serve, AClientThatLeavesHasItsGenerationCancelled) {
   // 4000 documents generated one batch each, 31 tokens at beam 4: minutes of work on one worker.
   json documents = json::array();
   for (int i = 0; i < 4000; ++i) documents.push_back(document(static_cast<uint64_t>(i), 12));
-  const std::string body =
-      json{{"documents", documents}, {"beam", 4}, {"min_len", 31}, {"max_len_b", 31}}.dump();
+  const std::string body = json{{"documents", documents}, {"beam", 4}, {"min_len", 31}, {"max_len_b", 31}}.dump();
   const int fd = raw_connect(s.port());
   ASSERT_GE(fd, 0);
-  ASSERT_TRUE(send_text(fd, "POST /v1/summarize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+  ASSERT_TRUE(send_text(fd,
+                        "POST /v1/summarize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        "Content-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body));
   auto c = client(s.port());
   bool generating = false;
   for (int i = 0; i < 200 && !generating; ++i) {  // until its first batch runs (at most 20 s)
@@ -668,14 +674,15 @@ TEST_F(Serve, AClientThatLeavesHasItsGenerationCancelled) {
   }
   EXPECT_TRUE(cancelled) << s.stderr_text();
   const auto start = std::chrono::steady_clock::now();
-  auto r = c.Post("/v1/summarize", R"({"document": "alpha bravo charlie", "beam": 1, "max_len_b": 3})",
-                  "application/json");
+  auto r =
+      c.Post("/v1/summarize", R"({"document": "alpha bravo charlie", "beam": 1, "max_len_b": 3})", "application/json");
   ASSERT_TRUE(r) << s.stderr_text();
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_LT(seconds_since(start), 5.0);
   auto m = c.Get("/metrics");
   ASSERT_TRUE(m);
-  EXPECT_NE(m->body.find("pyramidion_requests_cancelled_total{reason=\"client_gone\"} 1"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find("pyramidion_requests_cancelled_total{reason=\"client_gone\"} 1"), std::string::npos)
+      << m->body;
   EXPECT_EQ(s.terminate(), 0) << s.stderr_text();
   EXPECT_NE(s.stderr_text().find("cancelled"), std::string::npos) << s.stderr_text();
 }
@@ -694,9 +701,12 @@ TEST_F(Serve, WorkLimitsHugeNumbersAndOptionBounds) {
   for (int i = 0; i < 129; ++i) many.push_back("alpha bravo");
   expect_error(post(json{{"documents", many}, {"beam", 8}}.dump()), 413, "--max-request-beams");
 
-  for (const std::vector<std::string>& bad :
-       {std::vector<std::string>{"--timeout-s", "1e10"}, {"--http-threads", "100000"}, {"--workers", "100000"},
-        {"--max-beam", "100000"}, {"--shutdown-grace-s", "1e300"}, {"--request-timeout-s", "0"}}) {
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--timeout-s", "1e10"},
+                                              {"--http-threads", "100000"},
+                                              {"--workers", "100000"},
+                                              {"--max-beam", "100000"},
+                                              {"--shutdown-grace-s", "1e300"},
+                                              {"--request-timeout-s", "0"}}) {
     std::vector<std::string> arguments = {"-m", model_path_};
     arguments.insert(arguments.end(), bad.begin(), bad.end());
     ServerProcess refused(arguments, dir_->file("bounds"));
@@ -706,7 +716,8 @@ TEST_F(Serve, WorkLimitsHugeNumbersAndOptionBounds) {
     EXPECT_NE(err.find(bad[0]), std::string::npos) << err;
   }
   // A port file that cannot be written is an error, not silence.
-  ServerProcess no_file({"-m", model_path_, "--port-file", dir_->file("missing-directory/port")}, dir_->file("portfile"));
+  ServerProcess no_file({"-m", model_path_, "--port-file", dir_->file("missing-directory/port")},
+                        dir_->file("portfile"));
   EXPECT_NE(no_file.terminate(5), 0);
   EXPECT_NE(no_file.stderr_text().find("--port-file"), std::string::npos) << no_file.stderr_text();
 }
@@ -718,8 +729,8 @@ TEST_F(Serve, SigtermDuringARequestLetsItFinishAndExitsZero) {
   std::unique_ptr<httplib::Result> result;
   std::thread request([&] {
     auto c = client(s.port());
-    result = std::make_unique<httplib::Result>(c.Post("/v1/summarize", R"({"document": "alpha bravo charlie", "beam": 2, "max_len_b": 5})",
-                                                       "application/json"));
+    result = std::make_unique<httplib::Result>(c.Post(
+        "/v1/summarize", R"({"document": "alpha bravo charlie", "beam": 2, "max_len_b": 5})", "application/json"));
   });
   // Wait until the request is queued (visible in /metrics), then signal.
   auto c = client(s.port());
@@ -749,8 +760,8 @@ TEST_F(Serve, ASecondServerOnAPortInUseIsRefused) {
   ASSERT_TRUE(first.running()) << first.stderr_text();
   const std::string port = std::to_string(first.port());
   // Bounded: a second server that binds anyway would serve until `timeout` ends it (exit 124).
-  const auto second = testing::run_cli_within(30, "--threads 1 serve -m '" + model_path_ +
-                                                      "' --dtype float64 --host 127.0.0.1 --port " + port);
+  const auto second = testing::run_cli_within(
+      30, "--threads 1 serve -m '" + model_path_ + "' --dtype float64 --host 127.0.0.1 --port " + port);
   EXPECT_EQ(second.exit_code, 1) << second.output;
   EXPECT_NE(second.output.find("cannot bind 127.0.0.1:" + port + " (in use by another process"), std::string::npos)
       << second.output;
@@ -791,7 +802,8 @@ TEST_F(Serve, Int8FromTheCommandLineAndTheServer) {
   EXPECT_EQ(read_all(dir_->file("int8-at-load.jsonl")), read_all(dir_->file("int8-file.jsonl")));
   EXPECT_NE(read_all(dir_->file("int8-file.jsonl")).find("\"summary\""), std::string::npos);
 
-  auto bad = testing::run_cli("summarize -m '" + model_path_ + "' --compute-type int4 -i '" + dir_->file("int8-docs.txt") + "'");
+  auto bad = testing::run_cli("summarize -m '" + model_path_ + "' --compute-type int4 -i '" +
+                              dir_->file("int8-docs.txt") + "'");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("--compute-type"), std::string::npos) << bad.output;
   auto float_of_int8 = testing::run_cli("summarize -m '" + int8_path + "' --compute-type float32 -i '" +
@@ -800,7 +812,8 @@ TEST_F(Serve, Int8FromTheCommandLineAndTheServer) {
   EXPECT_NE(float_of_int8.output.find("--compute-type float32: the model file holds int8 weights"), std::string::npos)
       << float_of_int8.output;
 
-  ServerProcess int8_server(std::vector<std::string>{"-m", int8_path, "--max-batch-documents", "4"}, dir_->file("int8-server"));
+  ServerProcess int8_server(std::vector<std::string>{"-m", int8_path, "--max-batch-documents", "4"},
+                            dir_->file("int8-server"));
   ASSERT_TRUE(int8_server.running()) << int8_server.stderr_text();
   auto c = client(int8_server.port());
   auto model = c.Get("/v1/model");

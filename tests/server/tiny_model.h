@@ -16,9 +16,10 @@ namespace pyramidion::testing {
 
 inline const std::vector<std::string>& tiny_words() {
   static const std::vector<std::string> w = {
-      "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima",
-      "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey",
-      "xray", "yankee", "zulu", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"};
+      "alpha",  "bravo", "charlie", "delta",  "echo",     "foxtrot", "golf",   "hotel",  "india",
+      "juliet", "kilo",  "lima",    "mike",   "november", "oscar",   "papa",   "quebec", "romeo",
+      "sierra", "tango", "uniform", "victor", "whiskey",  "xray",    "yankee", "zulu",   "one",
+      "two",    "three", "four",    "five",   "six",      "seven",   "eight",  "nine",   "ten"};
   return w;
 }
 

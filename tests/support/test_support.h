@@ -19,8 +19,8 @@ inline std::filesystem::path source_dir() { return PYRAMIDION_SOURCE_DIR; }
 }  // namespace pyramidion::testing
 
 // Skips the current test when a file from ../shared is missing.
-#define PYRAMIDION_REQUIRE_SHARED(relpath)                                                   \
-  do {                                                                                       \
-    if (!std::filesystem::exists(::pyramidion::testing::shared_dir() / (relpath)))           \
+#define PYRAMIDION_REQUIRE_SHARED(relpath)                                                            \
+  do {                                                                                                \
+    if (!std::filesystem::exists(::pyramidion::testing::shared_dir() / (relpath)))                    \
       GTEST_SKIP() << "reference data absent: " << (::pyramidion::testing::shared_dir() / (relpath)); \
   } while (0)

@@ -47,7 +47,8 @@ inline ::testing::AssertionResult well_formed_xml(const std::string& xml) {
     if (!tag.empty() && tag[0] == '/') {
       const std::string name = tag.substr(1);
       if (stack.empty() || stack.back() != name)
-        return ::testing::AssertionFailure() << "</" << name << "> closes <" << (stack.empty() ? "" : stack.back()) << ">";
+        return ::testing::AssertionFailure()
+               << "</" << name << "> closes <" << (stack.empty() ? "" : stack.back()) << ">";
       stack.pop_back();
     } else if (tag.empty() || tag.back() != '/') {
       stack.push_back(tag.substr(0, tag.find_first_of(" \t\n")));

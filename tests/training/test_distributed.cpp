@@ -8,8 +8,8 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,7 +59,8 @@ struct Child {
   bool done = false;
 };
 
-Child spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, const std::string& log) {
+Child spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+            const std::string& log) {
   std::vector<std::string> environment;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string entry(*e);
@@ -225,8 +226,11 @@ TEST(DistributedTraining, TwoProcessesMatchOneProcessWithAccumulation) {
   std::vector<Child> ranks;
   for (int rank = 0; rank < 2; ++rank)
     ranks.push_back(spawn({self_executable(), "--gtest_filter=DistributedWorker.TrainsOneRank"},
-                          {{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", std::to_string(rank)},
-                           {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)},
+                          {{"RANK", std::to_string(rank)},
+                           {"WORLD_SIZE", "2"},
+                           {"LOCAL_RANK", std::to_string(rank)},
+                           {"MASTER_ADDR", "127.0.0.1"},
+                           {"MASTER_PORT", std::to_string(port)},
                            {"PYRAMIDION_DIST_TEST_DIR", dir.path().string()}},
                           dir.file("rank" + std::to_string(rank) + ".log")));
   for (int rank = 0; rank < 2; ++rank) {
@@ -269,9 +273,11 @@ TEST(DistributedTraining, TwoProcessesMatchOneProcessWithAccumulation) {
   ASSERT_EQ(a.size(), static_cast<size_t>(kUpdates));
   ASSERT_EQ(b.size(), a.size());
   for (size_t i = 0; i < a.size(); ++i) {
-    for (const char* key : {"epoch", "update", "target_tokens", "skipped_updates"}) EXPECT_EQ(a[i][key], b[i][key]) << key;
+    for (const char* key : {"epoch", "update", "target_tokens", "skipped_updates"})
+      EXPECT_EQ(a[i][key], b[i][key]) << key;
     for (const char* key : {"loss", "nll_loss", "lr", "grad_norm"})
-      EXPECT_NEAR(a[i][key].get<double>(), b[i][key].get<double>(), 1e-9 * std::max(1.0, std::abs(a[i][key].get<double>())))
+      EXPECT_NEAR(a[i][key].get<double>(), b[i][key].get<double>(),
+                  1e-9 * std::max(1.0, std::abs(a[i][key].get<double>())))
           << key << " at update " << i + 1;
     EXPECT_EQ(b[i]["world_size"], 2);
     EXPECT_TRUE(b[i].contains("allreduce_share"));
@@ -333,9 +339,12 @@ std::vector<Child> spawn_mode(const TempDir& dir, const std::string& mode, int p
   std::vector<Child> ranks;
   for (int rank = 0; rank < world_size; ++rank)
     ranks.push_back(spawn({self_executable(), "--gtest_filter=DistributedWorker.RunsOneRankOfAMode"},
-                          {{"RANK", std::to_string(rank)}, {"WORLD_SIZE", std::to_string(world_size)},
-                           {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)},
-                           {"PYRAMIDION_DIST_TEST_DIR", dir.path().string()}, {"PYRAMIDION_DIST_TEST_MODE", mode},
+                          {{"RANK", std::to_string(rank)},
+                           {"WORLD_SIZE", std::to_string(world_size)},
+                           {"MASTER_ADDR", "127.0.0.1"},
+                           {"MASTER_PORT", std::to_string(port)},
+                           {"PYRAMIDION_DIST_TEST_DIR", dir.path().string()},
+                           {"PYRAMIDION_DIST_TEST_MODE", mode},
                            {"PYRAMIDION_DIST_TEST_TIMEOUT", fmt::format("{}", timeout)}},
                           dir.file(mode + std::to_string(rank) + ".log")));
   return ranks;
@@ -388,7 +397,8 @@ TEST(DistributedTraining, RanksWithDifferentConfigsAreRefusedOnEveryRank) {
   REQUIRE_GLOO();
   TempDir dir;
   testing::synthetic_dataset(dir.file("train.bin"), kExamples, 11, 20, 20, 3, 10);
-  for (const auto& [mode, key] : {std::pair<std::string, std::string>{"model", "model.ffn_dim"}, {"lr", "training.lr"}}) {
+  for (const auto& [mode, key] :
+       {std::pair<std::string, std::string>{"model", "model.ffn_dim"}, {"lr", "training.lr"}}) {
     for (int rank = 0; rank < 2; ++rank) fs::remove(dir.file("error" + std::to_string(rank) + ".txt"));
     auto ranks = spawn_mode(dir, mode, free_port());
     for (int rank = 0; rank < 2; ++rank) {
@@ -436,8 +446,11 @@ TEST(DistributedTraining, RendezvousWaitsRespectTheTimeoutAndSayWhatFor) {
     const auto start = Clock::now();
     std::vector<Child> alone;
     alone.push_back(spawn({self_executable(), "--gtest_filter=DistributedWorker.RunsOneRankOfAMode"},
-                          {{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"},
-                           {"MASTER_PORT", std::to_string(free_port())}, {"PYRAMIDION_DIST_TEST_DIR", dir.path().string()},
+                          {{"RANK", "0"},
+                           {"WORLD_SIZE", "2"},
+                           {"MASTER_ADDR", "127.0.0.1"},
+                           {"MASTER_PORT", std::to_string(free_port())},
+                           {"PYRAMIDION_DIST_TEST_DIR", dir.path().string()},
                            {"PYRAMIDION_DIST_TEST_MODE", "rendezvous"},
                            {"PYRAMIDION_DIST_TEST_TIMEOUT", fmt::format("{}", timeout)}},
                           dir.file("alone.log")));
@@ -497,7 +510,8 @@ TEST(DistributedTraining, RendezvousStoreListensOnMasterAddrOnly) {
   sockaddr_in6 any6{};
   any6.sin6_family = AF_INET6;
   any6.sin6_port = htons(29511);
-  ASSERT_TRUE(narrowed_store_address(reinterpret_cast<sockaddr*>(&any6), sizeof(any6), "127.0.0.1", 29511, out, length));
+  ASSERT_TRUE(
+      narrowed_store_address(reinterpret_cast<sockaddr*>(&any6), sizeof(any6), "127.0.0.1", 29511, out, length));
   EXPECT_TRUE(IN6_IS_ADDR_V4MAPPED(&reinterpret_cast<sockaddr_in6*>(&out)->sin6_addr));
 }
 
@@ -518,8 +532,8 @@ Corpus* corpus() {
     auto run = [&](const std::string& args) {
       return std::system((cli() + " --threads 1 " + args + " > '" + log + "' 2>&1").c_str());
     };
-    if (run("tokenizer train --input " + (sample / "train.txt").string() + " --vocab-size 400 --train-threads 1 --output " +
-            c->dir.file("spm.model")) != 0)
+    if (run("tokenizer train --input " + (sample / "train.txt").string() +
+            " --vocab-size 400 --train-threads 1 --output " + c->dir.file("spm.model")) != 0)
       return nullptr;
     c->data_dir = c->dir.file("prepared");
     if (run("data prepare --tokenizer " + c->dir.file("spm.model") + " --train " + (sample / "train.txt").string() +
@@ -561,9 +575,10 @@ training:
   Corpus* c = corpus();                                           \
   ASSERT_NE(c, nullptr) << "tokenizer/data preparation failed"
 
-std::vector<std::string> train_args(const Corpus& c, const std::string& save_dir, const std::vector<std::string>& extra) {
-  std::vector<std::string> args{cli(), "--threads", "1", "train", "-c", c.config, "--data", c.data_dir, "--save-dir",
-                                save_dir, "--no-progress"};
+std::vector<std::string> train_args(const Corpus& c, const std::string& save_dir,
+                                    const std::vector<std::string>& extra) {
+  std::vector<std::string> args{cli(),    "--threads", "1",          "train",  "-c",           c.config,
+                                "--data", c.data_dir,  "--save-dir", save_dir, "--no-progress"};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
@@ -574,13 +589,15 @@ std::vector<std::string> train_args(const Corpus& c, const std::string& save_dir
 TEST(DistributedTraining, LauncherMatchesAccumulationAndResumesOnAnotherWorldSize) {
   REQUIRE_CORPUS();
   TempDir dir;
-  Child single = spawn(train_args(*c, dir.file("single"), {"--set", "training.update_freq=2", "--set", "training.max_updates=6"}),
-                       {}, dir.file("single.log"));
+  Child single =
+      spawn(train_args(*c, dir.file("single"), {"--set", "training.update_freq=2", "--set", "training.max_updates=6"}),
+            {}, dir.file("single.log"));
   ASSERT_TRUE(wait_for(single, 180));
   ASSERT_EQ(exit_code(single), 0) << read_text(dir.file("single.log"));
-  Child launcher = spawn(train_args(*c, dir.file("dist"), {"--nproc-per-node", "2", "--dist-timeout", "60", "--set",
-                                                             "training.max_updates=6"}),
-                         {}, dir.file("dist.log"));
+  Child launcher =
+      spawn(train_args(*c, dir.file("dist"),
+                       {"--nproc-per-node", "2", "--dist-timeout", "60", "--set", "training.max_updates=6"}),
+            {}, dir.file("dist.log"));
   ASSERT_TRUE(wait_for(launcher, 180));
   const std::string log = read_text(dir.file("dist.log"));
   ASSERT_EQ(exit_code(launcher), 0) << log;
@@ -594,7 +611,8 @@ TEST(DistributedTraining, LauncherMatchesAccumulationAndResumesOnAnotherWorldSiz
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i]["target_tokens"], b[i]["target_tokens"]);
     EXPECT_NEAR(a[i]["loss"].get<double>(), b[i]["loss"].get<double>(), 1e-5) << "update " << i + 1;
-    EXPECT_NEAR(a[i]["grad_norm"].get<double>(), b[i]["grad_norm"].get<double>(), 1e-4 * a[i]["grad_norm"].get<double>());
+    EXPECT_NEAR(a[i]["grad_norm"].get<double>(), b[i]["grad_norm"].get<double>(),
+                1e-4 * a[i]["grad_norm"].get<double>());
   }
   ASSERT_TRUE(fs::exists(dir.file("dist/checkpoint_last.pt")));
 
@@ -620,9 +638,12 @@ TEST(DistributedTraining, KilledRankMakesTheOtherFailWithinTheTimeout) {
   const double timeout = 20;
   std::vector<Child> ranks;
   for (int rank = 0; rank < 2; ++rank)
-    ranks.push_back(spawn(train_args(*c, dir.file("run"), {"--dist-timeout", "20", "--set", "training.max_updates=100000",
-                                                            "--set", "training.save_interval_updates=1"}),
-                          {{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"},
+    ranks.push_back(spawn(train_args(*c, dir.file("run"),
+                                     {"--dist-timeout", "20", "--set", "training.max_updates=100000", "--set",
+                                      "training.save_interval_updates=1"}),
+                          {{"RANK", std::to_string(rank)},
+                           {"WORLD_SIZE", "2"},
+                           {"MASTER_ADDR", "127.0.0.1"},
                            {"MASTER_PORT", std::to_string(port)}},
                           dir.file("rank" + std::to_string(rank) + ".log")));
   // Until training is under way (3 updates logged, periodic checkpoints written), at most 120 s.
@@ -661,10 +682,13 @@ TEST(DistributedTraining, HungRankMakesTheOtherFailAfterTheTimeout) {
   const int port = free_port();
   std::vector<Child> ranks;
   for (int rank = 0; rank < 2; ++rank)
-    ranks.push_back(spawn(train_args(*c, dir.file("run"), {"--dist-timeout", "8", "--set", "training.max_updates=100000"}),
-                          {{"RANK", std::to_string(rank)}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"},
-                           {"MASTER_PORT", std::to_string(port)}},
-                          dir.file("rank" + std::to_string(rank) + ".log")));
+    ranks.push_back(
+        spawn(train_args(*c, dir.file("run"), {"--dist-timeout", "8", "--set", "training.max_updates=100000"}),
+              {{"RANK", std::to_string(rank)},
+               {"WORLD_SIZE", "2"},
+               {"MASTER_ADDR", "127.0.0.1"},
+               {"MASTER_PORT", std::to_string(port)}},
+              dir.file("rank" + std::to_string(rank) + ".log")));
   if (!wait_for_lines(ranks[0], dir.file("run/metrics.jsonl"), 2, 120)) {
     for (auto& r : ranks) wait_for(r, 0);
     FAIL() << read_text(dir.file("rank0.log")) << read_text(dir.file("rank1.log"));
@@ -702,8 +726,9 @@ struct NetworkNamespaces {
            shell("ip link set " + veth_a + " netns " + a) == 0 && shell("ip link set " + veth_b + " netns " + b) == 0 &&
            shell("ip -n " + a + " addr add " + address_a + "/24 dev " + veth_a) == 0 &&
            shell("ip -n " + b + " addr add " + address_b + "/24 dev " + veth_b) == 0 &&
-           shell("ip -n " + a + " link set " + veth_a + " up") == 0 && shell("ip -n " + b + " link set " + veth_b + " up") == 0 &&
-           shell("ip -n " + a + " link set lo up") == 0 && shell("ip -n " + b + " link set lo up") == 0;
+           shell("ip -n " + a + " link set " + veth_a + " up") == 0 &&
+           shell("ip -n " + b + " link set " + veth_b + " up") == 0 && shell("ip -n " + a + " link set lo up") == 0 &&
+           shell("ip -n " + b + " link set lo up") == 0;
     if (!made) cleanup();
   }
   void cleanup() {

@@ -29,12 +29,12 @@ TEST(Recipe, CosineScheduleFollowsItsFormula) {
   config.total_updates = 110;
   config.validate();
   const auto schedule = LrSchedule::from_config(config);
-  EXPECT_DOUBLE_EQ(schedule.rate(5), 5e-4);      // linear warm-up
-  EXPECT_DOUBLE_EQ(schedule.rate(10), 1e-3);     // peak at the end of warm-up
+  EXPECT_DOUBLE_EQ(schedule.rate(5), 5e-4);                  // linear warm-up
+  EXPECT_DOUBLE_EQ(schedule.rate(10), 1e-3);                 // peak at the end of warm-up
   EXPECT_NEAR(schedule.rate(60), (1e-3 + 1e-5) / 2, 1e-15);  // half-way down the half period
   EXPECT_NEAR(schedule.rate(35), 1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + std::cos(M_PI / 4)), 1e-15);
   EXPECT_DOUBLE_EQ(schedule.rate(110), 1e-5);
-  EXPECT_DOUBLE_EQ(schedule.rate(1000), 1e-5);   // stays at the end rate
+  EXPECT_DOUBLE_EQ(schedule.rate(1000), 1e-5);  // stays at the end rate
   for (int64_t u = 10; u < 110; ++u) EXPECT_GE(schedule.rate(u), schedule.rate(u + 1)) << u;
 
   config.total_updates = 10;
@@ -154,7 +154,9 @@ TEST(Recipe, PatienceStopsAndTheBestCheckpointsAreTheBestValidations) {
   int64_t differing = 0;
   for (const auto& item : mean.model->named_parameters()) {
     const auto expected = ((pa[item.key()].to(torch::kFloat64) + pb[item.key()].to(torch::kFloat64) +
-                            pc[item.key()].to(torch::kFloat64)) / 3.0).to(torch::kFloat32);
+                            pc[item.key()].to(torch::kFloat64)) /
+                           3.0)
+                              .to(torch::kFloat32);
     EXPECT_TRUE(torch::equal(item.value(), expected)) << item.key();
     differing += !torch::equal(item.value(), pa[item.key()]);
   }
@@ -209,8 +211,8 @@ TEST(Recipe, InitFromTakesWeightsOptimizerAndCountUnlessReset) {
     Trainer second(testing::tiny_model_config(), config, train, nullptr, "", quiet());
     second.init_from(last);
     expect_weights_of_first(second);
-    EXPECT_EQ(second.update(), 5);           // the schedule continues
-    EXPECT_EQ(second.state().epoch, 1);      // a fresh data order
+    EXPECT_EQ(second.update(), 5);       // the schedule continues
+    EXPECT_EQ(second.state().epoch, 1);  // a fresh data order
     EXPECT_EQ(second.state().batch_in_epoch, 0);
     EXPECT_DOUBLE_EQ(second.learning_rate(), first.learning_rate());
     EXPECT_EQ(second.run().update, 8);

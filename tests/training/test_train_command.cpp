@@ -14,10 +14,10 @@
 #include <sstream>
 #include <thread>
 
-#include "training_test_support.h"
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/training/training_run.h"
 #include "test_support.h"
+#include "training_test_support.h"
 
 extern char** environ;
 
@@ -59,15 +59,21 @@ PreparedCorpus* prepared_corpus() {
     if (!fs::exists(sample / "arxiv/train.txt") || !fs::exists(sample / "pubmed/train.txt")) return nullptr;
     auto c = std::make_unique<PreparedCorpus>();
     for (const std::string split : {"train", "val", "test"})
-      concatenate({sample / "arxiv" / (split + ".txt"), sample / "pubmed" / (split + ".txt")}, c->dir.file(split + ".txt"));
+      concatenate({sample / "arxiv" / (split + ".txt"), sample / "pubmed" / (split + ".txt")},
+                  c->dir.file(split + ".txt"));
     c->test_file = c->dir.file("test.txt");
     const std::string log = c->dir.file("prepare.log");
-    EXPECT_EQ(run_cli("tokenizer train --input " + c->dir.file("train.txt") + " --vocab-size 1000 --train-threads 1 --output " +
-                          c->dir.file("spm.model"), log), 0) << read_text(log);
+    EXPECT_EQ(run_cli("tokenizer train --input " + c->dir.file("train.txt") +
+                          " --vocab-size 1000 --train-threads 1 --output " + c->dir.file("spm.model"),
+                      log),
+              0)
+        << read_text(log);
     c->data_dir = c->dir.file("prepared");
     EXPECT_EQ(run_cli("data prepare --tokenizer " + c->dir.file("spm.model") + " --train " + c->dir.file("train.txt") +
-                          " --valid " + c->dir.file("val.txt") + " --test " + c->test_file + " --output " + c->data_dir +
-                          " --max-source-length 512 --max-target-length 128 --threads 1 --no-progress", log), 0)
+                          " --valid " + c->dir.file("val.txt") + " --test " + c->test_file + " --output " +
+                          c->data_dir + " --max-source-length 512 --max-target-length 128 --threads 1 --no-progress",
+                      log),
+              0)
         << read_text(log);
     // tiny-pyramidion scaled down: d 64, 2+2 layers, chunk 128, pooling 512 -> 256 -> 64.
     c->config = c->dir.write("tiny.yaml", R"(model:
@@ -104,10 +110,10 @@ training:
   return corpus.get();
 }
 
-#define REQUIRE_CORPUS()                                                   \
-  PYRAMIDION_REQUIRE_SHARED("data/cohan-sample/arxiv/train.txt");          \
-  auto* corpus = prepared_corpus();                                        \
-  ASSERT_NE(corpus, nullptr);                                              \
+#define REQUIRE_CORPUS()                                          \
+  PYRAMIDION_REQUIRE_SHARED("data/cohan-sample/arxiv/train.txt"); \
+  auto* corpus = prepared_corpus();                               \
+  ASSERT_NE(corpus, nullptr);                                     \
   ASSERT_TRUE(fs::exists(corpus->data_dir + "/train.bin"))
 
 TEST(TrainCommand, ConfigErrorsAreOneLineNamingFileAndKey) {
@@ -130,8 +136,10 @@ TEST(TrainCommand, UnknownTrainingKeyIsRejected) {
   const std::string log = dir.file("log");
   EXPECT_EQ(run_cli("train -c " + config + " --data " + corpus->data_dir + " --save-dir " + dir.file("s"), log), 1);
   EXPECT_NE(read_text(log).find(config + ": training.lr_schedule: unknown key"), std::string::npos) << read_text(log);
-  EXPECT_EQ(run_cli("train -c " + corpus->config + " --set training.warmup=3 --data " + corpus->data_dir + " --save-dir " +
-                        dir.file("s"), log), 1);
+  EXPECT_EQ(run_cli("train -c " + corpus->config + " --set training.warmup=3 --data " + corpus->data_dir +
+                        " --save-dir " + dir.file("s"),
+                    log),
+            1);
   EXPECT_NE(read_text(log).find("training.warmup: unknown key"), std::string::npos) << read_text(log);
 }
 
@@ -150,9 +158,9 @@ TEST(TrainCommand, SetKeysAreCheckedLikeDescribeAndBench) {
       expected = e.what();
     }
     ASSERT_FALSE(expected.empty()) << "the override is accepted";
-    for (const std::string& command : {"describe -c " + corpus->config, "bench -c " + corpus->config,
-                                      "train -c " + corpus->config + " --data " + corpus->data_dir + " --save-dir " +
-                                          dir.file("s")}) {
+    for (const std::string& command :
+         {"describe -c " + corpus->config, "bench -c " + corpus->config,
+          "train -c " + corpus->config + " --data " + corpus->data_dir + " --save-dir " + dir.file("s")}) {
       SCOPED_TRACE(command);
       EXPECT_NE(run_cli(command + " --set '" + assignment + "'", log), 0);
       EXPECT_NE(read_text(log).find(expected), std::string::npos) << read_text(log) << "\nexpected: " << expected;
@@ -247,8 +255,10 @@ TEST(TrainCommand, EndToEndOnArxivAndPubmed) {
   std::vector<nlohmann::json> validations;
   double updates_per_s = 0;
   for (const auto& r : testing::read_jsonl(save + "/metrics.jsonl")) {
-    if (r["kind"] == "valid") validations.push_back(r);
-    else updates_per_s = r["updates_per_s"].get<double>();
+    if (r["kind"] == "valid")
+      validations.push_back(r);
+    else
+      updates_per_s = r["updates_per_s"].get<double>();
   }
   ASSERT_EQ(validations.size(), 2u);
   for (const auto& v : validations) {
@@ -266,7 +276,9 @@ TEST(TrainCommand, EndToEndOnArxivAndPubmed) {
   // The best checkpoint summarizes directly.
   const std::string summaries = dir.file("summaries.jsonl");
   ASSERT_EQ(run_cli("summarize -m " + save + "/checkpoint_best.pt -i " + corpus->test_file + " -o " + summaries +
-                        " --beam 2 --max-len-b 40", dir.file("summarize.log")), 0)
+                        " --beam 2 --max-len-b 40",
+                    dir.file("summarize.log")),
+            0)
       << read_text(dir.file("summarize.log"));
   const auto records = testing::read_jsonl(summaries);
   EXPECT_EQ(records.size(), 22u);
@@ -281,8 +293,9 @@ TEST(TrainCommand, EndToEndOnArxivAndPubmed) {
 
   // The same run stopped by SIGTERM, then resumed: the per-update losses equal the uninterrupted run's.
   const std::string resumed = dir.file("resumed"), resumed_log = dir.file("resumed.log");
-  const std::string command = "exec " + cli() + " --threads 1 train -c " + corpus->config + " --data " + corpus->data_dir +
-                              " --set training.max_updates=100000 --save-dir " + resumed + " > " + resumed_log + " 2>&1";
+  const std::string command = "exec " + cli() + " --threads 1 train -c " + corpus->config + " --data " +
+                              corpus->data_dir + " --set training.max_updates=100000 --save-dir " + resumed + " > " +
+                              resumed_log + " 2>&1";
   pid_t pid = 0;
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
   ASSERT_EQ(posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ), 0);
@@ -299,8 +312,10 @@ TEST(TrainCommand, EndToEndOnArxivAndPubmed) {
   const int64_t stopped_at = load_model_file(resumed + "/checkpoint_last.pt").metadata["training_state"]["update"];
   EXPECT_GE(stopped_at, 10);
   ASSERT_LT(stopped_at, 120) << "the run finished before the signal: make it longer";
-  ASSERT_EQ(run_cli("train -c " + corpus->config + " --data " + corpus->data_dir + " --save-dir " + resumed + " --resume",
-                    dir.file("resume.log")), 0)
+  ASSERT_EQ(
+      run_cli("train -c " + corpus->config + " --data " + corpus->data_dir + " --save-dir " + resumed + " --resume",
+              dir.file("resume.log")),
+      0)
       << read_text(dir.file("resume.log"));
   EXPECT_NE(read_text(dir.file("resume.log")).find("resumed from"), std::string::npos);
   EXPECT_EQ(testing::train_losses(resumed + "/metrics.jsonl"), losses);  // bit-identical across the interruption

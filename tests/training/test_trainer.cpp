@@ -1,10 +1,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <csignal>
-#include <filesystem>
 #include <algorithm>
 #include <cctype>
+#include <csignal>
+#include <filesystem>
 #include <fstream>
 
 #include "pyramidion/data/tokenizer.h"
@@ -270,7 +270,6 @@ TEST(Trainer, StopSignalFinishesTheUpdateAndSavesCheckpointLast) {
   clear_stop_signal();
 }
 
-
 CurriculumConfig two_stage_curriculum(CurriculumUnit unit, int64_t until) {
   CurriculumConfig curriculum;
   curriculum.unit = unit;
@@ -366,18 +365,19 @@ TEST(Trainer, ResumeMidCurriculumContinuesBitIdentically) {
   EXPECT_TRUE(same_parameters(a, b));
 }
 
-
 TEST(Validator, RougeScoresAgainstTheFullReferenceTextTheDatasetKeeps) {
   TempDir dir;
-  const std::string corpus = dir.write("corpus.txt", "the cell cycle is regulated by cyclins .\n"
-                                                     "mutations in these genes cause cancer .\n"
-                                                     "patients were followed for five years .\n");
+  const std::string corpus = dir.write("corpus.txt",
+                                       "the cell cycle is regulated by cyclins .\n"
+                                       "mutations in these genes cause cancer .\n"
+                                       "patients were followed for five years .\n");
   data::TokenizerTrainOptions options;
   options.input_files = {corpus};
   options.model_type = "word";
   options.vocab_size = 25;
   options.threads = 1;
-  const auto tokenizer = std::make_shared<const data::SentencePieceTokenizer>(data::SentencePieceTokenizer::train(options));
+  const auto tokenizer =
+      std::make_shared<const data::SentencePieceTokenizer>(data::SentencePieceTokenizer::train(options));
   auto config = testing::tiny_model_config(/*dropout=*/0.0);
   config.vocab_size = tokenizer->vocab_size();
   auto model = seeded(config, 3);

@@ -48,22 +48,25 @@ TEST(TrainingConfig, ErrorsNameTheFileAndKey) {
             "run.yaml: training.label_smoothing: must be in [0, 1)");
   EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {valid_max_len_b: -5}"), "run.yaml"); }),
             "run.yaml: training.valid_max_len_b: must be >= 0 (got -5)");
-  EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {valid_max_len_a: -0.5}"), "run.yaml"); })
-                .rfind("run.yaml: training.valid_max_len_a: must be >= 0", 0),
+  EXPECT_EQ(error_of([] {
+              TrainingConfig::from_yaml(YAML::Load("training: {valid_max_len_a: -0.5}"), "run.yaml");
+            }).rfind("run.yaml: training.valid_max_len_a: must be >= 0", 0),
             0u);
   EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {pooling_sharpening: -1}"), "run.yaml"); }),
             "run.yaml: training.pooling_sharpening: must be >= 0 (0 = off)");
-  EXPECT_DOUBLE_EQ(TrainingConfig::from_yaml(YAML::Load("training: {pooling_sharpening: 0.5}"), "run.yaml").pooling_sharpening,
-                   0.5);
+  EXPECT_DOUBLE_EQ(
+      TrainingConfig::from_yaml(YAML::Load("training: {pooling_sharpening: 0.5}"), "run.yaml").pooling_sharpening, 0.5);
   EXPECT_EQ(error_of([] { TrainingConfig::from_yaml(YAML::Load("training: {adam_betas: [0.9]}"), "run.yaml"); }),
             "run.yaml: training.adam_betas: expected a list of two numbers, got a list");
 }
 
 TEST(TrainingConfig, ResolveAppliesOverridesToBothSections) {
   testing::TempDir dir;
-  const auto path = dir.write("run.yaml", "model:\n  d_model: 32\n  attention_heads: 2\n  ffn_dim: 64\n"
-                                          "training:\n  lr: 1.0e-4\n  max_updates: 10\n");
-  const auto run = resolve_run_config(path, "", {"d_model=64", "training.lr=1e-3", "max_updates=20", "model.ffn_dim=128"}, 1000);
+  const auto path = dir.write("run.yaml",
+                              "model:\n  d_model: 32\n  attention_heads: 2\n  ffn_dim: 64\n"
+                              "training:\n  lr: 1.0e-4\n  max_updates: 10\n");
+  const auto run =
+      resolve_run_config(path, "", {"d_model=64", "training.lr=1e-3", "max_updates=20", "model.ffn_dim=128"}, 1000);
   EXPECT_EQ(run.model.d_model, 64);
   EXPECT_EQ(run.model.ffn_dim, 128);
   EXPECT_EQ(run.model.vocab_size, 1000);  // from the tokenizer
@@ -77,13 +80,13 @@ TEST(TrainingConfig, ResolveAppliesOverridesToBothSections) {
             std::string::npos);
   EXPECT_NE(error_of([&] { resolve_run_config(path, "", {"bogus=1"}, 0); }).find("neither a model nor a training key"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { resolve_run_config(dir.file("none.yaml"), "", {}, 0); }).find("no such file"), std::string::npos);
+  EXPECT_NE(error_of([&] { resolve_run_config(dir.file("none.yaml"), "", {}, 0); }).find("no such file"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { resolve_run_config(path, "tiny-pyramidion", {}, 0); }).find("either"), std::string::npos);
   const auto preset = resolve_run_config("", "tiny-pyramidion", {"training.warmup_updates=7"}, 500);
   EXPECT_EQ(preset.model.chunk_size, 128);
   EXPECT_EQ(preset.training.warmup_updates, 7);
 }
-
 
 TEST(TrainingConfig, CurriculumParsesRoundTripsAndNamesBadKeys) {
   const auto config = TrainingConfig::from_yaml(YAML::Load(R"(
@@ -95,7 +98,8 @@ training:
       - {until: 2, max_source_length: 16, max_tokens: 80}
       - {until: 5, max_source_length: 32, max_target_length: 8}
       - {}
-)"), "run.yaml");
+)"),
+                                                "run.yaml");
   ASSERT_EQ(config.curriculum.stages.size(), 3u);
   EXPECT_EQ(config.curriculum.unit, CurriculumUnit::epochs);
   EXPECT_EQ(config.curriculum.overlong, OverlongExamples::skip);

@@ -23,8 +23,8 @@ inline constexpr int64_t kTinyVocab = 48;
 
 // Examples whose targets copy a few source tokens, so the loss can fall; lengths vary in [min, max].
 inline std::shared_ptr<data::BinaryDataset> synthetic_dataset(const std::string& path, int64_t examples, uint32_t seed,
-                                                             int64_t min_source = 8, int64_t max_source = 40,
-                                                             int64_t min_target = 3, int64_t max_target = 10) {
+                                                              int64_t min_source = 8, int64_t max_source = 40,
+                                                              int64_t min_target = 3, int64_t max_target = 10) {
   std::mt19937 rng(seed);
   auto uniform = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   {

@@ -25,9 +25,8 @@ const std::map<std::string, int>& layer_ranks() {
   // explain: the highlight view (what the poolers kept), on decoding. evaluation: a model run over a corpus and
   // scored (the CLI's `evaluate`, the demo, the trainer's validation), on decoding and eval.
   static const std::map<std::string, int> ranks = {
-      {"util", 0},     {"spm", 0},     {"plot", 1},       {"ops", 1},        {"nn", 2},
-      {"data", 2},     {"models", 3},  {"decoding", 4},   {"explain", 5},    {"eval", 5},
-      {"evaluation", 6}, {"training", 7}, {"benchmark", 8}};
+      {"util", 0},     {"spm", 0},     {"plot", 1}, {"ops", 1},        {"nn", 2},       {"data", 2},     {"models", 3},
+      {"decoding", 4}, {"explain", 5}, {"eval", 5}, {"evaluation", 6}, {"training", 7}, {"benchmark", 8}};
   return ranks;
 }
 
@@ -91,8 +90,8 @@ TEST(LayerOrder, EvalAndPlotUseNoTensors) {
     for (const fs::path& dir : {root / "include/pyramidion" / layer, root / "src" / layer}) {
       for (const auto& inc : includes_of(dir)) {
         const std::string target_layer = layer_of_include(inc.target);
-        const bool torch = inc.target.rfind("torch/", 0) == 0 || inc.target.rfind("ATen/", 0) == 0 ||
-                           inc.target.rfind("c10/", 0) == 0;
+        const bool torch =
+            inc.target.rfind("torch/", 0) == 0 || inc.target.rfind("ATen/", 0) == 0 || inc.target.rfind("c10/", 0) == 0;
         if (torch || (!target_layer.empty() && target_layer != layer && target_layer != "util"))
           violations.push_back(fs::relative(inc.file, root).string() + ":" + std::to_string(inc.line) + " includes " +
                                inc.target);
@@ -122,8 +121,8 @@ TEST(LayerOrder, EveryFolderIsALayerOrAFrontEnd) {
     for (const auto& entry : fs::directory_iterator(base)) {
       if (!entry.is_directory()) continue;
       const std::string name = entry.path().filename().string();
-      const bool known = layer_ranks().count(name) > 0 ||
-                         std::find(front_ends.begin(), front_ends.end(), name) != front_ends.end();
+      const bool known =
+          layer_ranks().count(name) > 0 || std::find(front_ends.begin(), front_ends.end(), name) != front_ends.end();
       EXPECT_TRUE(known) << fs::relative(entry.path(), root).string() << ": a folder in no layer of this test";
     }
   }

@@ -1,7 +1,7 @@
 // Issue 21: a read failure in the middle of an input is an error naming the input and the line, never the end of
 // the input (std::getline alone drops that line and every later one and reports success).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -24,9 +24,7 @@ class FailingBuffer : public std::streambuf {
   }
 
  protected:
-  int_type underflow() override {
-    throw std::ios_base::failure("read", std::error_code(EIO, std::system_category()));
-  }
+  int_type underflow() override { throw std::ios_base::failure("read", std::error_code(EIO, std::system_category())); }
 
  private:
   std::string text_;
@@ -81,8 +79,9 @@ TEST(LineReader, ADirectoryIsAReadErrorNotAnEmptyInput) {
 
 TEST(LineReader, ALineLargerThanMemoryIsAnErrorNamingTheLine) {
   // Line 2 is 4 GB of NUL bytes (a sparse file: no disk used); the address space allows 256 MB more than in use.
-  const std::string path = (std::filesystem::temp_directory_path() /
-                            ("pyramidion-line-reader-" + std::to_string(::getpid()) + ".txt")).string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("pyramidion-line-reader-" + std::to_string(::getpid()) + ".txt"))
+          .string();
   {
     std::ofstream(path) << "short\n";
     const int fd = ::open(path.c_str(), O_WRONLY);

@@ -2,8 +2,8 @@
 // corrupt, truncated or mismatched input.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <torch/torch.h>
+#include <cstring>
 
 #include "pyramidion/util/tensor_archive.h"
 
@@ -49,7 +49,8 @@ TEST(TensorArchive, CorruptInputFailsWithTheOriginNamed) {
     }
   };
   expect_error("nonsense bytes", "not a tensor archive");
-  for (size_t cut : {size_t{4}, size_t{12}, size_t{30}, bytes.size() - 1}) expect_error(bytes.substr(0, cut), "truncated");
+  for (size_t cut : {size_t{4}, size_t{12}, size_t{30}, bytes.size() - 1})
+    expect_error(bytes.substr(0, cut), "truncated");
   expect_error(bytes + "x", "trailing bytes");
   auto wrong_version = bytes;
   wrong_version[8] = 9;
@@ -76,7 +77,8 @@ TEST(TensorArchive, AHugeCraftedShapeIsRefusedBeforeAllocating) {
     parse_tensors(bytes, "crafted.pt");
     ADD_FAILURE() << "a 4 TiB tensor claim was accepted";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("crafted.pt: tensor w claims 4398046511104 bytes"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("crafted.pt: tensor w claims 4398046511104 bytes"), std::string::npos)
+        << e.what();
   }
   // A shape whose element count overflows 64 bits.
   const int64_t huge = int64_t{1} << 40;

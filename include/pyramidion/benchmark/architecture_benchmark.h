@@ -11,8 +11,8 @@
 //              (batch, target_length) targets; median seconds per step, input tokens/s.
 //   inference: encode + beam search of exactly gen_tokens tokens (EOS forbidden before, forced after) for
 //              gen_batch documents x beam; median seconds per run, generated tokens/s (documents x gen_tokens).
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -38,7 +38,7 @@ struct ArchitectureBenchmarkOptions {
   int warmup = 2;               // untimed first runs (>= 1: peak memory is measured on them)
   int64_t gen_tokens = 64;      // tokens generated per document
   int64_t beam = 4;
-  int64_t gen_batch = 1;        // documents per generation run
+  int64_t gen_batch = 1;  // documents per generation run
   bool training = true;
   bool inference = true;
   std::string baseline = "blockwise";  // ratios are against this architecture (the first one when absent)
@@ -64,8 +64,8 @@ const char* to_string(MeasurementStatus status);
 
 struct Measurement {
   MeasurementStatus status = MeasurementStatus::not_run;
-  std::string note;              // why skipped / failed
-  std::vector<double> seconds;   // timed runs
+  std::string note;             // why skipped / failed
+  std::vector<double> seconds;  // timed runs
   double median_seconds = 0;
   double encode_seconds = 0;     // inference: median of the encoder part of each run
   double tokens_per_second = 0;  // training: input tokens; inference: generated tokens
@@ -85,9 +85,9 @@ struct BenchmarkPoint {
 struct ArchitectureBenchmarkResult {
   ArchitectureBenchmarkOptions options;
   std::vector<ArchitectureSpec> architectures;
-  std::string baseline;        // the architecture ratios are against
-  std::string memory_method;   // PeakMemoryMeter::method()
-  std::string device_name;     // "cpu (2 threads)", "cuda:0 NVIDIA H200"
+  std::string baseline;                // the architecture ratios are against
+  std::string memory_method;           // PeakMemoryMeter::method()
+  std::string device_name;             // "cpu (2 threads)", "cuda:0 NVIDIA H200"
   std::vector<BenchmarkPoint> points;  // length-major, architectures in the given order
 
   const BenchmarkPoint* find(const std::string& architecture, int64_t length) const;

@@ -11,7 +11,7 @@ namespace pyramidion {
 struct TopKApproximationOptions {
   int64_t k = 16;
   int64_t dim = 32;
-  int64_t trials = 16;   // independent draws, run as one batch
+  int64_t trials = 16;  // independent draws, run as one batch
   double base = 20.0;
   bool sort_back = kDefaultSortBack;
   uint64_t seed = 0;

@@ -84,7 +84,7 @@ class BinaryDataset {
   const uint64_t* token_offsets_ = nullptr;  // start of example i's source; its target follows
   const uint32_t* source_lengths_ = nullptr;
   const uint32_t* target_lengths_ = nullptr;
-  const uint64_t* id_offsets_ = nullptr;     // count_ + 1 entries into ids_
+  const uint64_t* id_offsets_ = nullptr;  // count_ + 1 entries into ids_
   const char* ids_ = nullptr;
   uint32_t version_ = 0;
   uint64_t tokenizer_checksum_ = 0;

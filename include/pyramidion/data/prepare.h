@@ -20,17 +20,17 @@ struct SplitInput {
 inline constexpr int kMaxPrepareThreads = 256;
 
 struct PrepareOptions {
-  std::string tokenizer_path;      // a SentencePiece .model (copied to DIR/spm.model)
+  std::string tokenizer_path;  // a SentencePiece .model (copied to DIR/spm.model)
   std::vector<SplitInput> splits;
   ReaderOptions reader;
   std::string output_dir;
-  int max_source_length = 16384;   // tokens, EOS included
-  int max_target_length = 1024;    // tokens, EOS included
+  int max_source_length = 16384;  // tokens, EOS included
+  int max_target_length = 1024;   // tokens, EOS included
   // Mark source sentence boundaries with <sep> too (targets always have them).
   bool source_sentence_separators = false;
-  int threads = 0;                 // 0 = hardware threads; at most kMaxPrepareThreads
-  size_t chunk_size = 512;         // examples tokenized per parallel step
-  bool progress = true;            // progress bar on stderr
+  int threads = 0;          // 0 = hardware threads; at most kMaxPrepareThreads
+  size_t chunk_size = 512;  // examples tokenized per parallel step
+  bool progress = true;     // progress bar on stderr
 };
 
 struct SplitReport {

@@ -30,10 +30,10 @@ struct SyntheticCorpusOptions {
 
 struct SyntheticDocument {
   std::string id;
-  std::vector<std::string> words;        // the document, word by word ("." closes a sentence)
-  std::vector<TokenClass> classes;       // one per word
-  std::vector<std::string> sentences;    // the document's sentences
-  std::vector<std::string> summary;      // one sentence per cue-marked passage: its facts then "."
+  std::vector<std::string> words;      // the document, word by word ("." closes a sentence)
+  std::vector<TokenClass> classes;     // one per word
+  std::vector<std::string> sentences;  // the document's sentences
+  std::vector<std::string> summary;    // one sentence per cue-marked passage: its facts then "."
 };
 
 class SyntheticCorpus {

@@ -22,14 +22,14 @@ struct TokenizerTrainOptions {
   std::vector<std::string> input_files;  // plain text, one sentence per line
   std::string output_path;               // the .model file, written atomically; "" = only return the bytes
   int vocab_size = 8000;
-  std::string model_type = "unigram";    // unigram, bpe or word
+  std::string model_type = "unigram";  // unigram, bpe or word
   double character_coverage = 0.9995;
-  int max_sentence_length = 8192;        // bytes; longer lines are skipped by SentencePiece
-  int64_t input_sentence_size = 2000000; // sentences sampled for training; 0 = all
-  int threads = 0;                       // 0 = hardware threads
+  int max_sentence_length = 8192;         // bytes; longer lines are skipped by SentencePiece
+  int64_t input_sentence_size = 2000000;  // sentences sampled for training; 0 = all
+  int threads = 0;                        // 0 = hardware threads
   int seed = 17;
-  bool byte_fallback = false;            // unknown characters as UTF-8 bytes instead of <unk>
-  bool verbose = false;                  // SentencePiece's own training log on stderr
+  bool byte_fallback = false;  // unknown characters as UTF-8 bytes instead of <unk>
+  bool verbose = false;        // SentencePiece's own training log on stderr
 };
 
 class SentencePieceTokenizer {

@@ -10,10 +10,10 @@
 namespace pyramidion {
 
 struct BeamSearchOptions {
-  int64_t beam = 4;                  // 1 = greedy
-  double lenpen = 1.0;               // final score = sum of log-probs / length^lenpen (length counts EOS)
-  int64_t min_len = 1;               // EOS is forbidden before this many tokens
-  double max_len_a = 0.0;            // max length = a * source_length + b
+  int64_t beam = 4;        // 1 = greedy
+  double lenpen = 1.0;     // final score = sum of log-probs / length^lenpen (length counts EOS)
+  int64_t min_len = 1;     // EOS is forbidden before this many tokens
+  double max_len_a = 0.0;  // max length = a * source_length + b
   int64_t max_len_b = 200;
   int64_t no_repeat_ngram_size = 0;  // > 0: never repeat an n-gram of this size
   int64_t nbest = 1;                 // hypotheses returned per document
@@ -26,8 +26,8 @@ struct BeamSearchOptions {
   // stream per document, seeded by (seed, document_ids[d]): a document's summary depends on neither its batch nor
   // the other documents.
   bool sampling = false;
-  int64_t sampling_topk = -1;    // > 0: draw from the k most likely tokens only
-  double sampling_topp = -1.0;   // in (0, 1]: draw from the smallest set whose probability reaches p
+  int64_t sampling_topk = -1;   // > 0: draw from the k most likely tokens only
+  double sampling_topp = -1.0;  // in (0, 1]: draw from the smallest set whose probability reaches p
   int64_t seed = 1;
   // Diverse beam search (Vijayakumar et al. 2016; fairseq's DiverseBeamSearch): the beam is split into groups of
   // beam / groups rows (row b in group b % groups); each group's candidates are penalized by strength x the number

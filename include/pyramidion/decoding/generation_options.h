@@ -54,9 +54,9 @@ enum class GenerationOptionType { integer, number, boolean };
 
 // Where an option may be set, besides the library and the command line (which have them all).
 enum GenerationOptionUse : unsigned {
-  kPerRequest = 1u,   // an HTTP request's field and a Python summarize() keyword
-  kValidation = 2u,   // a training YAML key `valid_<name>` (ROUGE during training)
-  kPerProcess = 4u,   // batching: the command line and the Python module, not a request (the server owns it)
+  kPerRequest = 1u,  // an HTTP request's field and a Python summarize() keyword
+  kValidation = 2u,  // a training YAML key `valid_<name>` (ROUGE during training)
+  kPerProcess = 4u,  // batching: the command line and the Python module, not a request (the server owns it)
 };
 
 struct GenerationOptionField {
@@ -64,7 +64,7 @@ struct GenerationOptionField {
   const char* flag;  // command-line flag
   GenerationOptionType type;
   const char* help;
-  double minimum;                    // accepted range [minimum, maximum] (exclusive_minimum: (minimum, maximum])
+  double minimum;  // accepted range [minimum, maximum] (exclusive_minimum: (minimum, maximum])
   double maximum;
   bool exclusive_minimum = false;
   std::optional<double> off;  // a value outside the range that means "off" (fairseq's -1)

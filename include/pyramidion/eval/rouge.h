@@ -2,8 +2,8 @@
 // ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum, bit-compatible with Google's rouge_score package
 // (RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=...)): same tokenizer, same Porter
 // stemmer, same n-gram clipping, same LCS tie-breaking and the same summary-level union-LCS hit counting.
-#include <string>
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -50,8 +50,8 @@ RougeScore rouge_lsum(const std::vector<RougeTokens>& target_sentences,
 std::vector<std::string_view> split_rouge_sentences(std::string_view text);
 
 // Bounds that keep one huge line from taking minutes or gigabytes: a summary this long is a data error.
-inline constexpr std::size_t kMaxRougeTextBytes = std::size_t{1} << 20;   // 1 MiB per reference or prediction
-inline constexpr std::size_t kMaxRougeLcsCells = 100'000'000;            // token pairs of one LCS (~0.3 s, 400 MB table)
+inline constexpr std::size_t kMaxRougeTextBytes = std::size_t{1} << 20;  // 1 MiB per reference or prediction
+inline constexpr std::size_t kMaxRougeLcsCells = 100'000'000;  // token pairs of one LCS (~0.3 s, 400 MB table)
 
 class RougeScorer {
  public:

@@ -65,8 +65,10 @@ struct CorpusEvaluation {
 
 // predict_summaries, then score_summaries against `references` (one per document).
 CorpusEvaluation evaluate_corpus(const Summarizer& summarizer, const std::vector<std::vector<std::string>>& documents,
-                                 const std::vector<std::string>& references, const CorpusEvaluationOptions& options = {});
+                                 const std::vector<std::string>& references,
+                                 const CorpusEvaluationOptions& options = {});
 CorpusEvaluation evaluate_corpus(const Summarizer& summarizer, const std::vector<std::vector<int64_t>>& sources,
-                                 const std::vector<std::string>& references, const CorpusEvaluationOptions& options = {});
+                                 const std::vector<std::string>& references,
+                                 const CorpusEvaluationOptions& options = {});
 
 }  // namespace pyramidion

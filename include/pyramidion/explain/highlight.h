@@ -24,7 +24,7 @@
 namespace pyramidion {
 
 struct HighlightOptions {
-  GenerationOptions generation;  // return_pooling / return_cross_attention are switched on
+  GenerationOptions generation;        // return_pooling / return_cross_attention are switched on
   int64_t links_per_summary_word = 3;  // source sentences kept per summary word (most cross-attention mass first)
   // A document given as one string is split into sentences after words ending in . ! ? (and at line breaks);
   // a list of several strings is taken as its sentences (the arXiv/PubMed `article_text` layout).
@@ -32,7 +32,7 @@ struct HighlightOptions {
 };
 
 struct HighlightLayer {
-  int64_t layer = -1;          // encoder layer after which the pooler ran
+  int64_t layer = -1;  // encoder layer after which the pooler ran
   int64_t width = 0;
   int64_t input_length = 0;
   int64_t output_length = 0;
@@ -42,25 +42,25 @@ struct HighlightLayer {
 };
 
 struct HighlightToken {
-  std::string piece;            // the SentencePiece piece
-  int64_t word = -1;            // index into words (-1: EOS or a sentence separator)
-  std::vector<double> shares;   // per pooling layer
+  std::string piece;           // the SentencePiece piece
+  int64_t word = -1;           // index into words (-1: EOS or a sentence separator)
+  std::vector<double> shares;  // per pooling layer
 };
 
 struct HighlightWord {
-  std::string text;             // the document's own word (or the detokenized pieces, see words_aligned)
+  std::string text;  // the document's own word (or the detokenized pieces, see words_aligned)
   int64_t sentence = 0;
-  int64_t first_token = -1;     // -1: never read (the document was cut at max_source_positions)
+  int64_t first_token = -1;  // -1: never read (the document was cut at max_source_positions)
   int64_t tokens = 0;
-  std::vector<double> shares;   // per pooling layer
+  std::vector<double> shares;  // per pooling layer
 };
 
 struct HighlightSentence {
   std::string text;
   int64_t first_word = 0;
   int64_t words = 0;
-  std::vector<double> shares;   // per pooling layer
-  int64_t rank = 0;             // 0 = the most kept in the last pooling layer
+  std::vector<double> shares;  // per pooling layer
+  int64_t rank = 0;            // 0 = the most kept in the last pooling layer
 };
 
 struct SummaryLink {
@@ -70,8 +70,8 @@ struct SummaryLink {
 
 struct HighlightSummaryWord {
   std::string text;
-  int64_t sentence = 0;             // summary sentence
-  double copied = -1;               // copy-attention models: 1 - mean p_gen of its tokens (copied share); -1 = none
+  int64_t sentence = 0;  // summary sentence
+  double copied = -1;    // copy-attention models: 1 - mean p_gen of its tokens (copied share); -1 = none
   // Most mass first, up to HighlightOptions::links_per_summary_word; with copy attention from the pointing
   // distribution (where the copied part came from), else from the mean cross-attention.
   std::vector<SummaryLink> sources;
@@ -79,9 +79,9 @@ struct HighlightSummaryWord {
 
 struct DocumentHighlight {
   std::string id;
-  int64_t source_tokens = 0;   // tokens the encoder read (EOS included)
+  int64_t source_tokens = 0;  // tokens the encoder read (EOS included)
   bool truncated = false;
-  bool words_aligned = true;   // false: the text and its pieces did not align, words are rebuilt from pieces
+  bool words_aligned = true;           // false: the text and its pieces did not align, words are rebuilt from pieces
   std::vector<HighlightLayer> layers;  // empty: the model pools nothing (no shares anywhere)
   std::vector<HighlightToken> tokens;
   std::vector<HighlightWord> words;

@@ -16,12 +16,12 @@ namespace pyramidion {
 // Legacy files write the schedule as the whole section (`pooling: {0: 1024}`) and the other settings as flat keys
 // (pooling_base, pooling_flip_right, pooling_sort_back, pooling_hard_at_inference); both are still read.
 struct PoolingConfig {
-  std::string type = "topk";              // a registered pooler type (make_pooler); topk = successive-halving top-k
-  std::map<int64_t, int64_t> schedule;    // encoder layer index -> width kept after that layer
-  double base = 20.0;                     // successive-halving softmax base
-  bool flip_right = true;                 // pair the i-th best with the i-th worst
-  bool sort_back = kDefaultSortBack;      // keep pooled representations in document order
-  bool hard_at_inference = false;         // exact top-k in eval mode (the paper keeps the soft operator)
+  std::string type = "topk";            // a registered pooler type (make_pooler); topk = successive-halving top-k
+  std::map<int64_t, int64_t> schedule;  // encoder layer index -> width kept after that layer
+  double base = 20.0;                   // successive-halving softmax base
+  bool flip_right = true;               // pair the i-th best with the i-th worst
+  bool sort_back = kDefaultSortBack;    // keep pooled representations in document order
+  bool hard_at_inference = false;       // exact top-k in eval mode (the paper keeps the soft operator)
 
   bool operator==(const PoolingConfig& o) const {
     return type == o.type && schedule == o.schedule && base == o.base && flip_right == o.flip_right &&
@@ -47,9 +47,9 @@ struct ModelConfig {
   double attention_dropout = 0.1;
   double activation_dropout = 0.0;
   Activation activation = Activation::relu;
-  bool normalize_before = false;       // pre-norm (adds a final layer norm to encoder and decoder)
-  bool scale_embedding = true;         // token embeddings * sqrt(d_model)
-  bool tie_output_projection = true;   // output projection = token embedding matrix
+  bool normalize_before = false;      // pre-norm (adds a final layer norm to encoder and decoder)
+  bool scale_embedding = true;        // token embeddings * sqrt(d_model)
+  bool tie_output_projection = true;  // output projection = token embedding matrix
   AttentionBackend attention_backend = AttentionBackend::automatic;
 
   // Lengths.
@@ -67,7 +67,7 @@ struct ModelConfig {
   bool source_sentence_separators = false;
 
   // Encoder sparsity.
-  int64_t chunk_size = 0;                // blockwise self-attention block; 0 = full attention
+  int64_t chunk_size = 0;  // blockwise self-attention block; 0 = full attention
   PoolingConfig pooling;
 
   // Parses the `model:` section of a YAML document; other top-level sections (training:, ...) are ignored.
@@ -79,14 +79,16 @@ struct ModelConfig {
 
   static std::vector<std::string> keys();  // every key of the `model:` section, in documentation order
 
-  YAML::Node to_yaml() const;           // {model: {...}}, every key
+  YAML::Node to_yaml() const;  // {model: {...}}, every key
   std::string to_yaml_string() const;
 
   void validate() const;  // throws std::invalid_argument on inconsistent values (heads vs d_model, pooling layers)
 
   int64_t head_dim() const { return d_model / attention_heads; }
   // The decoder layer copy attention reads (alignment_layer with -1 resolved).
-  int64_t resolved_alignment_layer() const { return alignment_layer < 0 ? decoder_layers + alignment_layer : alignment_layer; }
+  int64_t resolved_alignment_layer() const {
+    return alignment_layer < 0 ? decoder_layers + alignment_layer : alignment_layer;
+  }
   TransformerLayerOptions layer_options() const;
   TopKOptions topk_options() const;
 

@@ -6,8 +6,8 @@
 //   sections tag (4 ASCII bytes) | u64 payload size | payload, for CONF (config YAML), TOKN (tokenizer model
 //            bytes, opaque), WGHT (tensor archive of the weights, util/tensor_archive.h), META (JSON text)
 //   trailer  u64 FNV-1a-64 checksum of every byte before it
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>

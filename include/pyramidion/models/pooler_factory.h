@@ -13,7 +13,8 @@
 namespace pyramidion {
 
 // (pooling config, model dim, width kept) -> a pooler module.
-using PoolerFactory = std::function<std::shared_ptr<PoolerImpl>(const PoolingConfig& config, int64_t dim, int64_t width)>;
+using PoolerFactory =
+    std::function<std::shared_ptr<PoolerImpl>(const PoolingConfig& config, int64_t dim, int64_t width)>;
 
 // Registers `type`; returns true (for `static const bool registered = register_pooler_type(...)`). A second
 // registration of the same name throws std::logic_error.

@@ -13,8 +13,8 @@ namespace pyramidion {
 // the source tree's configs/ (compiled in). Throws std::runtime_error listing the places tried.
 std::string configs_dir();
 
-std::vector<std::string> preset_names();        // sorted names of configs_dir()/*.yaml
-std::string preset_path(const std::string& name);  // throws std::invalid_argument naming the known presets
+std::vector<std::string> preset_names();               // sorted names of configs_dir()/*.yaml
+std::string preset_path(const std::string& name);      // throws std::invalid_argument naming the known presets
 YAML::Node load_preset_yaml(const std::string& name);  // the whole document (model: and any other sections)
 ModelConfig load_preset(const std::string& name);
 

@@ -42,7 +42,8 @@ class SummarizationModelImpl : public torch::nn::Module {
   // p_gen (batch, tgt_len) float32, the probability that step t generates rather than copies, and
   // *attention (batch, tgt_len, memory_len) float32 the pointing distribution over the memory slots.
   // Throws std::logic_error for a model without copy attention.
-  torch::Tensor copy_gate(const torch::Tensor& target_in, const EncoderOutput& memory, torch::Tensor* attention = nullptr);
+  torch::Tensor copy_gate(const torch::Tensor& target_in, const EncoderOutput& memory,
+                          torch::Tensor* attention = nullptr);
 
   // Teacher forcing that also returns every decoder layer's cross-attention probabilities over the memory:
   // target_in (batch, tgt_len) -> (batch, decoder_layers, heads, tgt_len, memory_len) float32. Query i is the
@@ -75,18 +76,21 @@ class SummarizationModelImpl : public torch::nn::Module {
   torch::Tensor embed_target(const torch::Tensor& tokens, int64_t first_position);            // (batch, len, dim)
   torch::Tensor project_output(const torch::Tensor& hidden);
   torch::Tensor lookup_embeddings(const torch::Tensor& tokens);  // (batch, len) int64 -> (batch, len, dim)
-  void embeddings_to_int8(const torch::Tensor& values, const torch::Tensor& scale);  // (vocab, dim) int8, (vocab)  // (batch, ..., dim) -> (batch, ..., vocab)
+  void embeddings_to_int8(
+      const torch::Tensor& values,
+      const torch::Tensor& scale);  // (vocab, dim) int8, (vocab)  // (batch, ..., dim) -> (batch, ..., vocab)
   // Teacher forcing through the decoder layers: embedded (batch, tgt_len, dim) -> final states (batch, tgt_len, dim);
   // tap (when set) receives the alignment layer's cross-attention.
   torch::Tensor run_decoder(const torch::Tensor& embedded, const EncoderOutput& memory, CrossAttentionTap* tap);
   // p_gen (batch, queries, 1) from the decoder's final states, the alignment context and the input embeddings.
-  torch::Tensor copy_probability(const torch::Tensor& state, const torch::Tensor& context, const torch::Tensor& embedded);
+  torch::Tensor copy_probability(const torch::Tensor& state, const torch::Tensor& context,
+                                 const torch::Tensor& embedded);
   // The alignment heads' mean: (batch, heads, queries, memory_len) -> (batch, queries, memory_len).
   torch::Tensor pointing(const torch::Tensor& weights) const;
 
   ModelConfig config_;
-  torch::nn::Embedding embed_tokens_{nullptr};  // (vocab, dim), shared by encoder, decoder and output
-  torch::Tensor embed_scale_;                   // (vocab) float32 once the embedding is int8
+  torch::nn::Embedding embed_tokens_{nullptr};    // (vocab, dim), shared by encoder, decoder and output
+  torch::Tensor embed_scale_;                     // (vocab) float32 once the embedding is int8
   QuantizableLinear output_projection_{nullptr};  // only when tie_output_projection is false
   torch::nn::Linear copy_gate_{nullptr};          // copy_attention only: [state; context; embedding] -> p_gen logit
   torch::nn::ModuleList encoder_layers_{nullptr};

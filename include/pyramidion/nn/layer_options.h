@@ -17,7 +17,7 @@ struct TransformerLayerOptions {
   double attention_dropout = 0.1;   // on attention probabilities
   double activation_dropout = 0.0;  // inside the feed-forward block, after the activation
   Activation activation = Activation::relu;
-  bool normalize_before = false;    // pre-norm; default post-norm as in the paper's fairseq code
+  bool normalize_before = false;  // pre-norm; default post-norm as in the paper's fairseq code
   AttentionBackend attention_backend = AttentionBackend::automatic;
 };
 

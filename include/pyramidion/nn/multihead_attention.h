@@ -41,13 +41,14 @@ class MultiheadAttentionImpl : public torch::nn::Module {
   // projected keys (batch, heads, key_len, head_dim), key_mask (batch, key_len) bool or undefined
   // -> (batch, heads, query_len, key_len); rows of a query with no real key are zero. For inspection
   // (the highlight view's cross-attention), not on the decoding path.
-  torch::Tensor attention_weights(const torch::Tensor& query, const ProjectedKeyValue& kv, const torch::Tensor& key_mask);
+  torch::Tensor attention_weights(const torch::Tensor& query, const ProjectedKeyValue& kv,
+                                  const torch::Tensor& key_mask);
 
   // attend() computed from explicit probabilities, which it also returns with autograd (copy attention trains
   // through them): query (batch, query_len, dim) -> (batch, query_len, dim); *weights = the probabilities before
   // attention dropout (batch, heads, query_len, key_len) float32 or wider.
-  torch::Tensor attend_with_weights(const torch::Tensor& query, const ProjectedKeyValue& kv, const torch::Tensor& key_mask,
-                                    torch::Tensor* weights);
+  torch::Tensor attend_with_weights(const torch::Tensor& query, const ProjectedKeyValue& kv,
+                                    const torch::Tensor& key_mask, torch::Tensor* weights);
 
   const MultiheadAttentionOptions& options() const { return options_; }
 

@@ -18,11 +18,11 @@ struct PooledSequence {
 
 // What one pooling layer saw; kept in EncoderOutput for diagnostics and auxiliary losses.
 struct PoolingRecord {
-  int64_t layer = -1;       // encoder layer after which pooling ran
+  int64_t layer = -1;  // encoder layer after which pooling ran
   int64_t width = 0;
-  TopKOptions options;      // as applied (hard = true when hard top-k ran at inference)
-  torch::Tensor scores;     // (batch, n_in) scorer output, sigmoid(logit) + 1e-5 (padding included; see mask)
-  torch::Tensor mask;       // (batch, n_in) bool, the input mask
+  TopKOptions options;   // as applied (hard = true when hard top-k ran at inference)
+  torch::Tensor scores;  // (batch, n_in) scorer output, sigmoid(logit) + 1e-5 (padding included; see mask)
+  torch::Tensor mask;    // (batch, n_in) bool, the input mask
 };
 
 struct PoolerOutput {

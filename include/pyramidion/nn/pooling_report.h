@@ -18,10 +18,10 @@ torch::Tensor memory_provenance(const EncoderOutput& output, int64_t source_leng
 
 struct PoolingReport {
   int64_t documents = 0;
-  int64_t slots = 0;            // real final-memory slots counted
-  double salient_share = 0;     // share of slots whose weight is > 0.5 salient tokens
-  double base_rate = 0;         // share of salient tokens among real tokens (mean over documents)
-  double ceiling = 0;           // mean over documents of min(#salient, slots) / slots
+  int64_t slots = 0;         // real final-memory slots counted
+  double salient_share = 0;  // share of slots whose weight is > 0.5 salient tokens
+  double base_rate = 0;      // share of salient tokens among real tokens (mean over documents)
+  double ceiling = 0;        // mean over documents of min(#salient, slots) / slots
   // Per token class (index = class id: 0 filler, 1 salient, 2 distractor): share of the class's tokens that
   // dominate (> 0.5 of) some final slot.
   std::array<double, 3> recall{};

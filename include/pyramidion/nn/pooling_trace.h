@@ -21,22 +21,22 @@
 namespace pyramidion {
 
 struct PoolingLayerTrace {
-  int64_t layer = -1;          // encoder layer after which the pooler ran
-  int64_t width = 0;           // slots it keeps at most
-  int64_t input_length = 0;    // its real inputs (the first pooler: the source tokens, EOS included)
-  int64_t output_length = 0;   // min(width, input_length): the slots it produced
-  bool hard = false;           // exact top-k ran (one input per slot)
+  int64_t layer = -1;         // encoder layer after which the pooler ran
+  int64_t width = 0;          // slots it keeps at most
+  int64_t input_length = 0;   // its real inputs (the first pooler: the source tokens, EOS included)
+  int64_t output_length = 0;  // min(width, input_length): the slots it produced
+  bool hard = false;          // exact top-k ran (one input per slot)
   // Output slot j = sum_e weight[j, e] * (input index[j, e]); index -1 = the operator's zero padding. Rows sum to 1.
-  torch::Tensor index;          // (output_length, span) int64 into this layer's inputs
-  torch::Tensor weight;         // (output_length, span) float64
+  torch::Tensor index;   // (output_length, span) int64 into this layer's inputs
+  torch::Tensor weight;  // (output_length, span) float64
   // The same slots in terms of the first pooler's input positions (the product of the layers' mixing weights).
   torch::Tensor source_index;   // (output_length, source_span) int64, -1 = padding at some layer
   torch::Tensor source_weight;  // (output_length, source_span) float64, rows sum to 1
 };
 
 struct PoolingTrace {
-  int64_t source_length = 0;             // the first pooler's real inputs (0 when nothing was pooled)
-  std::vector<PoolingLayerTrace> layers; // in layer order; empty for a model without pooling layers
+  int64_t source_length = 0;              // the first pooler's real inputs (0 when nothing was pooled)
+  std::vector<PoolingLayerTrace> layers;  // in layer order; empty for a model without pooling layers
 
   // (source_length) float64: the share of pooling layer `l`'s output each source position makes up,
   // sum over slots of its composed weight / output_length. Sums to 1 - padding_share(l).

@@ -27,9 +27,9 @@ torch::Tensor pooling_provenance(const PoolingRecord& record);
 struct RepresentationPoolerOptions {
   int64_t dim = 512;
   int64_t width = 512;
-  TopKOptions topk;                           // defaults: base 20, flip_right, kDefaultSortBack, soft
-  bool hard_at_inference = false;             // exact top-k in eval mode (the paper keeps the soft operator)
-  double score_epsilon = 1e-5;                // keeps scores > 0
+  TopKOptions topk;                // defaults: base 20, flip_right, kDefaultSortBack, soft
+  bool hard_at_inference = false;  // exact top-k in eval mode (the paper keeps the soft operator)
+  double score_epsilon = 1e-5;     // keeps scores > 0
 };
 
 // The `topk` pooler type (registered in src/models/poolers/topk_pooler.cpp).

@@ -11,10 +11,10 @@ namespace pyramidion {
 constexpr bool kDefaultSortBack = true;
 
 struct TopKOptions {
-  double base = 20.0;       // softmax over base^score inside each pair
-  bool flip_right = true;   // pair i-th best with i-th worst (else with the (n/2+i)-th)
+  double base = 20.0;                 // softmax over base^score inside each pair
+  bool flip_right = true;             // pair i-th best with i-th worst (else with the (n/2+i)-th)
   bool sort_back = kDefaultSortBack;  // restore the winners' original order after every round
-  bool hard = false;        // exact top-k selection (for inference); no relaxation
+  bool hard = false;                  // exact top-k selection (for inference); no relaxation
 };
 
 struct TopKResult {
@@ -28,9 +28,8 @@ struct TopKResult {
 // the top half with the i-th from the end of the bottom half (flip_right) and replaces each pair by its
 // mix weighted softmax(base^score) over the pair; scores are mixed the same way.
 // k >= n returns the (masked) input unchanged. Throws std::invalid_argument on bad shapes, k < 1, NaN.
-TopKResult successive_halving_topk(const torch::Tensor& embeddings, const torch::Tensor& scores,
-                                   int64_t k, const TopKOptions& options = {},
-                                   const torch::Tensor& mask = {});
+TopKResult successive_halving_topk(const torch::Tensor& embeddings, const torch::Tensor& scores, int64_t k,
+                                   const TopKOptions& options = {}, const torch::Tensor& mask = {});
 
 // Number of halving rounds for n inputs and k outputs: ceil(log2(n / k)), 0 when k >= n.
 int64_t successive_halving_rounds(int64_t n, int64_t k);

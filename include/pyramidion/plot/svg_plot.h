@@ -12,9 +12,9 @@
 namespace pyramidion {
 
 struct SvgSeries {
-  std::string name;        // legend entry; the same name has the same colour in every panel
-  std::vector<double> x;   // > 0 on a log axis
-  std::vector<double> y;   // NaN = no value at this x
+  std::string name;       // legend entry; the same name has the same colour in every panel
+  std::vector<double> x;  // > 0 on a log axis
+  std::vector<double> y;  // NaN = no value at this x
 };
 
 struct SvgPanel {
@@ -46,6 +46,5 @@ class SvgLinePlot {
   SvgPlotOptions options_;
   std::vector<SvgPanel> panels_;
 };
-
 
 }  // namespace pyramidion

@@ -11,13 +11,13 @@
 namespace pyramidion {
 
 struct Batch {
-  torch::Tensor source;       // (batch, src_len) int64, right-padded with pad_id
-  torch::Tensor source_mask;  // (batch, src_len) bool, true = real token
-  torch::Tensor target_in;    // (batch, tgt_len) int64: bos + target[:-1]
-  torch::Tensor target_out;   // (batch, tgt_len) int64: target (ends in EOS), pad_id where padded
+  torch::Tensor source;          // (batch, src_len) int64, right-padded with pad_id
+  torch::Tensor source_mask;     // (batch, src_len) bool, true = real token
+  torch::Tensor target_in;       // (batch, tgt_len) int64: bos + target[:-1]
+  torch::Tensor target_out;      // (batch, tgt_len) int64: target (ends in EOS), pad_id where padded
   std::vector<int64_t> indices;  // example index in the dataset, per row
-  int64_t source_tokens = 0;  // real (unpadded) tokens
-  int64_t target_tokens = 0;  // real target tokens = tokens the loss counts
+  int64_t source_tokens = 0;     // real (unpadded) tokens
+  int64_t target_tokens = 0;     // real target tokens = tokens the loss counts
 
   Batch to(const torch::Device& device) const;
 };

@@ -24,7 +24,7 @@
 namespace pyramidion {
 
 struct BatchPlanOptions {
-  int64_t max_tokens = 16384;   // token budget per batch, unless the curriculum stage sets its own
+  int64_t max_tokens = 16384;  // token budget per batch, unless the curriculum stage sets its own
   int64_t sort_window = 16384;
   uint64_t seed = 1;
   int64_t update_freq = 1;      // batches per update
@@ -79,7 +79,7 @@ class BatchPlan {
 
  private:
   void apply_stage(int64_t stage, bool fresh_epoch);  // the stage's lengths and budget; the order is remade
-  void sync_stage();                                   // the stage of the next update (units updates / epochs)
+  void sync_stage();                                  // the stage of the next update (units updates / epochs)
 
   BatchPlanOptions options_;
   ModelConfig model_;

@@ -22,20 +22,20 @@ namespace pyramidion {
 
 // Where training stands; everything a resumed run needs besides weights, optimizer and RNG states.
 struct TrainingState {
-  int64_t update = 0;             // completed (applied) updates
-  int64_t epoch = 1;              // current epoch, 1-based
-  int64_t batch_in_epoch = 0;     // batches of this epoch's order already consumed
-  int64_t skipped_updates = 0;    // updates skipped for NaN/Inf, in total
+  int64_t update = 0;           // completed (applied) updates
+  int64_t epoch = 1;            // current epoch, 1-based
+  int64_t batch_in_epoch = 0;   // batches of this epoch's order already consumed
+  int64_t skipped_updates = 0;  // updates skipped for NaN/Inf, in total
   int64_t nonfinite_in_a_row = 0;
   bool has_best = false;
-  double best_metric = 0.0;       // value of the best_checkpoint_metric so far
+  double best_metric = 0.0;  // value of the best_checkpoint_metric so far
   int64_t best_update = 0;
   int64_t last_validated_update = -1;
-  double loss_scale = 128.0;      // fp16 dynamic loss scaling
+  double loss_scale = 128.0;  // fp16 dynamic loss scaling
   int64_t loss_scale_clean_updates = 0;
-  double training_seconds = 0.0;  // wall-clock time spent training, across resumed runs
-  int64_t train_examples = 0;     // size of the training set the batch order was made for
-  int64_t curriculum_stage = 0;   // 0-based stage of training/curriculum.h (0 without a curriculum)
+  double training_seconds = 0.0;                // wall-clock time spent training, across resumed runs
+  int64_t train_examples = 0;                   // size of the training set the batch order was made for
+  int64_t curriculum_stage = 0;                 // 0-based stage of training/curriculum.h (0 without a curriculum)
   int64_t validations_without_improvement = 0;  // in a row, for training.patience
   // The kept checkpoint_best_u<update>.pt files (training.keep_best_checkpoints), best first.
   struct RankedCheckpoint {
@@ -43,7 +43,7 @@ struct TrainingState {
     double metric = 0.0;
   };
   std::vector<RankedCheckpoint> best_checkpoints;
-  int64_t world_size = 1;         // processes of the run (batch_in_epoch counts batches of one rank's shard)
+  int64_t world_size = 1;  // processes of the run (batch_in_epoch counts batches of one rank's shard)
   // The log interval in progress (so a resumed run logs the same averages as an uninterrupted one).
   int64_t interval_updates = 0;
   double interval_loss_sum = 0.0, interval_nll_sum = 0.0, interval_grad_norm_sum = 0.0;
@@ -61,7 +61,7 @@ struct TrainingState {
 
 struct CheckpointContents {
   TrainingState state;
-  nlohmann::json metadata;  // the model file's metadata
+  nlohmann::json metadata;      // the model file's metadata
   std::string tokenizer_bytes;  // the embedded tokenizer (its checksum is metadata["tokenizer_checksum"])
 };
 
@@ -73,7 +73,8 @@ void save_checkpoint(const std::string& path, SummarizationModel& model, const s
 
 // Loads weights into `model` (same architecture), optimizer state and RNG states (when optimizer is not null;
 // the state file must then exist). Throws std::runtime_error naming the file.
-CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& model, torch::optim::Optimizer* optimizer);
+CheckpointContents load_checkpoint(const std::string& path, SummarizationModel& model,
+                                   torch::optim::Optimizer* optimizer);
 
 // A resumed run's tokenizer must be the checkpoint's (the same vocabulary size is not enough: other pieces under the
 // same ids would train on nonsense). Throws std::runtime_error naming both checksums; empty bytes are not compared.
@@ -87,9 +88,9 @@ struct InitFromOptions {
 };
 
 struct InitFromResult {
-  int64_t update = 0;           // the update count the new run starts from (0 unless the file has one to continue)
-  bool same_config = true;      // the file's model config equals the model's
-  bool optimizer_state = false; // its optimizer state was loaded into `optimizer`
+  int64_t update = 0;            // the update count the new run starts from (0 unless the file has one to continue)
+  bool same_config = true;       // the file's model config equals the model's
+  bool optimizer_state = false;  // its optimizer state was loaded into `optimizer`
 };
 
 // Another run's weights into `model`: a model file (`pyramidion export`, checkpoint_best.pt, an average) or a resumable

@@ -34,10 +34,10 @@ struct CheckpointPolicyOptions {
 
 // What to write now.
 struct CheckpointWrites {
-  bool last = false;              // checkpoint_last.pt (resumable)
-  bool best = false;              // checkpoint_best.pt (inference file)
-  int64_t periodic_update = -1;   // >= 0: checkpoint_<periodic_update>.pt (resumable), then prune to keep_last
-  int64_t ranked_update = -1;     // >= 0: checkpoint_best_u<ranked_update>.pt (inference file)
+  bool last = false;             // checkpoint_last.pt (resumable)
+  bool best = false;             // checkpoint_best.pt (inference file)
+  int64_t periodic_update = -1;  // >= 0: checkpoint_<periodic_update>.pt (resumable), then prune to keep_last
+  int64_t ranked_update = -1;    // >= 0: checkpoint_best_u<ranked_update>.pt (inference file)
   std::vector<TrainingState::RankedCheckpoint> ranked_after;  // the kept list once written (the state records it)
   std::vector<int64_t> ranked_removed;                        // checkpoint_best_u<update>.pt files to remove
 

@@ -60,7 +60,7 @@ struct StageExamples {
 
 class Curriculum {
  public:
-  Curriculum() = default;  // no curriculum: one stage without limits
+  Curriculum() = default;                        // no curriculum: one stage without limits
   explicit Curriculum(CurriculumConfig config);  // validates
 
   bool enabled() const { return config_.enabled(); }

@@ -21,14 +21,14 @@
 namespace pyramidion {
 
 struct DistributedOptions {
-  std::string master_addr;      // host or address of rank 0's TCPStore
+  std::string master_addr;  // host or address of rank 0's TCPStore
   int64_t master_port = 0;
   int64_t rank = -1;
   int64_t world_size = -1;
-  int64_t local_rank = -1;      // the rank on this machine (picks cuda:LOCAL_RANK); -1 = rank
-  std::string backend = "auto"; // auto (nccl for a CUDA device, else gloo), gloo, nccl
-  double timeout_seconds = 300; // rendezvous and every collective: a dead or hung rank fails the others after this
-  double bucket_mb = 25;        // gradient all-reduce bucket size (MiB)
+  int64_t local_rank = -1;       // the rank on this machine (picks cuda:LOCAL_RANK); -1 = rank
+  std::string backend = "auto";  // auto (nccl for a CUDA device, else gloo), gloo, nccl
+  double timeout_seconds = 300;  // rendezvous and every collective: a dead or hung rank fails the others after this
+  double bucket_mb = 25;         // gradient all-reduce bucket size (MiB)
 
   // torchrun's variables: RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR (default 127.0.0.1), MASTER_PORT (default
   // 29500). Throws std::invalid_argument naming the variable when one is malformed.
@@ -59,7 +59,7 @@ class DistributedContext {
   int64_t world_size() const;
   int64_t local_rank() const;
   const std::string& backend() const;  // "gloo" or "nccl"
-  std::string describe() const;       // "rank 1 of 4 (gloo, master 10.0.0.1:29500)"
+  std::string describe() const;        // "rank 1 of 4 (gloo, master 10.0.0.1:29500)"
 
   // The reducer for TrainerOptions::reducer (one per context).
   std::shared_ptr<GradientReducer> reducer();

@@ -15,7 +15,7 @@ struct LabelSmoothedLoss {
 };
 
 // logits (batch, len, vocab) any floating type (log-softmax runs in float32 or wider), target (batch, len) int64.
-LabelSmoothedLoss label_smoothed_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target,
-                                               double epsilon, int64_t ignore_index);
+LabelSmoothedLoss label_smoothed_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target, double epsilon,
+                                               int64_t ignore_index);
 
 }  // namespace pyramidion

@@ -9,7 +9,7 @@ namespace pyramidion {
 
 struct LrSchedule {
   LrSchedulerKind kind = LrSchedulerKind::inverse_sqrt;
-  double lr = 5e-4;              // peak rate, reached at the end of warm-up
+  double lr = 5e-4;  // peak rate, reached at the end of warm-up
   int64_t warmup_updates = 0;
   double warmup_init_lr = 0.0;
   double end_learning_rate = 0.0;  // polynomial_decay, cosine

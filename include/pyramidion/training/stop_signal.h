@@ -1,7 +1,7 @@
 #pragma once
-// Graceful stop on SIGINT/SIGTERM/SIGHUP/SIGPIPE: while a StopSignalHandler is alive, the first signal is only recorded (the
-// trainer finishes its update, saves checkpoint_last.pt and returns); a second one of the same kind terminates
-// the process as usual (SIGPIPE never does: every write to a closed pipe raises it again).
+// Graceful stop on SIGINT/SIGTERM/SIGHUP/SIGPIPE: while a StopSignalHandler is alive, the first signal is only recorded
+// (the trainer finishes its update, saves checkpoint_last.pt and returns); a second one of the same kind terminates the
+// process as usual (SIGPIPE never does: every write to a closed pipe raises it again).
 namespace pyramidion {
 
 class StopSignalHandler {

@@ -15,7 +15,7 @@ struct BatchingOptions {
   int64_t max_tokens = 16384;
   int64_t sort_window = 16384;  // examples; >= the dataset size = sort globally
   uint64_t seed = 1;
-  bool shuffle = true;          // false: no shuffling at all (validation): sorted order, batches in order
+  bool shuffle = true;  // false: no shuffling at all (validation): sorted order, batches in order
 };
 
 using ExampleBatch = std::vector<int64_t>;  // example indices
@@ -36,7 +36,8 @@ std::vector<ExampleBatch> shard_batches(const std::vector<ExampleBatch>& batches
 // rank runs the same number of updates per epoch (none waits at an epoch's end for one that has no batch left).
 // Rank r's j-th batch is batch j * world_size + r: the updates of N ranks hold the batches that one process with
 // N times the update_freq takes as consecutive micro-batches. Throws when there are fewer batches than ranks.
-std::vector<ExampleBatch> equal_shard_batches(const std::vector<ExampleBatch>& batches, int64_t rank, int64_t world_size);
+std::vector<ExampleBatch> equal_shard_batches(const std::vector<ExampleBatch>& batches, int64_t rank,
+                                              int64_t world_size);
 
 // A deterministic shuffle (Fisher-Yates over SplitMix64), identical across standard libraries.
 void deterministic_shuffle(std::vector<int64_t>& values, uint64_t seed);

@@ -39,24 +39,24 @@
 namespace pyramidion {
 
 struct TrainingSummary {
-  int64_t updates = 0;          // applied in this call
-  int64_t update = 0;           // total after the call
+  int64_t updates = 0;  // applied in this call
+  int64_t update = 0;   // total after the call
   int64_t epoch = 1;
   double seconds = 0;
   double updates_per_second = 0;
-  double tokens_per_second = 0;  // source + target tokens (unpadded)
-  double mean_loss = 0;          // label-smoothed per target token over this call's updates (NaN when none)
-  double last_loss = 0;          // of the last update
+  double tokens_per_second = 0;          // source + target tokens (unpadded)
+  double mean_loss = 0;                  // label-smoothed per target token over this call's updates (NaN when none)
+  double last_loss = 0;                  // of the last update
   StopReason reason = StopReason::none;  // why the call ended (training/scheduler.h)
-  std::string stop_reason;                // its name: name_of(reason) ("max_updates", "signal", ...)
-  int signal = 0;                // SIGINT/SIGTERM when reason == StopReason::signal
-  std::string divergence;        // stop_reason "nonfinite" after an applied update: what was not finite
+  std::string stop_reason;               // its name: name_of(reason) ("max_updates", "signal", ...)
+  int signal = 0;                        // SIGINT/SIGTERM when reason == StopReason::signal
+  std::string divergence;                // stop_reason "nonfinite" after an applied update: what was not finite
 };
 
 struct TrainerOptions {
-  std::string save_dir;       // checkpoints + metrics.jsonl; "" = write nothing unless asked
-  bool progress = true;       // progress bar on a terminal, log lines otherwise
-  bool log_lines = true;      // log lines (spdlog info) every log_interval updates
+  std::string save_dir;   // checkpoints + metrics.jsonl; "" = write nothing unless asked
+  bool progress = true;   // progress bar on a terminal, log lines otherwise
+  bool log_lines = true;  // log lines (spdlog info) every log_interval updates
   // Data-parallel shard (training/distributed_context.h): rank r of world_size takes batches r, r + N, ... of each
   // epoch's order (equal counts per rank), validates a shard of the validation set.
   int64_t rank = 0;
@@ -108,7 +108,7 @@ class Trainer {
   // update) and saves checkpoint_last.pt unless it already holds this update.
   void finish(const std::string& stop_reason);
 
-  ValidationResult validate();  // updates the best metric and calls the callbacks; no checkpoint
+  ValidationResult validate();                    // updates the best metric and calls the callbacks; no checkpoint
   void save_checkpoint(const std::string& path);  // resumable (model file + state file)
   // Resumes from a checkpoint_last.pt-style file: weights, optimizer, RNG states, counters, data position.
   void load_checkpoint(const std::string& path);
@@ -120,7 +120,7 @@ class Trainer {
 
   void on_validation(ValidationCallback callback);
   void set_auxiliary_loss(AuxiliaryLoss loss);  // empty function = off (the default)
-  void request_stop();  // thread-safe: the current update finishes, then run()/run_for() return
+  void request_stop();                          // thread-safe: the current update finishes, then run()/run_for() return
 
   SummarizationModel model() const { return model_; }
   int64_t update() const { return state_.update; }
@@ -128,7 +128,7 @@ class Trainer {
   const TrainingState& state() const { return state_; }
   const TrainingConfig& config() const { return config_; }
   const torch::Device& device() const { return device_; }
-  double learning_rate() const;  // the rate the next update will use
+  double learning_rate() const;                                  // the rate the next update will use
   std::vector<ExampleBatch> epoch_batches(int64_t epoch) const;  // this rank's batch order of `epoch`
 
  private:

@@ -19,9 +19,9 @@ enum class ValidationMetric { loss, rouge1, rouge2, rougeL, rougeLsum };
 
 struct TrainingConfig {
   // Batching.
-  int64_t max_tokens = 16384;         // source + target tokens per batch, padding included
-  int64_t update_freq = 1;            // batches accumulated into one update
-  int64_t sort_window = 16384;        // examples shuffled together, then sorted by length before packing
+  int64_t max_tokens = 16384;   // source + target tokens per batch, padding included
+  int64_t update_freq = 1;      // batches accumulated into one update
+  int64_t sort_window = 16384;  // examples shuffled together, then sorted by length before packing
   int64_t seed = 1;
 
   // Optimizer (AdamW) and schedule.
@@ -29,13 +29,13 @@ struct TrainingConfig {
   LrSchedulerKind lr_scheduler = LrSchedulerKind::inverse_sqrt;
   int64_t warmup_updates = 5000;
   double warmup_init_lr = 0.0;
-  double end_learning_rate = 0.0;     // polynomial_decay, cosine: the final rate
-  int64_t total_updates = 100000;     // polynomial_decay, cosine: the update at which end_learning_rate is reached
-  double power = 1.0;                 // polynomial_decay
+  double end_learning_rate = 0.0;  // polynomial_decay, cosine: the final rate
+  int64_t total_updates = 100000;  // polynomial_decay, cosine: the update at which end_learning_rate is reached
+  double power = 1.0;              // polynomial_decay
   std::vector<double> adam_betas = {0.9, 0.98};
   double adam_eps = 1e-8;
   double weight_decay = 0.01;
-  double clip_norm = 0.1;             // max global gradient norm; 0 = no clipping
+  double clip_norm = 0.1;  // max global gradient norm; 0 = no clipping
   double label_smoothing = 0.1;
   // Weight of the pooled slots' provenance entropy (nats per slot, nn/copy_attention.h) added to the loss per target
   // token: it pushes each pooled slot towards one source token, so the copy it offers is a word rather than a blur
@@ -43,17 +43,17 @@ struct TrainingConfig {
   double pooling_sharpening = 0.0;
 
   // Stopping.
-  int64_t max_updates = 0;            // 0 = no limit
-  int64_t max_epochs = 0;             // 0 = no limit
-  double max_minutes = 0;             // wall-clock budget of one run; 0 = none
-  int64_t max_nonfinite_updates = 10; // consecutive NaN/Inf updates (skipped) before training stops with an error
+  int64_t max_updates = 0;             // 0 = no limit
+  int64_t max_epochs = 0;              // 0 = no limit
+  double max_minutes = 0;              // wall-clock budget of one run; 0 = none
+  int64_t max_nonfinite_updates = 10;  // consecutive NaN/Inf updates (skipped) before training stops with an error
 
   // Logging, validation, checkpoints.
-  int64_t log_interval = 100;         // updates per log line / metrics record
-  int64_t validate_interval = 1000;   // updates; 0 = only at the end
+  int64_t log_interval = 100;        // updates per log line / metrics record
+  int64_t validate_interval = 1000;  // updates; 0 = only at the end
   bool validate_at_end = true;
-  int64_t valid_subset_size = 100;    // validation documents summarized for ROUGE; 0 = loss only
-  int64_t valid_max_tokens = 0;       // token budget of validation loss batches; 0 = max_tokens
+  int64_t valid_subset_size = 100;  // validation documents summarized for ROUGE; 0 = loss only
+  int64_t valid_max_tokens = 0;     // token budget of validation loss batches; 0 = max_tokens
   BeamSearchOptions valid_search = default_valid_search();
   ValidationMetric best_checkpoint_metric = ValidationMetric::loss;  // rouge*: higher is better
   int64_t save_interval_updates = 0;  // > 0: also keep checkpoint_<update>.pt every this many updates
@@ -65,9 +65,9 @@ struct TrainingConfig {
   CurriculumConfig curriculum;
 
   // Execution.
-  AmpMode amp = AmpMode::none;        // CUDA only (warned about and disabled on the CPU)
-  std::string device = "auto";        // auto, cpu, cuda, cuda:N
-  int64_t threads = 0;                // intra-op threads, set by the training job (start_training); 0 = keep the process setting
+  AmpMode amp = AmpMode::none;  // CUDA only (warned about and disabled on the CPU)
+  std::string device = "auto";  // auto, cpu, cuda, cuda:N
+  int64_t threads = 0;  // intra-op threads, set by the training job (start_training); 0 = keep the process setting
 
   // Parses the `training:` section (missing = all defaults); other sections are ignored. Unknown keys, wrong
   // types and invalid values throw std::invalid_argument naming `origin` and the key ("x.yaml: training.lr: ...").

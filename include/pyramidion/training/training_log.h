@@ -22,7 +22,7 @@ struct TrainingLogOptions {
   bool is_writer = true;
   int64_t max_updates = 0;  // for the ETA of the log line; 0 = none
   ValidationMetric best_metric = ValidationMetric::loss;
-  int64_t world_size = 1;   // > 1: records and lines show it and the all-reduce share of step time
+  int64_t world_size = 1;  // > 1: records and lines show it and the all-reduce share of step time
 
   // training.max_updates and best_checkpoint_metric.
   static TrainingLogOptions from_config(const TrainingConfig& config, std::string save_dir, bool log_lines,

@@ -20,10 +20,10 @@
 namespace pyramidion {
 
 struct UpdateStepResult {
-  bool applied = false;                // false: skipped for a NaN/Inf loss or gradient norm
-  double loss_sum = 0, nll_sum = 0;    // summed over target tokens (of all processes)
+  bool applied = false;              // false: skipped for a NaN/Inf loss or gradient norm
+  double loss_sum = 0, nll_sum = 0;  // summed over target tokens (of all processes)
   int64_t target_tokens = 0, source_tokens = 0;
-  double grad_norm = 0;                // global norm before clipping
+  double grad_norm = 0;  // global norm before clipping
   double lr = 0;
 };
 

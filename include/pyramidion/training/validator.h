@@ -25,13 +25,13 @@ class SentencePieceTokenizer;
 
 struct ValidationResult {
   int64_t update = 0;
-  double loss = 0;        // label-smoothed loss per target token (nats)
-  double nll_loss = 0;    // -log p per target token (nats)
-  double perplexity = 0;  // exp(nll_loss)
-  int64_t tokens = 0;     // target tokens the loss counted
+  double loss = 0;                           // label-smoothed loss per target token (nats)
+  double nll_loss = 0;                       // -log p per target token (nats)
+  double perplexity = 0;                     // exp(nll_loss)
+  int64_t tokens = 0;                        // target tokens the loss counted
   std::optional<double> provenance_entropy;  // copy attention with pooling: mean nats per pooled slot (0 = sharp)
   bool has_rouge = false;
-  RougeScores rouge;      // mean over documents of precision, recall and F-measure
+  RougeScores rouge;  // mean over documents of precision, recall and F-measure
   int64_t rouge_documents = 0;
   double seconds = 0;
 
@@ -40,7 +40,7 @@ struct ValidationResult {
 
 struct ValidatorOptions {
   double label_smoothing = 0.1;
-  int64_t max_tokens = 16384;     // token budget of the loss batches
+  int64_t max_tokens = 16384;  // token budget of the loss batches
   AmpMode amp = AmpMode::none;
   int64_t rouge_documents = 100;  // first N documents summarized for ROUGE; 0 = loss only
   BeamSearchOptions search = TrainingConfig::default_valid_search();

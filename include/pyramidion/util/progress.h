@@ -22,9 +22,9 @@
 namespace pyramidion {
 
 struct ProgressOptions {
-  std::string label;           // printed first, e.g. "prepare train"
-  std::string unit = "it";     // rate unit: "docs", "updates", ...
-  int64_t total = -1;          // -1 = unknown (no percentage or ETA)
+  std::string label;        // printed first, e.g. "prepare train"
+  std::string unit = "it";  // rate unit: "docs", "updates", ...
+  int64_t total = -1;       // -1 = unknown (no percentage or ETA)
   enum class Mode { kAuto, kBar, kLines, kOff };
   Mode mode = Mode::kAuto;     // kAuto: kBar when the stream is std::cerr and stderr is a terminal
   double log_interval_s = 10;  // kLines: seconds between lines (0 = every advance)

@@ -1,7 +1,8 @@
 #pragma once
 // Process-wide settings for programs built on pyramidion (the CLI, tests, benchmarks). The library's classes never
 // change them (a Summarizer or Trainer constructor would silently reset another's choice): the program sets them once
-// (the CLI's main from --threads, the Python module from Summarizer(threads=...), the training job from training.threads).
+// (the CLI's main from --threads, the Python module from Summarizer(threads=...), the training job from
+// training.threads).
 namespace pyramidion {
 
 // Intra-op thread count for LibTorch (Debian's build defaults to 1 thread; we use the machine).

@@ -8,8 +8,8 @@
 namespace pyramidion {
 
 struct TimingOptions {
-  int warmup = 1;        // untimed runs first (allocator, caches, kernel selection)
-  int repetitions = 5;   // timed runs
+  int warmup = 1;          // untimed runs first (allocator, caches, kernel selection)
+  int repetitions = 5;     // timed runs
   double max_seconds = 0;  // > 0: stop repeating once this much time was spent (at least one timed run)
 };
 
@@ -22,6 +22,7 @@ struct TimingResult {
 // Blocks until all work queued on `device` has finished (no-op on the CPU).
 void synchronize(const c10::Device& device);
 
-TimingResult time_repeated(const std::function<void()>& work, const c10::Device& device, const TimingOptions& options = {});
+TimingResult time_repeated(const std::function<void()>& work, const c10::Device& device,
+                           const TimingOptions& options = {});
 
 }  // namespace pyramidion

@@ -1,8 +1,8 @@
 #pragma once
 // A config's YAML as JSON with typed values: scalars that read as an integer, a number or a boolean become one
 // (`info --json`, `/v1/model`), everything else stays text. Json: nlohmann::json or nlohmann::ordered_json.
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <string>

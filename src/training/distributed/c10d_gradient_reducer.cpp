@@ -67,7 +67,8 @@ void C10dGradientReducer::attach(const std::vector<torch::Tensor>& parameters) {
     if (!current.parameters.empty()) {
       const torch::Tensor& first = parameters_[current.parameters.front()];
       const bool same_kind = first.scalar_type() == p.scalar_type() && first.device() == p.device();
-      if (!same_kind || current_bytes + p.numel() * static_cast<int64_t>(p.element_size()) > options_.bucket_bytes) close();
+      if (!same_kind || current_bytes + p.numel() * static_cast<int64_t>(p.element_size()) > options_.bucket_bytes)
+        close();
     }
     bucket_of_[k] = buckets_.size();
     current.parameters.push_back(k);
@@ -152,13 +153,14 @@ void C10dGradientReducer::wait(c10d::Work& work, const char* what) {
 
 void C10dGradientReducer::fail(const char* what, const std::exception& e) {
   failed_ = true;
-  throw CollectiveFailure("rank " + std::to_string(rank_) + " of " + std::to_string(world_size_) + ": " + what +
-                           " failed (another rank exited, hung past --dist-timeout, or the network failed): " +
-                           collective_error_text(e));
+  throw CollectiveFailure(
+      "rank " + std::to_string(rank_) + " of " + std::to_string(world_size_) + ": " + what +
+      " failed (another rank exited, hung past --dist-timeout, or the network failed): " + collective_error_text(e));
 }
 
 void C10dGradientReducer::reduce_gradients(const std::vector<torch::Tensor>& parameters) {
-  if (parameters.size() != parameters_.size()) throw std::logic_error("C10dGradientReducer: other parameters than attached");
+  if (parameters.size() != parameters_.size())
+    throw std::logic_error("C10dGradientReducer: other parameters than attached");
   const auto begin = Clock::now();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -174,8 +176,9 @@ void C10dGradientReducer::reduce_gradients(const std::vector<torch::Tensor>& par
   for (Bucket& bucket : buckets_) {
     wait(*bucket.work, "gradient all-reduce");
     bucket.work.reset();
-    const torch::Tensor counts = bucket.buffer.narrow(0, bucket.elements, static_cast<int64_t>(bucket.parameters.size()))
-                                     .to(torch::kCPU, torch::kFloat64);
+    const torch::Tensor counts =
+        bucket.buffer.narrow(0, bucket.elements, static_cast<int64_t>(bucket.parameters.size()))
+            .to(torch::kCPU, torch::kFloat64);
     const double* defined = counts.data_ptr<double>();
     for (size_t j = 0; j < bucket.parameters.size(); ++j) {
       if (defined[j] == 0) continue;  // no rank has this gradient

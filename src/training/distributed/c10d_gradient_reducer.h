@@ -23,7 +23,7 @@ namespace pyramidion::distributed {
 struct C10dReducerOptions {
   int64_t bucket_bytes = 25 << 20;
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};  // per collective wait
-  torch::Device scalar_device = torch::kCPU;                    // where sum_scalars' tensor lives (CUDA for NCCL)
+  torch::Device scalar_device = torch::kCPU;                   // where sum_scalars' tensor lives (CUDA for NCCL)
 };
 
 class C10dGradientReducer final : public GradientReducer {
@@ -57,7 +57,7 @@ class C10dGradientReducer final : public GradientReducer {
     size_t ready = 0;
     c10::intrusive_ptr<c10d::Work> work;
   };
-  void start(size_t bucket);  // copies the gradients into the buffer, starts its all-reduce (mutex_ held)
+  void start(size_t bucket);   // copies the gradients into the buffer, starts its all-reduce (mutex_ held)
   void start_ready_buckets();  // in order, while the next bucket is ready (mutex_ held)
   void wait(c10d::Work& work, const char* what);
   [[noreturn]] void fail(const char* what, const std::exception& e);
@@ -71,11 +71,11 @@ class C10dGradientReducer final : public GradientReducer {
   std::vector<size_t> bucket_of_;
   std::vector<Bucket> buckets_;
   std::mutex mutex_;
-  bool armed_ = false;      // inside an update's last backward
-  size_t next_start_ = 0;   // the next bucket to start (buckets start in order)
+  bool armed_ = false;     // inside an update's last backward
+  size_t next_start_ = 0;  // the next bucket to start (buckets start in order)
   int64_t started_in_backward_ = 0;
   double communication_seconds_ = 0;
-  bool failed_ = false;     // a collective failed: the backend is left alone (its peers are gone)
+  bool failed_ = false;  // a collective failed: the backend is left alone (its peers are gone)
 };
 
 }  // namespace pyramidion::distributed

@@ -7,22 +7,22 @@
 
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
-#include <thread>
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "c10d_backend.h"
-#include "pyramidion/training/store_bind_address.h"
 #include "c10d_gradient_reducer.h"
+#include "pyramidion/training/store_bind_address.h"
 
 #ifdef USE_C10D_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -99,7 +99,8 @@ void check_port_free(const DistributedOptions& o) {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  if (const int rc = ::getaddrinfo(o.master_addr.c_str(), std::to_string(o.master_port).c_str(), &hints, &found); rc != 0)
+  if (const int rc = ::getaddrinfo(o.master_addr.c_str(), std::to_string(o.master_port).c_str(), &hints, &found);
+      rc != 0)
     throw std::runtime_error("MASTER_ADDR " + o.master_addr + ": cannot resolve (" + ::gai_strerror(rc) + ")");
   int error = 0;
   for (addrinfo* a = found; a != nullptr && error == 0; a = a->ai_next) {
@@ -112,9 +113,10 @@ void check_port_free(const DistributedOptions& o) {
   }
   ::freeaddrinfo(found);
   if (error != 0)
-    throw std::runtime_error(fmt::format("rank 0 of {}: rendezvous port {} is in use by another process (a previous "
-                                         "run still up, or another program): free it or choose another MASTER_PORT",
-                                         o.world_size, port_text(o.master_addr, o.master_port)));
+    throw std::runtime_error(
+        fmt::format("rank 0 of {}: rendezvous port {} is in use by another process (a previous "
+                    "run still up, or another program): free it or choose another MASTER_PORT",
+                    o.world_size, port_text(o.master_addr, o.master_port)));
 }
 
 // "1, 3" (at most 8 named, then how many more).
@@ -186,13 +188,12 @@ c10::intrusive_ptr<c10d::Store> rendezvous(const DistributedOptions& o, std::chr
       }
     }
     if (!connection->finished)
-      throw std::runtime_error(fmt::format("rank {} of {}: rendezvous at {}: {} within {} s (--dist-timeout)", o.rank,
-                                           o.world_size, where,
-                                           o.rank == 0 ? "could not open the store" : "rank 0's store did not answer",
-                                           o.timeout_seconds));
+      throw std::runtime_error(
+          fmt::format("rank {} of {}: rendezvous at {}: {} within {} s (--dist-timeout)", o.rank, o.world_size, where,
+                      o.rank == 0 ? "could not open the store" : "rank 0's store did not answer", o.timeout_seconds));
     if (!connection->error.empty())
-      throw std::runtime_error(fmt::format("rank {} of {}: rendezvous at {} failed within {} s: {}", o.rank, o.world_size,
-                                           where, o.timeout_seconds, connection->error));
+      throw std::runtime_error(fmt::format("rank {} of {}: rendezvous at {} failed within {} s: {}", o.rank,
+                                           o.world_size, where, o.timeout_seconds, connection->error));
   }
   narrow.reset();
   c10::intrusive_ptr<c10d::Store> store = connection->store;
@@ -211,8 +212,8 @@ c10::intrusive_ptr<c10d::Store> rendezvous(const DistributedOptions& o, std::chr
       const auto now = Clock::now();
       if (now >= deadline) break;
       if (now >= next_note) {
-        spdlog::warn("rank {} of {}: waiting at the rendezvous {} for rank{} {} ({:.0f} of {} s, --dist-timeout)", o.rank,
-                     o.world_size, where, missing.size() > 1 ? "s" : "", rank_list(missing), elapsed(),
+        spdlog::warn("rank {} of {}: waiting at the rendezvous {} for rank{} {} ({:.0f} of {} s, --dist-timeout)",
+                     o.rank, o.world_size, where, missing.size() > 1 ? "s" : "", rank_list(missing), elapsed(),
                      o.timeout_seconds);
         next_note = now + note_every;
       }
@@ -223,11 +224,12 @@ c10::intrusive_ptr<c10d::Store> rendezvous(const DistributedOptions& o, std::chr
                                          distributed::collective_error_text(e)));
   }
   if (!missing.empty())
-    throw std::runtime_error(fmt::format("rank {} of {}: rendezvous at {}: rank{} {} did not arrive within {} s "
-                                         "(--dist-timeout; WORLD_SIZE {}: are all started, with the same "
-                                         "MASTER_ADDR/MASTER_PORT?)",
-                                         o.rank, o.world_size, where, missing.size() > 1 ? "s" : "", rank_list(missing),
-                                         o.timeout_seconds, o.world_size));
+    throw std::runtime_error(
+        fmt::format("rank {} of {}: rendezvous at {}: rank{} {} did not arrive within {} s "
+                    "(--dist-timeout; WORLD_SIZE {}: are all started, with the same "
+                    "MASTER_ADDR/MASTER_PORT?)",
+                    o.rank, o.world_size, where, missing.size() > 1 ? "s" : "", rank_list(missing), o.timeout_seconds,
+                    o.world_size));
   return store;
 }
 
@@ -260,7 +262,9 @@ void DistributedOptions::set_url(const std::string& url) {
 }
 
 void DistributedOptions::validate() const {
-  if (world_size < 1) throw std::invalid_argument("world size " + std::to_string(world_size) + ": must be >= 1 (WORLD_SIZE or --world-size)");
+  if (world_size < 1)
+    throw std::invalid_argument("world size " + std::to_string(world_size) +
+                                ": must be >= 1 (WORLD_SIZE or --world-size)");
   if (rank < 0 || rank >= world_size)
     throw std::invalid_argument("rank " + std::to_string(rank) + ": must be in 0.." + std::to_string(world_size - 1) +
                                 " (RANK or --rank)");
@@ -308,15 +312,16 @@ DistributedContext::DistributedContext(const DistributedOptions& options, const 
     spdlog::warn("--dist-backend gloo with {}: gradients go through host memory (nccl is faster)", device.str());
 #ifndef USE_C10D_GLOO
   if (s.backend_name == "gloo")
-    throw std::runtime_error("this build has no c10d Gloo backend (it was built without gloo headers: install "
-                             "libgloo-dev and rebuild with -DPYRAMIDION_WITH_GLOO=ON); available: " +
-                             (compiled_distributed_backends().empty() ? std::string("none")
-                                                                      : compiled_distributed_backends().front()));
+    throw std::runtime_error(
+        "this build has no c10d Gloo backend (it was built without gloo headers: install "
+        "libgloo-dev and rebuild with -DPYRAMIDION_WITH_GLOO=ON); available: " +
+        (compiled_distributed_backends().empty() ? std::string("none") : compiled_distributed_backends().front()));
 #endif
 #ifndef USE_C10D_NCCL
   if (s.backend_name == "nccl")
-    throw std::runtime_error("this build has no c10d NCCL backend (it needs a CUDA LibTorch and "
-                             "-DPYRAMIDION_WITH_NCCL=ON); use --dist-backend gloo");
+    throw std::runtime_error(
+        "this build has no c10d NCCL backend (it needs a CUDA LibTorch and "
+        "-DPYRAMIDION_WITH_NCCL=ON); use --dist-backend gloo");
 #endif
 
   s.store = rendezvous(options, timeout);
@@ -329,11 +334,10 @@ DistributedContext::DistributedContext(const DistributedOptions& options, const 
     if (s.backend_name == "gloo") {
       auto gloo_options = c10d::ProcessGroupGloo::Options::create(timeout);
       const char* interface = std::getenv("GLOO_SOCKET_IFNAME");
-      gloo_options->devices.push_back(
-          interface != nullptr && *interface != '\0'
-              ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
-              : c10d::ProcessGroupGloo::createDeviceForHostname(
-                    local_address_towards(options.master_addr, options.master_port)));
+      gloo_options->devices.push_back(interface != nullptr && *interface != '\0'
+                                          ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
+                                          : c10d::ProcessGroupGloo::createDeviceForHostname(
+                                                local_address_towards(options.master_addr, options.master_port)));
       s.backend = c10::make_intrusive<c10d::ProcessGroupGloo>(s.store, static_cast<int>(options.rank),
                                                               static_cast<int>(options.world_size), gloo_options);
       reducer_options.scalar_device = torch::kCPU;
@@ -376,6 +380,8 @@ std::string DistributedContext::describe() const {
 std::shared_ptr<GradientReducer> DistributedContext::reducer() { return impl_->reducer; }
 void DistributedContext::barrier() { impl_->reducer->barrier(); }
 int64_t DistributedContext::gradient_buckets() const { return impl_->reducer->bucket_count(); }
-int64_t DistributedContext::buckets_started_during_backward() const { return impl_->reducer->buckets_started_in_backward(); }
+int64_t DistributedContext::buckets_started_during_backward() const {
+  return impl_->reducer->buckets_started_in_backward();
+}
 
 }  // namespace pyramidion

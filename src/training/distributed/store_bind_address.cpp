@@ -16,7 +16,7 @@ namespace {
 struct Target {
   std::mutex mutex;
   std::atomic<bool> active{false};
-  uint16_t port = 0;       // host order
+  uint16_t port = 0;  // host order
   bool has_v4 = false, has_v6 = false;
   in_addr v4{};
   in6_addr v6{};
@@ -125,8 +125,8 @@ extern "C" int bind(int fd, const sockaddr* address, socklen_t length) noexcept 
     {
       std::lock_guard<std::mutex> lock(target().mutex);
       const auto& t = target();
-      changed = t.active.load() && pyramidion::narrow(address, length, t.port, t.has_v4, t.v4, t.has_v6, t.v6, narrowed,
-                                                      narrowed_length);
+      changed = t.active.load() &&
+                pyramidion::narrow(address, length, t.port, t.has_v4, t.v4, t.has_v6, t.v6, narrowed, narrowed_length);
     }
     if (changed)
       return static_cast<int>(::syscall(SYS_bind, fd, reinterpret_cast<const sockaddr*>(&narrowed), narrowed_length));
