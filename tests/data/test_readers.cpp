@@ -235,7 +235,7 @@ TEST(LineSource, ALineLargerThanMemoryIsAnErrorNamingTheLineNotTheEnd) {
   std::string error = "(no error)";
   {
     pyramidion::testing::AddressSpaceLimit limit(256 << 20);
-    if (!limit.active()) GTEST_SKIP() << "cannot limit the address space";
+    if (!limit.active()) GTEST_SKIP() << "cannot limit the address space (or built with AddressSanitizer)";
     try {
       lines.next(line);
     } catch (const std::runtime_error& e) {
