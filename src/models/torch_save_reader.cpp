@@ -281,7 +281,7 @@ class Machine {
       const size_t element = c10::elementSize(v->dtype);
       torch::Tensor flat =
           torch::empty({static_cast<int64_t>(bytes / element)}, torch::TensorOptions().dtype(v->dtype));
-      std::memcpy(flat.data_ptr(), data.get(), flat.numel() * element);
+      if (flat.numel() > 0) std::memcpy(flat.data_ptr(), data.get(), flat.numel() * element);  // empty: null data
       cached = storages_.emplace(v->text, flat).first;
     }
     v->tensor = cached->second;

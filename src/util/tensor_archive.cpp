@@ -120,7 +120,8 @@ NamedTensors parse_tensors(const std::string& bytes, const std::string& origin) 
       in.fail("tensor " + name + " claims " + std::to_string(nbytes) + " bytes but the archive has only " +
               std::to_string(in.remaining()) + " left (truncated or corrupt)");
     auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
-    std::memcpy(tensor.data_ptr(), in.take(nbytes), nbytes);
+    const char* bytes = in.take(nbytes);
+    if (nbytes > 0) std::memcpy(tensor.data_ptr(), bytes, nbytes);  // an empty tensor has no storage (null data)
     tensors.emplace_back(std::move(name), std::move(tensor));
   }
   if (!in.done()) in.fail("trailing bytes after the tensor archive");
