@@ -257,7 +257,7 @@ TEST(Highlight, AModelWithoutPoolingLayersPoolsNothing) {
   torch::manual_seed(3);
   SummarizationModel model(c);
   model->eval();
-  auto tok = std::make_shared<const data::SentencePieceTokenizer>(tiny_summarizer().tokenizer());
+  auto tok = std::make_shared<const data::SentencePieceTokenizer>(tiny_summarizer().tokenizer().sentencepiece());
   Summarizer summarizer(model, tok);
   DocumentHighlight h = highlight_document(summarizer, {testing::tiny_document(5, 20)}, short_summaries());
   EXPECT_TRUE(h.layers.empty());

@@ -20,7 +20,7 @@ const data::SentencePieceTokenizer& tiny_tokenizer() {
     testing::write_tiny_model(path, dir.path());
     return Summarizer::load(path);
   }();
-  return summarizer.tokenizer();
+  return summarizer.tokenizer().sentencepiece();
 }
 
 std::vector<int64_t> read_ids(const data::SentencePieceTokenizer& tok, const std::vector<std::string>& sentences) {
