@@ -30,6 +30,7 @@ set(PYRAMIDION_NN_SOURCES
 set(PYRAMIDION_DATA_SOURCES
   src/data/binary_dataset.cpp
   src/data/binary_dataset_writer.cpp
+  src/data/any_tokenizer.cpp
   src/data/byte_level_bpe.cpp
   src/data/byte_level_bpe_formats.cpp
   src/data/byte_level_bpe_loader.cpp

@@ -9,6 +9,7 @@
 #include "explain/pooling_shares.h"
 #include "explain/summary_links.h"
 #include "explain/word_alignment.h"
+#include "pyramidion/data/any_tokenizer.h"
 
 namespace pyramidion {
 namespace {

@@ -6,12 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "pyramidion/data/any_tokenizer.h"  // encode_example takes either kind (a SentencePieceTokenizer converts)
 #include "pyramidion/data/readers.h"
 
 namespace pyramidion::data {
-
-class SentencePieceTokenizer;
-class Tokenizer;
 
 struct SplitInput {
   std::string name;  // "train", "valid", "test": the output is DIR/<name>.bin
