@@ -91,9 +91,10 @@ void print_table(const nlohmann::ordered_json& info) {
   } else {
     const auto& t = info["tokenizer"];
     const auto& ids = t["special_ids"];
-    fmt::print("tokenizer: vocabulary {}, special ids pad {} unk {} bos {} eos {} <sep> {}\n",
-               t["vocab_size"].get<int64_t>(), ids["pad"].get<int64_t>(), ids["unk"].get<int64_t>(),
-               ids["bos"].get<int64_t>(), ids["eos"].get<int64_t>(), ids["sep"].get<int64_t>());
+    fmt::print("tokenizer: {}, vocabulary {}, special ids pad {} unk {} bos {} eos {} <sep> {}\n",
+               t["kind"].get<std::string>(), t["vocab_size"].get<int64_t>(), ids["pad"].get<int64_t>(),
+               ids["unk"].get<int64_t>(), ids["bos"].get<int64_t>(), ids["eos"].get<int64_t>(),
+               ids["sep"].get<int64_t>());
     fmt::print("tokenizer checksum: {}\n", t["checksum"].get<std::string>());
   }
   if (info.contains("training_state")) {
