@@ -28,6 +28,7 @@ set(PYRAMIDION_NN_SOURCES
   src/nn/vocabulary_projection.cpp)
 
 set(PYRAMIDION_DATA_SOURCES
+  src/data/any_tokenizer.cpp
   src/data/binary_dataset.cpp
   src/data/binary_dataset_writer.cpp
   src/data/byte_level_bpe.cpp

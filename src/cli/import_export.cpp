@@ -68,11 +68,6 @@ void run_import(const ImportOptions& o) {
     imported.metadata["imported_from"]["long_input"] = {
         {"max_source_positions", o.max_source_positions}, {"chunk_size", o.chunk_size}, {"pooling", o.pooling}};
   }
-  if (imported.tokenizer_kind == "byte_level_bpe")
-    spdlog::warn(
-        "{}: the GPT-2 byte-level BPE tokenizer is not embedded yet (docs/pretrained.md): the model file "
-        "has no tokenizer",
-        o.input);
   try {
     save_model_file(o.output, model, imported.tokenizer_bytes, imported.metadata);
   } catch (const std::exception& e) {

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "command.h"
+#include "pyramidion/data/any_tokenizer.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/util/yaml_json.h"
@@ -51,7 +52,8 @@ nlohmann::ordered_json describe_file(const std::string& path) {
     tokenizer = nullptr;
   } else {
     try {
-      const auto t = data::SentencePieceTokenizer::from_bytes(loaded.tokenizer_bytes);
+      const auto t = data::Tokenizer::from_bytes(loaded.tokenizer_bytes);
+      tokenizer["kind"] = t.kind();
       tokenizer["vocab_size"] = t.vocab_size();
       tokenizer["bytes"] = loaded.tokenizer_bytes.size();
       tokenizer["checksum"] = data::tokenizer_checksum_text(data::tokenizer_checksum(loaded.tokenizer_bytes));
@@ -89,9 +91,10 @@ void print_table(const nlohmann::ordered_json& info) {
   } else {
     const auto& t = info["tokenizer"];
     const auto& ids = t["special_ids"];
-    fmt::print("tokenizer: vocabulary {}, special ids pad {} unk {} bos {} eos {} <sep> {}\n",
-               t["vocab_size"].get<int64_t>(), ids["pad"].get<int64_t>(), ids["unk"].get<int64_t>(),
-               ids["bos"].get<int64_t>(), ids["eos"].get<int64_t>(), ids["sep"].get<int64_t>());
+    fmt::print("tokenizer: {}, vocabulary {}, special ids pad {} unk {} bos {} eos {} <sep> {}\n",
+               t["kind"].get<std::string>(), t["vocab_size"].get<int64_t>(), ids["pad"].get<int64_t>(),
+               ids["unk"].get<int64_t>(), ids["bos"].get<int64_t>(), ids["eos"].get<int64_t>(),
+               ids["sep"].get<int64_t>());
     fmt::print("tokenizer checksum: {}\n", t["checksum"].get<std::string>());
   }
   if (info.contains("training_state")) {

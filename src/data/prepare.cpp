@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "dataset_directory.h"
+#include "pyramidion/data/any_tokenizer.h"
 #include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/util/atomic_file.h"
@@ -36,8 +37,8 @@ struct EncodedExample {
   bool source_truncated = false, target_truncated = false;
 };
 
-SplitReport prepare_split(const SentencePieceTokenizer& tokenizer, const SplitInput& split,
-                          const PrepareOptions& options, ThreadPool& pool) {
+SplitReport prepare_split(const Tokenizer& tokenizer, const SplitInput& split, const PrepareOptions& options,
+                          ThreadPool& pool) {
   SplitReport report;
   report.name = split.name;
   report.input_path = split.path;
@@ -106,9 +107,9 @@ bool cut_to_byte_budget(std::vector<std::string>& sentences, size_t max_bytes) {
   return false;
 }
 
-void encode_example(const SentencePieceTokenizer& tokenizer, const SummarizationExample& example,
-                    const PrepareOptions& options, std::vector<int64_t>& source, std::vector<int64_t>& target,
-                    bool& source_truncated, bool& target_truncated) {
+void encode_example(const Tokenizer& tokenizer, const SummarizationExample& example, const PrepareOptions& options,
+                    std::vector<int64_t>& source, std::vector<int64_t>& target, bool& source_truncated,
+                    bool& target_truncated) {
   const size_t budget = kSourceBytesPerToken * static_cast<size_t>(std::max(options.max_source_length, 1));
   size_t bytes = 0;
   for (const auto& sentence : example.source_sentences) bytes += sentence.size() + 1;

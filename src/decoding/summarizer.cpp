@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "pyramidion/data/any_tokenizer.h"
 #include "pyramidion/data/prepare.h"
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/decoding/summary_generator.h"
@@ -22,7 +23,7 @@ namespace {
 
 bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n\f\v") == std::string::npos; }
 
-SpecialTokenIds special_ids(const ModelConfig& config, const data::SentencePieceTokenizer* tokenizer) {
+SpecialTokenIds special_ids(const ModelConfig& config, const data::Tokenizer* tokenizer) {
   SpecialTokenIds ids{config.pad_id, /*unk=*/-1, config.decoder_start(),
                       config.eos_id};  // bos: the first decoder input
   if (!tokenizer) return ids;          // no unknown-token penalty without a tokenizer to name the id
@@ -131,10 +132,9 @@ Summarizer Summarizer::load(const std::string& path, const SummarizerOptions& op
     }
   }();
   if (loaded.tokenizer_bytes.empty()) throw std::runtime_error(path + ": the model file holds no tokenizer");
-  std::shared_ptr<const data::SentencePieceTokenizer> tokenizer;
-  try {
-    tokenizer = std::make_shared<const data::SentencePieceTokenizer>(
-        data::SentencePieceTokenizer::from_bytes(loaded.tokenizer_bytes));
+  std::shared_ptr<const data::Tokenizer> tokenizer;
+  try {  // SentencePiece or byte-level BPE (an imported BART), by the bytes' form
+    tokenizer = std::make_shared<const data::Tokenizer>(data::Tokenizer::from_bytes(loaded.tokenizer_bytes));
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": the embedded tokenizer cannot be read: " + e.what());
   }
@@ -156,7 +156,7 @@ Summarizer Summarizer::load(const std::string& path, const SummarizerOptions& op
   }
 }
 
-Summarizer::Summarizer(SummarizationModel model, std::shared_ptr<const data::SentencePieceTokenizer> tokenizer)
+Summarizer::Summarizer(SummarizationModel model, std::shared_ptr<const data::Tokenizer> tokenizer)
     : model_(std::move(model)),
       tokenizer_(std::move(tokenizer)),
       special_(special_ids(model_->config(), tokenizer_.get())),
@@ -165,7 +165,14 @@ Summarizer::Summarizer(SummarizationModel model, std::shared_ptr<const data::Sen
 
 const ModelConfig& Summarizer::config() const { return model_->config(); }
 
-const data::SentencePieceTokenizer& Summarizer::tokenizer() const {
+Summarizer::Summarizer(SummarizationModel model, const std::shared_ptr<const data::SentencePieceTokenizer>& tokenizer)
+    : Summarizer(std::move(model), tokenizer ? std::make_shared<const data::Tokenizer>(*tokenizer)
+                                             : std::shared_ptr<const data::Tokenizer>()) {}
+
+Summarizer::Summarizer(SummarizationModel model, std::nullptr_t)
+    : Summarizer(std::move(model), std::shared_ptr<const data::Tokenizer>()) {}
+
+const data::Tokenizer& Summarizer::tokenizer() const {
   if (!tokenizer_) throw std::logic_error("Summarizer: built without a tokenizer");
   return *tokenizer_;
 }

@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "pooling_shares.h"
-#include "pyramidion/data/tokenizer.h"
+#include "pyramidion/data/any_tokenizer.h"
 #include "pyramidion/nn/pooling_trace.h"
 #include "summary_links.h"
 #include "word_alignment.h"

@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "pyramidion/data/tokenizer.h"
+#include "pyramidion/data/any_tokenizer.h"
 #include "word_alignment.h"
 
 namespace pyramidion::explain {
@@ -48,10 +48,9 @@ std::vector<SummaryLink> strongest_links(const torch::Tensor& mass, int64_t keep
   return links;
 }
 
-std::vector<HighlightSummaryWord> link_summary_words(const data::SentencePieceTokenizer& tokenizer,
-                                                     const DocumentSummary& summary, const PoolingTrace& trace,
-                                                     const std::vector<HighlightWord>& words, int64_t sentences,
-                                                     int64_t tokens, int64_t links_per_word) {
+std::vector<HighlightSummaryWord> link_summary_words(const data::Tokenizer& tokenizer, const DocumentSummary& summary,
+                                                     const PoolingTrace& trace, const std::vector<HighlightWord>& words,
+                                                     int64_t sentences, int64_t tokens, int64_t links_per_word) {
   std::vector<HighlightSummaryWord> out;
   if (summary.hypotheses.empty()) return out;
   const auto& best = summary.hypotheses.front();

@@ -12,7 +12,7 @@
 
 namespace pyramidion {
 namespace data {
-class SentencePieceTokenizer;
+class Tokenizer;
 }
 
 namespace explain {
@@ -34,10 +34,9 @@ std::vector<SummaryLink> strongest_links(const torch::Tensor& mass, int64_t keep
 // The words of summary.hypotheses[0] (none when there is no hypothesis), their summary sentence, copied share
 // (copy-attention models) and links to the source sentences of `words` (first_token / tokens spans over `tokens`
 // source positions, the memory traced by `trace`; nothing pooled: memory slot p is position p).
-std::vector<HighlightSummaryWord> link_summary_words(const data::SentencePieceTokenizer& tokenizer,
-                                                     const DocumentSummary& summary, const PoolingTrace& trace,
-                                                     const std::vector<HighlightWord>& words, int64_t sentences,
-                                                     int64_t tokens, int64_t links_per_word);
+std::vector<HighlightSummaryWord> link_summary_words(const data::Tokenizer& tokenizer, const DocumentSummary& summary,
+                                                     const PoolingTrace& trace, const std::vector<HighlightWord>& words,
+                                                     int64_t sentences, int64_t tokens, int64_t links_per_word);
 
 }  // namespace explain
 }  // namespace pyramidion

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "pyramidion/data/tokenizer.h"
+#include "pyramidion/data/any_tokenizer.h"
 
 namespace pyramidion::explain {
 namespace {
@@ -25,7 +25,7 @@ std::vector<std::string> split_words(const std::string& text) {
 // SentencePiece segments each whitespace-separated word on its own, so the document's pieces are the words'
 // pieces one after the other: encoding word by word aligns them (unknown words included, which keep no U+2581
 // mark in their piece). Checked id by id; false when the normalizer breaks it. Words past the cut keep no tokens.
-bool align_text_words(const data::SentencePieceTokenizer& tokenizer, const std::vector<std::string>& sentences,
+bool align_text_words(const data::Tokenizer& tokenizer, const std::vector<std::string>& sentences,
                       const std::vector<int64_t>& ids, std::vector<HighlightWord>& words,
                       std::vector<std::vector<int64_t>>& word_tokens) {
   for (size_t s = 0; s < sentences.size(); ++s)
@@ -50,9 +50,8 @@ bool align_text_words(const data::SentencePieceTokenizer& tokenizer, const std::
 
 // Words rebuilt from the pieces (a piece starting with U+2581 starts a word), sentences split by the text rule
 // and at separators.
-void rebuild_words(const data::SentencePieceTokenizer& tokenizer, const std::vector<int64_t>& ids,
-                   std::vector<HighlightWord>& words, std::vector<std::vector<int64_t>>& word_tokens,
-                   std::vector<std::string>& sentences) {
+void rebuild_words(const data::Tokenizer& tokenizer, const std::vector<int64_t>& ids, std::vector<HighlightWord>& words,
+                   std::vector<std::vector<int64_t>>& word_tokens, std::vector<std::string>& sentences) {
   TokenGroups groups = group_tokens(tokenizer, ids, ids.size());
   int64_t sentence = 0;
   size_t next_break = 0;
@@ -92,7 +91,7 @@ bool ends_sentence(const std::string& word) {
   return end > 0 && (word[end - 1] == '.' || word[end - 1] == '!' || word[end - 1] == '?');
 }
 
-TokenGroups group_tokens(const data::SentencePieceTokenizer& tokenizer, const std::vector<int64_t>& ids, size_t count) {
+TokenGroups group_tokens(const data::Tokenizer& tokenizer, const std::vector<int64_t>& ids, size_t count) {
   TokenGroups g;
   bool after_separator = true;
   for (size_t t = 0; t < count; ++t) {
@@ -111,7 +110,7 @@ TokenGroups group_tokens(const data::SentencePieceTokenizer& tokenizer, const st
   return g;
 }
 
-std::string decode_group(const data::SentencePieceTokenizer& tokenizer, const std::vector<int64_t>& ids,
+std::string decode_group(const data::Tokenizer& tokenizer, const std::vector<int64_t>& ids,
                          const std::vector<int64_t>& positions) {
   std::vector<int64_t> group;
   for (int64_t p : positions) group.push_back(ids[static_cast<size_t>(p)]);
@@ -120,7 +119,7 @@ std::string decode_group(const data::SentencePieceTokenizer& tokenizer, const st
   return a == std::string::npos ? text : text.substr(a, b - a + 1);
 }
 
-WordAlignment align_words(const data::SentencePieceTokenizer& tokenizer, const std::vector<std::string>& sentences,
+WordAlignment align_words(const data::Tokenizer& tokenizer, const std::vector<std::string>& sentences,
                           const std::vector<int64_t>& ids) {
   WordAlignment a;
   std::vector<std::vector<int64_t>> word_tokens;  // token positions per word

@@ -10,7 +10,7 @@
 
 namespace pyramidion {
 namespace data {
-class SentencePieceTokenizer;
+class Tokenizer;
 }
 
 namespace explain {
@@ -25,9 +25,9 @@ struct TokenGroups {
   std::vector<std::vector<int64_t>> groups;  // token positions
   std::vector<int64_t> sentence_breaks;      // group indices that start a new sentence (after a <sep>)
 };
-TokenGroups group_tokens(const data::SentencePieceTokenizer& tokenizer, const std::vector<int64_t>& ids, size_t count);
+TokenGroups group_tokens(const data::Tokenizer& tokenizer, const std::vector<int64_t>& ids, size_t count);
 // The text of one group: its pieces decoded, outer spaces trimmed.
-std::string decode_group(const data::SentencePieceTokenizer& tokenizer, const std::vector<int64_t>& ids,
+std::string decode_group(const data::Tokenizer& tokenizer, const std::vector<int64_t>& ids,
                          const std::vector<int64_t>& positions);
 
 struct WordAlignment {
@@ -39,7 +39,7 @@ struct WordAlignment {
 };
 
 // `ids` are the tokens the encoder read of `sentences`, EOS last (possibly cut at max_source_positions).
-WordAlignment align_words(const data::SentencePieceTokenizer& tokenizer, const std::vector<std::string>& sentences,
+WordAlignment align_words(const data::Tokenizer& tokenizer, const std::vector<std::string>& sentences,
                           const std::vector<int64_t>& ids);
 
 }  // namespace explain

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "pyramidion/data/byte_level_bpe.h"
 #include "pyramidion/models/hf_checkpoint.h"
 #include "pyramidion/models/hf_config.h"
 #include "pyramidion/nn/sinusoidal_positions.h"
@@ -176,7 +177,15 @@ ImportedModel import_hf_checkpoint(const std::string& dir) {
     out.tokenizer_kind = "sentencepiece";
     out.tokenizer_bytes = read_text(files.sentencepiece);
   } else if (!files.tokenizer_json.empty() || (!files.vocab_json.empty() && !files.merges_txt.empty())) {
-    out.tokenizer_kind = "byte_level_bpe";  // recorded; the model file cannot embed it yet (docs/pretrained.md)
+    out.tokenizer_kind = "byte_level_bpe";  // BART: tokenizer.json when present (the fast tokenizer's), else the pair
+    try {
+      const data::ByteLevelBpeTokenizer tokenizer =
+          !files.tokenizer_json.empty() ? data::ByteLevelBpeTokenizer::from_tokenizer_json(files.tokenizer_json)
+                                        : data::ByteLevelBpeTokenizer::from_files(files.vocab_json, files.merges_txt);
+      out.tokenizer_bytes = tokenizer.serialized();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("the byte-level BPE tokenizer: ") + e.what());
+    }
   }
   out.metadata = {{"imported_from",
                    {{"format", "hf"},
@@ -214,8 +223,20 @@ void export_hf_checkpoint(SummarizationModelImpl& model, const std::string& dir,
   if (error) throw std::runtime_error(dir + ": cannot create the folder (" + error.message() + ")");
   write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});
   write_file_atomically((fs::path(dir) / "config.json").string(), config.dump(2) + "\n");
-  if (!sentencepiece_bytes.empty())
+  if (data::ByteLevelBpeTokenizer::is_serialized_form(sentencepiece_bytes)) {
+    // BART's slow-tokenizer pair, from the embedded form (pieces by id, merges by rank).
+    const nlohmann::json bpe = nlohmann::json::parse(sentencepiece_bytes);
+    nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
+    const auto& pieces = bpe.at("pieces");
+    for (size_t id = 0; id < pieces.size(); ++id)
+      if (pieces[id].is_string()) vocab[pieces[id].get<std::string>()] = id;
+    std::string merges = "#version: 0.2\n";
+    for (const auto& merge : bpe.at("merges")) merges += merge.get<std::string>() + "\n";
+    write_file_atomically((fs::path(dir) / "vocab.json").string(), vocab.dump() + "\n");
+    write_file_atomically((fs::path(dir) / "merges.txt").string(), merges);
+  } else if (!sentencepiece_bytes.empty()) {
     write_file_atomically((fs::path(dir) / "spiece.model").string(), sentencepiece_bytes);
+  }
 }
 
 }  // namespace pyramidion

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "pyramidion/data/tokenizer.h"
+#include "pyramidion/data/any_tokenizer.h"
 #include "pyramidion/explain/highlight.h"
 #include "pyramidion/util/yaml_json.h"
 #include "pyramidion/version.h"

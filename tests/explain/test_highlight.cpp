@@ -15,6 +15,7 @@
 #include "../data/temp_dir.h"
 #include "../data/tokenizer_fixture.h"
 #include "../server/tiny_model.h"
+#include "pyramidion/data/any_tokenizer.h"
 #include "pyramidion/data/synthetic_corpus.h"
 #include "pyramidion/data/synthetic_encoding.h"
 #include "pyramidion/explain/highlight.h"
@@ -257,7 +258,7 @@ TEST(Highlight, AModelWithoutPoolingLayersPoolsNothing) {
   torch::manual_seed(3);
   SummarizationModel model(c);
   model->eval();
-  auto tok = std::make_shared<const data::SentencePieceTokenizer>(tiny_summarizer().tokenizer());
+  auto tok = std::make_shared<const data::SentencePieceTokenizer>(tiny_summarizer().tokenizer().sentencepiece());
   Summarizer summarizer(model, tok);
   DocumentHighlight h = highlight_document(summarizer, {testing::tiny_document(5, 20)}, short_summaries());
   EXPECT_TRUE(h.layers.empty());
@@ -358,7 +359,7 @@ struct Rates {
 };
 
 Rates measure(const Summarizer& summarizer, const std::vector<data::SyntheticDocument>& docs) {
-  const auto& tok = summarizer.tokenizer();
+  const auto& tok = summarizer.tokenizer().sentencepiece();
   PoolingReportAccumulator accumulator;
   HighlightOptions options;
   options.generation.search.beam = 1;

@@ -9,6 +9,7 @@
 #include "explain/pooling_shares.h"
 #include "explain/summary_links.h"
 #include "explain/word_alignment.h"
+#include "pyramidion/data/any_tokenizer.h"
 
 namespace pyramidion {
 namespace {
@@ -20,7 +21,7 @@ const data::SentencePieceTokenizer& tiny_tokenizer() {
     testing::write_tiny_model(path, dir.path());
     return Summarizer::load(path);
   }();
-  return summarizer.tokenizer();
+  return summarizer.tokenizer().sentencepiece();
 }
 
 std::vector<int64_t> read_ids(const data::SentencePieceTokenizer& tok, const std::vector<std::string>& sentences) {

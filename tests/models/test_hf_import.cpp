@@ -15,11 +15,15 @@
 #include <map>
 #include <sstream>
 
+#include "data/byte_level_pretokenizer.h"
+#include "pyramidion/data/any_tokenizer.h"
+#include "pyramidion/decoding/summarizer.h"
 #include "pyramidion/models/fairseq_import.h"
 #include "pyramidion/models/hf_checkpoint.h"
 #include "pyramidion/models/hf_config.h"
 #include "pyramidion/models/hf_import.h"
 #include "pyramidion/models/long_input_conversion.h"
+#include "pyramidion/models/model_file.h"
 #include "pyramidion/util/safetensors.h"
 #include "test_support.h"
 
@@ -37,13 +41,14 @@ bool python_torch_available() {
 }
 
 // A fresh folder per (arch, format) under the test's temporary directory, made by the reference script.
-std::string make_checkpoint(const std::string& arch, const std::string& format, const std::string& name = "") {
+std::string make_checkpoint(const std::string& arch, const std::string& format, const std::string& name = "",
+                            const std::string& extra_args = "") {
   const fs::path dir =
       fs::temp_directory_path() / ("pyramidion_hf_" + std::to_string(::getpid()) + "_" + arch + "_" + format + name);
   fs::remove_all(dir);
   const std::string script = (fs::path(PYRAMIDION_SOURCE_DIR) / "tests/interop/hf_reference.py").string();
-  const std::string command =
-      std::string(kPython) + " " + script + " make --arch " + arch + " --format " + format + " --out " + dir.string();
+  const std::string command = std::string(kPython) + " " + script + " make --arch " + arch + " --format " + format +
+                              " --out " + dir.string() + extra_args;
   if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
   return dir.string();
 }
@@ -161,6 +166,81 @@ INSTANTIATE_TEST_SUITE_P(Layouts, HfImport,
                                            Case{"pegasus", "safetensors"}, Case{"pegasus", "bin"},
                                            Case{"fairseq_bart", "fairseq"}, Case{"fairseq_transformer", "fairseq"}),
                          [](const auto& info) { return info.param.arch + "_" + info.param.format; });
+
+// A BART vocabulary as BartTokenizer's files hold one: <s> <pad> </s> <unk>, the 256 byte pieces, a few merges,
+// <mask> last.
+struct TinyBartBpe {
+  std::vector<std::string> pieces;  // index = id
+  std::vector<std::string> merges;  // "left right", by rank
+};
+
+TinyBartBpe tiny_bart_bpe() {
+  TinyBartBpe bpe;
+  bpe.pieces = {"<s>", "<pad>", "</s>", "<unk>"};
+  for (int b = 0; b < 256; ++b) bpe.pieces.push_back(data::byte_level_symbols()[b]);
+  const std::string space = "\xC4\xA0";  // U+0120: the byte-level piece of " "
+  const std::vector<std::pair<std::string, std::string>> merges = {
+      {space, "t"}, {"h", "e"}, {space + "t", "he"}, {"a", "t"}, {space, "c"}, {space + "c", "at"}, {"o", "n"}};
+  for (const auto& [left, right] : merges) {
+    bpe.merges.push_back(left + " " + right);
+    bpe.pieces.push_back(left + right);
+  }
+  bpe.pieces.push_back("<mask>");
+  return bpe;
+}
+
+// BART with its GPT-2 byte-level BPE tokenizer: the import embeds it, the model file summarizes text (the source
+// encoded as the tokenizer encodes it, EOS-framed as training sources are), and export writes the pair back.
+TEST(HfImportTokenizer, BartEmbedsItsByteLevelBpeTokenizerAndSummarizesText) {
+  if (!python_torch_available()) GTEST_SKIP() << kPython << " with torch and numpy is needed for the checkpoint";
+  const TinyBartBpe bpe = tiny_bart_bpe();
+  const std::string dir =
+      make_checkpoint("bart", "safetensors", "_bpe", " --vocab-size " + std::to_string(bpe.pieces.size()));
+  nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
+  for (size_t id = 0; id < bpe.pieces.size(); ++id) vocab[bpe.pieces[id]] = id;
+  std::ofstream(dir + "/vocab.json") << vocab.dump();
+  std::string merges = "#version: 0.2\n";
+  for (const auto& merge : bpe.merges) merges += merge + "\n";
+  std::ofstream(dir + "/merges.txt") << merges;
+
+  ImportedModel imported = import_hf_checkpoint(dir);
+  EXPECT_EQ(imported.tokenizer_kind, "byte_level_bpe");
+  const auto reference = data::ByteLevelBpeTokenizer::from_files(dir + "/vocab.json", dir + "/merges.txt");
+  ASSERT_TRUE(data::ByteLevelBpeTokenizer::is_serialized_form(imported.tokenizer_bytes));
+  EXPECT_EQ(imported.tokenizer_bytes, reference.serialized());
+  const data::Tokenizer any = data::Tokenizer::from_bytes(imported.tokenizer_bytes);
+  EXPECT_STREQ(any.kind(), "byte_level_bpe");
+  EXPECT_EQ(any.vocab_size(), static_cast<int64_t>(bpe.pieces.size()));
+
+  const std::string path = dir + "/imported.pt";
+  save_model_file(path, imported.model, imported.tokenizer_bytes, imported.metadata);
+  const Summarizer summarizer = Summarizer::load(path);
+  EXPECT_STREQ(summarizer.tokenizer().kind(), "byte_level_bpe");
+  const std::string text = "The cat sat on the mat, then the cat ate.";
+  std::vector<int64_t> source = reference.encode(text);
+  EXPECT_LT(source.size(), text.size());  // the merges applied
+  source.push_back(reference.eos_id());
+  GenerationOptions options;
+  options.search.beam = 1;
+  options.search.max_len_b = 6;
+  bool truncated = true;
+  EXPECT_EQ(summarizer.encode_source({text}, options, truncated), source);
+  EXPECT_FALSE(truncated);
+  const auto by_text = summarizer.summarize({text}, options);
+  const auto by_ids = summarizer.summarize_tokens({source}, options);
+  ASSERT_EQ(by_text.size(), 1u);
+  ASSERT_FALSE(by_text[0].hypotheses.empty());
+  ASSERT_FALSE(by_ids[0].hypotheses.empty());
+  EXPECT_EQ(by_text[0].source_tokens, static_cast<int64_t>(source.size()));
+  EXPECT_EQ(by_text[0].hypotheses[0].tokens, by_ids[0].hypotheses[0].tokens);
+  EXPECT_EQ(by_text[0].hypotheses[0].text, reference.decode(by_text[0].hypotheses[0].tokens));
+
+  // Export writes vocab.json + merges.txt back; importing them gives the same tokenizer.
+  export_hf_checkpoint(*imported.model, dir + "/exported", imported.tokenizer_bytes);
+  EXPECT_FALSE(fs::exists(dir + "/exported/spiece.model"));
+  EXPECT_EQ(import_hf_checkpoint(dir + "/exported").tokenizer_bytes, imported.tokenizer_bytes);
+  fs::remove_all(dir);
+}
 
 TEST(FairseqImportErrors, CheckpointsWithoutArgsAreRefused) {
   if (!python_torch_available()) GTEST_SKIP();

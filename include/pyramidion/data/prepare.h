@@ -6,11 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "pyramidion/data/any_tokenizer.h"  // encode_example takes either kind (a SentencePieceTokenizer converts)
 #include "pyramidion/data/readers.h"
 
 namespace pyramidion::data {
-
-class SentencePieceTokenizer;
 
 struct SplitInput {
   std::string name;  // "train", "valid", "test": the output is DIR/<name>.bin
@@ -64,9 +63,9 @@ bool cut_to_byte_budget(std::vector<std::string>& sentences, size_t max_bytes);
 // cannot be parsed.
 bool dataset_source_sentence_separators(const std::string& dataset_dir);
 
-void encode_example(const SentencePieceTokenizer& tokenizer, const SummarizationExample& example,
-                    const PrepareOptions& options, std::vector<int64_t>& source, std::vector<int64_t>& target,
-                    bool& source_truncated, bool& target_truncated);
+void encode_example(const Tokenizer& tokenizer, const SummarizationExample& example, const PrepareOptions& options,
+                    std::vector<int64_t>& source, std::vector<int64_t>& target, bool& source_truncated,
+                    bool& target_truncated);
 
 // Writes into a staging directory beside options.output_dir (with the marker file .pyramidion-dataset) and swaps it
 // in at the end: an existing output directory is replaced whole, and on an error it is left as it was. Only an empty

@@ -30,7 +30,8 @@
 namespace pyramidion {
 namespace data {
 class SentencePieceTokenizer;
-}
+class Tokenizer;
+}  // namespace data
 
 struct SummarizerOptions {
   std::string device = "cpu";     // "cpu", "cuda", "cuda:N", or "auto" (CUDA when available)
@@ -75,7 +76,10 @@ class Summarizer {
   // in eval mode whenever summarize() runs (summarize() throws std::logic_error otherwise). `tokenizer` may be null:
   // then only summarize_tokens() works, and hypotheses carry no text. Special ids: pad/bos/eos from the model's
   // config, unk from the tokenizer (checked against each other).
-  Summarizer(SummarizationModel model, std::shared_ptr<const data::SentencePieceTokenizer> tokenizer);
+  // The tokenizer of either kind (data/any_tokenizer.h); a SentencePieceTokenizer is wrapped.
+  Summarizer(SummarizationModel model, std::shared_ptr<const data::Tokenizer> tokenizer);
+  Summarizer(SummarizationModel model, const std::shared_ptr<const data::SentencePieceTokenizer>& tokenizer);
+  Summarizer(SummarizationModel model, std::nullptr_t);
 
   // Raw texts, one document each (empty or whitespace-only documents get no hypotheses). Results in input order.
   std::vector<DocumentSummary> summarize(const std::vector<std::string>& documents,
@@ -94,7 +98,7 @@ class Summarizer {
                                                 const GenerationOptions& options) const;
 
   const ModelConfig& config() const;
-  const data::SentencePieceTokenizer& tokenizer() const;  // throws std::logic_error when there is none
+  const data::Tokenizer& tokenizer() const;  // throws std::logic_error when there is none
   bool has_tokenizer() const { return tokenizer_ != nullptr; }
   SpecialTokenIds special_tokens() const { return special_; }
   SummarizationModel model() const { return model_; }
@@ -106,7 +110,7 @@ class Summarizer {
 
  private:
   SummarizationModel model_;
-  std::shared_ptr<const data::SentencePieceTokenizer> tokenizer_;
+  std::shared_ptr<const data::Tokenizer> tokenizer_;
   SpecialTokenIds special_;
   torch::Device device_;
   std::string path_;

@@ -33,8 +33,10 @@ struct ImportedModel {
   std::string architecture;           // bart | pegasus
   SummarizationModel model{nullptr};  // eval mode, CPU, float32
   std::string tokenizer_kind;         // sentencepiece | byte_level_bpe | "" (no tokenizer files found)
-  std::string tokenizer_bytes;        // sentencepiece: the spiece.model bytes; otherwise empty (see docs/pretrained.md)
-  nlohmann::json metadata;            // {"imported_from": {...}} for the model file
+  // sentencepiece: the spiece.model bytes; byte_level_bpe: ByteLevelBpeTokenizer::serialized() (from tokenizer.json,
+  // else vocab.json + merges.txt); "" without tokenizer files. Either loads with data::Tokenizer::from_bytes.
+  std::string tokenizer_bytes;
+  nlohmann::json metadata;  // {"imported_from": {...}} for the model file
 };
 
 // Builds the model of `config` from HF-named `tensors` (any float dtype; converted to float32).
@@ -50,7 +52,8 @@ ImportedModel import_hf_checkpoint(const std::string& dir);
 // writes them before it drops shared storage: here only model.shared.weight is kept for tied embeddings).
 NamedTensors hf_tensors_of(SummarizationModelImpl& model);
 
-// DIR/config.json + DIR/model.safetensors (+ DIR/spiece.model when `sentencepiece_bytes` is not empty).
+// DIR/config.json + DIR/model.safetensors (+ DIR/spiece.model when `sentencepiece_bytes` is a SentencePiece model,
+// DIR/vocab.json + DIR/merges.txt when it is a serialized byte-level BPE tokenizer).
 // Throws std::runtime_error when the model has no BART or PEGASUS form (hf_architecture_of).
 void export_hf_checkpoint(SummarizationModelImpl& model, const std::string& dir,
                           const std::string& sentencepiece_bytes);

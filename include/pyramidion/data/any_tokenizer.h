@@ -1,0 +1,53 @@
+#pragma once
+// A tokenizer of either kind a model file can embed: SentencePiece (models trained here, PEGASUS) or GPT-2
+// byte-level BPE (BART). What the Summarizer, `data prepare`'s encoding and the highlight view use, whatever
+// the kind. Cheap to copy (shares the loaded tables); thread-safe as the tokenizers it holds are.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pyramidion/data/byte_level_bpe.h"
+#include "pyramidion/data/tokenizer.h"
+
+namespace pyramidion::data {
+
+class Tokenizer {
+ public:
+  Tokenizer(SentencePieceTokenizer tokenizer);  // NOLINT(google-explicit-constructor): either kind converts
+  Tokenizer(ByteLevelBpeTokenizer tokenizer);   // NOLINT(google-explicit-constructor)
+  // `bytes` = what serialized() gives (a model file's embedded tokenizer): ByteLevelBpeTokenizer's JSON form
+  // (ByteLevelBpeTokenizer::is_serialized_form) or a SentencePiece model.
+  static Tokenizer from_bytes(const std::string& bytes);
+
+  // "sentencepiece" or "byte_level_bpe".
+  const char* kind() const;
+  // The tokenizer held; throws std::logic_error when it is of the other kind.
+  const SentencePieceTokenizer& sentencepiece() const;
+  const ByteLevelBpeTokenizer& byte_level_bpe() const;
+  bool is_sentencepiece() const { return spm_ != nullptr; }
+
+  // As SentencePieceTokenizer's and ByteLevelBpeTokenizer's (no BOS/EOS added by encode).
+  std::vector<int64_t> encode(const std::string& text) const;
+  std::vector<int64_t> encode_sentences(const std::vector<std::string>& sentences) const;
+  std::string decode(const std::vector<int64_t>& ids) const;
+  std::string decode(const int64_t* ids, size_t count) const;
+  std::vector<std::string> decode_sentences(const std::vector<int64_t>& ids) const;
+
+  int64_t vocab_size() const;
+  int64_t pad_id() const;
+  int64_t bos_id() const;
+  int64_t eos_id() const;
+  int64_t unk_id() const;
+  int64_t sentence_separator_id() const;  // -1 when absent (always for byte-level BPE)
+  std::string id_to_piece(int64_t id) const;
+  int64_t piece_to_id(const std::string& piece) const;
+  // The bytes from_bytes takes; tokenizer_checksum() is computed over them.
+  std::string serialized() const;
+
+ private:
+  std::shared_ptr<const SentencePieceTokenizer> spm_;
+  std::shared_ptr<const ByteLevelBpeTokenizer> bpe_;
+};
+
+}  // namespace pyramidion::data
