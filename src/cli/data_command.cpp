@@ -56,9 +56,12 @@ PYRAMIDION_COMMAND("data", [](CLI::App& app) {
   data->require_subcommand(1);
   auto args = std::make_shared<PrepareArgs>();
   auto* prepare = data->add_subcommand("prepare", "tokenize train/valid/test once into memory-mapped binary files");
-  prepare->add_option("--tokenizer", args->options.tokenizer_path, "SentencePiece .model")
+  prepare
+      ->add_option("--tokenizer", args->options.tokenizer_path,
+                   "SentencePiece .model, or byte-level BPE: tokenizer.json, vocab.json (merges.txt beside it) "
+                   "or a folder holding them")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingPath);
   prepare->add_option("--train", args->train, "training corpus")->required();
   prepare->add_option("--valid", args->valid, "validation corpus")->required();
   prepare->add_option("--test", args->test, "test corpus");
@@ -76,6 +79,10 @@ PYRAMIDION_COMMAND("data", [](CLI::App& app) {
       ->check(number_range(2, 1 << 30));
   prepare->add_flag("--source-sep", args->options.source_sentence_separators,
                     "mark source sentence boundaries with <sep> too");
+  prepare->add_flag("--source-bos", args->options.source_bos,
+                    "sources as BOS + tokens + EOS (BART's framing; model.source_bos)");
+  prepare->add_flag("--target-bos", args->options.target_bos,
+                    "targets as BOS + tokens + EOS (BART's framing; model.target_bos: generation forces BOS first)");
   prepare->add_option("--threads", args->options.threads, "tokenizing threads (default: all cores)");
   prepare->add_flag("--strict", args->strict, "empty documents or summaries are errors, not skipped");
   prepare->add_option("--max-errors", args->max_errors, "malformed records skipped before failing (default 0)")

@@ -102,7 +102,7 @@ PYRAMIDION_COMMAND("train", [](CLI::App& app) {
                   "override, repeatable: d_model=64, pooling={0: 256}, training.lr=1e-3, lr=1e-3")
       ->take_all();
   cmd->add_option("--data", options->job.data_dir,
-                  "directory from `pyramidion data prepare` (train.bin, valid.bin, spm.model)")
+                  "directory from `pyramidion data prepare` (train.bin, valid.bin, meta.json, the tokenizer)")
       ->required();
   cmd->add_option("--save-dir", options->job.save_dir, "checkpoints, metrics.jsonl and config.yaml go here")
       ->required();

@@ -1,7 +1,14 @@
 #include "pyramidion/data/any_tokenizer.h"
 
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <utility>
+
+#include "pyramidion/util/json_depth.h"
 
 namespace pyramidion::data {
 
@@ -14,6 +21,49 @@ Tokenizer::Tokenizer(ByteLevelBpeTokenizer tokenizer)
 Tokenizer Tokenizer::from_bytes(const std::string& bytes) {
   if (ByteLevelBpeTokenizer::is_serialized_form(bytes)) return Tokenizer(ByteLevelBpeTokenizer::from_bytes(bytes));
   return Tokenizer(SentencePieceTokenizer::from_bytes(bytes));
+}
+
+Tokenizer Tokenizer::from_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path given(path);
+  if (fs::is_directory(given, ec)) {  // a checkpoint folder: tokenizer.json, else the vocab.json + merges.txt pair
+    if (fs::is_regular_file(given / "tokenizer.json", ec))
+      return Tokenizer(ByteLevelBpeTokenizer::from_tokenizer_json((given / "tokenizer.json").string()));
+    if (fs::is_regular_file(given / "vocab.json", ec)) return from_file((given / "vocab.json").string());
+    throw std::runtime_error(path + ": a folder without tokenizer.json or vocab.json + merges.txt");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot read the tokenizer");
+  std::string head(64, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  const size_t first = head.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || head[first] != '{')
+    return Tokenizer(SentencePieceTokenizer::from_file(path));  // a SentencePiece model is a protobuf, not JSON
+  std::ostringstream bytes;
+  in.clear();
+  in.seekg(0);
+  bytes << in.rdbuf();
+  const std::string text = bytes.str();
+  if (ByteLevelBpeTokenizer::is_serialized_form(text)) {
+    try {
+      return Tokenizer(ByteLevelBpeTokenizer::from_bytes(text));
+    } catch (const std::exception& e) {
+      throw std::runtime_error(path + ": " + e.what());
+    }
+  }
+  // tokenizer.json has a "model" object; vocab.json maps pieces to ids and needs merges.txt beside it.
+  if (!json_depth_ok(text)) throw std::runtime_error(path + ": " + json_depth_message());
+  const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) throw std::runtime_error(path + ": not valid JSON (nor a SentencePiece model)");
+  if (json.is_object() && json.contains("model") && json["model"].is_object())
+    return Tokenizer(ByteLevelBpeTokenizer::from_tokenizer_json(path));
+  const fs::path merges = given.parent_path() / "merges.txt";
+  if (!fs::is_regular_file(merges, ec))
+    throw std::runtime_error(path + ": a JSON file that is neither a tokenizer.json nor a vocab.json with " +
+                             merges.string() + " beside it");
+  return Tokenizer(ByteLevelBpeTokenizer::from_files(path, merges.string()));
 }
 
 const char* Tokenizer::kind() const { return spm_ ? "sentencepiece" : "byte_level_bpe"; }
@@ -50,5 +100,22 @@ int64_t Tokenizer::piece_to_id(const std::string& piece) const { PYRAMIDION_FORW
 std::string Tokenizer::serialized() const { PYRAMIDION_FORWARD(serialized()); }
 
 #undef PYRAMIDION_FORWARD
+
+void check_tokenizer_for_training(const Tokenizer& tokenizer, const std::string& origin) {
+  auto missing = [&](const std::string& piece, const std::string& fix) {
+    throw std::runtime_error(origin + ": the tokenizer has no " + piece + " piece, which training needs (" +
+                             tokenizer.kind() + "; ids: unk " + std::to_string(tokenizer.unk_id()) + ", bos " +
+                             std::to_string(tokenizer.bos_id()) + ", eos " + std::to_string(tokenizer.eos_id()) +
+                             ", pad " + std::to_string(tokenizer.pad_id()) + "); " + fix);
+  };
+  const bool spm = tokenizer.is_sentencepiece();
+  if (tokenizer.pad_id() < 0)
+    missing("pad", spm ? "retrain it with `pyramidion tokenizer train`, or give spm_train --pad_id=N (e.g. "
+                         "--pad_id=3 next to the defaults unk 0, bos 1, eos 2)"
+                       : "add a <pad> token to its vocabulary");
+  if (tokenizer.eos_id() < 0)
+    missing("eos", spm ? "retrain it with `pyramidion tokenizer train`, or give spm_train --eos_id=N"
+                       : "add a </s> token to its vocabulary");
+}
 
 }  // namespace pyramidion::data

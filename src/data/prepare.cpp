@@ -21,15 +21,33 @@ namespace fs = std::filesystem;
 namespace pyramidion::data {
 namespace {
 
-// Keeps at most max_length tokens including the final EOS; returns whether anything was cut.
-bool truncate_and_close(std::vector<int64_t>& ids, int max_length, int64_t eos) {
+// [bos (when >= 0)] + ids + eos, at most max_length tokens in all (ids are cut to make room); returns whether
+// anything was cut. max_length >= 2 (one token and EOS): with a BOS and max_length 2 no token of ids is kept.
+bool frame_and_truncate(std::vector<int64_t>& ids, int max_length, int64_t bos, int64_t eos) {
+  const int64_t framing = bos >= 0 ? 2 : 1;
+  const int64_t room = std::max<int64_t>(max_length - framing, 0);
   bool truncated = false;
-  if (static_cast<int64_t>(ids.size()) + 1 > max_length) {
-    ids.resize(static_cast<size_t>(max_length - 1));
+  if (static_cast<int64_t>(ids.size()) > room) {
+    ids.resize(static_cast<size_t>(room));
     truncated = true;
   }
+  if (bos >= 0) ids.insert(ids.begin(), bos);
   ids.push_back(eos);
   return truncated;
+}
+
+nlohmann::json read_meta(const fs::path& meta_path) {
+  std::ifstream in(meta_path);
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(meta_path.string() + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+}
+
+// The file a dataset keeps its tokenizer in, by kind.
+const char* tokenizer_file_name(const Tokenizer& tokenizer) {
+  return tokenizer.is_sentencepiece() ? "spm.model" : "byte_level_bpe.json";
 }
 
 struct EncodedExample {
@@ -133,26 +151,49 @@ void encode_example(const Tokenizer& tokenizer, const SummarizationExample& exam
     source = tokenizer.encode(text);
   }
   target = tokenizer.encode_sentences(example.target_sentences);
-  source_truncated = truncate_and_close(source, options.max_source_length, tokenizer.eos_id()) || source_cut;
-  target_truncated = truncate_and_close(target, options.max_target_length, tokenizer.eos_id());
+  const int64_t bos = tokenizer.bos_id();
+  if ((options.source_bos || options.target_bos) && (bos < 0 || bos == tokenizer.eos_id()))
+    throw std::invalid_argument("source_bos / target_bos: the tokenizer has no BOS piece distinct from EOS");
+  source_truncated =
+      frame_and_truncate(source, options.max_source_length, options.source_bos ? bos : -1, tokenizer.eos_id()) ||
+      source_cut;
+  target_truncated =
+      frame_and_truncate(target, options.max_target_length, options.target_bos ? bos : -1, tokenizer.eos_id());
 }
 
-bool dataset_source_sentence_separators(const std::string& dataset_dir) {
+DatasetFraming dataset_framing(const std::string& dataset_dir) {
+  DatasetFraming framing;
   const fs::path meta_path = fs::path(dataset_dir) / "meta.json";
   std::error_code ec;
-  if (!fs::is_regular_file(meta_path, ec)) return false;
-  std::ifstream in(meta_path);
-  nlohmann::json meta;
-  try {
-    meta = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(meta_path.string() + ": not valid JSON (" + std::string(e.what()) + ")");
+  if (!fs::is_regular_file(meta_path, ec)) return framing;
+  const nlohmann::json meta = read_meta(meta_path);
+  for (auto [key, value] :
+       {std::pair<const char*, bool*>{"source_sentence_separators", &framing.source_sentence_separators},
+        {"source_bos", &framing.source_bos},
+        {"target_bos", &framing.target_bos}}) {
+    const auto it = meta.find(key);
+    if (it == meta.end()) continue;
+    if (!it->is_boolean()) throw std::runtime_error(meta_path.string() + ": " + key + " must be true or false");
+    *value = it->get<bool>();
   }
-  const auto it = meta.find("source_sentence_separators");
-  if (it == meta.end()) return false;
-  if (!it->is_boolean())
-    throw std::runtime_error(meta_path.string() + ": source_sentence_separators must be true or false");
-  return it->get<bool>();
+  return framing;
+}
+
+std::string dataset_tokenizer_path(const std::string& dataset_dir) {
+  const fs::path dir(dataset_dir);
+  const fs::path meta_path = dir / "meta.json";
+  std::error_code ec;
+  if (fs::is_regular_file(meta_path, ec)) {
+    const nlohmann::json meta = read_meta(meta_path);
+    const auto it = meta.find("tokenizer");
+    if (it != meta.end()) {
+      const std::string name = it->is_string() ? it->get<std::string>() : "";
+      if (name != "spm.model" && name != "byte_level_bpe.json")
+        throw std::runtime_error(meta_path.string() + ": tokenizer must be \"spm.model\" or \"byte_level_bpe.json\"");
+      return (dir / name).string();
+    }
+  }
+  return (dir / "spm.model").string();
 }
 
 PrepareReport prepare_dataset(const PrepareOptions& options) {
@@ -178,8 +219,15 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
   if (options.threads < 0 || options.threads > kMaxPrepareThreads)
     throw std::invalid_argument("threads: " + std::to_string(options.threads) + " is outside 0.." +
                                 std::to_string(kMaxPrepareThreads));
-  auto tokenizer = SentencePieceTokenizer::from_file(options.tokenizer_path);
+  const Tokenizer tokenizer = Tokenizer::from_file(options.tokenizer_path);
   check_tokenizer_for_training(tokenizer, options.tokenizer_path);
+  if (options.source_sentence_separators && tokenizer.sentence_separator_id() < 0)
+    throw std::invalid_argument(options.tokenizer_path + ": --source-sep needs a <sep> piece, which this " +
+                                tokenizer.kind() + " tokenizer does not have");
+  if ((options.source_bos || options.target_bos) &&
+      (tokenizer.bos_id() < 0 || tokenizer.bos_id() == tokenizer.eos_id()))
+    throw std::invalid_argument(options.tokenizer_path + ": --" + (options.source_bos ? "source" : "target") +
+                                "-bos needs a BOS piece distinct from EOS, which this tokenizer does not have");
   // Everything is written into a staging directory beside the output and swapped in at the end, so an existing output
   // directory is replaced whole (never a mix of old and new files) and an error leaves it untouched. Only a directory
   // that an earlier `data prepare` wrote may be replaced (src/data/dataset_directory.h).
@@ -193,13 +241,14 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
   } cleanup{staging};
   PrepareOptions staged = options;
   staged.output_dir = staging.string();
-  write_file_atomically((staging / "spm.model").string(), tokenizer.serialized());
+  write_file_atomically((staging / tokenizer_file_name(tokenizer)).string(), tokenizer.serialized());
 
   ThreadPool pool(options.threads);
   PrepareReport report;
   nlohmann::json meta;
   meta["format_version"] = kBinaryDatasetVersion;
-  meta["tokenizer"] = "spm.model";
+  meta["tokenizer"] = tokenizer_file_name(tokenizer);
+  meta["tokenizer_kind"] = tokenizer.kind();
   meta["tokenizer_source"] = fs::absolute(options.tokenizer_path).string();
   meta["vocab_size"] = tokenizer.vocab_size();
   meta["tokenizer_checksum"] = tokenizer_checksum_text(tokenizer_checksum(tokenizer.serialized()));
@@ -211,6 +260,8 @@ PrepareReport prepare_dataset(const PrepareOptions& options) {
   meta["max_source_length"] = options.max_source_length;
   meta["max_target_length"] = options.max_target_length;
   meta["source_sentence_separators"] = options.source_sentence_separators;
+  meta["source_bos"] = options.source_bos;
+  meta["target_bos"] = options.target_bos;
   meta["token_width"] = tokenizer.vocab_size() <= 65536 ? 2 : 4;
   for (const auto& split : options.splits) {
     SplitReport done = prepare_split(tokenizer, split, staged, pool);

@@ -225,18 +225,4 @@ std::string tokenizer_checksum_text(uint64_t checksum) {
   return text;
 }
 
-void check_tokenizer_for_training(const SentencePieceTokenizer& tokenizer, const std::string& origin) {
-  auto missing = [&](const std::string& piece, const std::string& flag) {
-    throw std::runtime_error(origin + ": the tokenizer has no " + piece + " piece, which training needs (ids: unk " +
-                             std::to_string(tokenizer.unk_id()) + ", bos " + std::to_string(tokenizer.bos_id()) +
-                             ", eos " + std::to_string(tokenizer.eos_id()) + ", pad " +
-                             std::to_string(tokenizer.pad_id()) +
-                             "); retrain it with `pyramidion tokenizer train`, "
-                             "or give spm_train " +
-                             flag);
-  };
-  if (tokenizer.pad_id() < 0) missing("pad", "--pad_id=N (e.g. --pad_id=3 next to the defaults unk 0, bos 1, eos 2)");
-  if (tokenizer.eos_id() < 0) missing("eos", "--eos_id=N");
-}
-
 }  // namespace pyramidion::data

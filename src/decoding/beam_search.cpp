@@ -166,7 +166,7 @@ std::vector<std::vector<Candidate>> diverse_candidates(const BeamSearchOptions& 
 std::vector<std::vector<Candidate>> sampled_candidates(const BeamSearchOptions& options, const torch::Tensor& lprobs,
                                                        const std::vector<Document>& docs,
                                                        const std::vector<int64_t>& active,
-                                                       std::vector<std::mt19937_64>& streams, int64_t step) {
+                                                       std::vector<std::mt19937_64>& streams, bool first_step) {
   // fairseq's Sampling.step: at the first step a document's beam rows draw (with replacement) from its one
   // distribution; afterwards each row draws its own next token.
   const int64_t beam = options.beam, vocab = lprobs.size(1);
@@ -178,7 +178,7 @@ std::vector<std::vector<Candidate>> sampled_candidates(const BeamSearchOptions& 
     const Document& doc = docs[static_cast<size_t>(active[a])];
     auto& stream = streams[static_cast<size_t>(active[a])];
     for (int64_t b = 0; b < beam; ++b) {
-      const int64_t parent = step == 0 ? 0 : b;
+      const int64_t parent = first_step ? 0 : b;
       const Row& row = doc.rows[static_cast<size_t>(parent)];
       const double* row_lprobs = p + (static_cast<int64_t>(a) * beam + parent) * vocab;
       const int64_t token = std::isfinite(row.score) ? draw_token(row_lprobs, vocab, options.sampling_topk,
@@ -225,6 +225,9 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
   std::vector<int64_t> active(batch);  // documents whose rows the decoder holds, in row order
   for (int64_t d = 0; d < batch; ++d) active[d] = d;
   std::vector<int64_t> last_tokens(batch * beam, special_.bos);
+  // A forced first token fills every row at step 0 (each with score 0); the search proper begins at the step after.
+  const bool forcing = special_.forced_first >= 0;
+  const int64_t first_free_step = forcing ? 1 : 0;
 
   for (int64_t step = 0; step <= longest && !active.empty(); ++step) {
     if (options_.cancelled && options_.cancelled()) throw GenerationCancelled();
@@ -263,7 +266,7 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
           }
         }
         // At the first step all beams are the same: expand only the first (of each group).
-        if (step == 0 && b >= groups) dead_rows.push_back(r);
+        if (step == first_free_step && b >= groups) dead_rows.push_back(r);
       }
     }
     if (special_.pad >= 0 && special_.pad < vocab) lprobs.select(1, special_.pad).fill_(kNegInf);
@@ -279,12 +282,19 @@ std::vector<std::vector<Hypothesis>> BeamSearch::search(IncrementalDecoder& deco
     if (!banned_rows.empty())
       lprobs.index_put_({on_device(banned_rows), on_device(banned_tokens)}, torch::full({}, kNegInf, lprobs.options()));
     if (!dead_rows.empty()) lprobs.index_fill_(0, on_device(dead_rows), kNegInf);
+    const bool forced_step = forcing && step == 0;
+    if (forced_step) {  // Hugging Face's ForcedBOSTokenLogitsProcessor: the token alone, with log-probability 0
+      lprobs.fill_(kNegInf);
+      lprobs.select(1, special_.forced_first).fill_(0.0);
+    }
 
-    // Candidates per document, in the order fairseq's search returns them.
+    // Candidates per document, in the order fairseq's search returns them; the forced step's are the forced token
+    // on every row (no diversity penalty, nothing drawn).
     const std::vector<std::vector<Candidate>> candidates =
-        options_.sampling ? sampled_candidates(options_, lprobs, docs, active, streams, step)
-        : groups > 1      ? diverse_candidates(options_, lprobs, row_scores, documents, groups)
-                          : best_candidates(options_, lprobs, row_scores, documents);
+        forced_step         ? best_candidates(options_, lprobs, row_scores, documents)
+        : options_.sampling ? sampled_candidates(options_, lprobs, docs, active, streams, step == first_free_step)
+        : groups > 1        ? diverse_candidates(options_, lprobs, row_scores, documents, groups)
+                            : best_candidates(options_, lprobs, row_scores, documents);
 
     std::vector<int64_t> next_active;
     std::vector<int64_t> reorder_rows;
@@ -411,6 +421,10 @@ std::vector<std::vector<Hypothesis>> BeamSearch::greedy(IncrementalDecoder& deco
     if (!no_eos_rows.empty()) lprobs.select(1, special_.eos).index_fill_(0, on_device(no_eos_rows), neg_inf);
     if (!banned_rows.empty())
       lprobs.index_put_({on_device(banned_rows), on_device(banned_tokens)}, torch::full({}, neg_inf, lprobs.options()));
+    if (step == 0 && special_.forced_first >= 0) {  // as search(): the forced token alone, log-probability 0
+      lprobs.fill_(neg_inf);
+      lprobs.select(1, special_.forced_first).fill_(0.0);
+    }
     // The UNK penalty is subtracted in float64 as search() does: UNK competes separately with the argmax of the rest.
     const bool unk_apart = penalize_unk && special_.unk >= 0 && special_.unk < vocab;
     torch::Tensor unk_values;

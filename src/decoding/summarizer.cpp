@@ -25,8 +25,9 @@ bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n\f\v
 
 SpecialTokenIds special_ids(const ModelConfig& config, const data::Tokenizer* tokenizer) {
   SpecialTokenIds ids{config.pad_id, /*unk=*/-1, config.decoder_start(),
-                      config.eos_id};  // bos: the first decoder input
-  if (!tokenizer) return ids;          // no unknown-token penalty without a tokenizer to name the id
+                      config.eos_id};              // bos: the first decoder input
+  ids.forced_first = config.forced_first_token();  // target_bos: BOS is generated first, as it was trained
+  if (!tokenizer) return ids;                      // no unknown-token penalty without a tokenizer to name the id
   auto check = [&](const char* what, int64_t model_id, int64_t tokenizer_id) {
     if (model_id != tokenizer_id)
       throw std::invalid_argument(std::string("the tokenizer's ") + what + " id is " + std::to_string(tokenizer_id) +
@@ -191,6 +192,7 @@ std::vector<int64_t> Summarizer::encode_source(const std::vector<std::string>& s
   data::PrepareOptions encoding;
   encoding.max_source_length = static_cast<int>(std::min<int64_t>(source_length_limit(config(), options), 1 << 30));
   encoding.source_sentence_separators = config().source_sentence_separators;
+  encoding.source_bos = config().source_bos;
   data::SummarizationExample example;
   example.source_sentences = sentences;
   std::vector<int64_t> source, target;

@@ -51,6 +51,8 @@ ModelConfig fairseq_model_config(const nlohmann::json& args, int64_t vocab_size,
   m.bos_id = 0;
   m.eos_id = 2;
   m.decoder_start_id = 2;  // prev_output_tokens start with eos
+  // BART: BARTHubInterface.encode frames sources as <s> ... </s>, and generate() passes <s> as the prefix token.
+  m.source_bos = m.target_bos = starts_with(arch, "bart");
   m.d_model = integer("encoder_embed_dim");
   if (integer_or("decoder_embed_dim", m.d_model) != m.d_model)
     fail(origin, "decoder_embed_dim", "differs from encoder_embed_dim");

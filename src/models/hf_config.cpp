@@ -82,6 +82,15 @@ ModelConfig hf_model_config(const nlohmann::json& config, const std::string& ori
   m.eos_id = r.integer("eos_token_id");
   m.bos_id = r.integer("bos_token_id", m.eos_id);  // PEGASUS has no BOS: the tokenizer's convention (bos = eos)
   m.decoder_start_id = r.integer("decoder_start_token_id", bart ? m.eos_id : m.pad_id);
+  // BART's tokenizer frames sources as <s> ... </s> (and labels likewise); generation forces <s> first when the config
+  // says so (forced_bos_token_id, or the older force_bos_token_to_be_generated). PEGASUS frames neither.
+  m.source_bos = bart;
+  int64_t forced_bos = r.integer("forced_bos_token_id", -1);
+  if (forced_bos < 0 && r.boolean("force_bos_token_to_be_generated", false)) forced_bos = m.bos_id;
+  if (forced_bos >= 0 && (!bart || forced_bos != m.bos_id))
+    fail(origin, "forced_bos_token_id",
+         std::to_string(forced_bos) + " is not supported (only BART's bos_token_id " + std::to_string(m.bos_id) + ")");
+  m.target_bos = forced_bos >= 0;
   m.tie_output_projection = r.boolean("tie_word_embeddings", true);
   if (r.boolean("add_bias_logits", false)) fail(origin, "add_bias_logits", "true is not supported");
   m.output_bias = true;  // final_logits_bias (zeros when a checkpoint has none)
@@ -145,6 +154,7 @@ nlohmann::json hf_config_json(const ModelConfig& c) {
       {"add_final_layer_norm", c.normalize_before},
   };
   if (bart || c.bos_id != c.eos_id) j["bos_token_id"] = c.bos_id;
+  if (c.target_bos) j["forced_bos_token_id"] = c.bos_id;
   if (!bart) j["static_position_embeddings"] = true;
   return j;
 }

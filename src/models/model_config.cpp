@@ -159,6 +159,8 @@ const std::vector<std::pair<std::string, Field>>& fields() {
       {"alignment_layer", integer(&C::alignment_layer)},
       {"alignment_heads", integer(&C::alignment_heads)},
       {"source_sentence_separators", boolean(&C::source_sentence_separators)},
+      {"source_bos", boolean(&C::source_bos)},
+      {"target_bos", boolean(&C::target_bos)},
       {"chunk_size", integer(&C::chunk_size)},
       {"pooling", pooling_section()},
   };
@@ -262,6 +264,9 @@ void ModelConfig::validate() const {
     require(id >= 0 && id < vocab_size, name,
             std::to_string(id) + " is outside the vocabulary (vocab_size " + std::to_string(vocab_size) + ")");
   require(vocab_size >= 1, "vocab_size", "must be >= 1");
+  for (auto [name, on] : {std::pair<const char*, bool>{"source_bos", source_bos}, {"target_bos", target_bos}})
+    require(!on || bos_id != eos_id, name,
+            "true needs a BOS token distinct from EOS (bos_id and eos_id are both " + std::to_string(eos_id) + ")");
   require(is_pooler_type(pooling.type), "pooling.type", unknown_pooler_type_message(pooling.type));
   require(pooling.base > 1, "pooling.base", "must be > 1");
   for (const auto& [layer, width] : pooling.schedule) {

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/util/atomic_file.h"
@@ -375,6 +376,15 @@ InitFromResult load_init_from(const std::string& path, SummarizationModel& model
                                 ": its tokenizer differs from this run's (the token ids would mean other "
                                 "pieces; prepare the data with that model's tokenizer)");
   const ModelConfig saved = ModelConfig::from_yaml_string(contents.config_yaml, path);
+  // The framing a model was trained (or pretrained) with is what its weights expect to read and write.
+  const ModelConfig& run = model->config();
+  for (auto [name, theirs, ours] : {std::tuple<const char*, bool, bool>{"source_bos", saved.source_bos, run.source_bos},
+                                    {"target_bos", saved.target_bos, run.target_bos}})
+    if (theirs != ours)
+      throw std::invalid_argument(path + ": model." + name + " is " + (theirs ? "true" : "false") + " there but " +
+                                  (ours ? "true" : "false") + " in this run (prepare the data " +
+                                  (theirs ? "with" : "without") + " --" + (name[0] == 's' ? "source" : "target") +
+                                  "-bos)");
   InitFromResult result;
   result.same_config = saved.to_yaml_string() == model->config().to_yaml_string();
   load_model_weights(*model, contents.weights, path);

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "pyramidion/data/any_tokenizer.h"
 #include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/data/prepare.h"
 #include "pyramidion/data/tokenizer.h"
@@ -81,7 +82,7 @@ void apply_thread_count(const TrainingConfig& training) {
 
 void check_training_job(TrainingJob& job) {
   if (!job.train) throw std::invalid_argument("the training set is missing");
-  const auto tokenizer = data::SentencePieceTokenizer::from_bytes(job.tokenizer_bytes);
+  const auto tokenizer = data::Tokenizer::from_bytes(job.tokenizer_bytes);  // SentencePiece or byte-level BPE
   data::check_tokenizer_for_training(tokenizer, job.tokenizer_origin);
   RunConfig& config = job.config;
   // The tokenizer's own special ids (one trained elsewhere may differ from pyramidion's 0/2/3); the model file
@@ -89,6 +90,11 @@ void check_training_job(TrainingJob& job) {
   config.model.pad_id = tokenizer.pad_id();
   config.model.eos_id = tokenizer.eos_id();
   config.model.bos_id = tokenizer.bos_id() >= 0 ? tokenizer.bos_id() : tokenizer.eos_id();
+  for (auto [name, on] :
+       {std::pair<const char*, bool>{"source_bos", config.model.source_bos}, {"target_bos", config.model.target_bos}})
+    if (on && config.model.bos_id == config.model.eos_id)
+      throw std::runtime_error("model." + std::string(name) + ": true needs a BOS piece distinct from EOS, which " +
+                               job.tokenizer_origin + " does not have");
   if (config.training.max_updates > 0 && config.training.warmup_updates >= config.training.max_updates)
     spdlog::warn(
         "training.warmup_updates ({}) >= training.max_updates ({}): the learning rate never reaches "
@@ -128,22 +134,38 @@ TrainingRunResult run_training(const TrainingRunOptions& o) {
 
   // 1. The data: tokenizer, config resolved against its vocabulary, both splits checked against the tokenizer.
   TrainingJob job;
-  job.tokenizer_origin = (data_dir / "spm.model").string();
+  job.tokenizer_origin = data::dataset_tokenizer_path(data_dir.string());  // spm.model or byte_level_bpe.json
   if (!fs::exists(job.tokenizer_origin))
     throw std::runtime_error(job.tokenizer_origin +
                              ": missing (--data must be a directory from `pyramidion data prepare`)");
   job.tokenizer_bytes = read_bytes(job.tokenizer_origin);
   job.config = resolve_run_config(o.config, o.preset, o.overrides,
-                                  data::SentencePieceTokenizer::from_bytes(job.tokenizer_bytes).vocab_size());
+                                  data::Tokenizer::from_bytes(job.tokenizer_bytes).vocab_size());
   RunConfig& config = job.config;
-  // The source framing the data was prepared with is the model's (recorded in its files, applied at inference).
-  const bool separators = data::dataset_source_sentence_separators(data_dir.string());
-  if (separators != config.model.source_sentence_separators && config.model.source_sentence_separators)
+  // The framing the data was prepared with is the model's (recorded in its files, applied at inference).
+  const data::DatasetFraming framing = data::dataset_framing(data_dir.string());
+  if (framing.source_sentence_separators != config.model.source_sentence_separators &&
+      config.model.source_sentence_separators)
     spdlog::warn(
         "model.source_sentence_separators: the data in {} was prepared without --source-sep; the model "
         "follows the data",
         data_dir.string());
-  config.model.source_sentence_separators = separators;
+  config.model.source_sentence_separators = framing.source_sentence_separators;
+  // BOS framing is part of what a pretrained model (an imported BART) expects: a model that asks for it refuses
+  // data prepared without it; a model that does not ask follows the data.
+  for (auto [name, wanted, prepared] :
+       {std::tuple<const char*, bool*, bool>{"source_bos", &config.model.source_bos, framing.source_bos},
+        {"target_bos", &config.model.target_bos, framing.target_bos}}) {
+    const std::string flag = std::string("--") + (name[0] == 's' ? "source" : "target") + "-bos";
+    if (*wanted && !prepared)
+      throw std::runtime_error(fmt::format(
+          "model.{}: the model frames its {}s with BOS, but the data in {} was prepared without {}; prepare it "
+          "again with {}",
+          name, name[0] == 's' ? "source" : "target", data_dir.string(), flag, flag));
+    if (prepared && !*wanted)
+      spdlog::info("model.{}: the data in {} was prepared with {}", name, data_dir.string(), flag);
+    *wanted = prepared;
+  }
   job.train = open_split(data_dir, "train");
   job.valid = open_split(data_dir, "valid");
   check_training_job(job);

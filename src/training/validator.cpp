@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "pyramidion/data/tokenizer.h"
+#include "pyramidion/data/any_tokenizer.h"
 #include "pyramidion/decoding/summarizer.h"
 #include "pyramidion/evaluation/corpus_evaluation.h"
 #include "pyramidion/models/eval_mode_scope.h"
@@ -22,8 +22,7 @@ namespace {
 // The reference ROUGE scores a validation summary against: the full reference text the dataset keeps (sentences
 // joined by "\n"; version 2 valid/test splits), else the target tokens decoded by the tokenizer (<sep> -> "\n"),
 // which are cut at max_target_length. The one place that decides what the reference is.
-std::string reference_text(const data::SentencePieceTokenizer& tokenizer, const data::BinaryDataset& dataset,
-                           size_t i) {
+std::string reference_text(const data::Tokenizer& tokenizer, const data::BinaryDataset& dataset, size_t i) {
   if (dataset.has_references()) return std::string(dataset.reference(i));
   return tokenizer.decode(dataset.target(i).to_vector());
 }
@@ -115,9 +114,7 @@ void Validator::add_loss(const data::BinaryDataset& dataset, ValidationResult& r
 }
 
 void Validator::add_rouge(const data::BinaryDataset& dataset, ValidationResult& result) {
-  if (!tokenizer_)
-    tokenizer_ = std::make_shared<const data::SentencePieceTokenizer>(
-        data::SentencePieceTokenizer::from_bytes(tokenizer_bytes_));
+  if (!tokenizer_) tokenizer_ = std::make_shared<const data::Tokenizer>(data::Tokenizer::from_bytes(tokenizer_bytes_));
   const size_t count = std::min<size_t>(dataset.size(), static_cast<size_t>(options_.rouge_documents));
   if (count == 0) return;
   // Several processes: documents rank, rank + N, ... here; the per-document score sums are reduced below.

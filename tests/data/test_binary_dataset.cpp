@@ -306,6 +306,70 @@ TEST(PrepareDataset, AHugeSourceIsCutBeforeItIsTokenized) {
   if (peak >= 0) EXPECT_LT(peak, int64_t{64} << 20) << "tokenizing 8 MB whole takes hundreds of MB";
 }
 
+// BART's framing (model.source_bos / target_bos): BOS + tokens + EOS, the tokens cut to leave room for both; without
+// the options the framing is today's (tokens + EOS). meta.json records it and dataset_framing reads it back.
+TEST(PrepareDataset, BosFramingOfSourcesAndTargets) {
+  PYRAMIDION_REQUIRE_SMALL_TOKENIZER();
+  SummarizationExample example;
+  example.source_sentences = {"the cells were treated with the drug ."};
+  example.target_sentences = {"the cells .", "the drug ."};
+  const auto source_ids = tokenizer.encode("the cells were treated with the drug .");
+  const auto target_ids = tokenizer.encode_sentences(example.target_sentences);
+  ASSERT_GE(source_ids.size(), 6u);
+  ASSERT_GE(tokenizer.bos_id(), 0);
+  PrepareOptions options;
+  options.max_source_length = 64;
+  options.max_target_length = 64;
+  std::vector<int64_t> source, target;
+  bool source_cut = true, target_cut = true;
+  encode_example(tokenizer, example, options, source, target, source_cut, target_cut);
+  auto closed = [&](std::vector<int64_t> ids, bool bos) {
+    if (bos) ids.insert(ids.begin(), tokenizer.bos_id());
+    ids.push_back(tokenizer.eos_id());
+    return ids;
+  };
+  EXPECT_EQ(source, closed(source_ids, false));
+  EXPECT_EQ(target, closed(target_ids, false));
+  options.source_bos = options.target_bos = true;
+  encode_example(tokenizer, example, options, source, target, source_cut, target_cut);
+  EXPECT_EQ(source, closed(source_ids, true));
+  EXPECT_EQ(target, closed(target_ids, true));
+  EXPECT_FALSE(source_cut);
+  EXPECT_FALSE(target_cut);
+  // Cut to 5 tokens in all: BOS, the first three tokens, EOS.
+  options.max_source_length = 5;
+  options.target_bos = false;
+  encode_example(tokenizer, example, options, source, target, source_cut, target_cut);
+  EXPECT_EQ(source, closed({source_ids[0], source_ids[1], source_ids[2]}, true));
+  EXPECT_TRUE(source_cut);
+  EXPECT_EQ(target, closed(target_ids, false));
+
+  TempDir dir;
+  auto corpus = (pyramidion::testing::shared_dir() / "data/cohan-sample/pubmed").string();
+  options = PrepareOptions();
+  options.tokenizer_path = small->model_path;
+  options.splits = {{"train", corpus + "/val.txt"}, {"valid", corpus + "/test.txt"}};
+  options.output_dir = dir.file("framed");
+  options.max_source_length = 32;
+  options.max_target_length = 16;
+  options.source_bos = true;
+  options.progress = false;
+  prepare_dataset(options);
+  const DatasetFraming framing = dataset_framing(dir.file("framed"));
+  EXPECT_TRUE(framing.source_bos);
+  EXPECT_FALSE(framing.target_bos);
+  EXPECT_FALSE(framing.source_sentence_separators);
+  EXPECT_EQ(dataset_tokenizer_path(dir.file("framed")), dir.file("framed") + "/spm.model");
+  BinaryDataset train(dir.file("framed/train.bin"));
+  ASSERT_GT(train.size(), 0u);
+  for (size_t i = 0; i < train.size(); ++i) {
+    EXPECT_EQ(train.source(i)[0], tokenizer.bos_id());
+    EXPECT_NE(train.target(i)[0], tokenizer.bos_id());
+  }
+  const DatasetFraming none = dataset_framing(dir.file("nowhere"));  // no meta.json: today's framing
+  EXPECT_FALSE(none.source_bos || none.target_bos || none.source_sentence_separators);
+}
+
 TEST(PrepareDataset, TheByteBudgetCutsAtCharacterBoundaries) {
   EXPECT_EQ(kSourceBytesPerToken, 64u);
   std::vector<std::string> s = {"abc",

@@ -50,11 +50,13 @@ struct Best {
   double score = -INFINITY;
 };
 
-// All sequences of at most max_len tokens then EOS (EOS forced at max_len), scored as beam search does.
-Best exhaustive(const torch::Tensor& table, int64_t max_len, int64_t min_len, double lenpen) {
+// All sequences of at most max_len tokens then EOS (EOS forced at max_len), scored as beam search does. With
+// `forced` >= 0 every sequence starts with that token at log-probability 0 (SpecialTokenIds::forced_first).
+Best exhaustive(const torch::Tensor& table, int64_t max_len, int64_t min_len, double lenpen, int64_t forced = -1) {
   Best best;
   const int64_t vocab = table.size(0);
   std::vector<int64_t> seq;
+  if (forced >= 0) seq.push_back(forced);
   std::function<void(int64_t, double)> walk = [&](int64_t last, double score) {
     const int64_t len = static_cast<int64_t>(seq.size());
     if (len >= min_len || len >= max_len) {
@@ -69,7 +71,7 @@ Best exhaustive(const torch::Tensor& table, int64_t max_len, int64_t min_len, do
       seq.pop_back();
     }
   };
-  walk(kSpecial.bos, 0.0);
+  walk(forced >= 0 ? forced : kSpecial.bos, 0.0);
   return best;
 }
 
@@ -90,6 +92,61 @@ TEST(BeamSearch, WideBeamFindsTheExhaustiveOptimum) {
         ASSERT_FALSE(result[0].empty());
         EXPECT_EQ(result[0][0].tokens, want.tokens) << "seed " << seed << " lenpen " << lenpen;
         EXPECT_NEAR(result[0][0].score, want.score, 1e-12);
+      }
+    }
+  }
+}
+
+// A forced first token (BART's forced_bos_token_id): every hypothesis starts with it at log-probability 0, and the
+// search proper starts after it: a wide beam still finds the exhaustive optimum among the sequences that start with
+// it, greedy equals the beam machinery at beam 1, and diverse groups and sampling start with it too.
+TEST(BeamSearch, ForcedFirstTokenStartsEveryHypothesis) {
+  SpecialTokenIds special = kSpecial;
+  special.forced_first = 4;
+  for (uint64_t seed = 0; seed < 4; ++seed) {
+    const auto table = random_table(7, 50 + seed);
+    for (int64_t min_len : {0, 2}) {
+      BeamSearchOptions options;
+      options.beam = 64;
+      options.nbest = 3;
+      options.min_len = min_len;
+      options.max_len_b = 4;
+      MarkovDecoder decoder({table}, options.beam);
+      const auto result = BeamSearch(options, special).search(decoder, {10}, 0);
+      const Best want = exhaustive(table, 4, min_len, 1.0, special.forced_first);
+      ASSERT_EQ(result[0].size(), 3u);
+      EXPECT_EQ(result[0][0].tokens, want.tokens) << "seed " << seed;
+      EXPECT_NEAR(result[0][0].score, want.score, 1e-12);
+      for (const auto& h : result[0]) {
+        EXPECT_EQ(h.tokens[0], 4);
+        EXPECT_EQ(h.positional_scores[0], 0.0);
+      }
+    }
+    BeamSearchOptions greedy;
+    greedy.beam = 1;
+    greedy.max_len_b = 6;
+    MarkovDecoder by_argmax({table}, 1), by_beam({table}, 1);
+    const auto argmax = BeamSearch(greedy, special).search(by_argmax, {10}, 0);
+    greedy.greedy_argmax = false;
+    const auto machinery = BeamSearch(greedy, special).search(by_beam, {10}, 0);
+    ASSERT_EQ(argmax[0].size(), 1u);
+    EXPECT_EQ(argmax[0][0].tokens, machinery[0][0].tokens);
+    EXPECT_EQ(argmax[0][0].score, machinery[0][0].score);
+    EXPECT_EQ(argmax[0][0].tokens[0], 4);
+    for (const bool sampling : {false, true}) {
+      BeamSearchOptions other;
+      other.beam = 4;
+      other.nbest = 4;
+      other.max_len_b = 5;
+      other.min_len = 2;
+      other.sampling = sampling;
+      if (!sampling) other.diverse_beam_groups = 2;
+      MarkovDecoder decoder({table}, other.beam);
+      const auto result = BeamSearch(other, special).search(decoder, {10}, 0);
+      ASSERT_EQ(result[0].size(), 4u) << (sampling ? "sampling" : "diverse");
+      for (const auto& h : result[0]) {
+        EXPECT_EQ(h.tokens[0], 4);
+        EXPECT_EQ(h.positional_scores[0], 0.0) << "no diversity penalty on the forced token";
       }
     }
   }

@@ -309,6 +309,100 @@ def greedy(sd, cfg, source, source_mask, steps):
     return out[:, 1:], torch.stack(step_logits, 1)
 
 
+def forced_greedy(sd, cfg, source, source_mask, steps):
+    """GenerationMixin.generate(num_beams=1, do_sample=False) with forced_bos_token_id (ForcedBOSTokenLogitsProcessor:
+    the first generated token is forced, every other score -inf), no other processors: per row the tokens until EOS
+    (excluded) or `steps` tokens."""
+    forced = cfg["forced_bos_token_id"]
+    out = torch.full((source.shape[0], 1), cfg["decoder_start_token_id"], dtype=torch.long)
+    done = [False] * source.shape[0]
+    rows = [[] for _ in done]
+    for step in range(steps):
+        logits = forward(sd, cfg, source, source_mask, out)[:, -1]
+        if step == 0:
+            scores = torch.full_like(logits, -math.inf)
+            scores[:, forced] = 0
+            logits = scores
+        next_tokens = logits.argmax(-1)
+        for r, t in enumerate(next_tokens.tolist()):
+            if not done[r]:
+                if t == cfg["eos_token_id"]:
+                    done[r] = True
+                else:
+                    rows[r].append(t)
+        out = torch.cat([out, next_tokens.unsqueeze(1)], 1)
+    return rows
+
+
+def bytes_to_unicode():
+    """GPT-2's printable characters for the 256 bytes."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+def write_bpe_tokenizer(out, text_path, merges_wanted):
+    """A BART-style tokenizer.json (HF tokenizers' layout: BPE model, ByteLevel pre-tokenizer and decoder,
+    RobertaProcessing): <s> <pad> </s> <unk>, the 256 byte pieces, `merges_wanted` merges learned from the words of
+    `text_path` (most frequent pair first), <mask> last. Returns the vocabulary size."""
+    b2u = bytes_to_unicode()
+    counts = collections.Counter()
+    with open(text_path, encoding="utf-8") as f:
+        for line in f:
+            for word in json.loads(line).get("article_text", [])[:20]:
+                for w in word.split():
+                    counts[tuple(b2u[b] for b in (" " + w).encode("utf-8"))] += 1
+    pieces = ["<s>", "<pad>", "</s>", "<unk>"] + [b2u[b] for b in range(256)]
+    merges = []
+    words = dict(counts)
+    for _ in range(merges_wanted):
+        pairs = collections.Counter()
+        for word, n in words.items():
+            for pair in zip(word, word[1:]):
+                pairs[pair] += n
+        if not pairs:
+            break
+        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        merges.append(best)
+        pieces.append(best[0] + best[1])
+        merged = {}
+        for word, n in words.items():
+            w, i = [], 0
+            while i < len(word):
+                if i + 1 < len(word) and (word[i], word[i + 1]) == best:
+                    w.append(word[i] + word[i + 1])
+                    i += 2
+                else:
+                    w.append(word[i])
+                    i += 1
+            merged[tuple(w)] = merged.get(tuple(w), 0) + n
+        words = merged
+    pieces.append("<mask>")
+    special = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": len(pieces) - 1}
+    tokenizer = {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [{"id": i, "content": c, "single_word": False, "lstrip": c == "<mask>", "rstrip": False,
+                          "normalized": False, "special": True} for c, i in special.items()],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+        "post_processor": {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0],
+                           "trim_offsets": True, "add_prefix_space": False},
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                  "end_of_word_suffix": "", "fuse_unk": False,
+                  "vocab": {p: i for i, p in enumerate(pieces)}, "merges": [a + " " + b for a, b in merges]},
+    }
+    with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tokenizer, f, ensure_ascii=False)
+    return len(pieces)
+
+
 def make(args):
     cfg = dict(TINY.get(args.arch) or FAIRSEQ[args.arch])
     # A checkpoint for a tokenizer made here (the end-to-end import -> train --init-from check): its vocabulary
@@ -319,6 +413,9 @@ def make(args):
             cfg[key] = value
     if args.pad_id is not None and cfg["model_type"] == "pegasus":
         cfg["decoder_start_token_id"] = args.pad_id
+    if args.bpe_text:  # a byte-level BPE tokenizer.json learned here; the model's vocabulary is its size
+        os.makedirs(args.out, exist_ok=True)
+        cfg["vocab_size"] = write_bpe_tokenizer(args.out, args.bpe_text, args.bpe_merges)
     g = torch.Generator().manual_seed(args.seed)
     sd = random_state_dict(cfg, g)
     if args.arch in FAIRSEQ:
@@ -334,8 +431,11 @@ def make(args):
     lengths, src_len = [12, 7], 12
     source = torch.full((2, src_len), pad, dtype=torch.long)
     mask = torch.zeros(2, src_len, dtype=torch.long)
+    bos_framed = args.arch in ("bart", "fairseq_bart")  # BART's tokenizer frames sources as <s> ... </s>
     for r, n in enumerate(lengths):
         source[r, :n - 1] = torch.randint(4, v, (n - 1,), generator=g)
+        if bos_framed:
+            source[r, 0] = cfg["bos_token_id"]
         source[r, n - 1] = eos
         mask[r, :n] = 1
     target_in = torch.cat([torch.full((2, 1), cfg["decoder_start_token_id"]), torch.randint(4, v, (2, 5), generator=g)], 1)
@@ -347,6 +447,9 @@ def make(args):
                 "logits_shape": list(logits.shape), "logits": logits.reshape(-1).tolist(),
                 "greedy": tokens.tolist(), "greedy_steps": steps,
                 "greedy_logits": step_logits.reshape(-1).tolist()}
+    if args.arch == "bart" and cfg.get("forced_bos_token_id") is not None:
+        with torch.no_grad():
+            expected["forced_greedy"] = forced_greedy(sd, cfg, source, mask, steps)
     with open(os.path.join(args.out, "expected.json"), "w") as f:
         json.dump(expected, f)
 
@@ -362,6 +465,8 @@ def main():
     for flag in ("--vocab-size", "--pad-id", "--bos-id", "--eos-id"):
         m.add_argument(flag, type=int)
     m.add_argument("--spiece", help="a SentencePiece model to ship as spiece.model")
+    m.add_argument("--bpe-text", help="learn a byte-level BPE tokenizer.json from this Cohan JSONL file's articles")
+    m.add_argument("--bpe-merges", type=int, default=40)
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     make(args)

@@ -47,6 +47,25 @@ TEST(ModelConfig, ParsesModelSectionAndIgnoresOtherSections) {
   EXPECT_EQ(again.to_yaml_string(), c.to_yaml_string());
 }
 
+// BART's framing keys: off by default (today's framing), read and written, and only with a BOS distinct from EOS.
+TEST(ModelConfig, BosFramingKeys) {
+  const ModelConfig defaults;
+  EXPECT_FALSE(defaults.source_bos);
+  EXPECT_FALSE(defaults.target_bos);
+  EXPECT_EQ(defaults.forced_first_token(), -1);
+  auto c = ModelConfig::from_yaml_string("model: {bos_id: 0, pad_id: 1, eos_id: 2, source_bos: true, target_bos: true}",
+                                         "x.yaml");
+  EXPECT_TRUE(c.source_bos);
+  EXPECT_TRUE(c.target_bos);
+  EXPECT_EQ(c.forced_first_token(), 0);
+  const auto again = ModelConfig::from_yaml_string(c.to_yaml_string(), "again");
+  EXPECT_TRUE(again.source_bos && again.target_bos);
+  EXPECT_NE(c.to_yaml_string().find("target_bos: true"), std::string::npos);
+  EXPECT_NE(parse_error("model: {bos_id: 3, eos_id: 3, source_bos: true}").find("model.source_bos: true needs a BOS"),
+            std::string::npos);
+  EXPECT_NE(parse_error("model: {target_bos: maybe}").find("model.target_bos"), std::string::npos);
+}
+
 TEST(ModelConfig, ErrorsNameTheOriginAndTheField) {
   auto unknown = parse_error("model:\n  d_model: 64\n  d_modle: 3\n");
   EXPECT_NE(unknown.find("x.yaml"), std::string::npos) << unknown;

@@ -17,6 +17,8 @@
 
 #include "data/byte_level_pretokenizer.h"
 #include "pyramidion/data/any_tokenizer.h"
+#include "pyramidion/data/binary_dataset.h"
+#include "pyramidion/data/prepare.h"
 #include "pyramidion/decoding/summarizer.h"
 #include "pyramidion/models/fairseq_import.h"
 #include "pyramidion/models/hf_checkpoint.h"
@@ -134,6 +136,10 @@ TEST_P(HfImport, LogitsAndGreedyMatchTheReferenceBeforeAndAfterLongInputConversi
   const bool fairseq = GetParam().format == "fairseq";
   ImportedModel imported = fairseq ? import_fairseq_checkpoint(dir + "/checkpoint.pt") : import_hf_checkpoint(dir);
   EXPECT_EQ(imported.architecture, GetParam().arch);
+  // BART frames sources and targets with <s> (HF: tokenizer + forced_bos_token_id; fairseq: encode + prefix token).
+  const bool bart = GetParam().arch == "bart" || GetParam().arch == "fairseq_bart";
+  EXPECT_EQ(imported.model->config().source_bos, bart);
+  EXPECT_EQ(imported.model->config().target_bos, bart);
   expect_matches_reference(*imported.model, e);
 
   // 4x the positions, full attention, no pooling: the same model on inputs within the original length.
@@ -166,6 +172,87 @@ INSTANTIATE_TEST_SUITE_P(Layouts, HfImport,
                                            Case{"pegasus", "safetensors"}, Case{"pegasus", "bin"},
                                            Case{"fairseq_bart", "fairseq"}, Case{"fairseq_transformer", "fairseq"}),
                          [](const auto& info) { return info.param.arch + "_" + info.param.format; });
+
+// HF's generate (greedy, forced_bos_token_id 0) on a random-weight BART with sources framed <s> ... </s>: the
+// Summarizer gives the same tokens (the forced <s> first), by argmax and through the beam machinery; beam search,
+// n-best, diverse beams and sampling all start every hypothesis with it.
+TEST(HfImportGeneration, ForcedBosGreedyMatchesHuggingFaceGenerateAndEverySearchStartsWithIt) {
+  if (!python_torch_available()) GTEST_SKIP() << kPython << " with torch and numpy is needed for the reference";
+  const std::string dir = make_checkpoint("bart", "safetensors", "_forced");
+  const nlohmann::json expected = read_json(dir + "/expected.json");
+  ASSERT_TRUE(expected.contains("forced_greedy"));
+  ImportedModel imported = import_hf_checkpoint(dir);
+  const ModelConfig& config = imported.model->config();
+  ASSERT_TRUE(config.target_bos);
+  EXPECT_EQ(config.forced_first_token(), 0);
+  EXPECT_EQ(config.decoder_start(), 2);
+  const Summarizer summarizer(imported.model, nullptr);
+  EXPECT_EQ(summarizer.special_tokens().forced_first, 0);
+  std::vector<std::vector<int64_t>> sources;
+  for (size_t r = 0; r < expected["source"].size(); ++r) {
+    std::vector<int64_t> row;
+    for (size_t j = 0; j < expected["source"][r].size(); ++j)
+      if (expected["source_mask"][r][j].get<int64_t>() == 1) row.push_back(expected["source"][r][j].get<int64_t>());
+    ASSERT_EQ(row.front(), config.bos_id);  // framed as BartTokenizer frames it
+    sources.push_back(row);
+  }
+  GenerationOptions options;
+  options.search.beam = 1;
+  options.search.max_len_b = expected["greedy_steps"].get<int64_t>();
+  for (const bool argmax : {true, false}) {
+    SCOPED_TRACE(argmax ? "argmax" : "beam machinery");
+    options.search.greedy_argmax = argmax;
+    const auto results = summarizer.summarize_tokens(sources, options);
+    for (size_t r = 0; r < sources.size(); ++r) {
+      ASSERT_EQ(results[r].hypotheses.size(), 1u);
+      EXPECT_EQ(results[r].hypotheses[0].tokens, expected["forced_greedy"][r].get<std::vector<int64_t>>());
+    }
+  }
+  struct Search {
+    const char* name;
+    int64_t beam, nbest, groups;
+    bool sampling;
+  };
+  for (const Search& search :
+       {Search{"beam", 4, 4, -1, false}, Search{"diverse", 4, 4, 2, false}, Search{"sampling", 3, 3, -1, true}}) {
+    SCOPED_TRACE(search.name);
+    options = GenerationOptions();
+    options.search.beam = search.beam;
+    options.search.nbest = search.nbest;
+    options.search.diverse_beam_groups = search.groups;
+    options.search.sampling = search.sampling;
+    options.search.max_len_b = 6;
+    options.search.min_len = 3;  // counts the forced token
+    const auto results = summarizer.summarize_tokens(sources, options);
+    for (const auto& result : results) {
+      ASSERT_EQ(static_cast<int64_t>(result.hypotheses.size()), search.nbest);
+      for (const auto& h : result.hypotheses) {
+        ASSERT_GE(h.tokens.size(), 3u);
+        EXPECT_EQ(h.tokens[0], config.bos_id);
+      }
+      // The search proper began after the forced step: its beams are not copies of one hypothesis.
+      if (!search.sampling) EXPECT_NE(result.hypotheses[0].tokens, result.hypotheses[1].tokens);
+    }
+  }
+  // Without target_bos the first token is the model's own choice (the reference's unforced greedy).
+  ModelConfig unforced = config;
+  unforced.target_bos = false;
+  SummarizationModel plain(unforced);
+  {
+    torch::NoGradGuard no_grad;
+    const auto weights = imported.model->named_parameters();
+    for (auto& parameter : plain->named_parameters()) parameter.value().copy_(*weights.find(parameter.key()));
+    const auto buffers = imported.model->named_buffers();
+    for (auto& buffer : plain->named_buffers()) buffer.value().copy_(*buffers.find(buffer.key()));
+  }
+  plain->eval();
+  options = GenerationOptions();
+  options.search.beam = 1;
+  options.search.max_len_b = expected["greedy_steps"].get<int64_t>();
+  const auto results = Summarizer(plain, nullptr).summarize_tokens(sources, options);
+  EXPECT_EQ(results[0].hypotheses[0].tokens, expected["greedy"][0].get<std::vector<int64_t>>());
+  fs::remove_all(dir);
+}
 
 // A BART vocabulary as BartTokenizer's files hold one: <s> <pad> </s> <unk>, the 256 byte pieces, a few merges,
 // <mask> last.
@@ -218,8 +305,10 @@ TEST(HfImportTokenizer, BartEmbedsItsByteLevelBpeTokenizerAndSummarizesText) {
   EXPECT_STREQ(summarizer.tokenizer().kind(), "byte_level_bpe");
   const std::string text = "The cat sat on the mat, then the cat ate.";
   std::vector<int64_t> source = reference.encode(text);
-  EXPECT_LT(source.size(), text.size());  // the merges applied
+  EXPECT_LT(source.size(), text.size());              // the merges applied
+  source.insert(source.begin(), reference.bos_id());  // BartTokenizer's framing: <s> ... </s>
   source.push_back(reference.eos_id());
+  EXPECT_TRUE(summarizer.config().source_bos);
   GenerationOptions options;
   options.search.beam = 1;
   options.search.max_len_b = 6;
@@ -234,6 +323,68 @@ TEST(HfImportTokenizer, BartEmbedsItsByteLevelBpeTokenizerAndSummarizesText) {
   EXPECT_EQ(by_text[0].source_tokens, static_cast<int64_t>(source.size()));
   EXPECT_EQ(by_text[0].hypotheses[0].tokens, by_ids[0].hypotheses[0].tokens);
   EXPECT_EQ(by_text[0].hypotheses[0].text, reference.decode(by_text[0].hypotheses[0].tokens));
+  EXPECT_EQ(by_text[0].hypotheses[0].tokens.front(), reference.bos_id());  // forced (forced_bos_token_id 0)
+  const std::vector<int64_t> rest(by_text[0].hypotheses[0].tokens.begin() + 1, by_text[0].hypotheses[0].tokens.end());
+  EXPECT_EQ(by_text[0].hypotheses[0].text, reference.decode(rest));  // the text drops it
+
+  // `data prepare` with the checkpoint's vocab.json (merges.txt beside it) and BART's framing: the dataset records
+  // the tokenizer (kind, checksum, the same bytes the import embedded) and the framing; its sources are exactly what
+  // the Summarizer encodes from the same text, so validation (summarize_tokens on the dataset's ids) and
+  // `summarize` (the text) give the same summaries; targets start with <s>.
+  const std::string corpus = dir + "/corpus.jsonl";
+  {
+    std::ofstream out(corpus);
+    out << nlohmann::json{{"article_id", "a"},
+                          {"article_text", {"The cat sat on the mat .", "then the cat ate ."}},
+                          {"abstract_text", {"<S> the cat ate . </S>"}}}
+               .dump()
+        << "\n"
+        << nlohmann::json{{"article_id", "b"},
+                          {"article_text", {"On the mat , the cat sat at the heat of the day ."}},
+                          {"abstract_text", {"<S> the cat sat . </S>"}}}
+               .dump()
+        << "\n";
+  }
+  data::PrepareOptions prepare;
+  prepare.tokenizer_path = dir + "/vocab.json";
+  prepare.splits = {{"train", corpus}, {"valid", corpus}};
+  prepare.output_dir = dir + "/prepared";
+  prepare.max_source_length = 64;
+  prepare.max_target_length = 16;
+  prepare.source_bos = prepare.target_bos = true;
+  prepare.progress = false;
+  data::prepare_dataset(prepare);
+  const nlohmann::json meta = read_json(dir + "/prepared/meta.json");
+  EXPECT_EQ(meta["tokenizer"], "byte_level_bpe.json");
+  EXPECT_EQ(meta["tokenizer_kind"], "byte_level_bpe");
+  EXPECT_EQ(meta["tokenizer_checksum"],
+            data::tokenizer_checksum_text(data::tokenizer_checksum(imported.tokenizer_bytes)));
+  EXPECT_TRUE(meta["source_bos"].get<bool>());
+  EXPECT_TRUE(meta["target_bos"].get<bool>());
+  EXPECT_EQ(data::dataset_tokenizer_path(dir + "/prepared"), dir + "/prepared/byte_level_bpe.json");
+  EXPECT_EQ(data::Tokenizer::from_file(dir + "/prepared/byte_level_bpe.json").serialized(), imported.tokenizer_bytes);
+  data::BinaryDataset prepared(dir + "/prepared/valid.bin");
+  ASSERT_EQ(prepared.size(), 2u);
+  const std::vector<std::vector<std::string>> articles = {{"The cat sat on the mat .", "then the cat ate ."},
+                                                          {"On the mat , the cat sat at the heat of the day ."}};
+  options.max_source_length = 64;
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(prepared.source(i).to_vector(), summarizer.encode_source(articles[i], options, truncated));
+    EXPECT_EQ(prepared.target(i)[0], reference.bos_id());
+    const auto from_ids = summarizer.summarize_tokens({prepared.source(i).to_vector()}, options);
+    const auto from_text = summarizer.summarize_sentences({articles[i]}, options);
+    EXPECT_EQ(from_ids[0].hypotheses[0].tokens, from_text[0].hypotheses[0].tokens);
+  }
+  // No <sep> piece in BART's vocabulary: --source-sep is refused, naming the tokenizer.
+  prepare.source_sentence_separators = true;
+  prepare.output_dir = dir + "/prepared-sep";
+  try {
+    data::prepare_dataset(prepare);
+    ADD_FAILURE() << "--source-sep with a byte-level BPE tokenizer was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("vocab.json: --source-sep needs a <sep> piece"), std::string::npos)
+        << e.what();
+  }
 
   // Export writes vocab.json + merges.txt back; importing them gives the same tokenizer.
   export_hf_checkpoint(*imported.model, dir + "/exported", imported.tokenizer_bytes);

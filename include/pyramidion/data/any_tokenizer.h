@@ -19,6 +19,10 @@ class Tokenizer {
   // `bytes` = what serialized() gives (a model file's embedded tokenizer): ByteLevelBpeTokenizer's JSON form
   // (ByteLevelBpeTokenizer::is_serialized_form) or a SentencePiece model.
   static Tokenizer from_bytes(const std::string& bytes);
+  // A tokenizer file: a SentencePiece .model; a Hugging Face tokenizer.json (byte-level BPE); a vocab.json with
+  // merges.txt beside it; a serialized byte-level BPE tokenizer (a dataset's byte_level_bpe.json); or a folder
+  // holding tokenizer.json, else vocab.json + merges.txt. Errors name `path`.
+  static Tokenizer from_file(const std::string& path);
 
   // "sentencepiece" or "byte_level_bpe".
   const char* kind() const;
@@ -49,5 +53,10 @@ class Tokenizer {
   std::shared_ptr<const SentencePieceTokenizer> spm_;
   std::shared_ptr<const ByteLevelBpeTokenizer> bpe_;
 };
+
+// The special ids a tokenizer must have to train a model with: a pad piece and an EOS piece (BOS may be absent: the
+// decoder then starts from EOS, as fairseq's does). Throws std::runtime_error naming `origin` and saying how to fix
+// the tokenizer.
+void check_tokenizer_for_training(const Tokenizer& tokenizer, const std::string& origin);
 
 }  // namespace pyramidion::data

@@ -19,7 +19,10 @@ struct SplitInput {
 inline constexpr int kMaxPrepareThreads = 256;
 
 struct PrepareOptions {
-  std::string tokenizer_path;  // a SentencePiece .model (copied to DIR/spm.model)
+  // A SentencePiece .model (copied to DIR/spm.model) or a GPT-2 byte-level BPE tokenizer: a Hugging Face
+  // tokenizer.json, a vocab.json with merges.txt beside it, or a folder holding either (Tokenizer::from_file;
+  // written to DIR/byte_level_bpe.json in its serialized form).
+  std::string tokenizer_path;
   std::vector<SplitInput> splits;
   ReaderOptions reader;
   std::string output_dir;
@@ -27,6 +30,9 @@ struct PrepareOptions {
   int max_target_length = 1024;   // tokens, EOS included
   // Mark source sentence boundaries with <sep> too (targets always have them).
   bool source_sentence_separators = false;
+  // BART's framing (model.source_bos / model.target_bos): BOS before the source / target tokens.
+  bool source_bos = false;
+  bool target_bos = false;
   int threads = 0;          // 0 = hardware threads; at most kMaxPrepareThreads
   size_t chunk_size = 512;  // examples tokenized per parallel step
   bool progress = true;     // progress bar on stderr
@@ -56,13 +62,23 @@ inline constexpr size_t kSourceBytesPerToken = 64;
 // whether anything was cut.
 bool cut_to_byte_budget(std::vector<std::string>& sentences, size_t max_bytes);
 
-// Source: encode(source) [+ truncation to max_source_length - 1] + EOS; target: encode_sentences(target) likewise.
-// A source longer than kSourceBytesPerToken * max_source_length bytes is cut first (and counted as truncated).
-// The source framing a prepared dataset directory was written with: its meta.json's source_sentence_separators
-// (false for a dataset without meta.json or without the key). Throws std::runtime_error naming meta.json when it
-// cannot be parsed.
-bool dataset_source_sentence_separators(const std::string& dataset_dir);
+// The framing a prepared dataset directory was written with: its meta.json's source_sentence_separators,
+// source_bos and target_bos (false for a dataset without meta.json or without the key). Throws std::runtime_error
+// naming meta.json when it cannot be parsed or a value is not a boolean.
+struct DatasetFraming {
+  bool source_sentence_separators = false;
+  bool source_bos = false;
+  bool target_bos = false;
+};
+DatasetFraming dataset_framing(const std::string& dataset_dir);
 
+// The tokenizer file of a prepared dataset directory: meta.json's "tokenizer" (spm.model or byte_level_bpe.json),
+// DIR/spm.model for a dataset without it.
+std::string dataset_tokenizer_path(const std::string& dataset_dir);
+
+// Source: [BOS (source_bos)] + encode(source) [cut to leave room for the framing tokens] + EOS, at most
+// max_source_length tokens; target: [BOS (target_bos)] + encode_sentences(target) likewise. A source longer than
+// kSourceBytesPerToken * max_source_length bytes is cut first (and counted as truncated).
 void encode_example(const Tokenizer& tokenizer, const SummarizationExample& example, const PrepareOptions& options,
                     std::vector<int64_t>& source, std::vector<int64_t>& target, bool& source_truncated,
                     bool& target_truncated);

@@ -75,10 +75,7 @@ class SentencePieceTokenizer {
 uint64_t tokenizer_checksum(const std::string& serialized);
 std::string tokenizer_checksum_text(uint64_t checksum);
 
-// The special ids a tokenizer trained elsewhere (plain spm_train) must have to train a model with: a pad piece
-// and an EOS piece (BOS may be absent: the decoder then starts from EOS, as fairseq's does). Throws
-// std::runtime_error naming `origin` and saying how to retrain the tokenizer.
-void check_tokenizer_for_training(const SentencePieceTokenizer& tokenizer, const std::string& origin);
+// check_tokenizer_for_training (data/any_tokenizer.h) checks the special ids training needs, for either kind.
 
 // Where libpyramidion_spm.so was loaded from (loads it on first use). Throws when it cannot be found.
 std::string sentencepiece_library_path();

@@ -57,7 +57,10 @@ struct GenerationCancelled : std::runtime_error {
 };
 
 struct SpecialTokenIds {
-  int64_t pad = 0, unk = 1, bos = 2, eos = 3;
+  int64_t pad = 0, unk = 1, bos = 2, eos = 3;  // bos: the first decoder input (the model's decoder_start())
+  // >= 0: the first generated token of every hypothesis (Hugging Face's forced_bos_token_id, fairseq BART's prefix
+  // token), with log-probability 0, whatever the search (beam, diverse groups, sampling); it counts in the length.
+  int64_t forced_first = -1;
 };
 
 struct Hypothesis {

@@ -44,7 +44,7 @@ struct SummarizerOptions {
 
 struct SummaryHypothesis {
   std::string text;             // detokenized; sentence separators become "\n"
-  std::vector<int64_t> tokens;  // generated ids, EOS excluded
+  std::vector<int64_t> tokens;  // generated ids, EOS excluded (with target_bos the forced BOS first; text drops it)
   double score = 0;             // length-normalized log-probability (BeamSearchOptions::lenpen)
 };
 
@@ -88,12 +88,15 @@ class Summarizer {
   std::vector<DocumentSummary> summarize_sentences(const std::vector<std::vector<std::string>>& documents,
                                                    const GenerationOptions& options) const;
   // The source ids a document's sentences become, exactly as `data prepare` encoded the model's training sources:
-  // the model's framing (config().source_sentence_separators: sentences joined by <sep>, else by spaces), EOS,
+  // the model's framing (config().source_sentence_separators: sentences joined by <sep>, else by spaces;
+  // config().source_bos: BOS first), EOS,
   // cut at the source length limit (options.max_source_length, max_source_positions); truncated says whether it
   // was cut. The one encoding summarize_sentences() and highlight use.
   std::vector<int64_t> encode_source(const std::vector<std::string>& sentences, const GenerationOptions& options,
                                      bool& truncated) const;
-  // Already-tokenized documents (no BOS; EOS appended when missing, truncated to max_source_positions).
+  // Already-tokenized documents, framed as encode_source() frames them (a leading BOS when config().source_bos, as
+  // a prepared dataset's sources; nothing is added at the front); EOS appended when missing, truncated to
+  // max_source_positions.
   std::vector<DocumentSummary> summarize_tokens(const std::vector<std::vector<int64_t>>& documents,
                                                 const GenerationOptions& options) const;
 

@@ -79,6 +79,14 @@ struct ModelConfig {
   // whose sentences are joined by the <sep> piece (`data prepare --source-sep`); every consumer (Summarizer,
   // highlight, serve) encodes sources the same way. Set by `train` from the dataset's meta.json.
   bool source_sentence_separators = false;
+  // BART's framing (CTranslate2's add_source_bos; Hugging Face's tokenizer and forced_bos_token_id). Recorded in the
+  // dataset's meta.json by `data prepare --source-bos / --target-bos`, copied by `train`, set by the importers.
+  // source_bos: sources are BOS + tokens + EOS (else tokens + EOS).
+  // target_bos: targets are BOS + tokens + EOS, so the decoder reads decoder_start, BOS, tokens; generation forces
+  // BOS as the first generated token (log-probability 0, as Hugging Face's ForcedBOSTokenLogitsProcessor) and the
+  // summary's text drops it.
+  bool source_bos = false;
+  bool target_bos = false;
 
   // Encoder sparsity.
   int64_t chunk_size = 0;  // blockwise self-attention block; 0 = full attention
@@ -101,6 +109,8 @@ struct ModelConfig {
   int64_t head_dim() const { return d_model / attention_heads; }
   int64_t resolved_decoder_ffn_dim() const { return decoder_ffn_dim > 0 ? decoder_ffn_dim : ffn_dim; }
   int64_t decoder_start() const { return decoder_start_id >= 0 ? decoder_start_id : bos_id; }
+  // The token generation must produce first (target_bos), or -1.
+  int64_t forced_first_token() const { return target_bos ? bos_id : -1; }
   // The decoder layer copy attention reads (alignment_layer with -1 resolved).
   int64_t resolved_alignment_layer() const {
     return alignment_layer < 0 ? decoder_layers + alignment_layer : alignment_layer;

@@ -20,7 +20,7 @@
 
 namespace pyramidion {
 namespace data {
-class SentencePieceTokenizer;
+class Tokenizer;
 }
 
 struct ValidationResult {
@@ -71,7 +71,7 @@ class Validator {
   SummarizationModel model_;
   torch::Device device_;
   std::string tokenizer_bytes_;
-  std::shared_ptr<const data::SentencePieceTokenizer> tokenizer_;
+  std::shared_ptr<const data::Tokenizer> tokenizer_;  // either kind (data/any_tokenizer.h)
   ValidatorOptions options_;
   std::shared_ptr<GradientReducer> reducer_;
 };
