@@ -57,6 +57,11 @@ json.dump({"model": config, "training": training}, sys.stdout)
 PY
 refused "prepare it again with --source-bos" \
     pyr train -c "$w/run.yaml" --data "$w/prepared-plain" --save-dir "$w/run-plain" --init-from "$w/imported.pt"
+# A config without the framing keys follows that data, and then --init-from refuses the BART weights.
+$python -c 'import json, sys; r = json.load(open(sys.argv[1])); [r["model"].pop(k) for k in ("source_bos", "target_bos")]
+json.dump(r, sys.stdout)' "$w/run.yaml" > "$w/run-unframed.yaml"
+refused "imported.pt: model.source_bos is true there but false in this run" \
+    pyr train -c "$w/run-unframed.yaml" --data "$w/prepared-plain" --save-dir "$w/run-plain" --init-from "$w/imported.pt"
 pyr train -c "$w/run.yaml" --data "$w/prepared" --save-dir "$w/run" --init-from "$w/imported.pt"
 $python - "$w/run/metrics.jsonl" <<'PY'
 import json, sys
