@@ -1,48 +1,7 @@
 # The precompiled <torch/torch.h>, used only by the sources that reach LibTorch through their includes: a file
 # that does not (the tokenizer, the readers, the ROUGE scorer, the server's HTTP parts) compiles without it, so it
 # keeps its own includes honest and does not pay for loading a 300 MB header image.
-
-# Directories a quoted include is looked up in, after the including file's own directory.
-set(_PYRAMIDION_QUOTE_DIRS ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests/support)
-
-# out = ON when `file` includes a LibTorch header, directly or through the project's own headers (memoized).
-function(_pyramidion_reaches_torch file out)
-  string(MAKE_C_IDENTIFIER "${file}" _key)
-  get_property(_known GLOBAL PROPERTY _PYR_TORCH_${_key} SET)
-  if(_known)
-    get_property(_value GLOBAL PROPERTY _PYR_TORCH_${_key})
-    set(${out} ${_value} PARENT_SCOPE)
-    return()
-  endif()
-  set_property(GLOBAL PROPERTY _PYR_TORCH_${_key} OFF)  # an include cycle reads OFF until it is resolved
-  set(_value OFF)
-  file(STRINGS "${file}" _lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]")
-  foreach(_line IN LISTS _lines)
-    if(_line MATCHES "[<\"](torch|ATen|c10|c10d|caffe2)/")
-      set(_value ON)
-      break()
-    endif()
-    if(_line MATCHES "\"([^\"]+)\"")
-      set(_name "${CMAKE_MATCH_1}")
-      get_filename_component(_dir "${file}" DIRECTORY)
-      foreach(_base IN ITEMS ${_dir} ${_PYRAMIDION_QUOTE_DIRS})
-        if(EXISTS "${_base}/${_name}")
-          get_filename_component(_included "${_base}/${_name}" ABSOLUTE)
-          _pyramidion_reaches_torch("${_included}" _child)
-          if(_child)
-            set(_value ON)
-          endif()
-          break()
-        endif()
-      endforeach()
-      if(_value)
-        break()
-      endif()
-    endif()
-  endforeach()
-  set_property(GLOBAL PROPERTY _PYR_TORCH_${_key} ${_value})
-  set(${out} ${_value} PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/include_scan.cmake)
 
 # Marks the sources of `target` that never reach LibTorch as SKIP_PRECOMPILE_HEADERS.
 function(_pyramidion_skip_pch_without_torch target)
@@ -53,7 +12,8 @@ function(_pyramidion_skip_pch_without_torch target)
       continue()
     endif()
     get_filename_component(_path "${_source}" ABSOLUTE BASE_DIR "${_source_dir}")
-    _pyramidion_reaches_torch("${_path}" _torch)
+    pyramidion_include_reaches("${_path}" "^(torch|ATen|c10|c10d|caffe2)/" _torch ${PROJECT_SOURCE_DIR}/include
+                               ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests/support)
     if(NOT _torch)
       set_source_files_properties("${_path}" TARGET_DIRECTORY ${target} PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
     endif()
