@@ -10,6 +10,8 @@
 #include <stdexcept>
 
 #include "pyramidion/data/byte_level_bpe.h"
+#include "pyramidion/data/pegasus_tokenizer.h"
+#include "pyramidion/data/tokenizer.h"
 #include "pyramidion/models/hf_checkpoint.h"
 #include "pyramidion/models/hf_config.h"
 #include "pyramidion/nn/sinusoidal_positions.h"
@@ -48,6 +50,24 @@ std::string read_text(const std::string& path) {
 // The computed PEGASUS position table (max_positions, dim), as PegasusSinusoidalPositionalEmbedding holds it.
 torch::Tensor pegasus_table(int64_t max_positions, int64_t dim) {
   return pegasus_sinusoidal_embeddings(torch::arange(max_positions, torch::kLong), dim, torch::kFloat);
+}
+
+// PegasusTokenizer's `offset` from tokenizer_config.json (103 without the file or the key).
+int64_t pegasus_offset(const fs::path& tokenizer_config) {
+  if (!fs::is_regular_file(tokenizer_config)) return data::PegasusTokenizer::kDefaultOffset;
+  const std::string path = tokenizer_config.string();
+  const std::string text = read_text(path);
+  if (!json_depth_ok(text)) throw std::runtime_error(path + ": " + json_depth_message());
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+  if (!j.is_object() || !j.contains("offset") || j["offset"].is_null()) return data::PegasusTokenizer::kDefaultOffset;
+  if (!j["offset"].is_number_integer() || j["offset"].get<int64_t>() < 4)
+    throw std::runtime_error(path + ": offset: " + j["offset"].dump() + " is not an integer of at least 4");
+  return j["offset"].get<int64_t>();
 }
 
 }  // namespace
@@ -176,6 +196,21 @@ ImportedModel import_hf_checkpoint(const std::string& dir) {
   if (!files.sentencepiece.empty()) {
     out.tokenizer_kind = "sentencepiece";
     out.tokenizer_bytes = read_text(files.sentencepiece);
+    if (out.architecture == "pegasus") {
+      // PegasusTokenizer's numbering (ids shifted by `offset`, special tokens below) when the vocabulary says so; a
+      // spiece.model as large as the vocabulary (one made for pyramidion's numbering) is embedded as it is.
+      const int64_t offset = pegasus_offset(fs::path(dir) / "tokenizer_config.json");
+      int64_t pieces = 0;
+      try {
+        pieces = data::SentencePieceTokenizer::from_bytes(out.tokenizer_bytes).vocab_size();
+      } catch (const std::exception& e) {
+        throw std::runtime_error(files.sentencepiece + ": " + e.what());
+      }
+      if (pieces + offset == config.vocab_size) {
+        out.tokenizer_kind = "pegasus_sentencepiece";
+        out.tokenizer_bytes = data::PegasusTokenizer::from_sentencepiece(out.tokenizer_bytes, offset).serialized();
+      }
+    }
   } else if (!files.tokenizer_json.empty() || (!files.vocab_json.empty() && !files.merges_txt.empty())) {
     out.tokenizer_kind = "byte_level_bpe";  // BART: tokenizer.json when present (the fast tokenizer's), else the pair
     try {
@@ -234,6 +269,13 @@ void export_hf_checkpoint(SummarizationModelImpl& model, const std::string& dir,
     for (const auto& merge : bpe.at("merges")) merges += merge.get<std::string>() + "\n";
     write_file_atomically((fs::path(dir) / "vocab.json").string(), vocab.dump() + "\n");
     write_file_atomically((fs::path(dir) / "merges.txt").string(), merges);
+  } else if (data::PegasusTokenizer::is_serialized_form(sentencepiece_bytes)) {
+    // spiece.model exactly as it was imported; the offset in tokenizer_config.json when it is not the default.
+    const data::PegasusTokenizer pegasus = data::PegasusTokenizer::from_bytes(sentencepiece_bytes);
+    write_file_atomically((fs::path(dir) / "spiece.model").string(), pegasus.sentencepiece_model());
+    if (pegasus.offset() != data::PegasusTokenizer::kDefaultOffset)
+      write_file_atomically((fs::path(dir) / "tokenizer_config.json").string(),
+                            nlohmann::json{{"offset", pegasus.offset()}}.dump(2) + "\n");
   } else if (!sentencepiece_bytes.empty()) {
     write_file_atomically((fs::path(dir) / "spiece.model").string(), sentencepiece_bytes);
   }
