@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 #include "pyramidion/data/tokenizer.h"
@@ -35,10 +37,11 @@ struct PegasusTokenizer::State {
   std::string model_bytes;  // spiece.model as given
   SentencePieceTokenizer spm;
   int64_t offset = 0;
-  std::vector<std::string> added;        // by id
-  std::map<std::string, int64_t> match;  // whole strings matched in text: the added tokens and <unk>
-  std::string unk_text;                  // <unk>'s text, written by decode
-  size_t longest = 0;                    // the longest string in `match`
+  std::vector<std::string> added;                     // by id
+  std::map<std::string, int64_t, std::less<>> match;  // whole strings matched in text: the added tokens and <unk>
+  std::string unk_text;                               // <unk>'s text, written by decode
+  size_t longest = 0;                                 // the longest string in `match`
+  std::array<bool, 256> starts{};                     // the first bytes of those strings
 };
 
 PegasusTokenizer::PegasusTokenizer(std::shared_ptr<const State> state) : state_(std::move(state)) {
@@ -62,7 +65,7 @@ std::shared_ptr<PegasusTokenizer::State> make_state(const std::string& model_byt
                              " is below 4 (pad, eos and the two mask tokens come first)");
   if (added.size() < 2) throw std::runtime_error(origin + ": added_tokens needs at least <pad> and </s>");
   auto state = std::make_shared<PegasusTokenizer::State>(
-      PegasusTokenizer::State{model_bytes, SentencePieceTokenizer::from_bytes(model_bytes), offset, {}, {}, {}, 0});
+      PegasusTokenizer::State{model_bytes, SentencePieceTokenizer::from_bytes(model_bytes), offset, {}, {}, {}, 0, {}});
   if (static_cast<int64_t>(added.size()) > offset + state->spm.vocab_size())
     throw std::runtime_error(origin + ": " + std::to_string(added.size()) + " added tokens for a vocabulary of " +
                              std::to_string(offset + state->spm.vocab_size()));
@@ -76,7 +79,10 @@ std::shared_ptr<PegasusTokenizer::State> make_state(const std::string& model_byt
     state->unk_text = state->spm.id_to_piece(state->spm.unk_id());
     state->match.emplace(state->unk_text, state->spm.unk_id() + offset);
   }
-  for (const auto& [text, id] : state->match) state->longest = std::max(state->longest, text.size());
+  for (const auto& [text, id] : state->match) {
+    state->longest = std::max(state->longest, text.size());
+    state->starts[static_cast<unsigned char>(text[0])] = true;
+  }
   return state;
 }
 
@@ -158,8 +164,9 @@ std::vector<int64_t> PegasusTokenizer::encode(const std::string& text) const {
     // The longest whole string at i (HF's trie split).
     size_t length = 0;
     int64_t id = -1;
-    for (size_t n = std::min(s.longest, text.size() - i); n > 0 && id < 0; --n) {
-      auto it = s.match.find(text.substr(i, n));
+    const size_t longest = s.starts[static_cast<unsigned char>(text[i])] ? std::min(s.longest, text.size() - i) : 0;
+    for (size_t n = longest; n > 0 && id < 0; --n) {
+      auto it = s.match.find(std::string_view(text).substr(i, n));
       if (it != s.match.end()) {
         length = n;
         id = it->second;
