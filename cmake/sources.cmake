@@ -40,6 +40,7 @@ set(PYRAMIDION_DATA_SOURCES
   src/data/jsonl_readers.cpp
   src/data/decompressing_file.cpp
   src/data/line_source.cpp
+  src/data/pegasus_tokenizer.cpp
   src/data/prepare.cpp
   src/data/readers.cpp
   src/data/sentencepiece_tokenizer.cpp

@@ -13,10 +13,11 @@ PACKAGES=(
 for option in "$@"; do
   case "$option" in
     # --tests: what the test suites need besides (GoogleTest, Google Benchmark, spm_train for the tokenizer
-    # tests, clang-format for the format check, headless Chromium and node/npm for the page tests and the
-    # byte-level BPE reference: a machine with its own npm keeps it).
+    # tests, python3-sentencepiece for the PEGASUS tokenizer's reference, clang-format for the format check,
+    # headless Chromium and node/npm for the page tests and the byte-level BPE reference: a machine with its own
+    # npm keeps it).
     --tests)
-      PACKAGES+=(libgtest-dev libbenchmark-dev sentencepiece chromium python3-pytest clang-format)
+      PACKAGES+=(libgtest-dev libbenchmark-dev sentencepiece python3-sentencepiece chromium python3-pytest clang-format)
       if ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
       ;;
     # --bench: python3-yaml for bench/compare_reference.py (Debian's PyTorch, the same LibTorch 1.13, is a base

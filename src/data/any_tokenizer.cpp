@@ -11,6 +11,27 @@
 #include "pyramidion/util/json_depth.h"
 
 namespace pyramidion::data {
+namespace {
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot read");
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+nlohmann::json read_json(const std::string& path) {
+  const std::string text = read_bytes(path);
+  if (!json_depth_ok(text)) throw std::runtime_error(path + ": " + json_depth_message());
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+}
+
+}  // namespace
 
 Tokenizer::Tokenizer(SentencePieceTokenizer tokenizer)
     : spm_(std::make_shared<const SentencePieceTokenizer>(std::move(tokenizer))) {}
@@ -18,8 +39,12 @@ Tokenizer::Tokenizer(SentencePieceTokenizer tokenizer)
 Tokenizer::Tokenizer(ByteLevelBpeTokenizer tokenizer)
     : bpe_(std::make_shared<const ByteLevelBpeTokenizer>(std::move(tokenizer))) {}
 
+Tokenizer::Tokenizer(PegasusTokenizer tokenizer)
+    : pegasus_(std::make_shared<const PegasusTokenizer>(std::move(tokenizer))) {}
+
 Tokenizer Tokenizer::from_bytes(const std::string& bytes) {
   if (ByteLevelBpeTokenizer::is_serialized_form(bytes)) return Tokenizer(ByteLevelBpeTokenizer::from_bytes(bytes));
+  if (PegasusTokenizer::is_serialized_form(bytes)) return Tokenizer(PegasusTokenizer::from_bytes(bytes));
   return Tokenizer(SentencePieceTokenizer::from_bytes(bytes));
 }
 
@@ -27,7 +52,22 @@ Tokenizer Tokenizer::from_file(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path given(path);
-  if (fs::is_directory(given, ec)) {  // a checkpoint folder: tokenizer.json, else the vocab.json + merges.txt pair
+  if (fs::is_directory(given, ec)) {  // a checkpoint folder: spiece.model, tokenizer.json, else the vocab.json pair
+    if (fs::is_regular_file(given / "spiece.model", ec)) {
+      const std::string spiece = (given / "spiece.model").string();
+      const std::string config_path = (given / "config.json").string();
+      std::string model_type;
+      int64_t vocab_size = -1;
+      if (fs::is_regular_file(config_path, ec)) {
+        const nlohmann::json config = read_json(config_path);
+        if (config.is_object() && config.contains("model_type") && config["model_type"].is_string())
+          model_type = config["model_type"].get<std::string>();
+        if (config.is_object() && config.contains("vocab_size") && config["vocab_size"].is_number_integer())
+          vocab_size = config["vocab_size"].get<int64_t>();
+      }
+      return from_hf_sentencepiece(read_bytes(spiece), spiece, model_type, vocab_size,
+                                   (given / "tokenizer_config.json").string());
+    }
     if (fs::is_regular_file(given / "tokenizer.json", ec))
       return Tokenizer(ByteLevelBpeTokenizer::from_tokenizer_json((given / "tokenizer.json").string()));
     if (fs::is_regular_file(given / "vocab.json", ec)) return from_file((given / "vocab.json").string());
@@ -46,9 +86,9 @@ Tokenizer Tokenizer::from_file(const std::string& path) {
   in.seekg(0);
   bytes << in.rdbuf();
   const std::string text = bytes.str();
-  if (ByteLevelBpeTokenizer::is_serialized_form(text)) {
+  if (ByteLevelBpeTokenizer::is_serialized_form(text) || PegasusTokenizer::is_serialized_form(text)) {
     try {
-      return Tokenizer(ByteLevelBpeTokenizer::from_bytes(text));
+      return from_bytes(text);  // a dataset's or a model file's own form
     } catch (const std::exception& e) {
       throw std::runtime_error(path + ": " + e.what());
     }
@@ -66,19 +106,54 @@ Tokenizer Tokenizer::from_file(const std::string& path) {
   return Tokenizer(ByteLevelBpeTokenizer::from_files(path, merges.string()));
 }
 
-const char* Tokenizer::kind() const { return spm_ ? "sentencepiece" : "byte_level_bpe"; }
+Tokenizer Tokenizer::from_hf_sentencepiece(const std::string& spiece_bytes, const std::string& spiece_path,
+                                           const std::string& model_type, int64_t vocab_size,
+                                           const std::string& tokenizer_config_path) {
+  int64_t pieces = 0;
+  try {
+    pieces = SentencePieceTokenizer::from_bytes(spiece_bytes).vocab_size();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(spiece_path + ": " + e.what());
+  }
+  if (model_type == "pegasus") {
+    // PegasusTokenizer's numbering (ids shifted by `offset`, special tokens below) when the vocabulary says so; a
+    // spiece.model as large as the vocabulary (one made for pyramidion's numbering) is taken as it is.
+    int64_t offset = PegasusTokenizer::kDefaultOffset;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(tokenizer_config_path, ec)) {
+      const nlohmann::json j = read_json(tokenizer_config_path);
+      if (j.is_object() && j.contains("offset") && !j["offset"].is_null()) {
+        if (!j["offset"].is_number_integer() || j["offset"].get<int64_t>() < 4)
+          throw std::runtime_error(tokenizer_config_path + ": offset: " + j["offset"].dump() +
+                                   " is not an integer of at least 4");
+        offset = j["offset"].get<int64_t>();
+      }
+    }
+    if (pieces + offset == vocab_size) return Tokenizer(PegasusTokenizer::from_sentencepiece(spiece_bytes, offset));
+  }
+  return Tokenizer(SentencePieceTokenizer::from_bytes(spiece_bytes));
+}
+
+const char* Tokenizer::kind() const {
+  return spm_ ? "sentencepiece" : pegasus_ ? "pegasus_sentencepiece" : "byte_level_bpe";
+}
 
 const SentencePieceTokenizer& Tokenizer::sentencepiece() const {
-  if (!spm_) throw std::logic_error("the tokenizer is a byte-level BPE tokenizer, not a SentencePiece one");
+  if (!spm_) throw std::logic_error(std::string("the tokenizer is of kind ") + kind() + ", not a SentencePiece one");
   return *spm_;
 }
 
 const ByteLevelBpeTokenizer& Tokenizer::byte_level_bpe() const {
-  if (!bpe_) throw std::logic_error("the tokenizer is a SentencePiece tokenizer, not a byte-level BPE one");
+  if (!bpe_) throw std::logic_error(std::string("the tokenizer is of kind ") + kind() + ", not a byte-level BPE one");
   return *bpe_;
 }
 
-#define PYRAMIDION_FORWARD(call) return spm_ ? spm_->call : bpe_->call
+const PegasusTokenizer& Tokenizer::pegasus() const {
+  if (!pegasus_) throw std::logic_error(std::string("the tokenizer is of kind ") + kind() + ", not a PEGASUS one");
+  return *pegasus_;
+}
+
+#define PYRAMIDION_FORWARD(call) return spm_ ? spm_->call : pegasus_ ? pegasus_->call : bpe_->call
 
 std::vector<int64_t> Tokenizer::encode(const std::string& text) const { PYRAMIDION_FORWARD(encode(text)); }
 std::vector<int64_t> Tokenizer::encode_sentences(const std::vector<std::string>& sentences) const {
@@ -116,6 +191,38 @@ void check_tokenizer_for_training(const Tokenizer& tokenizer, const std::string&
   if (tokenizer.eos_id() < 0)
     missing("eos", spm ? "retrain it with `pyramidion tokenizer train`, or give spm_train --eos_id=N"
                        : "add a </s> token to its vocabulary");
+}
+
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+}  // namespace
+
+Tokenizer::PieceRole Tokenizer::piece_role(int64_t id) const {
+  if (id == pad_id() || id == bos_id() || id == eos_id()) return PieceRole::special;
+  if (id == sentence_separator_id()) return PieceRole::line_break;
+  if (bpe_) {
+    // The piece's bytes (pieces are bytes written as printable characters: decode gives them back).
+    const std::string text = bpe_->decode(&id, 1);
+    if (text.empty()) return PieceRole::continues_word;
+    bool blank = true, newline = false;
+    for (char c : text) {
+      blank = blank && is_space(c);
+      newline = newline || c == '\n';
+    }
+    if (blank) return newline ? PieceRole::line_break : PieceRole::space;
+    return is_space(text.front()) ? PieceRole::word_start : PieceRole::continues_word;
+  }
+  if (pegasus_ && id < static_cast<int64_t>(pegasus_->added_tokens().size()))
+    return PieceRole::word_start;                        // <mask_1>, <unk_2>, ...: matched whole, a word of their own
+  static const std::string kWordStart = "\xE2\x96\x81";  // U+2581, SentencePiece's word-boundary mark
+  return id_to_piece(id).rfind(kWordStart, 0) == 0 ? PieceRole::word_start : PieceRole::continues_word;
+}
+
+std::vector<int64_t> Tokenizer::encode_word(const std::string& word, bool first) const {
+  if (bpe_ && !first) return bpe_->encode(" " + word);
+  return encode(word);
 }
 
 }  // namespace pyramidion::data

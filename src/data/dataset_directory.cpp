@@ -46,8 +46,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// A name `data prepare` writes: the marker, meta.json, spm.model or byte_level_bpe.json, SPLIT.bin, or the temporary
-// file of one of them (NAME.tmp.PID.N, util/atomic_file.h).
+// A name `data prepare` writes: the marker, meta.json, the tokenizer (kDatasetTokenizerFiles), SPLIT.bin, or the
+// temporary file of one of them (NAME.tmp.PID.N, util/atomic_file.h).
 bool is_prepare_file(std::string name) {
   const auto tmp = name.find(".tmp.");
   if (tmp != std::string::npos) {
@@ -56,8 +56,9 @@ bool is_prepare_file(std::string name) {
     if (dot == std::string::npos || !all_digits(rest.substr(0, dot)) || !all_digits(rest.substr(dot + 1))) return false;
     name.resize(tmp);
   }
-  return name == kDatasetMarker || name == "meta.json" || name == "spm.model" || name == "byte_level_bpe.json" ||
-         (name.size() > 4 && ends_with(name, ".bin"));
+  for (const auto& kind_and_file : kDatasetTokenizerFiles)
+    if (name == kind_and_file[1]) return true;
+  return name == kDatasetMarker || name == "meta.json" || (name.size() > 4 && ends_with(name, ".bin"));
 }
 
 bool has_marker(const fs::path& dir) {

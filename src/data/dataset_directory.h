@@ -9,6 +9,10 @@
 namespace pyramidion::data {
 
 inline constexpr const char* kDatasetMarker = ".pyramidion-dataset";
+// The file a dataset keeps its tokenizer in, one name per kind (data::Tokenizer::kind()): meta.json's "tokenizer".
+inline constexpr const char* kDatasetTokenizerFiles[][2] = {{"sentencepiece", "spm.model"},
+                                                            {"byte_level_bpe", "byte_level_bpe.json"},
+                                                            {"pegasus_sentencepiece", "pegasus_spiece.model"}};
 
 // Throws std::runtime_error (one line naming `dir`) unless `dir` is absent, an empty directory, or a directory that
 // `data prepare` wrote and that holds only the files it writes; also when it is the current directory, or when one

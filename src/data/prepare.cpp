@@ -47,7 +47,9 @@ nlohmann::json read_meta(const fs::path& meta_path) {
 
 // The file a dataset keeps its tokenizer in, by kind.
 const char* tokenizer_file_name(const Tokenizer& tokenizer) {
-  return tokenizer.is_sentencepiece() ? "spm.model" : "byte_level_bpe.json";
+  for (const auto& kind_and_file : kDatasetTokenizerFiles)
+    if (std::string(tokenizer.kind()) == kind_and_file[0]) return kind_and_file[1];
+  throw std::logic_error(std::string("no dataset file name for tokenizer kind ") + tokenizer.kind());
 }
 
 struct EncodedExample {
@@ -188,9 +190,12 @@ std::string dataset_tokenizer_path(const std::string& dataset_dir) {
     const auto it = meta.find("tokenizer");
     if (it != meta.end()) {
       const std::string name = it->is_string() ? it->get<std::string>() : "";
-      if (name != "spm.model" && name != "byte_level_bpe.json")
-        throw std::runtime_error(meta_path.string() + ": tokenizer must be \"spm.model\" or \"byte_level_bpe.json\"");
-      return (dir / name).string();
+      std::string known;
+      for (const auto& kind_and_file : kDatasetTokenizerFiles) {
+        if (name == kind_and_file[1]) return (dir / name).string();
+        known += std::string(known.empty() ? "" : ", ") + "\"" + kind_and_file[1] + "\"";
+      }
+      throw std::runtime_error(meta_path.string() + ": tokenizer must be one of " + known);
     }
   }
   return (dir / "spm.model").string();

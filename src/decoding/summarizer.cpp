@@ -34,7 +34,8 @@ SpecialTokenIds special_ids(const ModelConfig& config, const data::Tokenizer* to
                                   " but the model's " + what + "_id is " + std::to_string(model_id));
   };
   check("pad", config.pad_id, tokenizer->pad_id());
-  check("bos", config.bos_id, tokenizer->bos_id());
+  // A tokenizer without BOS (PEGASUS's) starts from EOS, as check_special_ids takes it.
+  check("bos", config.bos_id, tokenizer->bos_id() >= 0 ? tokenizer->bos_id() : tokenizer->eos_id());
   check("eos", config.eos_id, tokenizer->eos_id());
   ids.unk = tokenizer->unk_id();
   return ids;

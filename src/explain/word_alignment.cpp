@@ -7,7 +7,7 @@
 namespace pyramidion::explain {
 namespace {
 
-const std::string kWordStart = "\xE2\x96\x81";  // U+2581, SentencePiece's word-boundary mark
+using PieceRole = data::Tokenizer::PieceRole;
 
 std::vector<std::string> split_words(const std::string& text) {
   std::vector<std::string> words;
@@ -22,9 +22,10 @@ std::vector<std::string> split_words(const std::string& text) {
   return words;
 }
 
-// SentencePiece segments each whitespace-separated word on its own, so the document's pieces are the words'
-// pieces one after the other: encoding word by word aligns them (unknown words included, which keep no U+2581
-// mark in their piece). Checked id by id; false when the normalizer breaks it. Words past the cut keep no tokens.
+// SentencePiece and byte-level BPE segment each whitespace-separated word on its own, so the document's pieces are
+// the words' pieces one after the other: encoding word by word (Tokenizer::encode_word: with the space before it
+// where the tokenizer keeps it in the piece) aligns them (unknown words included). Checked id by id; false when the
+// normalizer breaks it. Words past the cut keep no tokens.
 bool align_text_words(const data::Tokenizer& tokenizer, const std::vector<std::string>& sentences,
                       const std::vector<int64_t>& ids, std::vector<HighlightWord>& words,
                       std::vector<std::vector<int64_t>>& word_tokens) {
@@ -39,7 +40,7 @@ bool align_text_words(const data::Tokenizer& tokenizer, const std::vector<std::s
   int64_t t = 0;
   for (const auto& word : words) {
     word_tokens.emplace_back();
-    for (int64_t id : tokenizer.encode(word.text)) {
+    for (int64_t id : tokenizer.encode_word(word.text, word_tokens.size() == 1)) {
       if (t >= real) break;  // cut at max_source_positions
       if (ids[static_cast<size_t>(t)] != id) return false;
       word_tokens.back().push_back(t++);
@@ -48,8 +49,7 @@ bool align_text_words(const data::Tokenizer& tokenizer, const std::vector<std::s
   return t == real;
 }
 
-// Words rebuilt from the pieces (a piece starting with U+2581 starts a word), sentences split by the text rule
-// and at separators.
+// Words rebuilt from the pieces (group_tokens), sentences split by the text rule and at separators.
 void rebuild_words(const data::Tokenizer& tokenizer, const std::vector<int64_t>& ids, std::vector<HighlightWord>& words,
                    std::vector<std::vector<int64_t>>& word_tokens, std::vector<std::string>& sentences) {
   TokenGroups groups = group_tokens(tokenizer, ids, ids.size());
@@ -94,16 +94,21 @@ bool ends_sentence(const std::string& word) {
 TokenGroups group_tokens(const data::Tokenizer& tokenizer, const std::vector<int64_t>& ids, size_t count) {
   TokenGroups g;
   bool after_separator = true;
+  bool blank_group = false;  // the open group holds only whitespace pieces so far: the next word's pieces join it
   for (size_t t = 0; t < count; ++t) {
-    const int64_t id = ids[t];
-    if (id == tokenizer.sentence_separator_id()) {
+    const PieceRole role = tokenizer.piece_role(ids[t]);
+    if (role == PieceRole::line_break) {
       after_separator = true;
       if (!g.groups.empty()) g.sentence_breaks.push_back(static_cast<int64_t>(g.groups.size()));
       continue;
     }
-    if (id == tokenizer.eos_id() || id == tokenizer.bos_id() || id == tokenizer.pad_id()) continue;
-    const std::string piece = tokenizer.id_to_piece(id);
-    if (after_separator || g.groups.empty() || piece.rfind(kWordStart, 0) == 0) g.groups.emplace_back();
+    if (role == PieceRole::special) continue;
+    const bool starts = role == PieceRole::word_start || role == PieceRole::space;
+    if (after_separator || g.groups.empty() || (starts && !blank_group)) {
+      g.groups.emplace_back();
+      blank_group = true;
+    }
+    blank_group = blank_group && role == PieceRole::space;
     after_separator = false;
     g.groups.back().push_back(static_cast<int64_t>(t));
   }
@@ -115,7 +120,7 @@ std::string decode_group(const data::Tokenizer& tokenizer, const std::vector<int
   std::vector<int64_t> group;
   for (int64_t p : positions) group.push_back(ids[static_cast<size_t>(p)]);
   std::string text = tokenizer.decode(group);
-  const size_t a = text.find_first_not_of(' '), b = text.find_last_not_of(' ');
+  const size_t a = text.find_first_not_of(" \t\r\f\v"), b = text.find_last_not_of(" \t\r\f\v");
   return a == std::string::npos ? text : text.substr(a, b - a + 1);
 }
 

@@ -19,8 +19,10 @@ bool is_space(char c);
 // A word that closes a sentence: ends in . ! ? possibly followed by closing quotes or brackets.
 bool ends_sentence(const std::string& word);
 
-// Token positions grouped into words: a group starts at a piece beginning with U+2581 (or after a separator);
-// EOS, BOS and padding belong to no group.
+// Token positions grouped into words by the tokenizer's piece roles (data::Tokenizer::piece_role): a group starts
+// at a word-start piece (SentencePiece's U+2581, byte-level BPE's "Ġ") or after a separator; whitespace-only pieces
+// (a byte-level BPE run of spaces) join the word after them; separators and line breaks ("Ċ") start a sentence and,
+// with EOS, BOS and padding, belong to no group.
 struct TokenGroups {
   std::vector<std::vector<int64_t>> groups;  // token positions
   std::vector<int64_t> sentence_breaks;      // group indices that start a new sentence (after a <sep>)

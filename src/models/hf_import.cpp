@@ -9,7 +9,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "pyramidion/data/any_tokenizer.h"
 #include "pyramidion/data/byte_level_bpe.h"
+#include "pyramidion/data/pegasus_tokenizer.h"
+#include "pyramidion/data/tokenizer.h"
 #include "pyramidion/models/hf_checkpoint.h"
 #include "pyramidion/models/hf_config.h"
 #include "pyramidion/nn/sinusoidal_positions.h"
@@ -174,8 +177,12 @@ ImportedModel import_hf_checkpoint(const std::string& dir) {
   out.architecture = config_json["model_type"].get<std::string>();
   out.model = model_from_hf_tensors(config, read_checkpoint_tensors(files.weights), files.weights);
   if (!files.sentencepiece.empty()) {
-    out.tokenizer_kind = "sentencepiece";
-    out.tokenizer_bytes = read_text(files.sentencepiece);
+    const std::string spiece = read_text(files.sentencepiece);
+    const data::Tokenizer tokenizer =
+        data::Tokenizer::from_hf_sentencepiece(spiece, files.sentencepiece, out.architecture, config.vocab_size,
+                                               (fs::path(dir) / "tokenizer_config.json").string());
+    out.tokenizer_kind = tokenizer.kind();
+    out.tokenizer_bytes = tokenizer.is_sentencepiece() ? spiece : tokenizer.serialized();  // spiece.model as it is
   } else if (!files.tokenizer_json.empty() || (!files.vocab_json.empty() && !files.merges_txt.empty())) {
     out.tokenizer_kind = "byte_level_bpe";  // BART: tokenizer.json when present (the fast tokenizer's), else the pair
     try {
@@ -234,6 +241,13 @@ void export_hf_checkpoint(SummarizationModelImpl& model, const std::string& dir,
     for (const auto& merge : bpe.at("merges")) merges += merge.get<std::string>() + "\n";
     write_file_atomically((fs::path(dir) / "vocab.json").string(), vocab.dump() + "\n");
     write_file_atomically((fs::path(dir) / "merges.txt").string(), merges);
+  } else if (data::PegasusTokenizer::is_serialized_form(sentencepiece_bytes)) {
+    // spiece.model exactly as it was imported; the offset in tokenizer_config.json when it is not the default.
+    const data::PegasusTokenizer pegasus = data::PegasusTokenizer::from_bytes(sentencepiece_bytes);
+    write_file_atomically((fs::path(dir) / "spiece.model").string(), pegasus.sentencepiece_model());
+    if (pegasus.offset() != data::PegasusTokenizer::kDefaultOffset)
+      write_file_atomically((fs::path(dir) / "tokenizer_config.json").string(),
+                            nlohmann::json{{"offset", pegasus.offset()}}.dump(2) + "\n");
   } else if (!sentencepiece_bytes.empty()) {
     write_file_atomically((fs::path(dir) / "spiece.model").string(), sentencepiece_bytes);
   }

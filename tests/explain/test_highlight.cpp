@@ -21,6 +21,7 @@
 #include "pyramidion/explain/highlight.h"
 #include "pyramidion/explain/highlight_page.h"
 #include "pyramidion/nn/pooling_report.h"
+#include "tiny_bpe.h"
 
 namespace pyramidion {
 namespace {
@@ -242,6 +243,60 @@ TEST(Highlight, SubwordPiecesJoinBackToTheTextsWords) {
   int64_t tokens = 0;
   for (const auto& w : h.words) tokens += w.tokens;
   EXPECT_EQ(tokens + 1, h.source_tokens);  // every piece but EOS belongs to a word
+  expect_consistent(h);
+}
+
+// An imported BART's tokenizer (GPT-2 byte-level BPE): a word's pieces start with "Ġ" (the space byte) rather than
+// SentencePiece's U+2581, and the first word of the text has none. The words are still the text's, each owning its
+// pieces, and the shares sum as with SentencePiece.
+TEST(Highlight, ByteLevelBpeWordsAreTheTextsWordsAndSharesSum) {
+  testing::TempDir dir;
+  const auto bpe = std::make_shared<const data::Tokenizer>(testing::tiny_bpe_tokenizer(dir.path()));
+  ModelConfig c;
+  c.vocab_size = bpe->vocab_size();
+  c.pad_id = bpe->pad_id();  // BART's: <s> 0, <pad> 1, </s> 2
+  c.bos_id = bpe->bos_id();
+  c.eos_id = bpe->eos_id();
+  c.d_model = 16;
+  c.attention_heads = 2;
+  c.ffn_dim = 24;
+  c.encoder_layers = 2;
+  c.decoder_layers = 1;
+  c.chunk_size = 16;
+  c.pooling.schedule = {{0, 16}, {1, 8}};
+  c.max_source_positions = 256;
+  c.max_target_positions = 16;
+  torch::manual_seed(3);
+  SummarizationModel model(c);
+  model->to(torch::kDouble);
+  model->eval();
+  const Summarizer summarizer(model, bpe);
+  const std::string first = "alpha bravo charlie, echo india-delta alpha.", second = "Bravo echo (alpha) 42 delta!";
+  DocumentHighlight h = highlight_document(summarizer, {first + " " + second}, short_summaries());
+  EXPECT_TRUE(h.words_aligned);
+  std::vector<std::string> words;
+  for (const auto& w : h.words) words.push_back(w.text);
+  EXPECT_EQ(words, (std::vector<std::string>{"alpha", "bravo", "charlie,", "echo", "india-delta", "alpha.", "Bravo",
+                                             "echo", "(alpha)", "42", "delta!"}));
+  ASSERT_EQ(h.sentences.size(), 2u);
+  EXPECT_EQ(h.sentences[0].text, first);
+  EXPECT_EQ(h.sentences[0].words, 6);
+  EXPECT_EQ(h.words[6].sentence, 1);
+  const std::string g = "\xC4\xA0";
+  int64_t tokens = 0;
+  for (size_t i = 0; i < h.words.size(); ++i) {
+    const auto& w = h.words[i];
+    ASSERT_GT(w.tokens, 0) << w.text;
+    // The word's first piece carries the space before it (none for the first word), the others do not.
+    EXPECT_EQ(h.tokens[w.first_token].piece.rfind(g, 0) == 0, i > 0) << w.text;
+    for (int64_t k = 1; k < w.tokens; ++k) EXPECT_NE(h.tokens[w.first_token + k].piece.rfind(g, 0), 0u) << w.text;
+    for (int64_t k = 0; k < w.tokens; ++k) EXPECT_EQ(h.tokens[w.first_token + k].word, static_cast<int64_t>(i));
+    tokens += w.tokens;
+  }
+  EXPECT_GT(h.words[0].tokens, 1);         // "alpha": a, lp, ha joined by the merges
+  EXPECT_EQ(h.words[1].tokens, 1);         // " bravo": one merged piece
+  EXPECT_EQ(tokens + 1, h.source_tokens);  // every piece but EOS belongs to a word
+  EXPECT_EQ(h.source_tokens, static_cast<int64_t>(bpe->encode(first + " " + second).size()) + 1);
   expect_consistent(h);
 }
 

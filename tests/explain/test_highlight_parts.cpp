@@ -10,6 +10,7 @@
 #include "explain/summary_links.h"
 #include "explain/word_alignment.h"
 #include "pyramidion/data/any_tokenizer.h"
+#include "tiny_bpe.h"
 
 namespace pyramidion {
 namespace {
@@ -73,6 +74,46 @@ TEST(HighlightAlign, PiecesThatDoNotMatchTheTextRebuildTheWords) {
   EXPECT_EQ(a.words[2].sentence, 1);
   EXPECT_EQ(a.sentences, (std::vector<std::string>{"alpha bravo", "charlie"}));
   EXPECT_EQ(a.token_word[2], -1);  // the separator belongs to no word
+}
+
+// Byte-level BPE pieces: "Ġ" starts a word, a run of spaces joins the word after it, "Ċ" ends a sentence.
+TEST(HighlightAlign, ByteLevelBpePiecesGroupIntoTheTextsWords) {
+  testing::TempDir dir;
+  const data::Tokenizer bpe = testing::tiny_bpe_tokenizer(dir.path());
+  using Role = data::Tokenizer::PieceRole;
+  const std::string text = "alpha  bravo (echo)\nBravo.";
+  const std::vector<int64_t> ids = bpe.encode(text);
+  std::vector<std::string> pieces;
+  for (int64_t id : ids) pieces.push_back(bpe.id_to_piece(id));
+  const std::string g = "\xC4\xA0", newline = "\xC4\x8A";  // the byte pieces of " " and "\n"
+  ASSERT_EQ(pieces, (std::vector<std::string>{"a", "lp", "ha", g, g + "bravo", g, "(", "echo", ")", newline, "B", "ra",
+                                              "vo", "."}));
+  const std::vector<Role> roles = {
+      Role::continues_word, Role::continues_word, Role::continues_word, Role::space,          Role::word_start,
+      Role::space,          Role::continues_word, Role::continues_word, Role::continues_word, Role::line_break,
+      Role::continues_word, Role::continues_word, Role::continues_word, Role::continues_word};
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(bpe.piece_role(ids[i]), roles[i]) << pieces[i];
+  EXPECT_EQ(bpe.piece_role(bpe.eos_id()), Role::special);
+  const auto groups = explain::group_tokens(bpe, ids, ids.size());
+  EXPECT_EQ(groups.groups, (std::vector<std::vector<int64_t>>{{0, 1, 2}, {3, 4}, {5, 6, 7, 8}, {10, 11, 12, 13}}));
+  EXPECT_EQ(groups.sentence_breaks, std::vector<int64_t>{3});
+  std::vector<std::string> words;
+  for (const auto& group : groups.groups) words.push_back(explain::decode_group(bpe, ids, group));
+  EXPECT_EQ(words, (std::vector<std::string>{"alpha", "bravo", "(echo)", "Bravo."}));
+  // The same pieces under text they do not match: the words rebuilt from them, the line break ending a sentence.
+  std::vector<int64_t> read = ids;
+  read.push_back(bpe.eos_id());
+  const auto a = explain::align_words(bpe, {"zulu"}, read);
+  EXPECT_FALSE(a.aligned);
+  ASSERT_EQ(a.words.size(), 4u);
+  EXPECT_EQ(a.words[3].text, "Bravo.");
+  EXPECT_EQ(a.words[3].sentence, 1);
+  EXPECT_EQ(a.sentences, (std::vector<std::string>{"alpha bravo (echo)", "Bravo."}));
+  EXPECT_EQ(a.token_word[3], 1);   // the space run belongs to the word after it
+  EXPECT_EQ(a.token_word[9], -1);  // the line break to none, as a separator
+  // Word by word: the first word without the space, the others with it.
+  EXPECT_EQ(bpe.encode_word("bravo", true), bpe.encode("bravo"));
+  EXPECT_EQ(bpe.encode_word("bravo", false), std::vector<int64_t>{ids[4]});
 }
 
 TEST(HighlightShares, WordsAndSentencesSumTheirTokensAndTheLastLayerRanks) {

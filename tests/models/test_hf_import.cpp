@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "data/byte_level_pretokenizer.h"
+#include "pegasus_spiece.h"
 #include "pyramidion/data/any_tokenizer.h"
 #include "pyramidion/data/binary_dataset.h"
 #include "pyramidion/data/prepare.h"
@@ -391,6 +392,75 @@ TEST(HfImportTokenizer, BartEmbedsItsByteLevelBpeTokenizerAndSummarizesText) {
   EXPECT_FALSE(fs::exists(dir + "/exported/spiece.model"));
   EXPECT_EQ(import_hf_checkpoint(dir + "/exported").tokenizer_bytes, imported.tokenizer_bytes);
   fs::remove_all(dir);
+}
+
+// PEGASUS with its spiece.model: the import embeds PegasusTokenizer's numbering (ids shifted by 103), so the model
+// file summarizes text (the source encoded as PegasusTokenizer encodes it, EOS-framed), and export writes spiece.model
+// back byte for byte.
+TEST(HfImportTokenizer, PegasusEmbedsItsOffsetTokenizerAndSummarizesText) {
+  if (!python_torch_available()) GTEST_SKIP() << kPython << " with torch and numpy is needed for the checkpoint";
+  const fs::path work = fs::temp_directory_path() / ("pyramidion_hf_" + std::to_string(::getpid()) + "_spiece");
+  fs::create_directories(work);
+  const std::string spiece = testing::make_pegasus_like_spiece(work);
+  if (spiece.empty()) GTEST_SKIP() << "spm_train (Debian package sentencepiece) is needed";
+  const auto plain = data::SentencePieceTokenizer::from_file(spiece);
+  const int64_t vocab = plain.vocab_size() + 103;
+  const std::string dir = make_checkpoint("pegasus", "safetensors", "_offset",
+                                          " --vocab-size " + std::to_string(vocab) + " --spiece " + spiece);
+  ImportedModel imported = import_hf_checkpoint(dir);
+  EXPECT_EQ(imported.tokenizer_kind, "pegasus_sentencepiece");
+  EXPECT_EQ(imported.metadata["imported_from"]["tokenizer_kind"], "pegasus_sentencepiece");
+  const data::Tokenizer any = data::Tokenizer::from_bytes(imported.tokenizer_bytes);
+  EXPECT_STREQ(any.kind(), "pegasus_sentencepiece");
+  EXPECT_EQ(any.vocab_size(), vocab);
+  const std::string text = "the cat sat on the mat , then the cat ate the fish .";
+  // PegasusTokenizer's ids: SentencePiece's + 103, then </s> (1).
+  std::vector<int64_t> source;
+  for (int64_t id : plain.encode(text)) source.push_back(id + 103);
+  source.push_back(1);
+
+  const std::string path = dir + "/imported.pt";
+  save_model_file(path, imported.model, imported.tokenizer_bytes, imported.metadata);
+  const Summarizer summarizer = Summarizer::load(path);  // refused before: vocabulary size mismatch
+  EXPECT_STREQ(summarizer.tokenizer().kind(), "pegasus_sentencepiece");
+  GenerationOptions options;
+  options.search.beam = 1;
+  options.search.max_len_b = 6;
+  bool truncated = true;
+  EXPECT_EQ(summarizer.encode_source({text}, options, truncated), source);
+  EXPECT_FALSE(truncated);
+  const auto by_text = summarizer.summarize({text}, options);
+  const auto by_ids = summarizer.summarize_tokens({source}, options);
+  ASSERT_FALSE(by_text[0].hypotheses.empty());
+  ASSERT_FALSE(by_ids[0].hypotheses.empty());
+  EXPECT_EQ(by_text[0].source_tokens, static_cast<int64_t>(source.size()));
+  EXPECT_EQ(by_text[0].hypotheses[0].tokens, by_ids[0].hypotheses[0].tokens);
+  EXPECT_EQ(by_text[0].hypotheses[0].text, any.decode(by_text[0].hypotheses[0].tokens));
+
+  // Export writes spiece.model back unchanged; importing the folder gives the same tokenizer.
+  export_hf_checkpoint(*imported.model, dir + "/exported", imported.tokenizer_bytes);
+  std::ifstream original(spiece, std::ios::binary), exported(dir + "/exported/spiece.model", std::ios::binary);
+  std::stringstream a, b;
+  a << original.rdbuf();
+  b << exported.rdbuf();
+  EXPECT_EQ(a.str(), b.str());
+  EXPECT_FALSE(fs::exists(dir + "/exported/tokenizer_config.json"));  // the default offset
+  EXPECT_EQ(import_hf_checkpoint(dir + "/exported").tokenizer_bytes, imported.tokenizer_bytes);
+
+  // tokenizer_config.json's offset is read; a spiece.model whose pieces do not add up stays plain SentencePiece.
+  std::ofstream(dir + "/tokenizer_config.json") << R"({"offset": 50})";
+  const ImportedModel other = import_hf_checkpoint(dir);
+  EXPECT_EQ(other.tokenizer_kind, "sentencepiece");
+  EXPECT_EQ(other.tokenizer_bytes, a.str());
+  std::ofstream(dir + "/tokenizer_config.json") << R"({"offset": "many"})";
+  try {
+    import_hf_checkpoint(dir);
+    ADD_FAILURE() << "no error for a bad offset";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer_config.json: offset: \"many\""), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+  fs::remove_all(work);
 }
 
 TEST(FairseqImportErrors, CheckpointsWithoutArgsAreRefused) {

@@ -42,7 +42,7 @@ struct HighlightLayer {
 };
 
 struct HighlightToken {
-  std::string piece;           // the SentencePiece piece
+  std::string piece;           // the tokenizer's piece (SentencePiece "▁the", byte-level BPE "Ġthe")
   int64_t word = -1;           // index into words (-1: EOS or a sentence separator)
   std::vector<double> shares;  // per pooling layer
 };

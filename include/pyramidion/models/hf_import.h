@@ -32,9 +32,12 @@ std::string hf_weight_name(const std::string& name);
 struct ImportedModel {
   std::string architecture;           // bart | pegasus
   SummarizationModel model{nullptr};  // eval mode, CPU, float32
-  std::string tokenizer_kind;         // sentencepiece | byte_level_bpe | "" (no tokenizer files found)
-  // sentencepiece: the spiece.model bytes; byte_level_bpe: ByteLevelBpeTokenizer::serialized() (from tokenizer.json,
-  // else vocab.json + merges.txt); "" without tokenizer files. Either loads with data::Tokenizer::from_bytes.
+  // pegasus_sentencepiece | sentencepiece | byte_level_bpe | "" (no tokenizer files found)
+  std::string tokenizer_kind;
+  // pegasus_sentencepiece: data::PegasusTokenizer::serialized() over spiece.model (PEGASUS, when spiece.model's pieces
+  // + offset (tokenizer_config.json's, else 103) make config.json's vocab_size); sentencepiece: the spiece.model bytes
+  // (as many pieces as vocab_size); byte_level_bpe: ByteLevelBpeTokenizer::serialized() (from tokenizer.json, else
+  // vocab.json + merges.txt); "" without tokenizer files. Each loads with data::Tokenizer::from_bytes.
   std::string tokenizer_bytes;
   nlohmann::json metadata;  // {"imported_from": {...}} for the model file
 };
@@ -52,8 +55,9 @@ ImportedModel import_hf_checkpoint(const std::string& dir);
 // writes them before it drops shared storage: here only model.shared.weight is kept for tied embeddings).
 NamedTensors hf_tensors_of(SummarizationModelImpl& model);
 
-// DIR/config.json + DIR/model.safetensors (+ DIR/spiece.model when `sentencepiece_bytes` is a SentencePiece model,
-// DIR/vocab.json + DIR/merges.txt when it is a serialized byte-level BPE tokenizer).
+// DIR/config.json + DIR/model.safetensors (+ DIR/spiece.model when `sentencepiece_bytes` is a SentencePiece model or
+// a serialized PEGASUS tokenizer (its spiece.model bytes unchanged), DIR/vocab.json + DIR/merges.txt when it is a
+// serialized byte-level BPE tokenizer).
 // Throws std::runtime_error when the model has no BART or PEGASUS form (hf_architecture_of).
 void export_hf_checkpoint(SummarizationModelImpl& model, const std::string& dir,
                           const std::string& sentencepiece_bytes);
