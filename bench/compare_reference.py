@@ -37,7 +37,8 @@ def run_cpp(a, archs, lengths, kind, beam):
         cmd += ["--lengths", ",".join(map(str, lengths)), "--batch", str(a.batch), "--target-length",
                 str(a.target_length), "--steps", str(a.steps), "--warmup", str(a.warmup), "--gen-tokens",
                 str(a.gen_tokens), "--beam", str(beam), "--gen-batch", str(a.gen_batch), "--json", out.name,
-                "--no-inference" if kind == "training" else "--no-training", "--max-seconds", "600"]
+                "--no-inference" if kind == "training" else "--no-training", "--max-seconds", "600",
+                "--compute-type", a.compute_types if kind == "generation" else "float32"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         with open(out.name) as f:
             result = json.load(f)
@@ -93,6 +94,9 @@ def main():
     p.add_argument("--no-training", action="store_true")
     p.add_argument("--no-generation", action="store_true")
     p.add_argument("--no-topk", action="store_true")
+    p.add_argument("--compute-types", default="float32",
+                   help="the C++ side's generation: float32, int8, or float32,int8 (a row each, against the same "
+                        "reference run; rows ARCH/int8)")
     p.add_argument("--json", default="")
     a = p.parse_args()
     archs = a.archs.split(",")
@@ -105,7 +109,7 @@ def main():
     if not a.no_generation:
         for beam in [int(b) for b in a.beams.split(",")]:
             jobs.append((f"generation, beam {beam}", "generation", beam, archs, lengths))
-    samples = {}  # (label, arch, length) -> {"cpp": [...], "torch": [...]}
+    samples = {"cpp": {}, "torch": {}}  # side -> (label, arch, length) -> [seconds per round]; C++ archs may be ARCH/int8
     topk = {"inside": [], "library": [], "torch": []}
     for r in range(a.rounds):
         for label, kind, beam, job_archs, job_lengths in jobs:
@@ -116,7 +120,7 @@ def main():
                 log(f"round {r + 1}/{a.rounds}: {label} {side}")
                 for key, m in fn(a, job_archs, job_lengths, kind, beam).items():
                     if m.get("median_seconds") is not None:
-                        samples.setdefault((label,) + key, {"cpp": [], "torch": []})[side].append(m["median_seconds"])
+                        samples[side].setdefault((label,) + key, []).append(m["median_seconds"])
         if not a.no_topk:
             log(f"round {r + 1}/{a.rounds}: top-k")
             order = [("inside", lambda: run_topk_cpp(a, True)), ("library", lambda: run_topk_cpp(a, False)),
@@ -132,12 +136,13 @@ def main():
     rows = []
     print(f"| measurement | architecture | input | pyramidion (C++) | PyTorch eager | C++ advantage |")
     print("|---|---|---|---|---|---|")
-    for (label, arch, length), s in samples.items():
-        if not s["cpp"] or not s["torch"]:
+    for (label, arch, length), cpp_seconds in samples["cpp"].items():
+        torch_seconds = samples["torch"].get((label, arch.split("/")[0], length))  # ARCH/int8 against ARCH
+        if not cpp_seconds or not torch_seconds:
             continue
-        cpp, ref = statistics.median(s["cpp"]), statistics.median(s["torch"])
-        rows.append({"measurement": label, "architecture": arch, "length": length, "cpp_seconds": s["cpp"],
-                     "torch_seconds": s["torch"], "ratio": ref / cpp})
+        cpp, ref = statistics.median(cpp_seconds), statistics.median(torch_seconds)
+        rows.append({"measurement": label, "architecture": arch, "length": length, "cpp_seconds": cpp_seconds,
+                     "torch_seconds": torch_seconds, "ratio": ref / cpp})
         print(f"| {label} | {arch} | {length} | {fmt_time(cpp)} | {fmt_time(ref)} | {ref / cpp:.2f}x |")
     if topk["torch"]:
         ref = statistics.median(topk["torch"])

@@ -45,6 +45,6 @@ struct CommandError : std::runtime_error {
 #define PYRAMIDION_CLI_CONCAT_(a, b) a##b
 #define PYRAMIDION_CLI_CONCAT(a, b) PYRAMIDION_CLI_CONCAT_(a, b)
 // Usage at namespace scope: PYRAMIDION_COMMAND("rouge", [](CLI::App& app) { ... });
-#define PYRAMIDION_COMMAND(name, ...)                                                 \
-  static const bool PYRAMIDION_CLI_CONCAT(pyramidion_command_registered_, __LINE__) = \
+#define PYRAMIDION_COMMAND(name, ...)                                                    \
+  static const bool PYRAMIDION_CLI_CONCAT(pyramidion_command_registered_, __COUNTER__) = \
       ::pyramidion::cli::register_command(name, __VA_ARGS__)

@@ -21,6 +21,7 @@
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/json_depth.h"
 #include "pyramidion/util/line_reader.h"
+#include "pyramidion/util/text_predicates.h"
 
 namespace pyramidion::cli {
 namespace {
@@ -43,8 +44,6 @@ struct Document {
   std::string id;
   std::vector<std::string> sentences;
 };
-
-bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n\f\v") == std::string::npos; }
 
 Document parse_jsonl(const std::string& line, const std::string& where, const HighlightCommandOptions& o) {
   if (!json_depth_ok(line)) throw CommandError(where + ": " + json_depth_message());

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "pyramidion/util/json_depth.h"
+#include "pyramidion/util/text_predicates.h"
 
 namespace pyramidion::data {
 namespace {
@@ -193,11 +194,7 @@ void check_tokenizer_for_training(const Tokenizer& tokenizer, const std::string&
                        : "add a </s> token to its vocabulary");
 }
 
-namespace {
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-}  // namespace
+namespace {}  // namespace
 
 Tokenizer::PieceRole Tokenizer::piece_role(int64_t id) const {
   if (id == pad_id() || id == bos_id() || id == eos_id()) return PieceRole::special;

@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "pyramidion/util/text_predicates.h"
+
 namespace fs = std::filesystem;
 
 namespace pyramidion::data {
@@ -38,12 +40,6 @@ bool flags_unsupported(int error) { return error == EINVAL || error == ENOSYS ||
 
 std::runtime_error swap_error(const fs::path& dir, int error) {
   return std::runtime_error(dir.string() + ": cannot put the prepared dataset in place (" + std::strerror(error) + ")");
-}
-
-bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // A name `data prepare` writes: the marker, meta.json, the tokenizer (kDatasetTokenizerFiles), SPLIT.bin, or the

@@ -6,14 +6,10 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "pyramidion/util/text_predicates.h"
+
 namespace pyramidion::data {
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 bool is_compressed_path(const std::string& path) { return ends_with(path, ".xz") || ends_with(path, ".gz"); }
 

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "pyramidion/data/tokenizer.h"
+#include "pyramidion/util/text_predicates.h"
 
 namespace pyramidion::data {
 
@@ -21,8 +22,6 @@ constexpr const char* kSerializedType = "pegasus_sentencepiece";
 constexpr const char* kSerializedPrefix = "{\"type\":\"pegasus_sentencepiece\"";
 constexpr int kSerializedVersion = 1;
 constexpr const char* kOrigin = "serialized PEGASUS tokenizer";
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 // PegasusTokenizer's defaults: <pad> </s> <mask_1> <mask_2> <unk_2> ... <unk_{offset-1}> at ids 0 .. offset + 1.
 std::vector<std::string> default_added_tokens(int64_t offset) {

@@ -6,6 +6,7 @@
 
 #include "line_source.h"
 #include "pyramidion/util/json_depth.h"
+#include "pyramidion/util/text_predicates.h"
 #include "record_reader.h"
 
 namespace pyramidion::data {
@@ -24,10 +25,6 @@ std::string join_lines(const std::vector<std::string>& lines) {
     text += lines[i];
   }
   return text;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace

@@ -3,14 +3,11 @@
 #include <optional>
 
 #include "line_source.h"
+#include "pyramidion/util/text_predicates.h"
 #include "record_reader.h"
 
 namespace pyramidion::data {
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 class TsvReader : public RecordReader {
  public:

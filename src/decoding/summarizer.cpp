@@ -17,11 +17,10 @@
 #include "pyramidion/models/compute_type.h"
 #include "pyramidion/models/model_file.h"
 #include "pyramidion/util/device.h"
+#include "pyramidion/util/text_predicates.h"
 
 namespace pyramidion {
 namespace {
-
-bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n\f\v") == std::string::npos; }
 
 SpecialTokenIds special_ids(const ModelConfig& config, const data::Tokenizer* tokenizer) {
   SpecialTokenIds ids{config.pad_id, /*unk=*/-1, config.decoder_start(),

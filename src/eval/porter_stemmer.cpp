@@ -7,6 +7,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "pyramidion/util/text_predicates.h"
+
 namespace pyramidion {
 namespace {
 
@@ -53,10 +55,6 @@ bool ends_cvc(std::string_view word) {
       word[n - 1] != 'w' && word[n - 1] != 'x' && word[n - 1] != 'y')
     return true;
   return n == 2 && !is_consonant(word, 0) && is_consonant(word, 1);
-}
-
-bool ends_with(std::string_view word, std::string_view suffix) {
-  return word.size() >= suffix.size() && word.substr(word.size() - suffix.size()) == suffix;
 }
 
 std::string_view without_suffix(std::string_view word, std::size_t suffix_length) {

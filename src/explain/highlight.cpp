@@ -9,6 +9,7 @@
 #include "pooling_shares.h"
 #include "pyramidion/data/any_tokenizer.h"
 #include "pyramidion/nn/pooling_trace.h"
+#include "pyramidion/util/text_predicates.h"
 #include "summary_links.h"
 #include "word_alignment.h"
 
@@ -16,9 +17,6 @@ namespace pyramidion {
 namespace {
 
 using explain::ends_sentence;
-using explain::is_space;
-
-bool blank(const std::string& text) { return std::all_of(text.begin(), text.end(), is_space); }
 
 double round_digits(double x, int digits) {
   if (digits <= 0 || x == 0 || !std::isfinite(x)) return x;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "pyramidion/data/any_tokenizer.h"
+#include "pyramidion/util/text_predicates.h"
 
 namespace pyramidion::explain {
 namespace {
@@ -81,8 +82,6 @@ void rebuild_words(const data::Tokenizer& tokenizer, const std::vector<int64_t>&
 }
 
 }  // namespace
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 bool ends_sentence(const std::string& word) {
   size_t end = word.size();

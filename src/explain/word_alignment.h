@@ -15,7 +15,6 @@ class Tokenizer;
 
 namespace explain {
 
-bool is_space(char c);
 // A word that closes a sentence: ends in . ! ? possibly followed by closing quotes or brackets.
 bool ends_sentence(const std::string& word);
 

@@ -6,6 +6,7 @@
 
 #include "pyramidion/models/torch_save_reader.h"
 #include "pyramidion/util/safetensors.h"
+#include "pyramidion/util/text_predicates.h"
 
 namespace pyramidion {
 namespace {
@@ -13,10 +14,6 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string existing(const fs::path& path) { return fs::is_regular_file(path) ? path.string() : std::string(); }
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 }  // namespace
 

@@ -19,13 +19,12 @@
 #include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/json_depth.h"
 #include "pyramidion/util/safetensors.h"
+#include "pyramidion/util/text_predicates.h"
 
 namespace pyramidion {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
 
 std::string shape_text(torch::IntArrayRef shape) {
   std::string out = "[";

@@ -19,13 +19,13 @@ namespace pyramidion {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
 
 double number(const nlohmann::json& record, const char* key, const std::string& where, bool required) {
   const auto it = record.find(key);
   if (it == record.end() || it->is_null()) {
     if (required) throw std::invalid_argument(where + ": \"" + key + "\" is missing");
-    return kNaN;
+    return kMissing;
   }
   if (!it->is_number()) throw std::invalid_argument(where + ": \"" + key + "\" must be a number");
   return it->get<double>();
@@ -33,7 +33,7 @@ double number(const nlohmann::json& record, const char* key, const std::string& 
 
 // Wall time of validation records from logs written before they carried it: the last train record's.
 double elapsed_at(const std::vector<CurvePoint>& train, double update) {
-  double elapsed = kNaN;
+  double elapsed = kMissing;
   for (const auto& p : train)
     if (p.update <= update) elapsed = p.elapsed_s;
   return elapsed;
@@ -146,7 +146,7 @@ std::string render_training_curves_svg(const std::vector<RunCurves>& runs, const
 std::string render_training_curves_html(const std::vector<RunCurves>& runs, const std::string& title) {
   std::string rows;
   for (const auto& run : runs) {
-    const double minutes = run.train_loss.empty() ? kNaN : run.train_loss.back().elapsed_s / 60.0;
+    const double minutes = run.train_loss.empty() ? kMissing : run.train_loss.back().elapsed_s / 60.0;
     rows += fmt::format(
         "<tr><td>{}</td><td>{:.0f}</td><td>{:.1f}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
         markup_escape(run.name), run.train_loss.empty() ? 0.0 : run.train_loss.back().update, minutes,

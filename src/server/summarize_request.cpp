@@ -5,13 +5,12 @@
 #include <cstdint>
 
 #include "pyramidion/util/json_depth.h"
+#include "pyramidion/util/text_predicates.h"
 
 namespace pyramidion::server {
 namespace {
 
 using nlohmann::json;
-
-bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n\f\v") == std::string::npos; }
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 #include "pyramidion/util/atomic_file.h"
+#include "pyramidion/util/text_predicates.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -27,8 +28,6 @@ struct OutputTarget {
   std::string file;  // kReplace: the file to replace (a link's final target); kThrough: what to open
   int self_fd = -1;  // kThrough: a descriptor of this process the path names (/dev/stdout, /proc/self/fd/N)
 };
-
-bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
 
 // The descriptor of this process that `path` names (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N,
 // /proc/thread-self/fd/N, /proc/PID/fd/N with our PID), or -1. `other_process` is set for /proc/PID/fd/N of another

@@ -60,7 +60,7 @@ std::string run(const std::string& command) {
   return out;
 }
 
-const std::vector<std::string> kTexts = {
+const std::vector<std::string> kPegasusTexts = {
     "the patients were treated with insulin and the results were compared .",
     "a mask <mask_1> in the middle and <mask_2>at the end",
     "special tokens </s> and <pad> then <unk> and <unk_7>, <unk_102> last",
@@ -107,7 +107,7 @@ TEST(PegasusTokenizer, IdsEqualSpmEncodePlusTheOffset) {
   REQUIRE_SPIECE();
   if (std::system("command -v spm_encode >/dev/null 2>&1") != 0) GTEST_SKIP() << "spm_encode absent";
   // Texts without special tokens: the ids are spm_encode's + 103, one line each.
-  const std::vector<std::string> plain = {kTexts[0], kTexts[4], kTexts[5]};
+  const std::vector<std::string> plain = {kPegasusTexts[0], kPegasusTexts[4], kPegasusTexts[5]};
   const std::string input = sp->dir.file("plain.txt");
   {
     std::ofstream out(input);
@@ -136,19 +136,19 @@ TEST(PegasusTokenizer, EncodeAndDecodeEqualHuggingFacesRuleInPython) {
   if (std::system((std::string(kPython) + " -c 'import sentencepiece' 2>/dev/null").c_str()) != 0)
     GTEST_SKIP() << kPython << " with sentencepiece (Debian package python3-sentencepiece) is needed";
   std::vector<std::vector<int64_t>> ids;
-  for (const auto& text : kTexts) ids.push_back(tokenizer.encode(text));
+  for (const auto& text : kPegasusTexts) ids.push_back(tokenizer.encode(text));
   // Decode also ids with pad/eos, masks, <unk> and <unk_N> among the pieces.
   std::vector<std::vector<int64_t>> decode = ids;
   decode.push_back({0, 2, 110, 111, 105, 4, 120, 1, 0});
   decode.push_back({3, 104, 103, 130, 131, 132});
   const std::string request = sp->dir.file("request.json");
-  std::ofstream(request) << nlohmann::json{{"encode", kTexts}, {"decode", decode}}.dump();
+  std::ofstream(request) << nlohmann::json{{"encode", kPegasusTexts}, {"decode", decode}}.dump();
   const std::string script = (pyramidion::testing::source_dir() / "tests/data/pegasus_reference.py").string();
   const nlohmann::json reference =
       nlohmann::json::parse(run(std::string(kPython) + " " + script + " '" + sp->path + "' 103 < '" + request + "'"));
   EXPECT_EQ(reference["vocab_size"].get<int64_t>(), tokenizer.vocab_size());
-  for (size_t i = 0; i < kTexts.size(); ++i)
-    EXPECT_EQ(ids[i], reference["ids"][i].get<std::vector<int64_t>>()) << kTexts[i];
+  for (size_t i = 0; i < kPegasusTexts.size(); ++i)
+    EXPECT_EQ(ids[i], reference["ids"][i].get<std::vector<int64_t>>()) << kPegasusTexts[i];
   for (size_t i = 0; i < decode.size(); ++i) {
     if (std::count(decode[i].begin(), decode[i].end(), tokenizer.sentence_separator_id())) continue;  // "\n" here
     EXPECT_EQ(tokenizer.decode(decode[i]), reference["texts"][i].get<std::string>()) << i;
@@ -157,7 +157,7 @@ TEST(PegasusTokenizer, EncodeAndDecodeEqualHuggingFacesRuleInPython) {
   std::vector<int64_t> framed = ids[0];
   framed.push_back(1);
   framed.push_back(0);
-  EXPECT_EQ(tokenizer.decode(framed), kTexts[0]);
+  EXPECT_EQ(tokenizer.decode(framed), kPegasusTexts[0]);
   EXPECT_EQ(tokenizer.decode(ids[1]), "a mask<mask_1>in the middle and<mask_2>at the end");  // HF's joining
 }
 
@@ -184,7 +184,7 @@ TEST(PegasusTokenizer, SerializedFormIsToldApartAndKeepsSpieceModelBytes) {
   EXPECT_EQ(any.pegasus().sentencepiece_model(), sp->bytes);  // spiece.model unchanged
   EXPECT_EQ(any.serialized(), bytes);
   EXPECT_EQ(any.vocab_size(), tokenizer.vocab_size());
-  for (const auto& text : kTexts) EXPECT_EQ(any.encode(text), tokenizer.encode(text)) << text;
+  for (const auto& text : kPegasusTexts) EXPECT_EQ(any.encode(text), tokenizer.encode(text)) << text;
   EXPECT_THROW(any.sentencepiece(), std::logic_error);
   // The plain model still reads as plain SentencePiece (earlier model files).
   const Tokenizer plain = Tokenizer::from_bytes(sp->bytes);

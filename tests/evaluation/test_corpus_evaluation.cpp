@@ -10,7 +10,7 @@
 namespace pyramidion {
 namespace {
 
-const Summarizer& tiny_summarizer() {
+const Summarizer& float32_tiny_summarizer() {
   static testing::TempDir dir;
   static const Summarizer summarizer = [] {
     const std::string path = dir.file("tiny.pt");
@@ -20,7 +20,7 @@ const Summarizer& tiny_summarizer() {
   return summarizer;
 }
 
-CorpusEvaluationOptions short_summaries() {
+CorpusEvaluationOptions short_corpus_summaries() {
   CorpusEvaluationOptions o;
   o.generation.search.beam = 2;
   o.generation.search.max_len_b = 8;
@@ -36,13 +36,13 @@ std::vector<std::vector<std::string>> documents(int count) {
 
 TEST(CorpusEvaluation, ChunksGiveThePredictionsOfOneCallAndReportProgress) {
   const auto docs = documents(5);
-  CorpusEvaluationOptions one = short_summaries();
-  const Predictions all = predict_summaries(tiny_summarizer(), docs, one);
-  CorpusEvaluationOptions chunked = short_summaries();
+  CorpusEvaluationOptions one = short_corpus_summaries();
+  const Predictions all = predict_summaries(float32_tiny_summarizer(), docs, one);
+  CorpusEvaluationOptions chunked = short_corpus_summaries();
   chunked.chunk = 2;
   std::vector<int64_t> progress;
   chunked.progress = [&](int64_t done) { progress.push_back(done); };
-  const Predictions parts = predict_summaries(tiny_summarizer(), docs, chunked);
+  const Predictions parts = predict_summaries(float32_tiny_summarizer(), docs, chunked);
   EXPECT_EQ(progress, (std::vector<int64_t>{2, 2, 1}));
   EXPECT_EQ(parts.texts, all.texts);
   EXPECT_EQ(parts.tokens, all.tokens);
@@ -52,18 +52,19 @@ TEST(CorpusEvaluation, ChunksGiveThePredictionsOfOneCallAndReportProgress) {
   std::vector<std::vector<int64_t>> sources;
   for (const auto& d : docs) {
     bool truncated = false;
-    sources.push_back(tiny_summarizer().encode_source(d, one.generation, truncated));
+    sources.push_back(float32_tiny_summarizer().encode_source(d, one.generation, truncated));
   }
-  EXPECT_EQ(predict_summaries(tiny_summarizer(), sources, one).texts, all.texts);
+  EXPECT_EQ(predict_summaries(float32_tiny_summarizer(), sources, one).texts, all.texts);
   chunked.chunk = -1;
-  EXPECT_THROW(predict_summaries(tiny_summarizer(), docs, chunked), std::invalid_argument);
+  EXPECT_THROW(predict_summaries(float32_tiny_summarizer(), docs, chunked), std::invalid_argument);
 }
 
 TEST(CorpusEvaluation, ScoresAreRougePerDocumentAndTheirMean) {
   const auto docs = documents(3);
   std::vector<std::string> references;
   for (const auto& d : docs) references.push_back(d[0]);
-  const CorpusEvaluation result = evaluate_corpus(tiny_summarizer(), docs, references, short_summaries());
+  const CorpusEvaluation result =
+      evaluate_corpus(float32_tiny_summarizer(), docs, references, short_corpus_summaries());
   ASSERT_EQ(result.scores.size(), 3u);
   const RougeScorer scorer;
   double f2 = 0;
@@ -74,7 +75,8 @@ TEST(CorpusEvaluation, ScoresAreRougePerDocumentAndTheirMean) {
     f2 += want.rouge2.fmeasure;
   }
   EXPECT_DOUBLE_EQ(result.mean().rouge2.fmeasure, f2 / 3);
-  EXPECT_THROW(evaluate_corpus(tiny_summarizer(), docs, {"one"}, short_summaries()), std::invalid_argument);
+  EXPECT_THROW(evaluate_corpus(float32_tiny_summarizer(), docs, {"one"}, short_corpus_summaries()),
+               std::invalid_argument);
 }
 
 TEST(CorpusEvaluation, MeansSumInOrderAndAnEmptyCorpusScoresZero) {

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "pyramidion/models/summarization_model.h"
+#include "tensor_checks.h"  // max_diff
 
 namespace pyramidion::testing {
 
@@ -40,8 +41,6 @@ inline Batch random_batch(const std::vector<int64_t>& lengths, int64_t n, int64_
   auto tokens = torch::randint(4, vocab, {static_cast<int64_t>(lengths.size()), n}, torch::kLong);
   return {tokens.masked_fill(mask.logical_not(), pad_id), mask};
 }
-
-inline double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
 
 inline void copy_matching_parameters(torch::nn::Module& from, torch::nn::Module& to) {
   torch::NoGradGuard no_grad;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../data/temp_dir.h"
 #include "model_test_support.h"
 #include "pyramidion/models/model_file.h"
 
@@ -15,12 +16,6 @@ namespace fs = std::filesystem;
 using testing::float64_model;
 using testing::random_batch;
 using testing::tiny_config;
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("pyramidion_model_file_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::string read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -50,14 +45,14 @@ void expect_error(const fs::path& path, const std::string& fragment) {
 }
 
 TEST(ModelFile, RoundTripReproducesOutputsExactly) {
-  TempDir dir;
+  testing::TempDir dir;
   auto config = tiny_config();
   config.vocab_size = 50;
   torch::manual_seed(21);
   SummarizationModel model(config);
   model->eval();
   const std::string tokenizer("\x00spm-bytes\xff\x01", 12);
-  const auto file = dir.path / "model.pyr";
+  const auto file = dir.path() / "model.pyr";
   save_model_file(file.string(), model, tokenizer, {{"step", 1234}});
   EXPECT_FALSE(fs::exists(file.string() + ".tmp." + std::to_string(::getpid())));
   LoadedModel loaded = load_model_file(file.string());
@@ -77,7 +72,7 @@ TEST(ModelFile, RoundTripReproducesOutputsExactly) {
 // Model files written before the nested pooling section store the schedule as `pooling:` and flat pooling_* keys;
 // they load to the same config and the same weights (the pooler's weight names did not change).
 TEST(ModelFile, OldFlatPoolingKeysStillLoad) {
-  TempDir dir;
+  testing::TempDir dir;
   auto config = tiny_config();
   config.vocab_size = 50;
   config.pooling.base = 12.0;
@@ -85,7 +80,7 @@ TEST(ModelFile, OldFlatPoolingKeysStillLoad) {
   torch::manual_seed(22);
   SummarizationModel model(config);
   model->eval();
-  const auto file = dir.path / "old.pyr";
+  const auto file = dir.path() / "old.pyr";
   save_model_file(file.string(), model, "spm");
   ModelFileContents contents = read_model_file_contents(file.string());
   YAML::Node document = YAML::Load(contents.config_yaml);
@@ -125,7 +120,7 @@ TEST(ModelFile, OldFlatPoolingKeysStillLoad) {
 // Model files written before copy attention have no copy_attention / alignment_* keys: they load with copy off and
 // give the same outputs; a copy-attention model round-trips with its gate and the same log-probabilities.
 TEST(ModelFile, FilesWithoutTheCopyKeysLoadAndCopyModelsRoundTrip) {
-  TempDir dir;
+  testing::TempDir dir;
   for (bool copy : {false, true}) {
     auto config = tiny_config();
     config.vocab_size = 50;
@@ -133,7 +128,7 @@ TEST(ModelFile, FilesWithoutTheCopyKeysLoadAndCopyModelsRoundTrip) {
     torch::manual_seed(23);
     SummarizationModel model(config);
     model->eval();
-    const auto file = dir.path / (copy ? "copy.pyr" : "before-copy.pyr");
+    const auto file = dir.path() / (copy ? "copy.pyr" : "before-copy.pyr");
     save_model_file(file.string(), model, "spm");
     if (!copy) {  // as written before the keys existed
       ModelFileContents contents = read_model_file_contents(file.string());
@@ -156,14 +151,14 @@ TEST(ModelFile, FilesWithoutTheCopyKeysLoadAndCopyModelsRoundTrip) {
 }
 
 TEST(ModelFile, BadFilesFailWithOneLineErrors) {
-  TempDir dir;
+  testing::TempDir dir;
   auto config = tiny_config();
   torch::manual_seed(22);
   SummarizationModel model(config);
-  const auto good = dir.path / "good.pyr";
+  const auto good = dir.path() / "good.pyr";
   save_model_file(good.string(), model, "tok");
   const std::string bytes = read_bytes(good);
-  const auto bad = dir.path / "bad.pyr";
+  const auto bad = dir.path() / "bad.pyr";
 
   write_bytes(bad, "PK\x03\x04 this is a zip file, not a model");
   expect_error(bad, "not a pyramidion model file");
@@ -189,15 +184,15 @@ TEST(ModelFile, BadFilesFailWithOneLineErrors) {
   write_bytes(bad, bytes + "xx");
   expect_error(bad, "unexpected bytes");
 
-  expect_error(dir.path / "missing.pyr", "cannot open");
+  expect_error(dir.path() / "missing.pyr", "cannot open");
 }
 
 TEST(ModelFile, WeightsThatDoNotMatchTheConfigAreNamed) {
-  TempDir dir;
+  testing::TempDir dir;
   auto config = tiny_config();
   torch::manual_seed(23);
   SummarizationModel model(config);
-  const auto file = dir.path / "model.pyr";
+  const auto file = dir.path() / "model.pyr";
   save_model_file(file.string(), model, "tok");
   ModelFileContents contents = read_model_file_contents(file.string());
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../data/temp_dir.h"
 #include "model_test_support.h"
 #include "pyramidion/models/compute_type.h"
 #include "pyramidion/models/model_file.h"
@@ -19,13 +20,6 @@ namespace pyramidion {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("pyramidion_quantization_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 // Wide enough that matrices dominate the weights (biases and norms stay float32), as in real models.
 ModelConfig quantizable_config(bool tied) {
@@ -75,7 +69,7 @@ std::vector<torch::Tensor> outputs(SummarizationModel& model) {
 TEST(ModelQuantization, Int8FileEqualsQuantizingAtLoadBitForBit) {
   for (bool tied : {true, false}) {
     SCOPED_TRACE(tied ? "tied output projection" : "own output projection");
-    TempDir dir;
+    testing::TempDir dir;
     auto model = float32_model(quantizable_config(tied));
     save_model_file(dir.file("float.pt"), model, "");
     const QuantizationResult result = quantize_model_file(dir.file("float.pt"), dir.file("int8.pt"));
@@ -104,7 +98,7 @@ TEST(ModelQuantization, Int8FileEqualsQuantizingAtLoadBitForBit) {
 }
 
 TEST(ModelQuantization, VersionsOldReadersAndMismatches) {
-  TempDir dir;
+  testing::TempDir dir;
   auto model = float32_model(quantizable_config(true));
   save_model_file(dir.file("float.pt"), model, "");
   quantize_model_file(dir.file("float.pt"), dir.file("int8.pt"));

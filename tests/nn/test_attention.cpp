@@ -6,13 +6,14 @@
 
 #include "pyramidion/nn/attention.h"
 #include "pyramidion/nn/blockwise_self_attention.h"
+#include "tensor_checks.h"
 
 namespace pyramidion {
 namespace {
 
-const auto kF64 = torch::TensorOptions().dtype(torch::kDouble);
+using testing::kF64;
 
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
+using testing::max_diff;
 
 // Row-by-row softmax attention written without the library's code path.
 torch::Tensor naive_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,

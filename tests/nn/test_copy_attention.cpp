@@ -13,12 +13,13 @@
 #include "pyramidion/nn/copy_attention.h"
 #include "pyramidion/nn/representation_pooler.h"
 #include "pyramidion/ops/successive_halving_trace.h"
+#include "tensor_checks.h"
 
 namespace pyramidion {
 namespace {
 
-const auto kF64 = torch::TensorOptions().dtype(torch::kDouble);
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
+using testing::kF64;
+using testing::max_diff;
 
 PoolingRecord record_of(const torch::Tensor& scores, const torch::Tensor& mask, int64_t width) {
   PoolingRecord r;

@@ -5,12 +5,13 @@
 
 #include "pyramidion/nn/representation_pooler.h"
 #include "pyramidion/nn/sinusoidal_positions.h"
+#include "tensor_checks.h"
 
 namespace pyramidion {
 namespace {
 
-const auto kF64 = torch::TensorOptions().dtype(torch::kDouble);
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
+using testing::kF64;
+using testing::max_diff;
 const TopKOptions kPaperOptions{20.0, true, true, false};
 
 torch::Tensor prefix_mask(const std::vector<int64_t>& lengths, int64_t n) {
