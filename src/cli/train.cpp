@@ -146,8 +146,11 @@ PYRAMIDION_COMMAND("train", [](CLI::App& app) {
       ->check(CLI::Range(0.001, 4096.0))
       ->group(group);
   cmd->callback([options] {
-    if (options->job.config.empty() == options->job.preset.empty())
-      throw CommandError("give either -c CONFIG.yaml or --preset NAME");
+    try {
+      check_config_source(options->job.config, options->job.preset);  // before any worker starts
+    } catch (const std::invalid_argument& e) {
+      throw CommandError(e.what());
+    }
     if (options->nproc_per_node > 0) {
       WorkerLaunch launch;
       launch.nproc_per_node = options->nproc_per_node;

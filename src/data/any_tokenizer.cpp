@@ -8,22 +8,15 @@
 #include <stdexcept>
 #include <utility>
 
+#include "pyramidion/util/atomic_file.h"
 #include "pyramidion/util/json_depth.h"
 #include "pyramidion/util/text_predicates.h"
 
 namespace pyramidion::data {
 namespace {
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot read");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 nlohmann::json read_json(const std::string& path) {
-  const std::string text = read_bytes(path);
+  const std::string text = read_file_bytes(path);
   if (!json_depth_ok(text)) throw std::runtime_error(path + ": " + json_depth_message());
   try {
     return nlohmann::json::parse(text);
@@ -66,7 +59,7 @@ Tokenizer Tokenizer::from_file(const std::string& path) {
         if (config.is_object() && config.contains("vocab_size") && config["vocab_size"].is_number_integer())
           vocab_size = config["vocab_size"].get<int64_t>();
       }
-      return from_hf_sentencepiece(read_bytes(spiece), spiece, model_type, vocab_size,
+      return from_hf_sentencepiece(read_file_bytes(spiece), spiece, model_type, vocab_size,
                                    (given / "tokenizer_config.json").string());
     }
     if (fs::is_regular_file(given / "tokenizer.json", ec))
@@ -193,8 +186,6 @@ void check_tokenizer_for_training(const Tokenizer& tokenizer, const std::string&
     missing("eos", spm ? "retrain it with `pyramidion tokenizer train`, or give spm_train --eos_id=N"
                        : "add a </s> token to its vocabulary");
 }
-
-namespace {}  // namespace
 
 Tokenizer::PieceRole Tokenizer::piece_role(int64_t id) const {
   if (id == pad_id() || id == bos_id() || id == eos_id()) return PieceRole::special;

@@ -9,7 +9,6 @@
 #include "pyramidion/util/text_predicates.h"
 
 namespace pyramidion::data {
-namespace {}  // namespace
 
 bool is_compressed_path(const std::string& path) { return ends_with(path, ".xz") || ends_with(path, ".gz"); }
 

@@ -39,14 +39,6 @@ std::string canonical_hf_name(const std::string& name) {
   return name;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot read the file");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 // The computed PEGASUS position table (max_positions, dim), as PegasusSinusoidalPositionalEmbedding holds it.
 torch::Tensor pegasus_table(int64_t max_positions, int64_t dim) {
   return pegasus_sinusoidal_embeddings(torch::arange(max_positions, torch::kLong), dim, torch::kFloat);
@@ -163,7 +155,7 @@ SummarizationModel model_from_hf_tensors(const ModelConfig& config, const NamedT
 
 ImportedModel import_hf_checkpoint(const std::string& dir) {
   const HfCheckpointFiles files = find_hf_checkpoint_files(dir);
-  const std::string text = read_text(files.config);
+  const std::string text = read_file_bytes(files.config);
   if (!json_depth_ok(text)) throw std::runtime_error(files.config + ": " + json_depth_message());
   nlohmann::json config_json;
   try {
@@ -176,7 +168,7 @@ ImportedModel import_hf_checkpoint(const std::string& dir) {
   out.architecture = config_json["model_type"].get<std::string>();
   out.model = model_from_hf_tensors(config, read_checkpoint_tensors(files.weights), files.weights);
   if (!files.sentencepiece.empty()) {
-    const std::string spiece = read_text(files.sentencepiece);
+    const std::string spiece = read_file_bytes(files.sentencepiece);
     const data::Tokenizer tokenizer =
         data::Tokenizer::from_hf_sentencepiece(spiece, files.sentencepiece, out.architecture, config.vocab_size,
                                                (fs::path(dir) / "tokenizer_config.json").string());

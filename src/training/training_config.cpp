@@ -371,10 +371,14 @@ std::string RunConfig::to_yaml_string() const {
   return std::string(out.c_str()) + "\n";
 }
 
-RunConfig resolve_run_config(const std::string& config_path, const std::string& preset,
-                             const std::vector<std::string>& overrides, int64_t vocab_size) {
+void check_config_source(const std::string& config_path, const std::string& preset) {
   if (config_path.empty() == preset.empty())
     throw std::invalid_argument("give either a config file (-c) or a preset (--preset)");
+}
+
+RunConfig resolve_run_config(const std::string& config_path, const std::string& preset,
+                             const std::vector<std::string>& overrides, int64_t vocab_size) {
+  check_config_source(config_path, preset);
   YAML::Node document;
   RunConfig run;
   if (!preset.empty()) {

@@ -25,14 +25,6 @@ namespace pyramidion {
 namespace {
 namespace fs = std::filesystem;
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot read");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 std::shared_ptr<data::BinaryDataset> open_split(const fs::path& dir, const std::string& name) {
   const fs::path path = dir / (name + ".bin");
   if (!fs::exists(path))
@@ -122,7 +114,7 @@ std::unique_ptr<Trainer> start_training(TrainingJob job) {
 }
 
 TrainingRunResult run_training(const TrainingRunOptions& o) {
-  if (o.config.empty() == o.preset.empty()) throw std::invalid_argument("give either a config file or a preset");
+  check_config_source(o.config, o.preset);
   if (o.init_from.empty() && (o.init.reset_optimizer || o.init.reset_lr_scheduler))
     throw std::invalid_argument("--reset-optimizer / --reset-lr-scheduler need --init-from");
   const fs::path data_dir(o.data_dir);
@@ -138,7 +130,7 @@ TrainingRunResult run_training(const TrainingRunOptions& o) {
   if (!fs::exists(job.tokenizer_origin))
     throw std::runtime_error(job.tokenizer_origin +
                              ": missing (--data must be a directory from `pyramidion data prepare`)");
-  job.tokenizer_bytes = read_bytes(job.tokenizer_origin);
+  job.tokenizer_bytes = read_file_bytes(job.tokenizer_origin);
   job.config = resolve_run_config(o.config, o.preset, o.overrides,
                                   data::Tokenizer::from_bytes(job.tokenizer_bytes).vocab_size());
   RunConfig& config = job.config;

@@ -98,6 +98,11 @@ struct RunConfig {
   std::string to_yaml_string() const;
 };
 
+// A run's config comes from exactly one of a file and a preset: throws std::invalid_argument
+// "give either a config file (-c) or a preset (--preset)" otherwise (resolve_run_config, run_training and the
+// `train` launcher check it before any worker starts).
+void check_config_source(const std::string& config_path, const std::string& preset);
+
 // The one config loader of every command (describe, bench, train, demo): the same keys, the same errors. Commands
 // that need only the model (describe, bench) still validate the training section. vocab_size <= 0 keeps the
 // file's model.vocab_size. Legacy pooling overrides ("pooling.0=128", "pooling={0: 256}", "pooling_sort_back=false")
