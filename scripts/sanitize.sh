@@ -17,6 +17,6 @@ BUILD_DIR="$build" BUILD_TARGETS="$(echo "$suites" | tr '|' '\n' | sed 's/^/test
   -DPYRAMIDION_BUILD_BENCH=OFF -DPYRAMIDION_BUILD_PYTHON=OFF
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:${TSAN_OPTIONS:-}"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/scripts/tsan-suppressions.txt:${TSAN_OPTIONS:-}"
 cd "$build"
 ctest --output-on-failure --timeout 3600 -R "^($suites)\$" "$@"

@@ -1,7 +1,8 @@
 #pragma once
 // Limits this process's address space (RLIMIT_AS) to what it maps now plus `extra_bytes` for a scope, so that a test
 // can make one allocation fail (a line larger than memory) without using that memory. Restored on destruction.
-// Not under AddressSanitizer: its allocator aborts on a failed allocation and needs address space of its own.
+// Not under AddressSanitizer or ThreadSanitizer: their allocators abort on a failed allocation (and need address
+// space of their own), so the scope does nothing there and the tests that need it skip (active() is false).
 #include <sys/resource.h>
 
 #include <cstdint>
@@ -10,18 +11,25 @@
 
 namespace pyramidion::testing {
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitizerAllocator = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitizerAllocator = true;
+#else
+inline constexpr bool kSanitizerAllocator = false;
+#endif
+#else
+inline constexpr bool kSanitizerAllocator = false;
+#endif
+
 class AddressSpaceLimit {
  public:
   explicit AddressSpaceLimit(uint64_t extra_bytes) {
-#if defined(__SANITIZE_ADDRESS__)
-    (void)extra_bytes;
-    return;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    (void)extra_bytes;
-    return;
-#endif
-#endif
+    if (kSanitizerAllocator) {
+      (void)extra_bytes;
+      return;
+    }
     ::getrlimit(RLIMIT_AS, &saved_);
     rlimit limit = saved_;
     limit.rlim_cur = mapped_bytes() + extra_bytes;
