@@ -126,7 +126,8 @@ TEST(TrainCommand, ConfigErrorsAreOneLineNamingFileAndKey) {
   EXPECT_EQ(run_cli("train -c " + config + " --data " + dir.file("nowhere") + " --save-dir " + dir.file("s"), log), 1);
   EXPECT_NE(read_text(log).find("nowhere/spm.model: missing"), std::string::npos) << read_text(log);
   EXPECT_NE(run_cli("train --data " + dir.file("nowhere") + " --save-dir " + dir.file("s"), log), 0);
-  EXPECT_NE(read_text(log).find("give either a config file (-c) or a preset (--preset)"), std::string::npos) << read_text(log);
+  EXPECT_NE(read_text(log).find("give either a config file (-c) or a preset (--preset)"), std::string::npos)
+      << read_text(log);
 }
 
 TEST(TrainCommand, UnknownTrainingKeyIsRejected) {
