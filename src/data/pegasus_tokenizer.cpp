@@ -13,6 +13,7 @@
 
 #include "pyramidion/data/tokenizer.h"
 #include "pyramidion/util/text_predicates.h"
+#include "sentence_join.h"
 
 namespace pyramidion::data {
 
@@ -191,13 +192,7 @@ std::vector<int64_t> PegasusTokenizer::encode_sentences(const std::vector<std::s
     for (const auto& sentence : sentences) text += (text.empty() ? "" : " ") + sentence;
     return encode(text);
   }
-  std::vector<int64_t> ids;
-  for (size_t i = 0; i < sentences.size(); ++i) {
-    if (i > 0) ids.push_back(sep_id_);
-    auto piece = encode(sentences[i]);
-    ids.insert(ids.end(), piece.begin(), piece.end());
-  }
-  return ids;
+  return encode_joined(sentences, sep_id_, [this](const std::string& sentence) { return encode(sentence); });
 }
 
 std::string PegasusTokenizer::decode(const std::vector<int64_t>& ids) const { return decode(ids.data(), ids.size()); }

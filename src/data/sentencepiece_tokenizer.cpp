@@ -7,6 +7,7 @@
 
 #include "binary_format.h"
 #include "pyramidion/util/atomic_file.h"
+#include "sentence_join.h"
 #include "spm_library.h"
 
 namespace pyramidion::data {
@@ -129,13 +130,7 @@ std::vector<int64_t> SentencePieceTokenizer::encode_sentences(const std::vector<
     throw std::runtime_error(
         "this tokenizer has no <sep> piece to mark sentence boundaries (retrain it with "
         "`pyramidion tokenizer train`, or give spm_train --user_defined_symbols=<sep>)");
-  std::vector<int64_t> ids;
-  for (size_t i = 0; i < sentences.size(); ++i) {
-    if (i > 0) ids.push_back(sep_id_);
-    auto piece = encode(sentences[i]);
-    ids.insert(ids.end(), piece.begin(), piece.end());
-  }
-  return ids;
+  return encode_joined(sentences, sep_id_, [this](const std::string& sentence) { return encode(sentence); });
 }
 
 std::string SentencePieceTokenizer::decode(const std::vector<int64_t>& ids) const {

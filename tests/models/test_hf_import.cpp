@@ -279,6 +279,26 @@ TinyBartBpe tiny_bart_bpe() {
 
 // BART with its GPT-2 byte-level BPE tokenizer: the import embeds it, the model file summarizes text (the source
 // encoded as the tokenizer encodes it, EOS-framed as training sources are), and export writes the pair back.
+// `text` encodes to `source` (untruncated), and greedily summarizing the text equals summarizing those ids (6
+// tokens); `by_text` = the text's summary.
+void expect_text_and_ids_agree(const Summarizer& summarizer, const std::string& text,
+                               const std::vector<int64_t>& source, DocumentSummary& by_text) {
+  GenerationOptions options;
+  options.search.beam = 1;
+  options.search.max_len_b = 6;
+  bool truncated = true;
+  EXPECT_EQ(summarizer.encode_source({text}, options, truncated), source);
+  EXPECT_FALSE(truncated);
+  const auto texts = summarizer.summarize({text}, options);
+  const auto by_ids = summarizer.summarize_tokens({source}, options);
+  ASSERT_EQ(texts.size(), 1u);
+  ASSERT_FALSE(texts[0].hypotheses.empty());
+  ASSERT_FALSE(by_ids[0].hypotheses.empty());
+  EXPECT_EQ(texts[0].source_tokens, static_cast<int64_t>(source.size()));
+  EXPECT_EQ(texts[0].hypotheses[0].tokens, by_ids[0].hypotheses[0].tokens);
+  by_text = texts[0];
+}
+
 TEST(HfImportTokenizer, BartEmbedsItsByteLevelBpeTokenizerAndSummarizesText) {
   if (!python_torch_available()) GTEST_SKIP() << kPython << " with torch and numpy is needed for the checkpoint";
   const TinyBartBpe bpe = tiny_bart_bpe();
@@ -310,23 +330,12 @@ TEST(HfImportTokenizer, BartEmbedsItsByteLevelBpeTokenizerAndSummarizesText) {
   source.insert(source.begin(), reference.bos_id());  // BartTokenizer's framing: <s> ... </s>
   source.push_back(reference.eos_id());
   EXPECT_TRUE(summarizer.config().source_bos);
-  GenerationOptions options;
-  options.search.beam = 1;
-  options.search.max_len_b = 6;
-  bool truncated = true;
-  EXPECT_EQ(summarizer.encode_source({text}, options, truncated), source);
-  EXPECT_FALSE(truncated);
-  const auto by_text = summarizer.summarize({text}, options);
-  const auto by_ids = summarizer.summarize_tokens({source}, options);
-  ASSERT_EQ(by_text.size(), 1u);
-  ASSERT_FALSE(by_text[0].hypotheses.empty());
-  ASSERT_FALSE(by_ids[0].hypotheses.empty());
-  EXPECT_EQ(by_text[0].source_tokens, static_cast<int64_t>(source.size()));
-  EXPECT_EQ(by_text[0].hypotheses[0].tokens, by_ids[0].hypotheses[0].tokens);
-  EXPECT_EQ(by_text[0].hypotheses[0].text, reference.decode(by_text[0].hypotheses[0].tokens));
-  EXPECT_EQ(by_text[0].hypotheses[0].tokens.front(), reference.bos_id());  // forced (forced_bos_token_id 0)
-  const std::vector<int64_t> rest(by_text[0].hypotheses[0].tokens.begin() + 1, by_text[0].hypotheses[0].tokens.end());
-  EXPECT_EQ(by_text[0].hypotheses[0].text, reference.decode(rest));  // the text drops it
+  DocumentSummary by_text;
+  ASSERT_NO_FATAL_FAILURE(expect_text_and_ids_agree(summarizer, text, source, by_text));
+  EXPECT_EQ(by_text.hypotheses[0].text, reference.decode(by_text.hypotheses[0].tokens));
+  EXPECT_EQ(by_text.hypotheses[0].tokens.front(), reference.bos_id());  // forced (forced_bos_token_id 0)
+  const std::vector<int64_t> rest(by_text.hypotheses[0].tokens.begin() + 1, by_text.hypotheses[0].tokens.end());
+  EXPECT_EQ(by_text.hypotheses[0].text, reference.decode(rest));  // the text drops it
 
   // `data prepare` with the checkpoint's vocab.json (merges.txt beside it) and BART's framing: the dataset records
   // the tokenizer (kind, checksum, the same bytes the import embedded) and the framing; its sources are exactly what
@@ -368,7 +377,11 @@ TEST(HfImportTokenizer, BartEmbedsItsByteLevelBpeTokenizerAndSummarizesText) {
   ASSERT_EQ(prepared.size(), 2u);
   const std::vector<std::vector<std::string>> articles = {{"The cat sat on the mat .", "then the cat ate ."},
                                                           {"On the mat , the cat sat at the heat of the day ."}};
+  GenerationOptions options;
+  options.search.beam = 1;
+  options.search.max_len_b = 6;
   options.max_source_length = 64;
+  bool truncated = true;
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(prepared.source(i).to_vector(), summarizer.encode_source(articles[i], options, truncated));
     EXPECT_EQ(prepared.target(i)[0], reference.bos_id());
@@ -423,19 +436,9 @@ TEST(HfImportTokenizer, PegasusEmbedsItsOffsetTokenizerAndSummarizesText) {
   save_model_file(path, imported.model, imported.tokenizer_bytes, imported.metadata);
   const Summarizer summarizer = Summarizer::load(path);  // refused before: vocabulary size mismatch
   EXPECT_STREQ(summarizer.tokenizer().kind(), "pegasus_sentencepiece");
-  GenerationOptions options;
-  options.search.beam = 1;
-  options.search.max_len_b = 6;
-  bool truncated = true;
-  EXPECT_EQ(summarizer.encode_source({text}, options, truncated), source);
-  EXPECT_FALSE(truncated);
-  const auto by_text = summarizer.summarize({text}, options);
-  const auto by_ids = summarizer.summarize_tokens({source}, options);
-  ASSERT_FALSE(by_text[0].hypotheses.empty());
-  ASSERT_FALSE(by_ids[0].hypotheses.empty());
-  EXPECT_EQ(by_text[0].source_tokens, static_cast<int64_t>(source.size()));
-  EXPECT_EQ(by_text[0].hypotheses[0].tokens, by_ids[0].hypotheses[0].tokens);
-  EXPECT_EQ(by_text[0].hypotheses[0].text, any.decode(by_text[0].hypotheses[0].tokens));
+  DocumentSummary by_text;
+  ASSERT_NO_FATAL_FAILURE(expect_text_and_ids_agree(summarizer, text, source, by_text));
+  EXPECT_EQ(by_text.hypotheses[0].text, any.decode(by_text.hypotheses[0].tokens));
 
   // Export writes spiece.model back unchanged; importing the folder gives the same tokenizer.
   export_hf_checkpoint(*imported.model, dir + "/exported", imported.tokenizer_bytes);
